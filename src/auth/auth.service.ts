@@ -1,0 +1,121 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { ulid } from 'ulid';
+import { AppError, ErrorCode } from '../errors/app-error';
+import { isValidTimeZone } from '../orders/order-number';
+import type { RequestContext } from '../orders/order.types';
+import { bearerToken, generateApiKey, hashApiKey, looksLikeApiKey } from './api-key';
+import { ApiKeyEntity } from './api-key.entity';
+import { WorkspaceEntity } from './workspace.entity';
+
+export interface WorkspaceInfo {
+  id: string;
+  slug: string;
+  timeZone: string;
+}
+
+export interface CreatedApiKey {
+  id: string;
+  /** The secret. It is returned this once and never stored. */
+  key: string;
+  workspace: string;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  name: string | null;
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Workspaces and their API keys: creation, listing, revocation, and authenticating a request. */
+export class AuthService {
+  constructor(private readonly em: EntityManager) {}
+
+  /** Resolves `Authorization: Bearer <key>` to the workspace it belongs to, or throws UNAUTHORIZED. */
+  async authenticate(authorization: string | undefined): Promise<RequestContext> {
+    const token = bearerToken(authorization);
+    if (!token || !looksLikeApiKey(token)) {
+      throw new AppError(ErrorCode.UNAUTHORIZED, 'A valid API key is required: send Authorization: Bearer <key>');
+    }
+    const row = await this.em.fork().execute<{ workspace_id: string; time_zone: string }>(
+      `select k.workspace_id, w.time_zone from api_keys k join workspaces w on w.id = k.workspace_id
+       where k.secret_hash = ? and k.revoked_at is null`,
+      [hashApiKey(token)],
+      'get',
+    ) as { workspace_id: string; time_zone: string } | undefined;
+    if (!row) throw new AppError(ErrorCode.UNAUTHORIZED, 'The API key is unknown or has been revoked');
+    return { workspaceId: row.workspace_id, timeZone: row.time_zone };
+  }
+
+  async createWorkspace(slug: string, timeZone = 'UTC'): Promise<WorkspaceInfo> {
+    checkWorkspaceInput(slug, timeZone);
+    const em = this.em.fork();
+    if (await em.findOne(WorkspaceEntity, { slug })) {
+      throw AppError.validation([{ path: ['slug'], message: `workspace "${slug}" already exists` }]);
+    }
+    const workspace = em.create(WorkspaceEntity, { id: `ws_${ulid()}`, slug, timeZone });
+    await em.flush();
+    return { id: workspace.id, slug: workspace.slug, timeZone: workspace.timeZone };
+  }
+
+  async hasAnyWorkspace(): Promise<boolean> {
+    return (await this.em.fork().count(WorkspaceEntity, {})) > 0;
+  }
+
+  async findWorkspace(slug: string): Promise<WorkspaceInfo | undefined> {
+    const workspace = await this.em.fork().findOne(WorkspaceEntity, { slug });
+    return workspace ? { id: workspace.id, slug: workspace.slug, timeZone: workspace.timeZone } : undefined;
+  }
+
+  /** Creates a key for the workspace, creating the workspace (in UTC) when it does not exist yet. */
+  async createApiKey(workspaceSlug: string, name?: string): Promise<CreatedApiKey> {
+    const workspace = (await this.findWorkspace(workspaceSlug)) ?? (await this.createWorkspace(workspaceSlug));
+    const generated = generateApiKey();
+    const em = this.em.fork();
+    const key = em.create(ApiKeyEntity, {
+      id: `key_${ulid()}`,
+      workspace: workspace.id,
+      name: name ?? null,
+      prefix: generated.prefix,
+      secretHash: generated.hash,
+    });
+    await em.flush();
+    return { id: key.id, key: generated.secret, workspace: workspace.slug };
+  }
+
+  async listApiKeys(workspaceSlug: string): Promise<ApiKeyInfo[]> {
+    const workspace = await this.findWorkspace(workspaceSlug);
+    if (!workspace) throw AppError.notFound(`Workspace "${workspaceSlug}"`);
+    const keys = await this.em.fork().find(ApiKeyEntity, { workspace: workspace.id }, { orderBy: { createdAt: 'asc' } });
+    return keys.map((key) => ({
+      id: key.id,
+      name: key.name ?? null,
+      prefix: key.prefix,
+      createdAt: key.createdAt,
+      lastUsedAt: key.lastUsedAt ?? null,
+      revokedAt: key.revokedAt ?? null,
+    }));
+  }
+
+  /** Revokes a key. Revoking a key twice is harmless and keeps the first revocation time. */
+  async revokeApiKey(id: string): Promise<void> {
+    const em = this.em.fork();
+    const key = await em.findOne(ApiKeyEntity, { id });
+    if (!key) throw AppError.notFound(`API key ${id}`);
+    key.revokedAt ??= new Date();
+    await em.flush();
+  }
+}
+
+function checkWorkspaceInput(slug: string, timeZone: string): void {
+  const errors = [];
+  if (!SLUG.test(slug)) {
+    errors.push({ path: ['slug'], message: 'must be 1 to 63 lower-case letters, digits or dashes, starting with a letter or digit' });
+  }
+  if (!isValidTimeZone(timeZone)) errors.push({ path: ['timezone'], message: 'must be an IANA time zone such as Asia/Jakarta' });
+  if (errors.length > 0) throw AppError.validation(errors);
+}

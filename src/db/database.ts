@@ -1,0 +1,143 @@
+/**
+ * Database selection and lifecycle: the embedded PostgreSQL (PGlite, on disk
+ * under DATA_DIR) when no DATABASE_URL is given, a real PostgreSQL otherwise.
+ * Both run the same entities and the same migrations.
+ */
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { MikroORM, type Options } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
+import { PostgreSqlDriver, type EntityManager } from '@mikro-orm/postgresql';
+import { PGliteDriver } from 'mikro-orm-pglite';
+import type { Config } from '../config/config';
+import { lockDataDir, type DataDirLock } from './data-dir-lock';
+import { entities } from './entities';
+import { migrationsList } from './migrations';
+
+export type DatabaseTarget =
+  /** `dataDir: null` keeps the embedded database in memory (tests). */
+  | { kind: 'embedded'; dataDir: string | null }
+  | { kind: 'postgres'; url: string; poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number };
+
+export interface Database {
+  readonly kind: DatabaseTarget['kind'];
+  readonly orm: MikroORM;
+  /** The root entity manager; fork it for each unit of work. */
+  readonly em: EntityManager;
+  /** Applies pending migrations; safe to run from several processes at once. */
+  migrate(): Promise<string[]>;
+  /** True when the database answers a trivial query. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export function databaseTarget(config: Config): DatabaseTarget {
+  if (config.databaseUrl) {
+    return {
+      kind: 'postgres',
+      url: config.databaseUrl,
+      poolMax: config.dbPoolMax,
+      connectTimeoutMs: config.dbConnectTimeoutMs,
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+    };
+  }
+  return { kind: 'embedded', dataDir: config.dataDir };
+}
+
+// Any fixed 64-bit number; it names the lock that serialises migrations across processes.
+const MIGRATION_LOCK_ID = 7_420_116_230_001;
+
+const common: Options = {
+  entities,
+  extensions: [Migrator],
+  migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false, silent: true },
+  forceUtcTimezone: true,
+  // Every unit of work forks its own EntityManager; touching the global one is a bug.
+  allowGlobalContext: false,
+  ensureDatabase: false,
+  discovery: { warnWhenNoEntities: true },
+};
+
+export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+  if (target.kind === 'postgres') {
+    const orm = await MikroORM.init({
+      ...common,
+      driver: PostgreSqlDriver,
+      clientUrl: target.url,
+      pool: { min: 0, max: target.poolMax, acquireTimeoutMillis: target.connectTimeoutMs },
+      driverOptions: {
+        connection: {
+          connectionTimeoutMillis: target.connectTimeoutMs,
+          statement_timeout: target.statementTimeoutMs,
+        },
+      },
+    });
+    return wrap('postgres', orm, async () => orm.close(true));
+  }
+
+  let lock: DataDirLock | undefined;
+  let pglite: PGlite;
+  if (target.dataDir === null) {
+    pglite = new PGlite();
+  } else {
+    lock = lockDataDir(target.dataDir);
+    try {
+      pglite = new PGlite(path.join(target.dataDir, 'pgdata'));
+      await pglite.waitReady;
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+  const orm = await MikroORM.init({
+    ...common,
+    driver: PGliteDriver,
+    dbName: 'postgres',
+    driverOptions: { connection: { pglite: () => pglite } },
+  });
+  return wrap('embedded', orm, async () => {
+    try {
+      await orm.close(true);
+      // Closing PGlite checkpoints and flushes, leaving the data directory consistent.
+      await pglite.close();
+    } finally {
+      lock?.release();
+    }
+  });
+}
+
+function wrap(kind: DatabaseTarget['kind'], orm: MikroORM, close: () => Promise<void>): Database {
+  const em = orm.em as EntityManager;
+  let closed = false;
+  return {
+    kind,
+    orm,
+    em,
+    async migrate() {
+      const migrator = orm.getMigrator();
+      const up = async () => (await migrator.up()).map((migration) => migration.name);
+      // One embedded database has one process (see data-dir-lock.ts), so there is nobody to race.
+      if (kind === 'embedded') return up();
+      // Several gateways may start together on one server: the first to take this lock
+      // migrates, the rest wait and then find nothing pending. The lock is held by a
+      // transaction on one pooled connection while the migrator works on another.
+      return em.fork().transactional(async (tx) => {
+        await tx.execute(`select pg_advisory_xact_lock(${MIGRATION_LOCK_ID})`);
+        return up();
+      });
+    },
+    async ping() {
+      try {
+        await em.fork().execute('select 1');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await close();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The one error type the service layer throws for expected failures.
+ *
+ * Each code is stable and public (see the API contract, §5). Errors say what
+ * went wrong, never which transport they travel over: REST turns a code into
+ * an HTTP status in `rest/error-handler.ts`, GraphQL turns it into
+ * `userErrors` or `extensions.code` in `graphql/errors.ts`.
+ */
+export const ErrorCode = {
+  INVALID_JSON: 'INVALID_JSON',
+  VALIDATION_ERROR: 'VALIDATION_ERROR',
+  TOTAL_MISMATCH: 'TOTAL_MISMATCH',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  NOT_FOUND: 'NOT_FOUND',
+  INVALID_STATUS_TRANSITION: 'INVALID_STATUS_TRANSITION',
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  IDEMPOTENCY_REQUEST_IN_PROGRESS: 'IDEMPOTENCY_REQUEST_IN_PROGRESS',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  RATE_LIMITED: 'RATE_LIMITED',
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  INTERNAL_ERROR: 'INTERNAL_ERROR',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** A location in the request, e.g. `['items', 0, 'price']`. Names are the contract's (snake_case). */
+export type FieldPath = readonly (string | number)[];
+
+export interface FieldError {
+  path: FieldPath;
+  message: string;
+}
+
+export class AppError extends Error {
+  override name = 'AppError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: readonly FieldError[] = [],
+    /** Seconds a client should wait before retrying (RATE_LIMITED, SERVICE_UNAVAILABLE). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+
+  static validation(details: readonly FieldError[]): AppError {
+    const first = details[0];
+    const summary =
+      details.length === 1 && first ? `${formatPath(first.path)} ${first.message}` : `${details.length} fields are invalid`;
+    return new AppError(ErrorCode.VALIDATION_ERROR, `Invalid request: ${summary}`, details);
+  }
+
+  static notFound(what: string): AppError {
+    return new AppError(ErrorCode.NOT_FOUND, `${what} not found`);
+  }
+}
+
+/** `['items', 0, 'price']` → `items[0].price`, the form the REST contract uses. */
+export function formatPath(path: FieldPath): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? part : `.${part}`;
+  }
+  return out;
+}

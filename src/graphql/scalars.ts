@@ -1,0 +1,24 @@
+import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+
+/**
+ * Money. Output is the service's decimal string with exactly the currency's
+ * digits (`"227.00"`), so no client ever sees a float. Input takes a string
+ * (`"99.00"`, exact) or a number; the service checks digits and range.
+ */
+export const DecimalScalar = new GraphQLScalarType<string, string>({
+  name: 'Decimal',
+  description: 'An exact decimal amount, serialised as a string with the currency’s digits, e.g. "227.00". Input: a string or a number.',
+  serialize(value) {
+    if (typeof value !== 'string') throw new GraphQLError('Decimal values are serialised from strings');
+    return value;
+  },
+  parseValue(value) {
+    if (typeof value === 'string') return value;
+    if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+    throw new GraphQLError('Decimal must be a string such as "99.00" or a number');
+  },
+  parseLiteral(ast) {
+    if (ast.kind === Kind.STRING || ast.kind === Kind.INT || ast.kind === Kind.FLOAT) return ast.value;
+    throw new GraphQLError('Decimal must be a string such as "99.00" or a number', { nodes: ast });
+  },
+});

@@ -1,0 +1,60 @@
+/** Apollo Server on Fastify at `/graphql`. */
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import type { FastifyInstance } from 'fastify';
+import type { GraphQLSchema } from 'graphql';
+import type { AuthService } from '../auth/auth.service';
+import { toAppError } from '../errors/to-app-error';
+import type { GraphQLContext, OrderOperations } from './context';
+import { formatGraphQLError, isUnexpectedGraphQLError, toGraphQLError } from './errors';
+
+export interface GraphQLServerOptions {
+  schema: GraphQLSchema;
+  orders: OrderOperations;
+  auth: AuthService;
+  introspection: boolean;
+}
+
+export async function registerGraphQL(app: FastifyInstance, options: GraphQLServerOptions): Promise<ApolloServer<GraphQLContext>> {
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema: options.schema,
+    introspection: options.introspection,
+    // Stacks go to the log under the request id, never into a response.
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    formatError: formatGraphQLError,
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      // Apollo's landing pages load from a CDN; the playground is served locally instead.
+      ApolloServerPluginLandingPageDisabled(),
+      {
+        async requestDidStart({ contextValue }) {
+          return {
+            async didEncounterErrors({ errors }) {
+              for (const error of errors) {
+                if (isUnexpectedGraphQLError(error)) {
+                  app.log.error({ err: error.originalError ?? error, reqId: contextValue.requestId }, 'graphql operation failed');
+                }
+              }
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+  await app.register(fastifyApollo(apollo), {
+    path: '/graphql',
+    context: async (request) => {
+      try {
+        const requestContext = await options.auth.authenticate(request.headers.authorization);
+        return { requestContext, orders: options.orders, requestId: request.id };
+      } catch (error) {
+        throw toGraphQLError(toAppError(error));
+      }
+    },
+  });
+  return apollo;
+}

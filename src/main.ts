@@ -1,0 +1,51 @@
+/**
+ * `order-gateway serve`: read the configuration, open the database, migrate,
+ * listen, and shut down cleanly on SIGTERM or SIGINT.
+ */
+import 'reflect-metadata';
+import { buildApp } from './app/app';
+import { ensureDevelopmentKey } from './app/development-key';
+import type { Config } from './config/config';
+import { databaseTarget, openDatabase } from './db/database';
+
+export async function serve(config: Config): Promise<void> {
+  const db = await openDatabase(databaseTarget(config));
+  let app;
+  try {
+    if (config.migrateOnStart) await db.migrate();
+    app = await buildApp({ config, db });
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const log = app.http.log;
+
+  if (db.kind === 'embedded') {
+    const key = await ensureDevelopmentKey(app.services.auth, config.dataDir);
+    if (key) {
+      // Printed once, on purpose: this is the only time the secret is shown.
+      process.stdout.write(
+        `\nCreated workspace "default" with a development API key (also saved in ${config.dataDir}/development-key):\n\n    ${key}\n\n`,
+      );
+    }
+  }
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    app
+      .close()
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  const address = await app.http.listen({ port: config.port, host: config.host });
+  log.info({ database: db.kind, address }, `order-gateway listening on ${address} (GraphQL at ${address}/graphql)`);
+}

@@ -1,0 +1,84 @@
+/**
+ * Exact money. Amounts are parsed into integer minor units (bigint) using the
+ * currency's ISO 4217 exponent, and all arithmetic happens on those integers.
+ * Binary floats are never added or multiplied.
+ */
+import Big from 'big.js';
+import currencyCodes from 'currency-codes';
+
+export interface Currency {
+  code: string;
+  /** ISO 4217 minor unit digits: USD 2, JPY 0, KWD 3. */
+  exponent: number;
+}
+
+/**
+ * Amounts are capped at 15 significant digits. Every such decimal survives a
+ * round trip through an IEEE-754 double unchanged, so REST can return amounts
+ * as JSON numbers whose value is exact (the contract asks for numbers there).
+ */
+const MAX_SIGNIFICANT_DIGITS = 15;
+export const MAX_MINOR_UNITS = 10n ** BigInt(MAX_SIGNIFICANT_DIGITS) - 1n;
+
+// ISO 4217 also lists precious metals, bond units and test codes (XAU, XTS,
+// XXX …). They have no minor unit and are not money an order can be paid in.
+const NOT_TENDER = new Set(
+  currencyCodes.data.filter((c) => c.countries.every((country) => /^Zz/i.test(country))).map((c) => c.code),
+);
+
+const currencies = new Map<string, Currency>(
+  currencyCodes.data
+    .filter((c) => !NOT_TENDER.has(c.code))
+    .map((c) => [c.code, { code: c.code, exponent: c.digits }]),
+);
+
+/** Looks a currency up case-insensitively; `undefined` when ISO 4217 has no such tender. */
+export function findCurrency(code: string): Currency | undefined {
+  return currencies.get(code.toUpperCase());
+}
+
+export type ParsedAmount = { ok: true; minor: bigint } | { ok: false; message: string };
+
+const DECIMAL_STRING = /^-?\d+(\.\d+)?$/;
+
+/**
+ * Parses a non-negative amount given as a JSON number or a decimal string.
+ * `1.5` in JPY or `9.999` in USD is rejected rather than rounded.
+ */
+export function parseAmount(value: number | string, currency: Currency): ParsedAmount {
+  let amount: Big;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return { ok: false, message: 'must be a finite number' };
+    // String() gives the shortest decimal that reads back as this double, which
+    // is the literal the caller wrote for every amount within the 15-digit cap.
+    amount = new Big(String(value));
+  } else {
+    if (!DECIMAL_STRING.test(value)) return { ok: false, message: 'must be a decimal number such as "99.00"' };
+    amount = new Big(value);
+  }
+  if (amount.lt(0)) return { ok: false, message: 'must be 0 or more' };
+  const scaled = amount.times(new Big(10).pow(currency.exponent));
+  if (!scaled.eq(scaled.round(0, Big.roundDown))) {
+    return {
+      ok: false,
+      message:
+        currency.exponent === 0
+          ? `must be a whole number in ${currency.code}`
+          : `must have at most ${currency.exponent} decimal places in ${currency.code}`,
+    };
+  }
+  const minor = BigInt(scaled.toFixed(0));
+  if (minor > MAX_MINOR_UNITS) {
+    return { ok: false, message: `must be at most ${formatMinor(MAX_MINOR_UNITS, currency)}` };
+  }
+  return { ok: true, minor };
+}
+
+/** Minor units → decimal string with exactly the currency's digits: 22700n USD → "227.00". */
+export function formatMinor(minor: bigint, currency: Currency): string {
+  const negative = minor < 0n;
+  const digits = (negative ? -minor : minor).toString().padStart(currency.exponent + 1, '0');
+  const whole = digits.slice(0, digits.length - currency.exponent);
+  const fraction = digits.slice(digits.length - currency.exponent);
+  return `${negative ? '-' : ''}${whole}${currency.exponent > 0 ? `.${fraction}` : ''}`;
+}

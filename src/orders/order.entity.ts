@@ -1,0 +1,140 @@
+import {
+  Collection,
+  Entity,
+  ManyToOne,
+  OneToMany,
+  OptionalProps,
+  PrimaryKey,
+  PrimaryKeyProp,
+  Property,
+  Unique,
+} from '@mikro-orm/core';
+import { WorkspaceEntity } from '../auth/workspace.entity';
+import type { Address, JsonObject, OrderStatus } from './order.types';
+
+/** One entry of `status_history`, as stored (timestamps as ISO strings inside jsonb). */
+export interface StoredStatusChange {
+  status: OrderStatus;
+  timestamp: string;
+}
+
+// Amounts are numeric(18,3): 15 integer digits (JPY at the 15-significant-digit
+// cap) and 3 fraction digits (KWD, BHD …). They come back as strings, never floats.
+// A function, not a shared object: MikroORM writes the column name into the options it is given.
+const money = () => ({ type: 'decimal', precision: 18, scale: 3 }) as const;
+
+@Entity({ tableName: 'orders' })
+@Unique({ properties: ['workspace', 'orderNumber'] })
+export class OrderEntity {
+  [OptionalProps]?: 'items' | 'version';
+
+  @PrimaryKey({ type: 'string', length: 40 })
+  id!: string;
+
+  @ManyToOne(() => WorkspaceEntity, { deleteRule: 'cascade' })
+  workspace!: WorkspaceEntity;
+
+  @Property({ type: 'string', length: 32 })
+  orderNumber!: string;
+
+  @Property({ type: 'string', length: 128 })
+  customerId!: string;
+
+  @Property({ type: 'string', length: 16 })
+  status!: OrderStatus;
+
+  @Property({ type: 'string', length: 3 })
+  currency!: string;
+
+  @Property(money())
+  subtotal!: string;
+
+  @Property(money())
+  shipping!: string;
+
+  @Property(money())
+  tax!: string;
+
+  @Property(money())
+  total!: string;
+
+  @Property({ type: 'json', nullable: true })
+  shippingAddress?: Address | null;
+
+  @Property({ type: 'json', nullable: true })
+  billingAddress?: Address | null;
+
+  @Property({ type: 'text', nullable: true })
+  notes?: string | null;
+
+  @Property({ type: 'json', nullable: true })
+  metadata?: JsonObject | null;
+
+  @Property({ type: 'string', length: 255, nullable: true })
+  trackingNumber?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  trackingUrl?: string | null;
+
+  @Property({ type: 'json' })
+  statusHistory!: StoredStatusChange[];
+
+  @Property({ type: 'datetime' })
+  createdAt!: Date;
+
+  @Property({ type: 'datetime' })
+  updatedAt!: Date;
+
+  /** Optimistic-lock version, bumped by every update. */
+  @Property({ type: 'integer', version: true })
+  version: number = 1;
+
+  @OneToMany(() => OrderItemEntity, (item) => item.order, { orderBy: { position: 'asc' } })
+  items = new Collection<OrderItemEntity>(this);
+}
+
+/** An order line. Its key (order_id, position) keeps the lines in the order they were sent. */
+@Entity({ tableName: 'order_items' })
+export class OrderItemEntity {
+  [PrimaryKeyProp]?: ['order', 'position'];
+
+  @ManyToOne(() => OrderEntity, { primary: true, deleteRule: 'cascade' })
+  order!: OrderEntity;
+
+  @PrimaryKey({ type: 'integer' })
+  position!: number;
+
+  @Property({ type: 'string', length: 128 })
+  productId!: string;
+
+  @Property({ type: 'text', nullable: true })
+  name?: string | null;
+
+  @Property({ type: 'integer' })
+  quantity!: number;
+
+  @Property(money())
+  price!: string;
+
+  @Property({ type: 'string', length: 128, nullable: true })
+  sku?: string | null;
+
+  @Property(money())
+  subtotal!: string;
+}
+
+/** The per-workspace daily counter behind order numbers. */
+@Entity({ tableName: 'order_number_counters' })
+export class OrderNumberCounterEntity {
+  [PrimaryKeyProp]?: ['workspace', 'day'];
+
+  @ManyToOne(() => WorkspaceEntity, { primary: true, deleteRule: 'cascade' })
+  workspace!: WorkspaceEntity;
+
+  /** The workspace-local calendar date, `YYYY-MM-DD`. */
+  @PrimaryKey({ type: 'string', columnType: 'date' })
+  day!: string;
+
+  @Property({ type: 'integer' })
+  lastValue!: number;
+}

@@ -1,0 +1,65 @@
+/**
+ * What the service returns: plain, transport-neutral values. Entities never
+ * leave the service, and these types never reach the database.
+ */
+export const ORDER_STATUSES = ['pending', 'paid', 'processing', 'shipped', 'delivered', 'cancelled', 'refunded'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export interface Address {
+  name?: string;
+  company?: string;
+  address?: string;
+  address2?: string;
+  city?: string;
+  state?: string;
+  postalCode?: string;
+  country?: string;
+  phone?: string;
+  email?: string;
+}
+
+export type JsonObject = { [key: string]: unknown };
+
+export interface OrderItem {
+  productId: string;
+  name?: string;
+  quantity: number;
+  /** Decimal string with exactly the currency's digits, e.g. "99.00". */
+  price: string;
+  sku?: string;
+  subtotal: string;
+}
+
+export interface StatusChange {
+  status: OrderStatus;
+  timestamp: Date;
+}
+
+export interface Order {
+  id: string;
+  orderNumber: string;
+  customerId: string;
+  status: OrderStatus;
+  items: OrderItem[];
+  subtotal: string;
+  shipping: string;
+  tax: string;
+  total: string;
+  currency: string;
+  shippingAddress?: Address;
+  billingAddress?: Address;
+  notes?: string;
+  metadata?: JsonObject;
+  trackingNumber?: string;
+  trackingUrl?: string;
+  statusHistory: StatusChange[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Who is asking: every service call is scoped to one workspace. */
+export interface RequestContext {
+  workspaceId: string;
+  /** IANA time zone of the workspace; order numbers use its calendar date. */
+  timeZone: string;
+}

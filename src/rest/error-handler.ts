@@ -1,0 +1,77 @@
+/**
+ * The one place where errors become REST responses: the Cekat error envelope
+ * with the status of its code. Anything unexpected is a 500 with a generic
+ * message; its stack goes to the log under the request id, never to the client.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, ErrorCode, formatPath } from '../errors/app-error';
+import { toAppError } from '../errors/to-app-error';
+
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  INVALID_JSON: 400,
+  VALIDATION_ERROR: 422,
+  TOTAL_MISMATCH: 422,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  INVALID_STATUS_TRANSITION: 409,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  IDEMPOTENCY_REQUEST_IN_PROGRESS: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  SERVICE_UNAVAILABLE: 503,
+  INTERNAL_ERROR: 500,
+};
+
+/** Fastify's own request errors, by their code. */
+const FASTIFY_CODES: Record<string, AppError> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: new AppError(ErrorCode.INVALID_JSON, 'The request body is not valid JSON'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: new AppError(ErrorCode.INVALID_JSON, 'The request body is empty; send a JSON object'),
+  FST_ERR_CTP_BODY_TOO_LARGE: new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'The request body is larger than the limit'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: new AppError(
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    'Send the request body as application/json',
+  ),
+};
+
+export function errorBody(error: AppError, requestId: string) {
+  return {
+    success: false as const,
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.details.length > 0
+        ? { details: error.details.map((detail) => ({ field: formatPath(detail.path), message: detail.message })) }
+        : {}),
+      request_id: requestId,
+    },
+  };
+}
+
+function classify(error: FastifyError): AppError {
+  const known = FASTIFY_CODES[error.code];
+  if (known) return known;
+  if (error.validation) {
+    return AppError.validation(
+      error.validation.map((issue) => ({
+        path: [error.validationContext ?? 'request', ...issue.instancePath.split('/').filter(Boolean)],
+        message: issue.message ?? 'is invalid',
+      })),
+    );
+  }
+  // A malformed request Fastify refused before it reached a route (bad content length, bad URL …).
+  if (error.statusCode === 400) return new AppError(ErrorCode.INVALID_JSON, 'The request could not be read');
+  return toAppError(error);
+}
+
+export function restErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const appError = classify(error);
+  const status = HTTP_STATUS[appError.code];
+  if (status >= 500) request.log.error({ err: error }, 'request failed');
+  if (appError.retryAfterSeconds !== undefined) reply.header('retry-after', String(appError.retryAfterSeconds));
+  void reply.status(status).send(errorBody(appError, request.id));
+}
+
+export function restNotFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
+  void reply.status(404).send(errorBody(AppError.notFound(`Route ${request.method} ${request.url.split('?')[0]}`), request.id));
+}

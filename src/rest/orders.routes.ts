@@ -1,0 +1,74 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { AuthService } from '../auth/auth.service';
+import type { OrderService } from '../orders/order.service';
+import type { RequestContext } from '../orders/order.types';
+import { CreateOrderRequestSchema } from '../orders/create-order.schema';
+import { toRestOrder } from './order.presenter';
+import { commonErrorResponses, ErrorEnvelope, OrderEnvelope } from './schemas';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller's workspace, set by the authentication hook of `/api`. */
+    requestContext: RequestContext | null;
+  }
+}
+
+export interface OrdersRoutesOptions {
+  orders: OrderService;
+  auth: AuthService;
+}
+
+function workspaceOf(request: FastifyRequest): RequestContext {
+  if (!request.requestContext) throw new Error('authentication hook did not run');
+  return request.requestContext;
+}
+
+/** `/api/orders`: the Cekat-compatible REST shim. Thin: authenticate, call the service, present. */
+export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app, { orders, auth }) => {
+  app.decorateRequest('requestContext', null);
+  app.addHook('onRequest', async (request) => {
+    request.requestContext = await auth.authenticate(request.headers.authorization);
+  });
+
+  app.post(
+    '/orders',
+    {
+      schema: {
+        summary: 'Create an order',
+        body: CreateOrderRequestSchema,
+        response: {
+          201: OrderEnvelope,
+          400: ErrorEnvelope,
+          413: ErrorEnvelope,
+          415: ErrorEnvelope,
+          422: ErrorEnvelope,
+          ...commonErrorResponses,
+        },
+      },
+      // The body schema above documents the request. Checking it is the
+      // service's job, so that GraphQL and REST share one rule set and one
+      // error shape; Fastify's own validation is switched off for it.
+      validatorCompiler: () => () => true,
+    },
+    async (request, reply) => {
+      const order = await orders.createOrder(workspaceOf(request), request.body);
+      return reply.status(201).send({ success: true, data: toRestOrder(order) });
+    },
+  );
+
+  app.get(
+    '/orders/:id',
+    {
+      schema: {
+        summary: 'Get an order',
+        params: Type.Object({ id: Type.String() }),
+        response: { 200: OrderEnvelope, 404: ErrorEnvelope, ...commonErrorResponses },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      return { success: true, data: toRestOrder(await orders.getOrder(workspaceOf(request), id)) };
+    },
+  );
+};

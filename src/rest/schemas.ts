@@ -1,0 +1,72 @@
+/**
+ * JSON schemas of the REST responses. Fastify serialises each response with
+ * them (fast-json-stringify), and they document the API.
+ */
+import { Type } from '@sinclair/typebox';
+import { ORDER_STATUSES } from '../orders/order.types';
+
+const Address = Type.Object({
+  name: Type.Optional(Type.String()),
+  company: Type.Optional(Type.String()),
+  address: Type.Optional(Type.String()),
+  address2: Type.Optional(Type.String()),
+  city: Type.Optional(Type.String()),
+  state: Type.Optional(Type.String()),
+  postal_code: Type.Optional(Type.String()),
+  country: Type.Optional(Type.String()),
+  phone: Type.Optional(Type.String()),
+  email: Type.Optional(Type.String()),
+});
+
+const Status = Type.Unsafe<string>({ type: 'string', enum: [...ORDER_STATUSES] });
+
+export const OrderSchema = Type.Object({
+  id: Type.String({ examples: ['order_01JQ7Z8X9Y0ABCDEF123456789'] }),
+  order_number: Type.String({ examples: ['ORD-2025-0327-001'] }),
+  customer_id: Type.String(),
+  status: Status,
+  items: Type.Array(
+    Type.Object({
+      product_id: Type.String(),
+      name: Type.Optional(Type.String()),
+      quantity: Type.Integer(),
+      price: Type.Number(),
+      sku: Type.Optional(Type.String()),
+      subtotal: Type.Number(),
+    }),
+  ),
+  subtotal: Type.Number(),
+  shipping: Type.Number(),
+  tax: Type.Number(),
+  total: Type.Number(),
+  currency: Type.String(),
+  shipping_address: Type.Optional(Address),
+  billing_address: Type.Optional(Address),
+  notes: Type.Optional(Type.String()),
+  metadata: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  tracking_number: Type.Optional(Type.String()),
+  tracking_url: Type.Optional(Type.String()),
+  status_history: Type.Array(Type.Object({ status: Status, timestamp: Type.String({ format: 'date-time' }) })),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});
+
+export const OrderEnvelope = Type.Object({ success: Type.Literal(true), data: OrderSchema });
+
+export const ErrorEnvelope = Type.Object({
+  success: Type.Literal(false),
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    request_id: Type.String(),
+  }),
+});
+
+/** The error statuses every authenticated route can answer with. */
+export const commonErrorResponses = {
+  401: ErrorEnvelope,
+  429: ErrorEnvelope,
+  500: ErrorEnvelope,
+  503: ErrorEnvelope,
+};

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Each test file opens its own database (an in-memory PGlite, or a fresh
+    // database on the server named by DATABASE_URL), so files can run in parallel.
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    setupFiles: ['test/support/setup.ts'],
+  },
+});
