@@ -1,6 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // type-graphql loads graphql's CommonJS build; the app's own imports must get
+    // the same copy, or `instanceof GraphQLScalarType` fails across the two.
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // Each test file opens its own database (an in-memory PGlite, or a fresh

@@ -12,6 +12,7 @@ import type { GraphQLContext } from '../graphql/context';
 import { buildGraphQLSchema } from '../graphql/schema';
 import { registerGraphQL } from '../graphql/server';
 import { OrderService } from '../orders/order.service';
+import { registerJsonBodyParser } from './json-body';
 import { restErrorHandler, restNotFoundHandler } from '../rest/error-handler';
 import { healthRoutes } from '../rest/health.routes';
 import { ordersRoutes } from '../rest/orders.routes';
@@ -62,9 +63,7 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
 
   const services: Services = { orders: new OrderService(db.em), auth: new AuthService(db.em) };
 
-  // JSON is the only body this API reads: anything else is 415, never parsed as text.
-  http.removeAllContentTypeParsers();
-  http.addContentTypeParser('application/json', { parseAs: 'string' }, http.getDefaultJsonParser('error', 'error'));
+  registerJsonBodyParser(http);
 
   http.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -42,10 +42,11 @@ export function lockDataDir(dataDir: string): DataDirLock {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
-    if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
+    if (Number.isInteger(holder) && isAlive(holder)) {
       throw new DataDirLockedError(
-        `The embedded database in ${dataDir} is in use by process ${holder}. ` +
-          `Stop that process first (or run this command through it), or point DATA_DIR elsewhere.`,
+        `The embedded database in ${dataDir} is in use by process ${holder}` +
+          `${holder === process.pid ? ' (this one)' : ''}. Opening it twice corrupts it: stop that process ` +
+          `first, or point DATA_DIR at another folder, or use DATABASE_URL for a database shared by several processes.`,
       );
     }
     // The holder is gone (it crashed or was killed): its lock is stale.

@@ -25,8 +25,6 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
 
 /** Fastify's own request errors, by their code. */
 const FASTIFY_CODES: Record<string, AppError> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: new AppError(ErrorCode.INVALID_JSON, 'The request body is not valid JSON'),
-  FST_ERR_CTP_EMPTY_JSON_BODY: new AppError(ErrorCode.INVALID_JSON, 'The request body is empty; send a JSON object'),
   FST_ERR_CTP_BODY_TOO_LARGE: new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'The request body is larger than the limit'),
   FST_ERR_CTP_INVALID_MEDIA_TYPE: new AppError(
     ErrorCode.UNSUPPORTED_MEDIA_TYPE,

@@ -1,0 +1,278 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../support/app';
+import { loadSeed } from '../support/seed';
+
+let t: TestApp;
+let auth: string;
+const seed = loadSeed();
+
+beforeAll(async () => {
+  t = await createTestApp();
+  auth = await t.bearer('acme');
+});
+afterAll(() => t.close());
+
+const post = (body: unknown, headers: Record<string, string> = {}) =>
+  t.app.http.inject({
+    method: 'POST',
+    url: '/api/orders',
+    headers: { authorization: auth, 'content-type': 'application/json', ...headers },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+async function countRows(): Promise<{ orders: number; items: number }> {
+  const em = t.app.db.em.fork();
+  const [orders] = await em.execute('select count(*)::int as n from orders');
+  const [items] = await em.execute('select count(*)::int as n from order_items');
+  return { orders: orders.n, items: items.n };
+}
+
+describe('POST /api/orders: the seed document', () => {
+  it('answers the seed request with the seed response (only id, order_number and timestamps differ)', async () => {
+    const res = await post(seed.request);
+    expect(res.statusCode).toBe(201);
+    const body = res.json();
+    const expected = seed.response.data;
+
+    expect(body.success).toBe(true);
+    expect(body.data.id).toMatch(/^order_[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(body.data.order_number).toMatch(/^ORD-\d{4}-\d{4}-\d{3,}$/);
+    for (const key of ['created_at', 'updated_at']) expect(body.data[key]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+    // Every key of the seed response, with the same value and JSON type.
+    for (const [key, value] of Object.entries(expected)) {
+      if (['id', 'order_number', 'created_at', 'updated_at'].includes(key)) continue;
+      if (key === 'items') continue;
+      expect(body.data[key], key).toStrictEqual(value);
+    }
+    // Items: the seed's fields, plus `sku` echoed back (the contract's representation lists it).
+    const seedItems = expected.items as Record<string, unknown>[];
+    const requestItems = seed.request.items as Record<string, unknown>[];
+    expect(body.data.items).toHaveLength(seedItems.length);
+    seedItems.forEach((item, index) => {
+      expect(body.data.items[index]).toStrictEqual({ ...item, sku: requestItems[index]?.sku });
+    });
+    // The only keys beyond the seed's are the contract's status_history.
+    expect(Object.keys(body.data).sort()).toStrictEqual([...Object.keys(expected), 'status_history'].sort());
+    expect(body.data.status_history).toStrictEqual([{ status: 'pending', timestamp: body.data.created_at }]);
+    // Absent optional fields are omitted, not null.
+    expect(body.data).not.toHaveProperty('billing_address');
+    expect(body.data).not.toHaveProperty('metadata');
+    expect(body.data).not.toHaveProperty('tracking_number');
+  });
+
+  it('stores what it returned: the order and its items are rows, and GET returns the same representation', async () => {
+    const created = (await post(seed.request)).json().data;
+    const got = await t.app.http.inject({ method: 'GET', url: `/api/orders/${created.id}`, headers: { authorization: auth } });
+    expect(got.statusCode).toBe(200);
+    expect(got.json()).toStrictEqual({ success: true, data: created });
+    const [row] = await t.app.db.em.fork().execute('select total::text, currency, status from orders where id = ?', [created.id]);
+    expect(row).toStrictEqual({ total: '227.000', currency: 'USD', status: 'pending' });
+  });
+});
+
+describe('POST /api/orders: money', () => {
+  const order = (overrides: Record<string, unknown>) => ({
+    customer_id: 'c1',
+    items: [{ product_id: 'p1', quantity: 1, price: 10 }],
+    total: 10,
+    ...overrides,
+  });
+
+  it('computes with exact decimals: 0.1 + 0.2 is 0.3', async () => {
+    const res = await post(order({ items: [{ product_id: 'a', quantity: 1, price: 0.1 }, { product_id: 'b', quantity: 1, price: 0.2 }], total: 0.3 }));
+    expect(res.statusCode).toBe(201);
+    expect(res.json().data.subtotal).toBe(0.3);
+    expect(res.json().data.total).toBe(0.3);
+  });
+
+  it('accepts amounts as decimal strings and returns them as numbers', async () => {
+    const res = await post(order({ items: [{ product_id: 'a', quantity: 3, price: '19.99' }], shipping: '5', tax: 1.2, total: '66.17' }));
+    expect(res.statusCode).toBe(201);
+    expect(res.json().data).toMatchObject({ subtotal: 59.97, shipping: 5, tax: 1.2, total: 66.17 });
+  });
+
+  it('does not let JSON number parsing round a price into a valid one', async () => {
+    // JSON.parse would read 9.9999999999999999 as 10, a valid USD price.
+    const res = await post(
+      '{"customer_id":"c","items":[{"product_id":"a","quantity":1,"price":9.9999999999999999}],"total":10}',
+    );
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error.details).toStrictEqual([
+      { field: 'items[0].price', message: 'must have at most 2 decimal places in USD' },
+    ]);
+  });
+
+  it('refuses amounts past 15 significant digits, where a JSON number stops being exact', async () => {
+    const res = await post(order({ items: [{ product_id: 'a', quantity: 1, price: '10000000000000.00' }], total: '10000000000000.00' }));
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error.details).toContainEqual({ field: 'items[0].price', message: 'must be at most 9999999999999.99' });
+    const big = await post(order({ items: [{ product_id: 'a', quantity: 1000000, price: '99999999.99' }], total: '1.00' }));
+    expect(big.statusCode).toBe(422);
+    expect(big.json().error.details[0].field).toBe('items[0]');
+  });
+
+  it('says the expected total on TOTAL_MISMATCH and stores nothing', async () => {
+    const before = await countRows();
+    const res = await post(order({ total: 9.99 }));
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error).toMatchObject({
+      code: 'TOTAL_MISMATCH',
+      details: [{ field: 'total', message: 'must be 10.00' }],
+    });
+    expect(res.json().error.message).toContain('expected total 10.00');
+    expect(await countRows()).toStrictEqual(before);
+  });
+
+  it('rejects 9.999 USD and 1.5 JPY instead of rounding them', async () => {
+    const usd = await post(order({ items: [{ product_id: 'a', quantity: 1, price: 9.999 }], total: 9.999 }));
+    expect(usd.statusCode).toBe(422);
+    expect(usd.json().error.details).toContainEqual({ field: 'items[0].price', message: 'must have at most 2 decimal places in USD' });
+    const jpy = await post(order({ currency: 'jpy', items: [{ product_id: 'a', quantity: 1, price: 1.5 }], total: 1.5 }));
+    expect(jpy.statusCode).toBe(422);
+    expect(jpy.json().error.details).toContainEqual({ field: 'items[0].price', message: 'must be a whole number in JPY' });
+  });
+
+  it('stores the currency upper-case and keeps KWD to three digits', async () => {
+    const res = await post(order({ currency: 'kwd', items: [{ product_id: 'a', quantity: 3, price: 1.005 }], total: 3.015 }));
+    expect(res.statusCode).toBe(201);
+    expect(res.json().data).toMatchObject({ currency: 'KWD', total: 3.015, items: [{ price: 1.005, subtotal: 3.015 }] });
+  });
+});
+
+describe('POST /api/orders: bad input', () => {
+  it('names every bad and unknown field at once, and writes nothing', async () => {
+    const before = await countRows();
+    const res = await post({
+      customer_id: '',
+      items: [{ product_id: 'p', quantity: 0, price: -1, colour: 'red' }],
+      total: 'ten',
+      shipping_address: { country: 'XX', zip: '1' },
+      extra: true,
+    });
+    expect(res.statusCode).toBe(422);
+    const error = res.json().error;
+    expect(error.code).toBe('VALIDATION_ERROR');
+    expect(error.request_id).toBe(res.headers['x-request-id']);
+    expect(error.details).toEqual(
+      expect.arrayContaining([
+        { field: 'customer_id', message: 'must not be empty' },
+        { field: 'items[0].quantity', message: 'must be at least 1' },
+        { field: 'items[0].colour', message: 'is not a known field' },
+        { field: 'shipping_address.zip', message: 'is not a known field' },
+        { field: 'extra', message: 'is not a known field' },
+      ]),
+    );
+    expect(await countRows()).toStrictEqual(before);
+  });
+
+  it('rejects a camelCase field name on REST rather than guessing what it means', async () => {
+    const res = await post({ customerId: 'c', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error.details).toEqual(
+      expect.arrayContaining([
+        { field: 'customerId', message: 'is not a known field' },
+        { field: 'customer_id', message: 'is required' },
+      ]),
+    );
+  });
+
+  it('answers 400 INVALID_JSON for a body that is not JSON', async () => {
+    const res = await post('{"customer_id": ');
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toStrictEqual({
+      success: false,
+      error: { code: 'INVALID_JSON', message: 'The request body is not valid JSON', request_id: res.headers['x-request-id'] },
+    });
+  });
+
+  it('answers 422 for JSON that is not an object', async () => {
+    const res = await post('[1, 2]');
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error.details).toStrictEqual([{ field: 'body', message: 'must be a JSON object' }]);
+  });
+
+  it('answers 415 UNSUPPORTED_MEDIA_TYPE for a body that is not application/json', async () => {
+    const res = await post('customer_id=c1', { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(res.statusCode).toBe(415);
+    expect(res.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const text = await post('{}', { 'content-type': 'text/plain' });
+    expect(text.statusCode).toBe(415);
+  });
+
+  it('answers 413 PAYLOAD_TOO_LARGE over the body limit', async () => {
+    const res = await post({ customer_id: 'c', notes: 'x'.repeat(1024 * 1024 + 1), items: [], total: 0 });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+});
+
+describe('authentication', () => {
+  const cases: [string, Record<string, string>][] = [
+    ['no Authorization header', {}],
+    ['a malformed header', { authorization: 'Token abc' }],
+    ['an unknown key', { authorization: `Bearer ogk_${'A'.repeat(43)}` }],
+  ];
+  it.each(cases)('answers 401 UNAUTHORIZED for %s', async (_name, headers) => {
+    const res = await t.app.http.inject({ method: 'POST', url: '/api/orders', headers, payload: seed.request });
+    expect(res.statusCode).toBe(401);
+    expect(res.json().error.code).toBe('UNAUTHORIZED');
+  });
+
+  it('answers 401 for a revoked key', async () => {
+    const { id, key } = await t.app.services.auth.createApiKey('acme');
+    await t.app.services.auth.revokeApiKey(id);
+    const res = await t.app.http.inject({ method: 'GET', url: '/api/orders/order_x', headers: { authorization: `Bearer ${key}` } });
+    expect(res.statusCode).toBe(401);
+  });
+
+  it("never shows one workspace another's order: 404, exactly like an unknown id", async () => {
+    const created = (await post(seed.request)).json().data;
+    const other = await t.bearer('globex');
+    const foreign = await t.app.http.inject({ method: 'GET', url: `/api/orders/${created.id}`, headers: { authorization: other } });
+    const unknown = await t.app.http.inject({ method: 'GET', url: '/api/orders/order_01ZZZZZZZZZZZZZZZZZZZZZZZZ', headers: { authorization: other } });
+    expect(foreign.statusCode).toBe(404);
+    expect(unknown.statusCode).toBe(404);
+    expect(foreign.json().error.code).toBe('NOT_FOUND');
+    expect(foreign.json().error.message).toBe(`Order ${created.id} not found`);
+  });
+});
+
+describe('request ids and unexpected errors', () => {
+  it('puts X-Request-Id on every response and keeps a valid incoming one', async () => {
+    const ok = await post(seed.request, { 'x-request-id': 'client-req-42' });
+    expect(ok.headers['x-request-id']).toBe('client-req-42');
+    const bad = await post('{', { 'x-request-id': 'bad id with spaces' });
+    expect(bad.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(bad.json().error.request_id).toBe(bad.headers['x-request-id']);
+    const health = await t.app.http.inject({ method: 'GET', url: '/healthz' });
+    expect(health.headers['x-request-id']).toBeTruthy();
+  });
+
+  it('answers an unexpected failure with a generic 500 and logs the stack under the request id', async () => {
+    const orders = t.app.services.orders;
+    const original = orders.createOrder;
+    orders.createOrder = async () => {
+      throw new Error('relation "secret_table" does not exist');
+    };
+    try {
+      const res = await post(seed.request);
+      expect(res.statusCode).toBe(500);
+      expect(res.json()).toStrictEqual({
+        success: false,
+        error: { code: 'INTERNAL_ERROR', message: 'Internal server error', request_id: res.headers['x-request-id'] },
+      });
+      expect(res.body).not.toContain('secret_table');
+      const line = t.logs.find((entry) => entry.reqId === res.headers['x-request-id'] && entry.level === 50);
+      expect((line?.err as { stack: string }).stack).toContain('secret_table');
+    } finally {
+      orders.createOrder = original;
+    }
+  });
+
+  it('answers unknown routes with the error envelope', async () => {
+    const res = await t.app.http.inject({ method: 'GET', url: '/api/nothing-here' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().error.code).toBe('NOT_FOUND');
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * A fresh, migrated database for one test file: an in-memory embedded
+ * PostgreSQL by default, or a new database on the server named by
+ * DATABASE_URL (created here, dropped afterwards), so that no two runs or
+ * files ever see each other's rows.
+ */
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { openDatabase, type Database, type DatabaseTarget } from '../../src/db/database';
+
+export const usingRealPostgres = Boolean(process.env.DATABASE_URL);
+
+export interface TestDatabase {
+  db: Database;
+  target: DatabaseTarget;
+  /** Closes the database and, on a server, drops it. */
+  destroy(): Promise<void>;
+}
+
+async function admin<T>(run: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: process.env.DATABASE_URL });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A new empty database on the DATABASE_URL server; returns its URL and a function that drops it. */
+export async function createServerDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `og_test_${randomBytes(6).toString('hex')}`;
+  await admin((client) => client.query(`create database ${name}`));
+  const url = new URL(process.env.DATABASE_URL as string);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () => admin((client) => client.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
+  };
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  if (!usingRealPostgres) {
+    const target: DatabaseTarget = { kind: 'embedded', dataDir: null };
+    const db = await openDatabase(target);
+    await db.migrate();
+    return { db, target, destroy: () => db.close() };
+  }
+  const server = await createServerDatabase();
+  const target: DatabaseTarget = { kind: 'postgres', url: server.url, poolMax: 10, connectTimeoutMs: 2000, statementTimeoutMs: 10_000 };
+  const db = await openDatabase(target);
+  await db.migrate();
+  return {
+    db,
+    target,
+    async destroy() {
+      await db.close();
+      await server.drop();
+    },
+  };
+}
