@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { ulid } from 'ulid';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { isValidTimeZone } from '../orders/order-number';
@@ -53,13 +53,17 @@ export class AuthService {
 
   async createWorkspace(slug: string, timeZone = 'UTC'): Promise<WorkspaceInfo> {
     checkWorkspaceInput(slug, timeZone);
-    const em = this.em.fork();
-    if (await em.findOne(WorkspaceEntity, { slug })) {
-      throw AppError.validation([{ path: ['slug'], message: `workspace "${slug}" already exists` }]);
+    const workspace = { id: `ws_${ulid()}`, slug, timeZone };
+    try {
+      await this.em.fork().insert(WorkspaceEntity, workspace);
+    } catch (error) {
+      // The unique constraint decides, so two concurrent creates cannot both win.
+      if (error instanceof UniqueConstraintViolationException) {
+        throw AppError.validation([{ path: ['slug'], message: `"${slug}" is already taken` }]);
+      }
+      throw error;
     }
-    const workspace = em.create(WorkspaceEntity, { id: `ws_${ulid()}`, slug, timeZone });
-    await em.flush();
-    return { id: workspace.id, slug: workspace.slug, timeZone: workspace.timeZone };
+    return workspace;
   }
 
   async hasAnyWorkspace(): Promise<boolean> {

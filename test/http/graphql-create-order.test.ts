@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../support/app';
+import { loadSeed } from '../support/seed';
+
+let t: TestApp;
+let auth: string;
+const seed = loadSeed();
+
+beforeAll(async () => {
+  t = await createTestApp();
+  auth = await t.bearer('acme');
+});
+afterAll(() => t.close());
+
+/** `authorization: ''` sends no Authorization header at all. */
+function gql(query: string, variables?: Record<string, unknown>, authorization: string = auth) {
+  return t.app.http.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+    payload: JSON.stringify({ query, variables }),
+  });
+}
+
+const ORDER_FIELDS = `id orderNumber customerId status
+  items { productId name quantity price sku subtotal }
+  subtotal shipping tax total currency
+  shippingAddress { name company address address2 city state postalCode country phone email }
+  billingAddress { name } notes metadata trackingNumber trackingUrl
+  statusHistory { status timestamp } createdAt updatedAt`;
+
+const CREATE = `mutation Create($input: CreateOrderInput!) {
+  createOrder(input: $input) { order { ${ORDER_FIELDS} } userErrors { field message code } }
+}`;
+
+/** The seed request in GraphQL's names. */
+const seedInput = {
+  customerId: 'contact_abc123',
+  items: [
+    { productId: 'prod_001', name: 'Premium Widget', quantity: 2, price: 99.0, sku: 'WGT-PRE' },
+    { productId: 'prod_002', name: 'Widget Accessory', quantity: 1, price: 29.0, sku: 'WGT-ACC' },
+  ],
+  total: 227.0,
+  currency: 'USD',
+  shippingAddress: { name: 'John Doe', address: '123 Main St', city: 'Jakarta', state: 'DKI', postalCode: '12345', country: 'ID' },
+  notes: 'Please gift wrap this order',
+};
+
+describe('createOrder over HTTP', () => {
+  it('creates the seed order, with Decimal amounts as strings carrying the currency digits', async () => {
+    expect(seed.request.customer_id).toBe(seedInput.customerId);
+    const res = await gql(CREATE, { input: seedInput });
+    expect(res.statusCode).toBe(200);
+    const { order, userErrors } = res.json().data.createOrder;
+    expect(userErrors).toStrictEqual([]);
+    expect(order).toMatchObject({
+      customerId: 'contact_abc123',
+      status: 'PENDING',
+      items: [
+        { productId: 'prod_001', name: 'Premium Widget', quantity: 2, price: '99.00', sku: 'WGT-PRE', subtotal: '198.00' },
+        { productId: 'prod_002', name: 'Widget Accessory', quantity: 1, price: '29.00', sku: 'WGT-ACC', subtotal: '29.00' },
+      ],
+      subtotal: '227.00',
+      shipping: '0.00',
+      tax: '0.00',
+      total: '227.00',
+      currency: 'USD',
+      shippingAddress: { name: 'John Doe', company: null, address: '123 Main St', city: 'Jakarta', state: 'DKI', postalCode: '12345', country: 'ID' },
+      billingAddress: null,
+      notes: 'Please gift wrap this order',
+      metadata: null,
+      statusHistory: [{ status: 'PENDING', timestamp: order.createdAt }],
+    });
+    expect(order.orderNumber).toMatch(/^ORD-\d{4}-\d{4}-\d{3}$/);
+
+    // Read back through GraphQL and through REST: one service, one order.
+    const read = await gql(`query($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`, { id: order.id });
+    expect(read.json().data.order).toStrictEqual(order);
+    const rest = await t.app.http.inject({ method: 'GET', url: `/api/orders/${order.id}`, headers: { authorization: auth } });
+    expect(rest.json().data).toMatchObject({ order_number: order.orderNumber, total: 227 });
+  });
+
+  it('returns every input error in userErrors and stores nothing', async () => {
+    const [{ n: before }] = await t.app.db.em.fork().execute('select count(*)::int as n from orders');
+    const res = await gql(CREATE, {
+      input: { customerId: '', items: [{ productId: 'p', quantity: 1, price: '9.999' }], total: '9.999', currency: 'usd', shippingAddress: { country: 'ZZ' } },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().data.createOrder).toStrictEqual({
+      order: null,
+      userErrors: [
+        { field: ['input', 'customerId'], message: 'must not be empty', code: 'VALIDATION_ERROR' },
+      ],
+    });
+    const next = await gql(CREATE, {
+      input: { customerId: 'c', items: [{ productId: 'p', quantity: 1, price: '9.999' }], total: '9.999', shippingAddress: { country: 'ZZ' } },
+    });
+    expect(next.json().data.createOrder.userErrors).toEqual(
+      expect.arrayContaining([
+        { field: ['input', 'items', '0', 'price'], message: 'must have at most 2 decimal places in USD', code: 'VALIDATION_ERROR' },
+        { field: ['input', 'shippingAddress', 'country'], message: 'must be an ISO 3166-1 alpha-2 country code such as ID', code: 'VALIDATION_ERROR' },
+      ]),
+    );
+    const [{ n: after }] = await t.app.db.em.fork().execute('select count(*)::int as n from orders');
+    expect(after).toBe(before);
+  });
+
+  it('returns TOTAL_MISMATCH with the expected total', async () => {
+    const res = await gql(CREATE, { input: { ...seedInput, total: '226.99' } });
+    expect(res.json().data.createOrder).toStrictEqual({
+      order: null,
+      userErrors: [
+        {
+          field: ['input', 'total'],
+          message: 'total 226.99 does not match the expected total 227.00 (items 227.00 + shipping 0.00 + tax 0.00)',
+          code: 'TOTAL_MISMATCH',
+        },
+      ],
+    });
+  });
+
+  it('rejects a field the schema does not know, before any service call', async () => {
+    const res = await gql(CREATE, { input: { ...seedInput, colour: 'red' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(res.json().errors[0].message).toContain('colour');
+  });
+});
+
+describe('authentication and tenancy', () => {
+  it('answers 401 with extensions.code UNAUTHENTICATED without a key, and with a bad one', async () => {
+    for (const authorization of ['', 'Bearer nope', `Bearer ogk_${'B'.repeat(43)}`]) {
+      const res = await gql('{ order(id: "order_x") { id } }', undefined, authorization);
+      expect(res.statusCode).toBe(401);
+      expect(res.json().errors[0].extensions).toStrictEqual({ code: 'UNAUTHENTICATED' });
+    }
+  });
+
+  it("gives null for another workspace's order, exactly as for an unknown id", async () => {
+    const created = (await gql(CREATE, { input: seedInput })).json().data.createOrder.order;
+    const other = await t.bearer('globex');
+    const foreign = await gql(`{ order(id: "${created.id}") { id } }`, undefined, other);
+    expect(foreign.json()).toStrictEqual({ data: { order: null } });
+  });
+});
+
+describe('errors', () => {
+  it('masks unexpected failures as INTERNAL_ERROR and keeps the detail out of the response', async () => {
+    const orders = t.app.services.orders;
+    const original = orders.getOrder;
+    orders.getOrder = async () => {
+      throw new Error('duplicate key value violates unique constraint "orders_pkey"');
+    };
+    try {
+      const res = await gql('{ order(id: "order_x") { id } }');
+      expect(res.json().errors).toStrictEqual([
+        { message: 'Internal server error', locations: [{ line: 1, column: 3 }], path: ['order'], extensions: { code: 'INTERNAL_ERROR' } },
+      ]);
+      expect(res.body).not.toContain('orders_pkey');
+      const logged = t.logs.find((line) => line.reqId === res.headers['x-request-id'] && line.level === 50);
+      expect(JSON.stringify(logged)).toContain('orders_pkey');
+    } finally {
+      orders.getOrder = original;
+    }
+  });
+
+  it('refuses batched requests', async () => {
+    const res = await t.app.http.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { 'content-type': 'application/json', authorization: auth },
+      payload: JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]),
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('batch');
+  });
+});

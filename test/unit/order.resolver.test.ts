@@ -1,0 +1,171 @@
+/**
+ * Resolver unit tests: run operations against the real schema with a fake
+ * service: no HTTP, no database. This is the pattern to copy when you test
+ * your own resolvers.
+ */
+import { graphql, type GraphQLSchema } from 'graphql';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { AppError, ErrorCode } from '../../src/errors/app-error';
+import type { GraphQLContext, OrderOperations } from '../../src/graphql/context';
+import { buildGraphQLSchema } from '../../src/graphql/schema';
+import type { Order, RequestContext } from '../../src/orders/order.types';
+
+let schema: GraphQLSchema;
+beforeAll(async () => {
+  schema = await buildGraphQLSchema();
+});
+
+const workspace: RequestContext = { workspaceId: 'ws_test', timeZone: 'UTC' };
+
+const order: Order = {
+  id: 'order_01HZX0000000000000000000AB',
+  orderNumber: 'ORD-2025-0327-001',
+  customerId: 'contact_abc123',
+  status: 'pending',
+  items: [{ productId: 'prod_001', name: 'Premium Widget', quantity: 2, price: '99.00', subtotal: '198.00' }],
+  subtotal: '198.00',
+  shipping: '0.00',
+  tax: '0.00',
+  total: '198.00',
+  currency: 'USD',
+  metadata: { channel: 'web' },
+  statusHistory: [{ status: 'pending', timestamp: new Date('2025-03-27T15:00:00.000Z') }],
+  createdAt: new Date('2025-03-27T15:00:00.000Z'),
+  updatedAt: new Date('2025-03-27T15:00:00.000Z'),
+};
+
+function fakeOrders(overrides: Partial<OrderOperations> = {}): OrderOperations {
+  return {
+    createOrder: vi.fn(async () => order),
+    getOrder: vi.fn(async () => order),
+    ...overrides,
+  };
+}
+
+async function run(source: string, orders: OrderOperations, variableValues?: Record<string, unknown>) {
+  const contextValue: GraphQLContext = { requestContext: workspace, orders };
+  const result = await graphql({ schema, source, contextValue, variableValues });
+  // graphql-js builds null-prototype objects; compare them as the JSON a client receives.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- responses are read by shape in assertions
+  return JSON.parse(JSON.stringify(result)) as { data?: Record<string, any> | null; errors?: { message: string }[] };
+}
+
+const CREATE = `
+  mutation Create($input: CreateOrderInput!) {
+    createOrder(input: $input) {
+      order { id orderNumber status total statusHistory { status timestamp } items { productId price subtotal } metadata }
+      userErrors { field message code }
+    }
+  }`;
+
+describe('createOrder', () => {
+  it('hands the service the input in the contract’s names, scoped to the caller’s workspace', async () => {
+    const orders = fakeOrders();
+    const result = await run(CREATE, orders, {
+      input: {
+        customerId: 'contact_abc123',
+        items: [{ productId: 'prod_001', quantity: 2, price: '99.00', sku: 'WGT-PRE' }],
+        total: 198,
+        shippingAddress: { postalCode: '12345', country: 'ID' },
+      },
+    });
+    expect(result.errors).toBeUndefined();
+    expect(orders.createOrder).toHaveBeenCalledWith(workspace, {
+      customer_id: 'contact_abc123',
+      items: [{ product_id: 'prod_001', quantity: 2, price: '99.00', sku: 'WGT-PRE' }],
+      total: '198',
+      shipping_address: { postal_code: '12345', country: 'ID' },
+    });
+    expect(result.data?.createOrder).toStrictEqual({
+      order: {
+        id: order.id,
+        orderNumber: 'ORD-2025-0327-001',
+        status: 'PENDING',
+        total: '198.00',
+        statusHistory: [{ status: 'PENDING', timestamp: '2025-03-27T15:00:00.000Z' }],
+        items: [{ productId: 'prod_001', price: '99.00', subtotal: '198.00' }],
+        metadata: { channel: 'web' },
+      },
+      userErrors: [],
+    });
+  });
+
+  it('returns validation failures as userErrors with GraphQL field paths and order: null', async () => {
+    const orders = fakeOrders({
+      createOrder: async () => {
+        throw AppError.validation([
+          { path: ['items', 0, 'product_id'], message: 'must not be empty' },
+          { path: ['shipping_address', 'postal_code'], message: 'must be at most 500 characters' },
+          { path: ['metadata', 'some_key'], message: 'key must be 1 to 40 characters' },
+        ]);
+      },
+    });
+    const result = await run(CREATE, orders, { input: { customerId: 'c', items: [], total: '0' } });
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.createOrder).toStrictEqual({
+      order: null,
+      userErrors: [
+        { field: ['input', 'items', '0', 'productId'], message: 'must not be empty', code: 'VALIDATION_ERROR' },
+        { field: ['input', 'shippingAddress', 'postalCode'], message: 'must be at most 500 characters', code: 'VALIDATION_ERROR' },
+        // Metadata keys are the caller's own and keep their spelling.
+        { field: ['input', 'metadata', 'some_key'], message: 'key must be 1 to 40 characters', code: 'VALIDATION_ERROR' },
+      ],
+    });
+  });
+
+  it('returns TOTAL_MISMATCH as a userError carrying the expected total', async () => {
+    const message = 'total 1.00 does not match the expected total 198.00 (items 198.00 + shipping 0.00 + tax 0.00)';
+    const orders = fakeOrders({
+      createOrder: async () => {
+        throw new AppError(ErrorCode.TOTAL_MISMATCH, message, [{ path: ['total'], message: 'must be 198.00' }]);
+      },
+    });
+    const result = await run(CREATE, orders, { input: { customerId: 'c', items: [], total: '1.00' } });
+    expect(result.data?.createOrder).toStrictEqual({
+      order: null,
+      userErrors: [{ field: ['input', 'total'], message, code: 'TOTAL_MISMATCH' }],
+    });
+  });
+
+  it('lets unexpected failures become a top-level error instead of a userError', async () => {
+    const orders = fakeOrders({
+      createOrder: async () => {
+        throw new Error('connection to the database was lost');
+      },
+    });
+    const result = await run(CREATE, orders, { input: { customerId: 'c', items: [], total: '1' } });
+    expect(result.data).toBeNull();
+    expect(result.errors?.[0]?.message).toBe('connection to the database was lost');
+  });
+
+  it('accepts Decimal as a number or a string literal, and rejects other kinds', async () => {
+    const orders = fakeOrders();
+    const literal = await run(
+      'mutation { createOrder(input: { customerId: "c", items: [{ productId: "p", quantity: 1, price: 1.5 }], total: "1.50" }) { userErrors { code } } }',
+      orders,
+    );
+    expect(literal.errors).toBeUndefined();
+    expect(orders.createOrder).toHaveBeenCalledWith(workspace, expect.objectContaining({ total: '1.50', items: [{ product_id: 'p', quantity: 1, price: '1.5' }] }));
+    const wrong = await run('mutation { createOrder(input: { customerId: "c", items: [], total: true }) { userErrors { code } } }', orders);
+    expect(wrong.errors?.[0]?.message).toContain('Decimal must be a string such as "99.00" or a number');
+  });
+});
+
+describe('order(id)', () => {
+  it('returns the order from the service', async () => {
+    const orders = fakeOrders();
+    const result = await run(`{ order(id: "${order.id}") { id customerId shippingAddress { city } } }`, orders);
+    expect(orders.getOrder).toHaveBeenCalledWith(workspace, order.id);
+    expect(result.data).toStrictEqual({ order: { id: order.id, customerId: 'contact_abc123', shippingAddress: null } });
+  });
+
+  it('returns null for an order the service does not find', async () => {
+    const orders = fakeOrders({
+      getOrder: async () => {
+        throw AppError.notFound('Order order_x');
+      },
+    });
+    const result = await run('{ order(id: "order_x") { id } }', orders);
+    expect(result).toStrictEqual({ data: { order: null } });
+  });
+});
