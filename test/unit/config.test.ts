@@ -1,0 +1,141 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/config';
+
+function configError(env: Record<string, string>): ConfigError {
+  let caught: unknown;
+  try {
+    loadConfig(env);
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(ConfigError);
+  return caught as ConfigError;
+}
+
+describe('loadConfig defaults', () => {
+  it('fills every setting from an empty environment', () => {
+    expect(loadConfig({})).toEqual({
+      nodeEnv: 'development',
+      port: 3000,
+      host: '127.0.0.1',
+      dataDir: path.join(process.cwd(), 'data'),
+      databaseUrl: undefined,
+      logLevel: 'info',
+      migrateOnStart: true,
+      bodyLimit: 1024 * 1024,
+      dbPoolMax: 10,
+      dbConnectTimeoutMs: 2000,
+      dbStatementTimeoutMs: 10_000,
+    });
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(
+      loadConfig({
+        PORT: '',
+        HOST: '',
+        DATA_DIR: '',
+        DATABASE_URL: '',
+        LOG_LEVEL: '',
+        MIGRATE_ON_START: '',
+        DB_POOL_MAX: '',
+      }),
+    ).toEqual(loadConfig({}));
+  });
+
+  it('resolves DATA_DIR to an absolute path', () => {
+    expect(loadConfig({ DATA_DIR: 'var/orders' }).dataDir).toBe(path.join(process.cwd(), 'var', 'orders'));
+    expect(loadConfig({ DATA_DIR: '/srv/orders' }).dataDir).toBe('/srv/orders');
+  });
+});
+
+describe('loadConfig values', () => {
+  it('reads each variable', () => {
+    expect(
+      loadConfig({
+        NODE_ENV: 'production',
+        PORT: '8080',
+        HOST: '0.0.0.0',
+        DATABASE_URL: 'postgres://orders@127.0.0.1:5432/orders',
+        LOG_LEVEL: 'debug',
+        MIGRATE_ON_START: 'false',
+        BODY_LIMIT_BYTES: '2048',
+        DB_POOL_MAX: '2',
+        DB_CONNECT_TIMEOUT_MS: '100',
+        DB_STATEMENT_TIMEOUT_MS: '3600000',
+      }),
+    ).toMatchObject({
+      nodeEnv: 'production',
+      port: 8080,
+      host: '0.0.0.0',
+      databaseUrl: 'postgres://orders@127.0.0.1:5432/orders',
+      logLevel: 'debug',
+      migrateOnStart: false,
+      bodyLimit: 2048,
+      dbPoolMax: 2,
+      dbConnectTimeoutMs: 100,
+      dbStatementTimeoutMs: 3_600_000,
+    });
+  });
+
+  it.each(['0', '65535'])('accepts PORT=%s', (port) => {
+    expect(loadConfig({ PORT: port }).port).toBe(Number(port));
+  });
+
+  it('accepts a postgresql:// URL', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgresql://u:p@db/orders' }).databaseUrl).toBe(
+      'postgresql://u:p@db/orders',
+    );
+  });
+
+  it.each([
+    ['true', true],
+    ['1', true],
+    ['yes', true],
+    ['TRUE', true],
+    ['false', false],
+    ['0', false],
+    ['no', false],
+    ['No', false],
+  ])('reads MIGRATE_ON_START=%s as %s', (raw, expected) => {
+    expect(loadConfig({ MIGRATE_ON_START: raw }).migrateOnStart).toBe(expected);
+  });
+});
+
+describe('loadConfig errors name the variable', () => {
+  it.each([
+    [{ PORT: 'abc' }, 'PORT must be a whole number, got "abc"'],
+    [{ PORT: '-1' }, 'PORT must be a whole number, got "-1"'],
+    [{ PORT: '80.5' }, 'PORT must be a whole number, got "80.5"'],
+    [{ PORT: '70000' }, 'PORT must be between 0 and 65535, got 70000'],
+    [{ PORT: '65536' }, 'PORT must be between 0 and 65535, got 65536'],
+    [{ MIGRATE_ON_START: 'maybe' }, 'MIGRATE_ON_START must be true or false, got "maybe"'],
+    [
+      { LOG_LEVEL: 'loud' },
+      'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+    ],
+    [{ NODE_ENV: 'staging' }, 'NODE_ENV must be one of development, production, test, got "staging"'],
+    [
+      { DATABASE_URL: 'mysql://x' },
+      'DATABASE_URL must start with postgres:// or postgresql://, got "mysql://"',
+    ],
+    [
+      { DATABASE_URL: 'not a url' },
+      'DATABASE_URL must be a URL such as postgres://user@127.0.0.1:5432/orders',
+    ],
+    [{ DB_POOL_MAX: '1' }, 'DB_POOL_MAX must be between 2 and 500, got 1'],
+    [{ DB_POOL_MAX: '501' }, 'DB_POOL_MAX must be between 2 and 500, got 501'],
+    [{ BODY_LIMIT_BYTES: '1023' }, 'BODY_LIMIT_BYTES must be between 1024 and 67108864, got 1023'],
+    [{ DB_CONNECT_TIMEOUT_MS: '99' }, 'DB_CONNECT_TIMEOUT_MS must be between 100 and 600000, got 99'],
+    [
+      { DB_STATEMENT_TIMEOUT_MS: '3600001' },
+      'DB_STATEMENT_TIMEOUT_MS must be between 100 and 3600000, got 3600001',
+    ],
+  ])('rejects %o', (env, message) => {
+    const error = configError(env);
+    expect(error.message).toBe(message);
+    expect(error.name).toBe('ConfigError');
+    expect(error.message.startsWith(Object.keys(env)[0] ?? '<none>')).toBe(true);
+  });
+});
