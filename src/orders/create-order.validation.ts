@@ -39,51 +39,55 @@ const checkShape = ajv.compile<CreateOrderRequest>(CreateOrderRequestSchema);
 
 /** Validates a create-order request; throws `AppError` VALIDATION_ERROR listing every bad field. */
 export function parseCreateOrderRequest(input: unknown): OrderDraft {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw AppError.validation([{ path: ['body'], message: 'must be a JSON object' }]);
-  }
+  if (!isObject(input)) throw AppError.validation([{ path: ['body'], message: 'must be a JSON object' }]);
   const errors: FieldError[] = [];
   if (!checkShape(input)) {
     for (const error of checkShape.errors ?? []) errors.push(describeSchemaError(error));
   }
   errors.push(...findUnstorableText(input, []));
-  if (errors.length > 0) throw AppError.validation(dedupe(errors));
 
-  const request = input as CreateOrderRequest;
-  const currency = findCurrency(request.currency ?? DEFAULT_CURRENCY);
-  if (!currency) {
-    throw AppError.validation([{ path: ['currency'], message: 'must be an ISO 4217 currency code such as USD' }]);
-  }
-
-  const amount = (value: number | string | null | undefined, path: FieldPath): bigint => {
-    if (value === undefined || value === null) return 0n;
+  // The checks below also run when the shape is wrong, so that one answer names
+  // every bad field. Each looks only at values of the right type; the schema
+  // has already reported the others.
+  const currency = checkCurrency(input.currency, errors);
+  const amount = (value: unknown, path: FieldPath): bigint => {
+    if (!currency || (typeof value !== 'number' && typeof value !== 'string')) return 0n;
     const parsed = parseAmount(value, currency);
     if (parsed.ok) return parsed.minor;
     errors.push({ path, message: parsed.message });
     return 0n;
   };
+  const prices = (Array.isArray(input.items) ? input.items : []).map((item: unknown, index) =>
+    isObject(item) ? amount(item.price, ['items', index, 'price']) : 0n,
+  );
+  const shippingMinor = amount(input.shipping, ['shipping']);
+  const taxMinor = amount(input.tax, ['tax']);
+  const totalMinor = amount(input.total, ['total']);
+  checkCountry(input.shipping_address, ['shipping_address'], errors);
+  checkCountry(input.billing_address, ['billing_address'], errors);
+  checkMetadata(input.metadata, errors);
+  if (errors.length > 0 || !currency) throw AppError.validation(dedupe(errors));
 
-  const items = request.items.map((item, index): OrderItemDraft => ({
-    productId: item.product_id,
-    name: item.name ?? undefined,
-    quantity: item.quantity,
-    priceMinor: amount(item.price, ['items', index, 'price']),
-    sku: item.sku ?? undefined,
-  }));
-  const draft: OrderDraft = {
+  // From here on the request has the schema's shape.
+  const request = input as CreateOrderRequest;
+  return {
     customerId: request.customer_id,
     currency,
-    items,
-    shippingMinor: amount(request.shipping, ['shipping']),
-    taxMinor: amount(request.tax, ['tax']),
-    totalMinor: amount(request.total, ['total']),
-    shippingAddress: toAddress(request.shipping_address, ['shipping_address'], errors),
-    billingAddress: toAddress(request.billing_address, ['billing_address'], errors),
+    items: request.items.map((item, index) => ({
+      productId: item.product_id,
+      name: item.name ?? undefined,
+      quantity: item.quantity,
+      priceMinor: prices[index] ?? 0n,
+      sku: item.sku ?? undefined,
+    })),
+    shippingMinor,
+    taxMinor,
+    totalMinor,
+    shippingAddress: toAddress(request.shipping_address),
+    billingAddress: toAddress(request.billing_address),
     notes: request.notes ?? undefined,
-    metadata: checkMetadata(request.metadata, errors),
+    metadata: request.metadata ?? undefined,
   };
-  if (errors.length > 0) throw AppError.validation(errors);
-  return draft;
 }
 
 /** Item subtotal and order total, with the largest-amount rule applied to what the server computes. */
@@ -101,14 +105,35 @@ export function computeTotals(draft: OrderDraft): { itemSubtotals: bigint[]; sub
   return { itemSubtotals, subtotal, total };
 }
 
-function toAddress(input: AddressInput | null | undefined, path: FieldPath, errors: FieldError[]): Address | undefined {
-  if (input === undefined || input === null) return undefined;
-  let country = input.country ?? undefined;
-  if (country !== undefined) {
-    if (countries.isValid(country)) country = country.toUpperCase();
-    else errors.push({ path: [...path, 'country'], message: 'must be an ISO 3166-1 alpha-2 country code such as ID' });
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const CURRENCY_CODE = /^[A-Za-z]{3}$/;
+
+function checkCurrency(value: unknown, errors: FieldError[]): Currency | undefined {
+  if (value === undefined || value === null) return findCurrency(DEFAULT_CURRENCY);
+  if (typeof value !== 'string') return undefined;
+  // ASCII only: toUpperCase() would turn "uſd" (long s) into "USD".
+  const currency = CURRENCY_CODE.test(value) ? findCurrency(value) : undefined;
+  if (!currency) errors.push({ path: ['currency'], message: 'must be an ISO 4217 currency code such as USD' });
+  return currency;
+}
+
+const COUNTRY_CODE = /^[A-Za-z]{2}$/;
+
+function checkCountry(address: unknown, path: FieldPath, errors: FieldError[]): void {
+  if (!isObject(address) || typeof address.country !== 'string') return;
+  // i18n-iso-countries also accepts alpha-3 and numeric codes; the contract wants alpha-2.
+  if (!COUNTRY_CODE.test(address.country) || !countries.isValid(address.country)) {
+    errors.push({ path: [...path, 'country'], message: 'must be an ISO 3166-1 alpha-2 country code such as ID' });
   }
-  const address: Address = {
+}
+
+/** An address with no field set is no address at all. */
+function toAddress(input: AddressInput | null | undefined): Address | undefined {
+  if (input === undefined || input === null) return undefined;
+  const address = dropUndefined({
     name: input.name ?? undefined,
     company: input.company ?? undefined,
     address: input.address ?? undefined,
@@ -116,17 +141,18 @@ function toAddress(input: AddressInput | null | undefined, path: FieldPath, erro
     city: input.city ?? undefined,
     state: input.state ?? undefined,
     postalCode: input.postal_code ?? undefined,
-    country,
+    country: input.country?.toUpperCase() ?? undefined,
     phone: input.phone ?? undefined,
     email: input.email ?? undefined,
-  };
-  return dropUndefined(address);
+  });
+  return Object.keys(address).length > 0 ? address : undefined;
 }
 
-function checkMetadata(metadata: JsonObject | null | undefined, errors: FieldError[]): JsonObject | undefined {
-  if (metadata === undefined || metadata === null) return undefined;
+function checkMetadata(metadata: unknown, errors: FieldError[]): void {
+  if (!isObject(metadata)) return;
   for (const key of Object.keys(metadata)) {
-    if (key.length === 0 || [...key].length > LIMITS.metadataKeyLength) {
+    if (key.length === 0) errors.push({ path: ['metadata'], message: 'must not have an empty key' });
+    else if ([...key].length > LIMITS.metadataKeyLength) {
       errors.push({ path: ['metadata', key], message: `key must be 1 to ${LIMITS.metadataKeyLength} characters` });
     }
   }
@@ -134,7 +160,6 @@ function checkMetadata(metadata: JsonObject | null | undefined, errors: FieldErr
   if (bytes > LIMITS.metadataBytes) {
     errors.push({ path: ['metadata'], message: `must be at most ${LIMITS.metadataBytes} bytes as JSON, got ${bytes}` });
   }
-  return metadata;
 }
 
 /**
@@ -209,10 +234,11 @@ function pointerToPath(pointer: string): (string | number)[] {
     .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
 }
 
+/** One entry per field: the first problem found with it (the schema's, when it has one). */
 function dedupe(errors: FieldError[]): FieldError[] {
   const seen = new Set<string>();
   return errors.filter((error) => {
-    const key = JSON.stringify(error);
+    const key = JSON.stringify(error.path);
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

@@ -20,11 +20,10 @@ export interface Currency {
 const MAX_SIGNIFICANT_DIGITS = 15;
 export const MAX_MINOR_UNITS = 10n ** BigInt(MAX_SIGNIFICANT_DIGITS) - 1n;
 
-// ISO 4217 also lists precious metals, bond units and test codes (XAU, XTS,
-// XXX …). They have no minor unit and are not money an order can be paid in.
-const NOT_TENDER = new Set(
-  currencyCodes.data.filter((c) => c.countries.every((country) => /^Zz/i.test(country))).map((c) => c.code),
-);
+// ISO 4217 also lists units whose minor unit is "N.A.": precious metals, bond
+// market units, SDRs, the test code and "no currency". None is money an order
+// can be paid in. (The table gives them 0 digits, so they must be named here.)
+const NOT_TENDER = new Set(['XAG', 'XAU', 'XBA', 'XBB', 'XBC', 'XBD', 'XDR', 'XPD', 'XPT', 'XSU', 'XTS', 'XUA', 'XXX']);
 
 const currencies = new Map<string, Currency>(
   currencyCodes.data

@@ -521,9 +521,7 @@ describe('parseCreateOrderRequest: metadata', () => {
   });
 
   it('rejects an empty key', () => {
-    expectRejected(request({ metadata: { '': 1 } }), [
-      { path: ['metadata', ''], message: 'key must be 1 to 40 characters' },
-    ]);
+    expectRejected(request({ metadata: { '': 1 } }), [{ path: ['metadata'], message: 'must not have an empty key' }]);
   });
 
   // {"k":"…"} is 8 bytes plus the value.
@@ -920,5 +918,39 @@ describe('computeTotals', () => {
         message: 'quantity × price exceeds the largest supported amount, 999999999999999',
       },
     ]);
+  });
+});
+
+describe('parseCreateOrderRequest: regressions', () => {
+  it.each(['IDN', '360', 'I'])('rejects %s, which is not an alpha-2 country code', (country) => {
+    expectRejected(request({ shipping_address: { country } }), [
+      { path: ['shipping_address', 'country'], message: 'must be an ISO 3166-1 alpha-2 country code such as ID' },
+    ]);
+  });
+
+  it.each(['XDR', 'XSU', 'XUA', 'XAU', 'XTS', 'XXX'])('rejects %s, which has no minor unit in ISO 4217', (currency) => {
+    expectRejected(request({ currency }), [{ path: ['currency'], message: 'must be an ISO 4217 currency code such as USD' }]);
+  });
+
+  it('rejects a non-ASCII look-alike of USD', () => {
+    expectRejected(request({ currency: 'u\u017fd' }), [{ path: ['currency'], message: 'must be an ISO 4217 currency code such as USD' }]);
+  });
+
+  it('reports shape errors and money errors together', () => {
+    expectRejected({ customer_id: '', items: [item({ price: 9.999 })], total: 1 }, [
+      { path: ['customer_id'], message: 'must not be empty' },
+      { path: ['items', 0, 'price'], message: 'must have at most 2 decimal places in USD' },
+    ]);
+  });
+
+  it('reports an unknown currency together with an unknown country', () => {
+    expectRejected(request({ currency: 'ABC', shipping_address: { country: 'ZZ' } }), [
+      { path: ['currency'], message: 'must be an ISO 4217 currency code such as USD' },
+      { path: ['shipping_address', 'country'], message: 'must be an ISO 3166-1 alpha-2 country code such as ID' },
+    ]);
+  });
+
+  it('treats an address whose fields are all null as no address', () => {
+    expect(draftOf(request({ billing_address: { name: null, city: null } })).billingAddress).toBeUndefined();
   });
 });
