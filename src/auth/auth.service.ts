@@ -55,7 +55,7 @@ export class AuthService {
     checkWorkspaceInput(slug, timeZone);
     const workspace = { id: `ws_${ulid()}`, slug, timeZone };
     try {
-      await this.em.fork().insert(WorkspaceEntity, workspace);
+      await this.em.fork().insert(WorkspaceEntity, { ...workspace, createdAt: new Date() });
     } catch (error) {
       // The unique constraint decides, so two concurrent creates cannot both win.
       if (error instanceof UniqueConstraintViolationException) {

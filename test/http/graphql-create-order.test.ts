@@ -90,17 +90,11 @@ describe('createOrder over HTTP', () => {
       order: null,
       userErrors: [
         { field: ['input', 'customerId'], message: 'must not be empty', code: 'VALIDATION_ERROR' },
+        { field: ['input', 'items', '0', 'price'], message: 'must have at most 2 decimal places in USD', code: 'VALIDATION_ERROR' },
+        { field: ['input', 'total'], message: 'must have at most 2 decimal places in USD', code: 'VALIDATION_ERROR' },
+        { field: ['input', 'shippingAddress', 'country'], message: 'must be an ISO 3166-1 alpha-2 country code such as ID', code: 'VALIDATION_ERROR' },
       ],
     });
-    const next = await gql(CREATE, {
-      input: { customerId: 'c', items: [{ productId: 'p', quantity: 1, price: '9.999' }], total: '9.999', shippingAddress: { country: 'ZZ' } },
-    });
-    expect(next.json().data.createOrder.userErrors).toEqual(
-      expect.arrayContaining([
-        { field: ['input', 'items', '0', 'price'], message: 'must have at most 2 decimal places in USD', code: 'VALIDATION_ERROR' },
-        { field: ['input', 'shippingAddress', 'country'], message: 'must be an ISO 3166-1 alpha-2 country code such as ID', code: 'VALIDATION_ERROR' },
-      ]),
-    );
     const [{ n: after }] = await t.app.db.em.fork().execute('select count(*)::int as n from orders');
     expect(after).toBe(before);
   });
