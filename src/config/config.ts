@@ -27,6 +27,12 @@ export interface Config {
   dbConnectTimeoutMs: number;
   /** Server-side `statement_timeout` for every query. */
   dbStatementTimeoutMs: number;
+  /** GraphiQL at `GET /graphql` for browsers: on by default except in production. */
+  playground: boolean;
+  /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  /** When set, `/metrics` is served on this port only, not on `port`. */
+  metricsPort: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -79,12 +85,27 @@ function readDatabaseUrl(env: Env): string | undefined {
   return raw;
 }
 
+function readMetricsPort(env: Env, port: number): number | undefined {
+  if (env.METRICS_PORT === undefined || env.METRICS_PORT.trim() === '') return undefined;
+  const metricsPort = readInt(env, 'METRICS_PORT', 0, 0, 65535);
+  if (metricsPort !== 0 && metricsPort === port) throw new ConfigError(`METRICS_PORT must differ from PORT, both are ${port}`);
+  return metricsPort;
+}
+
+function readToken(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  if (!/^[\x21-\x7e]{16,512}$/.test(raw)) throw new ConfigError(`${name} must be 16 to 512 printable characters without spaces`);
+  return raw;
+}
+
 /** Reads and checks the configuration; throws a `ConfigError` naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = readEnum(env, 'NODE_ENV', NODE_ENVS, 'development');
+  const port = readInt(env, 'PORT', 3000, 0, 65535);
   return {
     nodeEnv,
-    port: readInt(env, 'PORT', 3000, 0, 65535),
+    port,
     host: env.HOST?.trim() || '127.0.0.1',
     dataDir: path.resolve(env.DATA_DIR?.trim() || './data'),
     databaseUrl: readDatabaseUrl(env),
@@ -94,5 +115,8 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolMax: readInt(env, 'DB_POOL_MAX', 10, 2, 500),
     dbConnectTimeoutMs: readInt(env, 'DB_CONNECT_TIMEOUT_MS', 2000, 100, 600_000),
     dbStatementTimeoutMs: readInt(env, 'DB_STATEMENT_TIMEOUT_MS', 10_000, 100, 3_600_000),
+    playground: readBool(env, 'PLAYGROUND', nodeEnv !== 'production'),
+    metricsToken: readToken(env, 'METRICS_TOKEN'),
+    metricsPort: readMetricsPort(env, port),
   };
 }

@@ -4,7 +4,8 @@
  * Both run the same entities and the same migrations.
  */
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver, type EntityManager } from '@mikro-orm/postgresql';
@@ -77,12 +78,14 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
 
   let lock: DataDirLock | undefined;
   let pglite: PGlite;
+  // The extensions the migrations create (a server has them from its contrib package).
+  const options: PGliteOptions = { extensions: { pg_trgm } };
   if (target.dataDir === null) {
-    pglite = new PGlite();
+    pglite = new PGlite(options);
   } else {
     lock = lockDataDir(target.dataDir);
     try {
-      pglite = new PGlite(path.join(target.dataDir, 'pgdata'));
+      pglite = new PGlite(path.join(target.dataDir, 'pgdata'), options);
       await pglite.waitReady;
     } catch (error) {
       lock.release();

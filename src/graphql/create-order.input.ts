@@ -66,7 +66,7 @@ export function toCreateOrderRequest(input: CreateOrderInput): CreateOrderReques
   });
 }
 
-function toAddressRequest(input: AddressInput | null | undefined): AddressRequest | null | undefined {
+export function toAddressRequest(input: AddressInput | null | undefined): AddressRequest | null | undefined {
   if (input === undefined || input === null) return input;
   return dropUndefined({
     name: input.name,

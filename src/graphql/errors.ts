@@ -29,11 +29,16 @@ const USER_ERROR_CODES = new Set<string>([
 export async function withUserErrors<T>(
   argument: string,
   run: () => Promise<T>,
+  /** The argument that names the object, for NOT_FOUND (e.g. `id`). */
+  idArgument?: string,
 ): Promise<{ result: T; userErrors: [] } | { result: null; userErrors: UserError[] }> {
   try {
     return { result: await run(), userErrors: [] };
   } catch (error) {
     if (!(error instanceof AppError) || !USER_ERROR_CODES.has(error.code)) throw error;
+    if (error.code === ErrorCode.NOT_FOUND && idArgument) {
+      return { result: null, userErrors: [{ field: [idArgument], message: error.message, code: error.code }] };
+    }
     const details = error.details.length > 0 ? error.details : [{ path: [], message: error.message }];
     const userErrors = details.map((detail) => ({
       field: toGraphQLPath(argument, detail.path),

@@ -1,21 +1,58 @@
-import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { AppError, ErrorCode } from '../errors/app-error';
+import type { Order as OrderValue } from '../orders/order.types';
 import type { GraphQLContext } from './context';
 import { CreateOrderInput, toCreateOrderRequest } from './create-order.input';
 import { withUserErrors } from './errors';
-import { CreateOrderPayload, Order } from './order.type';
+import { OrderFilter, toFilterRequest } from './order-list.input';
+import { CreateOrderPayload, Order, OrderConnection, UpdateOrderPayload } from './order.type';
+import { toUpdateOrderRequest, UpdateOrderInput } from './update-order.input';
+
+/** A missing order is `null` for a query: the GraphQL way to say "not found". */
+async function orNull(find: () => Promise<OrderValue>): Promise<OrderValue | null> {
+  try {
+    return await find();
+  } catch (error) {
+    if (error instanceof AppError && error.code === ErrorCode.NOT_FOUND) return null;
+    throw error;
+  }
+}
 
 /** Thin by design: parse arguments, call the service, shape the payload. Rules live in `OrderService`. */
 @Resolver(() => Order)
 export class OrderResolver {
   @Query(() => Order, { nullable: true, description: 'An order of your workspace, or null when there is none with this id.' })
-  async order(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Order | null> {
-    try {
-      return await ctx.orders.getOrder(ctx.requestContext, id);
-    } catch (error) {
-      if (error instanceof AppError && error.code === ErrorCode.NOT_FOUND) return null;
-      throw error;
-    }
+  order(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Order | null> {
+    return orNull(() => ctx.orders.getOrder(ctx.requestContext, id));
+  }
+
+  @Query(() => Order, { nullable: true, description: 'An order of your workspace by its number, e.g. ORD-2025-0327-001.' })
+  orderByNumber(@Arg('orderNumber', () => String) orderNumber: string, @Ctx() ctx: GraphQLContext): Promise<Order | null> {
+    return orNull(() => ctx.orders.getOrderByNumber(ctx.requestContext, orderNumber));
+  }
+
+  @Query(() => OrderConnection, { description: 'Your workspace’s orders, newest first, 1 to 100 a page (default 50).' })
+  async orders(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('filter', () => OrderFilter, { nullable: true }) filter?: OrderFilter,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<OrderConnection> {
+    const page = await ctx.orders.findOrders(ctx.requestContext, toFilterRequest(filter), {
+      first: first ?? undefined,
+      after: after ?? undefined,
+    });
+    const edges = page.edges.map((edge) => ({ cursor: edge.cursor, node: edge.order }));
+    return {
+      edges,
+      totalCount: page.totalCount,
+      pageInfo: {
+        hasNextPage: page.hasNextPage,
+        hasPreviousPage: page.hasPreviousPage,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
+    };
   }
 
   @Mutation(() => CreateOrderPayload, { description: 'Creates an order. Input and total errors come back in userErrors.' })
@@ -25,6 +62,22 @@ export class OrderResolver {
   ): Promise<CreateOrderPayload> {
     const { result, userErrors } = await withUserErrors('input', () =>
       ctx.orders.createOrder(ctx.requestContext, toCreateOrderRequest(input)),
+    );
+    return { order: result, userErrors };
+  }
+
+  @Mutation(() => UpdateOrderPayload, {
+    description: 'Updates status, tracking, notes, metadata (merged) or the shipping address (replaced).',
+  })
+  async updateOrder(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateOrderInput) input: UpdateOrderInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<UpdateOrderPayload> {
+    const { result, userErrors } = await withUserErrors(
+      'input',
+      () => ctx.orders.updateOrder(ctx.requestContext, id, toUpdateOrderRequest(input)),
+      'id',
     );
     return { order: result, userErrors };
   }

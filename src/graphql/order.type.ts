@@ -89,3 +89,30 @@ export class CreateOrderPayload {
   @Field(() => Order, { nullable: true }) order!: Order | null;
   @Field(() => [UserError]) userErrors!: UserError[];
 }
+
+@ObjectType({ simpleResolvers: true })
+export class UpdateOrderPayload {
+  @Field(() => Order, { nullable: true }) order!: Order | null;
+  @Field(() => [UserError]) userErrors!: UserError[];
+}
+
+@ObjectType({ simpleResolvers: true })
+export class OrderEdge {
+  @Field(() => String, { description: 'Opaque; pass it as `after` to get the orders that follow' }) cursor!: string;
+  @Field(() => Order) node!: Order;
+}
+
+@ObjectType({ simpleResolvers: true })
+export class PageInfo {
+  @Field(() => Boolean) hasNextPage!: boolean;
+  @Field(() => Boolean) hasPreviousPage!: boolean;
+  @Field(() => String, { nullable: true }) startCursor!: string | null;
+  @Field(() => String, { nullable: true }) endCursor!: string | null;
+}
+
+@ObjectType({ simpleResolvers: true, description: 'Orders newest first, as a Relay connection.' })
+export class OrderConnection {
+  @Field(() => [OrderEdge]) edges!: OrderEdge[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+  @Field(() => Int, { description: 'Orders matching the filter, across all pages' }) totalCount!: number;
+}

@@ -25,7 +25,7 @@ export const LIMITS = {
 } as const;
 
 /** An optional field may be left out or sent as `null`; both mean "not given". */
-function nullable<T extends TSchema>(schema: T) {
+export function nullable<T extends TSchema>(schema: T) {
   const types = ([] as string[]).concat(schema.type as string | string[]);
   return Type.Optional(Type.Unsafe<Static<T> | null>({ ...schema, type: [...types, 'null'] }));
 }

@@ -81,3 +81,8 @@ export function formatMinor(minor: bigint, currency: Currency): string {
   const fraction = digits.slice(digits.length - currency.exponent);
   return `${negative ? '-' : ''}${whole}${currency.exponent > 0 ? `.${fraction}` : ''}`;
 }
+
+/** A stored `numeric` amount (`"227.000"`) with exactly the currency's digits (`"227.00"`). */
+export function formatStoredAmount(value: string, currencyCode: string): string {
+  return new Big(value).toFixed(findCurrency(currencyCode)?.exponent ?? 2);
+}

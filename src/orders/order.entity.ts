@@ -26,7 +26,7 @@ const money = () => ({ type: 'decimal', precision: 18, scale: 3 }) as const;
 @Entity({ tableName: 'orders' })
 @Unique({ properties: ['workspace', 'orderNumber'] })
 export class OrderEntity {
-  [OptionalProps]?: 'items' | 'version';
+  [OptionalProps]?: 'items';
 
   @PrimaryKey({ type: 'string', length: 40 })
   id!: string;
@@ -84,10 +84,6 @@ export class OrderEntity {
 
   @Property({ type: 'datetime' })
   updatedAt!: Date;
-
-  /** Optimistic-lock version, bumped by every update. */
-  @Property({ type: 'integer', version: true })
-  version: number = 1;
 
   @OneToMany(() => OrderItemEntity, (item) => item.order, { orderBy: { position: 'asc' } })
   items = new Collection<OrderItemEntity>(this);

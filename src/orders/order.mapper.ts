@@ -1,17 +1,15 @@
 /** Entity → the service's plain `Order`. Amounts get exactly the currency's digits. */
-import Big from 'big.js';
 import { dropUndefined } from './drop-undefined';
-import { findCurrency } from './money';
+import { formatStoredAmount } from './money';
 import type { OrderEntity, OrderItemEntity } from './order.entity';
 import type { Order, OrderItem } from './order.types';
 
 /** The columns of an order, whether just inserted or loaded. */
-export type OrderRow = Omit<OrderEntity, 'workspace' | 'items' | 'version'>;
+export type OrderRow = Omit<OrderEntity, 'workspace' | 'items'>;
 export type OrderItemRow = Omit<OrderItemEntity, 'order'>;
 
 export function toOrder(entity: OrderRow, items: readonly OrderItemRow[]): Order {
-  const digits = findCurrency(entity.currency)?.exponent ?? 2;
-  const money = (value: string) => new Big(value).toFixed(digits);
+  const money = (value: string) => formatStoredAmount(value, entity.currency);
   return dropUndefined({
     id: entity.id,
     orderNumber: entity.orderNumber,

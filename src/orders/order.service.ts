@@ -1,12 +1,26 @@
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ulid } from 'ulid';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { computeTotals, parseCreateOrderRequest, type OrderDraft } from './create-order.validation';
-import { formatMinor } from './money';
+import { formatMinor, formatStoredAmount } from './money';
+import {
+  afterCursor,
+  applyOrderFilter,
+  checkPageSize,
+  decodeCursor,
+  encodeCursor,
+  orderNewestFirst,
+  parseListQuery,
+  parseOrderFilter,
+} from './order-query';
+import { assertStatusMove } from './order-status';
+import { mergeMetadata, parseUpdateOrderRequest } from './update-order.validation';
 import { OrderEntity, OrderItemEntity } from './order.entity';
 import { toOrder, type OrderItemRow, type OrderRow } from './order.mapper';
 import { localDay, nextOrderNumber } from './order-number';
-import type { Order, RequestContext } from './order.types';
+import { dropUndefined } from './drop-undefined';
+import type { Order, OrderList, OrderPage, OrderStatus, OrderSummary, RequestContext } from './order.types';
 
 /**
  * Every order rule lives here, whichever transport a request arrives by:
@@ -76,11 +90,174 @@ export class OrderService {
 
   /** One order of the caller's workspace. Another workspace's order is NOT_FOUND, exactly like a missing one. */
   async getOrder(ctx: RequestContext, id: string): Promise<Order> {
-    const em = this.em.fork();
-    const order = await em.findOne(OrderEntity, { id, workspace: ctx.workspaceId }, { populate: ['items'] });
+    const order = await this.em.fork().findOne(OrderEntity, { id, workspace: ctx.workspaceId }, { populate: ['items'] });
     if (!order) throw AppError.notFound(`Order ${id}`);
     return toOrder(order, order.items.getItems());
   }
+
+  async getOrderByNumber(ctx: RequestContext, orderNumber: string): Promise<Order> {
+    const order = await this.em
+      .fork()
+      .findOne(OrderEntity, { orderNumber, workspace: ctx.workspaceId }, { populate: ['items'] });
+    if (!order) throw AppError.notFound(`Order ${orderNumber}`);
+    return toOrder(order, order.items.getItems());
+  }
+
+  /**
+   * The REST list: filters, `limit` and `offset` from the query string (contract §3),
+   * newest first. Unknown or malformed parameters are a VALIDATION_ERROR naming them.
+   */
+  async listOrders(ctx: RequestContext, query: Record<string, unknown>): Promise<OrderList> {
+    const { filter, page } = parseListQuery(query);
+    const em = this.em.fork();
+    const knex = em.getKnex();
+    const matching = applyOrderFilter(knex('orders as o'), ctx.workspaceId, ctx.timeZone, filter);
+    const rowsQuery = orderNewestFirst(
+      matching
+        .clone()
+        .select(SUMMARY_COLUMNS)
+        .select(knex.raw('(select count(*) from order_items i where i.order_id = o.id)::int as items_count')),
+    )
+      .limit(page.limit)
+      .offset(page.offset);
+    const [rows, [count]] = await Promise.all([
+      em.execute<SummaryRow[]>(rowsQuery),
+      em.execute<{ n: string | number }[]>(matching.clone().count({ n: '*' })),
+    ]);
+    const total = Number(count?.n ?? 0);
+    return {
+      orders: rows.map(toSummary),
+      total,
+      limit: page.limit,
+      offset: page.offset,
+      hasMore: page.offset + rows.length < total,
+    };
+  }
+
+  /**
+   * The GraphQL list: a keyset-paginated page after an opaque cursor. New
+   * orders sort before the first page, so paging on while orders are being
+   * created neither skips nor repeats a row.
+   */
+  async findOrders(
+    ctx: RequestContext,
+    filterInput: Record<string, unknown>,
+    page: { first?: number; after?: string },
+  ): Promise<OrderPage> {
+    const filter = parseOrderFilter(filterInput);
+    const first = checkPageSize(page.first, 'first');
+    const cursor = page.after === undefined ? undefined : decodeCursor(page.after, 'after');
+    const em = this.em.fork();
+    const matching = applyOrderFilter(em.getKnex()('orders as o'), ctx.workspaceId, ctx.timeZone, filter);
+    const pageQuery = orderNewestFirst(matching.clone().select('o.id', 'o.created_at')).limit(first + 1);
+    if (cursor) afterCursor(pageQuery, cursor);
+    const [rows, [count]] = await Promise.all([
+      em.execute<{ id: string; created_at: Date | string }[]>(pageQuery),
+      em.execute<{ n: string | number }[]>(matching.clone().count({ n: '*' })),
+    ]);
+    const pageRows = rows.slice(0, first);
+    const entities = await em.find(
+      OrderEntity,
+      { id: { $in: pageRows.map((row) => row.id) }, workspace: ctx.workspaceId },
+      { populate: ['items'] },
+    );
+    const byId = new Map(entities.map((entity) => [entity.id, entity]));
+    const edges = pageRows.flatMap((row) => {
+      const entity = byId.get(row.id);
+      if (!entity) return [];
+      const cursorValue = encodeCursor({ createdAt: new Date(row.created_at).toISOString(), id: row.id });
+      return [{ cursor: cursorValue, order: toOrder(entity, entity.items.getItems()) }];
+    });
+    return {
+      edges,
+      totalCount: Number(count?.n ?? 0),
+      hasNextPage: rows.length > first,
+      hasPreviousPage: cursor !== undefined,
+    };
+  }
+
+  /**
+   * Updates status, tracking, notes, metadata (merged) and the shipping
+   * address (replaced). The row is locked (`SELECT … FOR UPDATE`) for the
+   * transaction, so concurrent updates of one order queue and none is lost.
+   * Setting the current status again is a no-op; other moves follow §4.
+   */
+  async updateOrder(ctx: RequestContext, id: string, request: unknown): Promise<Order> {
+    const changes = parseUpdateOrderRequest(request);
+    return this.em.fork().transactional(async (em) => {
+      const order = await em.findOne(
+        OrderEntity,
+        { id, workspace: ctx.workspaceId },
+        { lockMode: LockMode.PESSIMISTIC_WRITE },
+      );
+      if (!order) throw AppError.notFound(`Order ${id}`);
+      const now = this.clock();
+      let changed = false;
+      if (changes.status !== undefined && changes.status !== order.status) {
+        assertStatusMove(order.status, changes.status);
+        order.status = changes.status;
+        order.statusHistory = [...order.statusHistory, { status: changes.status, timestamp: now.toISOString() }];
+        changed = true;
+      }
+      const assign = <K extends 'trackingNumber' | 'trackingUrl' | 'notes' | 'metadata' | 'shippingAddress'>(
+        key: K,
+        value: OrderEntity[K] | undefined,
+      ) => {
+        if (value === undefined || JSON.stringify(order[key] ?? null) === JSON.stringify(value)) return;
+        order[key] = value;
+        changed = true;
+      };
+      assign('trackingNumber', changes.trackingNumber);
+      assign('trackingUrl', changes.trackingUrl);
+      assign('notes', changes.notes);
+      assign('shippingAddress', changes.shippingAddress);
+      if (changes.metadata !== undefined) assign('metadata', mergeMetadata(order.metadata, changes.metadata));
+      if (changed) order.updatedAt = now;
+      await em.flush();
+      const items = await em.find(OrderItemEntity, { order: order.id }, { orderBy: { position: 'asc' } });
+      return toOrder(order, items);
+    });
+  }
+}
+
+const SUMMARY_COLUMNS = [
+  'o.id',
+  'o.order_number',
+  'o.customer_id',
+  'o.status',
+  'o.total',
+  'o.currency',
+  'o.tracking_number',
+  'o.created_at',
+  'o.updated_at',
+];
+
+interface SummaryRow {
+  id: string;
+  order_number: string;
+  customer_id: string;
+  status: OrderStatus;
+  total: string;
+  currency: string;
+  tracking_number: string | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+  items_count: number;
+}
+
+function toSummary(row: SummaryRow): OrderSummary {
+  return dropUndefined({
+    id: row.id,
+    orderNumber: row.order_number,
+    customerId: row.customer_id,
+    status: row.status,
+    itemsCount: Number(row.items_count),
+    total: formatStoredAmount(row.total, row.currency),
+    currency: row.currency,
+    trackingNumber: row.tracking_number ?? undefined,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  });
 }
 
 function assertTotalMatches(draft: OrderDraft, computedTotal: bigint): void {

@@ -63,3 +63,34 @@ export interface RequestContext {
   /** IANA time zone of the workspace; order numbers use its calendar date. */
   timeZone: string;
 }
+
+/** A row of the order list (REST `OrderSummary`). */
+export interface OrderSummary {
+  id: string;
+  orderNumber: string;
+  customerId: string;
+  status: OrderStatus;
+  /** Number of lines (items) in the order. */
+  itemsCount: number;
+  total: string;
+  currency: string;
+  trackingNumber?: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface OrderList {
+  orders: OrderSummary[];
+  total: number;
+  limit: number;
+  offset: number;
+  hasMore: boolean;
+}
+
+/** A page of a cursor-paginated list (GraphQL's Relay connection). */
+export interface OrderPage {
+  edges: { cursor: string; order: Order }[];
+  totalCount: number;
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+}

@@ -3,7 +3,7 @@
  * amounts as JSON numbers, absent optional fields left out.
  */
 import { dropUndefined } from '../orders/drop-undefined';
-import type { Address, Order } from '../orders/order.types';
+import type { Address, Order, OrderList, OrderSummary } from '../orders/order.types';
 
 /**
  * Amounts are capped at 15 significant digits (see `orders/money.ts`), so the
@@ -61,4 +61,27 @@ function toRestAddress(address: Address | undefined) {
     phone: address.phone,
     email: address.email,
   });
+}
+
+export function toRestSummary(order: OrderSummary) {
+  return dropUndefined({
+    id: order.id,
+    order_number: order.orderNumber,
+    customer_id: order.customerId,
+    status: order.status,
+    items_count: order.itemsCount,
+    total: amount(order.total),
+    currency: order.currency,
+    tracking_number: order.trackingNumber,
+    created_at: timestamp(order.createdAt),
+    updated_at: timestamp(order.updatedAt),
+  });
+}
+
+export function toRestList(list: OrderList) {
+  return {
+    success: true as const,
+    data: list.orders.map(toRestSummary),
+    pagination: { total: list.total, limit: list.limit, offset: list.offset, has_more: list.hasMore },
+  };
 }

@@ -4,8 +4,9 @@ import type { AuthService } from '../auth/auth.service';
 import type { OrderService } from '../orders/order.service';
 import type { RequestContext } from '../orders/order.types';
 import { CreateOrderRequestSchema } from '../orders/create-order.schema';
-import { toRestOrder } from './order.presenter';
-import { commonErrorResponses, ErrorEnvelope, OrderEnvelope } from './schemas';
+import { UpdateOrderRequestSchema } from '../orders/update-order.schema';
+import { toRestList, toRestOrder } from './order.presenter';
+import { commonErrorResponses, ErrorEnvelope, ListOrdersQuery, OrderEnvelope, OrderListEnvelope } from './schemas';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,6 +19,13 @@ export interface OrdersRoutesOptions {
   orders: OrderService;
   auth: AuthService;
 }
+
+/**
+ * Request schemas on these routes document the API. Checking input is the
+ * service's job, so that GraphQL and REST share one rule set and one error
+ * shape; Fastify's own validation is switched off for them.
+ */
+const serviceValidates = () => () => true;
 
 function workspaceOf(request: FastifyRequest): RequestContext {
   if (!request.requestContext) throw new Error('authentication hook did not run');
@@ -46,14 +54,50 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
           ...commonErrorResponses,
         },
       },
-      // The body schema above documents the request. Checking it is the
-      // service's job, so that GraphQL and REST share one rule set and one
-      // error shape; Fastify's own validation is switched off for it.
-      validatorCompiler: () => () => true,
+      validatorCompiler: serviceValidates,
     },
     async (request, reply) => {
       const order = await orders.createOrder(workspaceOf(request), request.body);
       return reply.status(201).send({ success: true, data: toRestOrder(order) });
+    },
+  );
+
+  app.get(
+    '/orders',
+    {
+      schema: {
+        summary: 'List orders, newest first',
+        querystring: ListOrdersQuery,
+        response: { 200: OrderListEnvelope, 422: ErrorEnvelope, ...commonErrorResponses },
+      },
+      validatorCompiler: serviceValidates,
+    },
+    async (request) => toRestList(await orders.listOrders(workspaceOf(request), request.query as Record<string, unknown>)),
+  );
+
+  app.put(
+    '/orders/:id',
+    {
+      schema: {
+        summary: 'Update an order',
+        params: Type.Object({ id: Type.String() }),
+        body: UpdateOrderRequestSchema,
+        response: {
+          200: OrderEnvelope,
+          400: ErrorEnvelope,
+          404: ErrorEnvelope,
+          409: ErrorEnvelope,
+          413: ErrorEnvelope,
+          415: ErrorEnvelope,
+          422: ErrorEnvelope,
+          ...commonErrorResponses,
+        },
+      },
+      validatorCompiler: serviceValidates,
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      return { success: true, data: toRestOrder(await orders.updateOrder(workspaceOf(request), id, request.body)) };
     },
   );
 

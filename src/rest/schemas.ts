@@ -53,6 +53,43 @@ export const OrderSchema = Type.Object({
 
 export const OrderEnvelope = Type.Object({ success: Type.Literal(true), data: OrderSchema });
 
+export const OrderSummarySchema = Type.Object({
+  id: Type.String(),
+  order_number: Type.String(),
+  customer_id: Type.String(),
+  status: Status,
+  items_count: Type.Integer({ description: 'Number of lines in the order' }),
+  total: Type.Number(),
+  currency: Type.String(),
+  tracking_number: Type.Optional(Type.String()),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});
+
+export const OrderListEnvelope = Type.Object({
+  success: Type.Literal(true),
+  data: Type.Array(OrderSummarySchema),
+  pagination: Type.Object({
+    total: Type.Integer(),
+    limit: Type.Integer(),
+    offset: Type.Integer(),
+    has_more: Type.Boolean(),
+  }),
+});
+
+/** The list's query parameters, as documented; the service checks them. */
+export const ListOrdersQuery = Type.Object({
+  customer_id: Type.Optional(Type.String()),
+  status: Type.Optional(Status),
+  from: Type.Optional(Type.String({ description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time' })),
+  to: Type.Optional(Type.String({ description: 'YYYY-MM-DD (inclusive) or an ISO 8601 date-time' })),
+  min_total: Type.Optional(Type.String({ description: 'Exact decimal, e.g. 100.00' })),
+  max_total: Type.Optional(Type.String({ description: 'Exact decimal' })),
+  search: Type.Optional(Type.String({ description: 'Part of the order number or notes' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+});
+
 export const ErrorEnvelope = Type.Object({
   success: Type.Literal(false),
   error: Type.Object({

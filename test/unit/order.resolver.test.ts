@@ -38,6 +38,9 @@ function fakeOrders(overrides: Partial<OrderOperations> = {}): OrderOperations {
   return {
     createOrder: vi.fn(async () => order),
     getOrder: vi.fn(async () => order),
+    getOrderByNumber: vi.fn(async () => order),
+    findOrders: vi.fn(async () => ({ edges: [{ cursor: 'c1', order }], totalCount: 1, hasNextPage: false, hasPreviousPage: false })),
+    updateOrder: vi.fn(async () => ({ ...order, status: 'paid' as const })),
     ...overrides,
   };
 }

@@ -1,0 +1,102 @@
+/**
+ * The Prometheus metrics of one app instance. Each app owns its registry
+ * (nothing goes to prom-client's global one), so several apps in one process,
+ * as in the tests, never share or double-register a series.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type OrderTransport = 'rest' | 'graphql';
+export type GraphQLOutcome = 'success' | 'user_error' | 'error' | 'unauthenticated';
+
+/** Pool figures read at scrape time; absent when the driver has no pool to ask. */
+export interface PoolStats {
+  used: number;
+  free: number;
+  pendingAcquires: number;
+  max: number;
+}
+
+/** Operation names come from callers; past this many distinct names new ones are counted as `(other)`. */
+const MAX_OPERATION_NAMES = 200;
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly graphqlOperations = new Counter({
+    name: 'graphql_operations_total',
+    help: 'GraphQL operations by operation name and outcome (success, user_error, error, unauthenticated)',
+    labelNames: ['operation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ordersCreated = new Counter({
+    name: 'orders_created_total',
+    help: 'Orders created, by the transport that took them (rest, graphql)',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+
+  readonly dbQueryDuration = new Histogram({
+    name: 'db_query_duration_seconds',
+    help: 'Database statement duration (millisecond resolution) by statement kind',
+    labelNames: ['statement'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  private readonly operationNames = new Set<string>();
+  private poolStats: (() => PoolStats | undefined) | undefined;
+
+  constructor() {
+    // Zero series for both transports, so a rate() sees the first order too.
+    this.ordersCreated.inc({ transport: 'rest' }, 0);
+    this.ordersCreated.inc({ transport: 'graphql' }, 0);
+    const metrics = this;
+    new Gauge({
+      name: 'db_pool_connections',
+      help: 'Database pool connections by state (used, free, pending = callers waiting for one, max)',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const stats = metrics.poolStats?.();
+        if (!stats) return;
+        this.set({ state: 'used' }, stats.used);
+        this.set({ state: 'free' }, stats.free);
+        this.set({ state: 'pending' }, stats.pendingAcquires);
+        this.set({ state: 'max' }, stats.max);
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Where the pool gauge reads its figures from at each scrape. */
+  watchPool(read: () => PoolStats | undefined): void {
+    this.poolStats = read;
+  }
+
+  countGraphQLOperation(operationName: string, outcome: GraphQLOutcome): void {
+    let operation = operationName;
+    if (!this.operationNames.has(operation)) {
+      if (this.operationNames.size >= MAX_OPERATION_NAMES) operation = '(other)';
+      else this.operationNames.add(operation);
+    }
+    this.graphqlOperations.inc({ operation, outcome });
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * What one request learns about itself on the way through (its workspace, its
+ * GraphQL operation), kept for the access-log line and the metrics written
+ * when the response is sent.
+ */
+import type { GraphQLOutcome } from './metrics';
+
+export interface RequestTelemetry {
+  workspaceId?: string;
+  /** The resolved GraphQL operation name, `(anonymous)` for an unnamed one. */
+  operationName?: string;
+  operationOutcome?: GraphQLOutcome;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Filled in by the transports; read by the access log and the metrics. */
+    telemetry: RequestTelemetry;
+  }
+}

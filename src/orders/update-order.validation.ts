@@ -1,0 +1,65 @@
+/** Turns an untrusted update-order request into a checked set of changes. */
+import { AppError, type FieldError } from '../errors/app-error';
+import { LIMITS } from './create-order.schema';
+import type { Address, JsonObject, OrderStatus } from './order.types';
+import { type UpdateOrderRequest, UpdateOrderRequestSchema } from './update-order.schema';
+import { checkCountry, checkMetadata, dedupe, isObject, shapeChecker, toAddress } from './validation';
+
+/** What an update asks for. `undefined`: leave as is; `null`: clear. */
+export interface OrderChanges {
+  status?: OrderStatus;
+  trackingNumber?: string | null;
+  trackingUrl?: string | null;
+  notes?: string | null;
+  /** A patch: each key replaces the stored one, a `null` value removes it; `null` as a whole removes all. */
+  metadata?: JsonObject | null;
+  shippingAddress?: Address | null;
+}
+
+const checkShape = shapeChecker(UpdateOrderRequestSchema);
+
+export function parseUpdateOrderRequest(input: unknown): OrderChanges {
+  if (!isObject(input)) throw AppError.validation([{ path: ['body'], message: 'must be a JSON object' }]);
+  const errors: FieldError[] = checkShape(input);
+  if (typeof input.tracking_url === 'string' && !isHttpUrl(input.tracking_url)) {
+    errors.push({ path: ['tracking_url'], message: 'must be an http or https URL' });
+  }
+  checkCountry(input.shipping_address, ['shipping_address'], errors);
+  if (errors.length > 0) throw AppError.validation(dedupe(errors));
+
+  const request = input as UpdateOrderRequest;
+  const changes: OrderChanges = {};
+  if (request.status !== undefined) changes.status = request.status;
+  if (request.tracking_number !== undefined) changes.trackingNumber = request.tracking_number;
+  if (request.tracking_url !== undefined) changes.trackingUrl = request.tracking_url;
+  if (request.notes !== undefined) changes.notes = request.notes;
+  if (request.metadata !== undefined) changes.metadata = request.metadata;
+  if (request.shipping_address !== undefined) changes.shippingAddress = toAddress(request.shipping_address) ?? null;
+  return changes;
+}
+
+/** Applies a metadata patch and checks the limits on the result. */
+export function mergeMetadata(current: JsonObject | null | undefined, patch: JsonObject | null): JsonObject | null {
+  if (patch === null) return null;
+  const merged: JsonObject = { ...(current ?? {}) };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  const errors: FieldError[] = [];
+  checkMetadata(merged, errors);
+  if (Object.keys(merged).length > LIMITS.metadataKeys) {
+    errors.push({ path: ['metadata'], message: `would have more than ${LIMITS.metadataKeys} keys after the merge` });
+  }
+  if (errors.length > 0) throw AppError.validation(errors);
+  return Object.keys(merged).length > 0 ? merged : null;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}

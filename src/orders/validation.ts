@@ -1,0 +1,152 @@
+/**
+ * Checks shared by every request the service validates: JSON-schema errors
+ * turned into field errors, text PostgreSQL cannot store, addresses and
+ * metadata.
+ */
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import countries from 'i18n-iso-countries';
+import type { TSchema } from '@sinclair/typebox';
+import type { FieldError, FieldPath } from '../errors/app-error';
+import { type AddressInput, LIMITS } from './create-order.schema';
+import { dropUndefined } from './drop-undefined';
+import type { Address } from './order.types';
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, coerceTypes: false });
+
+/** Compiles a request schema; the returned function lists every shape error and unstorable string. */
+export function shapeChecker(schema: TSchema): (input: unknown) => FieldError[] {
+  const validate: ValidateFunction = ajv.compile(schema);
+  return (input) => {
+    const errors = validate(input) ? [] : (validate.errors ?? []).map(describeSchemaError);
+    return [...errors, ...findUnstorableText(input, [])];
+  };
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const COUNTRY_CODE = /^[A-Za-z]{2}$/;
+
+export function checkCountry(address: unknown, path: FieldPath, errors: FieldError[]): void {
+  if (!isObject(address) || typeof address.country !== 'string') return;
+  // i18n-iso-countries also accepts alpha-3 and numeric codes; the contract wants alpha-2.
+  if (!COUNTRY_CODE.test(address.country) || !countries.isValid(address.country)) {
+    errors.push({ path: [...path, 'country'], message: 'must be an ISO 3166-1 alpha-2 country code such as ID' });
+  }
+}
+
+/** An address with no field set is no address at all. */
+export function toAddress(input: AddressInput | null | undefined): Address | undefined {
+  if (input === undefined || input === null) return undefined;
+  const address = dropUndefined({
+    name: input.name ?? undefined,
+    company: input.company ?? undefined,
+    address: input.address ?? undefined,
+    address2: input.address2 ?? undefined,
+    city: input.city ?? undefined,
+    state: input.state ?? undefined,
+    postalCode: input.postal_code ?? undefined,
+    country: input.country?.toUpperCase() ?? undefined,
+    phone: input.phone ?? undefined,
+    email: input.email ?? undefined,
+  });
+  return Object.keys(address).length > 0 ? address : undefined;
+}
+
+export function checkMetadata(metadata: unknown, errors: FieldError[]): void {
+  if (!isObject(metadata)) return;
+  for (const key of Object.keys(metadata)) {
+    if (key.length === 0) errors.push({ path: ['metadata'], message: 'must not have an empty key' });
+    else if ([...key].length > LIMITS.metadataKeyLength) {
+      errors.push({ path: ['metadata', key], message: `key must be 1 to ${LIMITS.metadataKeyLength} characters` });
+    }
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(metadata));
+  if (bytes > LIMITS.metadataBytes) {
+    errors.push({ path: ['metadata'], message: `must be at most ${LIMITS.metadataBytes} bytes as JSON, got ${bytes}` });
+  }
+}
+
+/**
+ * PostgreSQL cannot store U+0000 in text or jsonb, and a lone UTF-16
+ * surrogate cannot be encoded as UTF-8 at all. Reject both up front rather
+ * than fail (or silently alter the text) at insert time.
+ */
+export function findUnstorableText(value: unknown, path: (string | number)[], found: FieldError[] = []): FieldError[] {
+  const bad = (text: string) => text.includes('\u0000') || !text.isWellFormed();
+  if (typeof value === 'string') {
+    if (bad(value)) found.push({ path, message: 'must not contain NUL characters or unpaired surrogates' });
+  } else if (Array.isArray(value)) {
+    value.forEach((entry, index) => findUnstorableText(entry, [...path, index], found));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, entry] of Object.entries(value)) {
+      if (bad(key)) found.push({ path, message: 'has a key with NUL characters or unpaired surrogates' });
+      findUnstorableText(entry, [...path, key], found);
+    }
+  }
+  return found;
+}
+
+function describeSchemaError(error: ErrorObject): FieldError {
+  const path = pointerToPath(error.instancePath);
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required':
+      return { path: [...path, String(params.missingProperty)], message: 'is required' };
+    case 'additionalProperties':
+      return { path: [...path, String(params.additionalProperty)], message: 'is not a known field' };
+    case 'type':
+      return { path, message: `must be ${describeType(params.type)}` };
+    case 'minLength':
+      return { path, message: params.limit === 1 ? 'must not be empty' : `must be at least ${params.limit} characters` };
+    case 'maxLength':
+      return { path, message: `must be at most ${params.limit} characters` };
+    case 'minItems':
+      return { path, message: `must have at least ${params.limit} item${params.limit === 1 ? '' : 's'}` };
+    case 'maxItems':
+      return { path, message: `must have at most ${params.limit} items` };
+    case 'maxProperties':
+      return { path, message: `must have at most ${params.limit} keys` };
+    case 'minimum':
+      return { path, message: `must be at least ${params.limit}` };
+    case 'maximum':
+      return { path, message: `must be at most ${params.limit}` };
+    default:
+      return { path, message: error.message ?? 'is invalid' };
+  }
+}
+
+function describeType(type: unknown): string {
+  const names: Record<string, string> = {
+    string: 'a string',
+    integer: 'an integer',
+    number: 'a number',
+    object: 'an object',
+    array: 'an array',
+    null: 'null',
+  };
+  const list = (Array.isArray(type) ? type : [type]).map(String).filter((name) => name !== 'null');
+  if (list.includes('number') && list.includes('string')) return 'a number or a decimal string';
+  return list.map((name) => names[name] ?? name).join(' or ');
+}
+
+function pointerToPath(pointer: string): (string | number)[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+}
+
+/** One entry per field: the first problem found with it (the schema's, when it has one). */
+export function dedupe(errors: FieldError[]): FieldError[] {
+  const seen = new Set<string>();
+  return errors.filter((error) => {
+    const key = JSON.stringify(error.path);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
