@@ -1,5 +1,5 @@
 import { LockMode } from '@mikro-orm/core';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager, Knex } from '@mikro-orm/postgresql';
 import { ulid } from 'ulid';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { computeTotals, parseCreateOrderRequest, type OrderDraft } from './create-order.validation';
@@ -10,6 +10,8 @@ import {
   checkPageSize,
   decodeCursor,
   encodeCursor,
+  type OffsetPage,
+  type OrderFilter,
   orderNewestFirst,
   parseListQuery,
   parseOrderFilter,
@@ -110,19 +112,10 @@ export class OrderService {
   async listOrders(ctx: RequestContext, query: Record<string, unknown>): Promise<OrderList> {
     const { filter, page } = parseListQuery(query);
     const em = this.em.fork();
-    const knex = em.getKnex();
-    const matching = applyOrderFilter(knex('orders as o'), ctx.workspaceId, ctx.timeZone, filter);
-    const rowsQuery = orderNewestFirst(
-      matching
-        .clone()
-        .select(SUMMARY_COLUMNS)
-        .select(knex.raw('(select count(*) from order_items i where i.order_id = o.id)::int as items_count')),
-    )
-      .limit(page.limit)
-      .offset(page.offset);
+    const { rows: rowsQuery, count: countQuery } = listQueries(em.getKnex(), ctx, filter, page);
     const [rows, [count]] = await Promise.all([
       em.execute<SummaryRow[]>(rowsQuery),
-      em.execute<{ n: string | number }[]>(matching.clone().count({ n: '*' })),
+      em.execute<{ n: string | number }[]>(countQuery),
     ]);
     const total = Number(count?.n ?? 0);
     return {
@@ -218,6 +211,20 @@ export class OrderService {
       return toOrder(order, items);
     });
   }
+}
+
+/** The two queries behind a REST list page: its rows, and the count of every match. */
+export function listQueries(knex: Knex, ctx: RequestContext, filter: OrderFilter, page: OffsetPage) {
+  const matching = applyOrderFilter(knex('orders as o'), ctx.workspaceId, ctx.timeZone, filter);
+  const rows = orderNewestFirst(
+    matching
+      .clone()
+      .select(SUMMARY_COLUMNS)
+      .select(knex.raw('(select count(*) from order_items i where i.order_id = o.id)::int as items_count')),
+  )
+    .limit(page.limit)
+    .offset(page.offset);
+  return { rows, count: matching.clone().count({ n: '*' }) };
 }
 
 const SUMMARY_COLUMNS = [

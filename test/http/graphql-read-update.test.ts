@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RequestContext } from '../../src/orders/order.types';
+import { createTestApp, type TestApp } from '../support/app';
+
+let t: TestApp;
+let auth: string;
+let other: string;
+let ctx: RequestContext;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  auth = await t.bearer('acme');
+  other = await t.bearer('globex');
+  ctx = await t.app.services.auth.authenticate(auth);
+});
+afterAll(() => t.close());
+
+async function gql(query: string, variables: Record<string, unknown> = {}, authorization = auth) {
+  const res = await t.app.http.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json', authorization },
+    payload: JSON.stringify({ query, variables }),
+  });
+  return res.json();
+}
+
+const create = (notes = 'n', customer = 'c') =>
+  t.app.services.orders.createOrder(ctx, { customer_id: customer, items: [{ product_id: 'p', quantity: 1, price: 2 }], total: 2, notes });
+
+const UPDATE = `mutation($id: ID!, $input: UpdateOrderInput!) {
+  updateOrder(id: $id, input: $input) { order { status trackingNumber notes metadata statusHistory { status } } userErrors { field message code } }
+}`;
+
+const PAGE = `query($first: Int, $after: String, $filter: OrderFilter) {
+  orders(first: $first, after: $after, filter: $filter) {
+    totalCount
+    edges { cursor node { id orderNumber items { productId } } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}`;
+
+describe('order(id) and orderByNumber', () => {
+  it('find the order in its workspace, and give null elsewhere or for unknown ones', async () => {
+    const order = await create();
+    expect((await gql('query($n: String!) { orderByNumber(orderNumber: $n) { id } }', { n: order.orderNumber })).data).toStrictEqual({
+      orderByNumber: { id: order.id },
+    });
+    expect((await gql('query($n: String!) { orderByNumber(orderNumber: $n) { id } }', { n: order.orderNumber }, other)).data).toStrictEqual({
+      orderByNumber: null,
+    });
+    expect((await gql('query($id: ID!) { order(id: $id) { id } }', { id: order.id }, other)).data).toStrictEqual({ order: null });
+    expect((await gql('{ orderByNumber(orderNumber: "ORD-1999-0101-001") { id } order(id: "order_nope") { id } }')).data).toStrictEqual({
+      orderByNumber: null,
+      order: null,
+    });
+  });
+});
+
+describe('updateOrder', () => {
+  it('updates, merges metadata and records the status move', async () => {
+    const order = await create();
+    const first = await gql(UPDATE, { id: order.id, input: { status: 'PAID', trackingNumber: 'JNE1', metadata: { a: 1, b: 2 } } });
+    expect(first.data.updateOrder).toStrictEqual({
+      order: { status: 'PAID', trackingNumber: 'JNE1', notes: 'n', metadata: { a: 1, b: 2 }, statusHistory: [{ status: 'PENDING' }, { status: 'PAID' }] },
+      userErrors: [],
+    });
+    const second = await gql(UPDATE, { id: order.id, input: { metadata: { a: null }, notes: null } });
+    expect(second.data.updateOrder.order).toMatchObject({ metadata: { b: 2 }, notes: null, trackingNumber: 'JNE1' });
+  });
+
+  it('returns a forbidden move as a userError on input.status', async () => {
+    const order = await create();
+    const res = await gql(UPDATE, { id: order.id, input: { status: 'DELIVERED' } });
+    expect(res.data.updateOrder).toStrictEqual({
+      order: null,
+      userErrors: [
+        {
+          field: ['input', 'status'],
+          message: 'Cannot move the order from pending to delivered; from pending it can move to paid, processing, cancelled',
+          code: 'INVALID_STATUS_TRANSITION',
+        },
+      ],
+    });
+  });
+
+  it('returns NOT_FOUND on id for an unknown or foreign order, and changes nothing', async () => {
+    const order = await create('mine');
+    for (const [id, authorization] of [
+      ['order_nope', auth],
+      [order.id, other],
+    ]) {
+      const res = await gql(UPDATE, { id, input: { notes: 'stolen' } }, authorization);
+      expect(res.data.updateOrder).toStrictEqual({
+        order: null,
+        userErrors: [{ field: ['id'], message: `Order ${id} not found`, code: 'NOT_FOUND' }],
+      });
+    }
+    expect((await t.app.services.orders.getOrder(ctx, order.id)).notes).toBe('mine');
+  });
+
+  it('returns input errors with GraphQL paths', async () => {
+    const order = await create();
+    const res = await gql(UPDATE, { id: order.id, input: { trackingUrl: 'javascript:alert(1)', shippingAddress: { country: 'IDN' } } });
+    expect(res.data.updateOrder.userErrors).toStrictEqual([
+      { field: ['input', 'trackingUrl'], message: 'must be an http or https URL', code: 'VALIDATION_ERROR' },
+      { field: ['input', 'shippingAddress', 'country'], message: 'must be an ISO 3166-1 alpha-2 country code such as ID', code: 'VALIDATION_ERROR' },
+    ]);
+  });
+});
+
+describe('orders connection', () => {
+  it('pages with cursors across concurrent inserts without skipping or repeating a row', async () => {
+    const cctx = await t.app.services.auth.authenticate(await t.bearer('pager'));
+    const make = () => t.app.services.orders.createOrder(cctx, { customer_id: 'p', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
+    const original: string[] = [];
+    for (let i = 0; i < 7; i++) original.unshift((await make()).id);
+    const pagerAuth = await t.bearer('pager');
+
+    const seen: string[] = [];
+    let after: string | undefined;
+    let pages = 0;
+    let totalAtStart: number | undefined;
+    do {
+      // Orders keep arriving while the client pages.
+      const arriving = Promise.all([make(), make()]);
+      const page = (await gql(PAGE, { first: 2, after }, pagerAuth)).data.orders;
+      await arriving;
+      totalAtStart ??= page.totalCount;
+      seen.push(...page.edges.map((edge: { node: { id: string } }) => edge.node.id));
+      expect(page.pageInfo.hasPreviousPage).toBe(after !== undefined);
+      expect(page.pageInfo.endCursor).toBe(page.edges.at(-1)?.cursor ?? null);
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : undefined;
+      pages++;
+    } while (after && pages < 20);
+
+    expect(totalAtStart).toBeGreaterThanOrEqual(7);
+    expect(seen).toStrictEqual(original);
+    expect(pages).toBe(4);
+  });
+
+  it('filters, counts and nests items', async () => {
+    const fctx = await t.app.services.auth.authenticate(await t.bearer('filtering'));
+    const mk = (customer: string, notes: string) =>
+      t.app.services.orders.createOrder(fctx, { customer_id: customer, items: [{ product_id: 'x', quantity: 1, price: 3 }], total: 3, notes });
+    await mk('a', 'red');
+    const wanted = await mk('b', 'blue');
+    await mk('b', 'green');
+    const res = (await gql(PAGE, { filter: { customerId: 'b', search: 'BLU', minTotal: '3.00', status: 'PENDING' } }, await t.bearer('filtering'))).data.orders;
+    expect(res.totalCount).toBe(1);
+    expect(res.edges.map((edge: { node: unknown }) => edge.node)).toStrictEqual([{ id: wanted.id, orderNumber: wanted.orderNumber, items: [{ productId: 'x' }] }]);
+    expect(res.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: false });
+  });
+
+  it('never lists another workspace’s orders', async () => {
+    await create('visible');
+    const theirs = (await gql(PAGE, { first: 100 }, other)).data.orders;
+    expect(theirs).toMatchObject({ totalCount: 0, edges: [] });
+  });
+
+  it.each([
+    [{ first: 0 }, 'first must be between 1 and 100'],
+    [{ first: 101 }, 'first must be between 1 and 100'],
+    [{ after: 'garbage' }, 'after is not a cursor from this API'],
+    [{ filter: { from: 'last week' } }, 'from must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
+  ])('refuses %j with VALIDATION_ERROR', async (variables, message) => {
+    const res = await gql(PAGE, variables);
+    expect(res.data).toBeNull();
+    expect(res.errors).toHaveLength(1);
+    expect(res.errors[0].extensions.code).toBe('VALIDATION_ERROR');
+    expect(res.errors[0].message).toBe(`Invalid request: ${message}`);
+  });
+});

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors/app-error';
+import { checkPageSize, decodeCursor, encodeCursor, parseListQuery, parseOrderFilter } from '../../src/orders/order-query';
+
+function rejected(run: () => unknown): { path: unknown[]; message: string }[] {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe('VALIDATION_ERROR');
+    return (error as AppError).details.map((detail) => ({ path: [...detail.path], message: detail.message }));
+  }
+  throw new Error('expected a VALIDATION_ERROR');
+}
+
+describe('parseListQuery', () => {
+  it('defaults to the newest 50 from the start', () => {
+    expect(parseListQuery({})).toStrictEqual({ filter: {}, page: { limit: 50, offset: 0 } });
+  });
+
+  it('reads every filter', () => {
+    expect(
+      parseListQuery({
+        customer_id: 'c1',
+        status: 'paid',
+        from: '2025-03-01',
+        to: '2025-03-31T23:59:59+07:00',
+        min_total: '10',
+        max_total: '99.99',
+        search: 'gift',
+        limit: '100',
+        offset: '20',
+      }),
+    ).toStrictEqual({
+      filter: {
+        customerId: 'c1',
+        status: 'paid',
+        from: { kind: 'date', value: '2025-03-01' },
+        to: { kind: 'instant', value: '2025-03-31T23:59:59+07:00' },
+        minTotal: '10',
+        maxTotal: '99.99',
+        search: 'gift',
+      },
+      page: { limit: 100, offset: 20 },
+    });
+  });
+
+  it('reads a date-time without a zone as local time', () => {
+    expect(parseListQuery({ from: '2025-03-01T08:30' }).filter.from).toStrictEqual({ kind: 'local', value: '2025-03-01T08:30' });
+  });
+
+  it.each([
+    [{ limit: '0' }, 'limit', 'must be a whole number from 1 to 100'],
+    [{ limit: '101' }, 'limit', 'must be a whole number from 1 to 100'],
+    [{ limit: 'ten' }, 'limit', 'must be a whole number from 1 to 100'],
+    [{ offset: '-1' }, 'offset', 'must be a whole number from 0 to 1000000000'],
+    [{ status: 'lost' }, 'status', 'must be one of pending, paid, processing, shipped, delivered, cancelled, refunded'],
+    [{ from: '2025-02-30' }, 'from', 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
+    [{ to: 'yesterday' }, 'to', 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
+    [{ min_total: '-5' }, 'min_total', 'must be a non-negative decimal number such as 100.50'],
+    [{ max_total: '1e3' }, 'max_total', 'must be a non-negative decimal number such as 100.50'],
+    [{ search: '' }, 'search', 'must be 1 to 200 characters'],
+    [{ search: 'x'.repeat(201) }, 'search', 'must be 1 to 200 characters'],
+    [{ customer_id: ['a', 'b'] }, 'customer_id', 'must be given once'],
+    [{ page: '2' }, 'page', 'is not a known parameter'],
+  ])('rejects %j naming %s', (query, field, message) => {
+    expect(rejected(() => parseListQuery(query))).toStrictEqual([{ path: [field], message }]);
+  });
+
+  it('names every bad parameter at once', () => {
+    expect(rejected(() => parseListQuery({ limit: '0', status: 'x', sort: 'asc' })).map((e) => e.path[0])).toStrictEqual([
+      'sort',
+      'status',
+      'limit',
+    ]);
+  });
+});
+
+describe('parseOrderFilter and page sizes', () => {
+  it('refuses limit-like keys in a filter', () => {
+    expect(rejected(() => parseOrderFilter({ limit: '5' }))).toStrictEqual([{ path: ['limit'], message: 'is not a known filter' }]);
+  });
+
+  it('takes first from 1 to 100, default 50', () => {
+    expect(checkPageSize(undefined, 'first')).toBe(50);
+    expect(checkPageSize(100, 'first')).toBe(100);
+    expect(rejected(() => checkPageSize(0, 'first'))).toStrictEqual([{ path: ['first'], message: 'must be between 1 and 100' }]);
+    expect(rejected(() => checkPageSize(101, 'first'))).toStrictEqual([{ path: ['first'], message: 'must be between 1 and 100' }]);
+  });
+});
+
+describe('cursors', () => {
+  it('round-trip', () => {
+    const cursor = { createdAt: '2025-03-27T15:00:00.123Z', id: 'order_01HZX0000000000000000000AB' };
+    expect(decodeCursor(encodeCursor(cursor), 'after')).toStrictEqual(cursor);
+  });
+
+  it.each(['', 'not-base64!', Buffer.from('{"a":1}').toString('base64url'), Buffer.from('["yesterday","x"]').toString('base64url')])(
+    'refuse %j',
+    (value) => {
+      expect(rejected(() => decodeCursor(value, 'after'))).toStrictEqual([{ path: ['after'], message: 'is not a cursor from this API' }]);
+    },
+  );
+});
