@@ -27,12 +27,50 @@ export interface Config {
   dbConnectTimeoutMs: number;
   /** Server-side `statement_timeout` for every query. */
   dbStatementTimeoutMs: number;
+  /**
+   * PostgreSQL ends a session left idle inside a transaction this long. That
+   * frees the idempotency claim of a request that hung mid-create.
+   */
+  dbIdleInTransactionTimeoutMs: number;
+  /** How long a completed create is remembered under its Idempotency-Key. */
+  idempotencyTtlMs: number;
+  /** How often expired idempotency keys are deleted (0: never, for tests). */
+  idempotencySweepIntervalMs: number;
+  /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
+  shutdownGraceMs: number;
   /** GraphiQL at `GET /graphql` for browsers: on by default except in production. */
   playground: boolean;
   /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
   /** When set, `/metrics` is served on this port only, not on `port`. */
   metricsPort: number | undefined;
+  /** GraphQL introspection: on by default except in production. */
+  introspection: boolean;
+  /** Requests a minute per API key (per client address for requests without a key). */
+  rateLimitPerMinute: number;
+  /** 401 answers a minute per client address before the address gets 429 for the rest of the minute. */
+  authFailuresPerMinute: number;
+  /** The rate-limit window. Not an environment variable (the limits are per minute); tests shorten it. */
+  rateLimitWindowMs: number;
+  /** Redis for rate-limit counters shared by every process; in process memory when unset. */
+  redisUrl: string | undefined;
+  /** Prefix of the rate-limit keys in Redis. */
+  rateLimitRedisPrefix: string;
+  /** Fastify's `trustProxy`: whose X-Forwarded-For to believe for the client address. */
+  trustProxy: boolean | number | string[];
+  /** How long a successful API key lookup is reused (at most 1000 ms: revocation takes effect within a second). */
+  apiKeyCacheTtlMs: number;
+  graphqlMaxDepth: number;
+  graphqlMaxAliases: number;
+  graphqlMaxDirectives: number;
+  graphqlMaxTokens: number;
+  graphqlMaxCost: number;
+  /** Time allowed for a request's headers to arrive. */
+  headersTimeoutMs: number;
+  /** Time allowed for a whole request (headers and body) to arrive. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -99,6 +137,46 @@ function readToken(env: Env, name: string): string | undefined {
   return raw;
 }
 
+function readRedisUrl(env: Env): string | undefined {
+  const raw = env.REDIS_URL?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('REDIS_URL must be a URL such as redis://127.0.0.1:6379');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${url.protocol}//"`);
+  }
+  return raw;
+}
+
+/** `false` (the default), `true` (believe any proxy), a hop count, or a list of proxy addresses/CIDRs. */
+function readTrustProxy(env: Env): boolean | number | string[] {
+  const raw = env.TRUST_PROXY?.trim();
+  if (!raw) return false;
+  if (/^(true|false|yes|no)$/i.test(raw)) return readBool(env, 'TRUST_PROXY', false);
+  if (/^\d+$/.test(raw)) return readInt(env, 'TRUST_PROXY', 0, 0, 100);
+  const entries = raw.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    if (!/^([0-9a-f:.]+(\/\d{1,3})?|loopback|linklocal|uniquelocal)$/i.test(entry)) {
+      throw new ConfigError(`TRUST_PROXY must be true, false, a hop count or a comma-separated list of addresses, got "${entry}"`);
+    }
+  }
+  return entries;
+}
+
+function readServerTimeouts(env: Env): Pick<Config, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs'> {
+  const requestTimeoutMs = readInt(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 3_600_000);
+  const headersTimeoutMs = readInt(env, 'HEADERS_TIMEOUT_MS', 10_000, 1000, 3_600_000);
+  // Node.js refuses a headers timeout longer than the request timeout.
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(`HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
+  }
+  return { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs: readInt(env, 'KEEP_ALIVE_TIMEOUT_MS', 5000, 1000, 600_000) };
+}
+
 /** Reads and checks the configuration; throws a `ConfigError` naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = readEnum(env, 'NODE_ENV', NODE_ENVS, 'development');
@@ -115,8 +193,26 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolMax: readInt(env, 'DB_POOL_MAX', 10, 2, 500),
     dbConnectTimeoutMs: readInt(env, 'DB_CONNECT_TIMEOUT_MS', 2000, 100, 600_000),
     dbStatementTimeoutMs: readInt(env, 'DB_STATEMENT_TIMEOUT_MS', 10_000, 100, 3_600_000),
+    dbIdleInTransactionTimeoutMs: readInt(env, 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    idempotencyTtlMs: readInt(env, 'IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365) * 60 * 60 * 1000,
+    idempotencySweepIntervalMs: readInt(env, 'IDEMPOTENCY_SWEEP_INTERVAL_MS', 10 * 60 * 1000, 0, 24 * 60 * 60 * 1000),
+    shutdownGraceMs: readInt(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     playground: readBool(env, 'PLAYGROUND', nodeEnv !== 'production'),
     metricsToken: readToken(env, 'METRICS_TOKEN'),
     metricsPort: readMetricsPort(env, port),
+    introspection: readBool(env, 'INTROSPECTION', nodeEnv !== 'production'),
+    rateLimitPerMinute: readInt(env, 'RATE_LIMIT_PER_MINUTE', 300, 1, 1_000_000),
+    authFailuresPerMinute: readInt(env, 'AUTH_FAILURES_PER_MINUTE', 30, 1, 1_000_000),
+    rateLimitWindowMs: 60_000,
+    redisUrl: readRedisUrl(env),
+    rateLimitRedisPrefix: env.RATE_LIMIT_REDIS_PREFIX?.trim() || 'order-gateway:ratelimit:',
+    trustProxy: readTrustProxy(env),
+    apiKeyCacheTtlMs: readInt(env, 'API_KEY_CACHE_TTL_MS', 500, 0, 1000),
+    graphqlMaxDepth: readInt(env, 'GRAPHQL_MAX_DEPTH', 8, 1, 1000),
+    graphqlMaxAliases: readInt(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 10_000),
+    graphqlMaxDirectives: readInt(env, 'GRAPHQL_MAX_DIRECTIVES', 50, 0, 10_000),
+    graphqlMaxTokens: readInt(env, 'GRAPHQL_MAX_TOKENS', 2000, 100, 1_000_000),
+    graphqlMaxCost: readInt(env, 'GRAPHQL_MAX_COST', 50_000, 1, 100_000_000),
+    ...readServerTimeouts(env),
   };
 }

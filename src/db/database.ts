@@ -18,7 +18,14 @@ import { migrationsList } from './migrations';
 export type DatabaseTarget =
   /** `dataDir: null` keeps the embedded database in memory (tests). */
   | { kind: 'embedded'; dataDir: string | null }
-  | { kind: 'postgres'; url: string; poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number };
+  | {
+      kind: 'postgres';
+      url: string;
+      poolMax: number;
+      connectTimeoutMs: number;
+      statementTimeoutMs: number;
+      idleInTransactionTimeoutMs?: number;
+    };
 
 export interface Database {
   readonly kind: DatabaseTarget['kind'];
@@ -40,6 +47,7 @@ export function databaseTarget(config: Config): DatabaseTarget {
       poolMax: config.dbPoolMax,
       connectTimeoutMs: config.dbConnectTimeoutMs,
       statementTimeoutMs: config.dbStatementTimeoutMs,
+      idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
     };
   }
   return { kind: 'embedded', dataDir: config.dataDir };
@@ -70,6 +78,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
         connection: {
           connectionTimeoutMillis: target.connectTimeoutMs,
           statement_timeout: target.statementTimeoutMs,
+          idle_in_transaction_session_timeout: target.idleInTransactionTimeoutMs ?? 30_000,
         },
       },
     });

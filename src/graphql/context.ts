@@ -1,10 +1,11 @@
+import type { RequestTelemetry } from '../observability/request-telemetry';
 import type { OrderService } from '../orders/order.service';
 import type { RequestContext } from '../orders/order.types';
 
 /** What the order resolvers need from the service layer. A test can hand in a fake. */
 export type OrderOperations = Pick<
   OrderService,
-  'createOrder' | 'getOrder' | 'getOrderByNumber' | 'findOrders' | 'updateOrder'
+  'createOrderExactlyOnce' | 'getOrder' | 'getOrderByNumber' | 'findOrders' | 'updateOrder'
 >;
 
 export interface GraphQLContext {
@@ -12,4 +13,6 @@ export interface GraphQLContext {
   requestContext: RequestContext;
   orders: OrderOperations;
   requestId?: string;
+  /** The HTTP request's telemetry, where the operation name and workspace are noted for the log and metrics. */
+  telemetry?: RequestTelemetry;
 }

@@ -39,6 +39,9 @@ export async function withUserErrors<T>(
     if (error.code === ErrorCode.NOT_FOUND && idArgument) {
       return { result: null, userErrors: [{ field: [idArgument], message: error.message, code: error.code }] };
     }
+    if (error.code === ErrorCode.IDEMPOTENCY_KEY_REUSED || error.code === ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS) {
+      return { result: null, userErrors: [{ field: ['idempotencyKey'], message: error.message, code: error.code }] };
+    }
     const details = error.details.length > 0 ? error.details : [{ path: [], message: error.message }];
     const userErrors = details.map((detail) => ({
       field: toGraphQLPath(argument, detail.path),
@@ -52,6 +55,8 @@ export async function withUserErrors<T>(
 
 /** `['items', 0, 'product_id']` under `input` → `['input', 'items', '0', 'productId']`. */
 export function toGraphQLPath(argument: string, path: FieldPath): string[] {
+  // The key is an argument of its own, not a field of the input.
+  if (path[0] === 'idempotency_key') return ['idempotencyKey'];
   const out = [argument];
   let inMetadata = false;
   for (const part of path) {
@@ -73,12 +78,35 @@ const TOP_LEVEL_CODES: Partial<Record<ErrorCode, { code: string; status: number 
   [ErrorCode.SERVICE_UNAVAILABLE]: { code: ErrorCode.SERVICE_UNAVAILABLE, status: 503 },
 };
 
-/** An `AppError` as a top-level GraphQL error, with the HTTP status Apollo should answer with. */
-export function toGraphQLError(error: AppError): GraphQLError {
+/**
+ * An `AppError` as a top-level GraphQL error, with the HTTP status Apollo
+ * should answer with. An unexpected failure before execution (while
+ * authenticating) is a 500 that names the request id, under which the
+ * original error is logged.
+ */
+export function toGraphQLError(error: AppError, requestId?: string): GraphQLError {
+  if (error.code === ErrorCode.INTERNAL_ERROR) {
+    return new GraphQLError(error.message, {
+      extensions: { code: ErrorCode.INTERNAL_ERROR, ...(requestId ? { requestId } : {}), http: { status: 500 } },
+    });
+  }
   const mapped = TOP_LEVEL_CODES[error.code] ?? { code: error.code, status: 200 };
   return new GraphQLError(error.message, {
     extensions: { code: mapped.code, http: { status: mapped.status } },
   });
+}
+
+/**
+ * A whole GraphQL response that is one top-level error, for answers given
+ * before Apollo runs (the rate limit). `Retry-After` is the caller's to set.
+ */
+export function topLevelErrorResponse(error: AppError): { status: number; body: { errors: GraphQLFormattedError[] } } {
+  const mapped = TOP_LEVEL_CODES[error.code] ?? { code: error.code, status: 500 };
+  const extensions = {
+    code: mapped.code,
+    ...(error.retryAfterSeconds !== undefined ? { retryAfterSeconds: error.retryAfterSeconds } : {}),
+  };
+  return { status: mapped.status, body: { errors: [{ message: error.message, extensions }] } };
 }
 
 /**
@@ -104,4 +132,18 @@ export function isUnexpectedGraphQLError(error: GraphQLError): boolean {
   const original = unwrapResolverError(error);
   if (original instanceof GraphQLError && error.extensions?.code !== 'INTERNAL_SERVER_ERROR') return false;
   return toAppError(original).code === ErrorCode.INTERNAL_ERROR;
+}
+
+/**
+ * The HTTP status of a response with top-level errors: the status of the
+ * first mapped code (503 for an unreachable database, 429 past the rate
+ * limit), or undefined to keep Apollo's own.
+ */
+export function httpStatusForErrors(errors: readonly GraphQLFormattedError[] | undefined): number | undefined {
+  for (const error of errors ?? []) {
+    const code = error.extensions?.code;
+    const mapped = Object.values(TOP_LEVEL_CODES).find((entry) => entry.code === code);
+    if (mapped && mapped.status !== 200) return mapped.status;
+  }
+  return undefined;
 }

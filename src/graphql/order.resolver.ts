@@ -59,11 +59,16 @@ export class OrderResolver {
   async createOrder(
     @Arg('input', () => CreateOrderInput) input: CreateOrderInput,
     @Ctx() ctx: GraphQLContext,
+    @Arg('idempotencyKey', () => String, {
+      nullable: true,
+      description: 'Makes retries safe: the same key with the same input returns the original order instead of creating another.',
+    })
+    idempotencyKey?: string,
   ): Promise<CreateOrderPayload> {
     const { result, userErrors } = await withUserErrors('input', () =>
-      ctx.orders.createOrder(ctx.requestContext, toCreateOrderRequest(input)),
+      ctx.orders.createOrderExactlyOnce(ctx.requestContext, toCreateOrderRequest(input), idempotencyKey ?? undefined),
     );
-    return { order: result, userErrors };
+    return { order: result?.order ?? null, replayed: result?.replayed ?? false, userErrors };
   }
 
   @Mutation(() => UpdateOrderPayload, {

@@ -87,6 +87,8 @@ export class UserError {
 @ObjectType({ simpleResolvers: true })
 export class CreateOrderPayload {
   @Field(() => Order, { nullable: true }) order!: Order | null;
+  @Field(() => Boolean, { description: 'True when an earlier request with the same idempotencyKey created this order' })
+  replayed!: boolean;
   @Field(() => [UserError]) userErrors!: UserError[];
 }
 

@@ -1,8 +1,9 @@
 import { LockMode } from '@mikro-orm/core';
-import type { EntityManager, Knex } from '@mikro-orm/postgresql';
+import { type EntityManager, type Knex, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { ulid } from 'ulid';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { computeTotals, parseCreateOrderRequest, type OrderDraft } from './create-order.validation';
+import { checkIdempotencyKey, claimKey, fingerprint, rememberKey, sweepExpiredKeys } from './idempotency';
 import { formatMinor, formatStoredAmount } from './money';
 import {
   afterCursor,
@@ -29,65 +30,131 @@ import type { Order, OrderList, OrderPage, OrderStatus, OrderSummary, RequestCon
  * validation, exact money, order numbers, status, tenancy. Each public method
  * is one use case with at most one transaction.
  */
+export interface OrderSettings {
+  /** How long a completed create is remembered under its Idempotency-Key. */
+  idempotencyTtlMs: number;
+}
+
+export const DEFAULT_ORDER_SETTINGS: OrderSettings = { idempotencyTtlMs: 24 * 60 * 60 * 1000 };
+
+export interface CreatedOrder {
+  order: Order;
+  /** True when this answers a retry: the order was created by an earlier request with the same key. */
+  replayed: boolean;
+}
+
+/**
+ * Every order rule lives here, whichever transport a request arrives by:
+ * validation, exact money, order numbers, status, idempotency, tenancy. Each
+ * public method is one use case with at most one transaction.
+ */
 export class OrderService {
   constructor(
     private readonly em: EntityManager,
     private readonly clock: () => Date = () => new Date(),
+    private readonly settings: OrderSettings = DEFAULT_ORDER_SETTINGS,
   ) {}
+
+  /** Creates an order without an idempotency key. See `createOrderExactlyOnce`. */
+  async createOrder(ctx: RequestContext, request: unknown): Promise<Order> {
+    return (await this.createOrderExactlyOnce(ctx, request, undefined)).order;
+  }
 
   /**
    * Creates an order from a request in the contract's shape (see
    * `create-order.schema.ts`). Validation and the total check run before the
    * transaction, so a rejected request never touches the database; the order
    * number is taken inside it, so a create that fails gives its number back.
+   *
+   * With an idempotency key, a retry of the same request returns the order
+   * the first one created (`replayed: true`) instead of creating another; see
+   * `idempotency.ts` for how that holds across processes and crashes.
    */
-  async createOrder(ctx: RequestContext, request: unknown): Promise<Order> {
+  async createOrderExactlyOnce(ctx: RequestContext, request: unknown, idempotencyKey: string | undefined): Promise<CreatedOrder> {
     const draft = parseCreateOrderRequest(request);
     const totals = computeTotals(draft);
     assertTotalMatches(draft, totals.total);
+    if (idempotencyKey === undefined) {
+      return { order: await this.em.fork().transactional((em) => this.insertOrder(em, ctx, draft, totals)), replayed: false };
+    }
+    checkIdempotencyKey(idempotencyKey);
+    const requestFingerprint = fingerprint(draft);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.em.fork().transactional(async (em) => {
+          const remembered = await claimKey(em, ctx.workspaceId, idempotencyKey, requestFingerprint);
+          if (remembered.kind === 'replay') return { order: remembered.order, replayed: true };
+          const order = await this.insertOrder(em, ctx, draft, totals);
+          await rememberKey(em, {
+            workspaceId: ctx.workspaceId,
+            key: idempotencyKey,
+            fingerprint: requestFingerprint,
+            order,
+            now: order.createdAt,
+            ttlMs: this.settings.idempotencyTtlMs,
+          });
+          return { order, replayed: false };
+        });
+      } catch (error) {
+        // Another transaction stored the key between our claim and our insert
+        // (it committed just as we took the lock): look again, and replay it.
+        if (error instanceof UniqueConstraintViolationException && attempt === 1) continue;
+        throw error;
+      }
+    }
+  }
 
-    return this.em.fork().transactional(async (em) => {
-      const now = this.clock();
-      const orderNumber = await nextOrderNumber(em, ctx.workspaceId, localDay(now, ctx.timeZone));
-      const money = (minor: bigint) => formatMinor(minor, draft.currency);
-      const order: OrderRow = {
-        // ULIDs sort by creation time; their 80 random bits make them unguessable.
-        id: `order_${ulid(now.getTime())}`,
-        orderNumber,
-        customerId: draft.customerId,
-        status: 'pending',
-        currency: draft.currency.code,
-        subtotal: money(totals.subtotal),
-        shipping: money(draft.shippingMinor),
-        tax: money(draft.taxMinor),
-        total: money(totals.total),
-        shippingAddress: draft.shippingAddress ?? null,
-        billingAddress: draft.billingAddress ?? null,
-        notes: draft.notes ?? null,
-        metadata: draft.metadata ?? null,
-        trackingNumber: null,
-        trackingUrl: null,
-        statusHistory: [{ status: 'pending', timestamp: now.toISOString() }],
-        createdAt: now,
-        updatedAt: now,
-      };
-      const items: OrderItemRow[] = draft.items.map((item, position) => ({
-        position,
-        productId: item.productId,
-        name: item.name ?? null,
-        quantity: item.quantity,
-        price: money(item.priceMinor),
-        sku: item.sku ?? null,
-        subtotal: money(totals.itemSubtotals[position] ?? 0n),
-      }));
-      // Plain inserts: a new order needs no identity map or change-set computation.
-      await em.insert(OrderEntity, { ...order, workspace: ctx.workspaceId });
-      await em.insertMany(
-        OrderItemEntity,
-        items.map((item) => ({ ...item, order: order.id })),
-      );
-      return toOrder(order, items);
-    });
+  /** Deletes expired idempotency keys in bounded batches (run periodically by the app). */
+  async sweepExpiredIdempotencyKeys(): Promise<number> {
+    return sweepExpiredKeys(this.em.fork());
+  }
+
+  private async insertOrder(
+    em: EntityManager,
+    ctx: RequestContext,
+    draft: OrderDraft,
+    totals: ReturnType<typeof computeTotals>,
+  ): Promise<Order> {
+    const now = this.clock();
+    const orderNumber = await nextOrderNumber(em, ctx.workspaceId, localDay(now, ctx.timeZone));
+    const money = (minor: bigint) => formatMinor(minor, draft.currency);
+    const order: OrderRow = {
+      // ULIDs sort by creation time; their 80 random bits make them unguessable.
+      id: `order_${ulid(now.getTime())}`,
+      orderNumber,
+      customerId: draft.customerId,
+      status: 'pending',
+      currency: draft.currency.code,
+      subtotal: money(totals.subtotal),
+      shipping: money(draft.shippingMinor),
+      tax: money(draft.taxMinor),
+      total: money(totals.total),
+      shippingAddress: draft.shippingAddress ?? null,
+      billingAddress: draft.billingAddress ?? null,
+      notes: draft.notes ?? null,
+      metadata: draft.metadata ?? null,
+      trackingNumber: null,
+      trackingUrl: null,
+      statusHistory: [{ status: 'pending', timestamp: now.toISOString() }],
+      createdAt: now,
+      updatedAt: now,
+    };
+    const items: OrderItemRow[] = draft.items.map((item, position) => ({
+      position,
+      productId: item.productId,
+      name: item.name ?? null,
+      quantity: item.quantity,
+      price: money(item.priceMinor),
+      sku: item.sku ?? null,
+      subtotal: money(totals.itemSubtotals[position] ?? 0n),
+    }));
+    // Plain inserts: a new order needs no identity map or change-set computation.
+    await em.insert(OrderEntity, { ...order, workspace: ctx.workspaceId });
+    await em.insertMany(
+      OrderItemEntity,
+      items.map((item) => ({ ...item, order: order.id })),
+    );
+    return toOrder(order, items);
   }
 
   /** One order of the caller's workspace. Another workspace's order is NOT_FOUND, exactly like a missing one. */

@@ -44,10 +44,17 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
     {
       schema: {
         summary: 'Create an order',
+        description:
+          'Send an Idempotency-Key to make retries safe: the same key with the same body returns the original ' +
+          'order (with Idempotent-Replayed: true) instead of creating another.',
+        headers: Type.Object({
+          'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: '1–255 visible ASCII characters' })),
+        }),
         body: CreateOrderRequestSchema,
         response: {
           201: OrderEnvelope,
           400: ErrorEnvelope,
+          409: ErrorEnvelope,
           413: ErrorEnvelope,
           415: ErrorEnvelope,
           422: ErrorEnvelope,
@@ -57,7 +64,13 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
       validatorCompiler: serviceValidates,
     },
     async (request, reply) => {
-      const order = await orders.createOrder(workspaceOf(request), request.body);
+      const key = request.headers['idempotency-key'];
+      const { order, replayed } = await orders.createOrderExactlyOnce(
+        workspaceOf(request),
+        request.body,
+        Array.isArray(key) ? key.join(', ') : key,
+      );
+      if (replayed) reply.header('idempotent-replayed', 'true');
       return reply.status(201).send({ success: true, data: toRestOrder(order) });
     },
   );

@@ -251,8 +251,8 @@ describe('request ids and unexpected errors', () => {
 
   it('answers an unexpected failure with a generic 500 and logs the stack under the request id', async () => {
     const orders = t.app.services.orders;
-    const original = orders.createOrder;
-    orders.createOrder = async () => {
+    const original = orders.createOrderExactlyOnce;
+    orders.createOrderExactlyOnce = async () => {
       throw new Error('relation "secret_table" does not exist');
     };
     try {
@@ -266,7 +266,7 @@ describe('request ids and unexpected errors', () => {
       const line = t.logs.find((entry) => entry.reqId === res.headers['x-request-id'] && entry.level === 50);
       expect((line?.err as { stack: string }).stack).toContain('secret_table');
     } finally {
-      orders.createOrder = original;
+      orders.createOrderExactlyOnce = original;
     }
   });
 

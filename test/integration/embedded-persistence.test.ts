@@ -80,6 +80,8 @@ describe('one process per embedded database', () => {
     fs.writeFileSync(path.join(dataDir, 'gateway.lock'), '999999999\n');
     const result = await runCli(['migrate'], { DATA_DIR: dataDir });
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe('Applied Migration20261127130000_initial, Migration20261127140000_order_list\n');
+    expect(result.stdout).toBe(
+      'Applied Migration20261127130000_initial, Migration20261127140000_order_list, Migration20261127150000_idempotency\n',
+    );
   });
 });

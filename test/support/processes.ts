@@ -48,7 +48,8 @@ export function startServer(env: Record<string, string>, timeoutMs = 30_000): Pr
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...CLI, 'serve'], {
       cwd: ROOT,
-      env: cleanEnv({ PORT: '0', LOG_LEVEL: 'info', ...env }),
+      // Info level, whatever the caller asks: the "listening" line is how we know it is up.
+      env: cleanEnv({ PORT: '0', ...env, LOG_LEVEL: 'info' }),
     });
     let output = '';
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
@@ -57,7 +58,7 @@ export function startServer(env: Record<string, string>, timeoutMs = 30_000): Pr
       reject(new Error(`server did not start; output: ${output}`));
     }, timeoutMs);
     const onData = (chunk: Buffer) => {
-      output += chunk.toString();
+      if (output.length < 1_000_000) output += chunk.toString();
       const match = /"address":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output);
       if (match?.[1]) {
         clearTimeout(timer);

@@ -27,7 +27,21 @@ describe('loadConfig defaults', () => {
       dbPoolMax: 10,
       dbConnectTimeoutMs: 2000,
       dbStatementTimeoutMs: 10_000,
+      dbIdleInTransactionTimeoutMs: 30_000,
+      idempotencyTtlMs: 24 * 60 * 60 * 1000,
+      idempotencySweepIntervalMs: 10 * 60 * 1000,
+      shutdownGraceMs: 10_000,
+      playground: true,
+      metricsToken: undefined,
+      metricsPort: undefined,
     });
+  });
+
+  it('turns the playground off in production unless PLAYGROUND says otherwise', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }).playground).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', PLAYGROUND: 'true' }).playground).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).playground).toBe(true);
+    expect(loadConfig({ PLAYGROUND: 'false' }).playground).toBe(false);
   });
 
   it('treats empty strings as unset', () => {
@@ -64,6 +78,8 @@ describe('loadConfig values', () => {
         DB_POOL_MAX: '2',
         DB_CONNECT_TIMEOUT_MS: '100',
         DB_STATEMENT_TIMEOUT_MS: '3600000',
+        METRICS_TOKEN: 'a-long-enough-metrics-token',
+        METRICS_PORT: '9464',
       }),
     ).toMatchObject({
       nodeEnv: 'production',
@@ -76,6 +92,8 @@ describe('loadConfig values', () => {
       dbPoolMax: 2,
       dbConnectTimeoutMs: 100,
       dbStatementTimeoutMs: 3_600_000,
+      metricsToken: 'a-long-enough-metrics-token',
+      metricsPort: 9464,
     });
   });
 
@@ -132,6 +150,11 @@ describe('loadConfig errors name the variable', () => {
       { DB_STATEMENT_TIMEOUT_MS: '3600001' },
       'DB_STATEMENT_TIMEOUT_MS must be between 100 and 3600000, got 3600001',
     ],
+    [{ PLAYGROUND: 'sometimes' }, 'PLAYGROUND must be true or false, got "sometimes"'],
+    [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN must be 16 to 512 printable characters without spaces'],
+    [{ METRICS_TOKEN: 'has a space in the middle' }, 'METRICS_TOKEN must be 16 to 512 printable characters without spaces'],
+    [{ METRICS_PORT: '70000' }, 'METRICS_PORT must be between 0 and 65535, got 70000'],
+    [{ METRICS_PORT: '3000' }, 'METRICS_PORT must differ from PORT, both are 3000'],
   ])('rejects %o', (env, message) => {
     const error = configError(env);
     expect(error.message).toBe(message);

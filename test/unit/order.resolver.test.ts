@@ -36,7 +36,7 @@ const order: Order = {
 
 function fakeOrders(overrides: Partial<OrderOperations> = {}): OrderOperations {
   return {
-    createOrder: vi.fn(async () => order),
+    createOrderExactlyOnce: vi.fn(async () => ({ order, replayed: false })),
     getOrder: vi.fn(async () => order),
     getOrderByNumber: vi.fn(async () => order),
     findOrders: vi.fn(async () => ({ edges: [{ cursor: 'c1', order }], totalCount: 1, hasNextPage: false, hasPreviousPage: false })),
@@ -73,12 +73,16 @@ describe('createOrder', () => {
       },
     });
     expect(result.errors).toBeUndefined();
-    expect(orders.createOrder).toHaveBeenCalledWith(workspace, {
-      customer_id: 'contact_abc123',
-      items: [{ product_id: 'prod_001', quantity: 2, price: '99.00', sku: 'WGT-PRE' }],
-      total: '198',
-      shipping_address: { postal_code: '12345', country: 'ID' },
-    });
+    expect(orders.createOrderExactlyOnce).toHaveBeenCalledWith(
+      workspace,
+      {
+        customer_id: 'contact_abc123',
+        items: [{ product_id: 'prod_001', quantity: 2, price: '99.00', sku: 'WGT-PRE' }],
+        total: '198',
+        shipping_address: { postal_code: '12345', country: 'ID' },
+      },
+      undefined,
+    );
     expect(result.data?.createOrder).toStrictEqual({
       order: {
         id: order.id,
@@ -93,9 +97,20 @@ describe('createOrder', () => {
     });
   });
 
+  it('passes the idempotency key through and reports a replay', async () => {
+    const orders = fakeOrders({ createOrderExactlyOnce: vi.fn(async () => ({ order, replayed: true })) });
+    const result = await run(
+      'mutation($input: CreateOrderInput!) { createOrder(input: $input, idempotencyKey: "retry-1") { replayed order { id } userErrors { code } } }',
+      orders,
+      { input: { customerId: 'c', items: [{ productId: 'p', quantity: 1, price: '1' }], total: '1' } },
+    );
+    expect(orders.createOrderExactlyOnce).toHaveBeenCalledWith(workspace, expect.any(Object), 'retry-1');
+    expect(result.data?.createOrder).toStrictEqual({ replayed: true, order: { id: order.id }, userErrors: [] });
+  });
+
   it('returns validation failures as userErrors with GraphQL field paths and order: null', async () => {
     const orders = fakeOrders({
-      createOrder: async () => {
+      createOrderExactlyOnce: async () => {
         throw AppError.validation([
           { path: ['items', 0, 'product_id'], message: 'must not be empty' },
           { path: ['shipping_address', 'postal_code'], message: 'must be at most 500 characters' },
@@ -119,7 +134,7 @@ describe('createOrder', () => {
   it('returns TOTAL_MISMATCH as a userError carrying the expected total', async () => {
     const message = 'total 1.00 does not match the expected total 198.00 (items 198.00 + shipping 0.00 + tax 0.00)';
     const orders = fakeOrders({
-      createOrder: async () => {
+      createOrderExactlyOnce: async () => {
         throw new AppError(ErrorCode.TOTAL_MISMATCH, message, [{ path: ['total'], message: 'must be 198.00' }]);
       },
     });
@@ -132,7 +147,7 @@ describe('createOrder', () => {
 
   it('lets unexpected failures become a top-level error instead of a userError', async () => {
     const orders = fakeOrders({
-      createOrder: async () => {
+      createOrderExactlyOnce: async () => {
         throw new Error('connection to the database was lost');
       },
     });
@@ -148,7 +163,11 @@ describe('createOrder', () => {
       orders,
     );
     expect(literal.errors).toBeUndefined();
-    expect(orders.createOrder).toHaveBeenCalledWith(workspace, expect.objectContaining({ total: '1.50', items: [{ product_id: 'p', quantity: 1, price: '1.5' }] }));
+    expect(orders.createOrderExactlyOnce).toHaveBeenCalledWith(
+      workspace,
+      expect.objectContaining({ total: '1.50', items: [{ product_id: 'p', quantity: 1, price: '1.5' }] }),
+      undefined,
+    );
     const wrong = await run('mutation { createOrder(input: { customerId: "c", items: [], total: true }) { userErrors { code } } }', orders);
     expect(wrong.errors?.[0]?.message).toContain('Decimal must be a string such as "99.00" or a number');
   });

@@ -1,0 +1,35 @@
+import { Entity, ManyToOne, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
+import { WorkspaceEntity } from '../auth/workspace.entity';
+import { OrderEntity } from './order.entity';
+
+/**
+ * A completed create, remembered under its Idempotency-Key so that a retry
+ * gets the original answer. Written in the same transaction as the order.
+ */
+@Entity({ tableName: 'idempotency_keys' })
+export class IdempotencyKeyEntity {
+  [PrimaryKeyProp]?: ['workspace', 'key'];
+
+  @ManyToOne(() => WorkspaceEntity, { primary: true, deleteRule: 'cascade' })
+  workspace!: WorkspaceEntity;
+
+  @PrimaryKey({ type: 'string', length: 255 })
+  key!: string;
+
+  /** SHA-256 of the canonical request; a different request under the same key is refused. */
+  @Property({ type: 'string', length: 64 })
+  fingerprint!: string;
+
+  @ManyToOne(() => OrderEntity, { deleteRule: 'cascade' })
+  order!: OrderEntity;
+
+  /** The order as it was returned, replayed verbatim. */
+  @Property({ type: 'json' })
+  response!: Record<string, unknown>;
+
+  @Property({ type: 'datetime' })
+  createdAt!: Date;
+
+  @Property({ type: 'datetime', index: true })
+  expiresAt!: Date;
+}

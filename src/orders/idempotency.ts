@@ -1,0 +1,132 @@
+/**
+ * Idempotency keys (contract §6).
+ *
+ * How a keyed create is made exactly-once, across any number of processes:
+ * 1. The request is validated first: a rejected request stores nothing.
+ * 2. In the order's transaction, `pg_try_advisory_xact_lock` on the
+ *    (workspace, key) pair claims the key. If another transaction holds it,
+ *    that request is still running: IDEMPOTENCY_REQUEST_IN_PROGRESS, at once.
+ * 3. Holding the claim, a stored row under the key is a finished request:
+ *    replay it if the fingerprint matches, IDEMPOTENCY_KEY_REUSED if not.
+ * 4. Otherwise the order and the key row are written and commit together. The
+ *    key's primary key (workspace_id, key) is the last word: two creates can
+ *    never both store one key.
+ * The claim lives exactly as long as the transaction, so a request that
+ * crashes or loses its connection leaves nothing behind. A request that hangs
+ * inside its transaction is cut off by PostgreSQL's
+ * `idle_in_transaction_session_timeout` (DB_IDLE_IN_TRANSACTION_TIMEOUT_MS),
+ * after which the key can be taken over.
+ */
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import stringify from 'safe-stable-stringify';
+import { AppError, ErrorCode } from '../errors/app-error';
+import type { Order } from './order.types';
+
+/** 1–255 visible ASCII characters (contract §6). */
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+export function checkIdempotencyKey(key: string): void {
+  if (!KEY_PATTERN.test(key)) {
+    throw AppError.validation([{ path: ['idempotency_key'], message: 'must be 1 to 255 visible ASCII characters' }]);
+  }
+}
+
+/** SHA-256 of a canonical form: the same request always gives the same fingerprint, whatever its key order. */
+export function fingerprint(value: unknown): string {
+  const canonical = stringify(value, (_key, entry: unknown) => (typeof entry === 'bigint' ? entry.toString() : entry));
+  return createHash('sha256').update(canonical ?? '').digest('hex');
+}
+
+/** A signed 64-bit advisory-lock id for a workspace's key. */
+export function idempotencyLockId(workspaceId: string, key: string): string {
+  return createHash('sha256').update(`idempotency\0${workspaceId}\0${key}`).digest().readBigInt64BE(0).toString();
+}
+
+export type Remembered = { kind: 'new' } | { kind: 'replay'; order: Order };
+
+/**
+ * Claims the key for this transaction and says whether the request is new or
+ * a replay. Throws IN_PROGRESS or KEY_REUSED. Must run inside the transaction
+ * that will create the order.
+ */
+export async function claimKey(em: EntityManager, workspaceId: string, key: string, requestFingerprint: string): Promise<Remembered> {
+  const claim = (await em.execute('select pg_try_advisory_xact_lock(?::bigint) as claimed', [idempotencyLockId(workspaceId, key)], 'get')) as {
+    claimed: boolean;
+  };
+  if (!claim.claimed) {
+    throw new AppError(
+      ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS,
+      'A request with this Idempotency-Key is still being processed; retry after it finishes',
+    );
+  }
+  const row = (await em.execute(
+    'select fingerprint, response, expires_at > now() as live from idempotency_keys where workspace_id = ? and key = ?',
+    [workspaceId, key],
+    'get',
+  )) as { fingerprint: string; response: StoredOrder; live: boolean } | undefined;
+  if (!row) return { kind: 'new' };
+  if (!row.live) {
+    // Expired but not swept yet: the key is free again.
+    await em.execute('delete from idempotency_keys where workspace_id = ? and key = ?', [workspaceId, key]);
+    return { kind: 'new' };
+  }
+  if (row.fingerprint !== requestFingerprint) {
+    throw new AppError(
+      ErrorCode.IDEMPOTENCY_KEY_REUSED,
+      'This Idempotency-Key was already used for a different request; use a new key for a new order',
+    );
+  }
+  return { kind: 'replay', order: reviveOrder(row.response) };
+}
+
+/** Stores the finished request under its key, in the order's transaction. */
+export async function rememberKey(
+  em: EntityManager,
+  entry: { workspaceId: string; key: string; fingerprint: string; order: Order; now: Date; ttlMs: number },
+): Promise<void> {
+  await em.execute(
+    `insert into idempotency_keys (workspace_id, key, fingerprint, order_id, response, created_at, expires_at)
+     values (?, ?, ?, ?, ?, ?, ?)`,
+    [
+      entry.workspaceId,
+      entry.key,
+      entry.fingerprint,
+      entry.order.id,
+      JSON.stringify(entry.order),
+      entry.now,
+      new Date(entry.now.getTime() + entry.ttlMs),
+    ],
+  );
+}
+
+/** Deletes expired keys in bounded batches; returns how many went. Safe to run from several processes at once. */
+export async function sweepExpiredKeys(em: EntityManager, batchSize = 1000, maxBatches = 100): Promise<number> {
+  let deleted = 0;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    const result = (await em.execute(
+      `delete from idempotency_keys where ctid in (
+         select ctid from idempotency_keys where expires_at <= now() limit ? for update skip locked)`,
+      [batchSize],
+      'run',
+    )) as { affectedRows: number };
+    deleted += result.affectedRows;
+    if (result.affectedRows < batchSize) break;
+  }
+  return deleted;
+}
+
+type StoredOrder = Omit<Order, 'createdAt' | 'updatedAt' | 'statusHistory'> & {
+  createdAt: string;
+  updatedAt: string;
+  statusHistory: { status: Order['status']; timestamp: string }[];
+};
+
+function reviveOrder(stored: StoredOrder): Order {
+  return {
+    ...stored,
+    statusHistory: stored.statusHistory.map((change) => ({ status: change.status, timestamp: new Date(change.timestamp) })),
+    createdAt: new Date(stored.createdAt),
+    updatedAt: new Date(stored.updatedAt),
+  };
+}

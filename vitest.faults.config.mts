@@ -1,0 +1,17 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The slow tests: several gateway processes, a PostgreSQL cluster stopped
+ * mid-load, SIGTERM during load. `npm run test:faults`; `.ci/run` runs them.
+ */
+export default defineConfig({
+  resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
+  test: {
+    include: ['test/faults/**/*.test.ts'],
+    pool: 'forks',
+    fileParallelism: false,
+    testTimeout: 180_000,
+    hookTimeout: 120_000,
+    setupFiles: ['test/support/setup.ts'],
+  },
+});
