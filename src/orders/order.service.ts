@@ -21,7 +21,8 @@ import { assertStatusMove } from './order-status';
 import { mergeMetadata, parseUpdateOrderRequest } from './update-order.validation';
 import { OrderEntity, OrderItemEntity } from './order.entity';
 import { toOrder, type OrderItemRow, type OrderRow } from './order.mapper';
-import { localDay, nextOrderNumber } from './order-number';
+import { insertOrder } from './order-insert';
+import { localDay } from './order-number';
 import { dropUndefined } from './drop-undefined';
 import type { Order, OrderList, OrderPage, OrderStatus, OrderSummary, RequestContext } from './order.types';
 
@@ -75,7 +76,8 @@ export class OrderService {
     const totals = computeTotals(draft);
     assertTotalMatches(draft, totals.total);
     if (idempotencyKey === undefined) {
-      return { order: await this.em.fork().transactional((em) => this.insertOrder(em, ctx, draft, totals)), replayed: false };
+      // One statement, atomic on its own: no explicit transaction needed.
+      return { order: await this.insertOrder(this.em.fork(), ctx, draft, totals), replayed: false };
     }
     checkIdempotencyKey(idempotencyKey);
     const requestFingerprint = fingerprint(draft);
@@ -109,6 +111,7 @@ export class OrderService {
     return sweepExpiredKeys(this.em.fork());
   }
 
+  /** Builds the rows of a new order and writes them (see `order-insert.ts`). */
   private async insertOrder(
     em: EntityManager,
     ctx: RequestContext,
@@ -116,12 +119,10 @@ export class OrderService {
     totals: ReturnType<typeof computeTotals>,
   ): Promise<Order> {
     const now = this.clock();
-    const orderNumber = await nextOrderNumber(em, ctx.workspaceId, localDay(now, ctx.timeZone));
     const money = (minor: bigint) => formatMinor(minor, draft.currency);
-    const order: OrderRow = {
+    const order: Omit<OrderRow, 'orderNumber'> = {
       // ULIDs sort by creation time; their 80 random bits make them unguessable.
       id: `order_${ulid(now.getTime())}`,
-      orderNumber,
       customerId: draft.customerId,
       status: 'pending',
       currency: draft.currency.code,
@@ -148,13 +149,8 @@ export class OrderService {
       sku: item.sku ?? null,
       subtotal: money(totals.itemSubtotals[position] ?? 0n),
     }));
-    // Plain inserts: a new order needs no identity map or change-set computation.
-    await em.insert(OrderEntity, { ...order, workspace: ctx.workspaceId });
-    await em.insertMany(
-      OrderItemEntity,
-      items.map((item) => ({ ...item, order: order.id })),
-    );
-    return toOrder(order, items);
+    const orderNumber = await insertOrder(em, ctx.workspaceId, localDay(now, ctx.timeZone), order, items);
+    return toOrder({ ...order, orderNumber }, items);
   }
 
   /** One order of the caller's workspace. Another workspace's order is NOT_FOUND, exactly like a missing one. */
