@@ -216,13 +216,24 @@ function checkText(
     return null;
   }
   const length = codePoints(value, rule.max);
-  if (rule.min !== undefined && length < rule.min) errors.push({ field: fieldName(path), message: 'must not be empty' });
-  else if (length > rule.max) errors.push({ field: fieldName(path), message: `must be at most ${rule.max} characters` });
-  else if (unstorable(value)) errors.push({ field: fieldName(path), message: 'must not contain NUL characters or unpaired surrogates' });
+  if (rule.min !== undefined && length < rule.min)
+    errors.push({ field: fieldName(path), message: 'must not be empty' });
+  else if (length > rule.max)
+    errors.push({ field: fieldName(path), message: `must be at most ${rule.max} characters` });
+  else if (unstorable(value))
+    errors.push({
+      field: fieldName(path),
+      message: 'must not contain NUL characters or unpaired surrogates',
+    });
   return value;
 }
 
-function checkAmount(value: unknown, path: Path, errors: FieldError[], required: boolean): number | string | null {
+function checkAmount(
+  value: unknown,
+  path: Path,
+  errors: FieldError[],
+  required: boolean,
+): number | string | null {
   if (value === undefined || value === null) {
     if (required) errors.push({ field: fieldName(path), message: 'is required' });
     return null;
@@ -241,7 +252,8 @@ function checkAddress(value: unknown, path: Path, errors: FieldError[]): Record<
     return null;
   }
   for (const key of Object.keys(value)) {
-    if (!ADDRESS_KEYS.has(key)) errors.push({ field: fieldName([...path, key]), message: 'is not a known field' });
+    if (!ADDRESS_KEYS.has(key))
+      errors.push({ field: fieldName([...path, key]), message: 'is not a known field' });
   }
   const stored: Record<string, string> = {};
   for (const [key, storedKey] of ADDRESS_FIELDS) {
@@ -250,7 +262,10 @@ function checkAddress(value: unknown, path: Path, errors: FieldError[]): Record<
     if (key === 'country') {
       const upper = text.toUpperCase();
       if (!ALPHA2.has(upper)) {
-        errors.push({ field: fieldName([...path, key]), message: 'must be an ISO 3166-1 alpha-2 country code such as ID' });
+        errors.push({
+          field: fieldName([...path, key]),
+          message: 'must be an ISO 3166-1 alpha-2 country code such as ID',
+        });
       }
       stored[storedKey] = upper;
     } else {
@@ -262,12 +277,20 @@ function checkAddress(value: unknown, path: Path, errors: FieldError[]): Record<
 
 function checkJsonText(value: unknown, path: Path, errors: FieldError[]): void {
   if (typeof value === 'string') {
-    if (unstorable(value)) errors.push({ field: fieldName(path), message: 'must not contain NUL characters or unpaired surrogates' });
+    if (unstorable(value))
+      errors.push({
+        field: fieldName(path),
+        message: 'must not contain NUL characters or unpaired surrogates',
+      });
   } else if (Array.isArray(value)) {
     value.forEach((entry, index) => checkJsonText(entry, [...path, index], errors));
   } else if (isObject(value)) {
     for (const key of Object.keys(value)) {
-      if (unstorable(key)) errors.push({ field: fieldName(path), message: 'has a key with NUL characters or unpaired surrogates' });
+      if (unstorable(key))
+        errors.push({
+          field: fieldName(path),
+          message: 'has a key with NUL characters or unpaired surrogates',
+        });
       checkJsonText(value[key], [...path, key], errors);
     }
   }
@@ -280,15 +303,20 @@ function checkMetadata(value: unknown, errors: FieldError[]): Record<string, unk
     return null;
   }
   const keys = Object.keys(value);
-  if (keys.length > LIMITS.metadataKeys) errors.push({ field: 'metadata', message: `must have at most ${LIMITS.metadataKeys} keys` });
+  if (keys.length > LIMITS.metadataKeys)
+    errors.push({ field: 'metadata', message: `must have at most ${LIMITS.metadataKeys} keys` });
   for (const key of keys) {
     if (key.length === 0 || codePoints(key, LIMITS.metadataKeyLength) > LIMITS.metadataKeyLength) {
-      errors.push({ field: fieldName(['metadata', key]), message: `key must be 1 to ${LIMITS.metadataKeyLength} characters` });
+      errors.push({
+        field: fieldName(['metadata', key]),
+        message: `key must be 1 to ${LIMITS.metadataKeyLength} characters`,
+      });
     }
   }
   checkJsonText(value, ['metadata'], errors);
   const bytes = Buffer.byteLength(JSON.stringify(value));
-  if (bytes > LIMITS.metadataBytes) errors.push({ field: 'metadata', message: `must be at most ${LIMITS.metadataBytes} bytes as JSON` });
+  if (bytes > LIMITS.metadataBytes)
+    errors.push({ field: 'metadata', message: `must be at most ${LIMITS.metadataBytes} bytes as JSON` });
   return value;
 }
 
@@ -302,13 +330,18 @@ const invalid = (details: FieldError[]): Checked => ({
 
 /** Checks a create request; the result says every bad field at once, like the gateway. */
 export function checkCreateOrder(body: unknown): Checked {
-  if (body === INVALID_JSON) return { ok: false, status: 400, code: 'INVALID_JSON', message: 'The request body is not valid JSON' };
+  if (body === INVALID_JSON)
+    return { ok: false, status: 400, code: 'INVALID_JSON', message: 'The request body is not valid JSON' };
   if (!isObject(body)) return invalid([{ field: 'body', message: 'must be a JSON object' }]);
   const errors: FieldError[] = [];
   for (const key of Object.keys(body)) {
     if (!ORDER_KEYS.has(key)) errors.push({ field: key, message: 'is not a known field' });
   }
-  const customerId = checkText(body.customer_id, ['customer_id'], errors, { min: 1, max: LIMITS.customerId, required: true });
+  const customerId = checkText(body.customer_id, ['customer_id'], errors, {
+    min: 1,
+    max: LIMITS.customerId,
+    required: true,
+  });
 
   const rawItems: { price: number | string | null; item: Omit<Item, 'priceMinor'> }[] = [];
   if (!Array.isArray(body.items)) {
@@ -323,9 +356,14 @@ export function checkCreateOrder(body: unknown): Checked {
         return;
       }
       for (const key of Object.keys(entry)) {
-        if (!ITEM_KEYS.has(key)) errors.push({ field: fieldName([...path, key]), message: 'is not a known field' });
+        if (!ITEM_KEYS.has(key))
+          errors.push({ field: fieldName([...path, key]), message: 'is not a known field' });
       }
-      const productId = checkText(entry.product_id, [...path, 'product_id'], errors, { min: 1, max: LIMITS.productId, required: true });
+      const productId = checkText(entry.product_id, [...path, 'product_id'], errors, {
+        min: 1,
+        max: LIMITS.productId,
+        required: true,
+      });
       const name = checkText(entry.name, [...path, 'name'], errors, { max: LIMITS.itemName });
       const sku = checkText(entry.sku, [...path, 'sku'], errors, { max: LIMITS.sku });
       const quantity = entry.quantity;
@@ -351,7 +389,8 @@ export function checkCreateOrder(body: unknown): Checked {
   if (errors.length > 0) return invalid(errors);
 
   const currency = CURRENCIES.get((currencyCode ?? 'USD').toUpperCase());
-  if (!currency) return invalid([{ field: 'currency', message: 'must be an ISO 4217 currency code such as USD' }]);
+  if (!currency)
+    return invalid([{ field: 'currency', message: 'must be an ISO 4217 currency code such as USD' }]);
 
   const amount = (value: number | string | null, path: Path): bigint => {
     if (value === null) return 0n;
@@ -360,7 +399,10 @@ export function checkCreateOrder(body: unknown): Checked {
     errors.push({ field: fieldName(path), message: minor });
     return 0n;
   };
-  const items = rawItems.map(({ price, item }, index): Item => ({ ...item, priceMinor: amount(price, ['items', index, 'price']) }));
+  const items = rawItems.map(({ price, item }, index): Item => ({
+    ...item,
+    priceMinor: amount(price, ['items', index, 'price']),
+  }));
   const draft: Draft = {
     customerId: customerId as string,
     currency,
@@ -389,10 +431,15 @@ function checkTotals(draft: Draft): Totals | Checked {
   const tooLarge: FieldError[] = [];
   itemSubtotals.forEach((value, index) => {
     subtotal += value;
-    if (value > MAX_MINOR) tooLarge.push({ field: `items[${index}]`, message: 'quantity × price exceeds the largest supported amount' });
+    if (value > MAX_MINOR)
+      tooLarge.push({
+        field: `items[${index}]`,
+        message: 'quantity × price exceeds the largest supported amount',
+      });
   });
   const total = subtotal + draft.shippingMinor + draft.taxMinor;
-  if (tooLarge.length === 0 && total > MAX_MINOR) tooLarge.push({ field: 'total', message: 'exceeds the largest supported amount' });
+  if (tooLarge.length === 0 && total > MAX_MINOR)
+    tooLarge.push({ field: 'total', message: 'exceeds the largest supported amount' });
   if (tooLarge.length > 0) return invalid(tooLarge);
   if (total !== draft.totalMinor) {
     const expected = formatMinor(total, draft.currency);
@@ -505,7 +552,8 @@ interface OrderRow {
 }
 
 /** ISO 8601 UTC to the second, as the Cekat API writes it. */
-const timestamp = (value: Date | string) => (typeof value === 'string' ? new Date(value) : value).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const timestamp = (value: Date | string) =>
+  (typeof value === 'string' ? new Date(value) : value).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function restAddress(stored: Record<string, string> | null): Record<string, string> | undefined {
   if (!stored) return undefined;
@@ -545,7 +593,10 @@ function restOrder(rows: OrderRow[]) {
     metadata: head.metadata ?? undefined,
     tracking_number: head.tracking_number ?? undefined,
     tracking_url: head.tracking_url ?? undefined,
-    status_history: head.status_history.map((change) => ({ status: change.status, timestamp: timestamp(change.timestamp) })),
+    status_history: head.status_history.map((change) => ({
+      status: change.status,
+      timestamp: timestamp(change.timestamp),
+    })),
     created_at: timestamp(head.created_at),
     updated_at: timestamp(head.updated_at),
   };
@@ -568,7 +619,14 @@ const ORDER_SCHEMA = {
       type: 'array',
       items: {
         type: 'object',
-        properties: { product_id: str, name: str, quantity: { type: 'integer' }, price: num, sku: str, subtotal: num },
+        properties: {
+          product_id: str,
+          name: str,
+          quantity: { type: 'integer' },
+          price: num,
+          sku: str,
+          subtotal: num,
+        },
       },
     },
     subtotal: num,
@@ -587,7 +645,10 @@ const ORDER_SCHEMA = {
     updated_at: str,
   },
 } as const;
-const ORDER_ENVELOPE = { type: 'object', properties: { success: { type: 'boolean' }, data: ORDER_SCHEMA } } as const;
+const ORDER_ENVELOPE = {
+  type: 'object',
+  properties: { success: { type: 'boolean' }, data: ORDER_SCHEMA },
+} as const;
 const LIST_ENVELOPE = {
   type: 'object',
   properties: {
@@ -612,7 +673,12 @@ const LIST_ENVELOPE = {
     },
     pagination: {
       type: 'object',
-      properties: { total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' }, has_more: { type: 'boolean' } },
+      properties: {
+        total: { type: 'integer' },
+        limit: { type: 'integer' },
+        offset: { type: 'integer' },
+        has_more: { type: 'boolean' },
+      },
     },
   },
 } as const;
@@ -644,11 +710,21 @@ function keyHash(authorization: string | undefined): string | undefined {
   return createHash('sha256').update(token).digest('hex');
 }
 
-function fail(request: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string, details?: FieldError[]) {
+function fail(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  code: string,
+  message: string,
+  details?: FieldError[],
+) {
   return reply
     .code(status)
     .header('x-request-id', request.id)
-    .send({ success: false, error: { code, message, ...(details ? { details } : {}), request_id: request.id } });
+    .send({
+      success: false,
+      error: { code, message, ...(details ? { details } : {}), request_id: request.id },
+    });
 }
 
 const unauthorized = (request: FastifyRequest, reply: FastifyReply) =>
@@ -659,19 +735,32 @@ export async function buildBaseline(options: BaselineOptions): Promise<{ app: Fa
   const fused = options.mode === 'single';
 
   const lookupKey = async (hash: string, client: Pool | PoolClient = pool) => {
-    const result = await client.query<{ workspace_id: string; time_zone: string }>({ name: 'auth', text: AUTH_SQL, values: [hash] });
+    const result = await client.query<{ workspace_id: string; time_zone: string }>({
+      name: 'auth',
+      text: AUTH_SQL,
+      values: [hash],
+    });
     return result.rows[0];
   };
 
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, requestIdHeader: false, genReqId: () => randomUUID() });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    requestIdHeader: false,
+    genReqId: () => randomUUID(),
+  });
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, parseBody(body as string)));
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) =>
+    done(null, parseBody(body as string)),
+  );
   app.setErrorHandler((error: { statusCode?: number; code?: string }, request, reply) => {
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return fail(request, reply, 413, 'PAYLOAD_TOO_LARGE', 'The request body is larger than the limit');
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return fail(request, reply, 413, 'PAYLOAD_TOO_LARGE', 'The request body is larger than the limit');
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return fail(request, reply, 415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request body as application/json');
     }
-    if (error.statusCode === 400) return fail(request, reply, 400, 'INVALID_JSON', 'The request could not be read');
+    if (error.statusCode === 400)
+      return fail(request, reply, 400, 'INVALID_JSON', 'The request could not be read');
     process.stderr.write(`baseline: ${String((error as Error).stack ?? error)}\n`);
     return fail(request, reply, 500, 'INTERNAL_ERROR', 'Something went wrong');
   });
@@ -787,12 +876,14 @@ export async function buildBaseline(options: BaselineOptions): Promise<{ app: Fa
     const { id } = request.params as { id: string };
     let rows: OrderRow[];
     if (fused) {
-      rows = (await pool.query<OrderRow>({ name: 'get_fused', text: GET_FUSED_SQL, values: [id, hash] })).rows;
+      rows = (await pool.query<OrderRow>({ name: 'get_fused', text: GET_FUSED_SQL, values: [id, hash] }))
+        .rows;
       if (rows.length === 0 && !(await lookupKey(hash))) return unauthorized(request, reply);
     } else {
       const key = await lookupKey(hash);
       if (!key) return unauthorized(request, reply);
-      rows = (await pool.query<OrderRow>({ name: 'get', text: GET_SQL, values: [id, key.workspace_id] })).rows;
+      rows = (await pool.query<OrderRow>({ name: 'get', text: GET_SQL, values: [id, key.workspace_id] }))
+        .rows;
     }
     if (rows.length === 0) return fail(request, reply, 404, 'NOT_FOUND', `Order ${id} was not found`);
     return reply.header('x-request-id', request.id).send({ success: true, data: restOrder(rows) });
@@ -818,9 +909,11 @@ export async function buildBaseline(options: BaselineOptions): Promise<{ app: Fa
     const limit = integer('limit', 50, 1, 100);
     const offset = integer('offset', 0, 0, Number.MAX_SAFE_INTEGER);
     for (const name of Object.keys(query)) {
-      if (name !== 'limit' && name !== 'offset') errors.push({ field: name, message: 'is not supported by the baseline' });
+      if (name !== 'limit' && name !== 'offset')
+        errors.push({ field: name, message: 'is not supported by the baseline' });
     }
-    if (errors.length > 0) return fail(request, reply, 422, 'VALIDATION_ERROR', 'The query has invalid fields', errors);
+    if (errors.length > 0)
+      return fail(request, reply, 422, 'VALIDATION_ERROR', 'The query has invalid fields', errors);
     const rows = (
       await pool.query<{
         id: string;
@@ -838,7 +931,13 @@ export async function buildBaseline(options: BaselineOptions): Promise<{ app: Fa
     ).rows;
     const total =
       rows[0]?.total_count ??
-      (await pool.query<{ total_count: number }>({ name: 'count', text: COUNT_SQL, values: [key.workspace_id] })).rows[0]?.total_count ??
+      (
+        await pool.query<{ total_count: number }>({
+          name: 'count',
+          text: COUNT_SQL,
+          values: [key.workspace_id],
+        })
+      ).rows[0]?.total_count ??
       0;
     return reply.header('x-request-id', request.id).send({
       success: true,
@@ -866,13 +965,16 @@ export async function buildBaseline(options: BaselineOptions): Promise<{ app: Fa
 
 function readOptions(env: NodeJS.ProcessEnv): BaselineOptions {
   const databaseUrl = env.DATABASE_URL?.trim();
-  if (!databaseUrl) throw new Error('DATABASE_URL is required: the baseline runs on a real PostgreSQL server');
+  if (!databaseUrl)
+    throw new Error('DATABASE_URL is required: the baseline runs on a real PostgreSQL server');
   const mode = (env.BASELINE_MODE?.trim() || 'single') as BaselineMode;
-  if (mode !== 'tx' && mode !== 'single') throw new Error(`BASELINE_MODE must be tx or single, got "${mode}"`);
+  if (mode !== 'tx' && mode !== 'single')
+    throw new Error(`BASELINE_MODE must be tx or single, got "${mode}"`);
   const int = (name: string, fallback: number, min: number, max: number) => {
     const raw = env[name]?.trim();
     const value = raw ? Number(raw) : fallback;
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}`);
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new Error(`${name} must be a whole number from ${min} to ${max}`);
     return value;
   };
   return {
@@ -904,7 +1006,9 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    process.stderr.write(`baseline: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `baseline: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exit(1);
   });
 }

@@ -13,7 +13,14 @@ if (typeof process.send === 'function') {
     if (!message || message.type !== 'bench:heap') return;
     if (typeof globalThis.gc === 'function') globalThis.gc();
     const { heapUsed, heapTotal, rss } = process.memoryUsage();
-    process.send({ type: 'bench:heap', id: message.id, heapUsed, heapTotal, rss, gc: typeof globalThis.gc === 'function' });
+    process.send({
+      type: 'bench:heap',
+      id: message.id,
+      heapUsed,
+      heapTotal,
+      rss,
+      gc: typeof globalThis.gc === 'function',
+    });
   });
   // The channel must not keep the gateway alive once it has closed its server.
   if (process.channel && typeof process.channel.unref === 'function') process.channel.unref();

@@ -58,14 +58,16 @@ function intEnv(name: string, fallback: number, min: number, max: number): numbe
   const raw = process.env[name]?.trim();
   if (!raw) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   return value;
 }
 
 function choiceEnv<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
   const raw = process.env[name]?.trim();
   if (!raw) return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) throw new Error(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new Error(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
   return raw as T;
 }
 
@@ -83,10 +85,13 @@ const settings = {
     .filter(Boolean) as PathKey[],
   gatewayLogLevel: process.env.BENCH_GATEWAY_LOG_LEVEL?.trim() || undefined,
   poolMax: intEnv('DB_POOL_MAX', 10, 2, 500),
-  cpuProfDir: process.env.BENCH_CPU_PROF?.trim() ? path.resolve(process.env.BENCH_CPU_PROF.trim()) : undefined,
+  cpuProfDir: process.env.BENCH_CPU_PROF?.trim()
+    ? path.resolve(process.env.BENCH_CPU_PROF.trim())
+    : undefined,
 };
 for (const name of settings.paths) {
-  if (!ALL_PATHS.includes(name)) throw new Error(`BENCH_PATHS: unknown path "${name}"; known: ${ALL_PATHS.join(', ')}`);
+  if (!ALL_PATHS.includes(name))
+    throw new Error(`BENCH_PATHS: unknown path "${name}"; known: ${ALL_PATHS.join(', ')}`);
 }
 const realPostgres = settings.databaseUrl !== undefined;
 
@@ -115,7 +120,8 @@ async function cleanUp(): Promise<void> {
 
 // Last resort when the process exits anyway: no child outlives the bench.
 process.on('exit', () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
 function abort(reason: string, exitCode: number): void {
@@ -134,7 +140,8 @@ process.on('SIGTERM', () => abort('terminated', 143));
 // ---------------------------------------------------------------------------
 // Small helpers
 
-const describe = (error: unknown) => (error instanceof Error ? (error.stack ?? error.message) : String(error));
+const describe = (error: unknown) =>
+  error instanceof Error ? (error.stack ?? error.message) : String(error);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const round1 = (value: number) => Math.round(value * 10) / 10;
 const round2 = (value: number) => Math.round(value * 100) / 100;
@@ -161,7 +168,9 @@ function median(values: number[]): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 async function freePort(): Promise<number> {
@@ -170,20 +179,36 @@ async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, HOST, () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
 
 function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['DATABASE_URL', 'DATA_DIR', 'PORT', 'HOST', 'LOG_LEVEL', 'NODE_ENV', 'MIGRATE_ON_START']) delete env[name];
+  for (const name of [
+    'DATABASE_URL',
+    'DATA_DIR',
+    'PORT',
+    'HOST',
+    'LOG_LEVEL',
+    'NODE_ENV',
+    'MIGRATE_ON_START',
+  ])
+    delete env[name];
   for (const [name, value] of Object.entries(extra)) if (value !== undefined) env[name] = value;
   return env;
 }
 
 /** Runs a command to completion (bounded in time); resolves with its stdout. */
-function runCommand(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
+function runCommand(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
@@ -201,7 +226,12 @@ function runCommand(command: string, args: string[], env: NodeJS.ProcessEnv, tim
       clearTimeout(timer);
       children.delete(child);
       if (code === 0) resolve(stdout);
-      else reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${stderr.slice(-4000)}${stdout.slice(-2000)}`));
+      else
+        reject(
+          new Error(
+            `${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${stderr.slice(-4000)}${stdout.slice(-2000)}`,
+          ),
+        );
     });
   });
 }
@@ -220,7 +250,8 @@ function newestMtime(dir: string): number {
 }
 
 async function prepareGatewayCommand(notes: string[]): Promise<{ cli: string[]; built: boolean }> {
-  if (settings.runner === 'swc') return { cli: ['-r', '@swc-node/register', path.join(ROOT, 'src/cli/cli.ts')], built: false };
+  if (settings.runner === 'swc')
+    return { cli: ['-r', '@swc-node/register', path.join(ROOT, 'src/cli/cli.ts')], built: false };
   const entry = path.join(ROOT, 'dist/cli/cli.js');
   const stale = !fs.existsSync(entry) || newestMtime(path.join(ROOT, 'src')) > fs.statSync(entry).mtimeMs;
   if (stale) {
@@ -232,8 +263,13 @@ async function prepareGatewayCommand(notes: string[]): Promise<{ cli: string[]; 
       // tsc still emits JavaScript when it finds type errors; measure that rather than a stale build.
       const emitted = fs.existsSync(entry) && fs.statSync(entry).mtimeMs >= startedAt - 1000;
       if (!emitted) throw error;
-      const firstError = describe(error).split('\n').find((line) => /error TS\d+/.test(line)) ?? 'see npm run build';
-      notes.push(`npm run build reported type errors (${firstError.trim()}); tsc emitted dist/ anyway and that is what was measured`);
+      const firstError =
+        describe(error)
+          .split('\n')
+          .find((line) => /error TS\d+/.test(line)) ?? 'see npm run build';
+      notes.push(
+        `npm run build reported type errors (${firstError.trim()}); tsc emitted dist/ anyway and that is what was measured`,
+      );
       log(`bench: ${notes[notes.length - 1]}`);
     }
   }
@@ -269,7 +305,14 @@ interface Server {
   exited: Promise<void>;
 }
 
-function startServer(name: string, args: string[], env: NodeJS.ProcessEnv, port: number, logDir: string, ipc: boolean): Server {
+function startServer(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  port: number,
+  logDir: string,
+  ipc: boolean,
+): Server {
   const logPath = path.join(logDir, `${name}.log`);
   const logFd = fs.openSync(logPath, 'a');
   const child = spawn(process.execPath, args, {
@@ -307,11 +350,13 @@ const STOP_GRACE_MS = 5000;
 async function stopServer(server: Server): Promise<string> {
   const { child } = server;
   const gone = () => child.exitCode !== null || child.signalCode !== null;
-  const waitExit = (ms: number) => Promise.race([server.exited.then(() => true), sleep(ms).then(() => false)]);
+  const waitExit = (ms: number) =>
+    Promise.race([server.exited.then(() => true), sleep(ms).then(() => false)]);
   if (gone()) return `had already exited (${child.exitCode ?? child.signalCode})`;
   const started = Date.now();
   child.kill('SIGTERM');
-  if (await waitExit(STOP_GRACE_MS)) return `exited ${child.exitCode ?? child.signalCode} ${Date.now() - started} ms after SIGTERM`;
+  if (await waitExit(STOP_GRACE_MS))
+    return `exited ${child.exitCode ?? child.signalCode} ${Date.now() - started} ms after SIGTERM`;
   let outcome = `did not exit within ${STOP_GRACE_MS} ms of SIGTERM`;
   if (child.connected) {
     child.send({ type: 'bench:exit' });
@@ -476,7 +521,14 @@ async function probeHeap(server: Server): Promise<HeapReading | null> {
       child.off('message', onMessage);
       resolve(reading);
     };
-    const onMessage = (message: { type?: string; id?: number; heapUsed: number; heapTotal: number; rss: number; gc: boolean }) => {
+    const onMessage = (message: {
+      type?: string;
+      id?: number;
+      heapUsed: number;
+      heapTotal: number;
+      rss: number;
+      gc: boolean;
+    }) => {
       if (message?.type !== 'bench:heap' || message.id !== id) return;
       done({
         heapUsedMb: round1(message.heapUsed / MB),
@@ -525,7 +577,14 @@ const GRAPHQL_BODY = (price = '99.00') =>
         ],
         total: '227.00',
         currency: 'USD',
-        shippingAddress: { name: 'John Doe', address: '123 Main St', city: 'Jakarta', state: 'DKI', postalCode: '12345', country: 'ID' },
+        shippingAddress: {
+          name: 'John Doe',
+          address: '123 Main St',
+          city: 'Jakarta',
+          state: 'DKI',
+          postalCode: '12345',
+          country: 'ID',
+        },
         notes: 'Please gift wrap this order',
       },
     },
@@ -584,7 +643,12 @@ async function call(
   const headers: Record<string, string> = {};
   if (options.auth) headers.authorization = options.auth;
   if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-  const response = await fetch(`${server.url}${urlPath}`, { method, headers, body: options.body, signal: AbortSignal.timeout(10_000) });
+  const response = await fetch(`${server.url}${urlPath}`, {
+    method,
+    headers,
+    body: options.body,
+    signal: AbortSignal.timeout(10_000),
+  });
   const text = await response.text();
   let body: unknown = text;
   try {
@@ -611,45 +675,139 @@ const PARITY_CASES: ParityCase[] = [
   { name: 'the benchmark request', body: REST_BODY('contact_abc123'), expect: { status: 201 } },
   {
     name: 'JPY, lower-case code, whole amounts',
-    body: REST_BODY('contact_abc123').replace('"price":99.00', '"price":99').replace('"price":29.00', '"price":29').replace('"total":227.00', '"total":227').replace('"USD"', '"jpy"'),
+    body: REST_BODY('contact_abc123')
+      .replace('"price":99.00', '"price":99')
+      .replace('"price":29.00', '"price":29')
+      .replace('"total":227.00', '"total":227')
+      .replace('"USD"', '"jpy"'),
     expect: { status: 201 },
   },
   {
     name: 'KWD with 3 decimals',
-    body: REST_BODY('contact_abc123').replace('"price":99.00', '"price":99.005').replace('"total":227.00', '"total":"227.010"').replace('"USD"', '"KWD"'),
+    body: REST_BODY('contact_abc123')
+      .replace('"price":99.00', '"price":99.005')
+      .replace('"total":227.00', '"total":"227.010"')
+      .replace('"USD"', '"KWD"'),
     expect: { status: 201 },
   },
-  { name: 'price with 3 decimals in USD', body: REST_BODY('c').replace('"price":99.00', '"price":99.001'), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'price 1.5 in JPY', body: REST_BODY('c').replace('"price":99.00', '"price":99.5').replace('"total":227.00', '"total":228').replace('"USD"', '"JPY"'), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'price past double precision', body: REST_BODY('c').replace('"price":99.00', '"price":98.9999999999999999'), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'negative price string', body: REST_BODY('c').replace('"price":99.00', '"price":"-1"'), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'total off by a cent', body: REST_BODY('c').replace('"total":227.00', '"total":226.99'), expect: { status: 422, code: 'TOTAL_MISMATCH' } },
-  { name: 'unknown top-level field', body: REST_BODY('c', ',"coupon":"X"'), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'unknown item field', body: REST_BODY('c').replace('"sku":"WGT-PRE"', '"sku":"WGT-PRE","color":"red"'), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'unknown address field', body: REST_BODY('c').replace('"city":"Jakarta"', '"city":"Jakarta","zip":"1"'), expect: { status: 422, code: 'VALIDATION_ERROR' } },
+  {
+    name: 'price with 3 decimals in USD',
+    body: REST_BODY('c').replace('"price":99.00', '"price":99.001'),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'price 1.5 in JPY',
+    body: REST_BODY('c')
+      .replace('"price":99.00', '"price":99.5')
+      .replace('"total":227.00', '"total":228')
+      .replace('"USD"', '"JPY"'),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'price past double precision',
+    body: REST_BODY('c').replace('"price":99.00', '"price":98.9999999999999999'),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'negative price string',
+    body: REST_BODY('c').replace('"price":99.00', '"price":"-1"'),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'total off by a cent',
+    body: REST_BODY('c').replace('"total":227.00', '"total":226.99'),
+    expect: { status: 422, code: 'TOTAL_MISMATCH' },
+  },
+  {
+    name: 'unknown top-level field',
+    body: REST_BODY('c', ',"coupon":"X"'),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'unknown item field',
+    body: REST_BODY('c').replace('"sku":"WGT-PRE"', '"sku":"WGT-PRE","color":"red"'),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'unknown address field',
+    body: REST_BODY('c').replace('"city":"Jakarta"', '"city":"Jakarta","zip":"1"'),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
   { name: 'empty customer_id', body: REST_BODY(''), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'missing customer_id', body: REST_BODY('c').replace('"customer_id":"c",', ''), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'quantity 0', body: REST_BODY('c').replace('"quantity":2', '"quantity":0'), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'quantity 1.5', body: REST_BODY('c').replace('"quantity":2', '"quantity":1.5'), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'quantity as a string', body: REST_BODY('c').replace('"quantity":2', '"quantity":"2"'), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'no items', body: '{"customer_id":"c","items":[],"total":0}', expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'unknown currency', body: REST_BODY('c').replace('"USD"', '"ABC"'), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'unknown country', body: REST_BODY('c').replace('"country":"ID"', '"country":"XX"'), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'NUL in notes', body: REST_BODY('c').replace('gift wrap', 'gift\\u0000wrap'), expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'notes over 5000 characters', body: REST_BODY('c').replace('Please gift wrap this order', 'x'.repeat(5001)), expect: { status: 422, code: 'VALIDATION_ERROR' } },
+  {
+    name: 'missing customer_id',
+    body: REST_BODY('c').replace('"customer_id":"c",', ''),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'quantity 0',
+    body: REST_BODY('c').replace('"quantity":2', '"quantity":0'),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'quantity 1.5',
+    body: REST_BODY('c').replace('"quantity":2', '"quantity":1.5'),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'quantity as a string',
+    body: REST_BODY('c').replace('"quantity":2', '"quantity":"2"'),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'no items',
+    body: '{"customer_id":"c","items":[],"total":0}',
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'unknown currency',
+    body: REST_BODY('c').replace('"USD"', '"ABC"'),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'unknown country',
+    body: REST_BODY('c').replace('"country":"ID"', '"country":"XX"'),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'NUL in notes',
+    body: REST_BODY('c').replace('gift wrap', 'gift\\u0000wrap'),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
+  {
+    name: 'notes over 5000 characters',
+    body: REST_BODY('c').replace('Please gift wrap this order', 'x'.repeat(5001)),
+    expect: { status: 422, code: 'VALIDATION_ERROR' },
+  },
   { name: 'body not JSON', body: '{"customer_id":', expect: { status: 400, code: 'INVALID_JSON' } },
   { name: 'body not an object', body: '[1]', expect: { status: 422, code: 'VALIDATION_ERROR' } },
-  { name: 'not application/json', body: REST_BODY('c'), contentType: 'text/plain', expect: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' } },
+  {
+    name: 'not application/json',
+    body: REST_BODY('c'),
+    contentType: 'text/plain',
+    expect: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  },
   { name: 'no key', body: REST_BODY('c'), auth: 'none', expect: { status: 401, code: 'UNAUTHORIZED' } },
-  { name: 'unknown key', body: REST_BODY('c'), auth: 'unknown', expect: { status: 401, code: 'UNAUTHORIZED' } },
-  { name: 'unknown key and a bad body', body: REST_BODY('c', ',"coupon":"X"'), auth: 'unknown', expect: { status: 401, code: 'UNAUTHORIZED' } },
+  {
+    name: 'unknown key',
+    body: REST_BODY('c'),
+    auth: 'unknown',
+    expect: { status: 401, code: 'UNAUTHORIZED' },
+  },
+  {
+    name: 'unknown key and a bad body',
+    body: REST_BODY('c', ',"coupon":"X"'),
+    auth: 'unknown',
+    expect: { status: 401, code: 'UNAUTHORIZED' },
+  },
 ];
 
 /** Drops what differs between any two creates of the same request. */
 function comparable(data: unknown): unknown {
   const copy = JSON.parse(JSON.stringify(data)) as Record<string, unknown>;
   for (const key of ['id', 'order_number', 'created_at', 'updated_at']) delete copy[key];
-  for (const change of (copy.status_history as Record<string, unknown>[] | undefined) ?? []) delete change.timestamp;
+  for (const change of (copy.status_history as Record<string, unknown>[] | undefined) ?? [])
+    delete change.timestamp;
   return copy;
 }
 
@@ -657,7 +815,11 @@ const sameJson = (a: unknown, b: unknown) => JSON.stringify(sortKeys(a)) === JSO
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+    );
   }
   return value;
 }
@@ -669,7 +831,10 @@ interface ParityResult {
   ok: boolean;
 }
 
-async function checkParity(targets: Target[], auth: string): Promise<{ cases: ParityResult[]; notes: string[]; ok: boolean }> {
+async function checkParity(
+  targets: Target[],
+  auth: string,
+): Promise<{ cases: ParityResult[]; notes: string[]; ok: boolean }> {
   const unknownKey = `Bearer ogk_${randomBytes(32).toString('base64url')}`;
   const cases: ParityResult[] = [];
   const notes: string[] = [];
@@ -686,17 +851,29 @@ async function checkParity(targets: Target[], auth: string): Promise<{ cases: Pa
       });
       if (response.status >= 200 && response.status < 300) recordCreated(response.text);
       got[target.name] = `${response.status}${response.code ? ` ${response.code}` : ''}`;
-      if (response.status !== test.expect.status || (test.expect.code !== undefined && response.code !== test.expect.code)) ok = false;
+      if (
+        response.status !== test.expect.status ||
+        (test.expect.code !== undefined && response.code !== test.expect.code)
+      )
+        ok = false;
       if (!response.headers.get('x-request-id')) {
         ok = false;
         notes.push(`${target.name}: no X-Request-Id on "${test.name}"`);
       }
       bodies[target.name] = (response.body as { data?: unknown }).data;
-      if (test.expect.status === 201 && test.name === 'the benchmark request') created[target.name] = bodies[target.name] as Record<string, unknown>;
+      if (test.expect.status === 201 && test.name === 'the benchmark request')
+        created[target.name] = bodies[target.name] as Record<string, unknown>;
     }
-    if (ok && test.expect.status === 201 && targets.length > 1 && !sameJson(comparable(bodies.gateway), comparable(bodies.baseline))) {
+    if (
+      ok &&
+      test.expect.status === 201 &&
+      targets.length > 1 &&
+      !sameJson(comparable(bodies.gateway), comparable(bodies.baseline))
+    ) {
       ok = false;
-      notes.push(`"${test.name}": the gateway and the baseline return different orders:\n  gateway  ${JSON.stringify(comparable(bodies.gateway))}\n  baseline ${JSON.stringify(comparable(bodies.baseline))}`);
+      notes.push(
+        `"${test.name}": the gateway and the baseline return different orders:\n  gateway  ${JSON.stringify(comparable(bodies.gateway))}\n  baseline ${JSON.stringify(comparable(bodies.baseline))}`,
+      );
     }
     const expected = `${test.expect.status}${test.expect.code ? ` ${test.expect.code}` : ''}`;
     cases.push({ case: test.name, expected, got, ok });
@@ -709,8 +886,16 @@ async function checkParity(targets: Target[], auth: string): Promise<{ cases: Pa
     for (const reader of targets) {
       const response = await call(reader.server, 'GET', `/api/orders/${String(order.id)}`, { auth });
       const ok = response.status === 200 && sameJson((response.body as { data?: unknown }).data, order);
-      cases.push({ case: `GET of the ${writer.name}'s order`, expected: '200, same order', got: { [reader.name]: `${response.status}${ok ? ', same order' : ', different'}` }, ok });
-      if (!ok) notes.push(`${reader.name} GET of ${writer.name}'s order differs:\n  created ${JSON.stringify(order)}\n  read    ${JSON.stringify(response.body)}`);
+      cases.push({
+        case: `GET of the ${writer.name}'s order`,
+        expected: '200, same order',
+        got: { [reader.name]: `${response.status}${ok ? ', same order' : ', different'}` },
+        ok,
+      });
+      if (!ok)
+        notes.push(
+          `${reader.name} GET of ${writer.name}'s order differs:\n  created ${JSON.stringify(order)}\n  read    ${JSON.stringify(response.body)}`,
+        );
     }
   }
 
@@ -721,12 +906,24 @@ async function checkParity(targets: Target[], auth: string): Promise<{ cases: Pa
     ['GraphQL createOrder, price with 3 decimals', '99.001', false],
   ] as const) {
     const response = await call(gateway.server, 'POST', '/graphql', { body: GRAPHQL_BODY(price), auth });
-    const payload = (response.body as { data?: { createOrder?: { order: { orderNumber?: string } | null; userErrors: { code: string }[] } } })?.data?.createOrder;
+    const payload = (
+      response.body as {
+        data?: { createOrder?: { order: { orderNumber?: string } | null; userErrors: { code: string }[] } };
+      }
+    )?.data?.createOrder;
     const hasOrder = Boolean(payload?.order?.orderNumber);
     if (hasOrder) recordCreated(response.text);
     const summary = `${response.status} ${hasOrder ? 'order' : `userErrors ${payload?.userErrors.map((error) => error.code).join(',') ?? JSON.stringify(response.body).slice(0, 200)}`}`;
-    const ok = response.status === 200 && hasOrder === expectOrder && (expectOrder || payload?.userErrors[0]?.code === 'VALIDATION_ERROR');
-    cases.push({ case: name, expected: expectOrder ? '200 order' : '200 userErrors VALIDATION_ERROR', got: { gateway: summary }, ok });
+    const ok =
+      response.status === 200 &&
+      hasOrder === expectOrder &&
+      (expectOrder || payload?.userErrors[0]?.code === 'VALIDATION_ERROR');
+    cases.push({
+      case: name,
+      expected: expectOrder ? '200 order' : '200 userErrors VALIDATION_ERROR',
+      got: { gateway: summary },
+      ok,
+    });
   }
   return { cases, notes, ok: cases.every((entry) => entry.ok) };
 }
@@ -771,7 +968,12 @@ const PATHS: Record<PathKey, PathSpec> = {
     label: 'REST create',
     create: true,
     requests: (_target, auth) => [
-      { method: 'POST', path: '/api/orders', headers: { authorization: auth, 'content-type': 'application/json' }, body: REST_BODY('contact_abc123') },
+      {
+        method: 'POST',
+        path: '/api/orders',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body: REST_BODY('contact_abc123'),
+      },
     ],
     counts: () => (status, body) => status === 201 && body.startsWith('{"success":true'),
   },
@@ -781,11 +983,19 @@ const PATHS: Record<PathKey, PathSpec> = {
     create: true,
     requests: (target, auth) =>
       target.name === 'gateway'
-        ? [{ method: 'POST', path: '/graphql', headers: { authorization: auth, 'content-type': 'application/json' }, body: GRAPHQL_BODY() }]
+        ? [
+            {
+              method: 'POST',
+              path: '/graphql',
+              headers: { authorization: auth, 'content-type': 'application/json' },
+              body: GRAPHQL_BODY(),
+            },
+          ]
         : PATHS['rest-create'].requests(target, auth),
     counts: (target) =>
       target.name === 'gateway'
-        ? (status, body) => status === 200 && body.includes('"orderNumber":"ORD-') && body.includes('"userErrors":[]')
+        ? (status, body) =>
+            status === 200 && body.includes('"orderNumber":"ORD-') && body.includes('"userErrors":[]')
         : PATHS['rest-create'].counts(target),
   },
   get: {
@@ -813,7 +1023,13 @@ const PATHS: Record<PathKey, PathSpec> = {
   },
 };
 
-async function runLoad(spec: PathSpec, target: Target, auth: string, seconds: number, round: number): Promise<RoundResult> {
+async function runLoad(
+  spec: PathSpec,
+  target: Target,
+  auth: string,
+  seconds: number,
+  round: number,
+): Promise<RoundResult> {
   const counts = spec.counts(target);
   let ok = 0;
   let responses = 0;
@@ -827,11 +1043,21 @@ async function runLoad(spec: PathSpec, target: Target, auth: string, seconds: nu
       }
     },
   }));
-  const instance = autocannon({ url: target.server.url, connections: settings.connections, duration: seconds, timeout: 10, requests });
+  const instance = autocannon({
+    url: target.server.url,
+    connections: settings.connections,
+    duration: seconds,
+    timeout: 10,
+    requests,
+  });
   currentLoad = instance;
   let result: autocannon.Result;
   try {
-    result = await withTimeout(Promise.resolve(instance), (seconds + 60) * 1000, `${spec.label} on ${target.name}`);
+    result = await withTimeout(
+      Promise.resolve(instance),
+      (seconds + 60) * 1000,
+      `${spec.label} on ${target.name}`,
+    );
   } catch (error) {
     instance.stop();
     throw error;
@@ -841,7 +1067,10 @@ async function runLoad(spec: PathSpec, target: Target, auth: string, seconds: nu
   if (aborting) throw new Error(aborting);
   if (spec.create) {
     // Requests still in flight when autocannon stops are abandoned by the client but may still commit.
-    accounting.abortedInFlight += Math.max(0, Math.min(result.requests.sent - responses, settings.connections));
+    accounting.abortedInFlight += Math.max(
+      0,
+      Math.min(result.requests.sent - responses, settings.connections),
+    );
   }
   const statusCodes: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(result.statusCodeStats)) statusCodes[code] = count;
@@ -878,8 +1107,13 @@ function averageSessions(rounds: RoundResult[]): Record<string, number> | undefi
   const sampled = rounds.filter((entry) => entry.dbSessions);
   if (sampled.length === 0) return undefined;
   const sums: Record<string, number> = {};
-  for (const entry of sampled) for (const [kind, n] of Object.entries(entry.dbSessions ?? {})) sums[kind] = (sums[kind] ?? 0) + n;
-  return Object.fromEntries(Object.entries(sums).sort((a, b) => b[1] - a[1]).map(([kind, sum]) => [kind, round2(sum / sampled.length)]));
+  for (const entry of sampled)
+    for (const [kind, n] of Object.entries(entry.dbSessions ?? {})) sums[kind] = (sums[kind] ?? 0) + n;
+  return Object.fromEntries(
+    Object.entries(sums)
+      .sort((a, b) => b[1] - a[1])
+      .map(([kind, sum]) => [kind, round2(sum / sampled.length)]),
+  );
 }
 
 function summarise(rounds: RoundResult[]): Summary {
@@ -931,13 +1165,21 @@ async function openSql(target: { url: string } | { dataDir: string }): Promise<S
     const client = new Client({ connectionString: target.url });
     await client.connect();
     const version = (await client.query<{ version: string }>('select version()')).rows[0]?.version ?? '';
-    return { version, rows: async (text, values) => (await client.query(text, values)).rows, close: () => client.end() };
+    return {
+      version,
+      rows: async (text, values) => (await client.query(text, values)).rows,
+      close: () => client.end(),
+    };
   }
   const { PGlite } = await import('@electric-sql/pglite');
   const db = new PGlite(path.join(target.dataDir, 'pgdata'));
   await db.waitReady;
   const version = (await db.query<{ version: string }>('select version()')).rows[0]?.version ?? '';
-  return { version, rows: async <T>(text: string, values?: unknown[]) => (await db.query<T>(text, values)).rows, close: () => db.close() };
+  return {
+    version,
+    rows: async <T>(text: string, values?: unknown[]) => (await db.query<T>(text, values)).rows,
+    close: () => db.close(),
+  };
 }
 
 interface Check {
@@ -946,10 +1188,15 @@ interface Check {
   detail: string;
 }
 
-async function checkDatabase(sql: Sql, workspace: string): Promise<{ checks: Check[]; ok: boolean; orders: number; items: number }> {
+async function checkDatabase(
+  sql: Sql,
+  workspace: string,
+): Promise<{ checks: Check[]; ok: boolean; orders: number; items: number }> {
   const one = async <T>(text: string): Promise<T> => (await sql.rows<T>(text, [workspace]))[0] as T;
   const ws = `(select id from workspaces where slug = $1)`;
-  const { orders } = await one<{ orders: number }>(`select count(*)::int as orders from orders where workspace_id = ${ws}`);
+  const { orders } = await one<{ orders: number }>(
+    `select count(*)::int as orders from orders where workspace_id = ${ws}`,
+  );
   const { items } = await one<{ items: number }>(
     `select count(*)::int as items from order_items i join orders o on o.id = i.order_id where o.workspace_id = ${ws}`,
   );
@@ -988,10 +1235,10 @@ async function checkDatabase(sql: Sql, workspace: string): Promise<{ checks: Che
   for (let start = 0; start < ids.length; start += 5000) {
     const chunk = ids.slice(start, start + 5000);
     const row = (
-      await sql.rows<{ found: number }>(`select count(*)::int as found from orders where workspace_id = ${ws} and id = any($2::text[])`, [
-        workspace,
-        chunk,
-      ])
+      await sql.rows<{ found: number }>(
+        `select count(*)::int as found from orders where workspace_id = ${ws} and id = any($2::text[])`,
+        [workspace, chunk],
+      )
     )[0];
     found += row?.found ?? 0;
   }
@@ -1001,7 +1248,11 @@ async function checkDatabase(sql: Sql, workspace: string): Promise<{ checks: Che
   const checks: Check[] = [
     {
       name: 'every 2xx create is an order',
-      ok: accounting.withoutId === 0 && repeatedIds === 0 && found === ids.length && (allIdsKept || orders >= accounting.created),
+      ok:
+        accounting.withoutId === 0 &&
+        repeatedIds === 0 &&
+        found === ids.length &&
+        (allIdsKept || orders >= accounting.created),
       detail:
         `${accounting.created} creates answered 2xx with ${ids.length} distinct order ids; ${found} of those ids are in the database` +
         (repeatedIds > 0 ? `; ${repeatedIds} ids answered twice` : '') +
@@ -1013,15 +1264,33 @@ async function checkDatabase(sql: Sql, workspace: string): Promise<{ checks: Che
       ok: unanswered >= 0 && unanswered <= accounting.abortedInFlight,
       detail: `${orders} orders in the database, ${unanswered} more than answered; ${accounting.abortedInFlight} requests were abandoned in flight when rounds ended (they may still commit)`,
     },
-    { name: `every order has its ${ITEMS_PER_ORDER} items`, ok: items === ITEMS_PER_ORDER * orders && wrong_items === 0, detail: `${items} items for ${orders} orders; ${wrong_items} orders with another count` },
-    { name: 'order numbers unique in the workspace', ok: duplicates === 0, detail: `${duplicates} duplicated numbers` },
+    {
+      name: `every order has its ${ITEMS_PER_ORDER} items`,
+      ok: items === ITEMS_PER_ORDER * orders && wrong_items === 0,
+      detail: `${items} items for ${orders} orders; ${wrong_items} orders with another count`,
+    },
+    {
+      name: 'order numbers unique in the workspace',
+      ok: duplicates === 0,
+      detail: `${duplicates} duplicated numbers`,
+    },
     { name: 'order numbers well-formed', ok: bad_format === 0, detail: `${bad_format} malformed` },
     {
       name: 'numbers gap-free per day, counter agrees',
       ok: gaps.length === 0,
-      detail: days.map((day) => `${day.day}: ${day.count} orders, highest ${day.max_seq}, counter ${day.counter ?? 'missing'}`).join('; ') || 'no orders',
+      detail:
+        days
+          .map(
+            (day) =>
+              `${day.day}: ${day.count} orders, highest ${day.max_seq}, counter ${day.counter ?? 'missing'}`,
+          )
+          .join('; ') || 'no orders',
     },
-    { name: 'money adds up (items, subtotal, total)', ok: bad_money === 0, detail: `${bad_money} orders that do not add up` },
+    {
+      name: 'money adds up (items, subtotal, total)',
+      ok: bad_money === 0,
+      detail: `${bad_money} orders that do not add up`,
+    },
   ];
   return { checks, ok: checks.every((check) => check.ok), orders, items };
 }
@@ -1034,8 +1303,10 @@ function pad(text: string, width: number, right = false): string {
 }
 
 function renderTable(rows: string[][], rightAligned: boolean[]): string {
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  const line = (row: string[]) => row.map((cell, column) => pad(cell, widths[column] as number, rightAligned[column])).join(' | ');
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  const line = (row: string[]) =>
+    row.map((cell, column) => pad(cell, widths[column] as number, rightAligned[column])).join(' | ');
   const rule = widths.map((width) => '-'.repeat(width)).join('-|-');
   return [line(rows[0] as string[]), rule, ...rows.slice(1).map(line)].join('\n');
 }
@@ -1051,9 +1322,13 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const perTarget = realPostgres ? 2 : 1;
   const estimate =
-    settings.paths.length * perTarget * (settings.rounds * settings.seconds + settings.warmupSeconds + 2) + 120;
+    settings.paths.length * perTarget * (settings.rounds * settings.seconds + settings.warmupSeconds + 2) +
+    120;
   // Every step is bounded on its own; this bounds the whole run as well.
-  const watchdog = setTimeout(() => abort(`the run took longer than ${estimate * 3} s`, 1), estimate * 3 * 1000);
+  const watchdog = setTimeout(
+    () => abort(`the run took longer than ${estimate * 3} s`, 1),
+    estimate * 3 * 1000,
+  );
   watchdog.unref();
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'order-gateway-bench-'));
@@ -1067,8 +1342,13 @@ async function main(): Promise<number> {
   let commit = 'unknown';
   let dirtySrc = false;
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, timeout: 5000 }).toString().trim();
-    dirtySrc = execFileSync('git', ['status', '--porcelain', 'src'], { cwd: ROOT, timeout: 5000 }).toString().trim() !== '';
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, timeout: 5000 })
+      .toString()
+      .trim();
+    dirtySrc =
+      execFileSync('git', ['status', '--porcelain', 'src'], { cwd: ROOT, timeout: 5000 })
+        .toString()
+        .trim() !== '';
   } catch {
     // Not a git checkout.
   }
@@ -1104,21 +1384,33 @@ async function main(): Promise<number> {
 
   const cliEnv = childEnv({ ...dbEnv, NODE_ENV: 'production', LOG_LEVEL: 'warn' });
   await runCommand(process.execPath, [...cli, 'migrate'], cliEnv, 180_000);
-  const createKey = () => runCommand(process.execPath, [...cli, 'apikey', 'create', '--workspace', 'bench', '--json'], cliEnv, 180_000);
+  const createKey = () =>
+    runCommand(
+      process.execPath,
+      [...cli, 'apikey', 'create', '--workspace', 'bench', '--json'],
+      cliEnv,
+      180_000,
+    );
   let keyOutput: string;
   try {
     keyOutput = await createKey();
   } catch (error) {
     // The CLI creates a missing workspace itself; should that part be broken, make the
     // workspace row directly and let the CLI create only the key.
-    const reason = describe(error).split('\n').find((line) => line.startsWith('order-gateway:')) ?? describe(error).split('\n')[0];
-    notes.push(`apikey create could not create the workspace (${reason}); the bench inserted the workspace row itself and reran it`);
+    const reason =
+      describe(error)
+        .split('\n')
+        .find((line) => line.startsWith('order-gateway:')) ?? describe(error).split('\n')[0];
+    notes.push(
+      `apikey create could not create the workspace (${reason}); the bench inserted the workspace row itself and reran it`,
+    );
     log(`bench: ${notes[notes.length - 1]}`);
     const sql = await openSql(sqlTarget);
     try {
-      await sql.rows(`insert into workspaces (id, slug, time_zone, created_at) values ($1, 'bench', 'UTC', now()) on conflict do nothing`, [
-        `ws_${ulid()}`,
-      ]);
+      await sql.rows(
+        `insert into workspaces (id, slug, time_zone, created_at) values ($1, 'bench', 'UTC', now()) on conflict do nothing`,
+        [`ws_${ulid()}`],
+      );
     } finally {
       await sql.close();
     }
@@ -1169,7 +1461,13 @@ async function main(): Promise<number> {
       baselineServer = startServer(
         'baseline',
         [compileBaseline()],
-        childEnv({ ...dbEnv, HOST, PORT: String(baselinePort), POOL_MAX: String(settings.poolMax), BASELINE_MODE: settings.baselineMode }),
+        childEnv({
+          ...dbEnv,
+          HOST,
+          PORT: String(baselinePort),
+          POOL_MAX: String(settings.poolMax),
+          BASELINE_MODE: settings.baselineMode,
+        }),
         baselinePort,
         logDir,
         false,
@@ -1192,10 +1490,13 @@ async function main(): Promise<number> {
   gatewayRss.start();
   const baselineRss = baselineServer ? new RssSampler(baselineServer.child.pid as number) : undefined;
   baselineRss?.start();
-  log(`bench: gateway on ${gatewayServer.url} (${settings.runner})${baselineServer ? `, baseline on ${baselineServer.url} (${settings.baselineMode})` : ''}`);
+  log(
+    `bench: gateway on ${gatewayServer.url} (${settings.runner})${baselineServer ? `, baseline on ${baselineServer.url} (${settings.baselineMode})` : ''}`,
+  );
 
   const parity = await checkParity(targets, auth);
-  for (const entry of parity.cases.filter((c) => !c.ok)) log(`bench: parity: "${entry.case}" expected ${entry.expected}, got ${JSON.stringify(entry.got)}`);
+  for (const entry of parity.cases.filter((c) => !c.ok))
+    log(`bench: parity: "${entry.case}" expected ${entry.expected}, got ${JSON.stringify(entry.got)}`);
   for (const note of parity.notes) log(`bench: parity: ${note}`);
 
   // The paths, each with the targets in turns.
@@ -1209,7 +1510,10 @@ async function main(): Promise<number> {
     if (key === 'get' && orderIds.length === 0) {
       // No create ran in this run: make a few orders to read.
       for (let i = 0; i < 20; i++) {
-        const response = await call(gatewayServer, 'POST', '/api/orders', { body: REST_BODY('contact_abc123'), auth });
+        const response = await call(gatewayServer, 'POST', '/api/orders', {
+          body: REST_BODY('contact_abc123'),
+          auth,
+        });
         if (response.status === 201) recordCreated(response.text);
       }
     }
@@ -1221,7 +1525,10 @@ async function main(): Promise<number> {
           : undefined;
     if (probeResponse && probeResponse.status !== 200) {
       report.available = false;
-      report.note = probeResponse.status === 404 ? 'not available (404)' : `not available (${probeResponse.status} ${probeResponse.code ?? ''})`.trim();
+      report.note =
+        probeResponse.status === 404
+          ? 'not available (404)'
+          : `not available (${probeResponse.status} ${probeResponse.code ?? ''})`.trim();
       log(`bench: ${spec.label}: ${report.note}`);
       continue;
     }
@@ -1245,7 +1552,9 @@ async function main(): Promise<number> {
         log(
           `bench: ${spec.label.padEnd(14)} round ${round}/${settings.rounds} ${target.name.padEnd(8)} ` +
             `${String(result.perSecond).padStart(6)}/s  p50 ${result.p50} ms  p99 ${result.p99} ms` +
-            (result.responses - result.ok > 0 ? `  (${result.responses - result.ok} not ok: ${JSON.stringify(result.statusCodes)})` : ''),
+            (result.responses - result.ok > 0
+              ? `  (${result.responses - result.ok} not ok: ${JSON.stringify(result.statusCodes)})`
+              : ''),
         );
       }
     }
@@ -1253,7 +1562,8 @@ async function main(): Promise<number> {
     report.gateway = summarise(ofTarget('gateway'));
     if (baselineServer) {
       report.baseline = summarise(ofTarget('baseline'));
-      report.ratio = report.baseline.perSecond > 0 ? round2(report.gateway.perSecond / report.baseline.perSecond) : null;
+      report.ratio =
+        report.baseline.perSecond > 0 ? round2(report.gateway.perSecond / report.baseline.perSecond) : null;
       report.p99Ratio = report.baseline.p99 > 0 ? round2(report.gateway.p99 / report.baseline.p99) : null;
     } else {
       report.ratio = null;
@@ -1266,7 +1576,8 @@ async function main(): Promise<number> {
   const gatewayShutdown = await stopServer(gatewayServer);
   const baselineShutdown = baselineServer ? await stopServer(baselineServer) : undefined;
   if (!gatewayShutdown.startsWith('exited 0')) notes.push(`gateway shutdown: ${gatewayShutdown}`);
-  if (baselineShutdown && !baselineShutdown.startsWith('exited 0')) notes.push(`baseline shutdown: ${baselineShutdown}`);
+  if (baselineShutdown && !baselineShutdown.startsWith('exited 0'))
+    notes.push(`baseline shutdown: ${baselineShutdown}`);
 
   const sql = await openSql(sqlTarget);
   let correctness;
@@ -1277,13 +1588,22 @@ async function main(): Promise<number> {
   }
 
   // Results.
-  const heaps = heapSeries.map((entry) => entry.heap?.heapUsedMb).filter((value): value is number => typeof value === 'number');
-  const heapGrowth = heaps.length >= 2 ? round1((heaps[heaps.length - 1] as number) - (heaps[0] as number)) : null;
+  const heaps = heapSeries
+    .map((entry) => entry.heap?.heapUsedMb)
+    .filter((value): value is number => typeof value === 'number');
+  const heapGrowth =
+    heaps.length >= 2 ? round1((heaps[heaps.length - 1] as number) - (heaps[0] as number)) : null;
   const peakRssMb = gatewayRss.available ? round1(gatewayRss.peakKb / 1024) : null;
   const cpus = os.cpus();
   const results = {
     date: new Date().toISOString(),
-    machine: { cores: cpus.length, cpu: cpus[0]?.model ?? 'unknown', memoryGb: round1(os.totalmem() / 1024 ** 3), node: process.version, platform: `${os.platform()} ${os.release()}` },
+    machine: {
+      cores: cpus.length,
+      cpu: cpus[0]?.model ?? 'unknown',
+      memoryGb: round1(os.totalmem() / 1024 ** 3),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+    },
     git: { commit, srcHasUncommittedChanges: dirtySrc },
     database: { kind: realPostgres ? 'postgres' : 'embedded', version: sql.version },
     settings: {
@@ -1297,7 +1617,9 @@ async function main(): Promise<number> {
       baselineMode: realPostgres ? settings.baselineMode : null,
       poolMax: settings.poolMax,
       gatewayLogLevel: settings.gatewayLogLevel ?? 'gateway default',
-      gatewayEnvironment: Object.fromEntries(Object.entries(gatewayOverrides).filter(([, value]) => value !== undefined)),
+      gatewayEnvironment: Object.fromEntries(
+        Object.entries(gatewayOverrides).filter(([, value]) => value !== undefined),
+      ),
       command: realPostgres ? 'DATABASE_URL=… npm run bench' : 'npm run bench',
     },
     paths: reports,
@@ -1306,11 +1628,19 @@ async function main(): Promise<number> {
       rssLimitMb: 200,
       baselinePeakRssMb: baselineRss?.available ? round1(baselineRss.peakKb / 1024) : null,
       gatewayHeapBeforeMb: startHeap?.heapUsedMb ?? null,
-      gatewayHeapAfterGcPerRoundMb: heapSeries.map((entry) => ({ path: entry.path, round: entry.round, heapUsedMb: entry.heap?.heapUsedMb ?? null })),
+      gatewayHeapAfterGcPerRoundMb: heapSeries.map((entry) => ({
+        path: entry.path,
+        round: entry.round,
+        heapUsedMb: entry.heap?.heapUsedMb ?? null,
+      })),
       heapGrowthFirstToLastRoundMb: heapGrowth,
     },
     parity,
-    correctness: { ...correctness, createdAnswered2xx: accounting.created, abandonedInFlight: accounting.abortedInFlight },
+    correctness: {
+      ...correctness,
+      createdAnswered2xx: accounting.created,
+      abandonedInFlight: accounting.abortedInFlight,
+    },
     shutdown: { gateway: gatewayShutdown, baseline: baselineShutdown ?? null },
     notes,
     durationSeconds: Math.round((Date.now() - started) / 1000),
@@ -1319,7 +1649,9 @@ async function main(): Promise<number> {
   fs.writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
 
   // The table.
-  const rows: string[][] = [['path', 'gateway/s', 'p50 ms', 'p99 ms', 'baseline/s', 'p50 ms', 'p99 ms', 'ratio', 'p99 ×', 'target']];
+  const rows: string[][] = [
+    ['path', 'gateway/s', 'p50 ms', 'p99 ms', 'baseline/s', 'p50 ms', 'p99 ms', 'ratio', 'p99 ×', 'target'],
+  ];
   for (const report of reports) {
     if (!report.available || !report.gateway) {
       rows.push([report.label, report.note ?? 'not available', '', '', '', '', '', '', '', '']);
@@ -1333,7 +1665,8 @@ async function main(): Promise<number> {
     } else if (report.target) {
       target = 'n/a (no baseline)';
     }
-    if (report.target && typeof report.p99Ratio === 'number') target += `; p99 ≤2× ${report.p99Ratio <= 2 ? 'met' : 'MISSED'}`;
+    if (report.target && typeof report.p99Ratio === 'number')
+      target += `; p99 ≤2× ${report.p99Ratio <= 2 ? 'met' : 'MISSED'}`;
     rows.push([
       report.label,
       fmt(report.gateway.perSecond),
@@ -1371,7 +1704,10 @@ async function main(): Promise<number> {
     ...reports.flatMap((report) =>
       (['gateway', 'baseline'] as const)
         .filter((name) => (report[name]?.bad ?? 0) > 0)
-        .map((name) => `WARNING: ${report.label} on the ${name}: ${report[name]?.bad} responses were not a success; status codes ${JSON.stringify(report[name]?.statusCodes)}`),
+        .map(
+          (name) =>
+            `WARNING: ${report.label} on the ${name}: ${report[name]?.bad} responses were not a success; status codes ${JSON.stringify(report[name]?.statusCodes)}`,
+        ),
     ),
     ...reports
       .filter((report) => report.gateway?.dbSessions)
