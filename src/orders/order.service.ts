@@ -22,6 +22,7 @@ import { mergeMetadata, parseUpdateOrderRequest } from './update-order.validatio
 import { OrderEntity, OrderItemEntity } from './order.entity';
 import { toOrder, type OrderItemRow, type OrderRow } from './order.mapper';
 import { insertOrder } from './order-insert';
+import { findOrder, findOrdersByIds } from './order-read';
 import { localDay } from './order-number';
 import { dropUndefined } from './drop-undefined';
 import type { Order, OrderList, OrderPage, OrderStatus, OrderSummary, RequestContext } from './order.types';
@@ -155,17 +156,15 @@ export class OrderService {
 
   /** One order of the caller's workspace. Another workspace's order is NOT_FOUND, exactly like a missing one. */
   async getOrder(ctx: RequestContext, id: string): Promise<Order> {
-    const order = await this.em.fork().findOne(OrderEntity, { id, workspace: ctx.workspaceId }, { populate: ['items'] });
+    const order = await findOrder(this.em.fork(), ctx.workspaceId, { id });
     if (!order) throw AppError.notFound(`Order ${id}`);
-    return toOrder(order, order.items.getItems());
+    return order;
   }
 
   async getOrderByNumber(ctx: RequestContext, orderNumber: string): Promise<Order> {
-    const order = await this.em
-      .fork()
-      .findOne(OrderEntity, { orderNumber, workspace: ctx.workspaceId }, { populate: ['items'] });
+    const order = await findOrder(this.em.fork(), ctx.workspaceId, { orderNumber });
     if (!order) throw AppError.notFound(`Order ${orderNumber}`);
-    return toOrder(order, order.items.getItems());
+    return order;
   }
 
   /**
@@ -212,18 +211,11 @@ export class OrderService {
       em.execute<{ n: string | number }[]>(matching.clone().count({ n: '*' })),
     ]);
     const pageRows = rows.slice(0, first);
-    const entities = await em.find(
-      OrderEntity,
-      { id: { $in: pageRows.map((row) => row.id) }, workspace: ctx.workspaceId },
-      { populate: ['items'] },
-    );
-    const byId = new Map(entities.map((entity) => [entity.id, entity]));
-    const edges = pageRows.flatMap((row) => {
-      const entity = byId.get(row.id);
-      if (!entity) return [];
-      const cursorValue = encodeCursor({ createdAt: new Date(row.created_at).toISOString(), id: row.id });
-      return [{ cursor: cursorValue, order: toOrder(entity, entity.items.getItems()) }];
-    });
+    const orders = await findOrdersByIds(em, ctx.workspaceId, pageRows.map((row) => row.id));
+    const edges = orders.map((order) => ({
+      cursor: encodeCursor({ createdAt: order.createdAt.toISOString(), id: order.id }),
+      order,
+    }));
     return {
       edges,
       totalCount: Number(count?.n ?? 0),
