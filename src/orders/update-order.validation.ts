@@ -41,11 +41,13 @@ export function parseUpdateOrderRequest(input: unknown): OrderChanges {
 /** Applies a metadata patch and checks the limits on the result. */
 export function mergeMetadata(current: JsonObject | null | undefined, patch: JsonObject | null): JsonObject | null {
   if (patch === null) return null;
-  const merged: JsonObject = { ...(current ?? {}) };
+  // A Map, not `object[key] = …`: a key such as "__proto__" must stay a key.
+  const entries = new Map(Object.entries(current ?? {}));
   for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete merged[key];
-    else merged[key] = value;
+    if (value === null) entries.delete(key);
+    else entries.set(key, value);
   }
+  const merged: JsonObject = Object.fromEntries(entries);
   const errors: FieldError[] = [];
   checkMetadata(merged, errors);
   if (Object.keys(merged).length > LIMITS.metadataKeys) {

@@ -272,3 +272,21 @@ describe('tenancy and unknown orders', () => {
     }
   });
 });
+
+describe('metadata keys that look like JavaScript internals', () => {
+  it('keeps "__proto__" and "constructor" as ordinary keys through create and merge', async () => {
+    const created = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/orders',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      payload: '{"customer_id":"proto","items":[{"product_id":"p","quantity":1,"price":1}],"total":1,"metadata":{"__proto__":{"polluted":true},"constructor":1}}',
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.body).toContain('"__proto__":{"polluted":true}');
+    const merged = await put(created.json().data.id, JSON.parse('{"metadata":{"__proto__":{"again":1},"x":2}}'));
+    expect(merged.statusCode).toBe(200);
+    expect(merged.body).toContain('"__proto__":{"again":1}');
+    expect(merged.json().data.metadata.x).toBe(2);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
