@@ -48,4 +48,8 @@ export async function serve(config: Config): Promise<void> {
 
   const address = await app.http.listen({ port: config.port, host: config.host });
   log.info({ database: db.kind, address }, `order-gateway listening on ${address} (GraphQL at ${address}/graphql)`);
+  if (app.metricsServer) {
+    const metricsAddress = await app.metricsServer.listen({ port: config.metricsPort ?? 0, host: config.host });
+    log.info({ metricsAddress }, `metrics on ${metricsAddress}/metrics`);
+  }
 }

@@ -3,7 +3,7 @@
  * database, the services and both transports into one Fastify instance.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { ApolloServer } from '@apollo/server';
 import { AuthService } from '../auth/auth.service';
 import type { Config } from '../config/config';
@@ -12,6 +12,15 @@ import type { GraphQLContext } from '../graphql/context';
 import { buildGraphQLSchema } from '../graphql/schema';
 import { registerGraphQL } from '../graphql/server';
 import { OrderService } from '../orders/order.service';
+import { instrumentDatabase } from '../observability/db-metrics';
+import { graphqlTelemetryPlugin } from '../observability/graphql-telemetry';
+import { registerHttpTelemetry } from '../observability/http-telemetry';
+import { loggerOptions } from '../observability/logger';
+import { Metrics } from '../observability/metrics';
+import { createMetricsServer, registerMetricsRoute } from '../observability/metrics.routes';
+import { registerPlayground } from '../playground/playground';
+import { registerOpenApi } from '../rest/openapi';
+import { startIdempotencySweeper } from './housekeeping';
 import { registerJsonBodyParser } from './json-body';
 import { restErrorHandler, restNotFoundHandler } from '../rest/error-handler';
 import { healthRoutes } from '../rest/health.routes';
@@ -26,6 +35,9 @@ export interface App {
   http: FastifyInstance;
   services: Services;
   db: Database;
+  metrics: Metrics;
+  /** The METRICS_PORT server, not yet listening; absent when metrics share the app's port. */
+  metricsServer?: FastifyInstance;
   /** Stops taking requests, lets those in flight finish, then closes the database. */
   close(): Promise<void>;
 }
@@ -41,14 +53,10 @@ export interface BuildAppOptions {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export async function buildApp({ config, db, logStream }: BuildAppOptions): Promise<App> {
-  const logger: FastifyServerOptions['logger'] = {
-    level: config.logLevel,
-    // Keys must never reach the log, whatever a serializer or a plugin decides to print.
-    redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization'], censor: '[redacted]' },
-    ...(logStream ? { stream: logStream } : {}),
-  };
   const http = Fastify({
-    logger,
+    logger: loggerOptions(config, logStream),
+    // One line per request, written by the telemetry hook when the response is sent.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     requestIdHeader: false,
     genReqId: (request) => {
@@ -61,8 +69,15 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
   });
 
-  const services: Services = { orders: new OrderService(db.em), auth: new AuthService(db.em) };
+  const services: Services = {
+    orders: new OrderService(db.em, undefined, { idempotencyTtlMs: config.idempotencyTtlMs }),
+    auth: new AuthService(db.em),
+  };
+  const stopSweeper = startIdempotencySweeper(services.orders, config.idempotencySweepIntervalMs, http.log);
 
+  const metrics = new Metrics();
+  const stopDatabaseMetrics = instrumentDatabase(db, metrics);
+  registerHttpTelemetry(http, { metrics, graphqlPath: '/graphql' });
   registerJsonBodyParser(http);
 
   http.addHook('onSend', async (request, reply) => {
@@ -71,13 +86,25 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
   http.setErrorHandler(restErrorHandler);
   http.setNotFoundHandler(restNotFoundHandler);
 
+  await registerOpenApi(http); // before the routes it documents
   await http.register(healthRoutes, { ping: () => db.ping() });
+  let metricsServer: FastifyInstance | undefined;
+  if (config.metricsPort === undefined) registerMetricsRoute(http, { metrics, token: config.metricsToken });
+  else metricsServer = createMetricsServer({ metrics, token: config.metricsToken, logger: http.log.child({ server: 'metrics' }) });
   await http.register(ordersRoutes, { prefix: '/api', orders: services.orders, auth: services.auth });
+  if (config.playground) {
+    // Before Apollo's route, so that its hook sees browsers' GET /graphql first.
+    registerPlayground(http, {
+      endpoint: '/graphql',
+      developmentKeyDir: config.nodeEnv === 'development' && db.kind === 'embedded' ? config.dataDir : null,
+    });
+  }
   const apollo: ApolloServer<GraphQLContext> = await registerGraphQL(http, {
     schema: await buildGraphQLSchema(),
     orders: services.orders,
     auth: services.auth,
     introspection: config.nodeEnv !== 'production',
+    plugins: [graphqlTelemetryPlugin(metrics)],
   });
 
   let closing: Promise<void> | undefined;
@@ -85,10 +112,15 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
     http,
     services,
     db,
+    metrics,
+    metricsServer,
     close() {
       closing ??= (async () => {
+        stopSweeper();
         await http.close(); // drains Apollo through its drain plugin
+        await metricsServer?.close();
         await apollo.stop().catch(() => undefined);
+        stopDatabaseMetrics();
         await db.close();
       })();
       return closing;

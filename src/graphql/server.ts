@@ -1,5 +1,5 @@
 /** Apollo Server on Fastify at `/graphql`. */
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
@@ -14,6 +14,8 @@ export interface GraphQLServerOptions {
   orders: OrderOperations;
   auth: AuthService;
   introspection: boolean;
+  /** More Apollo plugins, such as the telemetry's. */
+  plugins?: ApolloServerPlugin<GraphQLContext>[];
 }
 
 export async function registerGraphQL(app: FastifyInstance, options: GraphQLServerOptions): Promise<ApolloServer<GraphQLContext>> {
@@ -24,6 +26,9 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLServ
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
+    // main.ts owns shutdown. Apollo's own SIGTERM handler (on outside NODE_ENV=test)
+    // raced it and left `apollo.stop()` waiting forever, so the process never exited.
+    stopOnTerminationSignals: false,
     formatError: formatGraphQLError,
     plugins: [
       fastifyApolloDrainPlugin(app),
@@ -42,6 +47,7 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLServ
           };
         },
       },
+      ...(options.plugins ?? []),
     ],
   });
   await apollo.start();
@@ -50,7 +56,7 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLServ
     context: async (request) => {
       try {
         const requestContext = await options.auth.authenticate(request.headers.authorization);
-        return { requestContext, orders: options.orders, requestId: request.id };
+        return { requestContext, orders: options.orders, requestId: request.id, telemetry: request.telemetry };
       } catch (error) {
         throw toGraphQLError(toAppError(error));
       }

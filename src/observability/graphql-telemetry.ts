@@ -37,10 +37,10 @@ export function graphqlTelemetryPlugin(metrics: Metrics): ApolloServerPlugin<Gra
             willResolveField({ info }) {
               if (info.parentType !== mutationType || info.fieldName !== CREATE_ORDER) return;
               return (error, result) => {
-                // The payload carries the order only when one was stored; userErrors leave it null.
-                if (!error && (result as { order?: unknown } | null | undefined)?.order) {
-                  metrics.ordersCreated.inc({ transport: 'graphql' });
-                }
+                // The payload carries the order only when one was stored (userErrors leave it
+                // null), and says `replayed` when an Idempotency-Key returned an earlier one.
+                const payload = result as { order?: unknown; replayed?: boolean } | null | undefined;
+                if (!error && payload?.order && !payload.replayed) metrics.ordersCreated.inc({ transport: 'graphql' });
               };
             },
           };

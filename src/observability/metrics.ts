@@ -52,6 +52,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly poolConnections = new Gauge({
+    name: 'db_pool_connections',
+    help: 'Database pool connections by state (used, free, pending = callers waiting for one, max)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: () => this.readPool(),
+  });
+
   private readonly operationNames = new Set<string>();
   private poolStats: (() => PoolStats | undefined) | undefined;
 
@@ -59,27 +67,21 @@ export class Metrics {
     // Zero series for both transports, so a rate() sees the first order too.
     this.ordersCreated.inc({ transport: 'rest' }, 0);
     this.ordersCreated.inc({ transport: 'graphql' }, 0);
-    const metrics = this;
-    new Gauge({
-      name: 'db_pool_connections',
-      help: 'Database pool connections by state (used, free, pending = callers waiting for one, max)',
-      labelNames: ['state'] as const,
-      registers: [this.registry],
-      collect() {
-        const stats = metrics.poolStats?.();
-        if (!stats) return;
-        this.set({ state: 'used' }, stats.used);
-        this.set({ state: 'free' }, stats.free);
-        this.set({ state: 'pending' }, stats.pendingAcquires);
-        this.set({ state: 'max' }, stats.max);
-      },
-    });
     collectDefaultMetrics({ register: this.registry });
   }
 
   /** Where the pool gauge reads its figures from at each scrape. */
   watchPool(read: () => PoolStats | undefined): void {
     this.poolStats = read;
+  }
+
+  private readPool(): void {
+    const stats = this.poolStats?.();
+    if (!stats) return;
+    this.poolConnections.set({ state: 'used' }, stats.used);
+    this.poolConnections.set({ state: 'free' }, stats.free);
+    this.poolConnections.set({ state: 'pending' }, stats.pendingAcquires);
+    this.poolConnections.set({ state: 'max' }, stats.max);
   }
 
   countGraphQLOperation(operationName: string, outcome: GraphQLOutcome): void {

@@ -1,0 +1,65 @@
+/**
+ * One access-log line and the HTTP metrics for every request, written when
+ * its response has gone out. Fastify's own request logging is switched off
+ * (see app.ts) in favour of this line, which also knows the route pattern,
+ * the workspace and the GraphQL operation.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Metrics } from './metrics';
+import type { RequestTelemetry } from './request-telemetry';
+
+export interface HttpTelemetryOptions {
+  metrics: Metrics;
+  /** The GraphQL endpoint, whose requests are counted as operations. */
+  graphqlPath: string;
+}
+
+/** Probes and scrapes arrive every few seconds; their lines are debug-level so they do not drown the rest. */
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** A 404 has no route; its label is fixed so that random URLs cannot multiply the series. */
+const UNMATCHED = '(unmatched)';
+
+function isHtml(reply: FastifyReply): boolean {
+  return String(reply.getHeader('content-type') ?? '').startsWith('text/html');
+}
+
+export function registerHttpTelemetry(app: FastifyInstance, { metrics, graphqlPath }: HttpTelemetryOptions): void {
+  app.decorateRequest('telemetry', null as unknown as RequestTelemetry);
+  app.addHook('onRequest', async (request) => {
+    request.telemetry = {};
+  });
+
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    const route = request.routeOptions.url ?? UNMATCHED;
+    const status = reply.statusCode;
+    const latencyMs = reply.elapsedTime;
+    const telemetry = request.telemetry;
+    metrics.httpDuration.observe({ method: request.method, route, status_code: String(status) }, latencyMs / 1000);
+
+    let operationName: string | undefined;
+    let outcome: string | undefined;
+    if (route === graphqlPath && (request.method === 'POST' || request.method === 'GET') && !isHtml(reply)) {
+      operationName = telemetry.operationName ?? '(unknown)';
+      const graphqlOutcome = telemetry.operationOutcome ?? (status === 401 ? 'unauthenticated' : 'error');
+      outcome = graphqlOutcome;
+      metrics.countGraphQLOperation(operationName, graphqlOutcome);
+    } else if (request.method === 'POST' && route === '/api/orders' && status === 201 && reply.getHeader('idempotent-replayed') !== 'true') {
+      // A replay under an Idempotency-Key answers 201 too, but creates nothing.
+      metrics.ordersCreated.inc({ transport: 'rest' });
+    }
+
+    const line = {
+      method: request.method,
+      route,
+      url: request.url,
+      status,
+      latencyMs: Math.round(latencyMs * 1000) / 1000,
+      workspaceId: telemetry.workspaceId ?? request.requestContext?.workspaceId,
+      operationName,
+      outcome,
+    };
+    if (QUIET_ROUTES.has(route)) request.log.debug(line, 'request completed');
+    else request.log.info(line, 'request completed');
+  });
+}

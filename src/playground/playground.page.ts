@@ -1,0 +1,133 @@
+/**
+ * The GraphiQL page and its start-up script. Everything it loads comes from
+ * this server (`/graphql/assets/*`), and its Content-Security-Policy forbids
+ * any other origin, so the playground works offline and leaks nothing.
+ */
+
+export const ASSET_PREFIX = '/graphql/assets';
+
+/** The example the playground opens with: the README's createOrder, runnable as is. */
+export const EXAMPLE_QUERY = `# order-gateway playground. Press the run button
+# (or Ctrl-Enter) to create this example order.
+# The API key goes in the Headers tab below.
+
+mutation CreateOrder($input: CreateOrderInput!) {
+  createOrder(input: $input) {
+    order {
+      id
+      orderNumber
+      status
+      total
+      currency
+      items { productId name quantity price subtotal }
+      createdAt
+    }
+    userErrors { field message code }
+  }
+}
+`;
+
+export const EXAMPLE_VARIABLES = {
+  input: {
+    customerId: 'contact_abc123',
+    items: [
+      { productId: 'prod_001', name: 'Premium Widget', quantity: 2, price: '99.00', sku: 'WGT-PRE' },
+      { productId: 'prod_002', name: 'Widget Accessory', quantity: 1, price: '29.00', sku: 'WGT-ACC' },
+    ],
+    total: '227.00',
+    currency: 'USD',
+    shippingAddress: { name: 'John Doe', address: '123 Main St', city: 'Jakarta', postalCode: '12345', country: 'ID' },
+    notes: 'Created from the playground',
+  },
+};
+
+export const KEY_PLACEHOLDER = '<your API key>';
+
+/**
+ * Only this server: scripts from our own asset route, no inline script, and
+ * requests to `/graphql` alone. GraphiQL sets inline styles, hence that one
+ * allowance.
+ */
+export const PLAYGROUND_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** JSON inside a `<script>` element: `<` is escaped so no value can close the element. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
+}
+
+export function playgroundHtml(options: { endpoint: string; apiKey: string | undefined }): string {
+  const config = {
+    endpoint: options.endpoint,
+    query: EXAMPLE_QUERY,
+    variables: JSON.stringify(EXAMPLE_VARIABLES, null, 2),
+    headers: JSON.stringify({ Authorization: `Bearer ${options.apiKey ?? KEY_PLACEHOLDER}` }, null, 2),
+  };
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>order-gateway · GraphQL playground</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="${ASSET_PREFIX}/graphiql.min.css">
+<link rel="stylesheet" href="${ASSET_PREFIX}/playground.css">
+</head>
+<body>
+<div id="graphiql">Loading the playground…</div>
+<script type="application/json" id="playground-config">${scriptJson(config)}</script>
+<script src="${ASSET_PREFIX}/react.production.min.js"></script>
+<script src="${ASSET_PREFIX}/react-dom.production.min.js"></script>
+<script src="${ASSET_PREFIX}/graphiql.min.js"></script>
+<script src="${ASSET_PREFIX}/playground.js"></script>
+</body>
+</html>
+`;
+}
+
+export const PLAYGROUND_CSS = `html, body { margin: 0; height: 100%; }
+#graphiql { height: 100vh; }
+`;
+
+/**
+ * Runs in the browser after React, ReactDOM and GraphiQL's UMD builds. The
+ * headers are not persisted (GraphiQL's default), so a key never lands in
+ * localStorage.
+ */
+export const PLAYGROUND_SCRIPT = `'use strict';
+(function () {
+  var config = JSON.parse(document.getElementById('playground-config').textContent);
+  var fetchGraphQL = GraphiQL.createFetcher({ url: new URL(config.endpoint, window.location.href).toString() });
+  var initialHeaders = JSON.parse(config.headers);
+  // GraphiQL fetches the schema before its headers editor exists, so that first
+  // request goes without headers; give it the page's own.
+  var fetcher = function (params, options) {
+    if (params.operationName === 'IntrospectionQuery' && !(options && options.headers)) {
+      options = Object.assign({}, options, { headers: initialHeaders });
+    }
+    return fetchGraphQL(params, options);
+  };
+  var root = ReactDOM.createRoot(document.getElementById('graphiql'));
+  root.render(
+    React.createElement(GraphiQL, {
+      fetcher: fetcher,
+      query: config.query,
+      variables: config.variables,
+      headers: config.headers,
+      defaultEditorToolsVisibility: 'headers',
+      isHeadersEditorEnabled: true,
+      shouldPersistHeaders: false,
+    }),
+  );
+})();
+`;

@@ -1,0 +1,110 @@
+/**
+ * GraphiQL at `GET /graphql` for browsers. A request whose Accept header
+ * prefers HTML gets the page; every other GET or POST to `/graphql` goes on to
+ * Apollo untouched. The scripts and styles are the UMD builds in
+ * node_modules (graphiql 4, React 18), served by `/graphql/assets/*`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { DEVELOPMENT_KEY_FILE } from '../app/development-key';
+import { ASSET_PREFIX, PLAYGROUND_CSP, PLAYGROUND_CSS, PLAYGROUND_SCRIPT, playgroundHtml } from './playground.page';
+
+export interface PlaygroundOptions {
+  /** The GraphQL endpoint the page talks to. */
+  endpoint: string;
+  /**
+   * Where to read a key to fill in (development on the embedded database), or
+   * null for the placeholder. It is read on each page load: the server writes
+   * the file after the app is built.
+   */
+  developmentKeyDir: string | null;
+}
+
+interface Asset {
+  contentType: string;
+  /** Loaded on first request and kept: these files do not change while the server runs. */
+  load: () => Buffer;
+}
+
+function packageFile(pkg: string, file: string): () => Buffer {
+  let cached: Buffer | undefined;
+  return () => (cached ??= fs.readFileSync(path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file)));
+}
+
+const JS = 'application/javascript; charset=utf-8';
+const CSS = 'text/css; charset=utf-8';
+
+const ASSETS = new Map<string, Asset>(Object.entries({
+  'react.production.min.js': { contentType: JS, load: packageFile('react', 'umd/react.production.min.js') },
+  'react-dom.production.min.js': { contentType: JS, load: packageFile('react-dom', 'umd/react-dom.production.min.js') },
+  'graphiql.min.js': { contentType: JS, load: packageFile('graphiql', 'graphiql.min.js') },
+  'graphiql.min.css': { contentType: CSS, load: packageFile('graphiql', 'graphiql.min.css') },
+  'playground.js': { contentType: JS, load: () => Buffer.from(PLAYGROUND_SCRIPT) },
+  'playground.css': { contentType: CSS, load: () => Buffer.from(PLAYGROUND_CSS) },
+} satisfies Record<string, Asset>));
+
+/** The q-value a media range in an Accept header gives `type`, 0 when none matches. */
+function quality(accept: string, type: string): number {
+  let best = 0;
+  for (const part of accept.split(',')) {
+    const [range = '', ...params] = part.trim().toLowerCase().split(';');
+    if (range.trim() !== type) continue;
+    const q = params.map((p) => /^\s*q=([\d.]+)\s*$/.exec(p)?.[1]).find(Boolean);
+    best = Math.max(best, q === undefined ? 1 : Number(q) || 0);
+  }
+  return best;
+}
+
+/** True when the caller is a browser asking for a page rather than a GraphQL client asking for JSON. */
+export function prefersHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const html = quality(accept, 'text/html');
+  const json = Math.max(quality(accept, 'application/json'), quality(accept, 'application/graphql-response+json'));
+  return html > 0 && html >= json;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+async function readKey(dir: string): Promise<string | undefined> {
+  try {
+    const key = (await fs.promises.readFile(path.join(dir, DEVELOPMENT_KEY_FILE), 'utf8')).trim();
+    return key || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function registerPlayground(app: FastifyInstance, options: PlaygroundOptions): void {
+  const sendPage = async (request: FastifyRequest, reply: FastifyReply) => {
+    // The development key is only ever shown to a browser on this machine.
+    const apiKey = options.developmentKeyDir && LOOPBACK.has(request.ip) ? await readKey(options.developmentKeyDir) : undefined;
+    return reply
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('content-security-policy', PLAYGROUND_CSP)
+      .header('cache-control', 'no-store')
+      .header('x-content-type-options', 'nosniff')
+      .send(playgroundHtml({ endpoint: options.endpoint, apiKey }));
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'GET' || request.routeOptions.url !== options.endpoint) return;
+    if (!prefersHtml(request.headers.accept)) return;
+    return sendPage(request, reply);
+  });
+
+  app.get(
+    `${ASSET_PREFIX}/:file`,
+    { schema: { hide: true, params: Type.Object({ file: Type.String() }) } },
+    async (request, reply) => {
+      const asset = ASSETS.get((request.params as { file: string }).file);
+      if (!asset) return reply.callNotFound();
+      return reply
+        .header('content-type', asset.contentType)
+        .header('cache-control', 'public, max-age=3600')
+        .header('x-content-type-options', 'nosniff')
+        .send(asset.load());
+    },
+  );
+}

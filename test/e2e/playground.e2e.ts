@@ -1,0 +1,135 @@
+/**
+ * The playground and the REST docs in a real browser, against a real server
+ * started the way a newcomer starts it: development mode, embedded database
+ * in a fresh data directory.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../support/processes';
+
+/** The little of the DOM that the in-page functions below use (the project compiles without lib "dom"). */
+interface CodeMirrorHost {
+  CodeMirror: { getValue(): string };
+}
+interface PageElement {
+  classList: { contains(name: string): boolean };
+  querySelector(selector: string): unknown;
+}
+declare const document: { querySelector(selector: string): unknown; querySelectorAll(selector: string): ArrayLike<PageElement> };
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const RESULTS = path.resolve(__dirname, '../../test-results');
+
+let server: RunningServer;
+let browser: Browser;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-e2e-'));
+  server = await startServer({ DATA_DIR: dataDir, NODE_ENV: 'development' });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  fs.mkdirSync(RESULTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+interface Watched {
+  page: Page;
+  /** Every URL the page requested, in order. */
+  requests: string[];
+  /** Console errors and uncaught exceptions (a CSP violation shows up here). */
+  errors: string[];
+}
+
+async function openPage(url: string): Promise<Watched> {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  const requests: string[] = [];
+  const errors: string[] = [];
+  page.on('request', (request) => requests.push(request.url()));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(url, { waitUntil: 'load' });
+  return { page, requests, errors };
+}
+
+/** Requests to anywhere but the server (data: URLs stay inside the page). */
+function elsewhere(requests: string[]): string[] {
+  const origin = new URL(server.url).origin;
+  return requests.filter((url) => !url.startsWith('data:') && new URL(url).origin !== origin);
+}
+
+describe('GraphQL playground', () => {
+  it('runs the example createOrder with the development key and shows the order number', async () => {
+    const { page, requests, errors } = await openPage(`${server.url}/graphql`);
+
+    await page.locator('.graphiql-container').waitFor();
+    const editorText = (selector: string) =>
+      page.evaluate((s) => (document.querySelector(s) as CodeMirrorHost).CodeMirror.getValue(), selector);
+    await expect.poll(() => editorText('.graphiql-query-editor .CodeMirror')).toContain('mutation CreateOrder');
+    // The headers editor (shown) holds the development key; the variables editor holds the example input.
+    const developmentKey = fs.readFileSync(path.join(dataDir, 'development-key'), 'utf8').trim();
+    const tools = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('.graphiql-editor-tool .graphiql-editor')).map((editor) => ({
+        hidden: editor.classList.contains('hidden'),
+        text: (editor.querySelector('.CodeMirror') as CodeMirrorHost).CodeMirror.getValue(),
+      })),
+    );
+    expect(tools.map((tool) => ({ hidden: tool.hidden, json: JSON.parse(tool.text) }))).toEqual(
+      expect.arrayContaining([
+        { hidden: false, json: { Authorization: `Bearer ${developmentKey}` } },
+        { hidden: true, json: { input: expect.objectContaining({ customerId: 'contact_abc123', total: '227.00' }) } },
+      ]),
+    );
+    // The schema loaded with that key, so nothing is in the result pane yet (a failed fetch would show there).
+    expect(await editorText('.graphiql-response .CodeMirror')).toBe('');
+
+    await page.locator('.graphiql-execute-button').click();
+    const responsePane = '.graphiql-response .CodeMirror';
+    await expect.poll(() => editorText(responsePane), { timeout: 20_000 }).toContain('orderNumber');
+    const result = JSON.parse(await editorText(responsePane));
+    expect(result.data.createOrder.userErrors).toStrictEqual([]);
+    const { id, orderNumber } = result.data.createOrder.order;
+    expect(orderNumber).toMatch(/^ORD-\d{4}-\d{4}-\d{3,}$/);
+
+    // The order is really there: read it back over REST with the same key.
+    const stored = await fetch(`${server.url}/api/orders/${id}`, { headers: { authorization: `Bearer ${developmentKey}` } });
+    expect(((await stored.json()) as { data: { order_number: string } }).data.order_number).toBe(orderNumber);
+
+    await page.screenshot({ path: path.join(RESULTS, 'playground.png') });
+    expect(requests.length).toBeGreaterThan(5);
+    expect(requests).toContain(`${server.url}/graphql/assets/graphiql.min.js`);
+    expect(elsewhere(requests)).toStrictEqual([]);
+    expect(errors).toStrictEqual([]);
+    await page.context().close();
+  });
+});
+
+describe('REST docs', () => {
+  it('renders Swagger UI with the orders routes, from this server alone', async () => {
+    const { page, requests, errors } = await openPage(`${server.url}/docs`);
+    await page.locator('.opblock').first().waitFor();
+    const operations = await page.locator('.opblock-summary').allInnerTexts();
+    const flat = operations.map((text) => text.replace(/\s+/g, ' ').trim());
+    expect(flat.some((text) => /^POST \/api\/orders\b/.test(text))).toBe(true);
+    expect(flat.some((text) => /^GET \/api\/orders\/\{id\}/.test(text))).toBe(true);
+    await expect.poll(() => page.locator('.info .title').innerText()).toContain('order-gateway REST API');
+    await page.screenshot({ path: path.join(RESULTS, 'docs.png') });
+    expect(elsewhere(requests)).toStrictEqual([]);
+    expect(errors).toStrictEqual([]);
+    await page.context().close();
+  });
+});

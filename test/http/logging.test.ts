@@ -1,0 +1,109 @@
+import 'reflect-metadata';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../support/app';
+
+let t: TestApp;
+let auth: string;
+let workspaceId: string;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  auth = await t.bearer('acme');
+  workspaceId = (await t.app.services.auth.findWorkspace('acme'))?.id ?? '';
+});
+afterAll(() => t.close());
+
+const ORDER = { customer_id: 'c1', items: [{ product_id: 'p1', quantity: 1, price: '5.00' }], total: '5.00' };
+
+function completed(reqId: string) {
+  const lines = t.logs.filter((line) => line.reqId === reqId && line.msg === 'request completed');
+  expect(lines, `log lines of ${reqId}`).toHaveLength(1);
+  return lines[0] as Record<string, unknown>;
+}
+
+describe('access log', () => {
+  it('writes one JSON line per REST request with request id, route, status, latency and workspace', async () => {
+    const res = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/orders',
+      headers: { authorization: auth, 'content-type': 'application/json', 'x-request-id': 'client-trace-0001' },
+      payload: JSON.stringify(ORDER),
+    });
+    expect(res.statusCode).toBe(201);
+    expect(res.headers['x-request-id']).toBe('client-trace-0001');
+    const line = completed('client-trace-0001');
+    expect(line).toMatchObject({ level: 30, method: 'POST', route: '/api/orders', url: '/api/orders', status: 201, workspaceId });
+    expect(line.latencyMs).toEqual(expect.any(Number));
+    expect(line.latencyMs as number).toBeGreaterThan(0);
+  });
+
+  it('names the GraphQL operation, its outcome and the workspace', async () => {
+    const res = await t.app.http.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { authorization: auth, 'content-type': 'application/json', 'x-request-id': 'client-trace-0002' },
+      payload: JSON.stringify({
+        query: 'mutation PlaceOrder($input: CreateOrderInput!) { createOrder(input: $input) { order { id } userErrors { code } } }',
+        variables: { input: { customerId: 'c1', items: [{ productId: 'p1', quantity: 1, price: '5.00' }], total: '5.00' } },
+      }),
+    });
+    expect(res.json().data.createOrder.order.id).toMatch(/^order_/);
+    expect(completed('client-trace-0002')).toMatchObject({
+      route: '/graphql',
+      status: 200,
+      workspaceId,
+      operationName: 'PlaceOrder',
+      outcome: 'success',
+    });
+  });
+
+  it('generates a request id when the incoming one is not a sane token', async () => {
+    const res = await t.app.http.inject({ method: 'GET', url: '/api/orders/order_x', headers: { authorization: auth, 'x-request-id': 'has spaces <and> more' } });
+    const reqId = res.headers['x-request-id'] as string;
+    expect(reqId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(completed(reqId)).toMatchObject({ route: '/api/orders/:id', status: 404, workspaceId });
+  });
+
+  it('labels an unknown URL as unmatched', async () => {
+    const res = await t.app.http.inject({ method: 'GET', url: '/no/such/thing' });
+    expect(completed(res.headers['x-request-id'] as string)).toMatchObject({ route: '(unmatched)', status: 404, url: '/no/such/thing' });
+  });
+});
+
+describe('keys stay out of the log', () => {
+  it('never writes an API key, whatever happens to the request', async () => {
+    const key = auth.slice('Bearer '.length);
+    const other = (await t.bearer('globex')).slice('Bearer '.length);
+    // Whichever create method the transports call fails unexpectedly, so errors are logged too.
+    const orders = t.app.services.orders as unknown as Record<string, unknown>;
+    const stubbed = ['createOrder', 'createOrderExactlyOnce'].filter((name) => typeof orders[name] === 'function');
+    const originals = stubbed.map((name) => orders[name]);
+    for (const name of stubbed) {
+      orders[name] = async () => {
+        throw new Error('boom');
+      };
+    }
+    try {
+      for (const authorization of [auth, `Bearer ${other}`, `Bearer ${key}x`, key]) {
+        await t.app.http.inject({ method: 'POST', url: '/api/orders', headers: { authorization, 'content-type': 'application/json' }, payload: JSON.stringify(ORDER) });
+        await t.app.http.inject({
+          method: 'POST',
+          url: '/graphql',
+          headers: { authorization, 'content-type': 'application/json' },
+          payload: JSON.stringify({
+            query: 'mutation { createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1.00"}], total: "1.00"}) { order { id } } }',
+          }),
+        });
+      }
+    } finally {
+      stubbed.forEach((name, index) => {
+        orders[name] = originals[index];
+      });
+    }
+    // The failures above were logged (with their stacks), just not the keys.
+    expect(t.logs.some((line) => line.level === 50)).toBe(true);
+    const everything = JSON.stringify(t.logs);
+    expect(everything).not.toContain(key);
+    expect(everything).not.toContain(other);
+  });
+});

@@ -1,0 +1,137 @@
+import 'reflect-metadata';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prefersHtml } from '../../src/playground/playground';
+import { createTestApp, type TestApp } from '../support/app';
+import { usingRealPostgres } from '../support/database';
+
+const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
+
+let t: TestApp;
+let auth: string;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  auth = await t.bearer('acme');
+});
+afterAll(() => t.close());
+
+/** The configuration the page hands to its start-up script. */
+function pageConfig(html: string): { endpoint: string; query: string; variables: string; headers: string } {
+  const json = /<script type="application\/json" id="playground-config">(.*?)<\/script>/s.exec(html)?.[1];
+  if (!json) throw new Error('no playground config in the page');
+  return JSON.parse(json);
+}
+
+describe('GET /graphql from a browser', () => {
+  it('serves GraphiQL from local assets only, opening on the createOrder example', async () => {
+    const res = await t.app.http.inject({ method: 'GET', url: '/graphql', headers: { accept: BROWSER_ACCEPT } });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(res.headers['content-security-policy']).toContain("connect-src 'self'");
+
+    const urls = [...res.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] ?? '');
+    expect(urls.filter((u) => u.startsWith('/graphql/assets/'))).toHaveLength(6);
+    for (const url of urls) {
+      expect(url).not.toMatch(/^(https?:)?\/\//);
+      if (url.startsWith('data:')) continue;
+      const asset = await t.app.http.inject({ method: 'GET', url });
+      expect(asset.statusCode, url).toBe(200);
+      expect(asset.body.length, url).toBeGreaterThan(50);
+    }
+
+    const config = pageConfig(res.body);
+    expect(config.endpoint).toBe('/graphql');
+    expect(config.query).toContain('mutation CreateOrder($input: CreateOrderInput!)');
+    expect(JSON.parse(config.variables).input).toMatchObject({ customerId: 'contact_abc123', total: '227.00' });
+    // Not in development on a data directory here, so the key is a placeholder.
+    expect(JSON.parse(config.headers)).toStrictEqual({ Authorization: 'Bearer <your API key>' });
+  });
+
+  it('opens with an example that runs as it stands, given a key', async () => {
+    const config = pageConfig((await t.app.http.inject({ method: 'GET', url: '/graphql', headers: { accept: BROWSER_ACCEPT } })).body);
+    const res = await t.app.http.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      payload: JSON.stringify({ query: config.query, variables: JSON.parse(config.variables), operationName: 'CreateOrder' }),
+    });
+    expect(res.json().data.createOrder).toMatchObject({ order: { orderNumber: expect.stringMatching(/^ORD-/), total: '227.00' }, userErrors: [] });
+  });
+
+  it('leaves every other GET and POST to Apollo', async () => {
+    const get = await t.app.http.inject({
+      method: 'GET',
+      url: '/graphql?query=%7B__typename%7D',
+      headers: { authorization: auth, accept: 'application/json', 'apollo-require-preflight': 'true' },
+    });
+    expect(get.json()).toStrictEqual({ data: { __typename: 'Query' } });
+    const anything = await t.app.http.inject({ method: 'GET', url: '/graphql?query=%7B__typename%7D', headers: { authorization: auth, accept: '*/*', 'apollo-require-preflight': 'true' } });
+    expect(anything.json()).toStrictEqual({ data: { __typename: 'Query' } });
+    const post = await t.app.http.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { authorization: auth, accept: BROWSER_ACCEPT, 'content-type': 'application/json' },
+      payload: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(post.json()).toStrictEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('answers unknown assets with 404', async () => {
+    for (const file of ['constructor', '__proto__', '..%2Fpackage.json', 'graphiql.min.js.map']) {
+      expect((await t.app.http.inject({ method: 'GET', url: `/graphql/assets/${file}` })).statusCode, file).toBe(404);
+    }
+  });
+});
+
+describe('prefersHtml', () => {
+  it.each([
+    [BROWSER_ACCEPT, true],
+    ['text/html', true],
+    ['application/json', false],
+    ['*/*', false],
+    [undefined, false],
+    ['application/json, text/html;q=0.5', false],
+    ['text/html;q=0.9, application/graphql-response+json;q=1', false],
+    ['text/html;q=0', false],
+  ])('%s → %s', (accept, expected) => {
+    expect(prefersHtml(accept)).toBe(expected);
+  });
+});
+
+describe('configuration', () => {
+  it('is off in production unless PLAYGROUND turns it on', async () => {
+    const off = await createTestApp({ nodeEnv: 'production', playground: false });
+    const on = await createTestApp({ nodeEnv: 'production', playground: true });
+    try {
+      const closed = await off.app.http.inject({ method: 'GET', url: '/graphql', headers: { accept: BROWSER_ACCEPT } });
+      expect(closed.headers['content-type']).not.toContain('text/html');
+      expect((await off.app.http.inject({ method: 'GET', url: '/graphql/assets/graphiql.min.js' })).statusCode).toBe(404);
+      const open = await on.app.http.inject({ method: 'GET', url: '/graphql', headers: { accept: BROWSER_ACCEPT } });
+      expect(open.headers['content-type']).toContain('text/html');
+      expect(JSON.parse(pageConfig(open.body).headers).Authorization).toBe('Bearer <your API key>');
+    } finally {
+      await off.close();
+      await on.close();
+    }
+  });
+
+  it.skipIf(usingRealPostgres)('fills in the development key in development on the embedded database, for this machine only', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-playground-'));
+    fs.writeFileSync(path.join(dataDir, 'development-key'), `ogk_${'A'.repeat(43)}\n`);
+    const dev = await createTestApp({ nodeEnv: 'development', dataDir });
+    try {
+      const local = await dev.app.http.inject({ method: 'GET', url: '/graphql', headers: { accept: BROWSER_ACCEPT } });
+      expect(JSON.parse(pageConfig(local.body).headers)).toStrictEqual({ Authorization: `Bearer ogk_${'A'.repeat(43)}` });
+      const remote = await dev.app.http.inject({ method: 'GET', url: '/graphql', headers: { accept: BROWSER_ACCEPT }, remoteAddress: '192.0.2.10' });
+      expect(JSON.parse(pageConfig(remote.body).headers)).toStrictEqual({ Authorization: 'Bearer <your API key>' });
+    } finally {
+      await dev.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
