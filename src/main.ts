@@ -30,11 +30,19 @@ export async function serve(config: Config): Promise<void> {
     }
   }
 
+  // A stray rejection is a bug to log, not a reason to drop every request in flight.
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
+
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
+    log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: no new connections, finishing requests in flight');
+    const deadline = setTimeout(() => {
+      log.warn({ graceMs: config.shutdownGraceMs }, 'requests still running after the grace period; closing their connections');
+      app.http.server.closeAllConnections();
+    }, config.shutdownGraceMs);
+    deadline.unref();
     app
       .close()
       .then(() => process.exit(0))
