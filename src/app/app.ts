@@ -19,7 +19,11 @@ import { loggerOptions } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
 import { createMetricsServer, registerMetricsRoute } from '../observability/metrics.routes';
 import { registerPlayground } from '../playground/playground';
-import { registerOpenApi } from '../rest/openapi';
+import { DOCS_PREFIX, registerOpenApi } from '../rest/openapi';
+import { graphqlProtection } from '../security/graphql-armor';
+import { registerSecurityHeaders, withSecurityHeaders } from '../security/headers';
+import { registerRateLimits } from '../security/rate-limit';
+import { requestIdOnInternalErrorsPlugin } from '../graphql/request-id.plugin';
 import { startIdempotencySweeper } from './housekeeping';
 import { registerJsonBodyParser } from './json-body';
 import { restErrorHandler, restNotFoundHandler } from '../rest/error-handler';
@@ -63,15 +67,20 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
       const incoming = request.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
+    trustProxy: config.trustProxy,
+    // A malformed URL gets the error envelope (and the security headers) like any other error.
+    frameworkErrors: withSecurityHeaders(restErrorHandler),
     connectionTimeout: 30_000,
-    requestTimeout: 30_000,
-    keepAliveTimeout: 5_000,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Node.js checks the headers and request timeouts every 30 s by default; every second, a slow client is cut off on time.
+    http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
   });
 
   const services: Services = {
     orders: new OrderService(db.em, undefined, { idempotencyTtlMs: config.idempotencyTtlMs }),
-    auth: new AuthService(db.em),
+    auth: new AuthService(db.em, { keyCacheTtlMs: config.apiKeyCacheTtlMs, log: http.log }),
   };
   const stopSweeper = startIdempotencySweeper(services.orders, config.idempotencySweepIntervalMs, http.log);
 
@@ -86,6 +95,16 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
   http.setErrorHandler(restErrorHandler);
   http.setNotFoundHandler(restNotFoundHandler);
 
+  // Before every route: the headers reach them all, and the limits run before authentication.
+  await registerSecurityHeaders(http, { docsPrefix: DOCS_PREFIX, graphqlPath: '/graphql' });
+  await registerRateLimits(http, {
+    perMinute: config.rateLimitPerMinute,
+    authFailuresPerMinute: config.authFailuresPerMinute,
+    windowMs: config.rateLimitWindowMs,
+    redisUrl: config.redisUrl,
+    keyPrefix: config.rateLimitRedisPrefix,
+    graphqlPath: '/graphql',
+  });
   await registerOpenApi(http); // before the routes it documents
   await http.register(healthRoutes, { ping: () => db.ping() });
   let metricsServer: FastifyInstance | undefined;
@@ -103,8 +122,16 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
     schema: await buildGraphQLSchema(),
     orders: services.orders,
     auth: services.auth,
-    introspection: config.nodeEnv !== 'production',
-    plugins: [graphqlTelemetryPlugin(metrics)],
+    introspection: config.introspection,
+    plugins: [graphqlTelemetryPlugin(metrics), requestIdOnInternalErrorsPlugin()],
+    protection: graphqlProtection({
+      maxDepth: config.graphqlMaxDepth,
+      maxAliases: config.graphqlMaxAliases,
+      maxDirectives: config.graphqlMaxDirectives,
+      maxTokens: config.graphqlMaxTokens,
+      maxCost: config.graphqlMaxCost,
+      introspection: config.introspection,
+    }),
   });
 
   let closing: Promise<void> | undefined;
@@ -121,6 +148,7 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
         await metricsServer?.close();
         await apollo.stop().catch(() => undefined);
         stopDatabaseMetrics();
+        await services.auth.settle(); // last_used_at writes still in flight
         await db.close();
       })();
       return closing;

@@ -7,6 +7,11 @@
  * keeps its exact literal as a string, so the money rules see what the
  * caller sent (and integer fields reject it). Keys such as `__proto__` stay
  * plain own properties.
+ *
+ * A body may nest at most `MAX_JSON_DEPTH` arrays and objects deep. Nothing in
+ * the API needs more, the parser is recursive, and a deeply nested value that
+ * got as far as a jsonb column crashes the embedded database (PGlite runs out
+ * of stack around 1,000 levels).
  */
 import type { FastifyInstance } from 'fastify';
 import { isSafeNumber, parse } from 'lossless-json';
@@ -14,8 +19,30 @@ import { AppError, ErrorCode } from '../errors/app-error';
 
 const parseNumber = (literal: string): number | string => (isSafeNumber(literal) ? Number(literal) : literal);
 
+export const MAX_JSON_DEPTH = 64;
+
+/** True when the text nests arrays and objects deeper than `max`; brackets inside strings do not count. */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') throw new AppError(ErrorCode.INVALID_JSON, 'The request body is empty; send a JSON object');
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new AppError(ErrorCode.INVALID_JSON, `The request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
+  }
   try {
     return parse(text, null, parseNumber);
   } catch {

@@ -1,5 +1,5 @@
 /** API key format and hashing. */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Recognisable by secret scanners: `ogk_` then 43 base64url characters (256 random bits). */
 export const API_KEY_PREFIX = 'ogk_';
@@ -24,6 +24,17 @@ export function generateApiKey(): GeneratedKey {
  */
 export function hashApiKey(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
+}
+
+/**
+ * Compares two hex SHA-256 hashes in constant time. The lookup by hash has
+ * already found the row; comparing again without an early exit means no
+ * timing difference depends on how much of a guessed hash matched.
+ */
+export function sameHash(expectedHex: string, actualHex: string): boolean {
+  const expected = Buffer.from(expectedHex, 'hex');
+  const actual = Buffer.from(actualHex, 'hex');
+  return expected.length === 32 && actual.length === 32 && timingSafeEqual(expected, actual);
 }
 
 export function looksLikeApiKey(value: string): boolean {

@@ -3,8 +3,10 @@ import { ulid } from 'ulid';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { isValidTimeZone } from '../orders/order-number';
 import type { RequestContext } from '../orders/order.types';
-import { bearerToken, generateApiKey, hashApiKey, looksLikeApiKey } from './api-key';
+import { bearerToken, generateApiKey, hashApiKey, looksLikeApiKey, sameHash } from './api-key';
+import { ApiKeyCache } from './api-key-cache';
 import { ApiKeyEntity } from './api-key.entity';
+import { KeyUsageRecorder, type UsageLogger } from './key-usage';
 import { WorkspaceEntity } from './workspace.entity';
 
 export interface WorkspaceInfo {
@@ -31,24 +33,84 @@ export interface ApiKeyInfo {
 
 const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
+export interface AuthServiceOptions {
+  /** How long a successful key lookup is reused, at most 1000 ms (0: no cache). */
+  keyCacheTtlMs?: number;
+  /** Where failed `last_used_at` writes are reported. */
+  log?: UsageLogger;
+}
+
+interface KeyRow {
+  id: string;
+  secret_hash: string;
+  workspace_id: string;
+  time_zone: string;
+  last_used_at: Date | string | null;
+}
+
 /** Workspaces and their API keys: creation, listing, revocation, and authenticating a request. */
 export class AuthService {
-  constructor(private readonly em: EntityManager) {}
+  private readonly keyCache: ApiKeyCache;
+  private readonly usage: KeyUsageRecorder;
 
-  /** Resolves `Authorization: Bearer <key>` to the workspace it belongs to, or throws UNAUTHORIZED. */
+  constructor(
+    private readonly em: EntityManager,
+    options: AuthServiceOptions = {},
+  ) {
+    this.keyCache = new ApiKeyCache(options.keyCacheTtlMs ?? 500);
+    this.usage = new KeyUsageRecorder(
+      (keyId, at, notBefore) => this.writeLastUsed(keyId, at, notBefore),
+      options.log ?? { warn: () => undefined },
+    );
+  }
+
+  /**
+   * Resolves `Authorization: Bearer <key>` to the workspace it belongs to, or
+   * throws UNAUTHORIZED. The key is looked up by its hash (the secret itself
+   * is never stored or compared), and a successful lookup is cached for
+   * under a second, so a revoked key stops working within a second everywhere.
+   */
   async authenticate(authorization: string | undefined): Promise<RequestContext> {
     const token = bearerToken(authorization);
     if (!token || !looksLikeApiKey(token)) {
       throw new AppError(ErrorCode.UNAUTHORIZED, 'A valid API key is required: send Authorization: Bearer <key>');
     }
-    const row = await this.em.fork().execute<{ workspace_id: string; time_zone: string }>(
-      `select k.workspace_id, w.time_zone from api_keys k join workspaces w on w.id = k.workspace_id
+    const hash = hashApiKey(token);
+    const cached = this.keyCache.get(hash);
+    if (cached) {
+      this.usage.record(cached.keyId);
+      return cached.context;
+    }
+    const row = (await this.em.fork().execute<KeyRow>(
+      `select k.id, k.secret_hash, k.workspace_id, w.time_zone, k.last_used_at
+       from api_keys k join workspaces w on w.id = k.workspace_id
        where k.secret_hash = ? and k.revoked_at is null`,
-      [hashApiKey(token)],
+      [hash],
       'get',
-    ) as { workspace_id: string; time_zone: string } | undefined;
-    if (!row) throw new AppError(ErrorCode.UNAUTHORIZED, 'The API key is unknown or has been revoked');
-    return { workspaceId: row.workspace_id, timeZone: row.time_zone };
+    )) as KeyRow | undefined;
+    if (!row || !sameHash(row.secret_hash, hash)) {
+      throw new AppError(ErrorCode.UNAUTHORIZED, 'The API key is unknown or has been revoked');
+    }
+    const context: RequestContext = { workspaceId: row.workspace_id, timeZone: row.time_zone };
+    this.keyCache.set(hash, { keyId: row.id, context });
+    this.usage.record(row.id, row.last_used_at === null ? null : new Date(row.last_used_at));
+    return context;
+  }
+
+  /** Waits for `last_used_at` writes in flight; call before closing the database. */
+  async settle(): Promise<void> {
+    await this.usage.settle();
+  }
+
+  private async writeLastUsed(keyId: string, at: Date, notBefore: Date): Promise<void> {
+    await this.em
+      .fork()
+      .getConnection()
+      .execute('update api_keys set last_used_at = ? where id = ? and (last_used_at is null or last_used_at < ?)', [
+        at,
+        keyId,
+        notBefore,
+      ]);
   }
 
   async createWorkspace(slug: string, timeZone = 'UTC'): Promise<WorkspaceInfo> {
@@ -112,6 +174,8 @@ export class AuthService {
     if (!key) throw AppError.notFound(`API key ${id}`);
     key.revokedAt ??= new Date();
     await em.flush();
+    // Other processes drop it when their cache entry expires (under a second).
+    this.keyCache.deleteKey(id);
   }
 }
 

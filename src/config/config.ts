@@ -57,7 +57,7 @@ export interface Config {
   /** Prefix of the rate-limit keys in Redis. */
   rateLimitRedisPrefix: string;
   /** Fastify's `trustProxy`: whose X-Forwarded-For to believe for the client address. */
-  trustProxy: boolean | number | string[];
+  trustProxy: boolean | string[];
   /** How long a successful API key lookup is reused (at most 1000 ms: revocation takes effect within a second). */
   apiKeyCacheTtlMs: number;
   graphqlMaxDepth: number;
@@ -152,16 +152,15 @@ function readRedisUrl(env: Env): string | undefined {
   return raw;
 }
 
-/** `false` (the default), `true` (believe any proxy), a hop count, or a list of proxy addresses/CIDRs. */
-function readTrustProxy(env: Env): boolean | number | string[] {
+/** `false` (the default), `true` (believe any proxy), or a list of proxy addresses/CIDRs to believe. */
+function readTrustProxy(env: Env): boolean | string[] {
   const raw = env.TRUST_PROXY?.trim();
   if (!raw) return false;
-  if (/^(true|false|yes|no)$/i.test(raw)) return readBool(env, 'TRUST_PROXY', false);
-  if (/^\d+$/.test(raw)) return readInt(env, 'TRUST_PROXY', 0, 0, 100);
+  if (/^(true|false|yes|no|1|0)$/i.test(raw)) return readBool(env, 'TRUST_PROXY', false);
   const entries = raw.split(',').map((entry) => entry.trim());
   for (const entry of entries) {
     if (!/^([0-9a-f:.]+(\/\d{1,3})?|loopback|linklocal|uniquelocal)$/i.test(entry)) {
-      throw new ConfigError(`TRUST_PROXY must be true, false, a hop count or a comma-separated list of addresses, got "${entry}"`);
+      throw new ConfigError(`TRUST_PROXY must be true, false or a comma-separated list of proxy addresses, got "${entry}"`);
     }
   }
   return entries;

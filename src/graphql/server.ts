@@ -5,7 +5,9 @@ import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastif
 import type { FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { AuthService } from '../auth/auth.service';
+import { ErrorCode } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
+import type { GraphQLProtection } from '../security/graphql-armor';
 import type { GraphQLContext, OrderOperations } from './context';
 import { formatGraphQLError, isUnexpectedGraphQLError, toGraphQLError } from './errors';
 
@@ -16,6 +18,8 @@ export interface GraphQLServerOptions {
   introspection: boolean;
   /** More Apollo plugins, such as the telemetry's. */
   plugins?: ApolloServerPlugin<GraphQLContext>[];
+  /** Query limits (depth, aliases, directives, tokens, cost), checked before anything runs. */
+  protection?: GraphQLProtection;
 }
 
 export async function registerGraphQL(app: FastifyInstance, options: GraphQLServerOptions): Promise<ApolloServer<GraphQLContext>> {
@@ -30,6 +34,8 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLServ
     // raced it and left `apollo.stop()` waiting forever, so the process never exited.
     stopOnTerminationSignals: false,
     formatError: formatGraphQLError,
+    validationRules: options.protection?.validationRules,
+    parseOptions: options.protection?.parseOptions,
     plugins: [
       fastifyApolloDrainPlugin(app),
       // Apollo's landing pages load from a CDN; the playground is served locally instead.
@@ -48,6 +54,7 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLServ
         },
       },
       ...(options.plugins ?? []),
+      ...(options.protection?.plugins ?? []),
     ],
   });
   await apollo.start();
@@ -58,7 +65,9 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLServ
         const requestContext = await options.auth.authenticate(request.headers.authorization);
         return { requestContext, orders: options.orders, requestId: request.id, telemetry: request.telemetry };
       } catch (error) {
-        throw toGraphQLError(toAppError(error));
+        const appError = toAppError(error);
+        if (appError.code === ErrorCode.INTERNAL_ERROR) request.log.error({ err: error }, 'graphql authentication failed');
+        throw toGraphQLError(appError, request.id);
       }
     },
   });

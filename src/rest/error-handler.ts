@@ -30,6 +30,8 @@ const FASTIFY_CODES: Record<string, AppError> = {
     ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     'Send the request body as application/json',
   ),
+  // A path parameter too long for the router: no such id can exist.
+  FST_ERR_MAX_PARAM_LENGTH: new AppError(ErrorCode.NOT_FOUND, 'Not found'),
 };
 
 export function errorBody(error: AppError, requestId: string) {
@@ -58,7 +60,11 @@ function classify(error: FastifyError): AppError {
     );
   }
   // A malformed request Fastify refused before it reached a route (bad content length, bad URL …).
-  if (error.statusCode === 400) return new AppError(ErrorCode.INVALID_JSON, 'The request could not be read');
+  // Its own message may echo the request, so it is not passed on.
+  const status = error.statusCode ?? 500;
+  if (status === 400 || (status > 400 && status < 500 && error.code?.startsWith('FST_'))) {
+    return new AppError(ErrorCode.INVALID_JSON, 'The request could not be read');
+  }
   return toAppError(error);
 }
 

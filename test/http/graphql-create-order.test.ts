@@ -148,7 +148,12 @@ describe('errors', () => {
     try {
       const res = await gql('{ order(id: "order_x") { id } }');
       expect(res.json().errors).toStrictEqual([
-        { message: 'Internal server error', locations: [{ line: 1, column: 3 }], path: ['order'], extensions: { code: 'INTERNAL_ERROR' } },
+        {
+          message: 'Internal server error',
+          locations: [{ line: 1, column: 3 }],
+          path: ['order'],
+          extensions: { code: 'INTERNAL_ERROR', requestId: res.headers['x-request-id'] },
+        },
       ]);
       expect(res.body).not.toContain('orders_pkey');
       const logged = t.logs.find((line) => line.reqId === res.headers['x-request-id'] && line.level === 50);

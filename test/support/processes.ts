@@ -49,7 +49,8 @@ export function startServer(env: Record<string, string>, timeoutMs = 30_000): Pr
     const child = spawn(process.execPath, [...CLI, 'serve'], {
       cwd: ROOT,
       // Info level, whatever the caller asks: the "listening" line is how we know it is up.
-      env: cleanEnv({ PORT: '0', ...env, LOG_LEVEL: 'info' }),
+      // Servers here take bursts from one key (load and fault tests); the rate limit has its own tests.
+      env: cleanEnv({ PORT: '0', RATE_LIMIT_PER_MINUTE: '1000000', ...env, LOG_LEVEL: 'info' }),
     });
     let output = '';
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));

@@ -34,6 +34,22 @@ describe('loadConfig defaults', () => {
       playground: true,
       metricsToken: undefined,
       metricsPort: undefined,
+      introspection: true,
+      rateLimitPerMinute: 300,
+      authFailuresPerMinute: 30,
+      rateLimitWindowMs: 60_000,
+      redisUrl: undefined,
+      rateLimitRedisPrefix: 'order-gateway:ratelimit:',
+      trustProxy: false,
+      apiKeyCacheTtlMs: 500,
+      graphqlMaxDepth: 8,
+      graphqlMaxAliases: 15,
+      graphqlMaxDirectives: 50,
+      graphqlMaxTokens: 2000,
+      graphqlMaxCost: 50_000,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5000,
     });
   });
 
@@ -160,5 +176,61 @@ describe('loadConfig errors name the variable', () => {
     expect(error.message).toBe(message);
     expect(error.name).toBe('ConfigError');
     expect(error.message.startsWith(Object.keys(env)[0] ?? '<none>')).toBe(true);
+  });
+});
+
+describe('security and limit settings', () => {
+  it('turns introspection off in production unless INTROSPECTION says otherwise', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }).introspection).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', INTROSPECTION: 'true' }).introspection).toBe(true);
+    expect(loadConfig({ INTROSPECTION: 'false' }).introspection).toBe(false);
+  });
+
+  it('reads the limits, Redis and the proxies to trust', () => {
+    expect(
+      loadConfig({
+        RATE_LIMIT_PER_MINUTE: '1000',
+        AUTH_FAILURES_PER_MINUTE: '5',
+        REDIS_URL: 'redis://127.0.0.1:6379/2',
+        RATE_LIMIT_REDIS_PREFIX: 'gw1:',
+        TRUST_PROXY: '10.0.0.0/8, 127.0.0.1',
+        API_KEY_CACHE_TTL_MS: '0',
+        GRAPHQL_MAX_DEPTH: '10',
+        GRAPHQL_MAX_ALIASES: '5',
+        GRAPHQL_MAX_DIRECTIVES: '10',
+        GRAPHQL_MAX_TOKENS: '500',
+        GRAPHQL_MAX_COST: '1000',
+        HEADERS_TIMEOUT_MS: '5000',
+        REQUEST_TIMEOUT_MS: '20000',
+        KEEP_ALIVE_TIMEOUT_MS: '3000',
+      }),
+    ).toMatchObject({
+      rateLimitPerMinute: 1000,
+      authFailuresPerMinute: 5,
+      redisUrl: 'redis://127.0.0.1:6379/2',
+      rateLimitRedisPrefix: 'gw1:',
+      trustProxy: ['10.0.0.0/8', '127.0.0.1'],
+      apiKeyCacheTtlMs: 0,
+      graphqlMaxDepth: 10,
+      graphqlMaxAliases: 5,
+      graphqlMaxDirectives: 10,
+      graphqlMaxTokens: 500,
+      graphqlMaxCost: 1000,
+      headersTimeoutMs: 5000,
+      requestTimeoutMs: 20_000,
+      keepAliveTimeoutMs: 3000,
+    });
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+  });
+
+  it.each([
+    [{ RATE_LIMIT_PER_MINUTE: '0' }, 'RATE_LIMIT_PER_MINUTE must be between 1 and 1000000, got 0'],
+    [{ REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL must start with redis:// or rediss://, got "http://"'],
+    [{ API_KEY_CACHE_TTL_MS: '1001' }, 'API_KEY_CACHE_TTL_MS must be between 0 and 1000, got 1001'],
+    [{ TRUST_PROXY: 'my-proxy' }, 'TRUST_PROXY must be true, false or a comma-separated list of proxy addresses, got "my-proxy"'],
+    [{ HEADERS_TIMEOUT_MS: '40000' }, 'HEADERS_TIMEOUT_MS (40000) must not exceed REQUEST_TIMEOUT_MS (30000)'],
+    [{ INTROSPECTION: 'maybe' }, 'INTROSPECTION must be true or false, got "maybe"'],
+  ])('rejects %o', (env, message) => {
+    expect(configError(env).message).toBe(message);
   });
 });

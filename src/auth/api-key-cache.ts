@@ -1,0 +1,68 @@
+/**
+ * A short-lived, in-process cache of successful API key lookups.
+ *
+ * Most requests come from a few busy keys, so caching a lookup for a moment
+ * takes the authentication query off nearly every request. The TTL is what
+ * bounds revocation: a key revoked by another process (or the CLI) stops
+ * working here once its entry expires, so the TTL is capped at one second.
+ * A revocation made through this process's own AuthService removes the entry
+ * at once.
+ */
+import type { RequestContext } from '../orders/order.types';
+
+/** Revocation must take effect within a second on every process. */
+export const MAX_API_KEY_CACHE_TTL_MS = 1000;
+
+export interface CachedApiKey {
+  keyId: string;
+  context: RequestContext;
+}
+
+interface Entry extends CachedApiKey {
+  expiresAt: number;
+}
+
+export class ApiKeyCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly ttlMs: number,
+    /** Bounds memory whatever the number of keys; the oldest entry goes first. */
+    private readonly maxEntries = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (ttlMs < 0 || ttlMs > MAX_API_KEY_CACHE_TTL_MS) {
+      throw new RangeError(`The API key cache TTL must be between 0 and ${MAX_API_KEY_CACHE_TTL_MS} ms, got ${ttlMs}`);
+    }
+  }
+
+  /** The cached lookup for a key hash, or undefined when there is none or it has expired. */
+  get(hash: string): CachedApiKey | undefined {
+    const entry = this.entries.get(hash);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.now()) {
+      this.entries.delete(hash);
+      return undefined;
+    }
+    return entry;
+  }
+
+  set(hash: string, value: CachedApiKey): void {
+    if (this.ttlMs === 0) return;
+    this.entries.delete(hash); // re-inserting moves it to the young end
+    if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(hash, { ...value, expiresAt: this.now() + this.ttlMs });
+  }
+
+  /** Drops every entry of a key, by its id (used on revocation). */
+  deleteKey(keyId: string): void {
+    for (const [hash, entry] of this.entries) if (entry.keyId === keyId) this.entries.delete(hash);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Security headers on every response, through @fastify/helmet.
+ *
+ * The API answers JSON, so its Content-Security-Policy forbids everything: a
+ * response rendered as a page by mistake can load nothing and be framed by
+ * nobody. Two features serve real pages and get a policy that lets them run
+ * from this origin only, with no inline script:
+ * - Swagger UI under `/docs` (scripts, styles and `/docs/json` from 'self';
+ *   inline styles, which its React components set);
+ * - the GraphiQL playground at `GET /graphql`, which sends its own policy
+ *   with the page (src/playground), replacing this one.
+ *
+ * `/api` and `/graphql` responses are also marked `Cache-Control: no-store`:
+ * they carry one workspace's orders.
+ */
+import fastifyHelmet from '@fastify/helmet';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import helmet, { type HelmetOptions } from 'helmet';
+
+export interface SecurityHeadersOptions {
+  /** Where Swagger UI is served. */
+  docsPrefix: string;
+  graphqlPath: string;
+}
+
+const API_POLICY = {
+  defaultSrc: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'none'"],
+  frameAncestors: ["'none'"],
+};
+
+export const DOCS_POLICY = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  scriptSrcAttr: ["'none'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:'],
+  fontSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+};
+
+const HELMET_OPTIONS = {
+  // `useDefaults: false`: Helmet's defaults include upgrade-insecure-requests, which breaks plain-HTTP development.
+  contentSecurityPolicy: { useDefaults: false, directives: API_POLICY },
+  // Nothing here is meant to be framed.
+  frameguard: { action: 'deny' },
+} satisfies HelmetOptions;
+
+const apiHeaders = helmet(HELMET_OPTIONS);
+
+type ErrorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void;
+
+/**
+ * For Fastify's `frameworkErrors` (a malformed URL, an over-long path
+ * parameter): Fastify answers those before any hook runs, so the headers the
+ * hooks would add are set here before the usual error handler answers.
+ */
+export function withSecurityHeaders(handler: ErrorHandler): ErrorHandler {
+  return (error, request, reply) => {
+    apiHeaders(request.raw, reply.raw, () => undefined);
+    reply.header('x-request-id', request.id).header('cache-control', 'no-store');
+    handler(error, request, reply);
+  };
+}
+
+/** Registers helmet; call it before the routes it should reach with a route-specific policy (`/docs`). */
+export async function registerSecurityHeaders(app: FastifyInstance, options: SecurityHeadersOptions): Promise<void> {
+  app.addHook('onRoute', (route) => {
+    if (route.url === options.docsPrefix || route.url.startsWith(`${options.docsPrefix}/`)) {
+      // Helmet's own onRoute hook, registered after this one, turns the route option into its config.
+      route.helmet = { contentSecurityPolicy: { useDefaults: false, directives: DOCS_POLICY } };
+    }
+  });
+
+  await app.register(fastifyHelmet, { global: true, ...HELMET_OPTIONS });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const path = request.routeOptions.url ?? request.url.split('?', 1)[0] ?? '';
+    const guarded = path === options.graphqlPath || path === '/api' || path.startsWith('/api/');
+    if (guarded && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+}

@@ -1,0 +1,186 @@
+/**
+ * Rate limits for `/api/*` and `/graphql`, with @fastify/rate-limit's
+ * counters (in memory, or in Redis so that every process shares them).
+ *
+ * Two limits apply:
+ * - **per API key**: `perMinute` requests a minute for each key. The bucket
+ *   is named after the SHA-256 hash of the bearer token (the same hash the
+ *   key is looked up by, so keying costs no query and the raw key is never a
+ *   store key); a request without a well-formed key is counted against its
+ *   client address instead.
+ * - **failed authentication per client address**: once an address has had
+ *   `authFailuresPerMinute` requests answered 401 in a window, every request
+ *   from it is refused with 429 until the window ends, before any database
+ *   lookup.
+ *
+ * Every guarded response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining`
+ * and `X-RateLimit-Reset` (seconds); a 429 also carries `Retry-After`. A REST
+ * 429 is the usual error envelope (through the REST error handler); a GraphQL
+ * 429 is a top-level error with `extensions.code = "RATE_LIMITED"`.
+ */
+import fastifyRateLimit, { type FastifyRateLimitStoreCtor, normalizeIP } from '@fastify/rate-limit';
+import RedisStore from '@fastify/rate-limit/store/RedisStore';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Redis from 'ioredis';
+import { bearerToken, hashApiKey, looksLikeApiKey } from '../auth/api-key';
+import { ConfigError } from '../config/config';
+import { AppError, ErrorCode } from '../errors/app-error';
+import { topLevelErrorResponse } from '../graphql/errors';
+
+export interface RateLimitOptions {
+  /** Requests per key (or per address without a key) per window. */
+  perMinute: number;
+  /** 401 answers per client address per window before the address is refused. */
+  authFailuresPerMinute: number;
+  /** One minute in production; tests shorten it. */
+  windowMs: number;
+  /** Shared counters in Redis; in process memory when unset. */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key, so that deployments (or test runs) sharing a Redis stay apart. */
+  keyPrefix: string;
+  /** The GraphQL endpoint; everything under `/api` is guarded too. */
+  graphqlPath: string;
+}
+
+/** Counters kept in memory: enough that a flood of made-up keys cannot evict the real ones quickly. */
+const LOCAL_CACHE_ENTRIES = 100_000;
+
+type Scope = 'api' | 'graphql';
+
+function scopeOf(request: FastifyRequest, graphqlPath: string): Scope | undefined {
+  const route = request.routeOptions.url;
+  if (route === graphqlPath) return 'graphql';
+  // Unmatched URLs under /api (404s) are counted too: probing costs like any request.
+  const path = route ?? request.url.split('?', 1)[0] ?? '';
+  if (path === '/api' || path.startsWith('/api/')) return 'api';
+  return undefined;
+}
+
+function clientAddress(request: FastifyRequest): string {
+  return normalizeIP(request.ip);
+}
+
+/** The bucket of a request: its key's hash, or its address when it has no well-formed key. */
+export function rateLimitKey(request: FastifyRequest): string {
+  const token = bearerToken(request.headers.authorization);
+  return token && looksLikeApiKey(token) ? `key:${hashApiKey(token)}` : `addr:${clientAddress(request)}`;
+}
+
+/** Connects before the server takes requests, so a wrong REDIS_URL stops the start instead of failing open later. */
+async function connectRedis(url: string, app: FastifyInstance): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    // While Redis is unreachable a command fails at once (and the request is let through) instead of queueing.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    commandTimeout: 1000,
+  });
+  let connected = false;
+  let lastError: Error | undefined;
+  let lastLoggedAt = 0;
+  redis.on('error', (error: Error) => {
+    lastError = error;
+    // ioredis retries on its own; one line every ten seconds is enough to notice.
+    if (!connected || Date.now() - lastLoggedAt < 10_000) return;
+    lastLoggedAt = Date.now();
+    app.log.warn({ err: error }, 'rate-limit store (Redis) unavailable; requests are not being counted');
+  });
+  try {
+    await redis.connect();
+    connected = true;
+  } catch (error) {
+    redis.disconnect();
+    // The URL may hold a password: name only the host and port.
+    const { hostname, port } = new URL(url);
+    const reason = (lastError ?? (error as Error)).message;
+    throw new ConfigError(`REDIS_URL: cannot connect to Redis at ${hostname}:${port || 6379} (${reason})`, { cause: error });
+  }
+  return redis;
+}
+
+/**
+ * The plugin's own Redis store, with one namespace for both limiters. The
+ * plugin gives each limiter made by `createRateLimit(options)` a child
+ * namespace named after its route, which such a limiter does not have (the
+ * keys would read `…undefinedundefined-…`); the limiters' own key prefixes
+ * (`key:`, `addr:`, `authfail:`) already keep them apart.
+ */
+function sharedRedisStore(redis: Redis, prefix: string): FastifyRateLimitStoreCtor {
+  return class SharedRedisStore {
+    private readonly inner = new RedisStore(false, false, redis, prefix);
+    incr: RedisStore['incr'] = (...args) => this.inner.incr(...args);
+    read: RedisStore['read'] = (...args) => this.inner.read(...args);
+    child() {
+      return this;
+    }
+  };
+}
+
+interface Refusal {
+  limit: number;
+  retryAfterSeconds: number;
+  message: string;
+}
+
+function refuse(reply: FastifyReply, scope: Scope, refusal: Refusal): FastifyReply {
+  const error = new AppError(ErrorCode.RATE_LIMITED, refusal.message, [], refusal.retryAfterSeconds);
+  reply.header('x-ratelimit-limit', refusal.limit).header('x-ratelimit-remaining', 0).header('x-ratelimit-reset', refusal.retryAfterSeconds);
+  // The REST error handler writes the envelope and Retry-After.
+  if (scope === 'api') throw error;
+  const { status, body } = topLevelErrorResponse(error);
+  return reply.code(status).header('retry-after', refusal.retryAfterSeconds).type('application/json; charset=utf-8').send(body);
+}
+
+export async function registerRateLimits(app: FastifyInstance, options: RateLimitOptions): Promise<void> {
+  const redis = options.redisUrl ? await connectRedis(options.redisUrl, app) : undefined;
+  if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
+
+  await app.register(fastifyRateLimit, {
+    // Applied by the hook below rather than per route, so that one hook decides the order of the checks.
+    global: false,
+    ...(redis ? { store: sharedRedisStore(redis, options.keyPrefix) } : {}),
+    // A Redis outage must not take the API down with it: requests pass uncounted (and it is logged above).
+    skipOnError: true,
+  });
+
+  const common = { timeWindow: options.windowMs, cache: LOCAL_CACHE_ENTRIES, skipOnError: true };
+  const perKey = app.createRateLimit({ ...common, max: options.perMinute, keyGenerator: rateLimitKey });
+  const authFailures = app.createRateLimit({
+    ...common,
+    max: options.authFailuresPerMinute,
+    keyGenerator: (request) => `authfail:${clientAddress(request)}`,
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const scope = scopeOf(request, options.graphqlPath);
+    if (!scope) return;
+
+    // An address that keeps failing authentication is refused before its key is looked up.
+    const failures = await authFailures(request, { increment: false });
+    if (!failures.isAllowed && failures.remaining === 0 && failures.ttl > 0) {
+      return refuse(reply, scope, {
+        limit: failures.max,
+        retryAfterSeconds: failures.ttlInSeconds,
+        message: `Too many failed authentication attempts from this address; retry in ${failures.ttlInSeconds} s`,
+      });
+    }
+
+    const limit = await perKey(request);
+    if (limit.isAllowed) return;
+    if (limit.isExceeded) {
+      return refuse(reply, scope, {
+        limit: limit.max,
+        retryAfterSeconds: limit.ttlInSeconds,
+        message: `Rate limit of ${limit.max} requests a minute exceeded; retry in ${limit.ttlInSeconds} s`,
+      });
+    }
+    reply.header('x-ratelimit-limit', limit.max).header('x-ratelimit-remaining', limit.remaining).header('x-ratelimit-reset', limit.ttlInSeconds);
+  });
+
+  // Counted when the 401 is about to go out, whichever transport answered it.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (reply.statusCode === 401 && scopeOf(request, options.graphqlPath)) await authFailures(request);
+    return payload;
+  });
+}

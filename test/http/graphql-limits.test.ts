@@ -1,0 +1,259 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadConfig, type Config } from '../../src/config/config';
+import { createTestApp, type TestApp } from '../support/app';
+
+let t: TestApp;
+let auth: string;
+let defaults: Config;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  defaults = loadConfig({ NODE_ENV: 'test' });
+  auth = await t.bearer('acme');
+});
+afterAll(() => t.close());
+
+async function post(app: TestApp, body: unknown, headers: Record<string, string> = {}) {
+  return app.app.http.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json', authorization: auth, ...headers },
+    payload: JSON.stringify(body),
+  });
+}
+
+const query = (source: string, app = t) => post(app, { query: source });
+
+interface GraphQLErrorBody {
+  message: string;
+  extensions?: { code?: string; limit?: string };
+}
+
+async function limitErrors(source: string, app = t) {
+  const res = await query(source, app);
+  const errors = (res.json().errors ?? []) as GraphQLErrorBody[];
+  return { res, errors, limits: errors.filter((error) => error.extensions?.code === 'QUERY_LIMIT_EXCEEDED') };
+}
+
+/** `n` levels of `ofType` under `__type`: depth is `n + 3` (`__type`, `fields`, `type`, the `ofType`s, `name`). */
+const introspectionOfDepth = (depth: number) => {
+  const ofTypes = depth - 4;
+  return `{ __type(name: "Order") { fields { type { ${'ofType { '.repeat(ofTypes)}name${' }'.repeat(ofTypes)} } } } }`;
+};
+
+describe('defaults', () => {
+  it('are the documented ones', () => {
+    expect(defaults).toMatchObject({
+      graphqlMaxDepth: 8,
+      graphqlMaxAliases: 15,
+      graphqlMaxDirectives: 50,
+      graphqlMaxTokens: 2000,
+      graphqlMaxCost: 50_000,
+    });
+  });
+});
+
+describe('each limit rejects a document just past its default, as a top-level error with a code', () => {
+  it('depth', async () => {
+    const atLimit = await limitErrors(introspectionOfDepth(8));
+    expect(atLimit.res.statusCode).toBe(200);
+    expect(atLimit.errors).toStrictEqual([]);
+    const past = await limitErrors(introspectionOfDepth(9));
+    expect(past.res.statusCode).toBe(400);
+    expect(past.errors).toStrictEqual([
+      { message: 'Query depth limit of 8 exceeded, found 9.', extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'depth' } },
+    ]);
+  });
+
+  it('aliases', async () => {
+    const aliased = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: order(id: "order_${i}") { id }`).join(' ')} }`;
+    expect((await limitErrors(aliased(15))).errors).toStrictEqual([]);
+    const past = await limitErrors(aliased(16));
+    expect(past.res.statusCode).toBe(400);
+    expect(past.errors).toStrictEqual([
+      { message: 'Aliases limit of 15 exceeded, found 16.', extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'aliases' } },
+    ]);
+  });
+
+  it('directives', async () => {
+    const directed = (n: number) => `{ __typename ${'@include(if: true) '.repeat(n)}}`;
+    expect((await limitErrors(directed(50))).limits).toStrictEqual([]);
+    const past = await limitErrors(directed(51));
+    expect(past.res.statusCode).toBe(400);
+    expect(past.limits).toStrictEqual([
+      { message: 'Directives limit of 50 exceeded, found 51.', extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'directives' } },
+    ]);
+  });
+
+  it('tokens', async () => {
+    // `{`, n − 2 × `__typename`, `}`. (At the limit, the document parses; graphql-js's own
+    // field-merging budget then refuses that many repeats, which is not this limit.)
+    const tokens = (n: number) => `{ ${'__typename '.repeat(n - 2)}}`;
+    const atLimit = await limitErrors(tokens(2000));
+    expect(atLimit.limits).toStrictEqual([]);
+    expect(atLimit.errors.map((error) => error.extensions?.code)).not.toContain('GRAPHQL_PARSE_FAILED');
+    const past = await limitErrors(tokens(2001));
+    expect(past.res.statusCode).toBe(400);
+    expect(past.errors).toStrictEqual([
+      { message: 'Token limit of 2000 exceeded.', locations: expect.any(Array), extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'tokens' } },
+    ]);
+  });
+
+  it('cost', async () => {
+    // Armor's cost of `orders(first: n) { edges { node { id } } }` is n × (2 + 1.5 × (2 + 1.5 × (2 + 1.5 × 1))) = 12.875 n.
+    const costing = (first: number) => `{ orders(first: ${first}) { edges { node { id } } } }`;
+    expect((await limitErrors(costing(3883))).limits).toStrictEqual([]); // 49,993.6
+    const past = await limitErrors(costing(3884)); // 50,006.5
+    expect(past.res.statusCode).toBe(400);
+    expect(past.limits).toStrictEqual([
+      { message: 'Query Cost limit of 50000 exceeded, found 50006.5.', extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'cost' } },
+    ]);
+  });
+
+  it('lets the largest legitimate request through: a page of 100 orders with every field', async () => {
+    const ORDER = `id orderNumber customerId status items { productId name quantity price sku subtotal } subtotal shipping tax total currency
+      shippingAddress { name company address address2 city state postalCode country phone email }
+      billingAddress { name company address address2 city state postalCode country phone email }
+      notes metadata trackingNumber trackingUrl statusHistory { status timestamp } createdAt updatedAt`;
+    const res = await query(`{ orders(first: 100) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { ${ORDER} } } } }`);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().errors).toBeUndefined();
+  });
+});
+
+describe('a rejected document costs no database work', () => {
+  let tight: TestApp;
+  let tightAuth: string;
+  beforeAll(async () => {
+    tight = await createTestApp({ graphqlMaxDepth: 3, graphqlMaxAliases: 2 });
+    tightAuth = await tight.bearer('acme');
+  });
+  afterAll(() => tight.close());
+
+  const ask = (source: string) => post(tight, { query: source }, { authorization: tightAuth });
+
+  it('a deep query never reaches a resolver', async () => {
+    const findOrders = vi.spyOn(tight.app.services.orders, 'findOrders');
+    try {
+      const deep = '{ orders { edges { node { items { productId } } } } }';
+      const res = await ask(deep);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().errors[0].extensions).toStrictEqual({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'depth' });
+      expect(findOrders).not.toHaveBeenCalled();
+      // The same query within the limit does reach the service.
+      expect((await ask('{ orders { totalCount } }')).json().errors).toBeUndefined();
+      expect(findOrders).toHaveBeenCalledTimes(1);
+    } finally {
+      findOrders.mockRestore();
+    }
+  });
+
+  it('an aliased query never reaches a resolver', async () => {
+    const getOrder = vi.spyOn(tight.app.services.orders, 'getOrder');
+    try {
+      const res = await ask('{ a: order(id: "order_1") { id } b: order(id: "order_2") { id } c: order(id: "order_3") { id } }');
+      expect(res.statusCode).toBe(400);
+      expect(res.json().errors[0].extensions).toStrictEqual({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'aliases' });
+      expect(getOrder).not.toHaveBeenCalled();
+    } finally {
+      getOrder.mockRestore();
+    }
+  });
+
+  it('neither does a mutation past a limit', async () => {
+    const createOrder = vi.spyOn(tight.app.services.orders, 'createOrder');
+    try {
+      const res = await ask(`mutation { a: createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { order { id } }
+        b: createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { order { id } }
+        c: createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { order { id } } }`);
+      expect(res.statusCode).toBe(400);
+      expect(createOrder).not.toHaveBeenCalled();
+      const rows = await tight.app.db.em.fork().getConnection().execute<{ count: string }[]>('select count(*)::text as count from orders');
+      expect(rows[0]?.count).toBe('0');
+    } finally {
+      createOrder.mockRestore();
+    }
+  });
+});
+
+describe('HTTP protections', () => {
+  it('refuses batched requests', async () => {
+    const res = await post(t, [{ query: '{ __typename }' }, { query: '{ __typename }' }]);
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('batching');
+  });
+
+  it('refuses a GET without a preflight header (CSRF), and serves it with one', async () => {
+    const url = `/graphql?query=${encodeURIComponent('{ __typename }')}`;
+    const blocked = await t.app.http.inject({ method: 'GET', url, headers: { authorization: auth } });
+    expect(blocked.statusCode).toBe(400);
+    expect(blocked.json().errors[0].message).toMatch(/Cross-Site Request Forgery/);
+    const allowed = await t.app.http.inject({ method: 'GET', url, headers: { authorization: auth, 'apollo-require-preflight': 'true' } });
+    expect(allowed.statusCode).toBe(200);
+    expect(allowed.json()).toStrictEqual({ data: { __typename: 'Query' } });
+  });
+
+  it.each(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x'])(
+    'refuses a POST with the simple content type %s (what a form or a no-cors fetch can send)',
+    async (contentType) => {
+      const res = await t.app.http.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { authorization: auth, 'content-type': contentType },
+        payload: JSON.stringify({ query: 'mutation { __typename }' }),
+      });
+      expect(res.statusCode).toBe(415);
+    },
+  );
+});
+
+describe('introspection and suggestions', () => {
+  it('are on outside production: introspection works, and suggestions are given', async () => {
+    expect((await query('{ __schema { queryType { name } } }')).json()).toStrictEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
+    const typo = await query('{ ordr(id: "x") { id } }');
+    expect(typo.json().errors[0].message).toBe('Cannot query field "ordr" on type "Query". Did you mean "order" or "orders"?');
+  });
+
+  describe('under NODE_ENV=production', () => {
+    let prod: TestApp;
+    let prodAuth: string;
+    beforeAll(async () => {
+      prod = await createTestApp(loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'info' }));
+      prodAuth = await prod.bearer('acme');
+    });
+    afterAll(() => prod.close());
+
+    const ask = (body: unknown) => post(prod, body, { authorization: prodAuth });
+
+    it('introspection is off', async () => {
+      for (const source of ['{ __schema { queryType { name } } }', '{ __type(name: "Order") { name } }']) {
+        const res = await ask({ query: source });
+        expect(res.statusCode).toBe(400);
+        expect(res.json().errors[0]).toMatchObject({ message: expect.stringMatching(/introspection is not allowed/), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+      }
+    });
+
+    it('suggestions are hidden, for fields, arguments and enum values alike', async () => {
+      const field = await ask({ query: '{ ordr(id: "x") { id } }' });
+      expect(field.json().errors[0].message).toBe('Cannot query field "ordr" on type "Query".');
+      const argument = await ask({ query: '{ order(idd: "x") { id } }' });
+      expect(argument.json().errors.map((error: GraphQLErrorBody) => error.message).join(' ')).not.toMatch(/Did you mean/);
+      const enumValue = await ask({
+        query: 'query($f: OrderFilter) { orders(filter: $f) { totalCount } }',
+        variables: { f: { status: 'PAIDD' } },
+      });
+      expect(enumValue.json().errors[0].message).not.toMatch(/Did you mean|PAID"/);
+      expect(enumValue.json().errors[0].message).toContain('"PAIDD"');
+    });
+
+    it('can be turned back on with INTROSPECTION=true', async () => {
+      const open = await createTestApp(loadConfig({ NODE_ENV: 'production', INTROSPECTION: 'true' }));
+      try {
+        const res = await post(open, { query: '{ __schema { queryType { name } } }' }, { authorization: await open.bearer('acme') });
+        expect(res.json()).toStrictEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
+      } finally {
+        await open.close();
+      }
+    });
+  });
+});

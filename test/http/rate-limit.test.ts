@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { hashApiKey } from '../../src/auth/api-key';
+import { createTestApp, type TestApp } from '../support/app';
+import { appOnSameDatabase, type ExtraApp } from '../support/more-apps';
+
+const ORDER = { customer_id: 'c1', items: [{ product_id: 'p1', quantity: 1, price: '5.00' }], total: '5.00' };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Injectable = { http: TestApp['app']['http'] };
+const restGet = (app: Injectable, authorization?: string, remoteAddress = '127.0.0.1') =>
+  app.http.inject({ method: 'GET', url: '/api/orders', headers: authorization ? { authorization } : {}, remoteAddress });
+const gql = (app: Injectable, authorization?: string, remoteAddress = '127.0.0.1') =>
+  app.http.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+    payload: JSON.stringify({ query: '{ orders(first: 1) { totalCount } }' }),
+    remoteAddress,
+  });
+
+describe('the per-key limit', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ rateLimitPerMinute: 5 });
+  });
+  afterAll(() => t.close());
+
+  it('puts X-RateLimit-Limit and X-RateLimit-Remaining on every /api and /graphql response, one budget for both transports', async () => {
+    const auth = await t.bearer('acme');
+    const responses = [
+      await restGet(t.app, auth),
+      await t.app.http.inject({ method: 'GET', url: '/api/orders/order_nope', headers: { authorization: auth } }),
+      await gql(t.app, auth),
+      await t.app.http.inject({ method: 'POST', url: '/api/orders', headers: { authorization: auth, 'content-type': 'application/json' }, payload: '{' }),
+      await t.app.http.inject({ method: 'POST', url: '/api/orders', headers: { authorization: auth, 'content-type': 'application/json' }, payload: JSON.stringify(ORDER) }),
+    ];
+    expect(responses.map((res) => res.statusCode)).toStrictEqual([200, 404, 200, 400, 201]);
+    expect(responses.map((res) => res.headers['x-ratelimit-limit'])).toStrictEqual(['5', '5', '5', '5', '5']);
+    expect(responses.map((res) => res.headers['x-ratelimit-remaining'])).toStrictEqual(['4', '3', '2', '1', '0']);
+    for (const res of responses) expect(Number(res.headers['x-ratelimit-reset'])).toBeGreaterThan(0);
+  });
+
+  it('answers 429 RATE_LIMITED with Retry-After past the limit, in the REST envelope and as a GraphQL error, without authenticating', async () => {
+    const auth = await t.bearer('acme');
+    for (let i = 0; i < 5; i++) expect((await restGet(t.app, auth)).statusCode).toBe(200);
+    const authenticate = vi.spyOn(t.app.services.auth, 'authenticate');
+    try {
+      const rest = await restGet(t.app, auth);
+      expect(rest.statusCode).toBe(429);
+      expect(rest.json()).toStrictEqual({
+        success: false,
+        error: { code: 'RATE_LIMITED', message: expect.stringMatching(/^Rate limit of 5 requests a minute exceeded; retry in \d+ s$/), request_id: rest.headers['x-request-id'] },
+      });
+      const retryAfter = Number(rest.headers['retry-after']);
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      expect(rest.headers).toMatchObject({ 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '0' });
+
+      const graphql = await gql(t.app, auth);
+      expect(graphql.statusCode).toBe(429);
+      expect(graphql.headers['content-type']).toMatch(/^application\/json/);
+      expect(graphql.json()).toStrictEqual({
+        errors: [{ message: expect.stringMatching(/^Rate limit of 5 requests a minute exceeded/), extensions: { code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) } }],
+      });
+      expect(Number(graphql.headers['retry-after'])).toBeGreaterThan(0);
+      expect(authenticate).not.toHaveBeenCalled();
+    } finally {
+      authenticate.mockRestore();
+    }
+  });
+
+  it('counts each key on its own, even in one workspace', async () => {
+    const spent = await t.bearer('acme');
+    const fresh = await t.bearer('acme');
+    for (let i = 0; i < 6; i++) await restGet(t.app, spent);
+    expect((await restGet(t.app, spent)).statusCode).toBe(429);
+    const res = await restGet(t.app, fresh);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-ratelimit-remaining']).toBe('4');
+  });
+
+  it('counts requests without a usable key against their address', async () => {
+    const first = await restGet(t.app, undefined, '10.1.1.1');
+    expect(first.statusCode).toBe(401);
+    expect(first.headers).toMatchObject({ 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '4' });
+    const second = await gql(t.app, 'Bearer not-a-key', '10.1.1.1');
+    expect(second.statusCode).toBe(401);
+    expect(second.headers['x-ratelimit-remaining']).toBe('3');
+  });
+
+  it('leaves routes outside /api and /graphql alone', async () => {
+    const res = await t.app.http.inject({ method: 'GET', url: '/healthz' });
+    expect(res.headers['x-ratelimit-limit']).toBeUndefined();
+  });
+});
+
+describe('the window', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ rateLimitPerMinute: 2, rateLimitWindowMs: 1000 });
+  });
+  afterAll(() => t.close());
+
+  it('resets when the window ends', async () => {
+    const auth = await t.bearer('acme');
+    expect((await restGet(t.app, auth)).statusCode).toBe(200);
+    expect((await restGet(t.app, auth)).statusCode).toBe(200);
+    const limited = await restGet(t.app, auth);
+    expect(limited.statusCode).toBe(429);
+    expect(limited.headers['retry-after']).toBe('1');
+    await sleep(1100);
+    const again = await restGet(t.app, auth);
+    expect(again.statusCode).toBe(200);
+    expect(again.headers['x-ratelimit-remaining']).toBe('1');
+  });
+});
+
+describe('the failed-authentication limit per address', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ authFailuresPerMinute: 3 });
+  });
+  afterAll(() => t.close());
+
+  it('refuses an address with 429 once it has failed authentication too often, before looking any key up', async () => {
+    const good = await t.bearer('acme');
+    const attacker = '203.0.113.7';
+    const wrong = `Bearer ogk_${'A'.repeat(43)}`;
+    expect((await restGet(t.app, wrong, attacker)).statusCode).toBe(401);
+    expect((await gql(t.app, wrong, attacker)).statusCode).toBe(401);
+    expect((await restGet(t.app, undefined, attacker)).statusCode).toBe(401);
+
+    const authenticate = vi.spyOn(t.app.services.auth, 'authenticate');
+    try {
+      const refused = await restGet(t.app, wrong, attacker);
+      expect(refused.statusCode).toBe(429);
+      expect(refused.json().error).toMatchObject({ code: 'RATE_LIMITED', message: expect.stringMatching(/^Too many failed authentication attempts/) });
+      expect(refused.headers).toMatchObject({ 'x-ratelimit-limit': '3', 'x-ratelimit-remaining': '0' });
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      // For the rest of the window the address is refused whatever it sends, on both transports.
+      expect((await restGet(t.app, good, attacker)).statusCode).toBe(429);
+      const graphql = await gql(t.app, good, attacker);
+      expect(graphql.statusCode).toBe(429);
+      expect(graphql.json().errors[0].extensions.code).toBe('RATE_LIMITED');
+      expect(authenticate).not.toHaveBeenCalled();
+
+      // Other addresses are not affected.
+      expect((await restGet(t.app, good, '198.51.100.1')).statusCode).toBe(200);
+      expect((await restGet(t.app, wrong, '198.51.100.1')).statusCode).toBe(401);
+    } finally {
+      authenticate.mockRestore();
+    }
+  });
+
+  it('does not count successful requests', async () => {
+    const good = await t.bearer('acme');
+    for (let i = 0; i < 10; i++) expect((await restGet(t.app, good, '192.0.2.44')).statusCode).toBe(200);
+  });
+});
+
+describe('Redis: one limit across gateway processes', () => {
+  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  // A prefix of its own, so that no other run (or test file) shares these counters.
+  const prefix = `og-test:${randomUUID()}:`;
+  let t: TestApp;
+  let second: ExtraApp;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    const limits = { rateLimitPerMinute: 4, authFailuresPerMinute: 2, redisUrl, rateLimitRedisPrefix: prefix };
+    t = await createTestApp(limits);
+    second = await appOnSameDatabase(t.app.db, limits);
+    redis = new Redis(redisUrl);
+  });
+  afterEach(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  });
+  afterAll(async () => {
+    await second?.close();
+    await t?.close();
+    await redis?.quit();
+  });
+
+  it('shares one key’s budget between two app instances', async () => {
+    const auth = await t.bearer('acme');
+    const one = t.app;
+    const two = second.app;
+    const seen = [];
+    for (const app of [one, two, one, two, one, two]) {
+      const res = await restGet(app, auth);
+      seen.push([res.statusCode, res.headers['x-ratelimit-remaining']]);
+    }
+    expect(seen).toStrictEqual([
+      [200, '3'],
+      [200, '2'],
+      [200, '1'],
+      [200, '0'],
+      [429, '0'],
+      [429, '0'],
+    ]);
+    expect((await gql(two, auth)).statusCode).toBe(429);
+  });
+
+  it('shares the failed-authentication count too', async () => {
+    const wrong = `Bearer ogk_${'B'.repeat(43)}`;
+    expect((await restGet(t.app, wrong, '203.0.113.9')).statusCode).toBe(401);
+    expect((await restGet(second.app, wrong, '203.0.113.9')).statusCode).toBe(401);
+    expect((await restGet(t.app, wrong, '203.0.113.9')).statusCode).toBe(429);
+    expect((await restGet(second.app, wrong, '203.0.113.9')).statusCode).toBe(429);
+  });
+
+  it('names its Redis keys after the key’s hash, never the key', async () => {
+    const auth = await t.bearer('acme');
+    const key = auth.slice('Bearer '.length);
+    await restGet(t.app, auth);
+    const keys = await redis.keys(`${prefix}*`);
+    expect(keys).toContain(`${prefix}key:${hashApiKey(key)}`);
+    expect(keys.some((name) => name.includes(key))).toBe(false);
+  });
+});
