@@ -1,5 +1,6 @@
 import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { ulid } from 'ulid';
+import { execute, queryOne } from '../db/sql';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { isValidTimeZone } from '../orders/order-number';
 import type { RequestContext } from '../orders/order.types';
@@ -81,13 +82,13 @@ export class AuthService {
       this.usage.record(cached.keyId);
       return cached.context;
     }
-    const row = (await this.em.fork().execute<KeyRow>(
+    const row = await queryOne<KeyRow>(
+      this.em.fork(),
       `select k.id, k.secret_hash, k.workspace_id, w.time_zone, k.last_used_at
        from api_keys k join workspaces w on w.id = k.workspace_id
        where k.secret_hash = ? and k.revoked_at is null`,
       [hash],
-      'get',
-    )) as KeyRow | undefined;
+    );
     if (!row || !sameHash(row.secret_hash, hash)) {
       throw new AppError(ErrorCode.UNAUTHORIZED, 'The API key is unknown or has been revoked');
     }
@@ -103,14 +104,11 @@ export class AuthService {
   }
 
   private async writeLastUsed(keyId: string, at: Date, notBefore: Date): Promise<void> {
-    await this.em
-      .fork()
-      .getConnection()
-      .execute('update api_keys set last_used_at = ? where id = ? and (last_used_at is null or last_used_at < ?)', [
-        at,
-        keyId,
-        notBefore,
-      ]);
+    await execute(this.em.fork(), 'update api_keys set last_used_at = ? where id = ? and (last_used_at is null or last_used_at < ?)', [
+      at,
+      keyId,
+      notBefore,
+    ]);
   }
 
   async createWorkspace(slug: string, timeZone = 'UTC'): Promise<WorkspaceInfo> {

@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import stringify from 'safe-stable-stringify';
+import { execute, queryOne } from '../db/sql';
 import { AppError, ErrorCode } from '../errors/app-error';
 import type { Order } from './order.types';
 
@@ -51,24 +52,24 @@ export type Remembered = { kind: 'new' } | { kind: 'replay'; order: Order };
  * that will create the order.
  */
 export async function claimKey(em: EntityManager, workspaceId: string, key: string, requestFingerprint: string): Promise<Remembered> {
-  const claim = (await em.execute('select pg_try_advisory_xact_lock(?::bigint) as claimed', [idempotencyLockId(workspaceId, key)], 'get')) as {
-    claimed: boolean;
-  };
-  if (!claim.claimed) {
+  const claim = await queryOne<{ claimed: boolean }>(em, 'select pg_try_advisory_xact_lock(?::bigint) as claimed', [
+    idempotencyLockId(workspaceId, key),
+  ]);
+  if (!claim?.claimed) {
     throw new AppError(
       ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS,
       'A request with this Idempotency-Key is still being processed; retry after it finishes',
     );
   }
-  const row = (await em.execute(
+  const row = await queryOne<{ fingerprint: string; response: StoredOrder; live: boolean }>(
+    em,
     'select fingerprint, response, expires_at > now() as live from idempotency_keys where workspace_id = ? and key = ?',
     [workspaceId, key],
-    'get',
-  )) as { fingerprint: string; response: StoredOrder; live: boolean } | undefined;
+  );
   if (!row) return { kind: 'new' };
   if (!row.live) {
     // Expired but not swept yet: the key is free again.
-    await em.execute('delete from idempotency_keys where workspace_id = ? and key = ?', [workspaceId, key]);
+    await execute(em, 'delete from idempotency_keys where workspace_id = ? and key = ?', [workspaceId, key]);
     return { kind: 'new' };
   }
   if (row.fingerprint !== requestFingerprint) {
@@ -85,7 +86,8 @@ export async function rememberKey(
   em: EntityManager,
   entry: { workspaceId: string; key: string; fingerprint: string; order: Order; now: Date; ttlMs: number },
 ): Promise<void> {
-  await em.execute(
+  await execute(
+    em,
     `insert into idempotency_keys (workspace_id, key, fingerprint, order_id, response, created_at, expires_at)
      values (?, ?, ?, ?, ?, ?, ?)`,
     [
@@ -104,14 +106,14 @@ export async function rememberKey(
 export async function sweepExpiredKeys(em: EntityManager, batchSize = 1000, maxBatches = 100): Promise<number> {
   let deleted = 0;
   for (let batch = 0; batch < maxBatches; batch++) {
-    const result = (await em.execute(
+    const count = await execute(
+      em,
       `delete from idempotency_keys where ctid in (
          select ctid from idempotency_keys where expires_at <= now() limit ? for update skip locked)`,
       [batchSize],
-      'run',
-    )) as { affectedRows: number };
-    deleted += result.affectedRows;
-    if (result.affectedRows < batchSize) break;
+    );
+    deleted += count;
+    if (count < batchSize) break;
   }
   return deleted;
 }

@@ -9,6 +9,7 @@
  * used up.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { queryOne } from '../db/sql';
 import type { OrderItemRow, OrderRow } from './order.mapper';
 import { ORDER_NUMBER_SQL, orderNumberPrefix } from './order-number';
 
@@ -41,7 +42,8 @@ export async function insertOrder(
   order: Omit<OrderRow, 'orderNumber'>,
   items: readonly OrderItemRow[],
 ): Promise<string> {
-  const row = (await em.execute(
+  const row = (await queryOne<{ order_number: string }>(
+    em,
     INSERT_ORDER,
     [
       workspaceId,
@@ -76,7 +78,6 @@ export async function insertOrder(
         })),
       ),
     ],
-    'get',
   )) as { order_number: string };
   return row.order_number;
 }

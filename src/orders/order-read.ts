@@ -5,6 +5,7 @@
  * cost of a GET.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { queryAll, queryOne } from '../db/sql';
 import { toOrder } from './order.mapper';
 import type { Address, JsonObject, Order, OrderStatus } from './order.types';
 import type { StoredStatusChange } from './order.entity';
@@ -76,7 +77,7 @@ export async function findOrder(
   by: { id: string } | { orderNumber: string },
 ): Promise<Order | undefined> {
   const [sql, value] = 'id' in by ? [`${SELECT_ORDERS} and o.id = ?`, by.id] : [`${SELECT_ORDERS} and o.order_number = ?`, by.orderNumber];
-  const record = (await em.execute(sql, [workspaceId, value], 'get')) as OrderRecord | undefined;
+  const record = await queryOne<OrderRecord>(em, sql, [workspaceId, value]);
   return record ? fromRecord(record) : undefined;
 }
 
@@ -84,10 +85,10 @@ export async function findOrder(
 export async function findOrdersByIds(em: EntityManager, workspaceId: string, ids: readonly string[]): Promise<Order[]> {
   if (ids.length === 0) return [];
   // The ids travel as one JSON parameter: the query layer would spread a JS array into a list.
-  const records = (await em.execute(`${SELECT_ORDERS} and o.id in (select jsonb_array_elements_text(?::jsonb))`, [
+  const records = await queryAll<OrderRecord>(em, `${SELECT_ORDERS} and o.id in (select jsonb_array_elements_text(?::jsonb))`, [
     workspaceId,
     JSON.stringify(ids),
-  ])) as OrderRecord[];
+  ]);
   const byId = new Map(records.map((record) => [record.id, fromRecord(record)]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }

@@ -21,6 +21,7 @@ import { assertStatusMove } from './order-status';
 import { mergeMetadata, parseUpdateOrderRequest } from './update-order.validation';
 import { OrderEntity, OrderItemEntity } from './order.entity';
 import { toOrder, type OrderItemRow, type OrderRow } from './order.mapper';
+import { queryBuilt } from '../db/sql';
 import { insertOrder } from './order-insert';
 import { findOrder, findOrdersByIds } from './order-read';
 import { localDay } from './order-number';
@@ -176,8 +177,8 @@ export class OrderService {
     const em = this.em.fork();
     const { rows: rowsQuery, count: countQuery } = listQueries(em.getKnex(), ctx, filter, page);
     const [rows, [count]] = await Promise.all([
-      em.execute<SummaryRow[]>(rowsQuery),
-      em.execute<{ n: string | number }[]>(countQuery),
+      queryBuilt<SummaryRow>(em, rowsQuery),
+      queryBuilt<{ n: string | number }>(em, countQuery),
     ]);
     const total = Number(count?.n ?? 0);
     return {
@@ -207,8 +208,8 @@ export class OrderService {
     const pageQuery = orderNewestFirst(matching.clone().select('o.id', 'o.created_at')).limit(first + 1);
     if (cursor) afterCursor(pageQuery, cursor);
     const [rows, [count]] = await Promise.all([
-      em.execute<{ id: string; created_at: Date | string }[]>(pageQuery),
-      em.execute<{ n: string | number }[]>(matching.clone().count({ n: '*' })),
+      queryBuilt<{ id: string; created_at: Date | string }>(em, pageQuery),
+      queryBuilt<{ n: string | number }>(em, matching.clone().count({ n: '*' })),
     ]);
     const pageRows = rows.slice(0, first);
     const orders = await findOrdersByIds(em, ctx.workspaceId, pageRows.map((row) => row.id));

@@ -45,7 +45,9 @@ describe('on the process that revokes', () => {
 
   it('caches a successful lookup: a burst of requests with one key costs one key query', async () => {
     const auth = await t.bearer('acme');
-    const execute = vi.spyOn(t.app.db.em.getConnection(), 'execute');
+    // Every query runs through the connection's logging wrapper (see src/db/sql.ts).
+    const connection = t.app.db.em.getConnection() as unknown as { executeQuery: (sql: string) => Promise<unknown> };
+    const execute = vi.spyOn(connection, 'executeQuery');
     try {
       for (let i = 0; i < 5; i++) expect((await rest(t.app, auth)).statusCode).toBe(200);
       expect(execute.mock.calls.filter(([sql]) => String(sql).includes('from api_keys k')).length).toBe(1);
