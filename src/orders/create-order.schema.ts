@@ -22,6 +22,8 @@ export const LIMITS = {
   metadataKeys: 50,
   metadataKeyLength: 40,
   metadataBytes: 16 * 1024,
+  /** Objects and arrays inside metadata; deep nesting buys nothing and strains jsonb. */
+  metadataDepth: 32,
 } as const;
 
 /** An optional field may be left out or sent as `null`; both mean "not given". */

@@ -62,10 +62,20 @@ export function checkMetadata(metadata: unknown, errors: FieldError[]): void {
       errors.push({ path: ['metadata', key], message: `key must be 1 to ${LIMITS.metadataKeyLength} characters` });
     }
   }
+  if (nestingDepth(metadata) > LIMITS.metadataDepth) {
+    errors.push({ path: ['metadata'], message: `must not nest objects and arrays more than ${LIMITS.metadataDepth} levels deep` });
+  }
   const bytes = Buffer.byteLength(JSON.stringify(metadata));
   if (bytes > LIMITS.metadataBytes) {
     errors.push({ path: ['metadata'], message: `must be at most ${LIMITS.metadataBytes} bytes as JSON, got ${bytes}` });
   }
+}
+
+function nestingDepth(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let deepest = 0;
+  for (const entry of Object.values(value)) deepest = Math.max(deepest, nestingDepth(entry));
+  return deepest + 1;
 }
 
 /**

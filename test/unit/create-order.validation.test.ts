@@ -954,3 +954,17 @@ describe('parseCreateOrderRequest: regressions', () => {
     expect(draftOf(request({ billing_address: { name: null, city: null } })).billingAddress).toBeUndefined();
   });
 });
+
+describe('parseCreateOrderRequest: metadata nesting', () => {
+  const nested = (levels: number): unknown => (levels === 0 ? 'leaf' : { next: nested(levels - 1) });
+
+  it('accepts metadata nested 32 levels deep', () => {
+    expect(draftOf(request({ metadata: nested(32) })).metadata).toStrictEqual(nested(32));
+  });
+
+  it('rejects metadata nested 33 levels deep', () => {
+    expectRejected(request({ metadata: nested(33) }), [
+      { path: ['metadata'], message: 'must not nest objects and arrays more than 32 levels deep' },
+    ]);
+  });
+});
