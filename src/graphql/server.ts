@@ -9,7 +9,7 @@ import { ErrorCode } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
 import type { GraphQLProtection } from '../security/graphql-armor';
 import type { GraphQLContext, OrderOperations } from './context';
-import { formatGraphQLError, isUnexpectedGraphQLError, toGraphQLError } from './errors';
+import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError, toGraphQLError } from './errors';
 
 export interface GraphQLServerOptions {
   schema: GraphQLSchema;
@@ -49,6 +49,14 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLServ
                   app.log.error({ err: error.originalError ?? error, reqId: contextValue.requestId }, 'graphql operation failed');
                 }
               }
+            },
+            async willSendResponse({ response }) {
+              // An unreachable database is a 503 with Retry-After here too, not a 200 with errors.
+              if (response.body.kind !== 'single') return;
+              const status = httpStatusForErrors(response.body.singleResult.errors);
+              if (status === undefined) return;
+              response.http.status = status;
+              if (status === 503) response.http.headers.set('retry-after', '2');
             },
           };
         },
