@@ -1,0 +1,77 @@
+/**
+ * What a client sees while the database cannot be reached (the real outage is
+ * in test/faults/database-faults.test.ts; this pins the answers down quickly).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../support/app';
+
+let t: TestApp;
+let auth: string;
+
+const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+
+beforeAll(async () => {
+  t = await createTestApp();
+  auth = await t.bearer('acme');
+});
+afterAll(() => t.close());
+
+describe('while the database is unreachable', () => {
+  it('REST answers 503 SERVICE_UNAVAILABLE with Retry-After, and says nothing about the cause', async () => {
+    const orders = t.app.services.orders;
+    const original = orders.getOrder;
+    orders.getOrder = async () => {
+      throw refused();
+    };
+    try {
+      const res = await t.app.http.inject({ method: 'GET', url: '/api/orders/order_x', headers: { authorization: auth } });
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toBe('2');
+      expect(res.json().error).toStrictEqual({
+        code: 'SERVICE_UNAVAILABLE',
+        message: 'The database is unavailable; retry shortly',
+        request_id: res.headers['x-request-id'],
+      });
+      expect(res.body).not.toContain('5432');
+    } finally {
+      orders.getOrder = original;
+    }
+  });
+
+  it('GraphQL answers HTTP 503 with extensions.code SERVICE_UNAVAILABLE and Retry-After', async () => {
+    const orders = t.app.services.orders;
+    const original = orders.getOrder;
+    orders.getOrder = async () => {
+      throw refused();
+    };
+    try {
+      const res = await t.app.http.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        payload: { query: '{ order(id: "order_x") { id } }' },
+      });
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toBe('2');
+      expect(res.json().errors[0]).toMatchObject({
+        message: 'The database is unavailable; retry shortly',
+        extensions: { code: 'SERVICE_UNAVAILABLE' },
+      });
+    } finally {
+      orders.getOrder = original;
+    }
+  });
+
+  it('/readyz answers 503 while /healthz stays 200', async () => {
+    const db = t.app.db as { ping: () => Promise<boolean> };
+    const original = db.ping;
+    db.ping = async () => false;
+    try {
+      expect((await t.app.http.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+      expect((await t.app.http.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      db.ping = original;
+    }
+    expect((await t.app.http.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+  });
+});
