@@ -3,10 +3,17 @@
  * listen, and shut down cleanly on SIGTERM or SIGINT.
  */
 import 'reflect-metadata';
+import type { FastifyBaseLogger } from 'fastify';
 import { buildApp } from './app/app';
 import { ensureDevelopmentKey } from './app/development-key';
 import type { Config } from './config/config';
 import { databaseTarget, openDatabase } from './db/database';
+
+/** Waits until buffered log lines are written (the production logger writes asynchronously). */
+function flushed(log: FastifyBaseLogger): Promise<void> {
+  const logger = log as FastifyBaseLogger & { flush?: (done: () => void) => void };
+  return new Promise((resolve) => (logger.flush ? logger.flush(() => resolve()) : resolve()));
+}
 
 export async function serve(config: Config): Promise<void> {
   const db = await openDatabase(databaseTarget(config));
@@ -45,6 +52,7 @@ export async function serve(config: Config): Promise<void> {
     deadline.unref();
     app
       .close()
+      .then(() => flushed(log))
       .then(() => process.exit(0))
       .catch((error: unknown) => {
         log.error({ err: error }, 'shutdown failed');

@@ -4,6 +4,7 @@
  * Development on a terminal gets pino-pretty's readable lines instead.
  */
 import type { FastifyServerOptions } from 'fastify';
+import pino from 'pino';
 import type { Config } from '../config/config';
 
 export const REDACTED_PATHS = ['req.headers.authorization', 'headers.authorization', 'authorization'];
@@ -21,5 +22,7 @@ export function loggerOptions(config: Config, logStream?: NodeJS.WritableStream)
       transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true } },
     };
   }
-  return base;
+  // Asynchronous writes: a request never waits for stdout. Lines written in one
+  // turn of the event loop go out together; `main.ts` flushes before exiting.
+  return { ...base, stream: pino.destination({ dest: 1, sync: false }) };
 }

@@ -1,6 +1,5 @@
 import { LockMode } from '@mikro-orm/core';
 import { type EntityManager, type Knex, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
-import { ulid } from 'ulid';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { computeTotals, parseCreateOrderRequest, type OrderDraft } from './create-order.validation';
 import { checkIdempotencyKey, claimKey, fingerprint, rememberKey, sweepExpiredKeys } from './idempotency';
@@ -22,6 +21,7 @@ import { mergeMetadata, parseUpdateOrderRequest } from './update-order.validatio
 import { OrderEntity, OrderItemEntity } from './order.entity';
 import { toOrder, type OrderItemRow, type OrderRow } from './order.mapper';
 import { queryBuilt } from '../db/sql';
+import { newOrderId } from './order-id';
 import { insertOrder } from './order-insert';
 import { findOrder, findOrdersByIds } from './order-read';
 import { localDay } from './order-number';
@@ -123,8 +123,7 @@ export class OrderService {
     const now = this.clock();
     const money = (minor: bigint) => formatMinor(minor, draft.currency);
     const order: Omit<OrderRow, 'orderNumber'> = {
-      // ULIDs sort by creation time; their 80 random bits make them unguessable.
-      id: `order_${ulid(now.getTime())}`,
+      id: newOrderId(now),
       customerId: draft.customerId,
       status: 'pending',
       currency: draft.currency.code,
