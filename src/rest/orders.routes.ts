@@ -6,7 +6,7 @@ import type { RequestContext } from '../orders/order.types';
 import { CreateOrderRequestSchema } from '../orders/create-order.schema';
 import { UpdateOrderRequestSchema } from '../orders/update-order.schema';
 import { toRestList, toRestOrder } from './order.presenter';
-import { commonErrorResponses, ErrorEnvelope, ListOrdersQuery, OrderEnvelope, OrderListEnvelope } from './schemas';
+import { bodyErrorResponses, commonErrorResponses, ErrorEnvelope, ListOrdersQuery, OrderEnvelope, OrderListEnvelope } from './schemas';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -51,15 +51,7 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
           'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: '1–255 visible ASCII characters' })),
         }),
         body: CreateOrderRequestSchema,
-        response: {
-          201: OrderEnvelope,
-          400: ErrorEnvelope,
-          409: ErrorEnvelope,
-          413: ErrorEnvelope,
-          415: ErrorEnvelope,
-          422: ErrorEnvelope,
-          ...commonErrorResponses,
-        },
+        response: { 201: OrderEnvelope, ...bodyErrorResponses, ...commonErrorResponses },
       },
       validatorCompiler: serviceValidates,
     },
@@ -95,16 +87,7 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
         summary: 'Update an order',
         params: Type.Object({ id: Type.String() }),
         body: UpdateOrderRequestSchema,
-        response: {
-          200: OrderEnvelope,
-          400: ErrorEnvelope,
-          404: ErrorEnvelope,
-          409: ErrorEnvelope,
-          413: ErrorEnvelope,
-          415: ErrorEnvelope,
-          422: ErrorEnvelope,
-          ...commonErrorResponses,
-        },
+        response: { 200: OrderEnvelope, 404: ErrorEnvelope, ...bodyErrorResponses, ...commonErrorResponses },
       },
       validatorCompiler: serviceValidates,
     },

@@ -107,3 +107,12 @@ export const commonErrorResponses = {
   500: ErrorEnvelope,
   503: ErrorEnvelope,
 };
+
+/** What a route that reads a JSON body can also answer: bad JSON, too large, not JSON, invalid, conflict. */
+export const bodyErrorResponses = {
+  400: ErrorEnvelope,
+  409: ErrorEnvelope,
+  413: ErrorEnvelope,
+  415: ErrorEnvelope,
+  422: ErrorEnvelope,
+};
