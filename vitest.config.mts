@@ -8,6 +8,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // The slow tests have their own run: `npm run test:faults` (vitest.faults.config.mts).
+    exclude: ['test/faults/**', 'node_modules/**'],
     // Each test file opens its own database (an in-memory PGlite, or a fresh
     // database on the server named by DATABASE_URL), so files can run in parallel.
     pool: 'forks',

@@ -1,21 +1,32 @@
+import { ConnectionException } from '@mikro-orm/core';
 import { AppError, ErrorCode } from './app-error';
 
-const DATABASE_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+const DATABASE_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
 
 /**
- * True for failures that mean "the database cannot be reached right now",
- * as opposed to a bug: refused or dropped connections, a full pool, and
- * PostgreSQL's own connection-class (08xxx) and shutdown (57P0x) errors.
+ * What the drivers say when the server is gone, restarting or out of
+ * connections. MikroORM copies the message when it wraps an error (and renames
+ * it), so messages are matched, not class names.
+ */
+const DATABASE_DOWN_MESSAGES =
+  /Connection terminated|Connection ended unexpectedly|not queryable|timeout exceeded when trying to connect|Timeout acquiring a connection|terminating connection|the database system is (starting up|shutting down|in recovery mode)|Unable to acquire a connection/i;
+
+/**
+ * True for failures that mean "the database cannot serve us right now", as
+ * opposed to a bug: refused or dropped connections, a full pool, PostgreSQL's
+ * connection class (08xxx), shutdown and cancellation codes (57P01–03, 57014
+ * for a statement timeout) and too many connections (53300).
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
+    if (current instanceof ConnectionException) return true;
     const candidate = current as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown };
     const code = typeof candidate.code === 'string' ? candidate.code : '';
-    if (DATABASE_DOWN_CODES.has(code) || code.startsWith('08') || /^57P0[1-3]$/.test(code)) return true;
-    if (candidate.name === 'KnexTimeoutError') return true;
-    if (typeof candidate.message === 'string' && /Connection terminated|timeout exceeded when trying to connect/i.test(candidate.message)) {
+    if (DATABASE_DOWN_CODES.has(code) || code.startsWith('08') || /^57P0[1-3]$/.test(code) || code === '57014' || code === '53300') {
       return true;
     }
+    if (candidate.name === 'KnexTimeoutError') return true;
+    if (typeof candidate.message === 'string' && DATABASE_DOWN_MESSAGES.test(candidate.message)) return true;
     current = candidate.cause;
   }
   return false;
