@@ -41,6 +41,42 @@ export async function queryAll<T>(em: EntityManager, text: string, params: reado
   return (result.rows ?? []) as T[];
 }
 
+interface KnexClient {
+  driverName: string;
+  acquireConnection(): Promise<{ query(config: { name: string; text: string; values: unknown[] }): Promise<RawResult> }>;
+  releaseConnection(connection: unknown): Promise<unknown>;
+}
+
+/**
+ * Like `queryOne`, as a named prepared statement on a PostgreSQL server: the
+ * server parses and plans it once per connection instead of on every call,
+ * which matters for a statement run on every create. Outside a transaction
+ * only (it takes its own pooled connection); elsewhere, and on the embedded
+ * database, it is a plain `queryOne`.
+ */
+export async function queryOnePrepared<T>(
+  em: EntityManager,
+  name: string,
+  text: string,
+  params: readonly unknown[],
+): Promise<T | undefined> {
+  const client = em.getKnex().client as unknown as KnexClient;
+  if (client.driverName !== 'pg' || em.getTransactionContext()) return queryOne<T>(em, text, params);
+  const { sql, bindings } = em.getKnex().raw(text, params as Knex.RawBinding[]).toSQL().toNative();
+  const connection = em.getConnection() as unknown as LoggingConnection;
+  const pooled = await client.acquireConnection().catch((error: unknown) => {
+    throw em.getDriver().convertException(error as Error);
+  });
+  try {
+    const result = await connection.executeQuery(text, () => pooled.query({ name, text: sql, values: [...bindings] }));
+    return result.rows?.[0] as T | undefined;
+  } catch (error) {
+    throw em.getDriver().convertException(error as Error);
+  } finally {
+    await client.releaseConnection(pooled);
+  }
+}
+
 /** The first row, or undefined. */
 export async function queryOne<T>(em: EntityManager, text: string, params: readonly unknown[] = []): Promise<T | undefined> {
   return (await queryAll<T>(em, text, params))[0];

@@ -9,7 +9,7 @@
  * used up.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { queryOne } from '../db/sql';
+import { queryOnePrepared } from '../db/sql';
 import type { OrderItemRow, OrderRow } from './order.mapper';
 import { ORDER_NUMBER_SQL, orderNumberPrefix } from './order-number';
 
@@ -42,8 +42,9 @@ export async function insertOrder(
   order: Omit<OrderRow, 'orderNumber'>,
   items: readonly OrderItemRow[],
 ): Promise<string> {
-  const row = (await queryOne<{ order_number: string }>(
+  const row = (await queryOnePrepared<{ order_number: string }>(
     em,
+    'insert_order',
     INSERT_ORDER,
     [
       workspaceId,
