@@ -99,20 +99,3 @@ export const ErrorEnvelope = Type.Object({
     request_id: Type.String(),
   }),
 });
-
-/** The error statuses every authenticated route can answer with. */
-export const commonErrorResponses = {
-  401: ErrorEnvelope,
-  429: ErrorEnvelope,
-  500: ErrorEnvelope,
-  503: ErrorEnvelope,
-};
-
-/** What a route that reads a JSON body can also answer: bad JSON, too large, not JSON, invalid, conflict. */
-export const bodyErrorResponses = {
-  400: ErrorEnvelope,
-  409: ErrorEnvelope,
-  413: ErrorEnvelope,
-  415: ErrorEnvelope,
-  422: ErrorEnvelope,
-};
