@@ -9,7 +9,7 @@ import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver, type EntityManager } from '@mikro-orm/postgresql';
-import { PGliteDriver } from 'mikro-orm-pglite';
+import { EmbeddedDriver } from './embedded-driver';
 import type { Config } from '../config/config';
 import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import { entities } from './entities';
@@ -103,7 +103,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   }
   const orm = await MikroORM.init({
     ...common,
-    driver: PGliteDriver,
+    driver: EmbeddedDriver,
     dbName: 'postgres',
     driverOptions: { connection: { pglite: () => pglite } },
   });
