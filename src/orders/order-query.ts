@@ -6,7 +6,6 @@
  * `orders (workspace_id, created_at desc, id desc)` serves that order, and
  * each filter has an index of its own (see the migrations).
  */
-import type { Knex } from '@mikro-orm/postgresql';
 import { AppError, type FieldError } from '../errors/app-error';
 import { ORDER_STATUSES, type OrderStatus } from './order.types';
 
@@ -143,51 +142,6 @@ function readInteger(raw: unknown, key: string, fallback: number, min: number, m
   return value;
 }
 
-/** Adds the workspace scope and every filter to a query on `orders as o`. */
-export function applyOrderFilter(qb: Knex.QueryBuilder, workspaceId: string, timeZone: string, filter: OrderFilter): Knex.QueryBuilder {
-  qb.where('o.workspace_id', workspaceId);
-  if (filter.customerId !== undefined) qb.andWhere('o.customer_id', filter.customerId);
-  if (filter.status !== undefined) qb.andWhere('o.status', filter.status);
-  if (filter.from) qb.andWhereRaw(`o.created_at >= ${boundSql(filter.from, 'start')}`, boundParams(filter.from, timeZone));
-  if (filter.to) {
-    const op = filter.to.kind === 'date' ? '<' : '<=';
-    qb.andWhereRaw(`o.created_at ${op} ${boundSql(filter.to, 'end')}`, boundParams(filter.to, timeZone));
-  }
-  if (filter.minTotal !== undefined) qb.andWhereRaw('o.total >= ?::numeric', [filter.minTotal]);
-  if (filter.maxTotal !== undefined) qb.andWhereRaw('o.total <= ?::numeric', [filter.maxTotal]);
-  if (filter.search !== undefined) {
-    const pattern = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    qb.andWhere((inner) => {
-      void inner.whereRaw(`o.order_number ilike ? escape '\\'`, [pattern]).orWhereRaw(`o.notes ilike ? escape '\\'`, [pattern]);
-    });
-  }
-  return qb;
-}
-
-function boundSql(bound: TimeBound, side: 'start' | 'end'): string {
-  switch (bound.kind) {
-    case 'instant':
-      return '?::timestamptz';
-    case 'local':
-      return '(?::timestamp at time zone ?)';
-    case 'date':
-      // A day runs from its local midnight to the next one; `to` includes the whole day.
-      return side === 'start' ? '(?::date::timestamp at time zone ?)' : '((?::date + 1)::timestamp at time zone ?)';
-  }
-}
-
-function boundParams(bound: TimeBound, timeZone: string): string[] {
-  return bound.kind === 'instant' ? [bound.value] : [bound.value, timeZone];
-}
-
-/** Newest first, ties by id: the order of the list index. */
-export function orderNewestFirst(qb: Knex.QueryBuilder): Knex.QueryBuilder {
-  return qb.orderBy([
-    { column: 'o.created_at', order: 'desc' },
-    { column: 'o.id', order: 'desc' },
-  ]);
-}
-
 /** A cursor names a row by its sort key. It is opaque to clients, and stays valid while rows are added. */
 export interface Cursor {
   createdAt: string;
@@ -215,9 +169,4 @@ export function decodeCursor(value: string, path: string): Cursor {
     // fall through
   }
   throw AppError.validation([{ path: [path], message: 'is not a cursor from this API' }]);
-}
-
-/** Rows strictly after the cursor, in newest-first order. */
-export function afterCursor(qb: Knex.QueryBuilder, cursor: Cursor): Knex.QueryBuilder {
-  return qb.andWhereRaw('(o.created_at, o.id) < (?::timestamptz, ?)', [cursor.createdAt, cursor.id]);
 }

@@ -1,6 +1,7 @@
 import {
   Collection,
   Entity,
+  EntityRepositoryType,
   ManyToOne,
   OneToMany,
   OptionalProps,
@@ -10,6 +11,7 @@ import {
   Unique,
 } from '@mikro-orm/core';
 import { WorkspaceEntity } from '../auth/workspace.entity';
+import { OrderRepository } from './order.repository';
 import type { Address, JsonObject, OrderStatus } from './order.types';
 
 /** One entry of `status_history`, as stored (timestamps as ISO strings inside jsonb). */
@@ -23,10 +25,11 @@ export interface StoredStatusChange {
 // A function, not a shared object: MikroORM writes the column name into the options it is given.
 const money = () => ({ type: 'decimal', precision: 18, scale: 3 }) as const;
 
-@Entity({ tableName: 'orders' })
+@Entity({ tableName: 'orders', repository: () => OrderRepository })
 @Unique({ properties: ['workspace', 'orderNumber'] })
 export class OrderEntity {
   [OptionalProps]?: 'items';
+  [EntityRepositoryType]?: OrderRepository;
 
   @PrimaryKey({ type: 'string', length: 40 })
   id!: string;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from 'pg';
-import { idempotencyLockId, sweepExpiredKeys } from '../../src/orders/idempotency';
+import { idempotencyLockId } from '../../src/orders/idempotency';
+import { IdempotencyKeyEntity } from '../../src/orders/idempotency.entity';
 import { createTestApp, type TestApp } from '../support/app';
 import { usingRealPostgres } from '../support/database';
 
@@ -213,7 +214,7 @@ describe('expiry', () => {
          select workspace_id, 'live-' || g, fingerprint, order_id, response, now(), now() + interval '1 hour'
          from idempotency_keys, generate_series(1, 5) g where key = 'ttl-key'`,
       );
-      expect(await sweepExpiredKeys(em, 10, 100)).toBe(26);
+      expect(await em.getRepository(IdempotencyKeyEntity).sweepExpired(10, 100)).toBe(26);
       const [{ n: left }] = await em.execute("select count(*)::int as n from idempotency_keys where key like 'live-%'");
       expect(left).toBe(5);
       const [{ n: all }] = await em.execute('select count(*)::int as n from idempotency_keys');
