@@ -13,7 +13,13 @@
  * generator's, take the script path.
  */
 import type { PGliteInterface } from '@electric-sql/pglite';
-import { AbstractSqlDriver, type Configuration, type Knex, knex, PostgreSqlPlatform } from '@mikro-orm/postgresql';
+import {
+  AbstractSqlDriver,
+  type Configuration,
+  type Knex,
+  knex,
+  PostgreSqlPlatform,
+} from '@mikro-orm/postgresql';
 import { PGliteConnection, PGliteKnexDialect, type QueryObject } from 'mikro-orm-pglite';
 import { nonEmptyStatements, parseSplits } from 'postgres-semicolons';
 
@@ -34,7 +40,8 @@ class EmbeddedKnexDialect extends PGliteKnexDialect {
     if (!obj.sql) throw new Error('The query is empty');
     if (obj.method === 'raw' && isScript(obj.sql)) {
       // PGlite's `exec` would silently drop bound values.
-      if ((obj.bindings ?? []).length > 0) throw new Error('A script of several statements cannot take bound values');
+      if ((obj.bindings ?? []).length > 0)
+        throw new Error('A script of several statements cannot take bound values');
       return super._query(connection, obj);
     }
     obj.response = await connection.query(obj.sql, obj.bindings ?? []);

@@ -24,12 +24,20 @@ export async function queryAll<T extends object>(
 }
 
 /** The first row, or undefined. */
-export async function queryOne<T extends object>(em: EntityManager, text: string, params: readonly unknown[] = []): Promise<T | undefined> {
+export async function queryOne<T extends object>(
+  em: EntityManager,
+  text: string,
+  params: readonly unknown[] = [],
+): Promise<T | undefined> {
   return (await queryAll<T>(em, text, params))[0];
 }
 
 /** A statement without a result set; returns how many rows it touched. */
-export async function execute(em: EntityManager, text: string, params: readonly unknown[] = []): Promise<number> {
+export async function execute(
+  em: EntityManager,
+  text: string,
+  params: readonly unknown[] = [],
+): Promise<number> {
   const result = await em.execute<QueryResult>(text, [...params], 'run');
   return result.affectedRows;
 }

@@ -27,7 +27,11 @@ export class IdempotencyKeyRepository extends EntityRepository<IdempotencyKeyEnt
    * another transaction holds it. The lock goes with the transaction.
    */
   async tryLock(lockId: string): Promise<boolean> {
-    const claim = await queryOne<{ claimed: boolean }>(this.em, 'select pg_try_advisory_xact_lock(?::bigint) as claimed', [lockId]);
+    const claim = await queryOne<{ claimed: boolean }>(
+      this.em,
+      'select pg_try_advisory_xact_lock(?::bigint) as claimed',
+      [lockId],
+    );
     return claim?.claimed === true;
   }
 
@@ -46,7 +50,14 @@ export class IdempotencyKeyRepository extends EntityRepository<IdempotencyKeyEnt
   }
 
   /** Stores the finished request under its key. */
-  async remember(entry: { workspaceId: string; key: string; fingerprint: string; order: Order; now: Date; ttlMs: number }): Promise<void> {
+  async remember(entry: {
+    workspaceId: string;
+    key: string;
+    fingerprint: string;
+    order: Order;
+    now: Date;
+    ttlMs: number;
+  }): Promise<void> {
     await this.insert({
       workspace: entry.workspaceId,
       key: entry.key,
@@ -78,7 +89,10 @@ export class IdempotencyKeyRepository extends EntityRepository<IdempotencyKeyEnt
 function reviveOrder(stored: StoredOrder): Order {
   return {
     ...stored,
-    statusHistory: stored.statusHistory.map((change) => ({ status: change.status, timestamp: new Date(change.timestamp) })),
+    statusHistory: stored.statusHistory.map((change) => ({
+      status: change.status,
+      timestamp: new Date(change.timestamp),
+    })),
     createdAt: new Date(stored.createdAt),
     updatedAt: new Date(stored.updatedAt),
   };

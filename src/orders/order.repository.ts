@@ -13,9 +13,17 @@
 import { EntityRepository, type Knex, LockMode } from '@mikro-orm/postgresql';
 import { queryAll, queryOne } from '../db/sql';
 import type { OrderEntity } from './order.entity';
-import { type Cursor, type OrderFilter, type TimeBound } from './order-query';
+import type { Cursor } from './order-cursor';
+import type { OrderFilter, TimeBound } from './order-filter';
 import { ORDER_NUMBER_SQL, orderNumberPrefix } from './order-number';
-import { type ItemRecord, type NewOrder, type OrderRecord, type SummaryRecord, toOrder, toSummary } from './order.rows';
+import {
+  type ItemRecord,
+  type NewOrder,
+  type OrderRecord,
+  type SummaryRecord,
+  toOrder,
+  toSummary,
+} from './order.rows';
 import type { Order, OrderSummary } from './order.types';
 
 /** The workspace a query is scoped to, and its time zone (calendar-day filters). */
@@ -91,8 +99,14 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
   }
 
   /** One order of the workspace by id or by number, or undefined. */
-  async findWhole(workspaceId: string, by: { id: string } | { orderNumber: string }): Promise<Order | undefined> {
-    const [sql, value] = 'id' in by ? [`${SELECT_ORDERS} and o.id = ?`, by.id] : [`${SELECT_ORDERS} and o.order_number = ?`, by.orderNumber];
+  async findWhole(
+    workspaceId: string,
+    by: { id: string } | { orderNumber: string },
+  ): Promise<Order | undefined> {
+    const [sql, value] =
+      'id' in by
+        ? [`${SELECT_ORDERS} and o.id = ?`, by.id]
+        : [`${SELECT_ORDERS} and o.order_number = ?`, by.orderNumber];
     const record = await queryOne<OrderWithItems>(this.em, sql, [workspaceId, value]);
     return record ? toOrder(record, record.items) : undefined;
   }
@@ -100,7 +114,10 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
   /** The workspace's orders with these ids, in the order of `ids`. */
   async findWholeByIds(workspaceId: string, ids: readonly string[]): Promise<Order[]> {
     if (ids.length === 0) return [];
-    const records = await queryAll<OrderWithItems>(this.em, `${SELECT_ORDERS} and o.id in (?)`, [workspaceId, ids]);
+    const records = await queryAll<OrderWithItems>(this.em, `${SELECT_ORDERS} and o.id in (?)`, [
+      workspaceId,
+      ids,
+    ]);
     const byId = new Map(records.map((record) => [record.id, toOrder(record, record.items)]));
     return ids.flatMap((id) => byId.get(id) ?? []);
   }
@@ -111,9 +128,16 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
   }
 
   /** A REST page: the summaries at `offset`, and how many orders match in all. */
-  async listPage(scope: Scope, filter: OrderFilter, page: { limit: number; offset: number }): Promise<{ orders: OrderSummary[]; total: number }> {
+  async listPage(
+    scope: Scope,
+    filter: OrderFilter,
+    page: { limit: number; offset: number },
+  ): Promise<{ orders: OrderSummary[]; total: number }> {
     const { rows, count } = listQueries(this.getKnex(), scope, filter, page);
-    const [records, [counted]] = await Promise.all([queryAll<SummaryRecord>(this.em, rows), queryAll<{ n: string | number }>(this.em, count)]);
+    const [records, [counted]] = await Promise.all([
+      queryAll<SummaryRecord>(this.em, rows),
+      queryAll<{ n: string | number }>(this.em, count),
+    ]);
     return { orders: records.map(toSummary), total: Number(counted?.n ?? 0) };
   }
 
@@ -121,21 +145,35 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
    * A keyset page: up to `first` whole orders strictly after the cursor,
    * whether more follow, and how many orders match in all.
    */
-  async findPage(scope: Scope, filter: OrderFilter, first: number, after?: Cursor): Promise<{ orders: Order[]; total: number; hasMore: boolean }> {
+  async findPage(
+    scope: Scope,
+    filter: OrderFilter,
+    first: number,
+    after?: Cursor,
+  ): Promise<{ orders: Order[]; total: number; hasMore: boolean }> {
     const matching = whereFilter(this.getKnex()('orders as o'), scope, filter);
     const pageQuery = newestFirst(matching.clone().select('o.id')).limit(first + 1);
-    if (after) pageQuery.andWhereRaw('(o.created_at, o.id) < (?::timestamptz, ?)', [after.createdAt, after.id]);
+    if (after)
+      pageQuery.andWhereRaw('(o.created_at, o.id) < (?::timestamptz, ?)', [after.createdAt, after.id]);
     const [rows, [counted]] = await Promise.all([
       queryAll<{ id: string }>(this.em, pageQuery),
       queryAll<{ n: string | number }>(this.em, matching.clone().count({ n: '*' })),
     ]);
-    const orders = await this.findWholeByIds(scope.workspaceId, rows.slice(0, first).map((row) => row.id));
+    const orders = await this.findWholeByIds(
+      scope.workspaceId,
+      rows.slice(0, first).map((row) => row.id),
+    );
     return { orders, total: Number(counted?.n ?? 0), hasMore: rows.length > first };
   }
 }
 
 /** The two queries behind a REST list page: its rows, and the count of every match. Exported for the index test. */
-export function listQueries(knex: Knex, scope: Scope, filter: OrderFilter, page: { limit: number; offset: number }) {
+export function listQueries(
+  knex: Knex,
+  scope: Scope,
+  filter: OrderFilter,
+  page: { limit: number; offset: number },
+) {
   const matching = whereFilter(knex('orders as o'), scope, filter);
   const rows = newestFirst(
     matching
@@ -160,17 +198,26 @@ function whereFilter(qb: Knex.QueryBuilder, scope: Scope, filter: OrderFilter): 
   qb.where('o.workspace_id', scope.workspaceId);
   if (filter.customerId !== undefined) qb.andWhere('o.customer_id', filter.customerId);
   if (filter.status !== undefined) qb.andWhere('o.status', filter.status);
-  if (filter.from) qb.andWhereRaw(`o.created_at >= ${boundSql(filter.from, 'start')}`, boundParams(filter.from, scope.timeZone));
+  if (filter.from)
+    qb.andWhereRaw(
+      `o.created_at >= ${boundSql(filter.from, 'start')}`,
+      boundParams(filter.from, scope.timeZone),
+    );
   if (filter.to) {
     const op = filter.to.kind === 'date' ? '<' : '<=';
-    qb.andWhereRaw(`o.created_at ${op} ${boundSql(filter.to, 'end')}`, boundParams(filter.to, scope.timeZone));
+    qb.andWhereRaw(
+      `o.created_at ${op} ${boundSql(filter.to, 'end')}`,
+      boundParams(filter.to, scope.timeZone),
+    );
   }
   if (filter.minTotal !== undefined) qb.andWhereRaw('o.total >= ?::numeric', [filter.minTotal]);
   if (filter.maxTotal !== undefined) qb.andWhereRaw('o.total <= ?::numeric', [filter.maxTotal]);
   if (filter.search !== undefined) {
     const pattern = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     qb.andWhere((inner) => {
-      void inner.whereRaw(`o.order_number ilike ? escape '\\'`, [pattern]).orWhereRaw(`o.notes ilike ? escape '\\'`, [pattern]);
+      void inner
+        .whereRaw(`o.order_number ilike ? escape '\\'`, [pattern])
+        .orWhereRaw(`o.notes ilike ? escape '\\'`, [pattern]);
     });
   }
   return qb;
@@ -184,7 +231,9 @@ function boundSql(bound: TimeBound, side: 'start' | 'end'): string {
       return '(?::timestamp at time zone ?)';
     case 'date':
       // A day runs from its local midnight to the next one; `to` includes the whole day.
-      return side === 'start' ? '(?::date::timestamp at time zone ?)' : '((?::date + 1)::timestamp at time zone ?)';
+      return side === 'start'
+        ? '(?::date::timestamp at time zone ?)'
+        : '((?::date + 1)::timestamp at time zone ?)';
   }
 }
 

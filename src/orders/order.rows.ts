@@ -10,11 +10,25 @@ import type { OrderEntity, OrderItemEntity } from './order.entity';
 import type { Order, OrderItem, OrderSummary } from './order.types';
 
 /** An order's columns under its entity's property names, as written or read back. */
-export type OrderRecord = Omit<OrderEntity, 'workspace' | 'items' | typeof EntityRepositoryType | typeof OptionalProps>;
+export type OrderRecord = Omit<
+  OrderEntity,
+  'workspace' | 'items' | typeof EntityRepositoryType | typeof OptionalProps
+>;
 /** An item's columns under its entity's property names. */
 export type ItemRecord = Omit<OrderItemEntity, 'order'>;
 /** A row of the list: the summary columns and the number of lines. */
-export type SummaryRecord = Pick<OrderRecord, 'id' | 'orderNumber' | 'customerId' | 'status' | 'total' | 'currency' | 'trackingNumber' | 'createdAt' | 'updatedAt'> & {
+export type SummaryRecord = Pick<
+  OrderRecord,
+  | 'id'
+  | 'orderNumber'
+  | 'customerId'
+  | 'status'
+  | 'total'
+  | 'currency'
+  | 'trackingNumber'
+  | 'createdAt'
+  | 'updatedAt'
+> & {
   itemsCount: number | string;
 };
 
@@ -34,16 +48,15 @@ export function toOrder(record: OrderRecord, items: readonly ItemRecord[]): Orde
     orderNumber: record.orderNumber,
     customerId: record.customerId,
     status: record.status,
-    items: items.map(
-      (item): OrderItem =>
-        dropUndefined({
-          productId: item.productId,
-          name: item.name ?? undefined,
-          quantity: item.quantity,
-          price: money(item.price),
-          sku: item.sku ?? undefined,
-          subtotal: money(item.subtotal),
-        }),
+    items: items.map((item): OrderItem =>
+      dropUndefined({
+        productId: item.productId,
+        name: item.name ?? undefined,
+        quantity: item.quantity,
+        price: money(item.price),
+        sku: item.sku ?? undefined,
+        subtotal: money(item.subtotal),
+      }),
     ),
     subtotal: money(record.subtotal),
     shipping: money(record.shipping),
@@ -56,7 +69,10 @@ export function toOrder(record: OrderRecord, items: readonly ItemRecord[]): Orde
     metadata: record.metadata ?? undefined,
     trackingNumber: record.trackingNumber ?? undefined,
     trackingUrl: record.trackingUrl ?? undefined,
-    statusHistory: record.statusHistory.map((change) => ({ status: change.status, timestamp: new Date(change.timestamp) })),
+    statusHistory: record.statusHistory.map((change) => ({
+      status: change.status,
+      timestamp: new Date(change.timestamp),
+    })),
     // Drivers differ: a server's rows carry Dates, a JSON aggregate carries strings.
     createdAt: new Date(record.createdAt),
     updatedAt: new Date(record.updatedAt),

@@ -4,7 +4,9 @@ import { computeTotals, parseCreateOrderRequest, type OrderDraft } from './creat
 import { IdempotencyKeyEntity } from './idempotency.entity';
 import { checkIdempotencyKey, claimKey, fingerprint } from './idempotency';
 import { formatMinor } from './money';
-import { checkPageSize, decodeCursor, encodeCursor, parseListQuery, parseOrderFilter } from './order-query';
+import { parseListQuery } from './list-parameters';
+import { checkPageSize, decodeCursor, encodeCursor } from './order-cursor';
+import { parseOrderFilter } from './order-filter';
 import { assertStatusMove } from './order-status';
 import { mergeMetadata, parseUpdateOrderRequest } from './update-order.validation';
 import { OrderEntity } from './order.entity';

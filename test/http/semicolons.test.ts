@@ -41,11 +41,20 @@ const createBody = {
   metadata: { [`key${S}`]: `value${S}`, nested: { [S]: [S] } },
 };
 
-const rest = (method: 'GET' | 'PUT' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}) =>
+const rest = (
+  method: 'GET' | 'PUT' | 'POST',
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) =>
   t.app.http.inject({
     method,
     url,
-    headers: { authorization: auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    headers: {
+      authorization: auth,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
     payload: body === undefined ? undefined : JSON.stringify(body),
   });
 
@@ -68,7 +77,11 @@ describe('REST', () => {
     expect(created.statusCode).toBe(201);
     const data = created.json<{ data: Record<string, unknown> & { id: string } }>().data;
     id = data.id;
-    expect(data).toMatchObject({ ...createBody, total: 3, items: [{ ...createBody.items[0], price: 1.5, subtotal: 3 }] });
+    expect(data).toMatchObject({
+      ...createBody,
+      total: 3,
+      items: [{ ...createBody.items[0], price: 1.5, subtotal: 3 }],
+    });
 
     const replay = await rest('POST', '/api/orders', createBody, { 'idempotency-key': `key${S}` });
     expect(replay.statusCode).toBe(201);
@@ -78,14 +91,23 @@ describe('REST', () => {
     const read = await rest('GET', `/api/orders/${id}`);
     expect(read.statusCode).toBe(200);
     expect(read.json()).toStrictEqual(created.json());
-    expect((await rest('GET', '/api/orders')).json<{ pagination: { total: number } }>().pagination.total).toBe(1);
+    expect(
+      (await rest('GET', '/api/orders')).json<{ pagination: { total: number } }>().pagination.total,
+    ).toBe(1);
   });
 
   it('filters the list by text with `;`', async () => {
-    for (const query of [`customer_id=${encodeURIComponent(`cust${S}`)}`, `search=${encodeURIComponent(';')}`, `search=${encodeURIComponent(EVIL)}`]) {
+    for (const query of [
+      `customer_id=${encodeURIComponent(`cust${S}`)}`,
+      `search=${encodeURIComponent(';')}`,
+      `search=${encodeURIComponent(EVIL)}`,
+    ]) {
       const list = await rest('GET', `/api/orders?${query}`);
       expect(list.statusCode, query).toBe(200);
-      expect(list.json<{ data: { id: string }[] }>().data.map((order) => order.id), query).toStrictEqual([id]);
+      expect(
+        list.json<{ data: { id: string }[] }>().data.map((order) => order.id),
+        query,
+      ).toStrictEqual([id]);
     }
     const none = await rest('GET', `/api/orders?customer_id=${encodeURIComponent(EVIL)}`);
     expect(none.json<{ data: unknown[] }>().data).toStrictEqual([]);
@@ -102,7 +124,10 @@ describe('REST', () => {
     };
     const updated = await rest('PUT', `/api/orders/${id}`, changes);
     expect(updated.statusCode).toBe(200);
-    expect(updated.json<{ data: unknown }>().data).toMatchObject({ ...changes, metadata: { ...createBody.metadata, ...changes.metadata } });
+    expect(updated.json<{ data: unknown }>().data).toMatchObject({
+      ...changes,
+      metadata: { ...createBody.metadata, ...changes.metadata },
+    });
     expect((await rest('GET', `/api/orders/${id}`)).json()).toStrictEqual(updated.json());
   });
 
@@ -123,7 +148,8 @@ describe('REST', () => {
 });
 
 describe('GraphQL', () => {
-  const ORDER_FIELDS = 'id customerId notes metadata trackingNumber shippingAddress { name address } items { productId name sku }';
+  const ORDER_FIELDS =
+    'id customerId notes metadata trackingNumber shippingAddress { name address } items { productId name sku }';
   let id: string;
   let orderNumber: string;
 
@@ -142,9 +168,17 @@ describe('GraphQL', () => {
          replayed order { ${ORDER_FIELDS} orderNumber } userErrors { code } } }`,
       { input, key: `gql${S}` },
     );
-    const payload = body.data.createOrder as { order: { id: string; orderNumber: string }; userErrors: unknown[] };
+    const payload = body.data.createOrder as {
+      order: { id: string; orderNumber: string };
+      userErrors: unknown[];
+    };
     expect(payload.userErrors).toStrictEqual([]);
-    expect(payload.order).toMatchObject({ customerId: input.customerId, notes: EVIL, metadata: { [S]: S }, items: [{ name: EVIL }] });
+    expect(payload.order).toMatchObject({
+      customerId: input.customerId,
+      notes: EVIL,
+      metadata: { [S]: S },
+      items: [{ name: EVIL }],
+    });
     id = payload.order.id;
     orderNumber = payload.order.orderNumber;
   });
@@ -156,16 +190,37 @@ describe('GraphQL', () => {
          orders(filter: $filter) { totalCount edges { node { id } } } }`,
       { id, number: orderNumber, filter: { customerId: `gql${S}`, search: EVIL } },
     );
-    expect(body.data).toStrictEqual({ order: { id }, orderByNumber: { id }, orders: { totalCount: 1, edges: [{ node: { id } }] } });
+    expect(body.data).toStrictEqual({
+      order: { id },
+      orderByNumber: { id },
+      orders: { totalCount: 1, edges: [{ node: { id } }] },
+    });
   });
 
   it('updateOrder writes `;` into every text field', async () => {
-    const input = { trackingNumber: S, trackingUrl: `https://t.example/${S}`, notes: S, metadata: { more: EVIL }, shippingAddress: { name: EVIL } };
-    const body = await gql(`mutation($id: ID!, $input: UpdateOrderInput!) { updateOrder(id: $id, input: $input) { order { ${ORDER_FIELDS} } userErrors { code } } }`, {
-      id,
-      input,
+    const input = {
+      trackingNumber: S,
+      trackingUrl: `https://t.example/${S}`,
+      notes: S,
+      metadata: { more: EVIL },
+      shippingAddress: { name: EVIL },
+    };
+    const body = await gql(
+      `mutation($id: ID!, $input: UpdateOrderInput!) { updateOrder(id: $id, input: $input) { order { ${ORDER_FIELDS} } userErrors { code } } }`,
+      {
+        id,
+        input,
+      },
+    );
+    expect(body.data.updateOrder).toMatchObject({
+      userErrors: [],
+      order: {
+        trackingNumber: S,
+        notes: S,
+        metadata: { [S]: S, more: EVIL },
+        shippingAddress: { name: EVIL },
+      },
     });
-    expect(body.data.updateOrder).toMatchObject({ userErrors: [], order: { trackingNumber: S, notes: S, metadata: { [S]: S, more: EVIL }, shippingAddress: { name: EVIL } } });
   });
 
   it.each(['x;y', EVIL, ';'])('an id or number %j is null, or NOT_FOUND for an update', async (bad) => {
@@ -174,13 +229,22 @@ describe('GraphQL', () => {
       { id: bad, number: bad },
     );
     expect(body).toStrictEqual({ data: { order: null, orderByNumber: null } });
-    const update = await gql(`mutation($id: ID!) { updateOrder(id: $id, input: { notes: "x" }) { order { id } userErrors { code field } } }`, { id: bad });
-    expect(update.data.updateOrder).toStrictEqual({ order: null, userErrors: [{ code: 'NOT_FOUND', field: ['id'] }] });
+    const update = await gql(
+      `mutation($id: ID!) { updateOrder(id: $id, input: { notes: "x" }) { order { id } userErrors { code field } } }`,
+      { id: bad },
+    );
+    expect(update.data.updateOrder).toStrictEqual({
+      order: null,
+      userErrors: [{ code: 'NOT_FOUND', field: ['id'] }],
+    });
   });
 
   it('a cursor whose id holds `;` pages like any other', async () => {
     const cursor = Buffer.from(JSON.stringify(['2025-01-01T00:00:00Z', 'x;y'])).toString('base64url');
-    const body = await gql(`query($after: String) { orders(after: $after) { totalCount edges { node { id } } } }`, { after: cursor });
+    const body = await gql(
+      `query($after: String) { orders(after: $after) { totalCount edges { node { id } } } }`,
+      { after: cursor },
+    );
     expect(body.data.orders).toMatchObject({ edges: [] });
   });
 });
