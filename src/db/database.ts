@@ -67,10 +67,27 @@ const common: Options = {
   discovery: { warnWhenNoEntities: true },
 };
 
-export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+/**
+ * MikroORM's migration snapshot: the schema the migrations produce, committed
+ * next to them, so that `npm run migration:create` diffs the entities against
+ * it without a database. Only the authoring scripts and the drift test use it;
+ * a running server never writes into its own package.
+ */
+export const MIGRATION_SNAPSHOT = { path: path.resolve(__dirname, 'migrations'), snapshotName: '.snapshot-order-gateway' };
+
+export interface OpenOptions {
+  /** Read the migration snapshot, and write it after migrations are applied (authoring only). */
+  snapshot?: boolean;
+}
+
+function withSnapshot(options: OpenOptions): Options {
+  return options.snapshot ? { ...common, migrations: { ...common.migrations, snapshot: true, ...MIGRATION_SNAPSHOT } } : common;
+}
+
+export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {}): Promise<Database> {
   if (target.kind === 'postgres') {
     const orm = await MikroORM.init({
-      ...common,
+      ...withSnapshot(open),
       driver: PostgreSqlDriver,
       clientUrl: target.url,
       pool: { min: 0, max: target.poolMax, acquireTimeoutMillis: target.connectTimeoutMs },
@@ -102,7 +119,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     }
   }
   const orm = await MikroORM.init({
-    ...common,
+    ...withSnapshot(open),
     driver: EmbeddedDriver,
     dbName: 'postgres',
     driverOptions: { connection: { pglite: () => pglite } },

@@ -22,7 +22,7 @@ export class IdempotencyKeyEntity {
   @Property({ type: 'string', length: 64 })
   fingerprint!: string;
 
-  @ManyToOne(() => OrderEntity, { deleteRule: 'cascade' })
+  @ManyToOne(() => OrderEntity, { deleteRule: 'cascade', index: true })
   order!: OrderEntity;
 
   /** The order as it was returned, replayed verbatim. */
