@@ -9,6 +9,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { AppError, ErrorCode, type FieldPath } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
+import { snakeToCamel } from '../shared/case';
 import type { UserError } from './order.type';
 
 /** Codes a client can act on by changing its input; these are returned as `userErrors`. */
@@ -66,10 +67,6 @@ export function toGraphQLPath(argument: string, path: FieldPath): string[] {
     if (part === 'metadata') inMetadata = true;
   }
   return out;
-}
-
-function snakeToCamel(name: string): string {
-  return name.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
 }
 
 const TOP_LEVEL_CODES: Partial<Record<ErrorCode, { code: string; status: number }>> = {

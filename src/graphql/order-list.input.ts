@@ -1,12 +1,13 @@
 import { Field, InputType } from 'type-graphql';
-import { dropUndefined } from '../orders/drop-undefined';
+import type { OrderStatus as OrderStatusValue } from '../orders/order.types';
+import { renameKeys } from '../shared/case';
 import { OrderStatus } from './order.type';
 import { DecimalScalar } from './scalars';
 
 @InputType({ description: 'Every field narrows the list; they combine with AND.' })
 export class OrderFilter {
   @Field(() => String, { nullable: true }) customerId?: string;
-  @Field(() => OrderStatus, { nullable: true }) status?: OrderStatus;
+  @Field(() => OrderStatus, { nullable: true }) status?: OrderStatusValue;
   @Field(() => String, { nullable: true, description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time' })
   from?: string;
   @Field(() => String, { nullable: true, description: 'YYYY-MM-DD (inclusive) or an ISO 8601 date-time' }) to?: string;
@@ -18,14 +19,5 @@ export class OrderFilter {
 
 /** GraphQL names → the contract's names; the service validates the values. */
 export function toFilterRequest(filter: OrderFilter | null | undefined): Record<string, unknown> {
-  if (!filter) return {};
-  return dropUndefined({
-    customer_id: filter.customerId,
-    status: filter.status,
-    from: filter.from,
-    to: filter.to,
-    min_total: filter.minTotal,
-    max_total: filter.maxTotal,
-    search: filter.search,
-  });
+  return filter ? renameKeys({ ...filter }, 'snake') : {};
 }

@@ -5,34 +5,19 @@
  */
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { JSONResolver } from 'graphql-scalars';
-import type { JsonObject, OrderStatus as OrderStatusValue } from '../orders/order.types';
+import { ORDER_STATUSES, type JsonObject, type OrderStatus as OrderStatusValue } from '../orders/order.types';
+import { addressFields } from './address-fields';
 import { DecimalScalar } from './scalars';
 
-// The enum's values are the service's status strings, so service values pass through unchanged.
-export enum OrderStatus {
-  PENDING = 'pending',
-  PAID = 'paid',
-  PROCESSING = 'processing',
-  SHIPPED = 'shipped',
-  DELIVERED = 'delivered',
-  CANCELLED = 'cancelled',
-  REFUNDED = 'refunded',
-}
+/** The service's statuses, named in upper case; the values are the service's strings, so they pass through unchanged. */
+export const OrderStatus = Object.fromEntries(ORDER_STATUSES.map((status) => [status.toUpperCase(), status])) as {
+  [S in OrderStatusValue as Uppercase<S>]: S;
+};
 registerEnumType(OrderStatus, { name: 'OrderStatus', description: 'Where an order is in its life.' });
 
 @ObjectType({ simpleResolvers: true })
-export class Address {
-  @Field(() => String, { nullable: true }) name?: string;
-  @Field(() => String, { nullable: true }) company?: string;
-  @Field(() => String, { nullable: true }) address?: string;
-  @Field(() => String, { nullable: true }) address2?: string;
-  @Field(() => String, { nullable: true }) city?: string;
-  @Field(() => String, { nullable: true }) state?: string;
-  @Field(() => String, { nullable: true }) postalCode?: string;
-  @Field(() => String, { nullable: true, description: 'ISO 3166-1 alpha-2 code' }) country?: string;
-  @Field(() => String, { nullable: true }) phone?: string;
-  @Field(() => String, { nullable: true }) email?: string;
-}
+export class Address {}
+addressFields(Address);
 
 @ObjectType({ simpleResolvers: true })
 export class OrderItem {

@@ -4,7 +4,7 @@
  * `null` becomes an absent field.
  */
 import type { EntityRepositoryType, OptionalProps } from '@mikro-orm/core';
-import { dropUndefined } from './drop-undefined';
+import { dropUndefined } from '../shared/drop-undefined';
 import { formatStoredAmount } from './money';
 import type { OrderEntity, OrderItemEntity } from './order.entity';
 import type { Order, OrderItem, OrderSummary } from './order.types';

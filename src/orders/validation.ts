@@ -7,8 +7,8 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import countries from 'i18n-iso-countries';
 import type { TSchema } from '@sinclair/typebox';
 import type { FieldError, FieldPath } from '../errors/app-error';
-import { type AddressInput, LIMITS } from './create-order.schema';
-import { dropUndefined } from './drop-undefined';
+import { renameKeys } from '../shared/case';
+import { type AddressField, type AddressInput, LIMITS } from './create-order.schema';
 import type { Address } from './order.types';
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, coerceTypes: false });
@@ -39,19 +39,11 @@ export function checkCountry(address: unknown, path: FieldPath, errors: FieldErr
 /** An address with no field set is no address at all. */
 export function toAddress(input: AddressInput | null | undefined): Address | undefined {
   if (input === undefined || input === null) return undefined;
-  const address = dropUndefined({
-    name: input.name ?? undefined,
-    company: input.company ?? undefined,
-    address: input.address ?? undefined,
-    address2: input.address2 ?? undefined,
-    city: input.city ?? undefined,
-    state: input.state ?? undefined,
-    postalCode: input.postal_code ?? undefined,
-    country: input.country?.toUpperCase() ?? undefined,
-    phone: input.phone ?? undefined,
-    email: input.email ?? undefined,
-  });
-  return Object.keys(address).length > 0 ? address : undefined;
+  const given = Object.entries(input).filter((entry): entry is [AddressField, string] => typeof entry[1] === 'string');
+  if (given.length === 0) return undefined;
+  const address: Address = renameKeys(Object.fromEntries(given), 'camel');
+  if (address.country !== undefined) address.country = address.country.toUpperCase();
+  return address;
 }
 
 export function checkMetadata(metadata: unknown, errors: FieldError[]): void {
