@@ -16,17 +16,12 @@ import { newOrderId } from './order-id';
 import { localDay } from './order-number';
 import type { Order, OrderList, OrderPage, RequestContext } from './order.types';
 
-/**
- * Every order rule lives here, whichever transport a request arrives by:
- * validation, exact money, order numbers, status, tenancy. Each public method
- * is one use case with at most one transaction.
- */
-export interface OrderSettings {
-  /** How long a completed create is remembered under its Idempotency-Key. */
-  idempotencyTtlMs: number;
+export interface OrderServiceOptions {
+  /** Where "now" comes from (tests pin it). */
+  clock?: () => Date;
+  /** How long a completed create is remembered under its Idempotency-Key; 24 hours by default. */
+  idempotencyTtlMs?: number;
 }
-
-export const DEFAULT_ORDER_SETTINGS: OrderSettings = { idempotencyTtlMs: 24 * 60 * 60 * 1000 };
 
 export interface CreatedOrder {
   order: Order;
@@ -40,15 +35,15 @@ export interface CreatedOrder {
  * public method is one use case with at most one transaction.
  */
 export class OrderService {
+  private readonly clock: () => Date;
+  private readonly idempotencyTtlMs: number;
+
   constructor(
     private readonly em: EntityManager,
-    private readonly clock: () => Date = () => new Date(),
-    private readonly settings: OrderSettings = DEFAULT_ORDER_SETTINGS,
-  ) {}
-
-  /** Creates an order without an idempotency key. See `createOrderExactlyOnce`. */
-  async createOrder(ctx: RequestContext, request: unknown): Promise<Order> {
-    return (await this.createOrderExactlyOnce(ctx, request, undefined)).order;
+    options: OrderServiceOptions = {},
+  ) {
+    this.clock = options.clock ?? (() => new Date());
+    this.idempotencyTtlMs = options.idempotencyTtlMs ?? 24 * 60 * 60 * 1000;
   }
 
   /**
@@ -61,7 +56,7 @@ export class OrderService {
    * the first one created (`replayed: true`) instead of creating another; see
    * `idempotency.ts` for how that holds across processes and crashes.
    */
-  async createOrderExactlyOnce(ctx: RequestContext, request: unknown, idempotencyKey: string | undefined): Promise<CreatedOrder> {
+  async createOrderExactlyOnce(ctx: RequestContext, request: unknown, idempotencyKey?: string): Promise<CreatedOrder> {
     const draft = parseCreateOrderRequest(request);
     const totals = computeTotals(draft);
     assertTotalMatches(draft, totals.total);
@@ -84,7 +79,7 @@ export class OrderService {
             fingerprint: requestFingerprint,
             order,
             now: order.createdAt,
-            ttlMs: this.settings.idempotencyTtlMs,
+            ttlMs: this.idempotencyTtlMs,
           });
           return { order, replayed: false };
         });

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Order, RequestContext } from '../../src/orders/order.types';
 import { createTestApp, type TestApp } from '../support/app';
+import { createOrder } from '../support/orders';
 
 let t: TestApp;
 let mine: string;
@@ -17,13 +18,13 @@ const UNKNOWN_ID = 'order_01ZZZZZZZZZZZZZZZZZZZZZZZZ';
 beforeAll(async () => {
   t = await createTestApp();
   mine = await t.bearer('acme');
-  await t.app.services.orders.createOrder(await t.app.services.auth.authenticate(mine), {
+  await createOrder(t.app.services.orders, await t.app.services.auth.authenticate(mine), {
     customer_id: 'mine',
     items: [{ product_id: 'p', quantity: 1, price: '1.00' }],
     total: '1.00',
   });
   theirsCtx = await t.app.services.auth.authenticate(await t.bearer('globex'));
-  foreign = await t.app.services.orders.createOrder(theirsCtx, {
+  foreign = await createOrder(t.app.services.orders, theirsCtx, {
     customer_id: 'their-customer',
     items: [{ product_id: 'p', quantity: 1, price: '7.00' }],
     total: '7.00',

@@ -161,7 +161,8 @@ describe('a rejected document costs no database work', () => {
   });
 
   it('neither does a mutation past a limit', async () => {
-    const createOrder = vi.spyOn(tight.app.services.orders, 'createOrder');
+    // The method the resolver calls; the control below proves the spy sees it.
+    const createOrder = vi.spyOn(tight.app.services.orders, 'createOrderExactlyOnce');
     try {
       const res = await ask(`mutation { a: createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { order { id } }
         b: createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { order { id } }
@@ -170,6 +171,10 @@ describe('a rejected document costs no database work', () => {
       expect(createOrder).not.toHaveBeenCalled();
       const rows = await tight.app.db.em.fork().getConnection().execute<{ count: string }[]>('select count(*)::text as count from orders');
       expect(rows[0]?.count).toBe('0');
+
+      const allowed = await ask('mutation { createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { userErrors { code } } }');
+      expect(allowed.statusCode).toBe(200);
+      expect(createOrder).toHaveBeenCalledTimes(1);
     } finally {
       createOrder.mockRestore();
     }

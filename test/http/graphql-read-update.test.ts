@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestContext } from '../../src/orders/order.types';
 import { createTestApp, type TestApp } from '../support/app';
+import { createOrder } from '../support/orders';
 
 let t: TestApp;
 let auth: string;
@@ -26,7 +27,7 @@ async function gql(query: string, variables: Record<string, unknown> = {}, autho
 }
 
 const create = (notes = 'n', customer = 'c') =>
-  t.app.services.orders.createOrder(ctx, { customer_id: customer, items: [{ product_id: 'p', quantity: 1, price: 2 }], total: 2, notes });
+  createOrder(t.app.services.orders, ctx, { customer_id: customer, items: [{ product_id: 'p', quantity: 1, price: 2 }], total: 2, notes });
 
 const UPDATE = `mutation($id: ID!, $input: UpdateOrderInput!) {
   updateOrder(id: $id, input: $input) { order { status trackingNumber notes metadata statusHistory { status } } userErrors { field message code } }
@@ -112,7 +113,7 @@ describe('updateOrder', () => {
 describe('orders connection', () => {
   it('pages with cursors across concurrent inserts without skipping or repeating a row', async () => {
     const cctx = await t.app.services.auth.authenticate(await t.bearer('pager'));
-    const make = () => t.app.services.orders.createOrder(cctx, { customer_id: 'p', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
+    const make = () => createOrder(t.app.services.orders, cctx, { customer_id: 'p', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
     const original: string[] = [];
     for (let i = 0; i < 7; i++) original.unshift((await make()).id);
     const pagerAuth = await t.bearer('pager');
@@ -146,7 +147,7 @@ describe('orders connection', () => {
   it('filters, counts and nests items', async () => {
     const fctx = await t.app.services.auth.authenticate(await t.bearer('filtering'));
     const mk = (customer: string, notes: string) =>
-      t.app.services.orders.createOrder(fctx, { customer_id: customer, items: [{ product_id: 'x', quantity: 1, price: 3 }], total: 3, notes });
+      createOrder(t.app.services.orders, fctx, { customer_id: customer, items: [{ product_id: 'x', quantity: 1, price: 3 }], total: 3, notes });
     await mk('a', 'red');
     const wanted = await mk('b', 'blue');
     await mk('b', 'green');

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderService } from '../../src/orders/order.service';
 import type { Order, RequestContext } from '../../src/orders/order.types';
 import { createTestApp, type TestApp } from '../support/app';
+import { createOrder } from '../support/orders';
 
 let t: TestApp;
 let auth: string;
@@ -12,7 +13,7 @@ let foreign: Order;
 let otherCtx: RequestContext;
 
 async function createAt(context: RequestContext, at: string, body: Record<string, unknown>): Promise<Order> {
-  return new OrderService(t.app.db.em, () => new Date(at)).createOrder(context, {
+  return createOrder(new OrderService(t.app.db.em, { clock: () => new Date(at) }), context, {
     items: [{ product_id: 'p', quantity: 1, price: body.total }],
     ...body,
   });
@@ -136,7 +137,7 @@ describe('GET /api/orders', () => {
 
 describe('PUT /api/orders/:id', () => {
   const fresh = (body: Record<string, unknown> = {}) =>
-    t.app.services.orders.createOrder(ctx, { customer_id: 'u', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1, ...body });
+    createOrder(t.app.services.orders, ctx, { customer_id: 'u', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1, ...body });
 
   it('walks the status machine and appends each move to status_history, in order', async () => {
     const order = await fresh();
