@@ -39,7 +39,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { transformFileSync } from '@swc/core';
 import autocannon from 'autocannon';
-import { Client } from 'pg';
+import { Client, type QueryResultRow } from 'pg';
 import { ulid } from 'ulid';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -169,8 +169,8 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+    ? (sorted[middle])
+    : ((sorted[middle - 1]) + (sorted[middle])) / 2;
 }
 
 async function freePort(): Promise<number> {
@@ -1156,7 +1156,7 @@ const TARGETS: Partial<Record<PathKey, { ratio: number; stretch?: number }>> = {
 // Correctness in the database, after the servers have stopped
 
 interface Sql {
-  rows<T>(text: string, values?: unknown[]): Promise<T[]>;
+  rows<T extends QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -1167,7 +1167,7 @@ async function openSql(target: { url: string } | { dataDir: string }): Promise<S
     const version = (await client.query<{ version: string }>('select version()')).rows[0]?.version ?? '';
     return {
       version,
-      rows: async (text, values) => (await client.query(text, values)).rows,
+      rows: async <T extends QueryResultRow>(text: string, values?: unknown[]) => (await client.query<T>(text, values)).rows,
       close: () => client.end(),
     };
   }
@@ -1177,7 +1177,7 @@ async function openSql(target: { url: string } | { dataDir: string }): Promise<S
   const version = (await db.query<{ version: string }>('select version()')).rows[0]?.version ?? '';
   return {
     version,
-    rows: async <T>(text: string, values?: unknown[]) => (await db.query<T>(text, values)).rows,
+    rows: async <T extends QueryResultRow>(text: string, values?: unknown[]) => (await db.query<T>(text, values)).rows,
     close: () => db.close(),
   };
 }
@@ -1192,7 +1192,7 @@ async function checkDatabase(
   sql: Sql,
   workspace: string,
 ): Promise<{ checks: Check[]; ok: boolean; orders: number; items: number }> {
-  const one = async <T>(text: string): Promise<T> => (await sql.rows<T>(text, [workspace]))[0] as T;
+  const one = async <T extends QueryResultRow>(text: string): Promise<T> => (await sql.rows<T>(text, [workspace]))[0];
   const ws = `(select id from workspaces where slug = $1)`;
   const { orders } = await one<{ orders: number }>(
     `select count(*)::int as orders from orders where workspace_id = ${ws}`,
@@ -1306,9 +1306,9 @@ function renderTable(rows: string[][], rightAligned: boolean[]): string {
   const widths =
     rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
   const line = (row: string[]) =>
-    row.map((cell, column) => pad(cell, widths[column] as number, rightAligned[column])).join(' | ');
+    row.map((cell, column) => pad(cell, widths[column], rightAligned[column])).join(' | ');
   const rule = widths.map((width) => '-'.repeat(width)).join('-|-');
-  return [line(rows[0] as string[]), rule, ...rows.slice(1).map(line)].join('\n');
+  return [line(rows[0]), rule, ...rows.slice(1).map(line)].join('\n');
 }
 
 const fmt = (value: number | undefined | null, digits = 0) =>
@@ -1592,7 +1592,7 @@ async function main(): Promise<number> {
     .map((entry) => entry.heap?.heapUsedMb)
     .filter((value): value is number => typeof value === 'number');
   const heapGrowth =
-    heaps.length >= 2 ? round1((heaps[heaps.length - 1] as number) - (heaps[0] as number)) : null;
+    heaps.length >= 2 ? round1((heaps[heaps.length - 1]) - (heaps[0])) : null;
   const peakRssMb = gatewayRss.available ? round1(gatewayRss.peakKb / 1024) : null;
   const cpus = os.cpus();
   const results = {

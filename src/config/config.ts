@@ -182,7 +182,7 @@ function readVariable(name: string, schema: Schema, raw: string | undefined): un
 export function readEnv(env: Record<string, string | undefined>): Env {
   const values: Record<string, unknown> = {};
   for (const [name, schema] of Object.entries(ENV.properties))
-    values[name] = readVariable(name, schema as Schema, env[name]);
+    values[name] = readVariable(name, schema, env[name]);
   return values as Env;
 }
 

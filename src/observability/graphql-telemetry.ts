@@ -6,6 +6,7 @@
  * key is refused never reaches Apollo's plugins.
  */
 import type { ApolloServerPlugin } from '@apollo/server';
+import { OperationTypeNode } from 'graphql';
 import type { GraphQLContext } from '../graphql/context';
 import type { GraphQLOutcome, Metrics } from './metrics';
 
@@ -31,7 +32,7 @@ export function graphqlTelemetryPlugin(metrics: Metrics): ApolloServerPlugin<Gra
         },
         async executionDidStart({ operation, schema }) {
           // Field hooks cost a little on every field, so only mutations get one.
-          if (operation.operation !== 'mutation') return;
+          if (operation.operation !== OperationTypeNode.MUTATION) return;
           const mutationType = schema.getMutationType();
           return {
             willResolveField({ info }) {

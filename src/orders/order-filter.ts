@@ -100,7 +100,7 @@ export function readFilter(query: Record<string, unknown>, errors: FieldError[])
 function readTimeBound(value: string): TimeBound | undefined {
   if (DATE.test(value)) return isRealDate(value) ? { kind: 'date', value } : undefined;
   const match = DATE_TIME.exec(value);
-  if (!match || !isRealDate(match[1] as string)) return undefined;
+  if (!match || !isRealDate(match[1])) return undefined;
   if (match[3]) return Number.isNaN(Date.parse(value)) ? undefined : { kind: 'instant', value };
   return { kind: 'local', value: `${match[1]}T${match[2]}` };
 }

@@ -93,6 +93,7 @@ export function findUnstorableText(value: unknown, path: (string | number)[], fo
 function describeSchemaError(error: ErrorObject): FieldError {
   const path = pointerToPath(error.instancePath);
   const params = error.params as Record<string, unknown>;
+  const limit = String(params.limit);
   switch (error.keyword) {
     case 'required':
       return { path: [...path, String(params.missingProperty)], message: 'is required' };
@@ -101,19 +102,19 @@ function describeSchemaError(error: ErrorObject): FieldError {
     case 'type':
       return { path, message: `must be ${describeType(params.type)}` };
     case 'minLength':
-      return { path, message: params.limit === 1 ? 'must not be empty' : `must be at least ${params.limit} characters` };
+      return { path, message: params.limit === 1 ? 'must not be empty' : `must be at least ${limit} characters` };
     case 'maxLength':
-      return { path, message: `must be at most ${params.limit} characters` };
+      return { path, message: `must be at most ${limit} characters` };
     case 'minItems':
-      return { path, message: `must have at least ${params.limit} item${params.limit === 1 ? '' : 's'}` };
+      return { path, message: `must have at least ${limit} item${params.limit === 1 ? '' : 's'}` };
     case 'maxItems':
-      return { path, message: `must have at most ${params.limit} items` };
+      return { path, message: `must have at most ${limit} items` };
     case 'maxProperties':
-      return { path, message: `must have at most ${params.limit} keys` };
+      return { path, message: `must have at most ${limit} keys` };
     case 'minimum':
-      return { path, message: `must be at least ${params.limit}` };
+      return { path, message: `must be at least ${limit}` };
     case 'maximum':
-      return { path, message: `must be at most ${params.limit}` };
+      return { path, message: `must be at most ${limit}` };
     default:
       return { path, message: error.message ?? 'is invalid' };
   }

@@ -229,7 +229,7 @@ describe.runIf(usingRealPostgres)('a claim held by a request that hung', () => {
   it('answers IN_PROGRESS while the claim is held, and lets the key be taken once PostgreSQL ends the hung session', async () => {
     const ctx = await t.app.services.auth.authenticate(auth);
     // Stands in for a gateway process stuck inside its create transaction.
-    const hung = new Client({ connectionString: (t.app.db.orm.config.get('clientUrl') as string) });
+    const hung = new Client({ connectionString: t.app.db.orm.config.get('clientUrl') });
     await hung.connect();
     hung.on('error', () => undefined); // PostgreSQL will end this session
     await hung.query("set idle_in_transaction_session_timeout = '1s'");
