@@ -4,16 +4,10 @@
  * answered 500 (issue 11, point 3). Every text field and every id, on every
  * route of both transports, carries one here.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../support/app';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app';
 
-let t: TestApp;
-let auth: string;
-beforeAll(async () => {
-  t = await createTestApp();
-  auth = await t.bearer('semicolons');
-});
-afterAll(() => t.close());
+const t = useTestApp({}, { slug: 'semicolons' });
 
 const S = 'a;b'; // and one statement after the other: 'x'); drop table orders; --
 const EVIL = `x'); drop table orders; --`;
@@ -41,30 +35,8 @@ const createBody = {
   metadata: { [`key${S}`]: `value${S}`, nested: { [S]: [S] } },
 };
 
-const rest = (
-  method: 'GET' | 'PUT' | 'POST',
-  url: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-) =>
-  t.app.http.inject({
-    method,
-    url,
-    headers: {
-      authorization: auth,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    },
-    payload: body === undefined ? undefined : JSON.stringify(body),
-  });
-
 const gql = async (query: string, variables: Record<string, unknown> = {}) => {
-  const response = await t.app.http.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { authorization: auth, 'content-type': 'application/json' },
-    payload: JSON.stringify({ query, variables }),
-  });
+  const response = await t.gql(query, variables);
   expect(response.statusCode).toBe(200);
   return response.json<{ data: Record<string, unknown>; errors?: unknown }>();
 };
@@ -73,7 +45,7 @@ describe('REST', () => {
   let id: string;
 
   it('stores and returns `;` in every text field and in the idempotency key', async () => {
-    const created = await rest('POST', '/api/orders', createBody, { 'idempotency-key': `key${S}` });
+    const created = await t.rest.post('/api/orders', createBody, { headers: { 'idempotency-key': `key${S}` } });
     expect(created.statusCode).toBe(201);
     const data = created.json<{ data: Record<string, unknown> & { id: string } }>().data;
     id = data.id;
@@ -83,16 +55,16 @@ describe('REST', () => {
       items: [{ ...createBody.items[0], price: 1.5, subtotal: 3 }],
     });
 
-    const replay = await rest('POST', '/api/orders', createBody, { 'idempotency-key': `key${S}` });
+    const replay = await t.rest.post('/api/orders', createBody, { headers: { 'idempotency-key': `key${S}` } });
     expect(replay.statusCode).toBe(201);
     expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(replay.json()).toStrictEqual(created.json());
 
-    const read = await rest('GET', `/api/orders/${id}`);
+    const read = await t.rest.get(`/api/orders/${id}`);
     expect(read.statusCode).toBe(200);
     expect(read.json()).toStrictEqual(created.json());
     expect(
-      (await rest('GET', '/api/orders')).json<{ pagination: { total: number } }>().pagination.total,
+      (await t.rest.get('/api/orders')).json<{ pagination: { total: number } }>().pagination.total,
     ).toBe(1);
   });
 
@@ -102,14 +74,14 @@ describe('REST', () => {
       `search=${encodeURIComponent(';')}`,
       `search=${encodeURIComponent(EVIL)}`,
     ]) {
-      const list = await rest('GET', `/api/orders?${query}`);
+      const list = await t.rest.get(`/api/orders?${query}`);
       expect(list.statusCode, query).toBe(200);
       expect(
         list.json<{ data: { id: string }[] }>().data.map((order) => order.id),
         query,
       ).toStrictEqual([id]);
     }
-    const none = await rest('GET', `/api/orders?customer_id=${encodeURIComponent(EVIL)}`);
+    const none = await t.rest.get(`/api/orders?customer_id=${encodeURIComponent(EVIL)}`);
     expect(none.json<{ data: unknown[] }>().data).toStrictEqual([]);
   });
 
@@ -122,27 +94,27 @@ describe('REST', () => {
       metadata: { [`more${S}`]: EVIL },
       shipping_address: address('new'),
     };
-    const updated = await rest('PUT', `/api/orders/${id}`, changes);
+    const updated = await t.rest.put(`/api/orders/${id}`, changes);
     expect(updated.statusCode).toBe(200);
     expect(updated.json<{ data: unknown }>().data).toMatchObject({
       ...changes,
       metadata: { ...createBody.metadata, ...changes.metadata },
     });
-    expect((await rest('GET', `/api/orders/${id}`)).json()).toStrictEqual(updated.json());
+    expect((await t.rest.get(`/api/orders/${id}`)).json()).toStrictEqual(updated.json());
   });
 
   it.each(['x;y', `${EVIL}`, 'order_01;', ';'])('an id %j is a 404 on GET and PUT', async (bad) => {
     const url = `/api/orders/${encodeURIComponent(bad)}`;
-    const get = await rest('GET', url);
+    const get = await t.rest.get(url);
     expect(get.statusCode).toBe(404);
     expect(get.json()).toMatchObject({ success: false, error: { code: 'NOT_FOUND' } });
-    const put = await rest('PUT', url, { notes: 'x' });
+    const put = await t.rest.put(url, { notes: 'x' });
     expect(put.statusCode).toBe(404);
     expect(put.json()).toMatchObject({ success: false, error: { code: 'NOT_FOUND' } });
   });
 
   it('PUT /api/orders/x;y written literally in the URL is a 404', async () => {
-    const put = await rest('PUT', '/api/orders/x;y', { status: 'paid' });
+    const put = await t.rest.put('/api/orders/x;y', { status: 'paid' });
     expect(put.statusCode).toBe(404);
   });
 });
