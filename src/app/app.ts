@@ -3,7 +3,7 @@
  * database, the services and both transports into one Fastify instance.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { ApolloServer } from '@apollo/server';
 import { AuthService } from '../auth/auth.service';
 import type { Config } from '../config/config';
@@ -11,6 +11,7 @@ import type { Database } from '../db/database';
 import type { GraphQLContext } from '../graphql/context';
 import { buildGraphQLSchema } from '../graphql/schema';
 import { registerGraphQL } from '../graphql/server';
+import { graphqlErrorHandler } from '../graphql/errors';
 import { OrderService } from '../orders/order.service';
 import { instrumentDatabase } from '../observability/db-metrics';
 import { graphqlTelemetryPlugin } from '../observability/graphql-telemetry';
@@ -53,6 +54,15 @@ export interface BuildAppOptions {
   logStream?: NodeJS.WritableStream;
 }
 
+const GRAPHQL_PATH = '/graphql';
+
+/** Each transport maps its errors in one place: GraphQL's refusals are GraphQL responses, everything else the REST envelope. */
+function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const path = request.routeOptions.url ?? request.url.split('?', 1)[0];
+  if (path === GRAPHQL_PATH) graphqlErrorHandler(error, request, reply);
+  else restErrorHandler(error, request, reply);
+}
+
 /** A caller's X-Request-Id is kept when it is a sane token; otherwise one is generated. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -69,7 +79,7 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
     },
     trustProxy: config.trustProxy,
     // A malformed URL gets the error envelope (and the security headers) like any other error.
-    frameworkErrors: withSecurityHeaders(restErrorHandler),
+    frameworkErrors: withSecurityHeaders(errorHandler),
     connectionTimeout: 30_000,
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
@@ -92,7 +102,7 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
   http.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  http.setErrorHandler(restErrorHandler);
+  http.setErrorHandler(errorHandler);
   http.setNotFoundHandler(restNotFoundHandler);
 
   // Before every route: the headers reach them all, and the limits run before authentication.

@@ -66,3 +66,17 @@ export function formatPath(path: FieldPath): string {
   }
   return out;
 }
+
+/**
+ * Runs one check; a validation error it throws is added to `errors` (and
+ * `undefined` returned) so that several checks report every field at once.
+ */
+export function collectFieldErrors<T>(errors: FieldError[], check: () => T): T | undefined {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== ErrorCode.VALIDATION_ERROR) throw error;
+    errors.push(...error.details);
+    return undefined;
+  }
+}

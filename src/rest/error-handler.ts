@@ -5,7 +5,9 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode, formatPath } from '../errors/app-error';
-import { toAppError } from '../errors/to-app-error';
+import { classifyRequestError } from '../errors/http-errors';
+import { WWW_AUTHENTICATE } from '../auth/api-key';
+
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   INVALID_JSON: 400,
@@ -23,17 +25,6 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   INTERNAL_ERROR: 500,
 };
 
-/** Fastify's own request errors, by their code. */
-const FASTIFY_CODES: Record<string, AppError> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'The request body is larger than the limit'),
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: new AppError(
-    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-    'Send the request body as application/json',
-  ),
-  // A path parameter too long for the router: no such id can exist.
-  FST_ERR_MAX_PARAM_LENGTH: new AppError(ErrorCode.NOT_FOUND, 'Not found'),
-};
-
 export function errorBody(error: AppError, requestId: string) {
   return {
     success: false as const,
@@ -48,31 +39,12 @@ export function errorBody(error: AppError, requestId: string) {
   };
 }
 
-function classify(error: FastifyError): AppError {
-  const known = FASTIFY_CODES[error.code];
-  if (known) return known;
-  if (error.validation) {
-    return AppError.validation(
-      error.validation.map((issue) => ({
-        path: [error.validationContext ?? 'request', ...issue.instancePath.split('/').filter(Boolean)],
-        message: issue.message ?? 'is invalid',
-      })),
-    );
-  }
-  // A malformed request Fastify refused before it reached a route (bad content length, bad URL …).
-  // Its own message may echo the request, so it is not passed on.
-  const status = error.statusCode ?? 500;
-  if (status === 400 || (status > 400 && status < 500 && error.code?.startsWith('FST_'))) {
-    return new AppError(ErrorCode.INVALID_JSON, 'The request could not be read');
-  }
-  return toAppError(error);
-}
-
 export function restErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const appError = classify(error);
+  const appError = classifyRequestError(error);
   const status = HTTP_STATUS[appError.code];
   if (status >= 500) request.log.error({ err: error }, 'request failed');
   if (appError.retryAfterSeconds !== undefined) reply.header('retry-after', String(appError.retryAfterSeconds));
+  if (status === 401) reply.header('www-authenticate', WWW_AUTHENTICATE);
   void reply.status(status).send(errorBody(appError, request.id));
 }
 
