@@ -8,8 +8,14 @@ import { AppError, ErrorCode } from './app-error';
 import { toAppError } from './to-app-error';
 
 const FASTIFY_CODES: Record<string, AppError> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'The request body is larger than the limit'),
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'Send the request body as application/json'),
+  FST_ERR_CTP_BODY_TOO_LARGE: new AppError(
+    ErrorCode.PAYLOAD_TOO_LARGE,
+    'The request body is larger than the limit',
+  ),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: new AppError(
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    'Send the request body as application/json',
+  ),
   // A path parameter too long for the router: no such id can exist.
   FST_ERR_MAX_PARAM_LENGTH: new AppError(ErrorCode.NOT_FOUND, 'Not found'),
 };

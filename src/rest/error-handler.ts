@@ -15,10 +15,13 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   TOTAL_MISMATCH: 422,
   UNAUTHORIZED: 401,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   INVALID_STATUS_TRANSITION: 409,
   IDEMPOTENCY_KEY_REUSED: 422,
   IDEMPOTENCY_REQUEST_IN_PROGRESS: 409,
   PAYLOAD_TOO_LARGE: 413,
+  REQUEST_TIMEOUT: 408,
+  HEADERS_TOO_LARGE: 431,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
   SERVICE_UNAVAILABLE: 503,
@@ -48,6 +51,14 @@ export function restErrorHandler(error: FastifyError, request: FastifyRequest, r
   void reply.status(status).send(errorBody(appError, request.id));
 }
 
-export function restNotFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
-  void reply.status(404).send(errorBody(AppError.notFound(`Route ${request.method} ${request.url.split('?')[0]}`), request.id));
+/** Unknown URLs, or (with `allowed`) a known URL under a method it does not have: 405 with `Allow`. */
+export function restNotFoundHandler(request: FastifyRequest, reply: FastifyReply, allowed: string[] = []): void {
+  const path = request.url.split('?')[0];
+  if (allowed.length > 0) {
+    void reply.header('allow', allowed.join(', '));
+    const error = new AppError(ErrorCode.METHOD_NOT_ALLOWED, `${request.method} is not allowed on ${path}; use ${allowed.join(', ')}`);
+    void reply.status(405).send(errorBody(error, request.id));
+    return;
+  }
+  void reply.status(404).send(errorBody(AppError.notFound(`Route ${request.method} ${path}`), request.id));
 }

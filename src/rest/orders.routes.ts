@@ -64,6 +64,7 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
         Array.isArray(key) ? key.join(', ') : key,
       );
       if (replayed) reply.header('idempotent-replayed', 'true');
+      reply.header('location', `${request.routeOptions.url}/${order.id}`);
       return reply.status(201).send({ success: true, data: toRestOrder(order) });
     },
   );

@@ -15,9 +15,9 @@ const root = path.resolve(__dirname, '../..');
 describe('schema.graphql', () => {
   it('passes graphql-schema-linter with its default rules', async () => {
     const bin = path.join(root, 'node_modules/.bin/graphql-schema-linter');
-    const { stdout } = await promisify(execFile)(bin, ['--format', 'json', 'schema.graphql'], { cwd: root }).catch(
-      (error: { stdout: string }) => ({ stdout: error.stdout }),
-    );
+    const { stdout } = await promisify(execFile)(bin, ['--format', 'json', 'schema.graphql'], {
+      cwd: root,
+    }).catch((error: { stdout: string }) => ({ stdout: error.stdout }));
     const report = JSON.parse(stdout) as { errors: { message: string; rule: string }[] };
     expect(report.errors.map((error) => `${error.rule}: ${error.message}`)).toStrictEqual([]);
   });
@@ -28,7 +28,12 @@ describe('schema.graphql', () => {
     expect(code).toBeInstanceOf(GraphQLNonNull);
     const codeEnum = (code as GraphQLNonNull<GraphQLEnumType>).ofType;
     expect(codeEnum.name).toBe('UserErrorCode');
-    expect(codeEnum.getValues().map((value) => value.name).sort()).toStrictEqual([
+    expect(
+      codeEnum
+        .getValues()
+        .map((value) => value.name)
+        .sort(),
+    ).toStrictEqual([
       'IDEMPOTENCY_KEY_REUSED',
       'IDEMPOTENCY_REQUEST_IN_PROGRESS',
       'INVALID_STATUS_TRANSITION',
