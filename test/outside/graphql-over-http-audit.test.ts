@@ -19,7 +19,7 @@ beforeAll(async () => {
   await t.app.http.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(t.app.http.server.address() as AddressInfo).port}/graphql`;
   // The audits send no credentials; every request here needs a key.
-  const fetchFn = (input: RequestInfo | URL, init: RequestInit = {}) => {
+  const fetchFn = (input: string | URL | Request, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
     headers.set('authorization', bearer);
     return fetch(input, { ...init, headers });
