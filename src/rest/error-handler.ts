@@ -8,7 +8,6 @@ import { AppError, ErrorCode, formatPath } from '../errors/app-error';
 import { classifyRequestError } from '../errors/http-errors';
 import { WWW_AUTHENTICATE } from '../auth/api-key';
 
-
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   INVALID_JSON: 400,
   VALIDATION_ERROR: 422,
@@ -35,7 +34,12 @@ export function errorBody(error: AppError, requestId: string) {
       code: error.code,
       message: error.message,
       ...(error.details.length > 0
-        ? { details: error.details.map((detail) => ({ field: formatPath(detail.path), message: detail.message })) }
+        ? {
+            details: error.details.map((detail) => ({
+              field: formatPath(detail.path),
+              message: detail.message,
+            })),
+          }
         : {}),
       request_id: requestId,
     },
@@ -46,17 +50,25 @@ export function restErrorHandler(error: FastifyError, request: FastifyRequest, r
   const appError = classifyRequestError(error);
   const status = HTTP_STATUS[appError.code];
   if (status >= 500) request.log.error({ err: error }, 'request failed');
-  if (appError.retryAfterSeconds !== undefined) reply.header('retry-after', String(appError.retryAfterSeconds));
+  if (appError.retryAfterSeconds !== undefined)
+    reply.header('retry-after', String(appError.retryAfterSeconds));
   if (status === 401) reply.header('www-authenticate', WWW_AUTHENTICATE);
   void reply.status(status).send(errorBody(appError, request.id));
 }
 
 /** Unknown URLs, or (with `allowed`) a known URL under a method it does not have: 405 with `Allow`. */
-export function restNotFoundHandler(request: FastifyRequest, reply: FastifyReply, allowed: string[] = []): void {
+export function restNotFoundHandler(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  allowed: string[] = [],
+): void {
   const path = request.url.split('?')[0];
   if (allowed.length > 0) {
     void reply.header('allow', allowed.join(', '));
-    const error = new AppError(ErrorCode.METHOD_NOT_ALLOWED, `${request.method} is not allowed on ${path}; use ${allowed.join(', ')}`);
+    const error = new AppError(
+      ErrorCode.METHOD_NOT_ALLOWED,
+      `${request.method} is not allowed on ${path}; use ${allowed.join(', ')}`,
+    );
     void reply.status(405).send(errorBody(error, request.id));
     return;
   }
