@@ -52,7 +52,8 @@ export function restErrorHandler(error: FastifyError, request: FastifyRequest, r
   if (status >= 500) request.log.error({ err: error }, 'request failed');
   if (appError.retryAfterSeconds !== undefined)
     reply.header('retry-after', String(appError.retryAfterSeconds));
-  if (status === 401) reply.header('www-authenticate', WWW_AUTHENTICATE);
+  // A route with its own challenge (/metrics names its realm) keeps it.
+  if (status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', WWW_AUTHENTICATE);
   void reply.status(status).send(errorBody(appError, request.id));
 }
 
