@@ -122,7 +122,10 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
   const methodsOf = trackRouteMethods(http);
   http.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?', 1)[0] ?? '';
-    const allowed = methodsOf(path);
+    // A route that exists for this very method and still says "not found" (an unknown
+    // playground asset) is a 404, not a 405.
+    const methods = methodsOf(path);
+    const allowed = methods.includes(request.method) ? [] : methods;
     if (path !== GRAPHQL_PATH) return restNotFoundHandler(request, reply, allowed);
     void reply.header('allow', allowed.join(', '));
     return void sendGraphQLRefusal(
