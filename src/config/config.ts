@@ -105,6 +105,7 @@ export const ENV = Type.Object({
     'false',
     '`true`, or proxy addresses/CIDRs whose `X-Forwarded-For` gives the client address',
   ),
+  CORS_ORIGINS: text('', 'browser origins (comma-separated, e.g. `https://shop.example.com`) allowed to call the API cross-origin'),
   API_KEY_CACHE_TTL_MS: int(
     0,
     1000,
@@ -201,6 +202,24 @@ function trustProxy(raw: string): boolean | string[] {
   return entries;
 }
 
+/** `CORS_ORIGINS`: comma-separated origins such as `https://shop.example.com`; each must be scheme, host and port only. */
+function corsOrigins(raw: string): string[] {
+  if (!raw) return [];
+  return raw.split(',').map((entry) => {
+    const origin = entry.trim();
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin such as https://shop.example.com`);
+    }
+    if (!['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin such as https://shop.example.com (no path, no trailing slash)`);
+    }
+    return origin;
+  });
+}
+
 /** The application's settings, from checked variables; rules that involve two variables live here. */
 function toConfig(v: Env) {
   if (v.METRICS_PORT !== undefined && v.METRICS_PORT !== 0 && v.METRICS_PORT === v.PORT) {
@@ -239,6 +258,8 @@ function toConfig(v: Env) {
     redisUrl: v.REDIS_URL,
     rateLimitRedisPrefix: v.RATE_LIMIT_REDIS_PREFIX,
     trustProxy: trustProxy(v.TRUST_PROXY),
+    /** Browser origins allowed to call the API cross-origin (CORS); none when empty. */
+    corsOrigins: corsOrigins(v.CORS_ORIGINS),
     apiKeyCacheTtlMs: v.API_KEY_CACHE_TTL_MS,
     graphqlMaxDepth: v.GRAPHQL_MAX_DEPTH,
     graphqlMaxAliases: v.GRAPHQL_MAX_ALIASES,

@@ -1,5 +1,5 @@
 import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
-import { AppError, ErrorCode } from '../errors/app-error';
+import { AppError, collectFieldErrors, ErrorCode, type FieldError } from '../errors/app-error';
 import { computeTotals, parseCreateOrderRequest, type OrderDraft } from './create-order.validation';
 import { IdempotencyKeyEntity } from './idempotency.entity';
 import { checkIdempotencyKey, claimKey, fingerprint } from './idempotency';
@@ -170,9 +170,13 @@ export class OrderService {
     filterInput: Record<string, unknown>,
     page: { first?: number; after?: string },
   ): Promise<OrderPage> {
-    const filter = parseOrderFilter(filterInput);
-    const first = checkPageSize(page.first, 'first');
-    const cursor = page.after === undefined ? undefined : decodeCursor(page.after, 'after');
+    // Every bad argument is reported at once, not only the first one found.
+    const errors: FieldError[] = [];
+    const filter = collectFieldErrors(errors, () => parseOrderFilter(filterInput));
+    const first = collectFieldErrors(errors, () => checkPageSize(page.first, 'first'));
+    // An empty cursor means "from the start", as a null one does: some clients send back what an empty page gave them.
+    const cursor = page.after ? collectFieldErrors(errors, () => decodeCursor(page.after as string, 'after')) : undefined;
+    if (errors.length > 0 || !filter || first === undefined) throw AppError.validation(errors);
     const { orders, total, hasMore } = await this.em.fork().getRepository(OrderEntity).findPage(ctx, filter, first, cursor);
     return {
       edges: orders.map((order) => ({ cursor: encodeCursor({ createdAt: order.createdAt.toISOString(), id: order.id }), order })),

@@ -162,9 +162,9 @@ describe('HTTP protections', () => {
     expect(res.body).toContain('batching');
   });
 
-  it('refuses a GET without a preflight header (CSRF), and serves it with one', async () => {
+  it('refuses a GET without Authorization or a preflight header (CSRF), and serves it with one', async () => {
     const url = `/graphql?query=${encodeURIComponent('{ __typename }')}`;
-    const blocked = await t.rest.get(url);
+    const blocked = await t.rest.get(url, { authorization: null, headers: { 'x-api-key': 'none' } });
     expect(blocked.statusCode).toBe(400);
     expect(blocked.json().errors[0].message).toMatch(/Cross-Site Request Forgery/);
     const allowed = await t.rest.get(url, { headers: { 'apollo-require-preflight': 'true' } });
