@@ -175,7 +175,7 @@ function toMinor(value: number | string, currency: Currency): bigint | string {
   }
   const match = NUMBER_TEXT.exec(text);
   if (!match) return 'must be a decimal number such as "99.00"';
-  const whole = match[1] as string;
+  const whole = match[1];
   const fraction = match[2] ?? '';
   const shift = currency.exponent - fraction.length + Number(match[3] ?? '0');
   let digits = whole + fraction;
@@ -566,7 +566,7 @@ function restAddress(stored: Record<string, string> | null): Record<string, stri
 }
 
 function restOrder(rows: OrderRow[]) {
-  const head = rows[0] as OrderRow;
+  const head = rows[0];
   return {
     id: head.id,
     order_number: head.order_number,
@@ -761,7 +761,7 @@ export async function buildBaseline(options: BaselineOptions): Promise<{ app: Fa
     }
     if (error.statusCode === 400)
       return fail(request, reply, 400, 'INVALID_JSON', 'The request could not be read');
-    process.stderr.write(`baseline: ${String((error as Error).stack ?? error)}\n`);
+    process.stderr.write(`baseline: ${error instanceof Error ? (error.stack ?? error.message) : 'unknown error'}\n`);
     return fail(request, reply, 500, 'INTERNAL_ERROR', 'Something went wrong');
   });
   app.setNotFoundHandler((request, reply) => fail(request, reply, 404, 'NOT_FOUND', 'No such route'));
@@ -852,7 +852,7 @@ export async function buildBaseline(options: BaselineOptions): Promise<{ app: Fa
         quantity: item.quantity,
         price: Number(money(item.priceMinor)),
         sku: item.sku ?? undefined,
-        subtotal: Number(money(totals.itemSubtotals[index] as bigint)),
+        subtotal: Number(money(totals.itemSubtotals[index])),
       })),
       subtotal: Number(money(totals.subtotal)),
       shipping: Number(money(draft.shippingMinor)),
@@ -969,7 +969,7 @@ function readOptions(env: NodeJS.ProcessEnv): BaselineOptions {
     throw new Error('DATABASE_URL is required: the baseline runs on a real PostgreSQL server');
   const mode = (env.BASELINE_MODE?.trim() || 'single') as BaselineMode;
   if (mode !== 'tx' && mode !== 'single')
-    throw new Error(`BASELINE_MODE must be tx or single, got "${mode}"`);
+    throw new Error(`BASELINE_MODE must be tx or single, got "${String(mode)}"`);
   const int = (name: string, fallback: number, min: number, max: number) => {
     const raw = env[name]?.trim();
     const value = raw ? Number(raw) : fallback;

@@ -105,7 +105,7 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
   });
 
   const services: Services = {
-    orders: new OrderService(db.em, undefined, { idempotencyTtlMs: config.idempotencyTtlMs }),
+    orders: new OrderService(db.em, { idempotencyTtlMs: config.idempotencyTtlMs }),
     auth: new AuthService(db.em, { keyCacheTtlMs: config.apiKeyCacheTtlMs, log: http.log }),
   };
   const stopSweeper = startIdempotencySweeper(services.orders, config.idempotencySweepIntervalMs, http.log);

@@ -2,7 +2,7 @@ import { type EntityManager, UniqueConstraintViolationException } from '@mikro-o
 import { ulid } from 'ulid';
 import { execute, queryOne } from '../db/sql';
 import { AppError, ErrorCode } from '../errors/app-error';
-import { isValidTimeZone } from '../orders/order-number';
+import { isValidTimeZone } from '../shared/time-zone';
 import type { RequestContext } from '../orders/order.types';
 import { bearerToken, generateApiKey, hashApiKey, looksLikeApiKey, sameHash } from './api-key';
 import { ApiKeyCache } from './api-key-cache';

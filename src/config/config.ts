@@ -1,163 +1,209 @@
 /**
  * Typed, validated configuration read from the environment.
  *
+ * `ENV` is the one declaration of every variable: its type, bounds, default
+ * and meaning. Reading checks each value against its entry and stops at the
+ * first bad one with a one-line message that names the variable. To add a
+ * variable, add its entry to `ENV` and its field to `toConfig`.
+ *
  * This module imports nothing else from `src/`: every other layer receives a
  * `Config` value, so tests can build one without touching `process.env`.
  */
 import path from 'node:path';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-export type NodeEnv = 'development' | 'production' | 'test';
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const NODE_ENVS = ['development', 'production', 'test'] as const;
 
-export interface Config {
-  nodeEnv: NodeEnv;
-  port: number;
-  host: string;
-  /** Where the embedded database lives when `databaseUrl` is not set. */
-  dataDir: string;
-  /** A real PostgreSQL server; when unset the embedded PGlite database is used. */
-  databaseUrl: string | undefined;
-  logLevel: LogLevel;
-  migrateOnStart: boolean;
-  /** Largest accepted request body, in bytes. */
-  bodyLimit: number;
-  /** Connections kept by the pool on a real PostgreSQL server (at least 2: migrations hold one for their lock). */
-  dbPoolMax: number;
-  /** How long to wait for a new database connection before answering 503. */
-  dbConnectTimeoutMs: number;
-  /** Server-side `statement_timeout` for every query. */
-  dbStatementTimeoutMs: number;
-  /**
-   * PostgreSQL ends a session left idle inside a transaction this long. That
-   * frees the idempotency claim of a request that hung mid-create.
-   */
-  dbIdleInTransactionTimeoutMs: number;
-  /** How long a completed create is remembered under its Idempotency-Key. */
-  idempotencyTtlMs: number;
-  /** How often expired idempotency keys are deleted (0: never, for tests). */
-  idempotencySweepIntervalMs: number;
-  /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
-  shutdownGraceMs: number;
-  /** GraphiQL at `GET /graphql` for browsers: on by default except in production. */
-  playground: boolean;
-  /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
-  metricsToken: string | undefined;
-  /** When set, `/metrics` is served on this port only, not on `port`. */
-  metricsPort: number | undefined;
-  /** GraphQL introspection: on by default except in production. */
-  introspection: boolean;
-  /** Requests a minute per API key (per client address for requests without a key). */
-  rateLimitPerMinute: number;
-  /** 401 answers a minute per client address before the address gets 429 for the rest of the minute. */
-  authFailuresPerMinute: number;
-  /** The rate-limit window. Not an environment variable (the limits are per minute); tests shorten it. */
-  rateLimitWindowMs: number;
-  /** Redis for rate-limit counters shared by every process; in process memory when unset. */
-  redisUrl: string | undefined;
-  /** Prefix of the rate-limit keys in Redis. */
-  rateLimitRedisPrefix: string;
-  /** Fastify's `trustProxy`: whose X-Forwarded-For to believe for the client address. */
-  trustProxy: boolean | string[];
-  /** Browser origins allowed to call the API cross-origin (CORS); none when empty. */
-  corsOrigins: string[];
-  /** How long a successful API key lookup is reused (at most 1000 ms: revocation takes effect within a second). */
-  apiKeyCacheTtlMs: number;
-  graphqlMaxDepth: number;
-  graphqlMaxAliases: number;
-  graphqlMaxDirectives: number;
-  graphqlMaxTokens: number;
-  graphqlMaxCost: number;
-  /** Time allowed for a request's headers to arrive. */
-  headersTimeoutMs: number;
-  /** Time allowed for a whole request (headers and body) to arrive. */
-  requestTimeoutMs: number;
-  /** How long an idle keep-alive connection stays open. */
-  keepAliveTimeoutMs: number;
-}
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type NodeEnv = (typeof NODE_ENVS)[number];
+
+const int = (minimum: number, maximum: number, fallback: number | undefined, description: string) =>
+  fallback === undefined
+    ? Type.Optional(Type.Integer({ minimum, maximum, description }))
+    : Type.Integer({ minimum, maximum, default: fallback, description });
+const bool = (fallback: boolean | undefined, description: string) =>
+  fallback === undefined
+    ? Type.Optional(Type.Boolean({ description }))
+    : Type.Boolean({ default: fallback, description });
+const oneOf = <T extends string>(values: readonly T[], fallback: T, description: string) =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values], default: fallback, description });
+const text = (fallback: string, description: string) => Type.String({ default: fallback, description });
+/** A URL whose scheme is one of `protocols`; `example` goes into the error message. */
+const url = (protocols: string[], example: string, description: string) =>
+  Type.Optional(Type.String({ format: 'uri', protocols, example, description }));
+
+/** Every environment variable the gateway reads. */
+export const ENV = Type.Object({
+  NODE_ENV: oneOf(
+    NODE_ENVS,
+    'development',
+    '`production` turns GraphQL introspection and the playground off',
+  ),
+  PORT: int(0, 65535, 3000, 'HTTP port'),
+  HOST: text('127.0.0.1', 'interface to listen on (`0.0.0.0` for all)'),
+  LOG_LEVEL: oneOf(LOG_LEVELS, 'info', 'pino level, or `silent`'),
+  DATA_DIR: text('./data', 'where the embedded database lives (when `DATABASE_URL` is unset)'),
+  DATABASE_URL: url(
+    ['postgres:', 'postgresql:'],
+    'postgres://user@127.0.0.1:5432/orders',
+    'use this PostgreSQL server instead of the embedded one',
+  ),
+  MIGRATE_ON_START: bool(true, 'apply pending migrations on `serve` and before each CLI command'),
+  BODY_LIMIT_BYTES: int(
+    1024,
+    64 * 1024 * 1024,
+    1024 * 1024,
+    'larger request bodies get `413 PAYLOAD_TOO_LARGE`',
+  ),
+  DB_POOL_MAX: int(2, 500, 10, 'pool size on a server (at least 2: migrations hold one for their lock)'),
+  DB_CONNECT_TIMEOUT_MS: int(100, 600_000, 2000, 'waiting longer than this for a connection is a 503'),
+  DB_STATEMENT_TIMEOUT_MS: int(100, 3_600_000, 10_000, 'PostgreSQL `statement_timeout`'),
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(
+    100,
+    3_600_000,
+    30_000,
+    'PostgreSQL ends a session idle inside a transaction this long',
+  ),
+  IDEMPOTENCY_TTL_HOURS: int(1, 24 * 365, 24, 'how long a completed create is remembered under its key'),
+  IDEMPOTENCY_SWEEP_INTERVAL_MS: int(
+    0,
+    24 * 60 * 60 * 1000,
+    10 * 60 * 1000,
+    'how often expired keys are deleted (`0`: never)',
+  ),
+  SHUTDOWN_GRACE_MS: int(
+    0,
+    600_000,
+    10_000,
+    'on SIGTERM/SIGINT, how long requests in flight may take to finish',
+  ),
+  PLAYGROUND: bool(undefined, 'GraphiQL at `GET /graphql` for browsers; on except in production'),
+  METRICS_TOKEN: Type.Optional(
+    Type.String({
+      pattern: '^[\\x21-\\x7e]{16,512}$',
+      message: 'must be 16 to 512 printable characters without spaces',
+      description: '`/metrics` needs `Authorization: Bearer <token>`',
+    }),
+  ),
+  METRICS_PORT: int(0, 65535, undefined, 'serve `/metrics` on this port instead of on `PORT`'),
+  INTROSPECTION: bool(undefined, 'GraphQL introspection; on except in production'),
+  RATE_LIMIT_PER_MINUTE: int(
+    1,
+    1_000_000,
+    300,
+    'requests a minute per API key (per client address without a key)',
+  ),
+  AUTH_FAILURES_PER_MINUTE: int(1, 1_000_000, 30, '401 answers a minute per client address before 429'),
+  REDIS_URL: url(
+    ['redis:', 'rediss:'],
+    'redis://127.0.0.1:6379',
+    'share the rate-limit counters between processes',
+  ),
+  RATE_LIMIT_REDIS_PREFIX: text('order-gateway:ratelimit:', "prefix of the counters' Redis keys"),
+  TRUST_PROXY: text(
+    'false',
+    '`true`, or proxy addresses/CIDRs whose `X-Forwarded-For` gives the client address',
+  ),
+  CORS_ORIGINS: text('', 'browser origins (comma-separated, e.g. `https://shop.example.com`) allowed to call the API cross-origin'),
+  API_KEY_CACHE_TTL_MS: int(
+    0,
+    1000,
+    500,
+    'how long a successful key lookup is reused (a revoked key stops working within this)',
+  ),
+  GRAPHQL_MAX_DEPTH: int(1, 1000, 8, 'deepest field nesting in a GraphQL document'),
+  GRAPHQL_MAX_ALIASES: int(0, 10_000, 15, 'aliases in a GraphQL document'),
+  GRAPHQL_MAX_DIRECTIVES: int(0, 10_000, 50, 'directives in a GraphQL document'),
+  GRAPHQL_MAX_TOKENS: int(100, 1_000_000, 2000, 'lexical tokens in a GraphQL document'),
+  GRAPHQL_MAX_COST: int(1, 100_000_000, 50_000, "GraphQL Armor's static cost of a document"),
+  HEADERS_TIMEOUT_MS: int(
+    1000,
+    3_600_000,
+    10_000,
+    "a request's headers must arrive within this (at most `REQUEST_TIMEOUT_MS`)",
+  ),
+  REQUEST_TIMEOUT_MS: int(1000, 3_600_000, 30_000, 'the whole request must arrive within this'),
+  KEEP_ALIVE_TIMEOUT_MS: int(1000, 600_000, 5000, 'an idle keep-alive connection is closed after this'),
+});
+
+export type Env = Static<typeof ENV>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Env = Record<string, string | undefined>;
+type Schema = TSchema & {
+  enum?: string[];
+  protocols?: string[];
+  example?: string;
+  pattern?: string;
+  message?: string;
+};
 
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const NODE_ENVS: readonly NodeEnv[] = ['development', 'production', 'test'];
-
-function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
-  const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+/** One variable's value, checked against its entry; `undefined` when unset and without a default. */
+function readVariable(name: string, schema: Schema, raw: string | undefined): unknown {
+  const value = raw?.trim();
+  if (value === undefined || value === '') return schema.default as unknown;
+  if (schema.type === 'integer') {
+    if (!/^\d+$/.test(value)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+    const number = Number(value);
+    if (number < (schema.minimum as number) || number > (schema.maximum as number)) {
+      throw new ConfigError(`${name} must be between ${schema.minimum} and ${schema.maximum}, got ${number}`);
+    }
+    return number;
+  }
+  if (schema.type === 'boolean') {
+    const word = value.toLowerCase();
+    if (['true', '1', 'yes'].includes(word)) return true;
+    if (['false', '0', 'no'].includes(word)) return false;
+    throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  }
+  if (schema.enum && !schema.enum.includes(value))
+    throw new ConfigError(`${name} must be one of ${schema.enum.join(', ')}, got "${value}"`);
+  if (schema.protocols) {
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new ConfigError(`${name} must be a URL such as ${schema.example}`);
+    }
+    if (!schema.protocols.includes(parsed.protocol)) {
+      throw new ConfigError(
+        `${name} must start with ${schema.protocols.map((p) => `${p}//`).join(' or ')}, got "${parsed.protocol}//"`,
+      );
+    }
+  }
+  if (schema.pattern && !new RegExp(schema.pattern).test(value))
+    throw new ConfigError(`${name} ${schema.message}`);
   return value;
 }
 
-function readBool(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return fallback;
-  if (['true', '1', 'yes'].includes(raw)) return true;
-  if (['false', '0', 'no'].includes(raw)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+/** Reads every variable of `ENV` from the environment. */
+export function readEnv(env: Record<string, string | undefined>): Env {
+  const values: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(ENV.properties))
+    values[name] = readVariable(name, schema, env[name]);
+  return values as Env;
 }
 
-function readEnum<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+/** `false`, `true` (believe any proxy), or a list of proxy addresses/CIDRs to believe. */
+function trustProxy(raw: string): boolean | string[] {
+  if (/^(true|yes|1)$/i.test(raw)) return true;
+  if (/^(false|no|0)$/i.test(raw)) return false;
+  const entries = raw.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    if (!/^([0-9a-f:.]+(\/\d{1,3})?|loopback|linklocal|uniquelocal)$/i.test(entry)) {
+      throw new ConfigError(
+        `TRUST_PROXY must be true, false or a comma-separated list of proxy addresses, got "${entry}"`,
+      );
+    }
   }
-  return raw as T;
+  return entries;
 }
 
-function readDatabaseUrl(env: Env): string | undefined {
-  const raw = env.DATABASE_URL?.trim();
-  if (!raw) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError('DATABASE_URL must be a URL such as postgres://user@127.0.0.1:5432/orders');
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql://, got "${url.protocol}//"`);
-  }
-  return raw;
-}
-
-function readMetricsPort(env: Env, port: number): number | undefined {
-  if (env.METRICS_PORT === undefined || env.METRICS_PORT.trim() === '') return undefined;
-  const metricsPort = readInt(env, 'METRICS_PORT', 0, 0, 65535);
-  if (metricsPort !== 0 && metricsPort === port) throw new ConfigError(`METRICS_PORT must differ from PORT, both are ${port}`);
-  return metricsPort;
-}
-
-function readToken(env: Env, name: string): string | undefined {
-  const raw = env[name]?.trim();
-  if (!raw) return undefined;
-  if (!/^[\x21-\x7e]{16,512}$/.test(raw)) throw new ConfigError(`${name} must be 16 to 512 printable characters without spaces`);
-  return raw;
-}
-
-function readRedisUrl(env: Env): string | undefined {
-  const raw = env.REDIS_URL?.trim();
-  if (!raw) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError('REDIS_URL must be a URL such as redis://127.0.0.1:6379');
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${url.protocol}//"`);
-  }
-  return raw;
-}
-
-/** `false` (the default), `true` (believe any proxy), or a list of proxy addresses/CIDRs to believe. */
 /** `CORS_ORIGINS`: comma-separated origins such as `https://shop.example.com`; each must be scheme, host and port only. */
-function readCorsOrigins(env: Env): string[] {
-  const raw = env.CORS_ORIGINS?.trim();
+function corsOrigins(raw: string): string[] {
   if (!raw) return [];
   return raw.split(',').map((entry) => {
     const origin = entry.trim();
@@ -174,66 +220,61 @@ function readCorsOrigins(env: Env): string[] {
   });
 }
 
-function readTrustProxy(env: Env): boolean | string[] {
-  const raw = env.TRUST_PROXY?.trim();
-  if (!raw) return false;
-  if (/^(true|false|yes|no|1|0)$/i.test(raw)) return readBool(env, 'TRUST_PROXY', false);
-  const entries = raw.split(',').map((entry) => entry.trim());
-  for (const entry of entries) {
-    if (!/^([0-9a-f:.]+(\/\d{1,3})?|loopback|linklocal|uniquelocal)$/i.test(entry)) {
-      throw new ConfigError(`TRUST_PROXY must be true, false or a comma-separated list of proxy addresses, got "${entry}"`);
-    }
+/** The application's settings, from checked variables; rules that involve two variables live here. */
+function toConfig(v: Env) {
+  if (v.METRICS_PORT !== undefined && v.METRICS_PORT !== 0 && v.METRICS_PORT === v.PORT) {
+    throw new ConfigError(`METRICS_PORT must differ from PORT, both are ${v.PORT}`);
   }
-  return entries;
+  // Node.js refuses a headers timeout longer than the request timeout.
+  if (v.HEADERS_TIMEOUT_MS > v.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      `HEADERS_TIMEOUT_MS (${v.HEADERS_TIMEOUT_MS}) must not exceed REQUEST_TIMEOUT_MS (${v.REQUEST_TIMEOUT_MS})`,
+    );
+  }
+  return {
+    nodeEnv: v.NODE_ENV,
+    port: v.PORT,
+    host: v.HOST,
+    dataDir: path.resolve(v.DATA_DIR),
+    databaseUrl: v.DATABASE_URL,
+    logLevel: v.LOG_LEVEL,
+    migrateOnStart: v.MIGRATE_ON_START,
+    bodyLimit: v.BODY_LIMIT_BYTES,
+    dbPoolMax: v.DB_POOL_MAX,
+    dbConnectTimeoutMs: v.DB_CONNECT_TIMEOUT_MS,
+    dbStatementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
+    dbIdleInTransactionTimeoutMs: v.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    idempotencyTtlMs: v.IDEMPOTENCY_TTL_HOURS * 60 * 60 * 1000,
+    idempotencySweepIntervalMs: v.IDEMPOTENCY_SWEEP_INTERVAL_MS,
+    shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    playground: v.PLAYGROUND ?? v.NODE_ENV !== 'production',
+    metricsToken: v.METRICS_TOKEN,
+    metricsPort: v.METRICS_PORT,
+    introspection: v.INTROSPECTION ?? v.NODE_ENV !== 'production',
+    rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
+    authFailuresPerMinute: v.AUTH_FAILURES_PER_MINUTE,
+    /** Not a variable (the limits are per minute); tests shorten it. */
+    rateLimitWindowMs: 60_000,
+    redisUrl: v.REDIS_URL,
+    rateLimitRedisPrefix: v.RATE_LIMIT_REDIS_PREFIX,
+    trustProxy: trustProxy(v.TRUST_PROXY),
+    /** Browser origins allowed to call the API cross-origin (CORS); none when empty. */
+    corsOrigins: corsOrigins(v.CORS_ORIGINS),
+    apiKeyCacheTtlMs: v.API_KEY_CACHE_TTL_MS,
+    graphqlMaxDepth: v.GRAPHQL_MAX_DEPTH,
+    graphqlMaxAliases: v.GRAPHQL_MAX_ALIASES,
+    graphqlMaxDirectives: v.GRAPHQL_MAX_DIRECTIVES,
+    graphqlMaxTokens: v.GRAPHQL_MAX_TOKENS,
+    graphqlMaxCost: v.GRAPHQL_MAX_COST,
+    headersTimeoutMs: v.HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_MS,
+  };
 }
 
-function readServerTimeouts(env: Env): Pick<Config, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs'> {
-  const requestTimeoutMs = readInt(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 3_600_000);
-  const headersTimeoutMs = readInt(env, 'HEADERS_TIMEOUT_MS', 10_000, 1000, 3_600_000);
-  // Node.js refuses a headers timeout longer than the request timeout.
-  if (headersTimeoutMs > requestTimeoutMs) {
-    throw new ConfigError(`HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
-  }
-  return { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs: readInt(env, 'KEEP_ALIVE_TIMEOUT_MS', 5000, 1000, 600_000) };
-}
+export type Config = ReturnType<typeof toConfig>;
 
 /** Reads and checks the configuration; throws a `ConfigError` naming the bad variable. */
-export function loadConfig(env: Env = process.env): Config {
-  const nodeEnv = readEnum(env, 'NODE_ENV', NODE_ENVS, 'development');
-  const port = readInt(env, 'PORT', 3000, 0, 65535);
-  return {
-    nodeEnv,
-    port,
-    host: env.HOST?.trim() || '127.0.0.1',
-    dataDir: path.resolve(env.DATA_DIR?.trim() || './data'),
-    databaseUrl: readDatabaseUrl(env),
-    logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
-    migrateOnStart: readBool(env, 'MIGRATE_ON_START', true),
-    bodyLimit: readInt(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
-    dbPoolMax: readInt(env, 'DB_POOL_MAX', 10, 2, 500),
-    dbConnectTimeoutMs: readInt(env, 'DB_CONNECT_TIMEOUT_MS', 2000, 100, 600_000),
-    dbStatementTimeoutMs: readInt(env, 'DB_STATEMENT_TIMEOUT_MS', 10_000, 100, 3_600_000),
-    dbIdleInTransactionTimeoutMs: readInt(env, 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 30_000, 100, 3_600_000),
-    idempotencyTtlMs: readInt(env, 'IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365) * 60 * 60 * 1000,
-    idempotencySweepIntervalMs: readInt(env, 'IDEMPOTENCY_SWEEP_INTERVAL_MS', 10 * 60 * 1000, 0, 24 * 60 * 60 * 1000),
-    shutdownGraceMs: readInt(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
-    playground: readBool(env, 'PLAYGROUND', nodeEnv !== 'production'),
-    metricsToken: readToken(env, 'METRICS_TOKEN'),
-    metricsPort: readMetricsPort(env, port),
-    introspection: readBool(env, 'INTROSPECTION', nodeEnv !== 'production'),
-    rateLimitPerMinute: readInt(env, 'RATE_LIMIT_PER_MINUTE', 300, 1, 1_000_000),
-    authFailuresPerMinute: readInt(env, 'AUTH_FAILURES_PER_MINUTE', 30, 1, 1_000_000),
-    rateLimitWindowMs: 60_000,
-    redisUrl: readRedisUrl(env),
-    rateLimitRedisPrefix: env.RATE_LIMIT_REDIS_PREFIX?.trim() || 'order-gateway:ratelimit:',
-    trustProxy: readTrustProxy(env),
-    corsOrigins: readCorsOrigins(env),
-    apiKeyCacheTtlMs: readInt(env, 'API_KEY_CACHE_TTL_MS', 500, 0, 1000),
-    graphqlMaxDepth: readInt(env, 'GRAPHQL_MAX_DEPTH', 8, 1, 1000),
-    graphqlMaxAliases: readInt(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 10_000),
-    graphqlMaxDirectives: readInt(env, 'GRAPHQL_MAX_DIRECTIVES', 50, 0, 10_000),
-    graphqlMaxTokens: readInt(env, 'GRAPHQL_MAX_TOKENS', 2000, 100, 1_000_000),
-    graphqlMaxCost: readInt(env, 'GRAPHQL_MAX_COST', 50_000, 1, 100_000_000),
-    ...readServerTimeouts(env),
-  };
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  return toConfig(readEnv(env));
 }

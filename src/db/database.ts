@@ -9,7 +9,7 @@ import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver, type EntityManager } from '@mikro-orm/postgresql';
-import { PGliteDriver } from 'mikro-orm-pglite';
+import { EmbeddedDriver } from './embedded-driver';
 import type { Config } from '../config/config';
 import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import { entities } from './entities';
@@ -67,10 +67,27 @@ const common: Options = {
   discovery: { warnWhenNoEntities: true },
 };
 
-export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+/**
+ * MikroORM's migration snapshot: the schema the migrations produce, committed
+ * next to them, so that `npm run migration:create` diffs the entities against
+ * it without a database. Only the authoring scripts and the drift test use it;
+ * a running server never writes into its own package.
+ */
+export const MIGRATION_SNAPSHOT = { path: path.resolve(__dirname, 'migrations'), snapshotName: '.snapshot-order-gateway' };
+
+export interface OpenOptions {
+  /** Read the migration snapshot, and write it after migrations are applied (authoring only). */
+  snapshot?: boolean;
+}
+
+function withSnapshot(options: OpenOptions): Options {
+  return options.snapshot ? { ...common, migrations: { ...common.migrations, snapshot: true, ...MIGRATION_SNAPSHOT } } : common;
+}
+
+export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {}): Promise<Database> {
   if (target.kind === 'postgres') {
     const orm = await MikroORM.init({
-      ...common,
+      ...withSnapshot(open),
       driver: PostgreSqlDriver,
       clientUrl: target.url,
       pool: { min: 0, max: target.poolMax, acquireTimeoutMillis: target.connectTimeoutMs },
@@ -102,8 +119,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     }
   }
   const orm = await MikroORM.init({
-    ...common,
-    driver: PGliteDriver,
+    ...withSnapshot(open),
+    driver: EmbeddedDriver,
     dbName: 'postgres',
     driverOptions: { connection: { pglite: () => pglite } },
   });

@@ -1,41 +1,15 @@
 import { Field, InputType, Int } from 'type-graphql';
 import { JSONResolver } from 'graphql-scalars';
-import type { AddressInput as AddressRequest, CreateOrderRequest } from '../orders/create-order.schema';
-import { dropUndefined } from '../orders/drop-undefined';
+import { renameKeys } from '../shared/case';
+import { addressFields } from './address-fields';
 import type { JsonObject } from '../orders/order.types';
 import { DecimalScalar } from './scalars';
 
 @InputType({
   description: 'A postal address. Every field is optional; null means the same as leaving it out.',
 })
-export class AddressInput {
-  @Field(() => String, { nullable: true, description: 'Name of the recipient, at most 500 characters' })
-  name?: string;
-  @Field(() => String, { nullable: true, description: 'Company of the recipient, at most 500 characters' })
-  company?: string;
-  @Field(() => String, { nullable: true, description: 'Street address, first line, at most 500 characters' })
-  address?: string;
-  @Field(() => String, {
-    nullable: true,
-    description: 'Street address, second line (apartment, suite, unit), at most 500 characters',
-  })
-  address2?: string;
-  @Field(() => String, { nullable: true, description: 'City or town, at most 500 characters' })
-  city?: string;
-  @Field(() => String, { nullable: true, description: 'State, province or region, at most 500 characters' })
-  state?: string;
-  @Field(() => String, { nullable: true, description: 'Postal or ZIP code, at most 500 characters' })
-  postalCode?: string;
-  @Field(() => String, {
-    nullable: true,
-    description: 'ISO 3166-1 alpha-2 country code, e.g. ID; case-insensitive',
-  })
-  country?: string;
-  @Field(() => String, { nullable: true, description: 'Phone number, as given, at most 500 characters' })
-  phone?: string;
-  @Field(() => String, { nullable: true, description: 'Email address, as given, at most 500 characters' })
-  email?: string;
-}
+export class AddressInput {}
+addressFields(AddressInput, 'input');
 
 @InputType({ description: 'One line of a new order.' })
 export class OrderItemInput {
@@ -78,41 +52,6 @@ export class CreateOrderInput {
 }
 
 /** GraphQL names → the contract's names. The service validates the result like any REST body. */
-export function toCreateOrderRequest(input: CreateOrderInput): CreateOrderRequest {
-  return dropUndefined({
-    customer_id: input.customerId,
-    items: input.items.map((item) =>
-      dropUndefined({
-        product_id: item.productId,
-        name: item.name,
-        quantity: item.quantity,
-        price: item.price,
-        sku: item.sku,
-      }),
-    ),
-    total: input.total,
-    currency: input.currency,
-    shipping: input.shipping,
-    tax: input.tax,
-    shipping_address: toAddressRequest(input.shippingAddress),
-    billing_address: toAddressRequest(input.billingAddress),
-    notes: input.notes,
-    metadata: input.metadata,
-  });
-}
-
-export function toAddressRequest(input: AddressInput | null | undefined): AddressRequest | null | undefined {
-  if (input === undefined || input === null) return input;
-  return dropUndefined({
-    name: input.name,
-    company: input.company,
-    address: input.address,
-    address2: input.address2,
-    city: input.city,
-    state: input.state,
-    postal_code: input.postalCode,
-    country: input.country,
-    phone: input.phone,
-    email: input.email,
-  });
+export function toCreateOrderRequest(input: CreateOrderInput): unknown {
+  return renameKeys(input, 'snake');
 }

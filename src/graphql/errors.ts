@@ -11,6 +11,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import Negotiator from 'negotiator';
 import { AppError, ErrorCode, type FieldPath } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
+import { snakeToCamel } from '../shared/case';
 import { classifyRequestError } from '../errors/http-errors';
 import { WWW_AUTHENTICATE } from '../auth/api-key';
 import { type UserError, UserErrorCode } from './order.type';
@@ -80,9 +81,6 @@ export function toGraphQLPath(argument: string, path: FieldPath): string[] {
   return out;
 }
 
-function snakeToCamel(name: string): string {
-  return name.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
-}
 
 const TOP_LEVEL_CODES: Partial<Record<ErrorCode, { code: string; status: number }>> = {
   [ErrorCode.UNAUTHORIZED]: { code: 'UNAUTHENTICATED', status: 401 },

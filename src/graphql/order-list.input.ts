@@ -1,5 +1,6 @@
 import { Field, InputType } from 'type-graphql';
-import { dropUndefined } from '../orders/drop-undefined';
+import type { OrderStatus as OrderStatusValue } from '../orders/order.types';
+import { renameKeys } from '../shared/case';
 import { OrderStatus } from './order.type';
 import { DecimalScalar } from './scalars';
 
@@ -8,7 +9,7 @@ export class OrderFilter {
   @Field(() => String, { nullable: true, description: 'Only this customer’s orders' })
   customerId?: string;
   @Field(() => OrderStatus, { nullable: true, description: 'Only orders in this status' })
-  status?: OrderStatus;
+  status?: OrderStatusValue;
   @Field(() => String, {
     nullable: true,
     description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time',
@@ -35,14 +36,5 @@ export class OrderFilter {
 
 /** GraphQL names → the contract's names; the service validates the values. */
 export function toFilterRequest(filter: OrderFilter | null | undefined): Record<string, unknown> {
-  if (!filter) return {};
-  return dropUndefined({
-    customer_id: filter.customerId,
-    status: filter.status,
-    from: filter.from,
-    to: filter.to,
-    min_total: filter.minTotal,
-    max_total: filter.maxTotal,
-    search: filter.search,
-  });
+  return filter ? renameKeys({ ...filter }, 'snake') : {};
 }

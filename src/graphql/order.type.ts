@@ -5,19 +5,14 @@
  */
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { JSONResolver } from 'graphql-scalars';
-import type { JsonObject, OrderStatus as OrderStatusValue } from '../orders/order.types';
+import { ORDER_STATUSES, type JsonObject, type OrderStatus as OrderStatusValue } from '../orders/order.types';
+import { addressFields } from './address-fields';
 import { DecimalScalar } from './scalars';
 
-// The enum's values are the service's status strings, so service values pass through unchanged.
-export enum OrderStatus {
-  PENDING = 'pending',
-  PAID = 'paid',
-  PROCESSING = 'processing',
-  SHIPPED = 'shipped',
-  DELIVERED = 'delivered',
-  CANCELLED = 'cancelled',
-  REFUNDED = 'refunded',
-}
+/** The service's statuses, named in upper case; the values are the service's strings, so they pass through unchanged. */
+export const OrderStatus = Object.fromEntries(ORDER_STATUSES.map((status) => [status.toUpperCase(), status])) as {
+  [S in OrderStatusValue as Uppercase<S>]: S;
+};
 registerEnumType(OrderStatus, {
   name: 'OrderStatus',
   description: 'Where an order is in its life. Moves follow the status machine of the API contract.',
@@ -59,34 +54,8 @@ registerEnumType(UserErrorCode, {
 });
 
 @ObjectType({ simpleResolvers: true, description: 'A postal address. Every field is optional.' })
-export class Address {
-  @Field(() => String, { nullable: true, description: 'Name of the recipient' })
-  name?: string;
-  @Field(() => String, { nullable: true, description: 'Company of the recipient' })
-  company?: string;
-  @Field(() => String, { nullable: true, description: 'Street address, first line' })
-  address?: string;
-  @Field(() => String, {
-    nullable: true,
-    description: 'Street address, second line (apartment, suite, unit)',
-  })
-  address2?: string;
-  @Field(() => String, { nullable: true, description: 'City or town' })
-  city?: string;
-  @Field(() => String, { nullable: true, description: 'State, province or region' })
-  state?: string;
-  @Field(() => String, { nullable: true, description: 'Postal or ZIP code' })
-  postalCode?: string;
-  @Field(() => String, {
-    nullable: true,
-    description: 'ISO 3166-1 alpha-2 country code, e.g. ID (stored in upper case)',
-  })
-  country?: string;
-  @Field(() => String, { nullable: true, description: 'Phone number, as given' })
-  phone?: string;
-  @Field(() => String, { nullable: true, description: 'Email address, as given' })
-  email?: string;
-}
+export class Address {}
+addressFields(Address, 'output');
 
 @ObjectType({ simpleResolvers: true, description: 'One line of an order.' })
 export class OrderItem {

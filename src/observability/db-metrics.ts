@@ -39,12 +39,12 @@ function knexPool(db: Database): TarnPool | undefined {
  */
 export function instrumentDatabase(db: Database, metrics: Metrics): () => void {
   const logger = db.orm.config.getLogger();
-  const original = logger.logQuery;
-  logger.logQuery = function (this: typeof logger, context: LogContext) {
+  const original = logger.logQuery.bind(logger);
+  logger.logQuery = (context: LogContext) => {
     if (typeof context.took === 'number' && context.query) {
       metrics.dbQueryDuration.observe({ statement: statementKind(context.query) }, context.took / 1000);
     }
-    return original.call(this, context);
+    original(context);
   };
   metrics.watchPool((): PoolStats | undefined => {
     const pool = knexPool(db);

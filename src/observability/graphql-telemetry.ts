@@ -6,6 +6,7 @@
  * key is refused never reaches Apollo's plugins.
  */
 import type { ApolloServerPlugin } from '@apollo/server';
+import { OperationTypeNode } from 'graphql';
 import type { GraphQLContext } from '../graphql/context';
 import type { GraphQLOutcome, Metrics } from './metrics';
 
@@ -34,7 +35,7 @@ export function graphqlTelemetryPlugin(metrics: Metrics): ApolloServerPlugin<Gra
           // operation is always resolved here, but it executes a document whose operation it could not pick
           // (several operations and no or an unknown operationName) to let graphql-js write the error.
           const resolved = operation as typeof operation | undefined;
-          if (resolved?.operation !== 'mutation') return;
+          if (resolved?.operation !== OperationTypeNode.MUTATION) return;
           const mutationType = schema.getMutationType();
           return {
             willResolveField({ info }) {

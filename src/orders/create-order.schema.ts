@@ -40,6 +40,8 @@ const Amount = Type.Unsafe<number | string>({
 
 const text = (maxLength: number, description?: string) => Type.String({ maxLength, description });
 
+export const COUNTRY_DESCRIPTION = 'ISO 3166-1 alpha-2 code';
+
 export const AddressSchema = Type.Object(
   {
     name: nullable(text(LIMITS.addressField)),
@@ -49,7 +51,7 @@ export const AddressSchema = Type.Object(
     city: nullable(text(LIMITS.addressField)),
     state: nullable(text(LIMITS.addressField)),
     postal_code: nullable(text(LIMITS.addressField)),
-    country: nullable(text(LIMITS.addressField, 'ISO 3166-1 alpha-2 code, e.g. ID')),
+    country: nullable(text(LIMITS.addressField, `${COUNTRY_DESCRIPTION}, e.g. ID`)),
     phone: nullable(text(LIMITS.addressField)),
     email: nullable(text(LIMITS.addressField)),
   },
@@ -84,5 +86,8 @@ export const CreateOrderRequestSchema = Type.Object(
 );
 
 export type AddressInput = Static<typeof AddressSchema>;
+export type AddressField = keyof AddressInput;
+/** The address's fields in the contract's names; every other declaration of an address is derived from it. */
+export const ADDRESS_FIELDS = Object.keys(AddressSchema.properties) as AddressField[];
 export type OrderItemInput = Static<typeof OrderItemInputSchema>;
 export type CreateOrderRequest = Static<typeof CreateOrderRequestSchema>;

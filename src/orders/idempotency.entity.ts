@@ -1,14 +1,16 @@
-import { Entity, ManyToOne, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
+import { Entity, EntityRepositoryType, ManyToOne, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
 import { WorkspaceEntity } from '../auth/workspace.entity';
+import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { OrderEntity } from './order.entity';
 
 /**
  * A completed create, remembered under its Idempotency-Key so that a retry
  * gets the original answer. Written in the same transaction as the order.
  */
-@Entity({ tableName: 'idempotency_keys' })
+@Entity({ tableName: 'idempotency_keys', repository: () => IdempotencyKeyRepository })
 export class IdempotencyKeyEntity {
   [PrimaryKeyProp]?: ['workspace', 'key'];
+  [EntityRepositoryType]?: IdempotencyKeyRepository;
 
   @ManyToOne(() => WorkspaceEntity, { primary: true, deleteRule: 'cascade' })
   workspace!: WorkspaceEntity;
@@ -20,12 +22,12 @@ export class IdempotencyKeyEntity {
   @Property({ type: 'string', length: 64 })
   fingerprint!: string;
 
-  @ManyToOne(() => OrderEntity, { deleteRule: 'cascade' })
+  @ManyToOne(() => OrderEntity, { deleteRule: 'cascade', index: true })
   order!: OrderEntity;
 
   /** The order as it was returned, replayed verbatim. */
   @Property({ type: 'json' })
-  response!: Record<string, unknown>;
+  response!: object;
 
   @Property({ type: 'datetime' })
   createdAt!: Date;

@@ -18,10 +18,9 @@
  * after which the key can be taken over.
  */
 import { createHash } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import stringify from 'safe-stable-stringify';
-import { execute, queryOne } from '../db/sql';
 import { AppError, ErrorCode } from '../errors/app-error';
+import type { IdempotencyKeyRepository } from './idempotency-key.repository';
 import type { Order } from './order.types';
 
 /** 1–255 visible ASCII characters (contract §6). */
@@ -48,87 +47,28 @@ export type Remembered = { kind: 'new' } | { kind: 'replay'; order: Order };
 
 /**
  * Claims the key for this transaction and says whether the request is new or
- * a replay. Throws IN_PROGRESS or KEY_REUSED. Must run inside the transaction
- * that will create the order.
+ * a replay. Throws IN_PROGRESS or KEY_REUSED. `keys` must be bound to the
+ * transaction that will create the order.
  */
-export async function claimKey(em: EntityManager, workspaceId: string, key: string, requestFingerprint: string): Promise<Remembered> {
-  const claim = await queryOne<{ claimed: boolean }>(em, 'select pg_try_advisory_xact_lock(?::bigint) as claimed', [
-    idempotencyLockId(workspaceId, key),
-  ]);
-  if (!claim?.claimed) {
+export async function claimKey(keys: IdempotencyKeyRepository, workspaceId: string, key: string, requestFingerprint: string): Promise<Remembered> {
+  if (!(await keys.tryLock(idempotencyLockId(workspaceId, key)))) {
     throw new AppError(
       ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS,
       'A request with this Idempotency-Key is still being processed; retry after it finishes',
     );
   }
-  const row = await queryOne<{ fingerprint: string; response: StoredOrder; live: boolean }>(
-    em,
-    'select fingerprint, response, expires_at > now() as live from idempotency_keys where workspace_id = ? and key = ?',
-    [workspaceId, key],
-  );
-  if (!row) return { kind: 'new' };
-  if (!row.live) {
+  const stored = await keys.findStored(workspaceId, key);
+  if (!stored) return { kind: 'new' };
+  if (!stored.live) {
     // Expired but not swept yet: the key is free again.
-    await execute(em, 'delete from idempotency_keys where workspace_id = ? and key = ?', [workspaceId, key]);
+    await keys.forget(workspaceId, key);
     return { kind: 'new' };
   }
-  if (row.fingerprint !== requestFingerprint) {
+  if (stored.fingerprint !== requestFingerprint) {
     throw new AppError(
       ErrorCode.IDEMPOTENCY_KEY_REUSED,
       'This Idempotency-Key was already used for a different request; use a new key for a new order',
     );
   }
-  return { kind: 'replay', order: reviveOrder(row.response) };
-}
-
-/** Stores the finished request under its key, in the order's transaction. */
-export async function rememberKey(
-  em: EntityManager,
-  entry: { workspaceId: string; key: string; fingerprint: string; order: Order; now: Date; ttlMs: number },
-): Promise<void> {
-  await execute(
-    em,
-    `insert into idempotency_keys (workspace_id, key, fingerprint, order_id, response, created_at, expires_at)
-     values (?, ?, ?, ?, ?, ?, ?)`,
-    [
-      entry.workspaceId,
-      entry.key,
-      entry.fingerprint,
-      entry.order.id,
-      JSON.stringify(entry.order),
-      entry.now,
-      new Date(entry.now.getTime() + entry.ttlMs),
-    ],
-  );
-}
-
-/** Deletes expired keys in bounded batches; returns how many went. Safe to run from several processes at once. */
-export async function sweepExpiredKeys(em: EntityManager, batchSize = 1000, maxBatches = 100): Promise<number> {
-  let deleted = 0;
-  for (let batch = 0; batch < maxBatches; batch++) {
-    const count = await execute(
-      em,
-      `delete from idempotency_keys where ctid in (
-         select ctid from idempotency_keys where expires_at <= now() limit ? for update skip locked)`,
-      [batchSize],
-    );
-    deleted += count;
-    if (count < batchSize) break;
-  }
-  return deleted;
-}
-
-type StoredOrder = Omit<Order, 'createdAt' | 'updatedAt' | 'statusHistory'> & {
-  createdAt: string;
-  updatedAt: string;
-  statusHistory: { status: Order['status']; timestamp: string }[];
-};
-
-function reviveOrder(stored: StoredOrder): Order {
-  return {
-    ...stored,
-    statusHistory: stored.statusHistory.map((change) => ({ status: change.status, timestamp: new Date(change.timestamp) })),
-    createdAt: new Date(stored.createdAt),
-    updatedAt: new Date(stored.updatedAt),
-  };
+  return { kind: 'replay', order: stored.order };
 }

@@ -19,7 +19,7 @@ function randomByteFraction(): number {
     pool = randomBytes(POOL_SIZE);
     offset = 0;
   }
-  return (pool[offset++] as number) / 256;
+  return (pool[offset++]) / 256;
 }
 
 export function newOrderId(at: Date): string {

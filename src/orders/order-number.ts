@@ -15,20 +15,6 @@ export function localDay(instant: Date, timeZone: string): string {
   return formatter.format(instant);
 }
 
-export function isValidTimeZone(timeZone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** `('2025-03-27', 1)` → `ORD-2025-0327-001`; the sequence grows past 999 as needed. */
-export function formatOrderNumber(day: string, sequence: number): string {
-  return `${orderNumberPrefix(day)}${String(sequence).padStart(3, '0')}`;
-}
-
 /** `'2025-03-27'` → `'ORD-2025-0327-'`: the part of the number before the sequence. */
 export function orderNumberPrefix(day: string): string {
   const [year, month, date] = day.split('-');
@@ -37,6 +23,6 @@ export function orderNumberPrefix(day: string): string {
 
 /**
  * SQL for the number itself, given the prefix parameter and the counter
- * value: the same padding as `formatOrderNumber` (at least 3 digits).
+ * value: at least 3 digits (`ORD-2025-0327-001`), more past 999.
  */
 export const ORDER_NUMBER_SQL = `? || lpad(last_value::text, greatest(3, length(last_value::text)), '0')`;

@@ -1,6 +1,8 @@
 import {
   Collection,
   Entity,
+  EntityRepositoryType,
+  Index,
   ManyToOne,
   OneToMany,
   OptionalProps,
@@ -10,6 +12,7 @@ import {
   Unique,
 } from '@mikro-orm/core';
 import { WorkspaceEntity } from '../auth/workspace.entity';
+import { OrderRepository } from './order.repository';
 import type { Address, JsonObject, OrderStatus } from './order.types';
 
 /** One entry of `status_history`, as stored (timestamps as ISO strings inside jsonb). */
@@ -23,10 +26,31 @@ export interface StoredStatusChange {
 // A function, not a shared object: MikroORM writes the column name into the options it is given.
 const money = () => ({ type: 'decimal', precision: 18, scale: 3 }) as const;
 
-@Entity({ tableName: 'orders' })
+/** An index on (workspace, …columns, created_at desc, id desc): descending columns need an expression. */
+function listIndex(columns: string[]) {
+  return (table: { toString(): string }, _columns: unknown, name: string) =>
+    `create index "${name}" on "${table.toString()}" (${['workspace_id', ...columns].map((c) => `"${c}"`).join(', ')}, "created_at" desc, "id" desc)`;
+}
+
+function trigramIndex(column: string) {
+  return (table: { toString(): string }, _columns: unknown, name: string) =>
+    `create index "${name}" on "${table.toString()}" using gin ("${column}" gin_trgm_ops)`;
+}
+
+// The list reads one workspace's orders newest first, ties by id: every list index leads with the
+// workspace and ends in that order. The unique (workspace, number) key also serves lookups by number.
+@Entity({ tableName: 'orders', repository: () => OrderRepository })
 @Unique({ properties: ['workspace', 'orderNumber'] })
+@Index({ name: 'orders_workspace_id_created_at_id_index', expression: listIndex([]) })
+@Index({ name: 'orders_workspace_customer_created_index', expression: listIndex(['customer_id']) })
+@Index({ name: 'orders_workspace_status_created_index', expression: listIndex(['status']) })
+@Index({ name: 'orders_workspace_total_index', properties: ['workspace', 'total'] })
+// `search` matches part of the number or the notes, case-insensitively (pg_trgm, created by a migration).
+@Index({ name: 'orders_order_number_trgm_index', expression: trigramIndex('order_number') })
+@Index({ name: 'orders_notes_trgm_index', expression: trigramIndex('notes') })
 export class OrderEntity {
   [OptionalProps]?: 'items';
+  [EntityRepositoryType]?: OrderRepository;
 
   @PrimaryKey({ type: 'string', length: 40 })
   id!: string;

@@ -1,44 +1,27 @@
-import { LockMode } from '@mikro-orm/core';
-import { type EntityManager, type Knex, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { AppError, collectFieldErrors, ErrorCode, type FieldError } from '../errors/app-error';
 import { computeTotals, parseCreateOrderRequest, type OrderDraft } from './create-order.validation';
-import { checkIdempotencyKey, claimKey, fingerprint, rememberKey, sweepExpiredKeys } from './idempotency';
-import { formatMinor, formatStoredAmount } from './money';
-import {
-  afterCursor,
-  applyOrderFilter,
-  checkPageSize,
-  decodeCursor,
-  encodeCursor,
-  type OffsetPage,
-  type OrderFilter,
-  orderNewestFirst,
-  parseListQuery,
-  parseOrderFilter,
-} from './order-query';
+import { IdempotencyKeyEntity } from './idempotency.entity';
+import { checkIdempotencyKey, claimKey, fingerprint } from './idempotency';
+import { formatMinor } from './money';
+import { parseListQuery } from './list-parameters';
+import { checkPageSize, decodeCursor, encodeCursor } from './order-cursor';
+import { parseOrderFilter } from './order-filter';
 import { assertStatusMove } from './order-status';
 import { mergeMetadata, parseUpdateOrderRequest } from './update-order.validation';
-import { OrderEntity, OrderItemEntity } from './order.entity';
-import { toOrder, type OrderItemRow, type OrderRow } from './order.mapper';
-import { queryBuilt } from '../db/sql';
+import { OrderEntity } from './order.entity';
+import type { OrderRepository } from './order.repository';
+import type { NewOrder } from './order.rows';
 import { newOrderId } from './order-id';
-import { insertOrder } from './order-insert';
-import { findOrder, findOrdersByIds } from './order-read';
 import { localDay } from './order-number';
-import { dropUndefined } from './drop-undefined';
-import type { Order, OrderList, OrderPage, OrderStatus, OrderSummary, RequestContext } from './order.types';
+import type { Order, OrderList, OrderPage, RequestContext } from './order.types';
 
-/**
- * Every order rule lives here, whichever transport a request arrives by:
- * validation, exact money, order numbers, status, tenancy. Each public method
- * is one use case with at most one transaction.
- */
-export interface OrderSettings {
-  /** How long a completed create is remembered under its Idempotency-Key. */
-  idempotencyTtlMs: number;
+export interface OrderServiceOptions {
+  /** Where "now" comes from (tests pin it). */
+  clock?: () => Date;
+  /** How long a completed create is remembered under its Idempotency-Key; 24 hours by default. */
+  idempotencyTtlMs?: number;
 }
-
-export const DEFAULT_ORDER_SETTINGS: OrderSettings = { idempotencyTtlMs: 24 * 60 * 60 * 1000 };
 
 export interface CreatedOrder {
   order: Order;
@@ -52,15 +35,15 @@ export interface CreatedOrder {
  * public method is one use case with at most one transaction.
  */
 export class OrderService {
+  private readonly clock: () => Date;
+  private readonly idempotencyTtlMs: number;
+
   constructor(
     private readonly em: EntityManager,
-    private readonly clock: () => Date = () => new Date(),
-    private readonly settings: OrderSettings = DEFAULT_ORDER_SETTINGS,
-  ) {}
-
-  /** Creates an order without an idempotency key. See `createOrderExactlyOnce`. */
-  async createOrder(ctx: RequestContext, request: unknown): Promise<Order> {
-    return (await this.createOrderExactlyOnce(ctx, request, undefined)).order;
+    options: OrderServiceOptions = {},
+  ) {
+    this.clock = options.clock ?? (() => new Date());
+    this.idempotencyTtlMs = options.idempotencyTtlMs ?? 24 * 60 * 60 * 1000;
   }
 
   /**
@@ -73,29 +56,30 @@ export class OrderService {
    * the first one created (`replayed: true`) instead of creating another; see
    * `idempotency.ts` for how that holds across processes and crashes.
    */
-  async createOrderExactlyOnce(ctx: RequestContext, request: unknown, idempotencyKey: string | undefined): Promise<CreatedOrder> {
+  async createOrderExactlyOnce(ctx: RequestContext, request: unknown, idempotencyKey?: string): Promise<CreatedOrder> {
     const draft = parseCreateOrderRequest(request);
     const totals = computeTotals(draft);
     assertTotalMatches(draft, totals.total);
     if (idempotencyKey === undefined) {
       // One statement, atomic on its own: no explicit transaction needed.
-      return { order: await this.insertOrder(this.em.fork(), ctx, draft, totals), replayed: false };
+      return { order: await this.insertOrder(this.em.fork().getRepository(OrderEntity), ctx, draft, totals), replayed: false };
     }
     checkIdempotencyKey(idempotencyKey);
     const requestFingerprint = fingerprint(draft);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.em.fork().transactional(async (em) => {
-          const remembered = await claimKey(em, ctx.workspaceId, idempotencyKey, requestFingerprint);
+          const keys = em.getRepository(IdempotencyKeyEntity);
+          const remembered = await claimKey(keys, ctx.workspaceId, idempotencyKey, requestFingerprint);
           if (remembered.kind === 'replay') return { order: remembered.order, replayed: true };
-          const order = await this.insertOrder(em, ctx, draft, totals);
-          await rememberKey(em, {
+          const order = await this.insertOrder(em.getRepository(OrderEntity), ctx, draft, totals);
+          await keys.remember({
             workspaceId: ctx.workspaceId,
             key: idempotencyKey,
             fingerprint: requestFingerprint,
             order,
             now: order.createdAt,
-            ttlMs: this.settings.idempotencyTtlMs,
+            ttlMs: this.idempotencyTtlMs,
           });
           return { order, replayed: false };
         });
@@ -110,19 +94,19 @@ export class OrderService {
 
   /** Deletes expired idempotency keys in bounded batches (run periodically by the app). */
   async sweepExpiredIdempotencyKeys(): Promise<number> {
-    return sweepExpiredKeys(this.em.fork());
+    return this.em.fork().getRepository(IdempotencyKeyEntity).sweepExpired();
   }
 
-  /** Builds the rows of a new order and writes them (see `order-insert.ts`). */
+  /** Builds the rows of a new order and has the repository write them in one statement. */
   private async insertOrder(
-    em: EntityManager,
+    orders: OrderRepository,
     ctx: RequestContext,
     draft: OrderDraft,
     totals: ReturnType<typeof computeTotals>,
   ): Promise<Order> {
     const now = this.clock();
     const money = (minor: bigint) => formatMinor(minor, draft.currency);
-    const order: Omit<OrderRow, 'orderNumber'> = {
+    const order: NewOrder['order'] = {
       id: newOrderId(now),
       customerId: draft.customerId,
       status: 'pending',
@@ -141,7 +125,7 @@ export class OrderService {
       createdAt: now,
       updatedAt: now,
     };
-    const items: OrderItemRow[] = draft.items.map((item, position) => ({
+    const items = draft.items.map((item, position) => ({
       position,
       productId: item.productId,
       name: item.name ?? null,
@@ -150,19 +134,18 @@ export class OrderService {
       sku: item.sku ?? null,
       subtotal: money(totals.itemSubtotals[position] ?? 0n),
     }));
-    const orderNumber = await insertOrder(em, ctx.workspaceId, localDay(now, ctx.timeZone), order, items);
-    return toOrder({ ...order, orderNumber }, items);
+    return orders.insertNumbered({ workspaceId: ctx.workspaceId, day: localDay(now, ctx.timeZone), order, items });
   }
 
   /** One order of the caller's workspace. Another workspace's order is NOT_FOUND, exactly like a missing one. */
   async getOrder(ctx: RequestContext, id: string): Promise<Order> {
-    const order = await findOrder(this.em.fork(), ctx.workspaceId, { id });
+    const order = await this.em.fork().getRepository(OrderEntity).findWhole(ctx.workspaceId, { id });
     if (!order) throw AppError.notFound(`Order ${id}`);
     return order;
   }
 
   async getOrderByNumber(ctx: RequestContext, orderNumber: string): Promise<Order> {
-    const order = await findOrder(this.em.fork(), ctx.workspaceId, { orderNumber });
+    const order = await this.em.fork().getRepository(OrderEntity).findWhole(ctx.workspaceId, { orderNumber });
     if (!order) throw AppError.notFound(`Order ${orderNumber}`);
     return order;
   }
@@ -173,20 +156,8 @@ export class OrderService {
    */
   async listOrders(ctx: RequestContext, query: Record<string, unknown>): Promise<OrderList> {
     const { filter, page } = parseListQuery(query);
-    const em = this.em.fork();
-    const { rows: rowsQuery, count: countQuery } = listQueries(em.getKnex(), ctx, filter, page);
-    const [rows, [count]] = await Promise.all([
-      queryBuilt<SummaryRow>(em, rowsQuery),
-      queryBuilt<{ n: string | number }>(em, countQuery),
-    ]);
-    const total = Number(count?.n ?? 0);
-    return {
-      orders: rows.map(toSummary),
-      total,
-      limit: page.limit,
-      offset: page.offset,
-      hasMore: page.offset + rows.length < total,
-    };
+    const { orders, total } = await this.em.fork().getRepository(OrderEntity).listPage(ctx, filter, page);
+    return { orders, total, limit: page.limit, offset: page.offset, hasMore: page.offset + orders.length < total };
   }
 
   /**
@@ -206,24 +177,11 @@ export class OrderService {
     // An empty cursor means "from the start", as a null one does: some clients send back what an empty page gave them.
     const cursor = page.after ? collectFieldErrors(errors, () => decodeCursor(page.after as string, 'after')) : undefined;
     if (errors.length > 0 || !filter || first === undefined) throw AppError.validation(errors);
-    const em = this.em.fork();
-    const matching = applyOrderFilter(em.getKnex()('orders as o'), ctx.workspaceId, ctx.timeZone, filter);
-    const pageQuery = orderNewestFirst(matching.clone().select('o.id', 'o.created_at')).limit(first + 1);
-    if (cursor) afterCursor(pageQuery, cursor);
-    const [rows, [count]] = await Promise.all([
-      queryBuilt<{ id: string; created_at: Date | string }>(em, pageQuery),
-      queryBuilt<{ n: string | number }>(em, matching.clone().count({ n: '*' })),
-    ]);
-    const pageRows = rows.slice(0, first);
-    const orders = await findOrdersByIds(em, ctx.workspaceId, pageRows.map((row) => row.id));
-    const edges = orders.map((order) => ({
-      cursor: encodeCursor({ createdAt: order.createdAt.toISOString(), id: order.id }),
-      order,
-    }));
+    const { orders, total, hasMore } = await this.em.fork().getRepository(OrderEntity).findPage(ctx, filter, first, cursor);
     return {
-      edges,
-      totalCount: Number(count?.n ?? 0),
-      hasNextPage: rows.length > first,
+      edges: orders.map((order) => ({ cursor: encodeCursor({ createdAt: order.createdAt.toISOString(), id: order.id }), order })),
+      totalCount: total,
+      hasNextPage: hasMore,
       hasPreviousPage: cursor !== undefined,
     };
   }
@@ -237,11 +195,8 @@ export class OrderService {
   async updateOrder(ctx: RequestContext, id: string, request: unknown): Promise<Order> {
     const changes = parseUpdateOrderRequest(request);
     return this.em.fork().transactional(async (em) => {
-      const order = await em.findOne(
-        OrderEntity,
-        { id, workspace: ctx.workspaceId },
-        { lockMode: LockMode.PESSIMISTIC_WRITE },
-      );
+      const orders = em.getRepository(OrderEntity);
+      const order = await orders.findForUpdate(ctx.workspaceId, id);
       if (!order) throw AppError.notFound(`Order ${id}`);
       const now = this.clock();
       let changed = false;
@@ -266,64 +221,11 @@ export class OrderService {
       if (changes.metadata !== undefined) assign('metadata', mergeMetadata(order.metadata, changes.metadata));
       if (changed) order.updatedAt = now;
       await em.flush();
-      const items = await em.find(OrderItemEntity, { order: order.id }, { orderBy: { position: 'asc' } });
-      return toOrder(order, items);
+      const updated = await orders.findWhole(ctx.workspaceId, { id });
+      if (!updated) throw new Error(`Order ${id} vanished inside its own transaction`);
+      return updated;
     });
   }
-}
-
-/** The two queries behind a REST list page: its rows, and the count of every match. */
-export function listQueries(knex: Knex, ctx: RequestContext, filter: OrderFilter, page: OffsetPage) {
-  const matching = applyOrderFilter(knex('orders as o'), ctx.workspaceId, ctx.timeZone, filter);
-  const rows = orderNewestFirst(
-    matching
-      .clone()
-      .select(SUMMARY_COLUMNS)
-      .select(knex.raw('(select count(*) from order_items i where i.order_id = o.id)::int as items_count')),
-  )
-    .limit(page.limit)
-    .offset(page.offset);
-  return { rows, count: matching.clone().count({ n: '*' }) };
-}
-
-const SUMMARY_COLUMNS = [
-  'o.id',
-  'o.order_number',
-  'o.customer_id',
-  'o.status',
-  'o.total',
-  'o.currency',
-  'o.tracking_number',
-  'o.created_at',
-  'o.updated_at',
-];
-
-interface SummaryRow {
-  id: string;
-  order_number: string;
-  customer_id: string;
-  status: OrderStatus;
-  total: string;
-  currency: string;
-  tracking_number: string | null;
-  created_at: Date | string;
-  updated_at: Date | string;
-  items_count: number;
-}
-
-function toSummary(row: SummaryRow): OrderSummary {
-  return dropUndefined({
-    id: row.id,
-    orderNumber: row.order_number,
-    customerId: row.customer_id,
-    status: row.status,
-    itemsCount: Number(row.items_count),
-    total: formatStoredAmount(row.total, row.currency),
-    currency: row.currency,
-    trackingNumber: row.tracking_number ?? undefined,
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
-  });
 }
 
 function assertTotalMatches(draft: OrderDraft, computedTotal: bigint): void {

@@ -2,21 +2,14 @@
  * What the service returns: plain, transport-neutral values. Entities never
  * leave the service, and these types never reach the database.
  */
+import type { CamelKeys } from '../shared/case';
+import type { AddressInput } from './create-order.schema';
+
 export const ORDER_STATUSES = ['pending', 'paid', 'processing', 'shipped', 'delivered', 'cancelled', 'refunded'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export interface Address {
-  name?: string;
-  company?: string;
-  address?: string;
-  address2?: string;
-  city?: string;
-  state?: string;
-  postalCode?: string;
-  country?: string;
-  phone?: string;
-  email?: string;
-}
+/** The contract's address in the service's names; a field with no value is absent. */
+export type Address = { [K in keyof CamelKeys<AddressInput>]?: string };
 
 export type JsonObject = { [key: string]: unknown };
 

@@ -7,8 +7,8 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import countries from 'i18n-iso-countries';
 import type { TSchema } from '@sinclair/typebox';
 import type { FieldError, FieldPath } from '../errors/app-error';
-import { type AddressInput, LIMITS } from './create-order.schema';
-import { dropUndefined } from './drop-undefined';
+import { renameKeys } from '../shared/case';
+import { type AddressField, type AddressInput, LIMITS } from './create-order.schema';
 import type { Address } from './order.types';
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, coerceTypes: false });
@@ -39,19 +39,11 @@ export function checkCountry(address: unknown, path: FieldPath, errors: FieldErr
 /** An address with no field set is no address at all. */
 export function toAddress(input: AddressInput | null | undefined): Address | undefined {
   if (input === undefined || input === null) return undefined;
-  const address = dropUndefined({
-    name: input.name ?? undefined,
-    company: input.company ?? undefined,
-    address: input.address ?? undefined,
-    address2: input.address2 ?? undefined,
-    city: input.city ?? undefined,
-    state: input.state ?? undefined,
-    postalCode: input.postal_code ?? undefined,
-    country: input.country?.toUpperCase() ?? undefined,
-    phone: input.phone ?? undefined,
-    email: input.email ?? undefined,
-  });
-  return Object.keys(address).length > 0 ? address : undefined;
+  const given = Object.entries(input).filter((entry): entry is [AddressField, string] => typeof entry[1] === 'string');
+  if (given.length === 0) return undefined;
+  const address: Address = renameKeys(Object.fromEntries(given), 'camel');
+  if (address.country !== undefined) address.country = address.country.toUpperCase();
+  return address;
 }
 
 export function checkMetadata(metadata: unknown, errors: FieldError[]): void {
@@ -101,6 +93,7 @@ export function findUnstorableText(value: unknown, path: (string | number)[], fo
 function describeSchemaError(error: ErrorObject): FieldError {
   const path = pointerToPath(error.instancePath);
   const params = error.params as Record<string, unknown>;
+  const limit = String(params.limit);
   switch (error.keyword) {
     case 'required':
       return { path: [...path, String(params.missingProperty)], message: 'is required' };
@@ -109,19 +102,19 @@ function describeSchemaError(error: ErrorObject): FieldError {
     case 'type':
       return { path, message: `must be ${describeType(params.type)}` };
     case 'minLength':
-      return { path, message: params.limit === 1 ? 'must not be empty' : `must be at least ${params.limit} characters` };
+      return { path, message: params.limit === 1 ? 'must not be empty' : `must be at least ${limit} characters` };
     case 'maxLength':
-      return { path, message: `must be at most ${params.limit} characters` };
+      return { path, message: `must be at most ${limit} characters` };
     case 'minItems':
-      return { path, message: `must have at least ${params.limit} item${params.limit === 1 ? '' : 's'}` };
+      return { path, message: `must have at least ${limit} item${params.limit === 1 ? '' : 's'}` };
     case 'maxItems':
-      return { path, message: `must have at most ${params.limit} items` };
+      return { path, message: `must have at most ${limit} items` };
     case 'maxProperties':
-      return { path, message: `must have at most ${params.limit} keys` };
+      return { path, message: `must have at most ${limit} keys` };
     case 'minimum':
-      return { path, message: `must be at least ${params.limit}` };
+      return { path, message: `must be at least ${limit}` };
     case 'maximum':
-      return { path, message: `must be at most ${params.limit}` };
+      return { path, message: `must be at most ${limit}` };
     default:
       return { path, message: error.message ?? 'is invalid' };
   }

@@ -145,7 +145,8 @@ export function documentApiRoute(schema: RouteSchema, url: string, methods: stri
 function packageVersion(): string {
   try {
     // src/rest or dist/rest: the package root is two levels up either way.
-    return JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).version;
+    const manifest = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version?: string };
+    return manifest.version ?? '0.0.0';
   } catch {
     return '0.0.0';
   }

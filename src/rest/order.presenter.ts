@@ -2,8 +2,8 @@
  * The service's `Order` in the Cekat REST representation: snake_case names,
  * amounts as JSON numbers, absent optional fields left out.
  */
-import { dropUndefined } from '../orders/drop-undefined';
-import type { Address, Order, OrderList, OrderSummary } from '../orders/order.types';
+import type { Order, OrderList, OrderSummary } from '../orders/order.types';
+import { renameKeys } from '../shared/case';
 
 /**
  * Amounts are capped at 15 significant digits (see `orders/money.ts`), so the
@@ -15,70 +15,27 @@ const amount = (value: string): number => Number(value);
 export const timestamp = (value: Date): string => value.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function toRestOrder(order: Order) {
-  return dropUndefined({
-    id: order.id,
-    order_number: order.orderNumber,
-    customer_id: order.customerId,
-    status: order.status,
-    items: order.items.map((item) =>
-      dropUndefined({
-        product_id: item.productId,
-        name: item.name,
-        quantity: item.quantity,
-        price: amount(item.price),
-        sku: item.sku,
-        subtotal: amount(item.subtotal),
-      }),
-    ),
-    subtotal: amount(order.subtotal),
-    shipping: amount(order.shipping),
-    tax: amount(order.tax),
-    total: amount(order.total),
-    currency: order.currency,
-    shipping_address: toRestAddress(order.shippingAddress),
-    billing_address: toRestAddress(order.billingAddress),
-    notes: order.notes,
-    metadata: order.metadata,
-    tracking_number: order.trackingNumber,
-    tracking_url: order.trackingUrl,
-    status_history: order.statusHistory.map((change) => ({
-      status: change.status,
-      timestamp: timestamp(change.timestamp),
-    })),
-    created_at: timestamp(order.createdAt),
-    updated_at: timestamp(order.updatedAt),
-  });
-}
-
-function toRestAddress(address: Address | undefined) {
-  if (!address) return undefined;
-  return dropUndefined({
-    name: address.name,
-    company: address.company,
-    address: address.address,
-    address2: address.address2,
-    city: address.city,
-    state: address.state,
-    postal_code: address.postalCode,
-    country: address.country,
-    phone: address.phone,
-    email: address.email,
-  });
+  return renameKeys(
+    {
+      ...order,
+      items: order.items.map((item) => ({ ...item, price: amount(item.price), subtotal: amount(item.subtotal) })),
+      subtotal: amount(order.subtotal),
+      shipping: amount(order.shipping),
+      tax: amount(order.tax),
+      total: amount(order.total),
+      statusHistory: order.statusHistory.map((change) => ({ status: change.status, timestamp: timestamp(change.timestamp) })),
+      createdAt: timestamp(order.createdAt),
+      updatedAt: timestamp(order.updatedAt),
+    },
+    'snake',
+  );
 }
 
 export function toRestSummary(order: OrderSummary) {
-  return dropUndefined({
-    id: order.id,
-    order_number: order.orderNumber,
-    customer_id: order.customerId,
-    status: order.status,
-    items_count: order.itemsCount,
-    total: amount(order.total),
-    currency: order.currency,
-    tracking_number: order.trackingNumber,
-    created_at: timestamp(order.createdAt),
-    updated_at: timestamp(order.updatedAt),
-  });
+  return renameKeys(
+    { ...order, total: amount(order.total), createdAt: timestamp(order.createdAt), updatedAt: timestamp(order.updatedAt) },
+    'snake',
+  );
 }
 
 export function toRestList(list: OrderList) {

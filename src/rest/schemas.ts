@@ -3,21 +3,12 @@
  * them (fast-json-stringify), and they document the API.
  */
 import { Type } from '@sinclair/typebox';
+import { ADDRESS_FIELDS } from '../orders/create-order.schema';
 import { ORDER_STATUSES } from '../orders/order.types';
 import { ErrorCode } from '../errors/app-error';
 
-const Address = Type.Object({
-  name: Type.Optional(Type.String()),
-  company: Type.Optional(Type.String()),
-  address: Type.Optional(Type.String()),
-  address2: Type.Optional(Type.String()),
-  city: Type.Optional(Type.String()),
-  state: Type.Optional(Type.String()),
-  postal_code: Type.Optional(Type.String()),
-  country: Type.Optional(Type.String()),
-  phone: Type.Optional(Type.String()),
-  email: Type.Optional(Type.String()),
-});
+/** The request's address as answered: the same fields, each a string when set. */
+const Address = Type.Object(Object.fromEntries(ADDRESS_FIELDS.map((field) => [field, Type.Optional(Type.String())])));
 
 const Status = Type.Unsafe<string>({ type: 'string', enum: [...ORDER_STATUSES] });
 

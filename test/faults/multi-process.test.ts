@@ -37,7 +37,7 @@ it('creates 1,500 orders across 3 processes with unique, consecutive numbers per
   const started = Date.now();
   const outcomes = await createWithRetries({
     targets: servers.map((server) => server.url),
-    bearer: (index) => keys[index % keys.length] as string,
+    bearer: (index) => keys[index % keys.length],
     count: 1500,
     concurrency: 30,
     keyPrefix: 'mp',

@@ -4,26 +4,24 @@
  * not exist, and changes nothing. (Single-route cases live in the read/update
  * tests; this file walks all of them with one foreign order.)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Order, RequestContext } from '../../src/orders/order.types';
-import { createTestApp, type TestApp } from '../support/app';
+import { useTestApp } from '../support/app';
+import { createOrder } from '../support/orders';
 
-let t: TestApp;
-let mine: string;
+const t = useTestApp();
 let theirsCtx: RequestContext;
 let foreign: Order;
 const UNKNOWN_ID = 'order_01ZZZZZZZZZZZZZZZZZZZZZZZZ';
 
 beforeAll(async () => {
-  t = await createTestApp();
-  mine = await t.bearer('acme');
-  await t.app.services.orders.createOrder(await t.app.services.auth.authenticate(mine), {
+  await createOrder(t.app.services.orders, await t.context(), {
     customer_id: 'mine',
     items: [{ product_id: 'p', quantity: 1, price: '1.00' }],
     total: '1.00',
   });
   theirsCtx = await t.app.services.auth.authenticate(await t.bearer('globex'));
-  foreign = await t.app.services.orders.createOrder(theirsCtx, {
+  foreign = await createOrder(t.app.services.orders, theirsCtx, {
     customer_id: 'their-customer',
     items: [{ product_id: 'p', quantity: 1, price: '7.00' }],
     total: '7.00',
@@ -31,24 +29,6 @@ beforeAll(async () => {
     metadata: { theirs: true },
   });
 });
-afterAll(() => t.close());
-
-const rest = (method: 'GET' | 'PUT' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}) =>
-  t.app.http.inject({
-    method,
-    url,
-    headers: { authorization: mine, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    payload: body === undefined ? undefined : JSON.stringify(body),
-  });
-const gql = async (query: string, variables: Record<string, unknown> = {}) =>
-  (
-    await t.app.http.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: { authorization: mine, 'content-type': 'application/json' },
-      payload: JSON.stringify({ query, variables }),
-    })
-  ).json();
 
 /** A response with the ids that differ between two otherwise identical answers blanked out. */
 const blank = (value: unknown, id: string) => JSON.parse(JSON.stringify(value).replaceAll(id, '<id>').replace(/"request_id":"[^"]+"/, '"request_id":"<rid>"'));
@@ -62,8 +42,8 @@ async function expectForeignUnchanged() {
 
 describe('REST with another workspace’s ids', () => {
   it('GET /api/orders/:id answers exactly as for an unknown id', async () => {
-    const theirs = await rest('GET', `/api/orders/${foreign.id}`);
-    const unknown = await rest('GET', `/api/orders/${UNKNOWN_ID}`);
+    const theirs = await t.rest.get(`/api/orders/${foreign.id}`);
+    const unknown = await t.rest.get(`/api/orders/${UNKNOWN_ID}`);
     expect(theirs.statusCode).toBe(404);
     expect(blank(theirs.json(), foreign.id)).toStrictEqual(blank(unknown.json(), UNKNOWN_ID));
   });
@@ -74,8 +54,8 @@ describe('REST with another workspace’s ids', () => {
     ['notes and metadata', { notes: 'hijacked', metadata: { theirs: null, mine: 1 } }],
     ['the shipping address', { shipping_address: { name: 'Mallory', country: 'ID' } }],
   ])('PUT /api/orders/:id with %s: 404 like an unknown id, and nothing changes', async (_what, body) => {
-    const theirs = await rest('PUT', `/api/orders/${foreign.id}`, body);
-    const unknown = await rest('PUT', `/api/orders/${UNKNOWN_ID}`, body);
+    const theirs = await t.rest.put(`/api/orders/${foreign.id}`, body);
+    const unknown = await t.rest.put(`/api/orders/${UNKNOWN_ID}`, body);
     expect(theirs.statusCode).toBe(404);
     expect(blank(theirs.json(), foreign.id)).toStrictEqual(blank(unknown.json(), UNKNOWN_ID));
     await expectForeignUnchanged();
@@ -87,7 +67,7 @@ describe('REST with another workspace’s ids', () => {
     'search=',
     `min_total=7&max_total=7`,
   ])('GET /api/orders?%s never lists their order', async (query) => {
-    const res = await rest('GET', `/api/orders?${query}`);
+    const res = await t.rest.get(`/api/orders?${query}`);
     expect(res.statusCode).toBeLessThan(500);
     expect(res.body).not.toContain(foreign.id);
     expect(res.body).not.toContain('their secret');
@@ -95,7 +75,7 @@ describe('REST with another workspace’s ids', () => {
 
   it('GET /api/orders?search=<their order number> finds only our own order of that number', async () => {
     // Numbers are per workspace, so ours can be the same string; it must be ours that comes back.
-    const res = await rest('GET', `/api/orders?search=${encodeURIComponent(foreign.orderNumber)}`);
+    const res = await t.rest.get(`/api/orders?search=${encodeURIComponent(foreign.orderNumber)}`);
     expect(res.statusCode).toBe(200);
     for (const row of res.json().data) expect(row).toMatchObject({ customer_id: 'mine' });
     expect(res.body).not.toContain(foreign.id);
@@ -105,7 +85,7 @@ describe('REST with another workspace’s ids', () => {
     const key = 'shared-key-1';
     const body = { customer_id: 'their-customer', items: [{ product_id: 'p', quantity: 1, price: '7.00' }], total: '7.00' };
     await t.app.services.orders.createOrderExactlyOnce(theirsCtx, body, key);
-    const res = await rest('POST', '/api/orders', body, { 'idempotency-key': key });
+    const res = await t.rest.post('/api/orders', body, { headers: { 'idempotency-key': key } });
     expect(res.statusCode).toBe(201);
     expect(res.headers['idempotent-replayed']).toBeUndefined();
     expect(res.body).not.toContain(foreign.id);
@@ -114,10 +94,10 @@ describe('REST with another workspace’s ids', () => {
 
 describe('GraphQL with another workspace’s ids', () => {
   it('order(id) gives null, and orderByNumber never their order', async () => {
-    const res = await gql('query($id: ID!, $n: String!) { order(id: $id) { id } orderByNumber(orderNumber: $n) { id customerId } }', {
+    const res = (await t.gql('query($id: ID!, $n: String!) { order(id: $id) { id } orderByNumber(orderNumber: $n) { id customerId } }', {
       id: foreign.id,
       n: foreign.orderNumber,
-    });
+    })).json();
     expect(res.data.order).toBeNull();
     // Numbers are per workspace: the same string may name our own order, never theirs.
     if (res.data.orderByNumber) expect(res.data.orderByNumber.customerId).toBe('mine');
@@ -126,7 +106,7 @@ describe('GraphQL with another workspace’s ids', () => {
 
   it('orders(filter) never lists their order, whatever the filter', async () => {
     for (const filter of [{ customerId: 'their-customer' }, { search: foreign.orderNumber }, { search: 'their secret' }, { minTotal: '7', maxTotal: '7' }]) {
-      const res = await gql('query($f: OrderFilter) { orders(filter: $f, first: 100) { totalCount edges { node { id } } } }', { f: filter });
+      const res = (await t.gql('query($f: OrderFilter) { orders(filter: $f, first: 100) { totalCount edges { node { id } } } }', { f: filter })).json();
       expect(JSON.stringify(res)).not.toContain(foreign.id);
       expect(res.data.orders.edges.every((edge: { node: { id: string } }) => edge.node.id !== foreign.id)).toBe(true);
     }
@@ -135,8 +115,8 @@ describe('GraphQL with another workspace’s ids', () => {
   it('updateOrder answers NOT_FOUND exactly as for an unknown id, and nothing changes', async () => {
     const UPDATE = 'mutation($id: ID!, $input: UpdateOrderInput!) { updateOrder(id: $id, input: $input) { order { id } userErrors { field message code } } }';
     for (const input of [{ status: 'CANCELLED' }, { trackingNumber: 'X1' }, { notes: 'hijacked', metadata: { mine: 1 } }, { shippingAddress: { name: 'Mallory' } }]) {
-      const theirs = await gql(UPDATE, { id: foreign.id, input });
-      const unknown = await gql(UPDATE, { id: UNKNOWN_ID, input });
+      const theirs = (await t.gql(UPDATE, { id: foreign.id, input })).json();
+      const unknown = (await t.gql(UPDATE, { id: UNKNOWN_ID, input })).json();
       expect(theirs.data.updateOrder.userErrors[0].code).toBe('NOT_FOUND');
       expect(blank(theirs, foreign.id)).toStrictEqual(blank(unknown, UNKNOWN_ID));
     }
@@ -150,10 +130,7 @@ describe('GraphQL with another workspace’s ids', () => {
       { customer_id: 'x', items: [{ product_id: 'p', quantity: 1, price: '7.00' }], total: '7.00' },
       key,
     );
-    const res = await gql(
-      'mutation($input: CreateOrderInput!, $key: String) { createOrder(input: $input, idempotencyKey: $key) { order { id customerId } replayed userErrors { code } } }',
-      { input: { customerId: 'x', items: [{ productId: 'p', quantity: 1, price: '7.00' }], total: '7.00' }, key },
-    );
+    const res = (await t.gql('mutation($input: CreateOrderInput!, $key: String) { createOrder(input: $input, idempotencyKey: $key) { order { id customerId } replayed userErrors { code } } }', { input: { customerId: 'x', items: [{ productId: 'p', quantity: 1, price: '7.00' }], total: '7.00' }, key })).json();
     expect(res.data.createOrder).toMatchObject({ order: { customerId: 'x' }, replayed: false, userErrors: [] });
   });
 });

@@ -2,19 +2,13 @@
  * What a client sees while the database cannot be reached (the real outage is
  * in test/faults/database-faults.test.ts; this pins the answers down quickly).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../support/app';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app';
 
-let t: TestApp;
-let auth: string;
 
 const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
 
-beforeAll(async () => {
-  t = await createTestApp();
-  auth = await t.bearer('acme');
-});
-afterAll(() => t.close());
+const t = useTestApp();
 
 describe('while the database is unreachable', () => {
   it('REST answers 503 SERVICE_UNAVAILABLE with Retry-After, and says nothing about the cause', async () => {
@@ -24,7 +18,7 @@ describe('while the database is unreachable', () => {
       throw refused();
     };
     try {
-      const res = await t.app.http.inject({ method: 'GET', url: '/api/orders/order_x', headers: { authorization: auth } });
+      const res = await t.rest.get('/api/orders/order_x');
       expect(res.statusCode).toBe(503);
       expect(res.headers['retry-after']).toBe('2');
       expect(res.json().error).toStrictEqual({
@@ -45,12 +39,7 @@ describe('while the database is unreachable', () => {
       throw refused();
     };
     try {
-      const res = await t.app.http.inject({
-        method: 'POST',
-        url: '/graphql',
-        headers: { authorization: auth, 'content-type': 'application/json' },
-        payload: { query: '{ order(id: "order_x") { id } }' },
-      });
+      const res = await t.rest.post('/graphql', { query: '{ order(id: "order_x") { id } }' });
       expect(res.statusCode).toBe(503);
       expect(res.headers['retry-after']).toBe('2');
       expect(res.json().errors[0]).toMatchObject({
@@ -67,11 +56,11 @@ describe('while the database is unreachable', () => {
     const original = db.ping;
     db.ping = async () => false;
     try {
-      expect((await t.app.http.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
-      expect((await t.app.http.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      expect((await t.rest.get('/readyz', { authorization: null })).statusCode).toBe(503);
+      expect((await t.rest.get('/healthz', { authorization: null })).statusCode).toBe(200);
     } finally {
       db.ping = original;
     }
-    expect((await t.app.http.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    expect((await t.rest.get('/readyz', { authorization: null })).statusCode).toBe(200);
   });
 });

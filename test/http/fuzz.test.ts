@@ -137,7 +137,7 @@ function setAt(base: Record<string, unknown>, path: readonly (string | number)[]
     if (typeof next !== 'object' || next === null) node[part] = {};
     node = node[part] as Record<string | number, unknown>;
   }
-  const last = path[path.length - 1] as string | number;
+  const last = path[path.length - 1];
   if (value === DELETE) delete node[last];
   else if (last === '__proto__') Object.defineProperty(node, '__proto__', { value, enumerable: true, writable: true, configurable: true });
   else node[last] = value;

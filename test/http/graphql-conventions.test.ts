@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app';
+import { createOrder } from '../support/orders';
 
 let t: TestApp;
 let auth: string;
@@ -133,7 +134,7 @@ describe('cursors (point 3)', () => {
 
   it('after: "" starts from the beginning, like null', async () => {
     const ctx = await t.app.services.auth.authenticate(auth);
-    await t.app.services.orders.createOrder(ctx, {
+    await createOrder(t.app.services.orders, ctx, {
       customer_id: 'cursor-c',
       items: [{ product_id: 'p', quantity: 1, price: 1 }],
       total: 1,

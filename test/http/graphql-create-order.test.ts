@@ -1,37 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../support/app';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app';
+import { CREATE_ORDER, ORDER_FIELDS } from '../support/graphql';
 import { loadSeed } from '../support/seed';
 
-let t: TestApp;
-let auth: string;
 const seed = loadSeed();
 
-beforeAll(async () => {
-  t = await createTestApp();
-  auth = await t.bearer('acme');
-});
-afterAll(() => t.close());
-
-/** `authorization: ''` sends no Authorization header at all. */
-function gql(query: string, variables?: Record<string, unknown>, authorization: string = auth) {
-  return t.app.http.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
-    payload: JSON.stringify({ query, variables }),
-  });
-}
-
-const ORDER_FIELDS = `id orderNumber customerId status
-  items { productId name quantity price sku subtotal }
-  subtotal shipping tax total currency
-  shippingAddress { name company address address2 city state postalCode country phone email }
-  billingAddress { name } notes metadata trackingNumber trackingUrl
-  statusHistory { status timestamp } createdAt updatedAt`;
-
-const CREATE = `mutation Create($input: CreateOrderInput!) {
-  createOrder(input: $input) { order { ${ORDER_FIELDS} } userErrors { field message code } }
-}`;
+const t = useTestApp();
 
 /** The seed request in GraphQL's names. */
 const seedInput = {
@@ -49,7 +23,7 @@ const seedInput = {
 describe('createOrder over HTTP', () => {
   it('creates the seed order, with Decimal amounts as strings carrying the currency digits', async () => {
     expect(seed.request.customer_id).toBe(seedInput.customerId);
-    const res = await gql(CREATE, { input: seedInput });
+    const res = await t.gql(CREATE_ORDER, { input: seedInput });
     expect(res.statusCode).toBe(200);
     const { order, userErrors } = res.json().data.createOrder;
     expect(userErrors).toStrictEqual([]);
@@ -74,20 +48,21 @@ describe('createOrder over HTTP', () => {
     expect(order.orderNumber).toMatch(/^ORD-\d{4}-\d{4}-\d{3}$/);
 
     // Read back through GraphQL and through REST: one service, one order.
-    const read = await gql(`query($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`, { id: order.id });
+    const read = await t.gql(`query($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`, { id: order.id });
     expect(read.json().data.order).toStrictEqual(order);
-    const rest = await t.app.http.inject({ method: 'GET', url: `/api/orders/${order.id}`, headers: { authorization: auth } });
+    const rest = await t.rest.get(`/api/orders/${order.id}`);
     expect(rest.json().data).toMatchObject({ order_number: order.orderNumber, total: 227 });
   });
 
   it('returns every input error in userErrors and stores nothing', async () => {
     const [{ n: before }] = await t.app.db.em.fork().execute('select count(*)::int as n from orders');
-    const res = await gql(CREATE, {
+    const res = await t.gql(CREATE_ORDER, {
       input: { customerId: '', items: [{ productId: 'p', quantity: 1, price: '9.999' }], total: '9.999', currency: 'usd', shippingAddress: { country: 'ZZ' } },
     });
     expect(res.statusCode).toBe(200);
     expect(res.json().data.createOrder).toStrictEqual({
       order: null,
+      replayed: false,
       userErrors: [
         { field: ['input', 'customerId'], message: 'must not be empty', code: 'VALIDATION_ERROR' },
         { field: ['input', 'items', '0', 'price'], message: 'must have at most 2 decimal places in USD', code: 'VALIDATION_ERROR' },
@@ -100,9 +75,10 @@ describe('createOrder over HTTP', () => {
   });
 
   it('returns TOTAL_MISMATCH with the expected total', async () => {
-    const res = await gql(CREATE, { input: { ...seedInput, total: '226.99' } });
+    const res = await t.gql(CREATE_ORDER, { input: { ...seedInput, total: '226.99' } });
     expect(res.json().data.createOrder).toStrictEqual({
       order: null,
+      replayed: false,
       userErrors: [
         {
           field: ['input', 'total'],
@@ -114,7 +90,7 @@ describe('createOrder over HTTP', () => {
   });
 
   it('rejects a field the schema does not know, before any service call', async () => {
-    const res = await gql(CREATE, { input: { ...seedInput, colour: 'red' } });
+    const res = await t.gql(CREATE_ORDER, { input: { ...seedInput, colour: 'red' } });
     expect(res.statusCode).toBe(400);
     expect(res.json().errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(res.json().errors[0].message).toContain('colour');
@@ -124,16 +100,16 @@ describe('createOrder over HTTP', () => {
 describe('authentication and tenancy', () => {
   it('answers 401 with extensions.code UNAUTHENTICATED without a key, and with a bad one', async () => {
     for (const authorization of ['', 'Bearer nope', `Bearer ogk_${'B'.repeat(43)}`]) {
-      const res = await gql('{ order(id: "order_x") { id } }', undefined, authorization);
+      const res = await t.gql('{ order(id: "order_x") { id } }', {}, { authorization: authorization || null });
       expect(res.statusCode).toBe(401);
       expect(res.json().errors[0].extensions).toStrictEqual({ code: 'UNAUTHENTICATED' });
     }
   });
 
   it("gives null for another workspace's order, exactly as for an unknown id", async () => {
-    const created = (await gql(CREATE, { input: seedInput })).json().data.createOrder.order;
+    const created = (await t.gql(CREATE_ORDER, { input: seedInput })).json().data.createOrder.order;
     const other = await t.bearer('globex');
-    const foreign = await gql(`{ order(id: "${created.id}") { id } }`, undefined, other);
+    const foreign = await t.gql(`{ order(id: "${created.id}") { id } }`, {}, { authorization: other || null });
     expect(foreign.json()).toStrictEqual({ data: { order: null } });
   });
 });
@@ -146,7 +122,7 @@ describe('errors', () => {
       throw new Error('duplicate key value violates unique constraint "orders_pkey"');
     };
     try {
-      const res = await gql('{ order(id: "order_x") { id } }');
+      const res = await t.gql('{ order(id: "order_x") { id } }');
       expect(res.json().errors).toStrictEqual([
         {
           message: 'Internal server error',
@@ -164,12 +140,7 @@ describe('errors', () => {
   });
 
   it('refuses batched requests', async () => {
-    const res = await t.app.http.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: { 'content-type': 'application/json', authorization: auth },
-      payload: JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]),
-    });
+    const res = await t.rest.post('/graphql', [{ query: '{ __typename }' }, { query: '{ __typename }' }]);
     expect(res.statusCode).toBe(400);
     expect(res.body).toContain('batch');
   });

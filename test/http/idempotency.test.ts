@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client } from 'pg';
-import { idempotencyLockId, sweepExpiredKeys } from '../../src/orders/idempotency';
-import { createTestApp, type TestApp } from '../support/app';
+import { idempotencyLockId } from '../../src/orders/idempotency';
+import { IdempotencyKeyEntity } from '../../src/orders/idempotency.entity';
+import { clientFor, createTestApp, useTestApp } from '../support/app';
 import { usingRealPostgres } from '../support/database';
 
-let t: TestApp;
-let auth: string;
 
-beforeAll(async () => {
-  t = await createTestApp({ idempotencyTtlMs: 60_000 });
-  auth = await t.bearer('acme');
-});
-afterAll(() => t.close());
+const t = useTestApp({ idempotencyTtlMs: 60_000 });
 
 const body = (overrides: Record<string, unknown> = {}) => ({
   customer_id: 'contact_1',
@@ -21,33 +16,12 @@ const body = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-function post(payload: unknown, key?: string, authorization = auth) {
-  return t.app.http.inject({
-    method: 'POST',
-    url: '/api/orders',
-    headers: { authorization, 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
-    payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
-  });
-}
-
-function gql(query: string, variables: Record<string, unknown>, authorization = auth) {
-  return t.app.http.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { authorization, 'content-type': 'application/json' },
-    payload: JSON.stringify({ query, variables }),
-  });
-}
-
-async function ordersFor(customer: string): Promise<number> {
-  const [row] = await t.app.db.em.fork().execute('select count(*)::int as n from orders where customer_id = ?', [customer]);
-  return row.n;
-}
+const ordersFor = (customer: string) => t.db.count('orders', 'customer_id = ?', [customer]);
 
 describe('Idempotency-Key on POST /api/orders', () => {
   it('replays the original status and body for the same request, and creates one order', async () => {
-    const first = await post(body({ customer_id: 'replay' }), 'key-replay');
-    const again = await post(body({ customer_id: 'replay' }), 'key-replay');
+    const first = await t.rest.post('/api/orders', body({ customer_id: 'replay' }), { headers: { 'idempotency-key': 'key-replay' } });
+    const again = await t.rest.post('/api/orders', body({ customer_id: 'replay' }), { headers: { 'idempotency-key': 'key-replay' } });
     expect(first.statusCode).toBe(201);
     expect(first.headers['idempotent-replayed']).toBeUndefined();
     expect(again.statusCode).toBe(201);
@@ -57,38 +31,30 @@ describe('Idempotency-Key on POST /api/orders', () => {
   });
 
   it('replays the original body even after the order changed', async () => {
-    const first = await post(body({ customer_id: 'changed' }), 'key-changed');
-    await t.app.http.inject({
-      method: 'PUT',
-      url: `/api/orders/${first.json().data.id}`,
-      headers: { authorization: auth, 'content-type': 'application/json' },
-      payload: { status: 'paid' },
-    });
-    expect((await post(body({ customer_id: 'changed' }), 'key-changed')).json()).toStrictEqual(first.json());
+    const first = await t.rest.post('/api/orders', body({ customer_id: 'changed' }), { headers: { 'idempotency-key': 'key-changed' } });
+    await t.rest.put(`/api/orders/${first.json().data.id}`, { status: 'paid' });
+    expect((await t.rest.post('/api/orders', body({ customer_id: 'changed' }), { headers: { 'idempotency-key': 'key-changed' } })).json()).toStrictEqual(first.json());
   });
 
   it('treats the same order written differently (key order, 99 vs "99.00") as the same request', async () => {
-    const first = await post(body({ customer_id: 'canon' }), 'key-canon');
-    const reordered = await post(
-      { total: '198.00', metadata: { b: 2, a: 1 }, items: [{ price: '99.00', quantity: 2, product_id: 'p1' }], customer_id: 'canon' },
-      'key-canon',
-    );
+    const first = await t.rest.post('/api/orders', body({ customer_id: 'canon' }), { headers: { 'idempotency-key': 'key-canon' } });
+    const reordered = await t.rest.post('/api/orders', { total: '198.00', metadata: { b: 2, a: 1 }, items: [{ price: '99.00', quantity: 2, product_id: 'p1' }], customer_id: 'canon' }, { headers: { 'idempotency-key': 'key-canon' } });
     expect(reordered.headers['idempotent-replayed']).toBe('true');
     expect(reordered.json().data.id).toBe(first.json().data.id);
   });
 
   it('refuses the same key for a different request with 422 IDEMPOTENCY_KEY_REUSED', async () => {
-    await post(body({ customer_id: 'reuse' }), 'key-reuse');
-    const res = await post(body({ customer_id: 'reuse', notes: 'different' }), 'key-reuse');
+    await t.rest.post('/api/orders', body({ customer_id: 'reuse' }), { headers: { 'idempotency-key': 'key-reuse' } });
+    const res = await t.rest.post('/api/orders', body({ customer_id: 'reuse', notes: 'different' }), { headers: { 'idempotency-key': 'key-reuse' } });
     expect(res.statusCode).toBe(422);
     expect(res.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED');
     expect(await ordersFor('reuse')).toBe(1);
   });
 
   it('stores nothing for a rejected request, so the fixed request can use the same key', async () => {
-    const bad = await post(body({ customer_id: 'fixme', total: 1 }), 'key-fix');
+    const bad = await t.rest.post('/api/orders', body({ customer_id: 'fixme', total: 1 }), { headers: { 'idempotency-key': 'key-fix' } });
     expect(bad.statusCode).toBe(422);
-    const fixed = await post(body({ customer_id: 'fixme' }), 'key-fix');
+    const fixed = await t.rest.post('/api/orders', body({ customer_id: 'fixme' }), { headers: { 'idempotency-key': 'key-fix' } });
     expect(fixed.statusCode).toBe(201);
     expect(fixed.headers['idempotent-replayed']).toBeUndefined();
     const [row] = await t.app.db.em.fork().execute("select count(*)::int as n from idempotency_keys where key = 'key-fix'");
@@ -96,7 +62,7 @@ describe('Idempotency-Key on POST /api/orders', () => {
   });
 
   it('gives 20 concurrent requests with one key exactly one order and one 201 that is not a replay', async () => {
-    const results = await Promise.all(Array.from({ length: 20 }, () => post(body({ customer_id: 'stampede' }), 'key-stampede')));
+    const results = await Promise.all(Array.from({ length: 20 }, () => t.rest.post('/api/orders', body({ customer_id: 'stampede' }), { headers: { 'idempotency-key': 'key-stampede' } })));
     const created = results.filter((res) => res.statusCode === 201 && res.headers['idempotent-replayed'] === undefined);
     const replays = results.filter((res) => res.statusCode === 201 && res.headers['idempotent-replayed'] === 'true');
     const inProgress = results.filter((res) => res.statusCode === 409);
@@ -109,8 +75,8 @@ describe('Idempotency-Key on POST /api/orders', () => {
 
   it('scopes keys to the workspace', async () => {
     const other = await t.bearer('globex');
-    const mine = await post(body({ customer_id: 'scoped' }), 'key-shared');
-    const theirs = await post(body({ customer_id: 'scoped' }), 'key-shared', other);
+    const mine = await t.rest.post('/api/orders', body({ customer_id: 'scoped' }), { headers: { 'idempotency-key': 'key-shared' } });
+    const theirs = await t.rest.post('/api/orders', body({ customer_id: 'scoped' }), { headers: { 'idempotency-key': 'key-shared' }, authorization: other });
     expect(theirs.statusCode).toBe(201);
     expect(theirs.headers['idempotent-replayed']).toBeUndefined();
     expect(theirs.json().data.id).not.toBe(mine.json().data.id);
@@ -122,14 +88,14 @@ describe('Idempotency-Key on POST /api/orders', () => {
     ['has space', 'a space'],
     ['ключ', 'non-ASCII'],
   ])('refuses a key %j (%s) with 422 and stores nothing', async (key) => {
-    const res = await post(body({ customer_id: 'badkey' }), key);
+    const res = await t.rest.post('/api/orders', body({ customer_id: 'badkey' }), { headers: { 'idempotency-key': key } });
     expect(res.statusCode).toBe(422);
     expect(res.json().error.details).toStrictEqual([{ field: 'idempotency_key', message: 'must be 1 to 255 visible ASCII characters' }]);
     expect(await ordersFor('badkey')).toBe(0);
   });
 
   it('accepts a 255-character key', async () => {
-    expect((await post(body({ customer_id: 'longkey' }), 'k'.repeat(255))).statusCode).toBe(201);
+    expect((await t.rest.post('/api/orders', body({ customer_id: 'longkey' }), { headers: { 'idempotency-key': 'k'.repeat(255) } })).statusCode).toBe(201);
   });
 });
 
@@ -146,11 +112,11 @@ describe('idempotencyKey on createOrder', () => {
   });
 
   it('replays, and refuses a different input under the same key', async () => {
-    const first = (await gql(CREATE, { input: input('gql'), key: 'gql-1' })).json().data.createOrder;
-    const again = (await gql(CREATE, { input: input('gql'), key: 'gql-1' })).json().data.createOrder;
+    const first = (await t.gql(CREATE, { input: input('gql'), key: 'gql-1' })).json().data.createOrder;
+    const again = (await t.gql(CREATE, { input: input('gql'), key: 'gql-1' })).json().data.createOrder;
     expect(first).toMatchObject({ replayed: false, userErrors: [] });
     expect(again).toStrictEqual({ ...first, replayed: true });
-    const reused = (await gql(CREATE, { input: input('gql', 'other'), key: 'gql-1' })).json().data.createOrder;
+    const reused = (await t.gql(CREATE, { input: input('gql', 'other'), key: 'gql-1' })).json().data.createOrder;
     expect(reused).toStrictEqual({
       replayed: false,
       order: null,
@@ -166,14 +132,14 @@ describe('idempotencyKey on createOrder', () => {
   });
 
   it('shares keys with REST: the same order under the same key is one order, whichever transport sent it', async () => {
-    const rest = await post(body({ customer_id: 'both' }), 'cross-1');
-    const viaGraphQL = (await gql(CREATE, { input: input('both'), key: 'cross-1' })).json().data.createOrder;
+    const rest = await t.rest.post('/api/orders', body({ customer_id: 'both' }), { headers: { 'idempotency-key': 'cross-1' } });
+    const viaGraphQL = (await t.gql(CREATE, { input: input('both'), key: 'cross-1' })).json().data.createOrder;
     expect(viaGraphQL.replayed).toBe(true);
     expect(viaGraphQL.order.id).toBe(rest.json().data.id);
   });
 
   it('names the argument for a malformed key', async () => {
-    const res = (await gql(CREATE, { input: input('gql-bad'), key: '' })).json().data.createOrder;
+    const res = (await t.gql(CREATE, { input: input('gql-bad'), key: '' })).json().data.createOrder;
     expect(res.userErrors).toStrictEqual([
       { field: ['idempotencyKey'], message: 'must be 1 to 255 visible ASCII characters', code: 'VALIDATION_ERROR' },
     ]);
@@ -185,13 +151,9 @@ describe('expiry', () => {
     const short = await createTestApp({ idempotencyTtlMs: 1 });
     try {
       const key = await short.bearer('ttl');
+      const client = clientFor(() => short, () => key);
       const send = (notes: string) =>
-        short.app.http.inject({
-          method: 'POST',
-          url: '/api/orders',
-          headers: { authorization: key, 'content-type': 'application/json', 'idempotency-key': 'ttl-key' },
-          payload: body({ customer_id: 'ttl', notes }),
-        });
+        client.rest.post('/api/orders', body({ customer_id: 'ttl', notes }), { headers: { 'idempotency-key': 'ttl-key' } });
       expect((await send('first')).statusCode).toBe(201);
       await new Promise((resolve) => setTimeout(resolve, 20));
       // Expired: the key is free for a new request.
@@ -213,7 +175,7 @@ describe('expiry', () => {
          select workspace_id, 'live-' || g, fingerprint, order_id, response, now(), now() + interval '1 hour'
          from idempotency_keys, generate_series(1, 5) g where key = 'ttl-key'`,
       );
-      expect(await sweepExpiredKeys(em, 10, 100)).toBe(26);
+      expect(await em.getRepository(IdempotencyKeyEntity).sweepExpired(10, 100)).toBe(26);
       const [{ n: left }] = await em.execute("select count(*)::int as n from idempotency_keys where key like 'live-%'");
       expect(left).toBe(5);
       const [{ n: all }] = await em.execute('select count(*)::int as n from idempotency_keys');
@@ -226,21 +188,21 @@ describe('expiry', () => {
 
 describe.runIf(usingRealPostgres)('a claim held by a request that hung', () => {
   it('answers IN_PROGRESS while the claim is held, and lets the key be taken once PostgreSQL ends the hung session', async () => {
-    const ctx = await t.app.services.auth.authenticate(auth);
+    const ctx = await t.app.services.auth.authenticate(t.auth);
     // Stands in for a gateway process stuck inside its create transaction.
-    const hung = new Client({ connectionString: (t.app.db.orm.config.get('clientUrl') as string) });
+    const hung = new Client({ connectionString: t.app.db.orm.config.get('clientUrl') });
     await hung.connect();
     hung.on('error', () => undefined); // PostgreSQL will end this session
     await hung.query("set idle_in_transaction_session_timeout = '1s'");
     await hung.query('begin');
     await hung.query('select pg_advisory_xact_lock($1::bigint)', [idempotencyLockId(ctx.workspaceId, 'key-hung')]);
 
-    const blocked = await post(body({ customer_id: 'hung' }), 'key-hung');
+    const blocked = await t.rest.post('/api/orders', body({ customer_id: 'hung' }), { headers: { 'idempotency-key': 'key-hung' } });
     expect(blocked.statusCode).toBe(409);
     expect(blocked.json().error.code).toBe('IDEMPOTENCY_REQUEST_IN_PROGRESS');
 
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const taken = await post(body({ customer_id: 'hung' }), 'key-hung');
+    const taken = await t.rest.post('/api/orders', body({ customer_id: 'hung' }), { headers: { 'idempotency-key': 'key-hung' } });
     expect(taken.statusCode).toBe(201);
     expect(await ordersFor('hung')).toBe(1);
     await hung.end().catch(() => undefined);

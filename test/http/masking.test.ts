@@ -4,24 +4,20 @@
  * request id, and the full error is in the log under that id. Keys never
  * reach the log. The app runs with NODE_ENV=production here.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/config';
-import { createTestApp, type TestApp } from '../support/app';
+import { useTestApp } from '../support/app';
 
-let t: TestApp;
-let auth: string;
+const t = useTestApp(loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'info' }));
 let key: string;
 
 /** What a leaking error would carry: SQL, a constraint name, a file path. */
 const SECRET_DETAIL = 'select * from api_keys where secret_hash = $1 -- constraint "orders_pkey" at /srv/app/dist/orders/order.service.js:42';
 const LEAKS = /api_keys|secret_hash|orders_pkey|select \*|\/srv\/app|\.js:\d+|\bat [A-Za-z.]+ \(|node_modules|FST_/;
 
-beforeAll(async () => {
-  t = await createTestApp(loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'info' }));
-  auth = await t.bearer('acme');
-  key = auth.slice('Bearer '.length);
+beforeAll(() => {
+  key = t.auth.slice('Bearer '.length);
 });
-afterAll(() => t.close());
 
 function failing(): Error {
   const error = new Error(SECRET_DETAIL);
@@ -36,14 +32,11 @@ function loggedError(requestId: string) {
   return line?.err;
 }
 
-const gql = (query: string, authorization = auth) =>
-  t.app.http.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json', authorization }, payload: JSON.stringify({ query }) });
-
 describe('an injected internal failure', () => {
   it('REST: 500 INTERNAL_ERROR with a generic message and the request id; the log has the stack under that id', async () => {
     const spy = vi.spyOn(t.app.services.orders, 'getOrder').mockRejectedValue(failing());
     try {
-      const res = await t.app.http.inject({ method: 'GET', url: '/api/orders/order_01', headers: { authorization: auth, 'x-request-id': 'mask-rest-1' } });
+      const res = await t.rest.get('/api/orders/order_01', { headers: { 'x-request-id': 'mask-rest-1' } });
       expect(res.statusCode).toBe(500);
       expect(res.json()).toStrictEqual({ success: false, error: { code: 'INTERNAL_ERROR', message: 'Internal server error', request_id: 'mask-rest-1' } });
       expect(res.body).not.toMatch(LEAKS);
@@ -56,12 +49,7 @@ describe('an injected internal failure', () => {
   it('GraphQL resolver: INTERNAL_ERROR with extensions.requestId; the log has the stack under that id', async () => {
     const spy = vi.spyOn(t.app.services.orders, 'getOrder').mockRejectedValue(failing());
     try {
-      const res = await t.app.http.inject({
-        method: 'POST',
-        url: '/graphql',
-        headers: { 'content-type': 'application/json', authorization: auth, 'x-request-id': 'mask-gql-1' },
-        payload: JSON.stringify({ query: '{ order(id: "order_01") { id } }' }),
-      });
+      const res = await t.gql('{ order(id: "order_01") { id } }', {}, { headers: { 'x-request-id': 'mask-gql-1' } });
       expect(res.json()).toStrictEqual({
         data: { order: null },
         errors: [
@@ -83,17 +71,12 @@ describe('an injected internal failure', () => {
   it('during authentication, on both transports: a 500 with the request id, logged', async () => {
     const spy = vi.spyOn(t.app.services.auth, 'authenticate').mockRejectedValue(failing());
     try {
-      const rest = await t.app.http.inject({ method: 'GET', url: '/api/orders', headers: { authorization: auth, 'x-request-id': 'mask-auth-rest' } });
+      const rest = await t.rest.get('/api/orders', { headers: { 'x-request-id': 'mask-auth-rest' } });
       expect(rest.statusCode).toBe(500);
       expect(rest.json().error).toStrictEqual({ code: 'INTERNAL_ERROR', message: 'Internal server error', request_id: 'mask-auth-rest' });
       expect(loggedError('mask-auth-rest')?.stack).toContain('order.service.js:42');
 
-      const graphql = await t.app.http.inject({
-        method: 'POST',
-        url: '/graphql',
-        headers: { 'content-type': 'application/json', authorization: auth, 'x-request-id': 'mask-auth-gql' },
-        payload: JSON.stringify({ query: '{ __typename }' }),
-      });
+      const graphql = await t.gql('{ __typename }', {}, { headers: { 'x-request-id': 'mask-auth-gql' } });
       expect(graphql.statusCode).toBe(500);
       expect(graphql.json()).toStrictEqual({
         errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_ERROR', requestId: 'mask-auth-gql' } }],
@@ -117,7 +100,7 @@ describe("Fastify's and Apollo's own errors", () => {
     ['a body over the limit', { method: 'POST', url: '/api/orders', headers: { 'content-type': 'application/json' }, payload: `"${'x'.repeat(1024 * 1024 + 1)}"` }, 413, 'PAYLOAD_TOO_LARGE'],
     ['a JSON body that nests past the parser', { method: 'POST', url: '/api/orders', headers: { 'content-type': 'application/json' }, payload: '['.repeat(100_000) }, 400, 'INVALID_JSON'],
   ] as const)('%s: the envelope, no internals', async (_name, request, status, code) => {
-    const res = await t.app.http.inject({ ...request, headers: { authorization: auth, ...('headers' in request ? request.headers : {}) } });
+    const res = await t.app.http.inject({ ...request, headers: { authorization: t.auth, ...('headers' in request ? request.headers : {}) } });
     expect(res.statusCode).toBe(status);
     expect(res.json()).toStrictEqual({ success: false, error: { code, message: expect.any(String), request_id: res.headers['x-request-id'] } });
     expect(res.body).not.toMatch(LEAKS);
@@ -127,7 +110,7 @@ describe("Fastify's and Apollo's own errors", () => {
     ['a syntax error', '{ order(id: "x" { id } }', 'GRAPHQL_PARSE_FAILED'],
     ['an unknown field', '{ order(id: "x") { password } }', 'GRAPHQL_VALIDATION_FAILED'],
   ])('GraphQL %s: a top-level error with a code, no stack', async (_name, query, code) => {
-    const res = await gql(query);
+    const res = await t.gql(query);
     expect(res.statusCode).toBe(400);
     const [error] = res.json().errors;
     expect(error.extensions).toStrictEqual({ code });
@@ -135,7 +118,7 @@ describe("Fastify's and Apollo's own errors", () => {
   });
 
   it('GraphQL with a body that is not an operation: a plain 400', async () => {
-    const res = await t.app.http.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json', authorization: auth }, payload: '{"query": 42}' });
+    const res = await t.rest.post('/graphql', '{"query": 42}');
     expect(res.statusCode).toBe(400);
     expect(res.body).not.toMatch(LEAKS);
   });
@@ -145,10 +128,10 @@ describe('the log', () => {
   it('never holds the key or the Authorization header, whatever happened to the request', async () => {
     const spy = vi.spyOn(t.app.services.orders, 'getOrder').mockRejectedValue(failing());
     try {
-      for (const authorization of [auth, `${auth}x`, key, `Basic ${Buffer.from(`user:${key}`).toString('base64')}`]) {
-        await t.app.http.inject({ method: 'GET', url: '/api/orders/order_01', headers: { authorization } });
-        await gql('{ order(id: "order_01") { id } }', authorization);
-        await t.app.http.inject({ method: 'POST', url: '/api/orders', headers: { authorization, 'content-type': 'application/json' }, payload: '{' });
+      for (const authorization of [t.auth, `${t.auth}x`, key, `Basic ${Buffer.from(`user:${key}`).toString('base64')}`]) {
+        await t.rest.get('/api/orders/order_01', { authorization: authorization });
+        await t.gql('{ order(id: "order_01") { id } }', {}, { authorization: authorization });
+        await t.rest.post('/api/orders', '{', { authorization: authorization });
       }
     } finally {
       spy.mockRestore();

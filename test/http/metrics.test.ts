@@ -1,16 +1,10 @@
 import 'reflect-metadata';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../support/app';
+import { describe, expect, it } from 'vitest';
+import { createTestApp, useTestApp } from '../support/app';
 import { type Exposition, parsePrometheusText, sampleValue } from '../support/prometheus';
 
-let t: TestApp;
-let auth: string;
 
-beforeAll(async () => {
-  t = await createTestApp();
-  auth = await t.bearer('acme');
-});
-afterAll(() => t.close());
+const t = useTestApp();
 
 const REST_ORDER = { customer_id: 'c1', items: [{ product_id: 'p1', quantity: 2, price: '10.00' }], total: '20.00' };
 const CREATE = `mutation CreateOrder($input: CreateOrderInput!) {
@@ -19,7 +13,7 @@ const CREATE = `mutation CreateOrder($input: CreateOrderInput!) {
 const GRAPHQL_INPUT = { customerId: 'c1', items: [{ productId: 'p1', quantity: 2, price: '10.00' }], total: '20.00' };
 
 async function scrape(headers: Record<string, string> = {}): Promise<Exposition> {
-  const res = await t.app.http.inject({ method: 'GET', url: '/metrics', headers });
+  const res = await t.rest.get('/metrics', { authorization: null, headers: headers });
   expect(res.statusCode).toBe(200);
   expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
   return parsePrometheusText(res.body);
@@ -33,25 +27,12 @@ const ordersCreated = async () => {
   };
 };
 
-const rest = (payload: unknown) =>
-  t.app.http.inject({
-    method: 'POST',
-    url: '/api/orders',
-    headers: { authorization: auth, 'content-type': 'application/json' },
-    payload: JSON.stringify(payload),
-  });
-
-const graphql = (input: unknown, authorization = auth) =>
-  t.app.http.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { authorization, 'content-type': 'application/json' },
-    payload: JSON.stringify({ query: CREATE, variables: { input } }),
-  });
+const graphql = (input: unknown, authorization = t.auth) =>
+  t.gql(CREATE, { input }, { authorization: authorization });
 
 describe('/metrics', () => {
   it('is Prometheus text with the HTTP, GraphQL, order, database and process metrics', async () => {
-    await rest(REST_ORDER);
+    await t.rest.post('/api/orders', REST_ORDER);
     const families = await scrape();
     const names = [...families.types.keys()];
     expect(names).toEqual(
@@ -76,32 +57,19 @@ describe('/metrics', () => {
 
   it('counts a REST create exactly once, and not a refused one', async () => {
     const before = await ordersCreated();
-    expect((await rest(REST_ORDER)).statusCode).toBe(201);
+    expect((await t.rest.post('/api/orders', REST_ORDER)).statusCode).toBe(201);
     expect(await ordersCreated()).toStrictEqual({ rest: before.rest + 1, graphql: before.graphql });
-    expect((await rest({ ...REST_ORDER, total: '19.99' })).statusCode).toBe(422);
+    expect((await t.rest.post('/api/orders', { ...REST_ORDER, total: '19.99' })).statusCode).toBe(422);
     expect(await ordersCreated()).toStrictEqual({ rest: before.rest + 1, graphql: before.graphql });
   });
 
   it('does not count a replay under an Idempotency-Key, on either transport', async () => {
     const before = await ordersCreated();
     for (let i = 0; i < 2; i++) {
-      const replayable = await t.app.http.inject({
-        method: 'POST',
-        url: '/api/orders',
-        headers: { authorization: auth, 'content-type': 'application/json', 'idempotency-key': 'metrics-rest-1' },
-        payload: JSON.stringify(REST_ORDER),
-      });
+      const replayable = await t.rest.post('/api/orders', REST_ORDER, { headers: { 'idempotency-key': 'metrics-rest-1' } });
       expect(replayable.statusCode).toBe(201);
       expect(replayable.headers['idempotent-replayed']).toBe(i === 0 ? undefined : 'true');
-      const viaGraphql = await t.app.http.inject({
-        method: 'POST',
-        url: '/graphql',
-        headers: { authorization: auth, 'content-type': 'application/json' },
-        payload: JSON.stringify({
-          query: 'mutation($input: CreateOrderInput!) { createOrder(input: $input, idempotencyKey: "metrics-gql-1") { order { id } replayed } }',
-          variables: { input: GRAPHQL_INPUT },
-        }),
-      });
+      const viaGraphql = await t.gql('mutation($input: CreateOrderInput!) { createOrder(input: $input, idempotencyKey: "metrics-gql-1") { order { id } replayed } }', { input: GRAPHQL_INPUT });
       expect(viaGraphql.json().data.createOrder.replayed).toBe(i > 0);
     }
     expect(await ordersCreated()).toStrictEqual({ rest: before.rest + 1, graphql: before.graphql + 1 });

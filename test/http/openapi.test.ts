@@ -85,7 +85,7 @@ describe('/openapi.json', () => {
         const statuses = Object.keys(operation.responses);
         expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(['401', '429', '500', '503']));
         for (const status of statuses.filter((s) => Number(s) >= 400)) {
-          const response = operation.responses[status] as Response;
+          const response = operation.responses[status];
           const schema = response.content?.['application/json']?.schema;
           expect(schema?.required, `${method} ${path} ${status}`).toEqual(expect.arrayContaining(['success', 'error']));
           expect(Object.keys((schema?.properties?.error as { properties: object }).properties)).toEqual(

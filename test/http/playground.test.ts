@@ -2,21 +2,15 @@ import 'reflect-metadata';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { prefersHtml } from '../../src/playground/playground';
-import { createTestApp, type TestApp } from '../support/app';
+import { createTestApp, useTestApp } from '../support/app';
 import { usingRealPostgres } from '../support/database';
 
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
 
-let t: TestApp;
-let auth: string;
 
-beforeAll(async () => {
-  t = await createTestApp();
-  auth = await t.bearer('acme');
-});
-afterAll(() => t.close());
+const t = useTestApp();
 
 /** The configuration the page hands to its start-up script. */
 function pageConfig(html: string): { endpoint: string; query: string; variables: string; headers: string } {
@@ -27,7 +21,7 @@ function pageConfig(html: string): { endpoint: string; query: string; variables:
 
 describe('GET /graphql from a browser', () => {
   it('serves GraphiQL from local assets only, opening on the createOrder example', async () => {
-    const res = await t.app.http.inject({ method: 'GET', url: '/graphql', headers: { accept: BROWSER_ACCEPT } });
+    const res = await t.rest.get('/graphql', { authorization: null, headers: { accept: BROWSER_ACCEPT } });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(res.headers['cache-control']).toBe('no-store');
@@ -39,7 +33,7 @@ describe('GET /graphql from a browser', () => {
     for (const url of urls) {
       expect(url).not.toMatch(/^(https?:)?\/\//);
       if (url.startsWith('data:')) continue;
-      const asset = await t.app.http.inject({ method: 'GET', url });
+      const asset = await t.rest.get(url, { authorization: null });
       expect(asset.statusCode, url).toBe(200);
       expect(asset.body.length, url).toBeGreaterThan(50);
     }
@@ -53,37 +47,23 @@ describe('GET /graphql from a browser', () => {
   });
 
   it('opens with an example that runs as it stands, given a key', async () => {
-    const config = pageConfig((await t.app.http.inject({ method: 'GET', url: '/graphql', headers: { accept: BROWSER_ACCEPT } })).body);
-    const res = await t.app.http.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: { authorization: auth, 'content-type': 'application/json' },
-      payload: JSON.stringify({ query: config.query, variables: JSON.parse(config.variables), operationName: 'CreateOrder' }),
-    });
+    const config = pageConfig((await t.rest.get('/graphql', { authorization: null, headers: { accept: BROWSER_ACCEPT } })).body);
+    const res = await t.rest.post('/graphql', { query: config.query, variables: JSON.parse(config.variables), operationName: 'CreateOrder' });
     expect(res.json().data.createOrder).toMatchObject({ order: { orderNumber: expect.stringMatching(/^ORD-/), total: '227.00' }, userErrors: [] });
   });
 
   it('leaves every other GET and POST to Apollo', async () => {
-    const get = await t.app.http.inject({
-      method: 'GET',
-      url: '/graphql?query=%7B__typename%7D',
-      headers: { authorization: auth, accept: 'application/json', 'apollo-require-preflight': 'true' },
-    });
+    const get = await t.rest.get('/graphql?query=%7B__typename%7D', { headers: { accept: 'application/json', 'apollo-require-preflight': 'true' } });
     expect(get.json()).toStrictEqual({ data: { __typename: 'Query' } });
-    const anything = await t.app.http.inject({ method: 'GET', url: '/graphql?query=%7B__typename%7D', headers: { authorization: auth, accept: '*/*', 'apollo-require-preflight': 'true' } });
+    const anything = await t.rest.get('/graphql?query=%7B__typename%7D', { headers: { accept: '*/*', 'apollo-require-preflight': 'true' } });
     expect(anything.json()).toStrictEqual({ data: { __typename: 'Query' } });
-    const post = await t.app.http.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: { authorization: auth, accept: BROWSER_ACCEPT, 'content-type': 'application/json' },
-      payload: JSON.stringify({ query: '{ __typename }' }),
-    });
+    const post = await t.gql('{ __typename }', {}, { headers: { accept: BROWSER_ACCEPT } });
     expect(post.json()).toStrictEqual({ data: { __typename: 'Query' } });
   });
 
   it('answers unknown assets with 404', async () => {
     for (const file of ['constructor', '__proto__', '..%2Fpackage.json', 'graphiql.min.js.map']) {
-      expect((await t.app.http.inject({ method: 'GET', url: `/graphql/assets/${file}` })).statusCode, file).toBe(404);
+      expect((await t.rest.get(`/graphql/assets/${file}`, { authorization: null })).statusCode, file).toBe(404);
     }
   });
 });

@@ -7,6 +7,7 @@ import net from 'node:net';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app';
+import { createOrder } from '../support/orders';
 
 let t: TestApp;
 let auth: string;
@@ -145,7 +146,7 @@ describe('compression (point 12)', () => {
   it('a large list is gzip-compressed for a client that accepts it; a small answer is not', async () => {
     const ctx = await t.app.services.auth.authenticate(auth);
     for (let i = 0; i < 40; i++) {
-      await t.app.services.orders.createOrder(ctx, {
+      await createOrder(t.app.services.orders, ctx, {
         customer_id: `zip-${i}`,
         items: [{ product_id: 'p', quantity: 1, price: 1 }],
         total: 1,

@@ -1,35 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../support/app';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app';
 import { loadSeed } from '../support/seed';
 
-let t: TestApp;
-let auth: string;
 const seed = loadSeed();
 
-beforeAll(async () => {
-  t = await createTestApp();
-  auth = await t.bearer('acme');
-});
-afterAll(() => t.close());
-
-const post = (body: unknown, headers: Record<string, string> = {}) =>
-  t.app.http.inject({
-    method: 'POST',
-    url: '/api/orders',
-    headers: { authorization: auth, 'content-type': 'application/json', ...headers },
-    payload: typeof body === 'string' ? body : JSON.stringify(body),
-  });
+const t = useTestApp();
 
 async function countRows(): Promise<{ orders: number; items: number }> {
-  const em = t.app.db.em.fork();
-  const [orders] = await em.execute('select count(*)::int as n from orders');
-  const [items] = await em.execute('select count(*)::int as n from order_items');
-  return { orders: orders.n, items: items.n };
+  return { orders: await t.db.count('orders'), items: await t.db.count('order_items') };
 }
 
 describe('POST /api/orders: the seed document', () => {
   it('answers the seed request with the seed response (only id, order_number and timestamps differ)', async () => {
-    const res = await post(seed.request);
+    const res = await t.rest.post('/api/orders', seed.request);
     expect(res.statusCode).toBe(201);
     const body = res.json();
     const expected = seed.response.data;
@@ -62,11 +45,11 @@ describe('POST /api/orders: the seed document', () => {
   });
 
   it('stores what it returned: the order and its items are rows, and GET returns the same representation', async () => {
-    const created = (await post(seed.request)).json().data;
-    const got = await t.app.http.inject({ method: 'GET', url: `/api/orders/${created.id}`, headers: { authorization: auth } });
+    const created = (await t.rest.post('/api/orders', seed.request)).json().data;
+    const got = await t.rest.get(`/api/orders/${created.id}`);
     expect(got.statusCode).toBe(200);
     expect(got.json()).toStrictEqual({ success: true, data: created });
-    const [row] = await t.app.db.em.fork().execute('select total::text, currency, status from orders where id = ?', [created.id]);
+    const [row] = await t.db.query('select total::text, currency, status from orders where id = ?', [created.id]);
     expect(row).toStrictEqual({ total: '227.000', currency: 'USD', status: 'pending' });
   });
 });
@@ -80,23 +63,21 @@ describe('POST /api/orders: money', () => {
   });
 
   it('computes with exact decimals: 0.1 + 0.2 is 0.3', async () => {
-    const res = await post(order({ items: [{ product_id: 'a', quantity: 1, price: 0.1 }, { product_id: 'b', quantity: 1, price: 0.2 }], total: 0.3 }));
+    const res = await t.rest.post('/api/orders', order({ items: [{ product_id: 'a', quantity: 1, price: 0.1 }, { product_id: 'b', quantity: 1, price: 0.2 }], total: 0.3 }));
     expect(res.statusCode).toBe(201);
     expect(res.json().data.subtotal).toBe(0.3);
     expect(res.json().data.total).toBe(0.3);
   });
 
   it('accepts amounts as decimal strings and returns them as numbers', async () => {
-    const res = await post(order({ items: [{ product_id: 'a', quantity: 3, price: '19.99' }], shipping: '5', tax: 1.2, total: '66.17' }));
+    const res = await t.rest.post('/api/orders', order({ items: [{ product_id: 'a', quantity: 3, price: '19.99' }], shipping: '5', tax: 1.2, total: '66.17' }));
     expect(res.statusCode).toBe(201);
     expect(res.json().data).toMatchObject({ subtotal: 59.97, shipping: 5, tax: 1.2, total: 66.17 });
   });
 
   it('does not let JSON number parsing round a price into a valid one', async () => {
     // JSON.parse would read 9.9999999999999999 as 10, a valid USD price.
-    const res = await post(
-      '{"customer_id":"c","items":[{"product_id":"a","quantity":1,"price":9.9999999999999999}],"total":10}',
-    );
+    const res = await t.rest.post('/api/orders', '{"customer_id":"c","items":[{"product_id":"a","quantity":1,"price":9.9999999999999999}],"total":10}');
     expect(res.statusCode).toBe(422);
     expect(res.json().error.details).toStrictEqual([
       { field: 'items[0].price', message: 'must have at most 2 decimal places in USD' },
@@ -104,17 +85,17 @@ describe('POST /api/orders: money', () => {
   });
 
   it('refuses amounts past 15 significant digits, where a JSON number stops being exact', async () => {
-    const res = await post(order({ items: [{ product_id: 'a', quantity: 1, price: '10000000000000.00' }], total: '10000000000000.00' }));
+    const res = await t.rest.post('/api/orders', order({ items: [{ product_id: 'a', quantity: 1, price: '10000000000000.00' }], total: '10000000000000.00' }));
     expect(res.statusCode).toBe(422);
     expect(res.json().error.details).toContainEqual({ field: 'items[0].price', message: 'must be at most 9999999999999.99' });
-    const big = await post(order({ items: [{ product_id: 'a', quantity: 1000000, price: '99999999.99' }], total: '1.00' }));
+    const big = await t.rest.post('/api/orders', order({ items: [{ product_id: 'a', quantity: 1000000, price: '99999999.99' }], total: '1.00' }));
     expect(big.statusCode).toBe(422);
     expect(big.json().error.details[0].field).toBe('items[0]');
   });
 
   it('says the expected total on TOTAL_MISMATCH and stores nothing', async () => {
     const before = await countRows();
-    const res = await post(order({ total: 9.99 }));
+    const res = await t.rest.post('/api/orders', order({ total: 9.99 }));
     expect(res.statusCode).toBe(422);
     expect(res.json().error).toMatchObject({
       code: 'TOTAL_MISMATCH',
@@ -125,16 +106,16 @@ describe('POST /api/orders: money', () => {
   });
 
   it('rejects 9.999 USD and 1.5 JPY instead of rounding them', async () => {
-    const usd = await post(order({ items: [{ product_id: 'a', quantity: 1, price: 9.999 }], total: 9.999 }));
+    const usd = await t.rest.post('/api/orders', order({ items: [{ product_id: 'a', quantity: 1, price: 9.999 }], total: 9.999 }));
     expect(usd.statusCode).toBe(422);
     expect(usd.json().error.details).toContainEqual({ field: 'items[0].price', message: 'must have at most 2 decimal places in USD' });
-    const jpy = await post(order({ currency: 'jpy', items: [{ product_id: 'a', quantity: 1, price: 1.5 }], total: 1.5 }));
+    const jpy = await t.rest.post('/api/orders', order({ currency: 'jpy', items: [{ product_id: 'a', quantity: 1, price: 1.5 }], total: 1.5 }));
     expect(jpy.statusCode).toBe(422);
     expect(jpy.json().error.details).toContainEqual({ field: 'items[0].price', message: 'must be a whole number in JPY' });
   });
 
   it('stores the currency upper-case and keeps KWD to three digits', async () => {
-    const res = await post(order({ currency: 'kwd', items: [{ product_id: 'a', quantity: 3, price: 1.005 }], total: 3.015 }));
+    const res = await t.rest.post('/api/orders', order({ currency: 'kwd', items: [{ product_id: 'a', quantity: 3, price: 1.005 }], total: 3.015 }));
     expect(res.statusCode).toBe(201);
     expect(res.json().data).toMatchObject({ currency: 'KWD', total: 3.015, items: [{ price: 1.005, subtotal: 3.015 }] });
   });
@@ -143,7 +124,7 @@ describe('POST /api/orders: money', () => {
 describe('POST /api/orders: bad input', () => {
   it('names every bad and unknown field at once, and writes nothing', async () => {
     const before = await countRows();
-    const res = await post({
+    const res = await t.rest.post('/api/orders', {
       customer_id: '',
       items: [{ product_id: 'p', quantity: 0, price: -1, colour: 'red' }],
       total: 'ten',
@@ -167,7 +148,7 @@ describe('POST /api/orders: bad input', () => {
   });
 
   it('rejects a camelCase field name on REST rather than guessing what it means', async () => {
-    const res = await post({ customerId: 'c', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
+    const res = await t.rest.post('/api/orders', { customerId: 'c', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
     expect(res.statusCode).toBe(422);
     expect(res.json().error.details).toEqual(
       expect.arrayContaining([
@@ -178,7 +159,7 @@ describe('POST /api/orders: bad input', () => {
   });
 
   it('answers 400 INVALID_JSON for a body that is not JSON', async () => {
-    const res = await post('{"customer_id": ');
+    const res = await t.rest.post('/api/orders', '{"customer_id": ');
     expect(res.statusCode).toBe(400);
     expect(res.json()).toStrictEqual({
       success: false,
@@ -187,21 +168,21 @@ describe('POST /api/orders: bad input', () => {
   });
 
   it('answers 422 for JSON that is not an object', async () => {
-    const res = await post('[1, 2]');
+    const res = await t.rest.post('/api/orders', '[1, 2]');
     expect(res.statusCode).toBe(422);
     expect(res.json().error.details).toStrictEqual([{ field: 'body', message: 'must be a JSON object' }]);
   });
 
   it('answers 415 UNSUPPORTED_MEDIA_TYPE for a body that is not application/json', async () => {
-    const res = await post('customer_id=c1', { 'content-type': 'application/x-www-form-urlencoded' });
+    const res = await t.rest.post('/api/orders', 'customer_id=c1', { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(res.statusCode).toBe(415);
     expect(res.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
-    const text = await post('{}', { 'content-type': 'text/plain' });
+    const text = await t.rest.post('/api/orders', '{}', { headers: { 'content-type': 'text/plain' } });
     expect(text.statusCode).toBe(415);
   });
 
   it('answers 413 PAYLOAD_TOO_LARGE over the body limit', async () => {
-    const res = await post({ customer_id: 'c', notes: 'x'.repeat(1024 * 1024 + 1), items: [], total: 0 });
+    const res = await t.rest.post('/api/orders', { customer_id: 'c', notes: 'x'.repeat(1024 * 1024 + 1), items: [], total: 0 });
     expect(res.statusCode).toBe(413);
     expect(res.json().error.code).toBe('PAYLOAD_TOO_LARGE');
   });
@@ -214,7 +195,7 @@ describe('authentication', () => {
     ['an unknown key', { authorization: `Bearer ogk_${'A'.repeat(43)}` }],
   ];
   it.each(cases)('answers 401 UNAUTHORIZED for %s', async (_name, headers) => {
-    const res = await t.app.http.inject({ method: 'POST', url: '/api/orders', headers, payload: seed.request });
+    const res = await t.rest.post('/api/orders', seed.request, { authorization: null, headers });
     expect(res.statusCode).toBe(401);
     expect(res.json().error.code).toBe('UNAUTHORIZED');
   });
@@ -222,15 +203,15 @@ describe('authentication', () => {
   it('answers 401 for a revoked key', async () => {
     const { id, key } = await t.app.services.auth.createApiKey('acme');
     await t.app.services.auth.revokeApiKey(id);
-    const res = await t.app.http.inject({ method: 'GET', url: '/api/orders/order_x', headers: { authorization: `Bearer ${key}` } });
+    const res = await t.rest.get('/api/orders/order_x', { authorization: `Bearer ${key}` });
     expect(res.statusCode).toBe(401);
   });
 
   it("never shows one workspace another's order: 404, exactly like an unknown id", async () => {
-    const created = (await post(seed.request)).json().data;
+    const created = (await t.rest.post('/api/orders', seed.request)).json().data;
     const other = await t.bearer('globex');
-    const foreign = await t.app.http.inject({ method: 'GET', url: `/api/orders/${created.id}`, headers: { authorization: other } });
-    const unknown = await t.app.http.inject({ method: 'GET', url: '/api/orders/order_01ZZZZZZZZZZZZZZZZZZZZZZZZ', headers: { authorization: other } });
+    const foreign = await t.rest.get(`/api/orders/${created.id}`, { authorization: other });
+    const unknown = await t.rest.get('/api/orders/order_01ZZZZZZZZZZZZZZZZZZZZZZZZ', { authorization: other });
     expect(foreign.statusCode).toBe(404);
     expect(unknown.statusCode).toBe(404);
     expect(foreign.json().error.code).toBe('NOT_FOUND');
@@ -240,12 +221,12 @@ describe('authentication', () => {
 
 describe('request ids and unexpected errors', () => {
   it('puts X-Request-Id on every response and keeps a valid incoming one', async () => {
-    const ok = await post(seed.request, { 'x-request-id': 'client-req-42' });
+    const ok = await t.rest.post('/api/orders', seed.request, { headers: { 'x-request-id': 'client-req-42' } });
     expect(ok.headers['x-request-id']).toBe('client-req-42');
-    const bad = await post('{', { 'x-request-id': 'bad id with spaces' });
+    const bad = await t.rest.post('/api/orders', '{', { headers: { 'x-request-id': 'bad id with spaces' } });
     expect(bad.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(bad.json().error.request_id).toBe(bad.headers['x-request-id']);
-    const health = await t.app.http.inject({ method: 'GET', url: '/healthz' });
+    const health = await t.rest.get('/healthz', { authorization: null });
     expect(health.headers['x-request-id']).toBeTruthy();
   });
 
@@ -256,7 +237,7 @@ describe('request ids and unexpected errors', () => {
       throw new Error('relation "secret_table" does not exist');
     };
     try {
-      const res = await post(seed.request);
+      const res = await t.rest.post('/api/orders', seed.request);
       expect(res.statusCode).toBe(500);
       expect(res.json()).toStrictEqual({
         success: false,
@@ -271,7 +252,7 @@ describe('request ids and unexpected errors', () => {
   });
 
   it('answers unknown routes with the error envelope', async () => {
-    const res = await t.app.http.inject({ method: 'GET', url: '/api/nothing-here' });
+    const res = await t.rest.get('/api/nothing-here', { authorization: null });
     expect(res.statusCode).toBe(404);
     expect(res.json().error.code).toBe('NOT_FOUND');
   });

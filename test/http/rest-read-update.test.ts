@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { OrderService } from '../../src/orders/order.service';
 import type { Order, RequestContext } from '../../src/orders/order.types';
-import { createTestApp, type TestApp } from '../support/app';
+import { useTestApp } from '../support/app';
+import { createOrder } from '../support/orders';
 
-let t: TestApp;
-let auth: string;
+const t = useTestApp();
 let ctx: RequestContext;
 /** Four orders at known times in workspace "acme" (UTC). */
 const o: Record<1 | 2 | 3 | 4, Order> = {} as never;
@@ -12,16 +12,14 @@ let foreign: Order;
 let otherCtx: RequestContext;
 
 async function createAt(context: RequestContext, at: string, body: Record<string, unknown>): Promise<Order> {
-  return new OrderService(t.app.db.em, () => new Date(at)).createOrder(context, {
+  return createOrder(new OrderService(t.app.db.em, { clock: () => new Date(at) }), context, {
     items: [{ product_id: 'p', quantity: 1, price: body.total }],
     ...body,
   });
 }
 
 beforeAll(async () => {
-  t = await createTestApp();
-  auth = await t.bearer('acme');
-  ctx = await t.app.services.auth.authenticate(auth);
+  ctx = await t.context();
   o[1] = await createAt(ctx, '2025-03-01T10:00:00Z', { customer_id: 'c1', total: '10.00', notes: 'Gift wrap, 100% please' });
   o[2] = await createAt(ctx, '2025-03-02T10:00:00Z', { customer_id: 'c1', total: '250.50' });
   o[3] = await createAt(ctx, '2025-03-03T23:30:00Z', { customer_id: 'c2', total: '99.99', notes: 'URGENT delivery' });
@@ -34,13 +32,9 @@ beforeAll(async () => {
   otherCtx = await t.app.services.auth.authenticate(await t.bearer('globex'));
   foreign = await createAt(otherCtx, '2025-03-02T12:00:00Z', { customer_id: 'c1', total: '10.00', notes: 'gift' });
 });
-afterAll(() => t.close());
 
-const get = (url: string, authorization = auth) => t.app.http.inject({ method: 'GET', url, headers: { authorization } });
-const put = (id: string, body: unknown, authorization = auth) =>
-  t.app.http.inject({ method: 'PUT', url: `/api/orders/${id}`, headers: { authorization, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
 const numbersOf = async (query: string) => {
-  const res = await get(`/api/orders${query}`);
+  const res = await t.rest.get(`/api/orders${query}`);
   expect(res.statusCode, res.body).toBe(200);
   return (res.json().data as { order_number: string }[]).map((row) => row.order_number);
 };
@@ -48,7 +42,7 @@ const n = (...which: (1 | 2 | 3 | 4)[]) => which.map((index) => o[index].orderNu
 
 describe('GET /api/orders', () => {
   it('lists the workspace’s orders newest first, as summaries with pagination', async () => {
-    const res = await get('/api/orders');
+    const res = await t.rest.get('/api/orders');
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.pagination).toStrictEqual({ total: 4, limit: 50, offset: 0, has_more: false });
@@ -98,23 +92,23 @@ describe('GET /api/orders', () => {
     // 2025-03-03T23:30Z is 06:30 on 4 March in Jakarta (UTC+7).
     const late = await createAt(jakarta, '2025-03-03T23:30:00Z', { customer_id: 'j', total: '1.00' });
     const jAuth = await t.bearer('jakarta');
-    const on4 = await get('/api/orders?from=2025-03-04&to=2025-03-04', jAuth);
-    const on3 = await get('/api/orders?from=2025-03-03&to=2025-03-03', jAuth);
+    const on4 = await t.rest.get('/api/orders?from=2025-03-04&to=2025-03-04', { authorization: jAuth });
+    const on3 = await t.rest.get('/api/orders?from=2025-03-03&to=2025-03-03', { authorization: jAuth });
     expect(on4.json().data.map((row: { id: string }) => row.id)).toStrictEqual([late.id]);
     expect(on3.json().data).toStrictEqual([]);
     expect(late.orderNumber).toBe('ORD-2025-0304-001');
   });
 
   it('pages with limit and offset, and says when there is more', async () => {
-    const first = (await get('/api/orders?limit=2')).json();
+    const first = (await t.rest.get('/api/orders?limit=2')).json();
     expect(first.pagination).toStrictEqual({ total: 4, limit: 2, offset: 0, has_more: true });
     expect(first.data.map((row: { order_number: string }) => row.order_number)).toStrictEqual(n(4, 3));
-    const second = (await get('/api/orders?limit=2&offset=2')).json();
+    const second = (await t.rest.get('/api/orders?limit=2&offset=2')).json();
     expect(second.pagination).toStrictEqual({ total: 4, limit: 2, offset: 2, has_more: false });
     expect(second.data.map((row: { order_number: string }) => row.order_number)).toStrictEqual(n(2, 1));
-    const past = (await get('/api/orders?offset=10')).json();
+    const past = (await t.rest.get('/api/orders?offset=10')).json();
     expect(past).toStrictEqual({ success: true, data: [], pagination: { total: 4, limit: 50, offset: 10, has_more: false } });
-    expect((await get('/api/orders?limit=100')).json().pagination.limit).toBe(100);
+    expect((await t.rest.get('/api/orders?limit=100')).json().pagination.limit).toBe(100);
   });
 
   it.each([
@@ -127,7 +121,7 @@ describe('GET /api/orders', () => {
     ['sort=asc', 'sort'],
     ['status=paid&status=pending', 'status'],
   ])('answers 422 naming the parameter for %s', async (query, field) => {
-    const res = await get(`/api/orders?${query}`);
+    const res = await t.rest.get(`/api/orders?${query}`);
     expect(res.statusCode).toBe(422);
     expect(res.json().error.code).toBe('VALIDATION_ERROR');
     expect(res.json().error.details.map((detail: { field: string }) => detail.field)).toStrictEqual([field]);
@@ -136,18 +130,18 @@ describe('GET /api/orders', () => {
 
 describe('PUT /api/orders/:id', () => {
   const fresh = (body: Record<string, unknown> = {}) =>
-    t.app.services.orders.createOrder(ctx, { customer_id: 'u', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1, ...body });
+    createOrder(t.app.services.orders, ctx, { customer_id: 'u', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1, ...body });
 
   it('walks the status machine and appends each move to status_history, in order', async () => {
     const order = await fresh();
     const path = ['paid', 'processing', 'shipped', 'delivered', 'refunded'];
     let last = order.createdAt.getTime();
     for (const status of path) {
-      const res = await put(order.id, { status });
+      const res = await t.rest.put(`/api/orders/${order.id}`, { status });
       expect(res.statusCode, res.body).toBe(200);
       expect(res.json().data.status).toBe(status);
     }
-    const final = (await get(`/api/orders/${order.id}`)).json().data;
+    const final = (await t.rest.get(`/api/orders/${order.id}`)).json().data;
     expect(final.status_history.map((entry: { status: string }) => entry.status)).toStrictEqual(['pending', ...path]);
     const stored = await t.app.services.orders.getOrder(ctx, order.id);
     for (const entry of stored.statusHistory) {
@@ -159,7 +153,7 @@ describe('PUT /api/orders/:id', () => {
 
   it('refuses a move the machine does not allow, says which are allowed, and changes nothing', async () => {
     const order = await fresh();
-    const res = await put(order.id, { status: 'shipped', notes: 'should not stick' });
+    const res = await t.rest.put(`/api/orders/${order.id}`, { status: 'shipped', notes: 'should not stick' });
     expect(res.statusCode).toBe(409);
     expect(res.json().error).toMatchObject({
       code: 'INVALID_STATUS_TRANSITION',
@@ -168,15 +162,15 @@ describe('PUT /api/orders/:id', () => {
     const after = await t.app.services.orders.getOrder(ctx, order.id);
     expect(after.status).toBe('pending');
     expect(after.notes).toBeUndefined();
-    await put(order.id, { status: 'cancelled' });
-    const final = await put(order.id, { status: 'paid' });
+    await t.rest.put(`/api/orders/${order.id}`, { status: 'cancelled' });
+    const final = await t.rest.put(`/api/orders/${order.id}`, { status: 'paid' });
     expect(final.statusCode).toBe(409);
     expect(final.json().error.message).toBe('Cannot move the order from cancelled to paid: cancelled is final');
   });
 
   it('treats setting the current status again as a no-op', async () => {
     const order = await fresh();
-    const res = await put(order.id, { status: 'pending' });
+    const res = await t.rest.put(`/api/orders/${order.id}`, { status: 'pending' });
     expect(res.statusCode).toBe(200);
     expect(res.json().data.status_history).toHaveLength(1);
     expect((await t.app.services.orders.getOrder(ctx, order.id)).updatedAt).toStrictEqual(order.updatedAt);
@@ -184,25 +178,25 @@ describe('PUT /api/orders/:id', () => {
 
   it('merges metadata key by key, removes keys set to null, and clears it all with null', async () => {
     const order = await fresh({ metadata: { a: 1, b: { c: 2 }, keep: true } });
-    const merged = await put(order.id, { metadata: { b: null, d: 'x' } });
+    const merged = await t.rest.put(`/api/orders/${order.id}`, { metadata: { b: null, d: 'x' } });
     expect(merged.json().data.metadata).toStrictEqual({ a: 1, keep: true, d: 'x' });
-    const emptied = await put(order.id, { metadata: { a: null, keep: null, d: null } });
+    const emptied = await t.rest.put(`/api/orders/${order.id}`, { metadata: { a: null, keep: null, d: null } });
     expect(emptied.json().data).not.toHaveProperty('metadata');
-    await put(order.id, { metadata: { z: 1 } });
-    const cleared = await put(order.id, { metadata: null });
+    await t.rest.put(`/api/orders/${order.id}`, { metadata: { z: 1 } });
+    const cleared = await t.rest.put(`/api/orders/${order.id}`, { metadata: null });
     expect(cleared.json().data).not.toHaveProperty('metadata');
   });
 
   it('refuses a merge that would pass the metadata limits', async () => {
     const order = await fresh({ metadata: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, i])) });
-    const res = await put(order.id, { metadata: { one_more: 1 } });
+    const res = await t.rest.put(`/api/orders/${order.id}`, { metadata: { one_more: 1 } });
     expect(res.statusCode).toBe(422);
     expect(res.json().error.details).toStrictEqual([{ field: 'metadata', message: 'would have more than 50 keys after the merge' }]);
   });
 
   it('sets and clears tracking and notes, and replaces the shipping address whole', async () => {
     const order = await fresh({ shipping_address: { name: 'A', city: 'Jakarta', country: 'ID' } });
-    const set = await put(order.id, {
+    const set = await t.rest.put(`/api/orders/${order.id}`, {
       tracking_number: 'JNE123',
       tracking_url: 'https://track.example/JNE123',
       notes: 'leave at door',
@@ -215,9 +209,9 @@ describe('PUT /api/orders/:id', () => {
       shipping_address: { name: 'B', postal_code: '40111' },
     });
     expect(set.json().data.shipping_address).not.toHaveProperty('city');
-    const summary = (await get(`/api/orders?search=${order.orderNumber}`)).json().data[0];
+    const summary = (await t.rest.get(`/api/orders?search=${order.orderNumber}`)).json().data[0];
     expect(summary.tracking_number).toBe('JNE123');
-    const cleared = await put(order.id, { tracking_number: null, tracking_url: null, notes: null, shipping_address: null });
+    const cleared = await t.rest.put(`/api/orders/${order.id}`, { tracking_number: null, tracking_url: null, notes: null, shipping_address: null });
     for (const key of ['tracking_number', 'tracking_url', 'notes', 'shipping_address']) expect(cleared.json().data).not.toHaveProperty(key);
   });
 
@@ -230,7 +224,7 @@ describe('PUT /api/orders/:id', () => {
     [{ shipping_address: { country: 'Indonesia' } }, 'shipping_address.country', 'must be an ISO 3166-1 alpha-2 country code such as ID'],
   ])('answers 422 for %j', async (body, field, message) => {
     const order = await fresh();
-    const res = await put(order.id, body);
+    const res = await t.rest.put(`/api/orders/${order.id}`, body);
     expect(res.statusCode).toBe(422);
     expect(res.json().error.details).toStrictEqual([{ field, message }]);
   });
@@ -239,7 +233,7 @@ describe('PUT /api/orders/:id', () => {
     const order = await fresh();
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        put(order.id, i % 2 === 0 ? { metadata: { [`k${i}`]: i }, tracking_number: `T${i}`, status: 'paid' } : { metadata: { [`k${i}`]: i }, notes: `note ${i}` }),
+        t.rest.put(`/api/orders/${order.id}`, i % 2 === 0 ? { metadata: { [`k${i}`]: i }, tracking_number: `T${i}`, status: 'paid' } : { metadata: { [`k${i}`]: i }, notes: `note ${i}` }),
       ),
     );
     expect(results.map((res) => res.statusCode)).toStrictEqual(Array(20).fill(200));
@@ -253,37 +247,32 @@ describe('PUT /api/orders/:id', () => {
 
 describe('tenancy and unknown orders', () => {
   it("answers 404 for another workspace's order on every route, and changes nothing", async () => {
-    expect((await get(`/api/orders/${foreign.id}`)).statusCode).toBe(404);
-    const res = await put(foreign.id, { notes: 'hijack' });
+    expect((await t.rest.get(`/api/orders/${foreign.id}`)).statusCode).toBe(404);
+    const res = await t.rest.put(`/api/orders/${foreign.id}`, { notes: 'hijack' });
     expect(res.statusCode).toBe(404);
     expect(res.json().error.code).toBe('NOT_FOUND');
     expect((await t.app.services.orders.getOrder(otherCtx, foreign.id)).notes).toBe('gift');
     // Same customer, same day, same order number as acme's second order: still only acme's.
     expect(foreign.orderNumber).toBe(o[2].orderNumber);
-    const listed = (await get('/api/orders?customer_id=c1&from=2025-03-02&to=2025-03-02')).json();
+    const listed = (await t.rest.get('/api/orders?customer_id=c1&from=2025-03-02&to=2025-03-02')).json();
     expect(listed.data.map((row: { id: string }) => row.id)).toStrictEqual([o[2].id]);
     expect(listed.pagination.total).toBe(1);
   });
 
   it('answers 404 for an unknown order on every route', async () => {
     for (const id of ['order_01ZZZZZZZZZZZZZZZZZZZZZZZZ', 'nonsense', '%20']) {
-      expect((await get(`/api/orders/${id}`)).statusCode).toBe(404);
-      expect((await put(id, { notes: 'x' })).statusCode).toBe(404);
+      expect((await t.rest.get(`/api/orders/${id}`)).statusCode).toBe(404);
+      expect((await t.rest.put(`/api/orders/${id}`, { notes: 'x' })).statusCode).toBe(404);
     }
   });
 });
 
 describe('metadata keys that look like JavaScript internals', () => {
   it('keeps "__proto__" and "constructor" as ordinary keys through create and merge', async () => {
-    const created = await t.app.http.inject({
-      method: 'POST',
-      url: '/api/orders',
-      headers: { authorization: auth, 'content-type': 'application/json' },
-      payload: '{"customer_id":"proto","items":[{"product_id":"p","quantity":1,"price":1}],"total":1,"metadata":{"__proto__":{"polluted":true},"constructor":1}}',
-    });
+    const created = await t.rest.post('/api/orders', '{"customer_id":"proto","items":[{"product_id":"p","quantity":1,"price":1}],"total":1,"metadata":{"__proto__":{"polluted":true},"constructor":1}}');
     expect(created.statusCode).toBe(201);
     expect(created.body).toContain('"__proto__":{"polluted":true}');
-    const merged = await put(created.json().data.id, JSON.parse('{"metadata":{"__proto__":{"again":1},"x":2}}'));
+    const merged = await t.rest.put(`/api/orders/${created.json().data.id}`, JSON.parse('{"metadata":{"__proto__":{"again":1},"x":2}}'));
     expect(merged.statusCode).toBe(200);
     expect(merged.body).toContain('"__proto__":{"again":1}');
     expect(merged.json().data.metadata.x).toBe(2);

@@ -1,15 +1,9 @@
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../support/app';
+import { describe, expect, it } from 'vitest';
+import { createTestApp, useTestApp } from '../support/app';
 
-let t: TestApp;
-let auth: string;
 
-beforeAll(async () => {
-  t = await createTestApp();
-  auth = await t.bearer('acme');
-});
-afterAll(() => t.close());
+const t = useTestApp();
 
 const BASELINE = {
   'x-content-type-options': 'nosniff',
@@ -37,15 +31,15 @@ describe('security headers', () => {
     ['the health probe', { method: 'GET', url: '/healthz' }, 200],
     ['the OpenAPI document', { method: 'GET', url: '/openapi.json' }, 200],
   ] as const)('are on %s, with the no-content policy', async (_name, request, status) => {
-    const res = await t.app.http.inject({ ...request, headers: { authorization: auth, ...('headers' in request ? request.headers : {}) } });
+    const res = await t.app.http.inject({ ...request, headers: { authorization: t.auth, ...('headers' in request ? request.headers : {}) } });
     expect(res.statusCode).toBe(status);
     expect(res.headers).toMatchObject({ ...BASELINE, 'content-security-policy': API_POLICY });
   });
 
   it('mark /api and /graphql answers as not cacheable', async () => {
     for (const res of [
-      await t.app.http.inject({ method: 'GET', url: '/api/orders', headers: { authorization: auth } }),
-      await t.app.http.inject({ method: 'POST', url: '/graphql', headers: { authorization: auth, 'content-type': 'application/json' }, payload: '{"query":"{ __typename }"}' }),
+      await t.rest.get('/api/orders'),
+      await t.rest.post('/graphql', '{"query":"{ __typename }"}'),
     ]) {
       expect(res.headers['cache-control']).toBe('no-store');
     }
@@ -53,7 +47,7 @@ describe('security headers', () => {
 
   it('give Swagger UI a policy that lets its own scripts, styles and spec load, and nothing from elsewhere', async () => {
     for (const url of ['/docs', '/docs/static/swagger-ui-bundle.js', '/docs/json']) {
-      const res = await t.app.http.inject({ method: 'GET', url });
+      const res = await t.rest.get(url, { authorization: null });
       expect(res.statusCode, url).toBe(200);
       expect(res.headers, url).toMatchObject(BASELINE);
       const policy = String(res.headers['content-security-policy']);
@@ -64,7 +58,7 @@ describe('security headers', () => {
   });
 
   it('leave the playground page its own policy', async () => {
-    const res = await t.app.http.inject({ method: 'GET', url: '/graphql', headers: { accept: 'text/html' } });
+    const res = await t.rest.get('/graphql', { authorization: null, headers: { accept: 'text/html' } });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/html/);
     expect(res.headers).toMatchObject(BASELINE);

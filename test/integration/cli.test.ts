@@ -28,7 +28,7 @@ describe('order-gateway CLI', () => {
     expect(created.code).toBe(0);
     const lines = created.stdout.split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
-    const key = JSON.parse(lines[0] as string);
+    const key = JSON.parse(lines[0]);
     expect(Object.keys(key)).toStrictEqual(['id', 'key', 'workspace']);
     expect(key).toMatchObject({ id: expect.stringMatching(/^key_/), key: expect.stringMatching(/^ogk_[A-Za-z0-9_-]{43}$/), workspace: 'shop' });
 

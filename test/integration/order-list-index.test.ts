@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AuthService } from '../../src/auth/auth.service';
-import { listQueries } from '../../src/orders/order.service';
+import { listQueries } from '../../src/orders/order.repository';
 import type { RequestContext } from '../../src/orders/order.types';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 

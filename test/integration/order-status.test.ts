@@ -5,6 +5,7 @@ import { ALLOWED_MOVES } from '../../src/orders/order-status';
 import { OrderService } from '../../src/orders/order.service';
 import { ORDER_STATUSES, type OrderStatus, type RequestContext } from '../../src/orders/order.types';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { createOrder } from '../support/orders';
 
 let database: TestDatabase;
 let service: OrderService;
@@ -30,7 +31,7 @@ const ROUTE: Record<OrderStatus, OrderStatus[]> = {
 };
 
 async function orderIn(status: OrderStatus) {
-  const order = await service.createOrder(ctx, { customer_id: 'c', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
+  const order = await createOrder(service, ctx, { customer_id: 'c', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
   for (const step of ROUTE[status]) await service.updateOrder(ctx, order.id, { status: step });
   return order;
 }

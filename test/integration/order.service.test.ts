@@ -4,6 +4,7 @@ import { AppError } from '../../src/errors/app-error';
 import { OrderService } from '../../src/orders/order.service';
 import type { RequestContext } from '../../src/orders/order.types';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { createOrder } from '../support/orders';
 
 let database: TestDatabase;
 let auth: AuthService;
@@ -37,7 +38,7 @@ async function count(table: string, where = 'true', params: unknown[] = []): Pro
 describe('OrderService.createOrder', () => {
   it('writes the order, its items in order, and the first status, in one go', async () => {
     const ctx = await workspace('rows');
-    const order = await new OrderService(database.db.em).createOrder(ctx, request({ metadata: { channel: 'pos', n: 1 } }));
+    const order = await createOrder(new OrderService(database.db.em), ctx, request({ metadata: { channel: 'pos', n: 1 } }));
     const [row] = await database.db.em.fork().execute(
       'select workspace_id, order_number, subtotal::text, total::text, status, status_history, metadata from orders where id = ?',
       [order.id],
@@ -65,7 +66,7 @@ describe('OrderService.createOrder', () => {
   it('gives 50 concurrent creates in one workspace 50 distinct, consecutive numbers', async () => {
     const ctx = await workspace('busy');
     const service = new OrderService(database.db.em);
-    const orders = await Promise.all(Array.from({ length: 50 }, () => service.createOrder(ctx, request())));
+    const orders = await Promise.all(Array.from({ length: 50 }, () => createOrder(service, ctx, request())));
     const sequences = orders.map((order) => Number(order.orderNumber.split('-')[3])).sort((a, b) => a - b);
     expect(sequences).toStrictEqual(Array.from({ length: 50 }, (_, index) => index + 1));
     expect(new Set(orders.map((order) => order.id)).size).toBe(50);
@@ -76,8 +77,8 @@ describe('OrderService.createOrder', () => {
   it('uses up no number when a create fails, whether in validation or inside the transaction', async () => {
     const ctx = await workspace('failing');
     const service = new OrderService(database.db.em);
-    const first = await service.createOrder(ctx, request());
-    await expect(service.createOrder(ctx, request({ total: 1 }))).rejects.toMatchObject({ code: 'TOTAL_MISMATCH' });
+    const first = await createOrder(service, ctx, request());
+    await expect(createOrder(service, ctx, request({ total: 1 }))).rejects.toMatchObject({ code: 'TOTAL_MISMATCH' });
 
     // A failure after the number was taken: a trigger makes the item insert fail,
     // so the transaction, counter increment included, must roll back whole.
@@ -86,7 +87,7 @@ describe('OrderService.createOrder', () => {
       begin if new.product_id = 'explode' then raise exception 'simulated failure after numbering'; end if; return new; end $$`);
     await em.execute('create trigger refuse_item before insert on order_items for each row execute function refuse_item()');
     try {
-      await expect(service.createOrder(ctx, request({ items: [{ product_id: 'explode', quantity: 1, price: 25 }] }))).rejects.toThrow(
+      await expect(createOrder(service, ctx, request({ items: [{ product_id: 'explode', quantity: 1, price: 25 }] }))).rejects.toThrow(
         'simulated failure after numbering',
       );
     } finally {
@@ -95,15 +96,15 @@ describe('OrderService.createOrder', () => {
     }
     expect(await count('orders', 'workspace_id = ?', [ctx.workspaceId])).toBe(1);
 
-    const second = await service.createOrder(ctx, request());
+    const second = await createOrder(service, ctx, request());
     expect(first.orderNumber.endsWith('-001')).toBe(true);
     expect(second.orderNumber.endsWith('-002')).toBe(true);
   });
 
   it('starts every workspace at 001', async () => {
     const service = new OrderService(database.db.em);
-    const a = await service.createOrder(await workspace('first-ws'), request());
-    const b = await service.createOrder(await workspace('second-ws'), request());
+    const a = await createOrder(service, await workspace('first-ws'), request());
+    const b = await createOrder(service, await workspace('second-ws'), request());
     expect(a.orderNumber.endsWith('-001')).toBe(true);
     expect(b.orderNumber.endsWith('-001')).toBe(true);
   });
@@ -111,9 +112,9 @@ describe('OrderService.createOrder', () => {
   it("dates the number in the workspace's time zone", async () => {
     // 2025-03-27 20:30 UTC is already 2025-03-28 in Jakarta (UTC+7).
     const instant = new Date('2025-03-27T20:30:00Z');
-    const service = new OrderService(database.db.em, () => instant);
-    const jakarta = await service.createOrder(await workspace('jakarta', 'Asia/Jakarta'), request());
-    const utc = await service.createOrder(await workspace('utc-shop'), request());
+    const service = new OrderService(database.db.em, { clock: () => instant });
+    const jakarta = await createOrder(service, await workspace('jakarta', 'Asia/Jakarta'), request());
+    const utc = await createOrder(service, await workspace('utc-shop'), request());
     expect(jakarta.orderNumber).toBe('ORD-2025-0328-001');
     expect(utc.orderNumber).toBe('ORD-2025-0327-001');
     expect(jakarta.createdAt.toISOString()).toBe('2025-03-27T20:30:00.000Z');
@@ -125,19 +126,19 @@ describe('OrderService.createOrder', () => {
       "insert into order_number_counters (workspace_id, day, last_value) values (?, current_date, 999)",
       [ctx.workspaceId],
     );
-    const service = new OrderService(database.db.em, () => new Date());
+    const service = new OrderService(database.db.em, { clock: () => new Date() });
     const day = new Date().toISOString().slice(0, 10);
-    const order = await service.createOrder(ctx, request());
+    const order = await createOrder(service, ctx, request());
     expect(order.orderNumber).toBe(`ORD-${day.slice(0, 4)}-${day.slice(5, 7)}${day.slice(8, 10)}-1000`);
   });
 
   it('keeps a very large exact amount: 1,000,000 × 99.99 is exact, 1,000,000 × 99,999,999.99 is past the cap', async () => {
     const ctx = await workspace('large');
     const service = new OrderService(database.db.em);
-    const order = await service.createOrder(ctx, request({ items: [{ product_id: 'p', quantity: 1_000_000, price: 99.99 }], total: 99_990_000 }));
+    const order = await createOrder(service, ctx, request({ items: [{ product_id: 'p', quantity: 1_000_000, price: 99.99 }], total: 99_990_000 }));
     expect(order.total).toBe('99990000.00');
     await expect(
-      service.createOrder(ctx, request({ items: [{ product_id: 'p', quantity: 1_000_000, price: 99_999_999.99 }], total: 1 })),
+      createOrder(service, ctx, request({ items: [{ product_id: 'p', quantity: 1_000_000, price: 99_999_999.99 }], total: 1 })),
     ).rejects.toMatchObject({ code: 'VALIDATION_ERROR', details: [{ path: ['items', 0] }] });
   });
 });
@@ -147,7 +148,7 @@ describe('OrderService.getOrder', () => {
     const service = new OrderService(database.db.em);
     const mine = await workspace('mine');
     const theirs = await workspace('theirs');
-    const order = await service.createOrder(mine, request());
+    const order = await createOrder(service, mine, request());
     expect((await service.getOrder(mine, order.id)).orderNumber).toBe(order.orderNumber);
     const error = await service.getOrder(theirs, order.id).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AppError);

@@ -100,7 +100,7 @@ describe('Apollo Client 4', () => {
     const first = await firstValueFrom(watch.pipe(filter((result) => result.dataState === 'complete')));
     expect(first.data?.orders.edges).toHaveLength(2);
     expect(first.data?.orders.pageInfo.hasNextPage).toBe(true);
-    await watch.fetchMore({ variables: { after: first.data!.orders.pageInfo.endCursor } });
+    await watch.fetchMore({ variables: { after: first.data.orders.pageInfo.endCursor } });
     // relayStylePagination keys the field by filter only, so the cached list now holds both pages.
     const merged = client.readQuery<Page>({
       query: gql(PAGE),

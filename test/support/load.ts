@@ -38,7 +38,7 @@ export async function createWithRetries(options: {
   const worker = async () => {
     while (next < options.count && Date.now() < options.deadline) {
       const index = next++;
-      const target = options.targets[index % options.targets.length] as string;
+      const target = options.targets[index % options.targets.length];
       const outcome: CreateOutcome = { key: `${options.keyPrefix}-${index}`, attempts: [] };
       outcomes.push(outcome);
       for (let attempt = 0; attempt < (options.maxAttempts ?? 400) && Date.now() < options.deadline; attempt++) {

@@ -43,7 +43,7 @@ function parseLabels(text: string, line: string): Record<string, string> {
   while (LABEL.lastIndex < text.length) {
     const match = LABEL.exec(text);
     if (!match) throw new Error(`bad labels in: ${line}`);
-    labels[match[1] as string] = (match[2] as string).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    labels[match[1]] = (match[2]).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
   }
   return labels;
 }
@@ -55,16 +55,16 @@ export function parsePrometheusText(text: string): Exposition {
     if (line.trim() === '' || line.startsWith('# HELP ')) continue;
     const type = /^# TYPE (\S+) (counter|gauge|histogram|summary|untyped)$/.exec(line);
     if (type) {
-      types.set(type[1] as string, type[2] as MetricType);
+      types.set(type[1], type[2] as MetricType);
       continue;
     }
     if (line.startsWith('#')) continue;
     const match = SAMPLE.exec(line);
     if (!match) throw new Error(`not a sample line: ${line}`);
-    const name = match[1] as string;
+    const name = match[1];
     const family = [...types].find(([base, t]) => SUFFIXES[t].some((suffix) => `${base}${suffix}` === name));
     if (!family) throw new Error(`sample of an undeclared metric: ${line}`);
-    samples.push({ name, labels: parseLabels(match[2] ?? '', line), value: parseValue(match[3] as string, line) });
+    samples.push({ name, labels: parseLabels(match[2] ?? '', line), value: parseValue(match[3], line) });
   }
   return { types, samples };
 }

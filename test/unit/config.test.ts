@@ -1,6 +1,7 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/config';
+import { ConfigError, ENV, loadConfig } from '../../src/config/config';
 
 function configError(env: Record<string, string>): ConfigError {
   let caught: unknown;
@@ -233,5 +234,13 @@ describe('security and limit settings', () => {
     [{ INTROSPECTION: 'maybe' }, 'INTROSPECTION must be true or false, got "maybe"'],
   ])('rejects %o', (env, message) => {
     expect(configError(env).message).toBe(message);
+  });
+});
+
+describe('the variables are documented', () => {
+  const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
+  it.each(Object.entries(ENV.properties))('%s has a description and a row in the README', (name, schema) => {
+    expect((schema as { description?: string }).description).toBeTruthy();
+    expect(readme).toContain(`| \`${name}\` |`);
   });
 });

@@ -24,7 +24,7 @@ describe('schema.graphql', () => {
 
   it('UserError.code is an enum of the codes a mutation can refuse with', async () => {
     const schema = await buildGraphQLSchema();
-    const code = (schema.getType('UserError') as GraphQLObjectType).getFields().code!.type;
+    const code = (schema.getType('UserError') as GraphQLObjectType).getFields().code.type;
     expect(code).toBeInstanceOf(GraphQLNonNull);
     const codeEnum = (code as GraphQLNonNull<GraphQLEnumType>).ofType;
     expect(codeEnum.name).toBe('UserErrorCode');

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors/app-error';
-import { checkPageSize, decodeCursor, encodeCursor, parseListQuery, parseOrderFilter } from '../../src/orders/order-query';
+import { parseListQuery } from '../../src/orders/list-parameters';
+import { checkPageSize, decodeCursor, encodeCursor } from '../../src/orders/order-cursor';
+import { parseOrderFilter } from '../../src/orders/order-filter';
 
 function rejected(run: () => unknown): { path: unknown[]; message: string }[] {
   try {

@@ -1,0 +1,111 @@
+/**
+ * The order list's filter (contract §3) and its validation. Every field is
+ * in the contract's names; GraphQL's `OrderFilter` is mapped to them first.
+ */
+import { AppError, type FieldError } from '../errors/app-error';
+import { ORDER_STATUSES, type OrderStatus } from './order.types';
+
+export interface OrderFilter {
+  customerId?: string;
+  status?: OrderStatus;
+  from?: TimeBound;
+  to?: TimeBound;
+  /** Exact decimal strings, compared as numeric in SQL. */
+  minTotal?: string;
+  maxTotal?: string;
+  search?: string;
+}
+
+/**
+ * `date`: a calendar day in the workspace's time zone (`to` includes the whole day).
+ * `instant`: a timestamp with a zone. `local`: a timestamp without one, read in the workspace's time zone.
+ */
+export type TimeBound = { kind: 'date' | 'instant' | 'local'; value: string };
+
+export const LIST_LIMITS = { defaultLimit: 50, maxLimit: 100, search: 200 } as const;
+
+export const FILTER_KEYS = [
+  'customer_id',
+  'status',
+  'from',
+  'to',
+  'min_total',
+  'max_total',
+  'search',
+] as const;
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DATE_TIME =
+  /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+const DECIMAL = /^\d{1,15}(\.\d{1,3})?$/;
+
+/** Parses a filter given in the contract's names; unknown keys are errors. */
+export function parseOrderFilter(input: Record<string, unknown>): OrderFilter {
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(input)) {
+    if (!(FILTER_KEYS as readonly string[]).includes(key))
+      errors.push({ path: [key], message: 'is not a known filter' });
+  }
+  const filter = readFilter(input, errors);
+  if (errors.length > 0) throw AppError.validation(errors);
+  return filter;
+}
+
+/** Reads the filter's keys of `query`, adding a field error for each bad value. Other keys are ignored. */
+export function readFilter(query: Record<string, unknown>, errors: FieldError[]): OrderFilter {
+  const filter: OrderFilter = {};
+  const text = (key: string, max: number): string | undefined => {
+    const value = query[key];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string') {
+      errors.push({ path: [key], message: Array.isArray(value) ? 'must be given once' : 'must be a string' });
+      return undefined;
+    }
+    if (value.length === 0 || value.length > max || value.includes('\u0000') || !value.isWellFormed()) {
+      errors.push({ path: [key], message: `must be 1 to ${max} characters` });
+      return undefined;
+    }
+    return value;
+  };
+
+  filter.customerId = text('customer_id', 128);
+  const status = text('status', 32);
+  if (status !== undefined) {
+    if ((ORDER_STATUSES as readonly string[]).includes(status)) filter.status = status as OrderStatus;
+    else errors.push({ path: ['status'], message: `must be one of ${ORDER_STATUSES.join(', ')}` });
+  }
+  for (const key of ['from', 'to'] as const) {
+    const value = text(key, 64);
+    if (value === undefined) continue;
+    const bound = readTimeBound(value);
+    if (bound) filter[key] = bound;
+    else errors.push({ path: [key], message: 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time' });
+  }
+  for (const [key, field] of [
+    ['min_total', 'minTotal'],
+    ['max_total', 'maxTotal'],
+  ] as const) {
+    const raw = query[key];
+    const value = typeof raw === 'number' && Number.isFinite(raw) ? String(raw) : text(key, 32);
+    if (value === undefined) continue;
+    if (DECIMAL.test(value)) filter[field] = value;
+    else errors.push({ path: [key], message: 'must be a non-negative decimal number such as 100.50' });
+  }
+  filter.search = text('search', LIST_LIMITS.search);
+  for (const key of Object.keys(filter) as (keyof OrderFilter)[])
+    if (filter[key] === undefined) delete filter[key];
+  return filter;
+}
+
+function readTimeBound(value: string): TimeBound | undefined {
+  if (DATE.test(value)) return isRealDate(value) ? { kind: 'date', value } : undefined;
+  const match = DATE_TIME.exec(value);
+  if (!match || !isRealDate(match[1])) return undefined;
+  if (match[3]) return Number.isNaN(Date.parse(value)) ? undefined : { kind: 'instant', value };
+  return { kind: 'local', value: `${match[1]}T${match[2]}` };
+}
+
+function isRealDate(day: string): boolean {
+  const date = new Date(`${day}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(day);
+}
