@@ -39,7 +39,8 @@ const PAGE_KEYS = ['limit', 'offset'] as const;
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
-const DECIMAL = /^\d{1,15}(\.\d{1,3})?$/;
+/** A total to compare with: up to 15 integer digits and the 4 fraction digits an amount can have. */
+const DECIMAL = /^\d{1,15}(\.\d{1,4})?$/;
 const INTEGER = /^\d{1,9}$/;
 
 /** Parses the REST list query: the filter plus `limit` and `offset`. Unknown parameters are errors. */

@@ -81,7 +81,7 @@ describe('one process per embedded database', () => {
     const result = await runCli(['migrate'], { DATA_DIR: dataDir });
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(
-      'Applied Migration20261127130000_initial, Migration20261127140000_order_list, Migration20261127150000_idempotency\n',
+      'Applied Migration20261127130000_initial, Migration20261127140000_order_list, Migration20261127150000_idempotency, Migration20261128100000_exact_money\n',
     );
   });
 });
