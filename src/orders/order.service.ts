@@ -21,10 +21,10 @@ import { mergeMetadata, parseUpdateOrderRequest } from './update-order.validatio
 import { OrderEntity, OrderItemEntity } from './order.entity';
 import { toOrder, type OrderItemRow, type OrderRow } from './order.mapper';
 import { queryBuilt } from '../db/sql';
-import { newOrderId } from './order-id';
+import { isOrderId, newOrderId } from './order-id';
 import { insertOrder } from './order-insert';
 import { findOrder, findOrdersByIds } from './order-read';
-import { localDay } from './order-number';
+import { isOrderNumber, localDay } from './order-number';
 import { dropUndefined } from './drop-undefined';
 import type { Order, OrderList, OrderPage, OrderStatus, OrderSummary, RequestContext } from './order.types';
 
@@ -156,12 +156,14 @@ export class OrderService {
 
   /** One order of the caller's workspace. Another workspace's order is NOT_FOUND, exactly like a missing one. */
   async getOrder(ctx: RequestContext, id: string): Promise<Order> {
+    assertCouldExist(id, isOrderId);
     const order = await findOrder(this.em.fork(), ctx.workspaceId, { id });
     if (!order) throw AppError.notFound(`Order ${id}`);
     return order;
   }
 
   async getOrderByNumber(ctx: RequestContext, orderNumber: string): Promise<Order> {
+    assertCouldExist(orderNumber, isOrderNumber);
     const order = await findOrder(this.em.fork(), ctx.workspaceId, { orderNumber });
     if (!order) throw AppError.notFound(`Order ${orderNumber}`);
     return order;
@@ -232,6 +234,7 @@ export class OrderService {
    */
   async updateOrder(ctx: RequestContext, id: string, request: unknown): Promise<Order> {
     const changes = parseUpdateOrderRequest(request);
+    assertCouldExist(id, isOrderId);
     return this.em.fork().transactional(async (em) => {
       const order = await em.findOne(
         OrderEntity,
@@ -320,6 +323,14 @@ function toSummary(row: SummaryRow): OrderSummary {
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   });
+}
+
+/**
+ * An id or number of the wrong shape names no order: NOT_FOUND before any
+ * query, and without echoing text that may hold anything (NUL, markup).
+ */
+function assertCouldExist(value: string, couldExist: (value: string) => boolean): void {
+  if (!couldExist(value)) throw AppError.notFound('Order');
 }
 
 function assertTotalMatches(draft: OrderDraft, computedTotal: bigint): void {

@@ -87,7 +87,7 @@ describe('updateOrder', () => {
   it('returns NOT_FOUND on id for an unknown or foreign order, and changes nothing', async () => {
     const order = await create('mine');
     for (const [id, authorization] of [
-      ['order_nope', auth],
+      ['order_01ARZ3NDEKTSV4RRFFQ69G5FAV', auth],
       [order.id, other],
     ]) {
       const res = await gql(UPDATE, { id, input: { notes: 'stolen' } }, authorization);
