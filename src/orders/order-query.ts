@@ -8,6 +8,7 @@
  */
 import type { Knex } from '@mikro-orm/postgresql';
 import { AppError, type FieldError } from '../errors/app-error';
+import { isOrderId } from './order-id';
 import { ORDER_STATUSES, type OrderStatus } from './order.types';
 
 export interface OrderFilter {
@@ -124,14 +125,32 @@ function readFilter(query: Record<string, unknown>, errors: FieldError[]): Order
 function readTimeBound(value: string): TimeBound | undefined {
   if (DATE.test(value)) return isRealDate(value) ? { kind: 'date', value } : undefined;
   const match = DATE_TIME.exec(value);
-  if (!match || !isRealDate(match[1] as string)) return undefined;
-  if (match[3]) return Number.isNaN(Date.parse(value)) ? undefined : { kind: 'instant', value };
+  if (!match || !isRealDate(match[1] as string) || !isClockTime(match[2] as string)) return undefined;
+  const zone = match[3];
+  if (zone) return isPostgresOffset(zone) && !Number.isNaN(Date.parse(value)) ? { kind: 'instant', value } : undefined;
   return { kind: 'local', value: `${match[1]}T${match[2]}` };
 }
 
-function isRealDate(day: string): boolean {
+/**
+ * A calendar day from 0001-01-01 to 9999-12-31. JavaScript also takes year
+ * 0000, which PostgreSQL refuses (there was no year 0).
+ */
+export function isRealDate(day: string): boolean {
   const date = new Date(`${day}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(day);
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(day) && !day.startsWith('0000');
+}
+
+/** `HH:MM[:SS[.ffffff]]` from 00:00 to 23:59:59.999999 (PostgreSQL would roll 24:00 and :60 over; JavaScript refuses :60). */
+export function isClockTime(time: string): boolean {
+  const [hours, minutes, seconds = '0'] = time.split(':');
+  return Number(hours) <= 23 && Number(minutes) <= 59 && Number(seconds) < 60;
+}
+
+/** `Z`, `±HH`, `±HHMM` or `±HH:MM` within ±15:59, the widest offset PostgreSQL takes (JavaScript takes ±23:59). */
+export function isPostgresOffset(zone: string): boolean {
+  if (/^z$/i.test(zone)) return true;
+  const match = /^[+-](\d{2}):?(\d{2})?$/.exec(zone);
+  return match !== null && Number(match[1]) <= 15 && Number(match[2] ?? '0') <= 59;
 }
 
 function readInteger(raw: unknown, key: string, fallback: number, min: number, max: number, errors: FieldError[]): number {
@@ -200,22 +219,29 @@ export function encodeCursor(cursor: Cursor): string {
 }
 
 export function decodeCursor(value: string, path: string): Cursor {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(parsed) &&
-      parsed.length === 2 &&
-      typeof parsed[0] === 'string' &&
-      !Number.isNaN(Date.parse(parsed[0])) &&
-      typeof parsed[1] === 'string' &&
-      parsed[1].length <= 64
-    ) {
-      return { createdAt: parsed[0], id: parsed[1] };
+  // A cursor of this API is about 100 characters; a longer one is refused unread.
+  if (value.length <= 200) {
+    try {
+      const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+      if (Array.isArray(parsed) && parsed.length === 2 && isCursorInstant(parsed[0]) && typeof parsed[1] === 'string' && isOrderId(parsed[1])) {
+        return { createdAt: parsed[0], id: parsed[1] };
+      }
+    } catch {
+      // fall through
     }
-  } catch {
-    // fall through
   }
   throw AppError.validation([{ path: [path], message: 'is not a cursor from this API' }]);
+}
+
+/**
+ * Exactly what `encodeCursor` writes, `Date#toISOString()` of a stored
+ * timestamp, and nothing PostgreSQL would refuse: `"1"` parses in
+ * JavaScript (as the year 2001) but not as a timestamptz.
+ */
+export function isCursorInstant(value: unknown): value is string {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(value)) return false;
+  const date = new Date(value);
+  return !Number.isNaN(date.getTime()) && date.toISOString() === value && isRealDate(value.slice(0, 10));
 }
 
 /** Rows strictly after the cursor, in newest-first order. */
