@@ -79,32 +79,16 @@ const TOP_LEVEL_CODES: Partial<Record<ErrorCode, { code: string; status: number 
 };
 
 /**
- * An `AppError` as a top-level GraphQL error, with the HTTP status Apollo
- * should answer with. An unexpected failure before execution (while
- * authenticating) is a 500 that names the request id, under which the
- * original error is logged.
- */
-export function toGraphQLError(error: AppError, requestId?: string): GraphQLError {
-  if (error.code === ErrorCode.INTERNAL_ERROR) {
-    return new GraphQLError(error.message, {
-      extensions: { code: ErrorCode.INTERNAL_ERROR, ...(requestId ? { requestId } : {}), http: { status: 500 } },
-    });
-  }
-  const mapped = TOP_LEVEL_CODES[error.code] ?? { code: error.code, status: 200 };
-  return new GraphQLError(error.message, {
-    extensions: { code: mapped.code, http: { status: mapped.status } },
-  });
-}
-
-/**
  * A whole GraphQL response that is one top-level error, for answers given
- * before Apollo runs (the rate limit). `Retry-After` is the caller's to set.
+ * before Apollo runs (authentication, the rate limit). `Retry-After` is the
+ * caller's to set. An internal error names the request id, under which it is logged.
  */
-export function topLevelErrorResponse(error: AppError): { status: number; body: { errors: GraphQLFormattedError[] } } {
+export function topLevelErrorResponse(error: AppError, requestId?: string): { status: number; body: { errors: GraphQLFormattedError[] } } {
   const mapped = TOP_LEVEL_CODES[error.code] ?? { code: error.code, status: 500 };
   const extensions = {
     code: mapped.code,
     ...(error.retryAfterSeconds !== undefined ? { retryAfterSeconds: error.retryAfterSeconds } : {}),
+    ...(error.code === ErrorCode.INTERNAL_ERROR && requestId ? { requestId } : {}),
   };
   return { status: mapped.status, body: { errors: [{ message: error.message, extensions }] } };
 }

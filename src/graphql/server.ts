@@ -4,23 +4,27 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
-import type { AuthService } from '../auth/auth.service';
 import { ErrorCode } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
+import type { RequestContext } from '../orders/order.types';
+import type { AuthenticateRequest } from '../security/request-authentication';
 import type { GraphQLProtection } from '../security/graphql-armor';
 import type { GraphQLContext, OrderOperations } from './context';
-import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError, toGraphQLError } from './errors';
+import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError, topLevelErrorResponse } from './errors';
 
 export interface GraphQLServerOptions {
   schema: GraphQLSchema;
   orders: OrderOperations;
-  auth: AuthService;
+  /** Runs before the body is read, so an unauthenticated request costs no parsing. */
+  authenticate: AuthenticateRequest;
   introspection: boolean;
   /** More Apollo plugins, such as the telemetry's. */
   plugins?: ApolloServerPlugin<GraphQLContext>[];
   /** Query limits (depth, aliases, directives, tokens, cost), checked before anything runs. */
   protection?: GraphQLProtection;
 }
+
+const GRAPHQL_PATH = '/graphql';
 
 export async function registerGraphQL(app: FastifyInstance, options: GraphQLServerOptions): Promise<ApolloServer<GraphQLContext>> {
   const apollo = new ApolloServer<GraphQLContext>({
@@ -66,17 +70,34 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLServ
     ],
   });
   await apollo.start();
+
+  // The key is checked when the request arrives, before its body is read and
+  // parsed: a caller without a valid key cannot make the server parse a
+  // megabyte of JSON or GraphQL. The refusal is written like the rate limit's,
+  // as a GraphQL response with the error's code (errors.ts maps it).
+  const authenticated = new WeakMap<object, RequestContext>();
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url !== GRAPHQL_PATH || (request.method !== 'POST' && request.method !== 'GET')) return;
+    try {
+      const requestContext = await options.authenticate(request, reply);
+      authenticated.set(request, requestContext);
+      request.telemetry.workspaceId = requestContext.workspaceId;
+    } catch (error) {
+      const appError = toAppError(error);
+      if (appError.code === ErrorCode.INTERNAL_ERROR) request.log.error({ err: error }, 'graphql authentication failed');
+      const { status, body } = topLevelErrorResponse(appError, request.id);
+      if (appError.retryAfterSeconds !== undefined) reply.header('retry-after', String(appError.retryAfterSeconds));
+      return reply.code(status).type('application/json; charset=utf-8').send(body);
+    }
+  });
+
   await app.register(fastifyApollo(apollo), {
-    path: '/graphql',
+    path: GRAPHQL_PATH,
     context: async (request) => {
-      try {
-        const requestContext = await options.auth.authenticate(request.headers.authorization);
-        return { requestContext, orders: options.orders, requestId: request.id, telemetry: request.telemetry };
-      } catch (error) {
-        const appError = toAppError(error);
-        if (appError.code === ErrorCode.INTERNAL_ERROR) request.log.error({ err: error }, 'graphql authentication failed');
-        throw toGraphQLError(appError, request.id);
-      }
+      const requestContext = authenticated.get(request);
+      // Only GET and POST execute operations, and the hook above authenticated both.
+      if (!requestContext) throw new Error(`no authenticated workspace for ${request.method} ${GRAPHQL_PATH}`);
+      return { requestContext, orders: options.orders, requestId: request.id, telemetry: request.telemetry };
     },
   });
   return apollo;
