@@ -3,8 +3,12 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     // type-graphql loads graphql's CommonJS build; the app's own imports must get
-    // the same copy, or `instanceof GraphQLScalarType` fails across the two.
-    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+    // the same copy, or `instanceof GraphQLScalarType` fails across the two. So must
+    // graphql-query-complexity, whose ES module build would import graphql's.
+    alias: [
+      { find: /^graphql$/, replacement: 'graphql/index.js' },
+      { find: /^graphql-query-complexity$/, replacement: 'graphql-query-complexity/cjs' },
+    ],
   },
   test: {
     include: ['test/**/*.test.ts'],

@@ -22,6 +22,7 @@ import { registerPlayground } from '../playground/playground';
 import { DOCS_PREFIX, registerOpenApi } from '../rest/openapi';
 import { graphqlProtection } from '../security/graphql-armor';
 import { registerSecurityHeaders, withSecurityHeaders } from '../security/headers';
+import { registerLoadShedding } from '../security/load-shedding';
 import { registerRateLimits } from '../security/rate-limit';
 import { requestAuthenticator } from '../security/request-authentication';
 import { requestIdOnInternalErrorsPlugin } from '../graphql/request-id.plugin';
@@ -98,6 +99,12 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
 
   // Before every route: the headers reach them all, and the limits run before authentication.
   await registerSecurityHeaders(http, { docsPrefix: DOCS_PREFIX, graphqlPath: '/graphql' });
+  // Before the rate limits and authentication: a request refused for load costs nothing else.
+  await registerLoadShedding(http, {
+    maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+    sampleIntervalMs: config.loadSampleIntervalMs,
+    graphqlPath: '/graphql',
+  });
   const rateLimits = await registerRateLimits(http, {
     perMinute: config.rateLimitPerMinute,
     authFailuresPerMinute: config.authFailuresPerMinute,
@@ -126,6 +133,7 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
     authenticate,
     introspection: config.introspection,
     plugins: [graphqlTelemetryPlugin(metrics), requestIdOnInternalErrorsPlugin()],
+    maxResponseBytes: config.graphqlMaxResponseBytes,
     protection: graphqlProtection({
       maxDepth: config.graphqlMaxDepth,
       maxAliases: config.graphqlMaxAliases,

@@ -65,6 +65,15 @@ export interface Config {
   graphqlMaxDirectives: number;
   graphqlMaxTokens: number;
   graphqlMaxCost: number;
+  /** A GraphQL answer larger than this is refused (QUERY_LIMIT_EXCEEDED, limit `responseSize`) instead of sent. */
+  graphqlMaxResponseBytes: number;
+  /**
+   * Past this mean event-loop delay (over a sample interval), `/api` and `/graphql`
+   * requests are refused with 503 and Retry-After until the process catches up. 0: never.
+   */
+  maxEventLoopDelayMs: number;
+  /** How often the event-loop delay is sampled. Not an environment variable; tests shorten it. */
+  loadSampleIntervalMs: number;
   /** Time allowed for a request's headers to arrive. */
   headersTimeoutMs: number;
   /** Time allowed for a whole request (headers and body) to arrive. */
@@ -212,6 +221,9 @@ export function loadConfig(env: Env = process.env): Config {
     graphqlMaxDirectives: readInt(env, 'GRAPHQL_MAX_DIRECTIVES', 50, 0, 10_000),
     graphqlMaxTokens: readInt(env, 'GRAPHQL_MAX_TOKENS', 2000, 100, 1_000_000),
     graphqlMaxCost: readInt(env, 'GRAPHQL_MAX_COST', 50_000, 1, 100_000_000),
+    graphqlMaxResponseBytes: readInt(env, 'GRAPHQL_MAX_RESPONSE_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxEventLoopDelayMs: readInt(env, 'MAX_EVENT_LOOP_DELAY_MS', 200, 0, 60_000),
+    loadSampleIntervalMs: 1000,
     ...readServerTimeouts(env),
   };
 }

@@ -3,6 +3,7 @@ import { AppError, ErrorCode } from '../errors/app-error';
 import type { Order as OrderValue } from '../orders/order.types';
 import type { GraphQLContext } from './context';
 import { CreateOrderInput, toCreateOrderRequest } from './create-order.input';
+import { pageCost } from './cost';
 import { withUserErrors } from './errors';
 import { OrderFilter, toFilterRequest } from './order-list.input';
 import { CreateOrderPayload, Order, OrderConnection, UpdateOrderPayload } from './order.type';
@@ -31,7 +32,7 @@ export class OrderResolver {
     return orNull(() => ctx.orders.getOrderByNumber(ctx.requestContext, orderNumber));
   }
 
-  @Query(() => OrderConnection, { description: 'Your workspace’s orders, newest first, 1 to 100 a page (default 50).' })
+  @Query(() => OrderConnection, { description: 'Your workspace’s orders, newest first, 1 to 100 a page (default 50).', complexity: pageCost })
   async orders(
     @Ctx() ctx: GraphQLContext,
     @Arg('filter', () => OrderFilter, { nullable: true }) filter?: OrderFilter,

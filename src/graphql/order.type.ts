@@ -6,6 +6,7 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { JSONResolver } from 'graphql-scalars';
 import type { JsonObject, OrderStatus as OrderStatusValue } from '../orders/order.types';
+import { listCost, MAX_ITEMS, MAX_STATUS_HISTORY } from './cost';
 import { DecimalScalar } from './scalars';
 
 // The enum's values are the service's status strings, so service values pass through unchanged.
@@ -56,7 +57,7 @@ export class Order {
   @Field(() => String, { description: 'ORD-YYYY-MMDD-NNN, unique in the workspace' }) orderNumber!: string;
   @Field(() => String) customerId!: string;
   @Field(() => OrderStatus) status!: OrderStatusValue;
-  @Field(() => [OrderItem]) items!: OrderItem[];
+  @Field(() => [OrderItem], { complexity: listCost(MAX_ITEMS) }) items!: OrderItem[];
   @Field(() => DecimalScalar) subtotal!: string;
   @Field(() => DecimalScalar) shipping!: string;
   @Field(() => DecimalScalar) tax!: string;
@@ -68,7 +69,7 @@ export class Order {
   @Field(() => JSONResolver, { nullable: true }) metadata?: JsonObject;
   @Field(() => String, { nullable: true }) trackingNumber?: string;
   @Field(() => String, { nullable: true }) trackingUrl?: string;
-  @Field(() => [StatusChange]) statusHistory!: StatusChange[];
+  @Field(() => [StatusChange], { complexity: listCost(MAX_STATUS_HISTORY) }) statusHistory!: StatusChange[];
   @Field(() => Date) createdAt!: Date;
   @Field(() => Date) updatedAt!: Date;
 }

@@ -8,8 +8,9 @@ import { ErrorCode } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
 import type { RequestContext } from '../orders/order.types';
 import type { AuthenticateRequest } from '../security/request-authentication';
-import type { GraphQLProtection } from '../security/graphql-armor';
+import { type GraphQLProtection, QUERY_LIMIT_EXCEEDED, type QueryLimit } from '../security/graphql-armor';
 import type { GraphQLContext, OrderOperations } from './context';
+import { oneCallAtATime } from './one-call-at-a-time';
 import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError, topLevelErrorResponse } from './errors';
 
 export interface GraphQLServerOptions {
@@ -22,6 +23,8 @@ export interface GraphQLServerOptions {
   plugins?: ApolloServerPlugin<GraphQLContext>[];
   /** Query limits (depth, aliases, directives, tokens, cost), checked before anything runs. */
   protection?: GraphQLProtection;
+  /** A larger answer to a query is replaced by a QUERY_LIMIT_EXCEEDED error (`responseSize`). */
+  maxResponseBytes?: number;
 }
 
 const GRAPHQL_PATH = '/graphql';
@@ -97,8 +100,33 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLServ
       const requestContext = authenticated.get(request);
       // Only GET and POST execute operations, and the hook above authenticated both.
       if (!requestContext) throw new Error(`no authenticated workspace for ${request.method} ${GRAPHQL_PATH}`);
-      return { requestContext, orders: options.orders, requestId: request.id, telemetry: request.telemetry };
+      return { requestContext, orders: oneCallAtATime(options.orders), requestId: request.id, telemetry: request.telemetry };
     },
   });
+  if (options.maxResponseBytes !== undefined) limitResponseSize(app, options.maxResponseBytes);
   return apollo;
+}
+
+/**
+ * A query whose answer is larger than the limit gets an error instead: a
+ * client asking for megabytes is told to ask for less, and the server does not
+ * spend its time and memory sending them. A mutation's answer always goes
+ * out (it reports what was written); one over the limit is only logged.
+ */
+function limitResponseSize(app: FastifyInstance, maxBytes: number): void {
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.routeOptions.url !== GRAPHQL_PATH || typeof payload !== 'string' || payload.length <= maxBytes / 3) return payload;
+    const bytes = Buffer.byteLength(payload);
+    if (bytes <= maxBytes) return payload;
+    if (request.telemetry.operationType === 'mutation') {
+      request.log.warn({ bytes, maxBytes }, 'a mutation answered more than GRAPHQL_MAX_RESPONSE_BYTES');
+      return payload;
+    }
+    void reply.code(400);
+    const error = {
+      message: `The response would be ${bytes} bytes, over the limit of ${maxBytes}; ask for fewer orders or fields.`,
+      extensions: { code: QUERY_LIMIT_EXCEEDED, limit: 'responseSize' satisfies QueryLimit },
+    };
+    return JSON.stringify({ errors: [error] });
+  });
 }

@@ -158,7 +158,7 @@ describe('orders connection', () => {
 
   it('never lists another workspace’s orders', async () => {
     await create('visible');
-    const theirs = (await gql(PAGE, { first: 100 }, other)).data.orders;
+    const theirs = (await gql(PAGE, { first: 50 }, other)).data.orders;
     expect(theirs).toMatchObject({ totalCount: 0, edges: [] });
   });
 

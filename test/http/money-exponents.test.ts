@@ -134,7 +134,7 @@ describe.each(CURRENCIES)('$code (exponent $exponent)', ({ code, exponent, small
     });
     expect(read.json().data).toStrictEqual({ order: payload.order, orderByNumber: payload.order });
 
-    const listed = await gql(`query($filter: OrderFilter) { orders(filter: $filter) { edges { node { ${fields} } } } }`, {
+    const listed = await gql(`query($filter: OrderFilter) { orders(filter: $filter, first: 10) { edges { node { ${fields} } } } }`, {
       filter: { customerId: `money_gql_${code}` },
     });
     expect(listed.json().data.orders.edges).toStrictEqual([{ node: payload.order }]);

@@ -1,0 +1,49 @@
+/**
+ * Load shedding with @fastify/under-pressure: while the event loop lags
+ * (its mean delay over a sample interval passes `maxEventLoopDelayMs`), `/api`
+ * and `/graphql` requests are refused at once with 503 SERVICE_UNAVAILABLE
+ * and `Retry-After`, before authentication or any other work, until the
+ * process catches up. A refused request costs almost nothing, so a burst
+ * that would slow every workspace's requests down is cut short instead.
+ *
+ * Probes and `/metrics` are always answered: a liveness probe must not fail
+ * because the process is busy, and readiness speaks for the database.
+ */
+import underPressure from '@fastify/under-pressure';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError, ErrorCode } from '../errors/app-error';
+import { topLevelErrorResponse } from '../graphql/errors';
+
+export interface LoadSheddingOptions {
+  /** 0 turns shedding off. */
+  maxEventLoopDelayMs: number;
+  sampleIntervalMs: number;
+  graphqlPath: string;
+}
+
+/** Long enough for a lagging process to work off its backlog. */
+const RETRY_AFTER_SECONDS = 2;
+
+function isShed(request: FastifyRequest, graphqlPath: string): boolean {
+  const path = request.routeOptions.url ?? request.url.split('?', 1)[0] ?? '';
+  return path === graphqlPath || path === '/api' || path.startsWith('/api/');
+}
+
+export async function registerLoadShedding(app: FastifyInstance, options: LoadSheddingOptions): Promise<void> {
+  if (options.maxEventLoopDelayMs === 0) return;
+  // under-pressure measures; the hook below decides, so that each transport answers in its own shape.
+  await app.register(underPressure, {
+    maxEventLoopDelay: options.maxEventLoopDelayMs,
+    sampleInterval: options.sampleIntervalMs,
+    pressureHandler: () => undefined,
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!app.isUnderPressure() || !isShed(request, options.graphqlPath)) return;
+    request.log.warn({ eventLoopDelayMs: Math.round(app.memoryUsage().eventLoopDelay) }, 'shedding load: the event loop lags');
+    const error = new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is overloaded; retry shortly', [], RETRY_AFTER_SECONDS);
+    // The REST error handler writes the envelope and Retry-After.
+    if (request.routeOptions.url !== options.graphqlPath) throw error;
+    const { status, body } = topLevelErrorResponse(error);
+    return reply.code(status).header('retry-after', String(RETRY_AFTER_SECONDS)).type('application/json; charset=utf-8').send(body);
+  });
+}
