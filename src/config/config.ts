@@ -227,3 +227,18 @@ export function loadConfig(env: Env = process.env): Config {
     ...readServerTimeouts(env),
   };
 }
+
+/**
+ * What `serve` needs beyond a valid configuration. Outside development,
+ * `/metrics` (every workspace's operation names and traffic) must not be open
+ * on the API's own port: it needs METRICS_TOKEN, or METRICS_PORT to serve it
+ * on a port of its own that only monitoring reaches.
+ */
+export function checkServeConfig(config: Config): void {
+  if (config.nodeEnv !== 'development' && config.metricsToken === undefined && config.metricsPort === undefined) {
+    throw new ConfigError(
+      `NODE_ENV=${config.nodeEnv} needs METRICS_TOKEN (16+ characters, required by /metrics as a bearer token) ` +
+        'or METRICS_PORT (serves /metrics on a port of its own): /metrics shows every workspace\'s traffic',
+    );
+  }
+}

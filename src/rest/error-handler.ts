@@ -76,6 +76,7 @@ export function restErrorHandler(error: FastifyError, request: FastifyRequest, r
   void reply.status(status).send(errorBody(appError, request.id));
 }
 
+/** An unknown route. The message never echoes the path: it may hold anything the caller typed (markup, a key). */
 export function restNotFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
-  void reply.status(404).send(errorBody(AppError.notFound(`Route ${request.method} ${request.url.split('?')[0]}`), request.id));
+  void reply.status(404).send(errorBody(new AppError(ErrorCode.NOT_FOUND, 'No such route: check the method and the path'), request.id));
 }

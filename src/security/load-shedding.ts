@@ -37,8 +37,15 @@ export async function registerLoadShedding(app: FastifyInstance, options: LoadSh
     sampleInterval: options.sampleIntervalMs,
     pressureHandler: () => undefined,
   });
+  // Building the app and opening the database keep the loop busy too: that is start-up, not
+  // load. The first samples after it would shed a new process's first requests, so shedding
+  // starts two sample intervals after the app is ready.
+  let armedAt = Number.POSITIVE_INFINITY;
+  app.addHook('onReady', async () => {
+    armedAt = Date.now() + 2 * options.sampleIntervalMs;
+  });
   app.addHook('onRequest', async (request, reply) => {
-    if (!app.isUnderPressure() || !isShed(request, options.graphqlPath)) return;
+    if (Date.now() < armedAt || !app.isUnderPressure() || !isShed(request, options.graphqlPath)) return;
     request.log.warn({ eventLoopDelayMs: Math.round(app.memoryUsage().eventLoopDelay) }, 'shedding load: the event loop lags');
     const error = new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is overloaded; retry shortly', [], RETRY_AFTER_SECONDS);
     // The REST error handler writes the envelope and Retry-After.

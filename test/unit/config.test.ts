@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/config';
+import { checkServeConfig, ConfigError, loadConfig } from '../../src/config/config';
 
 function configError(env: Record<string, string>): ConfigError {
   let caught: unknown;
@@ -239,5 +239,21 @@ describe('security and limit settings', () => {
     [{ INTROSPECTION: 'maybe' }, 'INTROSPECTION must be true or false, got "maybe"'],
   ])('rejects %o', (env, message) => {
     expect(configError(env).message).toBe(message);
+  });
+});
+
+describe('checkServeConfig', () => {
+  it.each(['production', 'test'])('refuses NODE_ENV=%s with /metrics open on the API port', (nodeEnv) => {
+    expect(() => checkServeConfig(loadConfig({ NODE_ENV: nodeEnv }))).toThrow(ConfigError);
+    expect(() => checkServeConfig(loadConfig({ NODE_ENV: nodeEnv }))).toThrow(/needs METRICS_TOKEN .* or METRICS_PORT/);
+  });
+
+  it.each([
+    { NODE_ENV: 'production', METRICS_TOKEN: 'a-long-metrics-token-123' },
+    { NODE_ENV: 'production', METRICS_PORT: '9464' },
+    { NODE_ENV: 'development' },
+    {},
+  ])('accepts %j', (env) => {
+    expect(() => checkServeConfig(loadConfig(env))).not.toThrow();
   });
 });
