@@ -55,7 +55,7 @@ it.skipIf(usingRealPostgres).each([
   ['no lock file', undefined],
   ['a lock file naming a dead process', '999999999'],
   ['a lock file naming pid 1', '1'],
-])('eight simultaneous starts on one DATA_DIR with %s leave exactly one server', async (_name, lockFile) => {
+])('eight simultaneous starts on one DATA_DIR with %s leave exactly one server (embedded only: skipped in the PostgreSQL pass)', async (_name, lockFile) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-lock8-'));
   dirs.push(dataDir);
   if (lockFile) fs.writeFileSync(path.join(dataDir, 'gateway.lock'), `${lockFile}\n`);
