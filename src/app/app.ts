@@ -3,7 +3,13 @@
  * database, the services and both transports into one Fastify instance.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { ApolloServer } from '@apollo/server';
 import { AuthService } from '../auth/auth.service';
 import type { Config } from '../config/config';
@@ -11,6 +17,13 @@ import type { Database } from '../db/database';
 import type { GraphQLContext } from '../graphql/context';
 import { buildGraphQLSchema } from '../graphql/schema';
 import { registerGraphQL } from '../graphql/server';
+import { graphqlErrorHandler, sendGraphQLRefusal } from '../graphql/errors';
+import { AppError, ErrorCode } from '../errors/app-error';
+import { clientErrorHandler } from './client-errors';
+import { trackRouteMethods } from './method-not-allowed';
+import { registerCors } from '../security/cors';
+import fastifyCompress from '@fastify/compress';
+import zlib from 'node:zlib';
 import { OrderService } from '../orders/order.service';
 import { instrumentDatabase } from '../observability/db-metrics';
 import { graphqlTelemetryPlugin } from '../observability/graphql-telemetry';
@@ -55,6 +68,15 @@ export interface BuildAppOptions {
   logStream?: NodeJS.WritableStream;
 }
 
+const GRAPHQL_PATH = '/graphql';
+
+/** Each transport maps its errors in one place: GraphQL's refusals are GraphQL responses, everything else the REST envelope. */
+function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const path = request.routeOptions.url ?? request.url.split('?', 1)[0];
+  if (path === GRAPHQL_PATH) graphqlErrorHandler(error, request, reply);
+  else restErrorHandler(error, request, reply);
+}
+
 /** A caller's X-Request-Id is kept when it is a sane token; otherwise one is generated. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -70,8 +92,12 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
     trustProxy: config.trustProxy,
+    // `GET /api/orders/` is the list, not an order with an empty id.
+    routerOptions: { ignoreTrailingSlash: true },
+    // Node's own refusals (408, 431, an unreadable request line) in the error envelope.
+    clientErrorHandler,
     // A malformed URL gets the error envelope (and the security headers) like any other error.
-    frameworkErrors: withSecurityHeaders(restErrorHandler),
+    frameworkErrors: withSecurityHeaders(errorHandler),
     connectionTimeout: 30_000,
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
@@ -94,8 +120,28 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
   http.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  http.setErrorHandler(restErrorHandler);
-  http.setNotFoundHandler(restNotFoundHandler);
+  http.setErrorHandler(errorHandler);
+  const methodsOf = trackRouteMethods(http);
+  http.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0] ?? '';
+    // A route that exists for this very method and still says "not found" (an unknown
+    // playground asset) is a 404, not a 405.
+    const methods = methodsOf(path);
+    const allowed = methods.includes(request.method) ? [] : methods;
+    if (path !== GRAPHQL_PATH) return restNotFoundHandler(request, reply, allowed);
+    void reply.header('allow', allowed.join(', '));
+    return void sendGraphQLRefusal(
+      request,
+      reply,
+      new AppError(ErrorCode.METHOD_NOT_ALLOWED, `Use ${allowed.join(' or ')} for GraphQL`),
+    );
+  });
+  // Responses above 1 KiB are compressed for clients that accept it; small ones are not worth the CPU.
+  await http.register(fastifyCompress, {
+    threshold: 1024,
+    brotliOptions: { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } },
+  });
+  if (config.corsOrigins.length > 0) await registerCors(http, config.corsOrigins);
 
   // Before every route: the headers reach them all, and the limits run before authentication.
   await registerSecurityHeaders(http, { docsPrefix: DOCS_PREFIX, graphqlPath: '/graphql' });
@@ -118,7 +164,12 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
   await http.register(healthRoutes, { ping: () => db.ping() });
   let metricsServer: FastifyInstance | undefined;
   if (config.metricsPort === undefined) registerMetricsRoute(http, { metrics, token: config.metricsToken });
-  else metricsServer = createMetricsServer({ metrics, token: config.metricsToken, logger: http.log.child({ server: 'metrics' }) });
+  else
+    metricsServer = createMetricsServer({
+      metrics,
+      token: config.metricsToken,
+      logger: http.log.child({ server: 'metrics' }),
+    });
   await http.register(ordersRoutes, { prefix: '/api', orders: services.orders, authenticate });
   if (config.playground) {
     // Before Apollo's route, so that its hook sees browsers' GET /graphql first.

@@ -47,3 +47,6 @@ export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
   return match?.[1];
 }
+
+/** RFC 6750: a 401 names the scheme to authenticate with; both transports send it. */
+export const WWW_AUTHENTICATE = 'Bearer realm="order-gateway"';

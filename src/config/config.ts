@@ -58,6 +58,8 @@ export interface Config {
   rateLimitRedisPrefix: string;
   /** Fastify's `trustProxy`: whose X-Forwarded-For to believe for the client address. */
   trustProxy: boolean | string[];
+  /** Browser origins allowed to call the API cross-origin (CORS); none when empty. */
+  corsOrigins: string[];
   /** How long a successful API key lookup is reused (at most 1000 ms: revocation takes effect within a second). */
   apiKeyCacheTtlMs: number;
   graphqlMaxDepth: number;
@@ -162,6 +164,25 @@ function readRedisUrl(env: Env): string | undefined {
 }
 
 /** `false` (the default), `true` (believe any proxy), or a list of proxy addresses/CIDRs to believe. */
+/** `CORS_ORIGINS`: comma-separated origins such as `https://shop.example.com`; each must be scheme, host and port only. */
+function readCorsOrigins(env: Env): string[] {
+  const raw = env.CORS_ORIGINS?.trim();
+  if (!raw) return [];
+  return raw.split(',').map((entry) => {
+    const origin = entry.trim();
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin such as https://shop.example.com`);
+    }
+    if (!['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin such as https://shop.example.com (no path, no trailing slash)`);
+    }
+    return origin;
+  });
+}
+
 function readTrustProxy(env: Env): boolean | string[] {
   const raw = env.TRUST_PROXY?.trim();
   if (!raw) return false;
@@ -215,6 +236,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: readRedisUrl(env),
     rateLimitRedisPrefix: env.RATE_LIMIT_REDIS_PREFIX?.trim() || 'order-gateway:ratelimit:',
     trustProxy: readTrustProxy(env),
+    corsOrigins: readCorsOrigins(env),
     apiKeyCacheTtlMs: readInt(env, 'API_KEY_CACHE_TTL_MS', 500, 0, 1000),
     graphqlMaxDepth: readInt(env, 'GRAPHQL_MAX_DEPTH', 8, 1, 1000),
     graphqlMaxAliases: readInt(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 10_000),

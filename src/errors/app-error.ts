@@ -12,10 +12,14 @@ export const ErrorCode = {
   TOTAL_MISMATCH: 'TOTAL_MISMATCH',
   UNAUTHORIZED: 'UNAUTHORIZED',
   NOT_FOUND: 'NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   INVALID_STATUS_TRANSITION: 'INVALID_STATUS_TRANSITION',
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
   IDEMPOTENCY_REQUEST_IN_PROGRESS: 'IDEMPOTENCY_REQUEST_IN_PROGRESS',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** Node's own refusals, before any route: the request took too long, or its headers are too large. */
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  HEADERS_TOO_LARGE: 'HEADERS_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   RATE_LIMITED: 'RATE_LIMITED',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
@@ -48,7 +52,9 @@ export class AppError extends Error {
   static validation(details: readonly FieldError[]): AppError {
     const first = details[0];
     const summary =
-      details.length === 1 && first ? `${formatPath(first.path)} ${first.message}` : `${details.length} fields are invalid`;
+      details.length === 1 && first
+        ? `${formatPath(first.path)} ${first.message}`
+        : `${details.length} fields are invalid`;
     return new AppError(ErrorCode.VALIDATION_ERROR, `Invalid request: ${summary}`, details);
   }
 
@@ -65,4 +71,18 @@ export function formatPath(path: FieldPath): string {
     else out += out === '' ? part : `.${part}`;
   }
   return out;
+}
+
+/**
+ * Runs one check; a validation error it throws is added to `errors` (and
+ * `undefined` returned) so that several checks report every field at once.
+ */
+export function collectFieldErrors<T>(errors: FieldError[], check: () => T): T | undefined {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== ErrorCode.VALIDATION_ERROR) throw error;
+    errors.push(...error.details);
+    return undefined;
+  }
 }

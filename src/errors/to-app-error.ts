@@ -1,7 +1,15 @@
 import { ConnectionException } from '@mikro-orm/core';
 import { AppError, ErrorCode } from './app-error';
 
-const DATABASE_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+const DATABASE_DOWN_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+]);
 
 /**
  * What the drivers say when the server is gone, restarting or out of
@@ -33,7 +41,13 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (current instanceof ConnectionException) return true;
     const candidate = current as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown };
     const code = typeof candidate.code === 'string' ? candidate.code : '';
-    if (DATABASE_DOWN_CODES.has(code) || isConnectionClass(code) || /^57P0[1-3]$/.test(code) || code === '57014' || code === '53300') {
+    if (
+      DATABASE_DOWN_CODES.has(code) ||
+      isConnectionClass(code) ||
+      /^57P0[1-3]$/.test(code) ||
+      code === '57014' ||
+      code === '53300'
+    ) {
       return true;
     }
     if (candidate.name === 'KnexTimeoutError') return true;

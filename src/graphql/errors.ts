@@ -5,21 +5,22 @@
  * payload's `userErrors`. Everything else is a top-level error whose
  * `extensions.code` is stable; unexpected errors are masked.
  */
-import { unwrapResolverError } from '@apollo/server/errors';
+import { HeaderMap } from '@apollo/server';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import Negotiator from 'negotiator';
 import { AppError, ErrorCode, type FieldPath } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
-import type { UserError } from './order.type';
+import { classifyRequestError } from '../errors/http-errors';
+import { WWW_AUTHENTICATE } from '../auth/api-key';
+import { type UserError, UserErrorCode } from './order.type';
 
 /** Codes a client can act on by changing its input; these are returned as `userErrors`. */
-const USER_ERROR_CODES = new Set<string>([
-  ErrorCode.VALIDATION_ERROR,
-  ErrorCode.TOTAL_MISMATCH,
-  ErrorCode.NOT_FOUND,
-  ErrorCode.INVALID_STATUS_TRANSITION,
-  ErrorCode.IDEMPOTENCY_KEY_REUSED,
-  ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS,
-]);
+const USER_ERROR_CODES: ReadonlySet<string> = new Set<string>(Object.values(UserErrorCode));
+
+function isUserErrorCode(code: ErrorCode): code is ErrorCode & UserErrorCode {
+  return USER_ERROR_CODES.has(code);
+}
 
 /**
  * Runs a mutation's service call. A user error becomes the payload's
@@ -35,19 +36,30 @@ export async function withUserErrors<T>(
   try {
     return { result: await run(), userErrors: [] };
   } catch (error) {
-    if (!(error instanceof AppError) || !USER_ERROR_CODES.has(error.code)) throw error;
+    if (!(error instanceof AppError) || !isUserErrorCode(error.code)) throw error;
+    const code = error.code as UserErrorCode;
     if (error.code === ErrorCode.NOT_FOUND && idArgument) {
-      return { result: null, userErrors: [{ field: [idArgument], message: error.message, code: error.code }] };
+      return {
+        result: null,
+        userErrors: [{ field: [idArgument], message: error.message, code }],
+      };
     }
-    if (error.code === ErrorCode.IDEMPOTENCY_KEY_REUSED || error.code === ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS) {
-      return { result: null, userErrors: [{ field: ['idempotencyKey'], message: error.message, code: error.code }] };
+    if (
+      error.code === ErrorCode.IDEMPOTENCY_KEY_REUSED ||
+      error.code === ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS
+    ) {
+      return {
+        result: null,
+        userErrors: [{ field: ['idempotencyKey'], message: error.message, code }],
+      };
     }
     const details = error.details.length > 0 ? error.details : [{ path: [], message: error.message }];
     const userErrors = details.map((detail) => ({
       field: toGraphQLPath(argument, detail.path),
       // A single detail of a non-validation error carries the fuller top-level message.
-      message: error.code === ErrorCode.VALIDATION_ERROR || details.length > 1 ? detail.message : error.message,
-      code: error.code,
+      message:
+        error.code === ErrorCode.VALIDATION_ERROR || details.length > 1 ? detail.message : error.message,
+      code,
     }));
     return { result: null, userErrors };
   }
@@ -76,58 +88,219 @@ const TOP_LEVEL_CODES: Partial<Record<ErrorCode, { code: string; status: number 
   [ErrorCode.UNAUTHORIZED]: { code: 'UNAUTHENTICATED', status: 401 },
   [ErrorCode.RATE_LIMITED]: { code: ErrorCode.RATE_LIMITED, status: 429 },
   [ErrorCode.SERVICE_UNAVAILABLE]: { code: ErrorCode.SERVICE_UNAVAILABLE, status: 503 },
+  [ErrorCode.INVALID_JSON]: { code: ErrorCode.INVALID_JSON, status: 400 },
+  [ErrorCode.PAYLOAD_TOO_LARGE]: { code: ErrorCode.PAYLOAD_TOO_LARGE, status: 413 },
+  [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: { code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, status: 415 },
+  [ErrorCode.INTERNAL_ERROR]: { code: ErrorCode.INTERNAL_ERROR, status: 500 },
+  [ErrorCode.METHOD_NOT_ALLOWED]: { code: ErrorCode.METHOD_NOT_ALLOWED, status: 405 },
 };
 
 /**
- * A whole GraphQL response that is one top-level error, for answers given
- * before Apollo runs (authentication, the rate limit). `Retry-After` is the
- * caller's to set. An internal error names the request id, under which it is logged.
+ * An `AppError` as a top-level GraphQL error, with the HTTP status Apollo
+ * should answer with. An unexpected failure before execution (while
+ * authenticating) is a 500 that names the request id, under which the
+ * original error is logged.
  */
-export function topLevelErrorResponse(error: AppError, requestId?: string): { status: number; body: { errors: GraphQLFormattedError[] } } {
-  const mapped = TOP_LEVEL_CODES[error.code] ?? { code: error.code, status: 500 };
+export function toGraphQLError(error: AppError, requestId?: string): GraphQLError {
+  if (error.code === ErrorCode.INTERNAL_ERROR) {
+    return new GraphQLError(error.message, {
+      extensions: {
+        code: ErrorCode.INTERNAL_ERROR,
+        ...(requestId ? { requestId } : {}),
+        http: { status: 500 },
+      },
+    });
+  }
+  const mapped = TOP_LEVEL_CODES[error.code] ?? { code: error.code, status: 200 };
+  const headers = mapped.status === 401 ? new HeaderMap([['www-authenticate', WWW_AUTHENTICATE]]) : undefined;
+  return new GraphQLError(error.message, {
+    extensions: { code: mapped.code, http: { status: mapped.status, ...(headers ? { headers } : {}) } },
+  });
+}
+
+/**
+ * A whole GraphQL response that is one top-level error, for answers given
+ * before Apollo runs (rate limits, the body parser, Fastify's own refusals).
+ */
+export function topLevelErrorResponse(
+  error: AppError,
+  requestId?: string,
+): { status: number; body: { errors: GraphQLFormattedError[] } } {
+  const mapped = TOP_LEVEL_CODES[error.code] ?? { code: error.code, status: 400 };
   const extensions = {
     code: mapped.code,
     ...(error.retryAfterSeconds !== undefined ? { retryAfterSeconds: error.retryAfterSeconds } : {}),
-    ...(error.code === ErrorCode.INTERNAL_ERROR && requestId ? { requestId } : {}),
+    ...(mapped.status >= 500 && requestId ? { requestId } : {}),
   };
   return { status: mapped.status, body: { errors: [{ message: error.message, extensions }] } };
 }
 
+const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json; charset=utf-8';
+const APPLICATION_JSON = 'application/json; charset=utf-8';
+
+/**
+ * The media type of a GraphQL response, chosen from `Accept` the way Apollo
+ * chooses it, so that a refusal written here and an answer written by Apollo
+ * look the same to a client.
+ */
+export function graphqlResponseType(accept: string | undefined): string {
+  if (!accept) return APPLICATION_JSON;
+  const preferred = new Negotiator({ headers: { accept } }).mediaType([
+    APPLICATION_JSON,
+    GRAPHQL_RESPONSE_JSON,
+  ]);
+  return preferred === GRAPHQL_RESPONSE_JSON ? GRAPHQL_RESPONSE_JSON : APPLICATION_JSON;
+}
+
+/**
+ * The one writer of refusals on the GraphQL endpoint that happen before
+ * Apollo runs: the rate limits, the body parser (400, 413, 415) and Fastify's
+ * own request errors. They are GraphQL responses, in the media type the
+ * client accepts, so GraphQL clients can read the code and retry time.
+ */
+export function sendGraphQLRefusal(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: AppError,
+): FastifyReply {
+  const { status, body } = topLevelErrorResponse(error, request.id);
+  if (error.retryAfterSeconds !== undefined)
+    void reply.header('retry-after', String(error.retryAfterSeconds));
+  if (status === 401) void reply.header('www-authenticate', WWW_AUTHENTICATE);
+  return reply.code(status).type(graphqlResponseType(request.headers.accept)).send(JSON.stringify(body));
+}
+
+/** Duck-typed: Apollo's ES module build and graphql's CommonJS build can hold two `GraphQLError` classes in one process. */
+function isGraphQLError(error: unknown): error is GraphQLError {
+  return (
+    error instanceof GraphQLError ||
+    (error instanceof Error && 'extensions' in error && 'originalError' in error && 'locations' in error)
+  );
+}
+
+/** The error a resolver threw, out of graphql-js's located wrapper. */
+function unwrap(raw: unknown): unknown {
+  if (isGraphQLError(raw) && raw.path && raw.originalError) return raw.originalError;
+  return raw;
+}
+
+type Classified =
+  /** graphql-js's or Apollo's own request error, or one built on purpose: passed on as it is. */
+  | { kind: 'graphql'; code?: string }
+  /** A service error with its stable code. */
+  | { kind: 'app'; error: AppError }
+  /** A failure of our own code with no known code: masked, and logged under the request id. */
+  | { kind: 'unexpected'; error: AppError };
+
+/**
+ * Sorts an error that reached Apollo. Only our own code paths without a known
+ * code are masked: a plain `Error`, or a code-less `GraphQLError` raised while
+ * executing a field (a scalar that cannot serialise its value). Code-less
+ * errors of the request itself (a subscription this schema has no type for,
+ * an APQ hash that does not match its query) are client errors: BAD_REQUEST.
+ */
+function classify(formatted: GraphQLFormattedError, raw: unknown): Classified {
+  const original = unwrap(raw);
+  if (original instanceof AppError) return { kind: 'app', error: original };
+  if (isGraphQLError(original)) {
+    const code = formatted.extensions?.code;
+    if (code !== 'INTERNAL_SERVER_ERROR') return { kind: 'graphql' };
+    if (original !== raw || original.path)
+      return { kind: 'unexpected', error: toAppError(original.originalError ?? original) };
+    return { kind: 'graphql', code: 'BAD_REQUEST' };
+  }
+  const error = toAppError(original);
+  return error.code === ErrorCode.INTERNAL_ERROR ? { kind: 'unexpected', error } : { kind: 'app', error };
+}
+
 /**
  * Apollo's `formatError`: GraphQL's own errors (syntax, validation, bad
- * variables) pass through; service errors keep their message and stable code;
- * anything unexpected becomes INTERNAL_ERROR with a generic message (the
- * original is logged under the request id by the server).
+ * variables, operation resolution) pass through with their codes; service
+ * errors keep their message and stable code; anything unexpected becomes
+ * INTERNAL_ERROR with a generic message (the original is logged under the
+ * request id by the server).
  */
 export function formatGraphQLError(formatted: GraphQLFormattedError, raw: unknown): GraphQLFormattedError {
-  const original = unwrapResolverError(raw);
-  if (original instanceof GraphQLError && formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') return formatted;
-  const appError = toAppError(original);
+  const classified = classify(formatted, raw);
+  if (classified.kind === 'graphql') {
+    return classified.code
+      ? { ...formatted, extensions: { ...formatted.extensions, code: classified.code } }
+      : formatted;
+  }
+  const { error } = classified;
   return {
-    message: appError.message,
+    message: error.message,
     locations: formatted.locations,
     path: formatted.path,
-    extensions: { code: TOP_LEVEL_CODES[appError.code]?.code ?? appError.code },
+    extensions: {
+      code: TOP_LEVEL_CODES[error.code]?.code ?? error.code,
+      ...(error.details.length > 0
+        ? {
+            fields: error.details.map((detail) => ({
+              path: detail.path.map(String),
+              message: detail.message,
+            })),
+          }
+        : {}),
+    },
   };
 }
 
-/** True when an error reaching Apollo is a bug rather than an expected failure. */
+/** True when an error reaching Apollo is a bug rather than an expected failure: it is masked and must be logged. */
 export function isUnexpectedGraphQLError(error: GraphQLError): boolean {
-  const original = unwrapResolverError(error);
-  if (original instanceof GraphQLError && error.extensions?.code !== 'INTERNAL_SERVER_ERROR') return false;
-  return toAppError(original).code === ErrorCode.INTERNAL_ERROR;
+  const formatted = { message: error.message, extensions: error.extensions };
+  return classify(formatted, error).kind === 'unexpected';
 }
 
 /**
  * The HTTP status of a response with top-level errors: the status of the
  * first mapped code (503 for an unreachable database, 429 past the rate
- * limit), or undefined to keep Apollo's own.
+ * limit), 400 for a request error that left no data, or undefined to keep
+ * Apollo's own.
  */
-export function httpStatusForErrors(errors: readonly GraphQLFormattedError[] | undefined): number | undefined {
+export function httpStatusForErrors(
+  errors: readonly GraphQLFormattedError[] | undefined,
+  data?: Record<string, unknown> | null,
+): number | undefined {
   for (const error of errors ?? []) {
     const code = error.extensions?.code;
     const mapped = Object.values(TOP_LEVEL_CODES).find((entry) => entry.code === code);
-    if (mapped && mapped.status !== 200) return mapped.status;
+    if (mapped && mapped.status !== 200 && mapped.status !== 500) return mapped.status;
+    if (code === 'BAD_REQUEST' && !error.path && data == null) return 400;
   }
   return undefined;
+}
+
+/**
+ * Service validation errors of a query's arguments, named by their GraphQL
+ * paths (`filter.minTotal`, not the contract's `min_total`), every field
+ * listed in the message and in `extensions.fields`.
+ */
+export async function withArgumentErrors<T>(
+  run: () => Promise<T>,
+  toPath: (path: FieldPath) => string[],
+): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== ErrorCode.VALIDATION_ERROR) throw error;
+    const fields = error.details.map((detail) => ({ path: toPath(detail.path), message: detail.message }));
+    const summary = fields.map((field) => `${field.path.join('.')} ${field.message}`).join('; ');
+    throw new GraphQLError(`Invalid request: ${summary}`, {
+      extensions: { code: ErrorCode.VALIDATION_ERROR, fields },
+    });
+  }
+}
+
+/**
+ * Fastify's error handler for the GraphQL endpoint: a refusal before Apollo
+ * (rate limit, body parser, body limit) or a failure of a hook, written as a
+ * GraphQL response. Unexpected failures are logged under the request id.
+ */
+export function graphqlErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const appError = classifyRequestError(error);
+  if (appError.code === ErrorCode.INTERNAL_ERROR || appError.code === ErrorCode.SERVICE_UNAVAILABLE) {
+    request.log.error({ err: error }, 'request failed');
+  }
+  void sendGraphQLRefusal(request, reply, appError);
 }

@@ -4,7 +4,7 @@ import type { Order as OrderValue } from '../orders/order.types';
 import type { GraphQLContext } from './context';
 import { CreateOrderInput, toCreateOrderRequest } from './create-order.input';
 import { pageCost } from './cost';
-import { withUserErrors } from './errors';
+import { toGraphQLPath, withArgumentErrors, withUserErrors } from './errors';
 import { OrderFilter, toFilterRequest } from './order-list.input';
 import { CreateOrderPayload, Order, OrderConnection, UpdateOrderPayload } from './order.type';
 import { toUpdateOrderRequest, UpdateOrderInput } from './update-order.input';
@@ -22,27 +22,57 @@ async function orNull(find: () => Promise<OrderValue>): Promise<OrderValue | nul
 /** Thin by design: parse arguments, call the service, shape the payload. Rules live in `OrderService`. */
 @Resolver(() => Order)
 export class OrderResolver {
-  @Query(() => Order, { nullable: true, description: 'An order of your workspace, or null when there is none with this id.' })
-  order(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Order | null> {
+  @Query(() => Order, {
+    nullable: true,
+    description: 'An order of your workspace, or null when there is none with this id.',
+  })
+  order(
+    @Arg('id', () => ID, { description: 'The order id, order_…' }) id: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Order | null> {
     return orNull(() => ctx.orders.getOrder(ctx.requestContext, id));
   }
 
-  @Query(() => Order, { nullable: true, description: 'An order of your workspace by its number, e.g. ORD-2025-0327-001.' })
-  orderByNumber(@Arg('orderNumber', () => String) orderNumber: string, @Ctx() ctx: GraphQLContext): Promise<Order | null> {
+  @Query(() => Order, {
+    nullable: true,
+    description: 'An order of your workspace by its number, e.g. ORD-2025-0327-001.',
+  })
+  orderByNumber(
+    @Arg('orderNumber', () => String, { description: 'The order number, ORD-YYYY-MMDD-NNN' })
+    orderNumber: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Order | null> {
     return orNull(() => ctx.orders.getOrderByNumber(ctx.requestContext, orderNumber));
   }
 
-  @Query(() => OrderConnection, { description: 'Your workspace’s orders, newest first, 1 to 100 a page (default 50).', complexity: pageCost })
+  @Query(() => OrderConnection, {
+    description: 'Your workspace’s orders, newest first, 1 to 100 a page (default 50).',
+    complexity: pageCost,
+  })
   async orders(
     @Ctx() ctx: GraphQLContext,
-    @Arg('filter', () => OrderFilter, { nullable: true }) filter?: OrderFilter,
-    @Arg('first', () => Int, { nullable: true }) first?: number,
-    @Arg('after', () => String, { nullable: true }) after?: string,
+    @Arg('filter', () => OrderFilter, {
+      nullable: true,
+      description: 'Narrows the list; every field is optional',
+    })
+    filter?: OrderFilter,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size, 1 to 100 (default 50)' })
+    first?: number,
+    @Arg('after', () => String, {
+      nullable: true,
+      description: 'The endCursor of the previous page; null or empty for the first page',
+    })
+    after?: string,
   ): Promise<OrderConnection> {
-    const page = await ctx.orders.findOrders(ctx.requestContext, toFilterRequest(filter), {
-      first: first ?? undefined,
-      after: after ?? undefined,
-    });
+    const page = await withArgumentErrors(
+      () =>
+        ctx.orders.findOrders(ctx.requestContext, toFilterRequest(filter), {
+          first: first ?? undefined,
+          after: after ?? undefined,
+        }),
+      // The page arguments are the query's own; everything else is a field of `filter`.
+      (path) => (path[0] === 'first' || path[0] === 'after' ? [path[0]] : toGraphQLPath('filter', path)),
+    );
     const edges = page.edges.map((edge) => ({ cursor: edge.cursor, node: edge.order }));
     return {
       edges,
@@ -56,18 +86,25 @@ export class OrderResolver {
     };
   }
 
-  @Mutation(() => CreateOrderPayload, { description: 'Creates an order. Input and total errors come back in userErrors.' })
+  @Mutation(() => CreateOrderPayload, {
+    description: 'Creates an order. Input and total errors come back in userErrors.',
+  })
   async createOrder(
-    @Arg('input', () => CreateOrderInput) input: CreateOrderInput,
+    @Arg('input', () => CreateOrderInput, { description: 'The order to create' }) input: CreateOrderInput,
     @Ctx() ctx: GraphQLContext,
     @Arg('idempotencyKey', () => String, {
       nullable: true,
-      description: 'Makes retries safe: the same key with the same input returns the original order instead of creating another.',
+      description:
+        'Makes retries safe: the same key with the same input returns the original order instead of creating another.',
     })
     idempotencyKey?: string,
   ): Promise<CreateOrderPayload> {
     const { result, userErrors } = await withUserErrors('input', () =>
-      ctx.orders.createOrderExactlyOnce(ctx.requestContext, toCreateOrderRequest(input), idempotencyKey ?? undefined),
+      ctx.orders.createOrderExactlyOnce(
+        ctx.requestContext,
+        toCreateOrderRequest(input),
+        idempotencyKey ?? undefined,
+      ),
     );
     return { order: result?.order ?? null, replayed: result?.replayed ?? false, userErrors };
   }
@@ -76,8 +113,9 @@ export class OrderResolver {
     description: 'Updates status, tracking, notes, metadata (merged) or the shipping address (replaced).',
   })
   async updateOrder(
-    @Arg('id', () => ID) id: string,
-    @Arg('input', () => UpdateOrderInput) input: UpdateOrderInput,
+    @Arg('id', () => ID, { description: 'The order id, order_…' }) id: string,
+    @Arg('input', () => UpdateOrderInput, { description: 'The changes; fields left out are kept' })
+    input: UpdateOrderInput,
     @Ctx() ctx: GraphQLContext,
   ): Promise<UpdateOrderPayload> {
     const { result, userErrors } = await withUserErrors(

@@ -1,4 +1,5 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+import { DateTimeResolver } from 'graphql-scalars';
 import { MAX_AMOUNT_LENGTH } from '../orders/money';
 
 /** Longer text is refused before anything parses it as a number; the service reads the rest. */
@@ -16,7 +17,11 @@ function bounded(value: string, ast?: Parameters<GraphQLScalarType['parseLiteral
  */
 export const DecimalScalar = new GraphQLScalarType<string, string>({
   name: 'Decimal',
-  description: 'An exact decimal amount, serialised as a string with the currency’s digits, e.g. "227.00". Input: a string or a number.',
+  description:
+    'An exact decimal amount, serialised as a string with exactly the currency’s ISO 4217 minor-unit digits, ' +
+    'e.g. "227.00". Input: a string (exact; recommended) or a number.',
+  // The lexical form is XML Schema's decimal (digits, an optional point and fraction), without a sign or exponent.
+  specifiedByURL: 'https://www.w3.org/TR/xmlschema11-2/#decimal',
   serialize(value) {
     if (typeof value !== 'string') throw new GraphQLError('Decimal values are serialised from strings');
     return value;
@@ -30,4 +35,14 @@ export const DecimalScalar = new GraphQLScalarType<string, string>({
     if (ast.kind === Kind.STRING || ast.kind === Kind.INT || ast.kind === Kind.FLOAT) return bounded(ast.value, ast);
     throw new GraphQLError('Decimal must be a string such as "99.00" or a number', { nodes: ast });
   },
+});
+
+/**
+ * graphql-scalars' DateTime (RFC 3339 date-times, written at UTC with
+ * milliseconds), with the `@specifiedBy` it lacks: the GraphQL scalars
+ * project's DateTime specification.
+ */
+export const DateTimeScalar = new GraphQLScalarType({
+  ...DateTimeResolver.toConfig(),
+  specifiedByURL: 'https://scalars.graphql.org/andimarek/date-time',
 });

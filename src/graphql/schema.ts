@@ -1,18 +1,25 @@
 import 'reflect-metadata';
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
-import { DateTimeResolver } from 'graphql-scalars';
 import { buildSchema } from 'type-graphql';
 import { OrderResolver } from './order.resolver';
+import { DateTimeScalar } from './scalars';
 
 /** Builds the executable schema from the resolvers. No I/O: resolvers reach services through the context. */
 export async function buildGraphQLSchema(): Promise<GraphQLSchema> {
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers: [OrderResolver],
-    scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
+    scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     // Input rules are the service's job (it serves REST too), so class-validator is not used.
     validate: false,
     emitSchemaFile: false,
   });
+  // TypeGraphQL has no option for the root types' descriptions.
+  const query = schema.getQueryType();
+  const mutation = schema.getMutationType();
+  if (query) query.description = 'Reading the orders of the workspace your API key belongs to.';
+  if (mutation)
+    mutation.description = 'Creating and updating orders of the workspace your API key belongs to.';
+  return schema;
 }
 
 /** The SDL committed as `schema.graphql`; a test fails when the two drift apart. */

@@ -1,22 +1,23 @@
 /** Apollo Server on Fastify at `/graphql`. */
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+
+/** Apollo's recommended CSRF prevention headers (`recommendedCsrfPreventionRequestHeaders`, not exported by its entry point). */
+const CSRF_PREFLIGHT_HEADERS = ['x-apollo-operation-name', 'apollo-require-preflight'];
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
-import { ErrorCode } from '../errors/app-error';
-import { toAppError } from '../errors/to-app-error';
 import type { RequestContext } from '../orders/order.types';
-import type { AuthenticateRequest } from '../security/request-authentication';
 import { type GraphQLProtection, QUERY_LIMIT_EXCEEDED, type QueryLimit } from '../security/graphql-armor';
+import type { AuthenticateRequest } from '../security/request-authentication';
 import type { GraphQLContext, OrderOperations } from './context';
+import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError } from './errors';
 import { oneCallAtATime } from './one-call-at-a-time';
-import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError, topLevelErrorResponse } from './errors';
 
 export interface GraphQLServerOptions {
   schema: GraphQLSchema;
   orders: OrderOperations;
-  /** Runs before the body is read, so an unauthenticated request costs no parsing. */
+  /** Runs when the request arrives, before its body is read, so an unauthenticated request costs no parsing. */
   authenticate: AuthenticateRequest;
   introspection: boolean;
   /** More Apollo plugins, such as the telemetry's. */
@@ -29,13 +30,21 @@ export interface GraphQLServerOptions {
 
 const GRAPHQL_PATH = '/graphql';
 
-export async function registerGraphQL(app: FastifyInstance, options: GraphQLServerOptions): Promise<ApolloServer<GraphQLContext>> {
+export async function registerGraphQL(
+  app: FastifyInstance,
+  options: GraphQLServerOptions,
+): Promise<ApolloServer<GraphQLContext>> {
   const apollo = new ApolloServer<GraphQLContext>({
     schema: options.schema,
     introspection: options.introspection,
     // Stacks go to the log under the request id, never into a response.
     includeStacktraceInErrorResponses: false,
-    csrfPrevention: true,
+    // Apollo's own messages as structured log lines, not console output.
+    logger: app.log,
+    // Apollo's recommended headers, plus Authorization: every request here needs a bearer key, which a
+    // cross-site form or <img> cannot send, and asking for it forces a browser's preflight like the others do.
+    // So stock clients (urql sends queries as GET with no extra header) work; mutations over GET stay refused.
+    csrfPrevention: { requestHeaders: [...CSRF_PREFLIGHT_HEADERS, 'authorization'] },
     allowBatchedHttpRequests: false,
     // main.ts owns shutdown. Apollo's own SIGTERM handler (on outside NODE_ENV=test)
     // raced it and left `apollo.stop()` waiting forever, so the process never exited.
@@ -48,20 +57,36 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLServ
       // Apollo's landing pages load from a CDN; the playground is served locally instead.
       ApolloServerPluginLandingPageDisabled(),
       {
+        async unexpectedErrorProcessingRequest({ requestContext, error }) {
+          // A failure inside Apollo's pipeline (a plugin's bug): Apollo answers a masked 500 on its own.
+          app.log.error(
+            { err: error, reqId: requestContext.contextValue.requestId },
+            'graphql request failed',
+          );
+        },
         async requestDidStart({ contextValue }) {
           return {
             async didEncounterErrors({ errors }) {
               for (const error of errors) {
                 if (isUnexpectedGraphQLError(error)) {
-                  app.log.error({ err: error.originalError ?? error, reqId: contextValue.requestId }, 'graphql operation failed');
+                  app.log.error(
+                    { err: error.originalError ?? error, reqId: contextValue.requestId },
+                    'graphql operation failed',
+                  );
                 }
               }
             },
             async willSendResponse({ response }) {
               // An unreachable database is a 503 with Retry-After here too, not a 200 with errors.
               if (response.body.kind !== 'single') return;
-              const status = httpStatusForErrors(response.body.singleResult.errors);
+              const status = httpStatusForErrors(
+                response.body.singleResult.errors,
+                response.body.singleResult.data,
+              );
               if (status === undefined) return;
+              // A request error keeps a status Apollo chose itself (405 for a GET mutation).
+              if (status === 400 && response.http.status !== undefined && response.http.status !== 200)
+                return;
               response.http.status = status;
               if (status === 503) response.http.headers.set('retry-after', '2');
             },
@@ -76,22 +101,14 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLServ
 
   // The key is checked when the request arrives, before its body is read and
   // parsed: a caller without a valid key cannot make the server parse a
-  // megabyte of JSON or GraphQL. The refusal is written like the rate limit's,
-  // as a GraphQL response with the error's code (errors.ts maps it).
+  // megabyte of JSON or GraphQL. A refusal is thrown, so the app's error
+  // handler writes it as a GraphQL response (errors.ts).
   const authenticated = new WeakMap<object, RequestContext>();
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url !== GRAPHQL_PATH || (request.method !== 'POST' && request.method !== 'GET')) return;
-    try {
-      const requestContext = await options.authenticate(request, reply);
-      authenticated.set(request, requestContext);
-      request.telemetry.workspaceId = requestContext.workspaceId;
-    } catch (error) {
-      const appError = toAppError(error);
-      if (appError.code === ErrorCode.INTERNAL_ERROR) request.log.error({ err: error }, 'graphql authentication failed');
-      const { status, body } = topLevelErrorResponse(appError, request.id);
-      if (appError.retryAfterSeconds !== undefined) reply.header('retry-after', String(appError.retryAfterSeconds));
-      return reply.code(status).type('application/json; charset=utf-8').send(body);
-    }
+    const requestContext = await options.authenticate(request, reply);
+    authenticated.set(request, requestContext);
+    request.telemetry.workspaceId = requestContext.workspaceId;
   });
 
   await app.register(fastifyApollo(apollo), {
@@ -100,7 +117,12 @@ export async function registerGraphQL(app: FastifyInstance, options: GraphQLServ
       const requestContext = authenticated.get(request);
       // Only GET and POST execute operations, and the hook above authenticated both.
       if (!requestContext) throw new Error(`no authenticated workspace for ${request.method} ${GRAPHQL_PATH}`);
-      return { requestContext, orders: oneCallAtATime(options.orders), requestId: request.id, telemetry: request.telemetry };
+      return {
+        requestContext,
+        orders: oneCallAtATime(options.orders),
+        requestId: request.id,
+        telemetry: request.telemetry,
+      };
     },
   });
   if (options.maxResponseBytes !== undefined) limitResponseSize(app, options.maxResponseBytes);

@@ -7,12 +7,20 @@ import { OrderStatus } from './order.type';
 
 @InputType({ description: 'Leave a field out to keep it; set it to null to clear it.' })
 export class UpdateOrderInput {
-  @Field(() => OrderStatus, { nullable: true, description: 'Moves follow the status machine; the current status is a no-op' })
+  @Field(() => OrderStatus, {
+    nullable: true,
+    description: 'Moves follow the status machine; the current status is a no-op',
+  })
   status?: OrderStatus;
-  @Field(() => String, { nullable: true }) trackingNumber?: string | null;
+  @Field(() => String, { nullable: true, description: 'Carrier tracking number; null clears it' })
+  trackingNumber?: string | null;
   @Field(() => String, { nullable: true, description: 'An http or https URL' }) trackingUrl?: string | null;
-  @Field(() => String, { nullable: true }) notes?: string | null;
-  @Field(() => JSONResolver, { nullable: true, description: 'Merged key by key; a key set to null is removed' })
+  @Field(() => String, { nullable: true, description: 'Free text, at most 5,000 characters; null clears it' })
+  notes?: string | null;
+  @Field(() => JSONResolver, {
+    nullable: true,
+    description: 'Merged key by key; a key set to null is removed',
+  })
   metadata?: JsonObject | null;
   @Field(() => AddressInput, { nullable: true, description: 'Replaces the stored address whole' })
   shippingAddress?: AddressInput | null;

@@ -32,8 +32,11 @@ export function graphqlTelemetryPlugin(metrics: Metrics): ApolloServerPlugin<Gra
           telemetry.operationType = operation?.operation;
         },
         async executionDidStart({ operation, schema }) {
-          // Field hooks cost a little on every field, so only mutations get one.
-          if (operation.operation !== 'mutation') return;
+          // Field hooks cost a little on every field, so only mutations get one. Apollo's types say an
+          // operation is always resolved here, but it executes a document whose operation it could not pick
+          // (several operations and no or an unknown operationName) to let graphql-js write the error.
+          const resolved = operation as typeof operation | undefined;
+          if (resolved?.operation !== 'mutation') return;
           const mutationType = schema.getMutationType();
           return {
             willResolveField({ info }) {

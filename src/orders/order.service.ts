@@ -1,6 +1,6 @@
 import { LockMode } from '@mikro-orm/core';
 import { type EntityManager, type Knex, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
-import { AppError, ErrorCode } from '../errors/app-error';
+import { AppError, collectFieldErrors, ErrorCode, type FieldError } from '../errors/app-error';
 import { computeTotals, parseCreateOrderRequest, type OrderDraft } from './create-order.validation';
 import { checkIdempotencyKey, claimKey, fingerprint, rememberKey, sweepExpiredKeys } from './idempotency';
 import { formatMinor, formatStoredAmount } from './money';
@@ -201,9 +201,13 @@ export class OrderService {
     filterInput: Record<string, unknown>,
     page: { first?: number; after?: string },
   ): Promise<OrderPage> {
-    const filter = parseOrderFilter(filterInput);
-    const first = checkPageSize(page.first, 'first');
-    const cursor = page.after === undefined ? undefined : decodeCursor(page.after, 'after');
+    // Every bad argument is reported at once, not only the first one found.
+    const errors: FieldError[] = [];
+    const filter = collectFieldErrors(errors, () => parseOrderFilter(filterInput));
+    const first = collectFieldErrors(errors, () => checkPageSize(page.first, 'first'));
+    // An empty cursor means "from the start", as a null one does: some clients send back what an empty page gave them.
+    const cursor = page.after ? collectFieldErrors(errors, () => decodeCursor(page.after as string, 'after')) : undefined;
+    if (errors.length > 0 || !filter || first === undefined) throw AppError.validation(errors);
     const em = this.em.fork();
     const matching = applyOrderFilter(em.getKnex()('orders as o'), ctx.workspaceId, ctx.timeZone, filter);
     const pageQuery = orderNewestFirst(matching.clone().select('o.id', 'o.created_at')).limit(first + 1);

@@ -52,9 +52,57 @@ function codesFor(status: number): string[] {
     .map(([code]) => code);
 }
 
-function errorResponse(status: number, schema: object, codes: string[] = codesFor(status)) {
-  const description = codes.length > 0 ? `Error envelope; \`error.code\` is ${codes.map((c) => `\`${c}\``).join(' or ')}` : 'Error envelope';
-  return { ...schema, description };
+const header = (description: string, schema: object = { type: 'string' }) => ({ description, schema });
+
+/** Headers every `/api` response carries. */
+const COMMON_HEADERS = {
+  'X-Request-Id': header('The request id; quote it when reporting a problem'),
+  'X-RateLimit-Limit': header('Requests allowed per window for this key', { type: 'integer' }),
+  'X-RateLimit-Remaining': header('Requests left in the current window', { type: 'integer' }),
+  'X-RateLimit-Reset': header('Seconds until the window resets', { type: 'integer' }),
+};
+const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before retrying', { type: 'integer' }) };
+
+/** A route states which codes a status of its own stands for: `{ 409: errorCodes(ErrorEnvelope, [...]) }`. */
+export function errorCodes<T extends object>(
+  schema: T,
+  codes: ErrorCode[],
+): T & { 'x-error-codes': ErrorCode[] } {
+  return { ...schema, 'x-error-codes': codes };
+}
+
+/** The error envelope for one status, its `error.code` narrowed to the codes that status stands for. */
+function errorResponse(
+  status: number,
+  schema: object & { 'x-error-codes'?: string[] },
+  codes: string[] = codesFor(status),
+) {
+  const own = schema['x-error-codes'] ?? codes;
+  const { 'x-error-codes': _ignored, ...envelope } = schema as Record<string, unknown>;
+  const description =
+    own.length > 0
+      ? `Error envelope; \`error.code\` is ${own.map((c) => `\`${c}\``).join(' or ')}`
+      : 'Error envelope';
+  const narrowed = narrowCode(envelope, own);
+  return {
+    ...narrowed,
+    description,
+    headers: { ...COMMON_HEADERS, ...(status === 429 || status === 503 ? RETRY_AFTER : {}) },
+  };
+}
+
+function narrowCode(envelope: Record<string, unknown>, codes: string[]): Record<string, unknown> {
+  const properties = envelope.properties as
+    Record<string, { properties?: Record<string, unknown> } & Record<string, unknown>> | undefined;
+  const error = properties?.error;
+  if (!properties || !error?.properties || codes.length === 0) return envelope;
+  return {
+    ...envelope,
+    properties: {
+      ...properties,
+      error: { ...error, properties: { ...error.properties, code: { type: 'string', enum: codes } } },
+    },
+  };
 }
 
 type RouteSchema = FastifySchema & {
@@ -71,12 +119,19 @@ export function documentApiRoute(schema: RouteSchema, url: string, methods: stri
   const readsInput = Boolean(schema.params || schema.querystring);
   const implied = { ...ALWAYS, ...(readsInput ? WITH_INPUT : {}), ...(readsBody ? WITH_BODY : {}) };
   for (const [status, code] of Object.entries(implied)) {
-    responses[status] ??= errorResponse(Number(status), ErrorEnvelope, [code]);
+    responses[status] ??= errorCodes(ErrorEnvelope, [code]);
   }
   for (const [status, response] of Object.entries(responses)) {
-    if (response.description) continue;
+    if (response.description && !('x-error-codes' in response)) continue;
     const code = Number(status);
-    responses[status] = code >= 400 ? errorResponse(code, response) : { ...response, description: SUCCESS_DESCRIPTIONS[status] ?? 'Success' };
+    responses[status] =
+      code >= 400
+        ? errorResponse(code, response)
+        : {
+            ...response,
+            description: SUCCESS_DESCRIPTIONS[status] ?? 'Success',
+            headers: { ...COMMON_HEADERS, ...(response as { headers?: object }).headers },
+          };
   }
   const resource = url.slice(API_PREFIX.length + 1).split('/')[0] || 'api';
   return {
@@ -112,7 +167,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       },
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key such as `ogk_…` (see `order-gateway apikey create`)' },
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key such as `ogk_…` (see `order-gateway apikey create`)',
+          },
         },
       },
     },

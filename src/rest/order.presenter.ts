@@ -41,7 +41,10 @@ export function toRestOrder(order: Order) {
     metadata: order.metadata,
     tracking_number: order.trackingNumber,
     tracking_url: order.trackingUrl,
-    status_history: order.statusHistory.map((change) => ({ status: change.status, timestamp: timestamp(change.timestamp) })),
+    status_history: order.statusHistory.map((change) => ({
+      status: change.status,
+      timestamp: timestamp(change.timestamp),
+    })),
     created_at: timestamp(order.createdAt),
     updated_at: timestamp(order.updatedAt),
   });

@@ -6,6 +6,8 @@ import { CreateOrderRequestSchema } from '../orders/create-order.schema';
 import { UpdateOrderRequestSchema } from '../orders/update-order.schema';
 import type { AuthenticateRequest } from '../security/request-authentication';
 import { toRestList, toRestOrder } from './order.presenter';
+import { ErrorCode } from '../errors/app-error';
+import { errorCodes } from './openapi';
 import { ErrorEnvelope, ListOrdersQuery, OrderEnvelope, OrderListEnvelope } from './schemas';
 
 declare module 'fastify' {
@@ -44,15 +46,36 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
     {
       schema: {
         summary: 'Create an order',
+        operationId: 'createOrder',
         description:
           'Send an Idempotency-Key to make retries safe: the same key with the same body returns the original ' +
           'order (with Idempotent-Replayed: true) instead of creating another.',
         headers: Type.Object({
-          'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: '1–255 visible ASCII characters' })),
+          'idempotency-key': Type.Optional(
+            Type.String({ minLength: 1, maxLength: 255, description: '1–255 visible ASCII characters' }),
+          ),
         }),
         body: CreateOrderRequestSchema,
         // The statuses every /api route shares (401, 422, 429, 503 …) are added by `documentApiRoute` (openapi.ts).
-        response: { 201: OrderEnvelope, 409: ErrorEnvelope },
+        response: {
+          201: {
+            ...OrderEnvelope,
+            headers: {
+              Location: { description: 'URL of the new order', schema: { type: 'string' } },
+              'Idempotent-Replayed': {
+                description:
+                  '`true` when an earlier request with the same Idempotency-Key created this order',
+                schema: { type: 'string', enum: ['true'] },
+              },
+            },
+          },
+          409: errorCodes(ErrorEnvelope, [ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS]),
+          422: errorCodes(ErrorEnvelope, [
+            ErrorCode.VALIDATION_ERROR,
+            ErrorCode.TOTAL_MISMATCH,
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+          ]),
+        },
       },
       validatorCompiler: serviceValidates,
     },
@@ -64,6 +87,7 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
         Array.isArray(key) ? key.join(', ') : key,
       );
       if (replayed) reply.header('idempotent-replayed', 'true');
+      reply.header('location', `${request.routeOptions.url}/${order.id}`);
       return reply.status(201).send({ success: true, data: toRestOrder(order) });
     },
   );
@@ -73,12 +97,14 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
     {
       schema: {
         summary: 'List orders, newest first',
+        operationId: 'listOrders',
         querystring: ListOrdersQuery,
         response: { 200: OrderListEnvelope },
       },
       validatorCompiler: serviceValidates,
     },
-    async (request) => toRestList(await orders.listOrders(workspaceOf(request), request.query as Record<string, unknown>)),
+    async (request) =>
+      toRestList(await orders.listOrders(workspaceOf(request), request.query as Record<string, unknown>)),
   );
 
   app.put(
@@ -86,15 +112,23 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
     {
       schema: {
         summary: 'Update an order',
+        operationId: 'updateOrder',
         params: Type.Object({ id: Type.String() }),
         body: UpdateOrderRequestSchema,
-        response: { 200: OrderEnvelope, 404: ErrorEnvelope, 409: ErrorEnvelope },
+        response: {
+          200: OrderEnvelope,
+          404: errorCodes(ErrorEnvelope, [ErrorCode.NOT_FOUND]),
+          409: errorCodes(ErrorEnvelope, [ErrorCode.INVALID_STATUS_TRANSITION]),
+        },
       },
       validatorCompiler: serviceValidates,
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      return { success: true, data: toRestOrder(await orders.updateOrder(workspaceOf(request), id, request.body)) };
+      return {
+        success: true,
+        data: toRestOrder(await orders.updateOrder(workspaceOf(request), id, request.body)),
+      };
     },
   );
 
@@ -103,8 +137,9 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
     {
       schema: {
         summary: 'Get an order',
+        operationId: 'getOrder',
         params: Type.Object({ id: Type.String() }),
-        response: { 200: OrderEnvelope, 404: ErrorEnvelope },
+        response: { 200: OrderEnvelope, 404: errorCodes(ErrorEnvelope, [ErrorCode.NOT_FOUND]) },
       },
     },
     async (request) => {

@@ -4,6 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { ORDER_STATUSES } from '../orders/order.types';
+import { ErrorCode } from '../errors/app-error';
 
 const Address = Type.Object({
   name: Type.Optional(Type.String()),
@@ -39,14 +40,16 @@ export const OrderSchema = Type.Object({
   shipping: Type.Number(),
   tax: Type.Number(),
   total: Type.Number(),
-  currency: Type.String(),
+  currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code' }),
   shipping_address: Type.Optional(Address),
   billing_address: Type.Optional(Address),
   notes: Type.Optional(Type.String()),
   metadata: Type.Optional(Type.Object({}, { additionalProperties: true })),
   tracking_number: Type.Optional(Type.String()),
   tracking_url: Type.Optional(Type.String()),
-  status_history: Type.Array(Type.Object({ status: Status, timestamp: Type.String({ format: 'date-time' }) })),
+  status_history: Type.Array(
+    Type.Object({ status: Status, timestamp: Type.String({ format: 'date-time' }) }),
+  ),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
 });
@@ -81,19 +84,25 @@ export const OrderListEnvelope = Type.Object({
 export const ListOrdersQuery = Type.Object({
   customer_id: Type.Optional(Type.String()),
   status: Type.Optional(Status),
-  from: Type.Optional(Type.String({ description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time' })),
+  from: Type.Optional(
+    Type.String({ description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time' }),
+  ),
   to: Type.Optional(Type.String({ description: 'YYYY-MM-DD (inclusive) or an ISO 8601 date-time' })),
-  min_total: Type.Optional(Type.String({ description: 'Exact decimal, e.g. 100.00' })),
-  max_total: Type.Optional(Type.String({ description: 'Exact decimal' })),
+  min_total: Type.Optional(
+    Type.String({ description: 'Exact decimal, e.g. 100.00', pattern: '^\\d{1,15}(\\.\\d{1,3})?$' }),
+  ),
+  max_total: Type.Optional(
+    Type.String({ description: 'Exact decimal', pattern: '^\\d{1,15}(\\.\\d{1,3})?$' }),
+  ),
   search: Type.Optional(Type.String({ description: 'Part of the order number or notes' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
 });
 
 export const ErrorEnvelope = Type.Object({
   success: Type.Literal(false),
   error: Type.Object({
-    code: Type.String(),
+    code: Type.Unsafe<string>({ type: 'string', enum: Object.values(ErrorCode) }),
     message: Type.String(),
     details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
     request_id: Type.String(),

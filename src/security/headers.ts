@@ -13,6 +13,7 @@
  * `/api` and `/graphql` responses are also marked `Cache-Control: no-store`:
  * they carry one workspace's orders.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastifyHelmet from '@fastify/helmet';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
@@ -52,6 +53,29 @@ const HELMET_OPTIONS = {
 } satisfies HelmetOptions;
 
 const apiHeaders = helmet(HELMET_OPTIONS);
+
+let staticHeaders: Record<string, string> | undefined;
+
+/**
+ * The API's security headers as plain name/value pairs, for responses written
+ * to a socket by hand (Node's own refusals). Helmet computes them once.
+ */
+export function apiSecurityHeaders(): Record<string, string> {
+  if (!staticHeaders) {
+    const collected: Record<string, string> = {};
+    const response = {
+      setHeader(name: string, value: string | number | readonly string[]) {
+        collected[name] = Array.isArray(value) ? value.join(', ') : String(value);
+      },
+      removeHeader(name: string) {
+        delete collected[name];
+      },
+    };
+    apiHeaders({} as IncomingMessage, response as unknown as ServerResponse, () => undefined);
+    staticHeaders = collected;
+  }
+  return staticHeaders;
+}
 
 type ErrorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void;
 

@@ -12,7 +12,6 @@
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../errors/app-error';
-import { topLevelErrorResponse } from '../graphql/errors';
 
 export interface LoadSheddingOptions {
   /** 0 turns shedding off. */
@@ -44,13 +43,10 @@ export async function registerLoadShedding(app: FastifyInstance, options: LoadSh
   app.addHook('onReady', async () => {
     armedAt = Date.now() + 2 * options.sampleIntervalMs;
   });
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', async (request) => {
     if (Date.now() < armedAt || !app.isUnderPressure() || !isShed(request, options.graphqlPath)) return;
     request.log.warn({ eventLoopDelayMs: Math.round(app.memoryUsage().eventLoopDelay) }, 'shedding load: the event loop lags');
-    const error = new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is overloaded; retry shortly', [], RETRY_AFTER_SECONDS);
-    // The REST error handler writes the envelope and Retry-After.
-    if (request.routeOptions.url !== options.graphqlPath) throw error;
-    const { status, body } = topLevelErrorResponse(error);
-    return reply.code(status).header('retry-after', String(RETRY_AFTER_SECONDS)).type('application/json; charset=utf-8').send(body);
+    // Thrown: each transport's error handler writes it (REST envelope or GraphQL response) with Retry-After.
+    throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is overloaded; retry shortly', [], RETRY_AFTER_SECONDS);
   });
 }

@@ -18,9 +18,9 @@
  *   ends, before any database lookup.
  *
  * Every guarded response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining`
- * and `X-RateLimit-Reset` (seconds); a 429 also carries `Retry-After`. A REST
- * 429 is the usual error envelope (through the REST error handler); a GraphQL
- * 429 is a top-level error with `extensions.code = "RATE_LIMITED"`.
+ * and `X-RateLimit-Reset` (seconds); a 429 also carries `Retry-After`. The 429
+ * is thrown, so each transport's error handler writes it: the REST envelope,
+ * or a GraphQL response with `extensions.code = "RATE_LIMITED"`.
  */
 import fastifyRateLimit, { type FastifyRateLimitStoreCtor, normalizeIP } from '@fastify/rate-limit';
 import RedisStore from '@fastify/rate-limit/store/RedisStore';
@@ -29,7 +29,6 @@ import Redis from 'ioredis';
 import { bearerToken, hashApiKey, looksLikeApiKey } from '../auth/api-key';
 import { ConfigError } from '../config/config';
 import { AppError, ErrorCode } from '../errors/app-error';
-import { topLevelErrorResponse } from '../graphql/errors';
 import type { FailedAuthenticationCounter } from './request-authentication';
 
 export interface RateLimitOptions {
@@ -128,13 +127,10 @@ interface Refusal {
   message: string;
 }
 
-function refuse(reply: FastifyReply, scope: Scope, refusal: Refusal): FastifyReply {
-  const error = new AppError(ErrorCode.RATE_LIMITED, refusal.message, [], refusal.retryAfterSeconds);
+/** Throws the 429; each transport's error handler writes it (REST envelope or GraphQL response) with Retry-After. */
+function refuse(reply: FastifyReply, refusal: Refusal): never {
   reply.header('x-ratelimit-limit', refusal.limit).header('x-ratelimit-remaining', 0).header('x-ratelimit-reset', refusal.retryAfterSeconds);
-  // The REST error handler writes the envelope and Retry-After.
-  if (scope === 'api') throw error;
-  const { status, body } = topLevelErrorResponse(error);
-  return reply.code(status).header('retry-after', refusal.retryAfterSeconds).type('application/json; charset=utf-8').send(body);
+  throw new AppError(ErrorCode.RATE_LIMITED, refusal.message, [], refusal.retryAfterSeconds);
 }
 
 export interface RateLimits {
@@ -169,7 +165,7 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
     // An address that keeps failing authentication is refused before its key is looked up.
     const failures = await authFailures(request, { increment: false });
     if (!failures.isAllowed && failures.remaining === 0 && failures.ttl > 0) {
-      return refuse(reply, scope, {
+      return refuse(reply, {
         limit: failures.max,
         retryAfterSeconds: failures.ttlInSeconds,
         message: `Too many failed authentication attempts from this address; retry in ${failures.ttlInSeconds} s`,
@@ -179,7 +175,7 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
     const limit = await perKey(request);
     if (limit.isAllowed) return;
     if (limit.isExceeded) {
-      return refuse(reply, scope, {
+      return refuse(reply, {
         limit: limit.max,
         retryAfterSeconds: limit.ttlInSeconds,
         message: `Rate limit of ${limit.max} requests a minute exceeded; retry in ${limit.ttlInSeconds} s`,
@@ -193,7 +189,10 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
       // One increment, whose result is the check: the store counts atomically (in Redis too).
       const failures = await authFailures(request);
       if (failures.isAllowed || !failures.isExceeded) return undefined;
-      reply.header('x-ratelimit-limit', failures.max).header('x-ratelimit-remaining', 0).header('x-ratelimit-reset', failures.ttlInSeconds);
+      reply
+        .header('x-ratelimit-limit', failures.max)
+        .header('x-ratelimit-remaining', 0)
+        .header('x-ratelimit-reset', failures.ttlInSeconds);
       return new AppError(
         ErrorCode.RATE_LIMITED,
         `Too many failed authentication attempts from this address; retry in ${failures.ttlInSeconds} s`,

@@ -192,9 +192,9 @@ describe('HTTP protections', () => {
     expect(res.body).toContain('batching');
   });
 
-  it('refuses a GET without a preflight header (CSRF), and serves it with one', async () => {
+  it('refuses a GET without Authorization or a preflight header (CSRF), and serves it with one', async () => {
     const url = `/graphql?query=${encodeURIComponent('{ __typename }')}`;
-    const blocked = await t.app.http.inject({ method: 'GET', url, headers: { authorization: auth } });
+    const blocked = await t.app.http.inject({ method: 'GET', url, headers: { 'x-api-key': 'none' } });
     expect(blocked.statusCode).toBe(400);
     expect(blocked.json().errors[0].message).toMatch(/Cross-Site Request Forgery/);
     const allowed = await t.app.http.inject({ method: 'GET', url, headers: { authorization: auth, 'apollo-require-preflight': 'true' } });

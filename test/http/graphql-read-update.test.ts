@@ -166,7 +166,7 @@ describe('orders connection', () => {
     [{ first: 0 }, 'first must be between 1 and 100'],
     [{ first: 101 }, 'first must be between 1 and 100'],
     [{ after: 'garbage' }, 'after is not a cursor from this API'],
-    [{ filter: { from: 'last week' } }, 'from must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
+    [{ filter: { from: 'last week' } }, 'filter.from must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
   ])('refuses %j with VALIDATION_ERROR', async (variables, message) => {
     const res = await gql(PAGE, variables);
     expect(res.data).toBeNull();

@@ -109,7 +109,7 @@ describe('an injected internal failure', () => {
 describe("Fastify's and Apollo's own errors", () => {
   it.each([
     ['an unknown route', { method: 'GET', url: '/api/nope' }, 404, 'NOT_FOUND'],
-    ['an unsupported method', { method: 'DELETE', url: '/api/orders/order_01' }, 404, 'NOT_FOUND'],
+    ['an unsupported method', { method: 'DELETE', url: '/api/orders/order_01' }, 405, 'METHOD_NOT_ALLOWED'],
     ['a malformed URL', { method: 'GET', url: '/api/orders/%E0%A4%A' }, 400, 'INVALID_JSON'],
     ['an id too long for the router', { method: 'GET', url: `/api/orders/${'x'.repeat(500)}` }, 404, 'NOT_FOUND'],
     ['malformed JSON', { method: 'POST', url: '/api/orders', headers: { 'content-type': 'application/json' }, payload: '{"a": ' }, 400, 'INVALID_JSON'],

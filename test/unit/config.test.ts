@@ -41,6 +41,7 @@ describe('loadConfig defaults', () => {
       redisUrl: undefined,
       rateLimitRedisPrefix: 'order-gateway:ratelimit:',
       trustProxy: false,
+      corsOrigins: [],
       apiKeyCacheTtlMs: 500,
       graphqlMaxDepth: 8,
       graphqlMaxAliases: 15,

@@ -1,0 +1,42 @@
+/**
+ * Fastify's own request errors (body parser, body limit, router, schema
+ * validation) as `AppError`s, for both transports' error handlers: REST writes
+ * them as its envelope, GraphQL as a GraphQL response.
+ */
+import type { FastifyError } from 'fastify';
+import { AppError, ErrorCode } from './app-error';
+import { toAppError } from './to-app-error';
+
+const FASTIFY_CODES: Record<string, AppError> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: new AppError(
+    ErrorCode.PAYLOAD_TOO_LARGE,
+    'The request body is larger than the limit',
+  ),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: new AppError(
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    'Send the request body as application/json',
+  ),
+  // A path parameter too long for the router: no such id can exist.
+  FST_ERR_MAX_PARAM_LENGTH: new AppError(ErrorCode.NOT_FOUND, 'Not found'),
+};
+
+export function classifyRequestError(error: FastifyError): AppError {
+  if (error instanceof AppError) return error;
+  const known = FASTIFY_CODES[error.code];
+  if (known) return known;
+  if (error.validation) {
+    return AppError.validation(
+      error.validation.map((issue) => ({
+        path: [error.validationContext ?? 'request', ...issue.instancePath.split('/').filter(Boolean)],
+        message: issue.message ?? 'is invalid',
+      })),
+    );
+  }
+  // A malformed request Fastify refused before it reached a route (bad content length, bad URL …).
+  // Its own message may echo the request, so it is not passed on.
+  const status = error.statusCode ?? 500;
+  if (status === 400 || (status > 400 && status < 500 && error.code?.startsWith('FST_'))) {
+    return new AppError(ErrorCode.INVALID_JSON, 'The request could not be read');
+  }
+  return toAppError(error);
+}

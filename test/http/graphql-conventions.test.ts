@@ -1,0 +1,290 @@
+/**
+ * GraphQL over HTTP as stock clients expect it (issue 10, points 1–6): request
+ * errors keep graphql-js's and Apollo's messages and codes, only our own
+ * failures are masked (and logged), empty pages have null cursors, GET queries
+ * work with a bearer key alone, every refusal on /graphql is a GraphQL
+ * response, and argument errors name GraphQL paths.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createTestApp, type TestApp } from '../support/app';
+
+let t: TestApp;
+let auth: string;
+
+beforeAll(async () => {
+  t = await createTestApp({ bodyLimit: 4096 });
+  auth = await t.bearer('acme');
+});
+afterAll(() => t.close());
+
+function post(payload: string, headers: Record<string, string> = {}) {
+  return t.app.http.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json', authorization: auth, ...headers },
+    payload,
+  });
+}
+
+const gql = (query: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
+  post(JSON.stringify({ query, ...extra }), headers);
+
+function logsOf(requestId: string) {
+  return t.logs.filter((line) => line.reqId === requestId);
+}
+
+describe('operations graphql-js cannot pick (point 1)', () => {
+  it('several operations without operationName: 400 with graphql-js’s message, logged with its request id', async () => {
+    const res = await gql('query A { __typename } query B { __typename }');
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors).toStrictEqual([
+      {
+        message: 'Must provide operation name if query contains multiple operations.',
+        extensions: { code: 'OPERATION_RESOLUTION_FAILURE' },
+      },
+    ]);
+    const lines = logsOf(res.headers['x-request-id'] as string);
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'request completed', status: 400 }));
+  });
+
+  it('an unknown operationName: 400 naming it', async () => {
+    const res = await gql('query A { __typename }', { operationName: 'C' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors[0]).toMatchObject({
+      message: 'Unknown operation named "C".',
+      extensions: { code: 'OPERATION_RESOLUTION_FAILURE' },
+    });
+  });
+
+  it('the operation that is named still runs', async () => {
+    const res = await gql('query A { __typename } query B { __typename }', { operationName: 'B' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toStrictEqual({ data: { __typename: 'Query' } });
+  });
+});
+
+describe('client errors pass through, our own failures are masked (point 2)', () => {
+  it('a subscription on a schema without subscriptions is a 400 BAD_REQUEST with graphql-js’s message', async () => {
+    const res = await gql('subscription S { __typename }');
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors).toStrictEqual([
+      {
+        message: 'Schema is not configured to execute subscription operation.',
+        locations: [{ line: 1, column: 1 }],
+        extensions: { code: 'BAD_REQUEST' },
+      },
+    ]);
+  });
+
+  it('an APQ hash that does not match its query is a 400 BAD_REQUEST with Apollo’s message', async () => {
+    const res = await gql('{ __typename }', {
+      extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors).toStrictEqual([
+      { message: 'provided sha does not match query', extensions: { code: 'BAD_REQUEST' } },
+    ]);
+  });
+
+  it('syntax and validation errors keep their codes', async () => {
+    expect((await gql('{ orders {')).json().errors[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
+    expect((await gql('{ nope }')).json().errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('a failure of our own code is masked as INTERNAL_ERROR with the request id, and logged under it', async () => {
+    const spy = vi
+      .spyOn(t.app.services.orders, 'getOrder')
+      .mockRejectedValueOnce(new Error('secret detail: relation "orders" is broken'));
+    try {
+      const res = await gql('{ order(id: "order_x") { id } }');
+      const requestId = res.headers['x-request-id'] as string;
+      expect(res.json().errors).toStrictEqual([
+        {
+          message: 'Internal server error',
+          locations: [{ line: 1, column: 3 }],
+          path: ['order'],
+          extensions: { code: 'INTERNAL_ERROR', requestId },
+        },
+      ]);
+      expect(res.body).not.toContain('secret');
+      const logged = logsOf(requestId).find((line) => line.level === 50);
+      expect(logged).toMatchObject({
+        reqId: requestId,
+        err: { message: 'secret detail: relation "orders" is broken' },
+      });
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe('cursors (point 3)', () => {
+  const PAGE =
+    'query($after: String, $filter: OrderFilter) { orders(first: 2, after: $after, filter: $filter) { totalCount edges { cursor } pageInfo { startCursor endCursor hasNextPage } } }';
+
+  it('an empty page has null cursors', async () => {
+    const res = await gql(PAGE, { variables: { filter: { customerId: 'nobody' } } });
+    expect(res.json().data.orders).toStrictEqual({
+      totalCount: 0,
+      edges: [],
+      pageInfo: { startCursor: null, endCursor: null, hasNextPage: false },
+    });
+  });
+
+  it('after: "" starts from the beginning, like null', async () => {
+    const ctx = await t.app.services.auth.authenticate(auth);
+    await t.app.services.orders.createOrder(ctx, {
+      customer_id: 'cursor-c',
+      items: [{ product_id: 'p', quantity: 1, price: 1 }],
+      total: 1,
+    });
+    const fromEmpty = (
+      await gql(PAGE, { variables: { after: '', filter: { customerId: 'cursor-c' } } })
+    ).json();
+    const fromNull = (
+      await gql(PAGE, { variables: { after: null, filter: { customerId: 'cursor-c' } } })
+    ).json();
+    expect(fromEmpty.errors).toBeUndefined();
+    expect(fromEmpty).toStrictEqual(fromNull);
+    expect(fromEmpty.data.orders.totalCount).toBe(1);
+  });
+});
+
+describe('CSRF prevention and GET (point 4)', () => {
+  it('a GET query with only Authorization (as urql sends it) is answered', async () => {
+    const res = await t.app.http.inject({
+      method: 'GET',
+      url: '/graphql?query=%7B__typename%7D',
+      headers: { authorization: auth },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toStrictEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('a GET without Authorization or a preflight header is still blocked as CSRF', async () => {
+    const res = await t.app.http.inject({
+      method: 'GET',
+      url: '/graphql?query=%7B__typename%7D',
+      headers: { accept: 'application/json' },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors[0].message).toContain('Cross-Site Request Forgery');
+  });
+
+  it('a GET mutation is refused with 405 and Allow: POST, and runs nothing', async () => {
+    const spy = vi.spyOn(t.app.services.orders, 'createOrderExactlyOnce');
+    const query = encodeURIComponent(
+      'mutation { createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { order { id } } }',
+    );
+    const res = await t.app.http.inject({
+      method: 'GET',
+      url: `/graphql?query=${query}`,
+      headers: { authorization: auth },
+    });
+    expect(res.statusCode).toBe(405);
+    expect(res.headers.allow).toBe('POST');
+    expect(spy).not.toHaveBeenCalled();
+    spy.mockRestore();
+  });
+});
+
+describe('refusals on /graphql are GraphQL responses (point 5)', () => {
+  const ACCEPT = 'application/graphql-response+json, application/json;q=0.9';
+
+  it.each([
+    ['malformed JSON', '{"query": ', 'application/json', 400, 'INVALID_JSON'],
+    [
+      'a body over the limit',
+      JSON.stringify({ query: `{ __typename } # ${'x'.repeat(5000)}` }),
+      'application/json',
+      413,
+      'PAYLOAD_TOO_LARGE',
+    ],
+    ['a body that is not JSON', 'query { __typename }', 'text/plain', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+  ])(
+    '%s: a GraphQL error response in the media type the client accepts',
+    async (_label, payload, contentType, status, code) => {
+      for (const [accept, type] of [
+        [ACCEPT, 'application/graphql-response+json; charset=utf-8'],
+        ['application/json', 'application/json; charset=utf-8'],
+      ]) {
+        const res = await post(payload, { 'content-type': contentType, accept });
+        expect(res.statusCode).toBe(status);
+        expect(res.headers['content-type']).toBe(type);
+        expect(res.json()).toStrictEqual({ errors: [{ message: expect.any(String), extensions: { code } }] });
+        expect(res.headers['x-request-id']).toBeTruthy();
+        expect(res.headers['x-content-type-options']).toBe('nosniff');
+      }
+    },
+  );
+
+  it('a 401 is UNAUTHENTICATED with WWW-Authenticate: Bearer, on GraphQL and on REST', async () => {
+    const gqlRes = await gql('{ __typename }', {}, { authorization: 'Bearer ogk_wrong', accept: ACCEPT });
+    expect(gqlRes.statusCode).toBe(401);
+    expect(gqlRes.headers['www-authenticate']).toMatch(/^Bearer /);
+    expect(gqlRes.headers['content-type']).toBe('application/graphql-response+json; charset=utf-8');
+    expect(gqlRes.json().errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    const rest = await t.app.http.inject({
+      method: 'GET',
+      url: '/api/orders',
+      headers: { authorization: 'Bearer ogk_wrong' },
+    });
+    expect(rest.statusCode).toBe(401);
+    expect(rest.headers['www-authenticate']).toMatch(/^Bearer /);
+  });
+
+  it('past the rate limit and past the failed-authentication limit: 429 RATE_LIMITED with Retry-After and retryAfterSeconds', async () => {
+    const limited = await createTestApp({ rateLimitPerMinute: 2, authFailuresPerMinute: 1 });
+    try {
+      const key = await limited.bearer('tiny');
+      const send = (authorization: string) =>
+        limited.app.http.inject({
+          method: 'POST',
+          url: '/graphql',
+          headers: { 'content-type': 'application/json', authorization, accept: ACCEPT },
+          payload: JSON.stringify({ query: '{ __typename }' }),
+        });
+      await send(key);
+      await send(key);
+      const over = await send(key);
+      expect(over.statusCode).toBe(429);
+      expect(over.headers['content-type']).toBe('application/graphql-response+json; charset=utf-8');
+      expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
+      expect(over.json()).toStrictEqual({
+        errors: [
+          {
+            message: expect.stringMatching(/^Rate limit/),
+            extensions: { code: 'RATE_LIMITED', retryAfterSeconds: Number(over.headers['retry-after']) },
+          },
+        ],
+      });
+
+      expect((await send('Bearer ogk_wrong')).statusCode).toBe(401);
+      const blocked = await send('Bearer ogk_wrong');
+      expect(blocked.statusCode).toBe(429);
+      expect(blocked.headers['content-type']).toBe('application/graphql-response+json; charset=utf-8');
+      expect(blocked.json().errors[0]).toMatchObject({
+        message: expect.stringMatching(/failed authentication/),
+        extensions: { code: 'RATE_LIMITED' },
+      });
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('argument errors name GraphQL paths (point 6)', () => {
+  it('lists every bad argument by its GraphQL path, in the message and in extensions.fields', async () => {
+    const res = await gql(
+      '{ orders(first: 0, filter: { minTotal: "abc", maxTotal: "1.2345", from: "last week" }) { totalCount } }',
+    );
+    const error = res.json().errors[0];
+    expect(error.extensions.code).toBe('VALIDATION_ERROR');
+    expect(
+      error.extensions.fields.map((field: { path: string[] }) => field.path.join('.')).sort(),
+    ).toStrictEqual(['filter.from', 'filter.maxTotal', 'filter.minTotal', 'first']);
+    for (const name of ['filter.minTotal', 'filter.maxTotal', 'filter.from', 'first'])
+      expect(error.message).toContain(`${name} `);
+    expect(error.message).not.toMatch(/min_total|max_total|fields are invalid/);
+  });
+});

@@ -1,0 +1,305 @@
+/**
+ * HTTP conventions of the REST shim (issue 10, points 8–14): 405 with Allow,
+ * Location on 201, the request charset, Node's own refusals in the error
+ * envelope, compression, CORS, and the trailing slash.
+ */
+import net from 'node:net';
+import zlib from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../support/app';
+
+let t: TestApp;
+let auth: string;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  auth = await t.bearer('acme');
+});
+afterAll(() => t.close());
+
+const ORDER = {
+  customer_id: 'c1',
+  items: [{ product_id: 'p', name: 'Café crème', quantity: 1, price: '2.00' }],
+  total: '2.00',
+};
+
+function create(payload: string | Buffer, contentType = 'application/json') {
+  return t.app.http.inject({
+    method: 'POST',
+    url: '/api/orders',
+    headers: { authorization: auth, 'content-type': contentType },
+    payload,
+  });
+}
+
+describe('405 Method Not Allowed (point 8)', () => {
+  it.each([
+    ['DELETE', '/api/orders/order_x', 'GET, HEAD, PUT'],
+    ['PATCH', '/api/orders/order_x', 'GET, HEAD, PUT'],
+    ['POST', '/api/orders/order_x', 'GET, HEAD, PUT'],
+    ['DELETE', '/api/orders', 'GET, HEAD, POST'],
+  ])('%s %s is 405 with Allow: %s, in the envelope', async (method, url, allow) => {
+    const res = await t.app.http.inject({
+      method: method as 'DELETE',
+      url,
+      headers: { authorization: auth },
+    });
+    expect(res.statusCode).toBe(405);
+    expect(res.headers.allow).toBe(allow);
+    expect(res.json()).toMatchObject({
+      success: false,
+      error: { code: 'METHOD_NOT_ALLOWED', request_id: res.headers['x-request-id'] },
+    });
+  });
+
+  it('an unknown URL stays 404', async () => {
+    const res = await t.app.http.inject({
+      method: 'DELETE',
+      url: '/api/nothing',
+      headers: { authorization: auth },
+    });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers.allow).toBeUndefined();
+  });
+
+  it('PUT /graphql is 405 too, as a GraphQL response', async () => {
+    const res = await t.app.http.inject({ method: 'PUT', url: '/graphql', headers: { authorization: auth } });
+    expect(res.statusCode).toBe(405);
+    expect(res.headers.allow).toContain('POST');
+    expect(res.json().errors[0].extensions.code).toBe('METHOD_NOT_ALLOWED');
+  });
+});
+
+describe('Location (point 9)', () => {
+  it('a 201 names the new order, and the URL serves it', async () => {
+    const res = await create(JSON.stringify(ORDER));
+    expect(res.statusCode).toBe(201);
+    expect(res.headers.location).toBe(`/api/orders/${res.json().data.id}`);
+    const read = await t.app.http.inject({
+      method: 'GET',
+      url: res.headers.location as string,
+      headers: { authorization: auth },
+    });
+    expect(read.json().data.id).toBe(res.json().data.id);
+  });
+
+  it('an idempotent replay carries it too', async () => {
+    const headers = { authorization: auth, 'content-type': 'application/json', 'idempotency-key': 'loc-1' };
+    const first = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/orders',
+      headers,
+      payload: JSON.stringify(ORDER),
+    });
+    const again = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/orders',
+      headers,
+      payload: JSON.stringify(ORDER),
+    });
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.headers.location).toBe(first.headers.location);
+  });
+});
+
+describe('request charset (point 10)', () => {
+  it('UTF-8, declared or not, keeps é', async () => {
+    for (const type of [
+      'application/json',
+      'application/json; charset=utf-8',
+      'application/json; charset="UTF-8"',
+    ]) {
+      const res = await create(Buffer.from(JSON.stringify(ORDER), 'utf8'), type);
+      expect(res.statusCode).toBe(201);
+      expect(res.json().data.items[0].name).toBe('Café crème');
+    }
+  });
+
+  it('a body declared in another charset is 415 and stores nothing', async () => {
+    const before = (
+      await t.app.http.inject({ method: 'GET', url: '/api/orders?limit=1', headers: { authorization: auth } })
+    ).json().pagination.total;
+    const res = await create(
+      Buffer.from(JSON.stringify(ORDER), 'latin1'),
+      'application/json; charset=iso-8859-1',
+    );
+    expect(res.statusCode).toBe(415);
+    expect(res.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const after = (
+      await t.app.http.inject({ method: 'GET', url: '/api/orders?limit=1', headers: { authorization: auth } })
+    ).json().pagination.total;
+    expect(after).toBe(before);
+  });
+
+  it('bytes that are not UTF-8 are 400 INVALID_JSON, never stored as U+FFFD', async () => {
+    const res = await create(Buffer.from(JSON.stringify(ORDER), 'latin1'));
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({
+      code: 'INVALID_JSON',
+      message: 'The request body is not valid UTF-8',
+    });
+  });
+});
+
+describe('compression (point 12)', () => {
+  it('a large list is gzip-compressed for a client that accepts it; a small answer is not', async () => {
+    const ctx = await t.app.services.auth.authenticate(auth);
+    for (let i = 0; i < 40; i++) {
+      await t.app.services.orders.createOrder(ctx, {
+        customer_id: `zip-${i}`,
+        items: [{ product_id: 'p', quantity: 1, price: 1 }],
+        total: 1,
+      });
+    }
+    const res = await t.app.http.inject({
+      method: 'GET',
+      url: '/api/orders?limit=100',
+      headers: { authorization: auth, 'accept-encoding': 'gzip' },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-encoding']).toBe('gzip');
+    expect(res.headers.vary).toMatch(/accept-encoding/i);
+    const body = JSON.parse(zlib.gunzipSync(res.rawPayload).toString('utf8'));
+    expect(body.data.length).toBeGreaterThanOrEqual(40);
+
+    const small = await t.app.http.inject({
+      method: 'GET',
+      url: '/api/orders/order_none',
+      headers: { authorization: auth, 'accept-encoding': 'gzip' },
+    });
+    expect(small.headers['content-encoding']).toBeUndefined();
+    const plain = await t.app.http.inject({
+      method: 'GET',
+      url: '/api/orders?limit=100',
+      headers: { authorization: auth },
+    });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+  });
+});
+
+describe('CORS (point 13)', () => {
+  it('is off by default: no Access-Control-* headers, and a preflight is not answered as one', async () => {
+    const res = await t.app.http.inject({
+      method: 'GET',
+      url: '/api/orders',
+      headers: { authorization: auth, origin: 'https://shop.example.com' },
+    });
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    const preflight = await t.app.http.inject({
+      method: 'OPTIONS',
+      url: '/api/orders',
+      headers: { origin: 'https://shop.example.com', 'access-control-request-method': 'POST' },
+    });
+    expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('CORS_ORIGINS allows the listed origins: preflight answered with Authorization allowed; others get nothing', async () => {
+    const cors = await createTestApp({ corsOrigins: ['https://shop.example.com'] });
+    try {
+      const key = await cors.bearer('cors');
+      const preflight = await cors.app.http.inject({
+        method: 'OPTIONS',
+        url: '/api/orders',
+        headers: {
+          origin: 'https://shop.example.com',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization, content-type, idempotency-key',
+        },
+      });
+      expect(preflight.statusCode).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe('https://shop.example.com');
+      expect(String(preflight.headers['access-control-allow-headers']).toLowerCase()).toContain(
+        'authorization',
+      );
+      expect(preflight.headers['access-control-allow-methods']).toContain('POST');
+
+      const res = await cors.app.http.inject({
+        method: 'GET',
+        url: '/api/orders',
+        headers: { authorization: key, origin: 'https://shop.example.com' },
+      });
+      expect(res.headers['access-control-allow-origin']).toBe('https://shop.example.com');
+      expect(String(res.headers['access-control-expose-headers'])).toContain('X-Request-Id');
+
+      const stranger = await cors.app.http.inject({
+        method: 'GET',
+        url: '/api/orders',
+        headers: { authorization: key, origin: 'https://evil.example' },
+      });
+      expect(stranger.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await cors.close();
+    }
+  });
+});
+
+describe('trailing slash (point 14)', () => {
+  it('GET /api/orders/ is the list, not an order with an empty id', async () => {
+    const res = await t.app.http.inject({
+      method: 'GET',
+      url: '/api/orders/?limit=1',
+      headers: { authorization: auth },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ success: true, pagination: { limit: 1 } });
+  });
+});
+
+describe('Node’s own refusals (point 11)', () => {
+  let port: number;
+  let node: TestApp;
+  beforeAll(async () => {
+    node = await createTestApp({ headersTimeoutMs: 1000, requestTimeoutMs: 1000 });
+    await node.app.http.listen({ host: '127.0.0.1', port: 0 });
+    port = (node.app.http.server.address() as net.AddressInfo).port;
+  });
+  afterAll(() => node.close());
+
+  /** Sends raw bytes and returns everything the server writes before it closes the connection. */
+  function raw(bytes: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk.toString('latin1')));
+      socket.on('close', () => resolve(data));
+      socket.on('error', reject);
+      socket.setTimeout(10_000, () => socket.destroy(new Error('no answer')));
+    });
+  }
+
+  function parse(response: string) {
+    const [head = '', body = ''] = response.split('\r\n\r\n');
+    const [statusLine = '', ...lines] = head.split('\r\n');
+    const headers = Object.fromEntries(
+      lines.map((line) => [
+        line.slice(0, line.indexOf(':')).toLowerCase(),
+        line.slice(line.indexOf(':') + 1).trim(),
+      ]),
+    );
+    return {
+      status: Number(statusLine.split(' ')[1]),
+      headers,
+      body: JSON.parse(body) as { success: boolean; error: { code: string; request_id: string } },
+    };
+  }
+
+  it.each([
+    ['a malformed request line', 'GARBAGE\r\n\r\n', 400, 'INVALID_JSON'],
+    [
+      'headers over the limit',
+      `GET /api/orders HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      431,
+      'HEADERS_TOO_LARGE',
+    ],
+    ['headers that never finish', 'GET /api/orders HTTP/1.1\r\nHost: x\r\n', 408, 'REQUEST_TIMEOUT'],
+  ])('%s: the envelope, with a request id and the security headers', async (_label, bytes, status, code) => {
+    const res = parse(await raw(bytes));
+    expect(res.status).toBe(status);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.body).toMatchObject({ success: false, error: { code } });
+    expect(res.headers['x-request-id']).toBe(res.body.error.request_id);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(res.headers.connection).toBe('close');
+  });
+});
