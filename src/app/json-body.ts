@@ -94,12 +94,38 @@ export function parseJsonBody(text: string): unknown {
   }
 }
 
+/** UTF-8 is the only charset JSON has (RFC 8259 §8.1); a label naming another one is refused, not guessed at. */
+const UTF8_LABEL = /^"?utf-?8"?$/i;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/** The `charset` parameter of a content type, if any. */
+export function charsetOf(contentType: string | undefined): string | undefined {
+  const match = /;\s*charset\s*=\s*("[^"]*"|[^;\s]+)/i.exec(contentType ?? '');
+  return match?.[1];
+}
+
+/** The body as text: a non-UTF-8 charset is 415, bytes that are not UTF-8 are 400, never U+FFFD stored in their place. */
+export function decodeJsonBody(body: Buffer, contentType: string | undefined): string {
+  const charset = charsetOf(contentType);
+  if (charset !== undefined && !UTF8_LABEL.test(charset)) {
+    throw new AppError(
+      ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+      `Send the request body as UTF-8 JSON, not ${charset.replace(/[^\w.:-]/g, '')}`,
+    );
+  }
+  try {
+    return utf8.decode(body);
+  } catch {
+    throw new AppError(ErrorCode.INVALID_JSON, 'The request body is not valid UTF-8');
+  }
+}
+
 /** JSON is the only body this API reads: anything else is 415, never parsed as text. */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     try {
-      done(null, parseJsonBody(body as string));
+      done(null, parseJsonBody(decodeJsonBody(body as Buffer, request.headers['content-type'])));
     } catch (error) {
       done(error as Error, undefined);
     }

@@ -192,11 +192,12 @@ describe('HTTP protections', () => {
     expect(res.body).toContain('batching');
   });
 
-  it('refuses a GET without Authorization or a preflight header (CSRF), and serves it with one', async () => {
+  it('refuses a GET without Authorization (what a cross-site page can send), and serves it with one', async () => {
     const url = `/graphql?query=${encodeURIComponent('{ __typename }')}`;
     const blocked = await t.app.http.inject({ method: 'GET', url, headers: { 'x-api-key': 'none' } });
-    expect(blocked.statusCode).toBe(400);
-    expect(blocked.json().errors[0].message).toMatch(/Cross-Site Request Forgery/);
+    // Authentication comes first: before the CSRF check and before any parsing.
+    expect(blocked.statusCode).toBe(401);
+    expect(blocked.json().errors[0].extensions.code).toBe('UNAUTHENTICATED');
     const allowed = await t.app.http.inject({ method: 'GET', url, headers: { authorization: auth, 'apollo-require-preflight': 'true' } });
     expect(allowed.statusCode).toBe(200);
     expect(allowed.json()).toStrictEqual({ data: { __typename: 'Query' } });

@@ -90,7 +90,7 @@ describe('GraphQL filter and cursor', () => {
       const body = res.json();
       expect(body.data).toBeNull();
       expect(body.errors[0]).toMatchObject({
-        message: `Invalid request: ${key} must be a date (YYYY-MM-DD) or an ISO 8601 date-time`,
+        message: `Invalid request: filter.${key} must be a date (YYYY-MM-DD) or an ISO 8601 date-time`,
         extensions: { code: 'VALIDATION_ERROR' },
       });
     }

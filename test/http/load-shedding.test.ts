@@ -61,7 +61,12 @@ describe('when the event loop lags', () => {
     expect(gql.statusCode).toBe(503);
     expect(gql.headers['retry-after']).toBe('2');
     expect(gql.json()).toStrictEqual({
-      errors: [{ message: 'The server is overloaded; retry shortly', extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 2 } }],
+      errors: [
+        {
+          message: 'The server is overloaded; retry shortly',
+          extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 2, requestId: gql.headers['x-request-id'] },
+        },
+      ],
     });
 
     expect(healthz.statusCode).toBe(200);
