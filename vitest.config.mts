@@ -3,13 +3,18 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     // type-graphql loads graphql's CommonJS build; the app's own imports must get
-    // the same copy, or `instanceof GraphQLScalarType` fails across the two.
-    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+    // the same copy, or `instanceof GraphQLScalarType` fails across the two. So must
+    // graphql-query-complexity, whose ES module build would import graphql's.
+    alias: [
+      { find: /^graphql$/, replacement: 'graphql/index.js' },
+      { find: /^graphql-query-complexity$/, replacement: 'graphql-query-complexity/cjs' },
+    ],
   },
   test: {
     include: ['test/**/*.test.ts'],
-    // The slow tests have their own run: `npm run test:faults` (vitest.faults.config.mts).
-    exclude: ['test/faults/**', 'node_modules/**'],
+    // The slow tests have their own runs: `npm run test:faults` (vitest.faults.config.mts)
+    // and `npm run test:slow` (`*.slow.test.ts`, vitest.slow.config.mts).
+    exclude: ['test/faults/**', 'test/**/*.slow.test.ts', 'node_modules/**'],
     // Each test file opens its own database (an in-memory PGlite, or a fresh
     // database on the server named by DATABASE_URL), so files can run in parallel.
     pool: 'forks',

@@ -6,7 +6,10 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   resolve: {
-    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+    alias: [
+      { find: /^graphql$/, replacement: 'graphql/index.js' },
+      { find: /^graphql-query-complexity$/, replacement: 'graphql-query-complexity/cjs' },
+    ],
   },
   test: {
     include: ['test/e2e/**/*.e2e.ts'],

@@ -5,7 +5,10 @@ import { defineConfig } from 'vitest/config';
  * mid-load, SIGTERM during load. `npm run test:faults`; `.ci/run` runs them.
  */
 export default defineConfig({
-  resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
+  resolve: { alias: [
+      { find: /^graphql$/, replacement: 'graphql/index.js' },
+      { find: /^graphql-query-complexity$/, replacement: 'graphql-query-complexity/cjs' },
+    ] },
   test: {
     include: ['test/faults/**/*.test.ts'],
     pool: 'forks',

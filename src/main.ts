@@ -6,7 +6,7 @@ import 'reflect-metadata';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildApp } from './app/app';
 import { ensureDevelopmentKey } from './app/development-key';
-import type { Config } from './config/config';
+import { checkServeConfig, type Config } from './config/config';
 import { databaseTarget, openDatabase } from './db/database';
 
 /** Waits until buffered log lines are written (the production logger writes asynchronously). */
@@ -16,6 +16,7 @@ function flushed(log: FastifyBaseLogger): Promise<void> {
 }
 
 export async function serve(config: Config): Promise<void> {
+  checkServeConfig(config);
   const db = await openDatabase(databaseTarget(config));
   let app;
   try {
@@ -27,7 +28,9 @@ export async function serve(config: Config): Promise<void> {
   }
   const log = app.http.log;
 
-  if (db.kind === 'embedded') {
+  // Only a newcomer's first start in development gets a key made and shown; anywhere else keys
+  // are made on purpose, with the CLI (`apikey create`), and never printed by the server.
+  if (db.kind === 'embedded' && config.nodeEnv === 'development') {
     const key = await ensureDevelopmentKey(app.services.auth, config.dataDir);
     if (key) {
       // Printed once, on purpose: this is the only time the secret is shown.

@@ -35,7 +35,9 @@ import { registerPlayground } from '../playground/playground';
 import { DOCS_PREFIX, registerOpenApi } from '../rest/openapi';
 import { graphqlProtection } from '../security/graphql-armor';
 import { registerSecurityHeaders, withSecurityHeaders } from '../security/headers';
+import { registerLoadShedding } from '../security/load-shedding';
 import { registerRateLimits } from '../security/rate-limit';
+import { requestAuthenticator } from '../security/request-authentication';
 import { requestIdOnInternalErrorsPlugin } from '../graphql/request-id.plugin';
 import { startIdempotencySweeper } from './housekeeping';
 import { registerJsonBodyParser } from './json-body';
@@ -143,7 +145,13 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
 
   // Before every route: the headers reach them all, and the limits run before authentication.
   await registerSecurityHeaders(http, { docsPrefix: DOCS_PREFIX, graphqlPath: '/graphql' });
-  await registerRateLimits(http, {
+  // Before the rate limits and authentication: a request refused for load costs nothing else.
+  await registerLoadShedding(http, {
+    maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+    sampleIntervalMs: config.loadSampleIntervalMs,
+    graphqlPath: '/graphql',
+  });
+  const rateLimits = await registerRateLimits(http, {
     perMinute: config.rateLimitPerMinute,
     authFailuresPerMinute: config.authFailuresPerMinute,
     windowMs: config.rateLimitWindowMs,
@@ -151,6 +159,7 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
     keyPrefix: config.rateLimitRedisPrefix,
     graphqlPath: '/graphql',
   });
+  const authenticate = requestAuthenticator(services.auth, rateLimits.countFailedAuthentication);
   await registerOpenApi(http); // before the routes it documents
   await http.register(healthRoutes, { ping: () => db.ping() });
   let metricsServer: FastifyInstance | undefined;
@@ -161,7 +170,7 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
       token: config.metricsToken,
       logger: http.log.child({ server: 'metrics' }),
     });
-  await http.register(ordersRoutes, { prefix: '/api', orders: services.orders, auth: services.auth });
+  await http.register(ordersRoutes, { prefix: '/api', orders: services.orders, authenticate });
   if (config.playground) {
     // Before Apollo's route, so that its hook sees browsers' GET /graphql first.
     registerPlayground(http, {
@@ -172,9 +181,10 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
   const apollo: ApolloServer<GraphQLContext> = await registerGraphQL(http, {
     schema: await buildGraphQLSchema(),
     orders: services.orders,
-    auth: services.auth,
+    authenticate,
     introspection: config.introspection,
     plugins: [graphqlTelemetryPlugin(metrics), requestIdOnInternalErrorsPlugin()],
+    maxResponseBytes: config.graphqlMaxResponseBytes,
     protection: graphqlProtection({
       maxDepth: config.graphqlMaxDepth,
       maxAliases: config.graphqlMaxAliases,

@@ -11,7 +11,9 @@
  * A body may nest at most `MAX_JSON_DEPTH` arrays and objects deep. Nothing in
  * the API needs more, the parser is recursive, and a deeply nested value that
  * got as far as a jsonb column crashes the embedded database (PGlite runs out
- * of stack around 1,000 levels).
+ * of stack around 1,000 levels). Its number literals may be at most
+ * `MAX_NUMBER_LITERAL_LENGTH` characters long. Both are checked in one pass
+ * over the text before it is parsed.
  */
 import type { FastifyInstance } from 'fastify';
 import { isSafeNumber, parse } from 'lossless-json';
@@ -22,43 +24,71 @@ const parseNumber = (literal: string): number | string => (isSafeNumber(literal)
 export const MAX_JSON_DEPTH = 64;
 
 /**
- * A number literal a double might not hold exactly has more than 15
- * significant digits, so it is a run of at least 16 digits, dots, signs and
- * exponent marks. Bodies without such a run (nearly all) take the native
- * parser, which is several times faster; the rest take the lossless one. A
- * long run inside a string only costs the slower parser, never a wrong value.
+ * A number literal longer than this is refused before parsing: no amount,
+ * quantity or limit needs more (an amount has at most 15 significant digits),
+ * and turning a million digits into a number costs real CPU time.
  */
-const MAYBE_INEXACT_NUMBER = /[\d.eE+-]{16,}/;
+export const MAX_NUMBER_LITERAL_LENGTH = 64;
 
-/** True when the text nests arrays and objects deeper than `max`; brackets inside strings do not count. */
-export function nestsDeeperThan(text: string, max: number): boolean {
+/**
+ * A number literal a double might not hold exactly has more than 15
+ * significant digits, so it is at least 16 characters long. Bodies without
+ * such a literal (nearly all) take the native parser, which is several times
+ * faster; the rest take the lossless one.
+ */
+const MAYBE_INEXACT_LENGTH = 16;
+
+export interface JsonTextShape {
+  /** Arrays and objects nest deeper than the limit given. */
+  tooDeep: boolean;
+  /** Characters in the longest number literal (digits, sign, point, exponent) outside strings. */
+  longestNumber: number;
+}
+
+/**
+ * One pass over the text, before any parsing: how deep it nests and how long
+ * its longest number literal is. Brackets and digits inside strings do not count.
+ */
+export function scanJsonText(text: string, maxDepth: number): JsonTextShape {
   let depth = 0;
   let inString = false;
+  let run = 0;
+  let longestNumber = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
+      if (c === 0x5c) i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
+      continue;
+    }
+    // 0-9 + - . e E
+    if ((c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e || c === 0x65 || c === 0x45) {
+      if (++run > longestNumber) longestNumber = run;
+      continue;
+    }
+    run = 0;
+    if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max) return true;
+      if (++depth > maxDepth) return { tooDeep: true, longestNumber };
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
-  return false;
+  return { tooDeep: false, longestNumber };
 }
 
 export function parseJsonBody(text: string): unknown {
-  if (text.trim() === '')
-    throw new AppError(ErrorCode.INVALID_JSON, 'The request body is empty; send a JSON object');
-  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+  if (text.trim() === '') throw new AppError(ErrorCode.INVALID_JSON, 'The request body is empty; send a JSON object');
+  const shape = scanJsonText(text, MAX_JSON_DEPTH);
+  if (shape.tooDeep) {
+    throw new AppError(ErrorCode.INVALID_JSON, `The request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
+  }
+  if (shape.longestNumber > MAX_NUMBER_LITERAL_LENGTH) {
     throw new AppError(
       ErrorCode.INVALID_JSON,
-      `The request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`,
+      `The request body has a number longer than ${MAX_NUMBER_LITERAL_LENGTH} characters; no field takes one`,
     );
   }
   try {
-    return MAYBE_INEXACT_NUMBER.test(text) ? parse(text, null, parseNumber) : JSON.parse(text);
+    return shape.longestNumber >= MAYBE_INEXACT_LENGTH ? parse(text, null, parseNumber) : JSON.parse(text);
   } catch {
     throw new AppError(ErrorCode.INVALID_JSON, 'The request body is not valid JSON');
   }

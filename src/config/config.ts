@@ -116,7 +116,19 @@ export const ENV = Type.Object({
   GRAPHQL_MAX_ALIASES: int(0, 10_000, 15, 'aliases in a GraphQL document'),
   GRAPHQL_MAX_DIRECTIVES: int(0, 10_000, 50, 'directives in a GraphQL document'),
   GRAPHQL_MAX_TOKENS: int(100, 1_000_000, 2000, 'lexical tokens in a GraphQL document'),
-  GRAPHQL_MAX_COST: int(1, 100_000_000, 50_000, "GraphQL Armor's static cost of a document"),
+  GRAPHQL_MAX_COST: int(1, 100_000_000, 50_000, 'cost of a GraphQL request, counting `first` and item lists (variables included)'),
+  GRAPHQL_MAX_RESPONSE_BYTES: int(
+    1024,
+    1024 * 1024 * 1024,
+    4 * 1024 * 1024,
+    'a GraphQL answer larger than this is refused (`QUERY_LIMIT_EXCEEDED`, limit `responseSize`)',
+  ),
+  MAX_EVENT_LOOP_DELAY_MS: int(
+    0,
+    60_000,
+    200,
+    'past this mean event-loop delay, `/api` and `/graphql` answer 503 with `Retry-After` (`0`: never)',
+  ),
   HEADERS_TIMEOUT_MS: int(
     1000,
     3_600_000,
@@ -266,6 +278,10 @@ function toConfig(v: Env) {
     graphqlMaxDirectives: v.GRAPHQL_MAX_DIRECTIVES,
     graphqlMaxTokens: v.GRAPHQL_MAX_TOKENS,
     graphqlMaxCost: v.GRAPHQL_MAX_COST,
+    graphqlMaxResponseBytes: v.GRAPHQL_MAX_RESPONSE_BYTES,
+    maxEventLoopDelayMs: v.MAX_EVENT_LOOP_DELAY_MS,
+    /** How often the event-loop delay is sampled. Not a variable; tests shorten it. */
+    loadSampleIntervalMs: 1000,
     headersTimeoutMs: v.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_MS,
@@ -277,4 +293,19 @@ export type Config = ReturnType<typeof toConfig>;
 /** Reads and checks the configuration; throws a `ConfigError` naming the bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   return toConfig(readEnv(env));
+}
+
+/**
+ * What `serve` needs beyond a valid configuration. Outside development,
+ * `/metrics` (every workspace's operation names and traffic) must not be open
+ * on the API's own port: it needs METRICS_TOKEN, or METRICS_PORT to serve it
+ * on a port of its own that only monitoring reaches.
+ */
+export function checkServeConfig(config: Config): void {
+  if (config.nodeEnv !== 'development' && config.metricsToken === undefined && config.metricsPort === undefined) {
+    throw new ConfigError(
+      `NODE_ENV=${config.nodeEnv} needs METRICS_TOKEN (16+ characters, required by /metrics as a bearer token) ` +
+        "or METRICS_PORT (serves /metrics on a port of its own): /metrics shows every workspace's traffic",
+    );
+  }
 }

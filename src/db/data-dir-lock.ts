@@ -1,11 +1,22 @@
 /**
  * The embedded database belongs to one process at a time: two PGlite
- * instances on the same files corrupt them. The holder writes its pid into
- * `DATA_DIR/gateway.lock`; a second process refuses to start while that pid
- * is alive, and takes over a lock whose holder has died.
+ * instances on the same files corrupt them. The holder keeps an exclusive
+ * advisory lock (an open-file-description lock on Linux, `flock` on macOS,
+ * `LockFileEx` on Windows, through fs-native-extensions) on
+ * `DATA_DIR/gateway.lock` for as long as it runs.
+ *
+ * The operating system releases the lock when the process ends, however it
+ * ends (`kill -9` included), so no stale lock is ever left to take over and
+ * nothing depends on process ids: a restarted container that is pid 1 again,
+ * or a lock file naming a pid that some other process now has, never blocks a
+ * start. Taking the lock is one system call, so of any number of simultaneous
+ * starts exactly one wins. The file itself stays (deleting it would let a new
+ * file be locked while an old one still is); it holds the last holder's pid,
+ * which only the refusal message reads.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { tryLock, unlock } from 'fs-native-extensions';
 
 export class DataDirLockedError extends Error {
   override name = 'DataDirLockedError';
@@ -15,42 +26,51 @@ export interface DataDirLock {
   release(): void;
 }
 
-function isAlive(pid: number): boolean {
+export const LOCK_FILE = 'gateway.lock';
+
+/** The pid the holder wrote, for the message; the lock itself is what counts. */
+function holderOf(file: string): number | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    const pid = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
   }
 }
 
 export function lockDataDir(dataDir: string): DataDirLock {
   fs.mkdirSync(dataDir, { recursive: true });
-  const file = path.join(dataDir, 'gateway.lock');
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
-      let released = false;
-      return {
-        release() {
-          if (released) return;
-          released = true;
-          fs.rmSync(file, { force: true });
-        },
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
-    if (Number.isInteger(holder) && isAlive(holder)) {
+  const file = path.join(dataDir, LOCK_FILE);
+  // Opened without truncating: the holder's pid stays readable until we hold the lock ourselves.
+  const fd = fs.openSync(file, 'a+');
+  let locked = false;
+  try {
+    locked = tryLock(fd);
+    if (!locked) {
+      const holder = holderOf(file);
+      const who = holder === undefined ? 'another process' : `process ${holder}${holder === process.pid ? ' (this one)' : ''}`;
       throw new DataDirLockedError(
-        `The embedded database in ${dataDir} is in use by process ${holder}` +
-          `${holder === process.pid ? ' (this one)' : ''}. Opening it twice corrupts it: stop that process ` +
+        `The embedded database in ${dataDir} is in use by ${who}. Opening it twice corrupts it: stop that process ` +
           `first, or point DATA_DIR at another folder, or use DATABASE_URL for a database shared by several processes.`,
       );
     }
-    // The holder is gone (it crashed or was killed): its lock is stale.
-    fs.rmSync(file, { force: true });
+    fs.ftruncateSync(fd, 0);
+    fs.writeSync(fd, `${process.pid}\n`);
+  } catch (error) {
+    if (locked) unlock(fd);
+    fs.closeSync(fd);
+    throw error;
   }
-  throw new DataDirLockedError(`Could not lock ${dataDir}; another process keeps taking it.`);
+  let released = false;
+  return {
+    release() {
+      if (released) return;
+      released = true;
+      try {
+        unlock(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+  };
 }

@@ -14,15 +14,26 @@ const DATABASE_DOWN_CODES = new Set([
 /**
  * What the drivers say when the server is gone, restarting or out of
  * connections. MikroORM copies the message when it wraps an error (and renames
- * it), so messages are matched, not class names.
+ * it), so messages are matched, not class names. knex says "Transaction query
+ * already complete" when the connection under a transaction died and the
+ * transaction's next query finds it already rolled back.
  */
 const DATABASE_DOWN_MESSAGES =
-  /Connection terminated|Connection ended unexpectedly|not queryable|timeout exceeded when trying to connect|Timeout acquiring a connection|terminating connection|the database system is (starting up|shutting down|in recovery mode)|Unable to acquire a connection/i;
+  /Connection terminated|Connection ended unexpectedly|not queryable|timeout exceeded when trying to connect|Timeout acquiring a connection|terminating connection|the database system is (starting up|shutting down|in recovery mode)|Unable to acquire a connection|Transaction query already complete/i;
+
+/**
+ * PostgreSQL's class 08 is about the connection, except 08P01
+ * (protocol_violation): the server refusing what a request sent, such as a
+ * NUL byte in a text parameter. That is a bug to see, not an outage to wait out.
+ */
+function isConnectionClass(code: string): boolean {
+  return code.startsWith('08') && code !== '08P01';
+}
 
 /**
  * True for failures that mean "the database cannot serve us right now", as
  * opposed to a bug: refused or dropped connections, a full pool, PostgreSQL's
- * connection class (08xxx), shutdown and cancellation codes (57P01–03, 57014
+ * connection class (08xxx but 08P01), shutdown and cancellation codes (57P01–03, 57014
  * for a statement timeout) and too many connections (53300).
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
@@ -32,7 +43,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     const code = typeof candidate.code === 'string' ? candidate.code : '';
     if (
       DATABASE_DOWN_CODES.has(code) ||
-      code.startsWith('08') ||
+      isConnectionClass(code) ||
       /^57P0[1-3]$/.test(code) ||
       code === '57014' ||
       code === '53300'

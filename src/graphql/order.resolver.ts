@@ -3,6 +3,7 @@ import { AppError, ErrorCode } from '../errors/app-error';
 import type { Order as OrderValue } from '../orders/order.types';
 import type { GraphQLContext } from './context';
 import { CreateOrderInput, toCreateOrderRequest } from './create-order.input';
+import { pageCost } from './cost';
 import { toGraphQLPath, withArgumentErrors, withUserErrors } from './errors';
 import { OrderFilter, toFilterRequest } from './order-list.input';
 import { CreateOrderPayload, Order, OrderConnection, UpdateOrderPayload } from './order.type';
@@ -46,6 +47,7 @@ export class OrderResolver {
 
   @Query(() => OrderConnection, {
     description: 'Your workspace’s orders, newest first, 1 to 100 a page (default 50).',
+    complexity: pageCost,
   })
   async orders(
     @Ctx() ctx: GraphQLContext,

@@ -7,6 +7,7 @@ import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { JSONResolver } from 'graphql-scalars';
 import { ORDER_STATUSES, type JsonObject, type OrderStatus as OrderStatusValue } from '../orders/order.types';
 import { addressFields } from './address-fields';
+import { listCost, MAX_ITEMS, MAX_STATUS_HISTORY } from './cost';
 import { DecimalScalar } from './scalars';
 
 /** The service's statuses, named in upper case; the values are the service's strings, so they pass through unchanged. */
@@ -96,7 +97,10 @@ export class Order {
   customerId!: string;
   @Field(() => OrderStatus, { description: 'Where the order is in its life' })
   status!: OrderStatusValue;
-  @Field(() => [OrderItem], { description: 'The order lines, in the order they were sent' })
+  @Field(() => [OrderItem], {
+    description: 'The order lines, in the order they were sent',
+    complexity: listCost(MAX_ITEMS),
+  })
   items!: OrderItem[];
   @Field(() => DecimalScalar, { description: 'Sum of the item subtotals' })
   subtotal!: string;
@@ -123,7 +127,10 @@ export class Order {
   trackingNumber?: string;
   @Field(() => String, { nullable: true, description: 'Carrier tracking page (http or https)' })
   trackingUrl?: string;
-  @Field(() => [StatusChange], { description: 'Every status the order has had, oldest first' })
+  @Field(() => [StatusChange], {
+    description: 'Every status the order has had, oldest first',
+    complexity: listCost(MAX_STATUS_HISTORY),
+  })
   statusHistory!: StatusChange[];
   @Field(() => Date, { description: 'When the order was created' })
   createdAt!: Date;

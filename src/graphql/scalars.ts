@@ -1,5 +1,14 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import { DateTimeResolver } from 'graphql-scalars';
+import { MAX_AMOUNT_LENGTH } from '../orders/money';
+
+/** Longer text is refused before anything parses it as a number; the service reads the rest. */
+function bounded(value: string, ast?: Parameters<GraphQLScalarType['parseLiteral']>[0]): string {
+  if (value.length > MAX_AMOUNT_LENGTH) {
+    throw new GraphQLError(`Decimal must be at most ${MAX_AMOUNT_LENGTH} characters`, ast ? { nodes: ast } : undefined);
+  }
+  return value;
+}
 
 /**
  * Money. Output is the service's decimal string with exactly the currency's
@@ -18,12 +27,12 @@ export const DecimalScalar = new GraphQLScalarType<string, string>({
     return value;
   },
   parseValue(value) {
-    if (typeof value === 'string') return value;
+    if (typeof value === 'string') return bounded(value);
     if (typeof value === 'number' && Number.isFinite(value)) return String(value);
     throw new GraphQLError('Decimal must be a string such as "99.00" or a number');
   },
   parseLiteral(ast) {
-    if (ast.kind === Kind.STRING || ast.kind === Kind.INT || ast.kind === Kind.FLOAT) return ast.value;
+    if (ast.kind === Kind.STRING || ast.kind === Kind.INT || ast.kind === Kind.FLOAT) return bounded(ast.value, ast);
     throw new GraphQLError('Decimal must be a string such as "99.00" or a number', { nodes: ast });
   },
 });

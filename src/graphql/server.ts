@@ -7,23 +7,28 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
-import type { AuthService } from '../auth/auth.service';
-import { ErrorCode } from '../errors/app-error';
-import { toAppError } from '../errors/to-app-error';
-import type { GraphQLProtection } from '../security/graphql-armor';
+import type { RequestContext } from '../orders/order.types';
+import { type GraphQLProtection, QUERY_LIMIT_EXCEEDED, type QueryLimit } from '../security/graphql-armor';
+import type { AuthenticateRequest } from '../security/request-authentication';
 import type { GraphQLContext, OrderOperations } from './context';
-import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError, toGraphQLError } from './errors';
+import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError } from './errors';
+import { oneCallAtATime } from './one-call-at-a-time';
 
 export interface GraphQLServerOptions {
   schema: GraphQLSchema;
   orders: OrderOperations;
-  auth: AuthService;
+  /** Runs when the request arrives, before its body is read, so an unauthenticated request costs no parsing. */
+  authenticate: AuthenticateRequest;
   introspection: boolean;
   /** More Apollo plugins, such as the telemetry's. */
   plugins?: ApolloServerPlugin<GraphQLContext>[];
   /** Query limits (depth, aliases, directives, tokens, cost), checked before anything runs. */
   protection?: GraphQLProtection;
+  /** A larger answer to a query is replaced by a QUERY_LIMIT_EXCEEDED error (`responseSize`). */
+  maxResponseBytes?: number;
 }
+
+const GRAPHQL_PATH = '/graphql';
 
 export async function registerGraphQL(
   app: FastifyInstance,
@@ -93,24 +98,57 @@ export async function registerGraphQL(
     ],
   });
   await apollo.start();
+
+  // The key is checked when the request arrives, before its body is read and
+  // parsed: a caller without a valid key cannot make the server parse a
+  // megabyte of JSON or GraphQL. A refusal is thrown, so the app's error
+  // handler writes it as a GraphQL response (errors.ts).
+  const authenticated = new WeakMap<object, RequestContext>();
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url !== GRAPHQL_PATH || (request.method !== 'POST' && request.method !== 'GET')) return;
+    const requestContext = await options.authenticate(request, reply);
+    authenticated.set(request, requestContext);
+    request.telemetry.workspaceId = requestContext.workspaceId;
+  });
+
   await app.register(fastifyApollo(apollo), {
-    path: '/graphql',
+    path: GRAPHQL_PATH,
     context: async (request) => {
-      try {
-        const requestContext = await options.auth.authenticate(request.headers.authorization);
-        return {
-          requestContext,
-          orders: options.orders,
-          requestId: request.id,
-          telemetry: request.telemetry,
-        };
-      } catch (error) {
-        const appError = toAppError(error);
-        if (appError.code === ErrorCode.INTERNAL_ERROR)
-          request.log.error({ err: error }, 'graphql authentication failed');
-        throw toGraphQLError(appError, request.id);
-      }
+      const requestContext = authenticated.get(request);
+      // Only GET and POST execute operations, and the hook above authenticated both.
+      if (!requestContext) throw new Error(`no authenticated workspace for ${request.method} ${GRAPHQL_PATH}`);
+      return {
+        requestContext,
+        orders: oneCallAtATime(options.orders),
+        requestId: request.id,
+        telemetry: request.telemetry,
+      };
     },
   });
+  if (options.maxResponseBytes !== undefined) limitResponseSize(app, options.maxResponseBytes);
   return apollo;
+}
+
+/**
+ * A query whose answer is larger than the limit gets an error instead: a
+ * client asking for megabytes is told to ask for less, and the server does not
+ * spend its time and memory sending them. A mutation's answer always goes
+ * out (it reports what was written); one over the limit is only logged.
+ */
+function limitResponseSize(app: FastifyInstance, maxBytes: number): void {
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.routeOptions.url !== GRAPHQL_PATH || typeof payload !== 'string' || payload.length <= maxBytes / 3) return payload;
+    const bytes = Buffer.byteLength(payload);
+    if (bytes <= maxBytes) return payload;
+    if (request.telemetry.operationType === 'mutation') {
+      request.log.warn({ bytes, maxBytes }, 'a mutation answered more than GRAPHQL_MAX_RESPONSE_BYTES');
+      return payload;
+    }
+    void reply.code(400);
+    const error = {
+      message: `The response would be ${bytes} bytes, over the limit of ${maxBytes}; ask for fewer orders or fields.`,
+      extensions: { code: QUERY_LIMIT_EXCEEDED, limit: 'responseSize' satisfies QueryLimit },
+    };
+    return JSON.stringify({ errors: [error] });
+  });
 }

@@ -27,8 +27,10 @@ export function graphqlTelemetryPlugin(metrics: Metrics): ApolloServerPlugin<Gra
       const telemetry = contextValue.telemetry;
       if (telemetry) telemetry.workspaceId = contextValue.requestContext?.workspaceId;
       return {
-        async didResolveOperation({ operationName }) {
-          if (telemetry) telemetry.operationName = operationName ?? '(anonymous)';
+        async didResolveOperation({ operationName, operation }) {
+          if (!telemetry) return;
+          telemetry.operationName = operationName ?? '(anonymous)';
+          telemetry.operationType = operation?.operation;
         },
         async executionDidStart({ operation, schema }) {
           // Field hooks cost a little on every field, so only mutations get one. Apollo's types say an

@@ -5,6 +5,7 @@
  * the workspace and the GraphQL operation.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { redactUrl } from './logger';
 import type { Metrics } from './metrics';
 import type { RequestTelemetry } from './request-telemetry';
 
@@ -52,7 +53,7 @@ export function registerHttpTelemetry(app: FastifyInstance, { metrics, graphqlPa
     const line = {
       method: request.method,
       route,
-      url: request.url,
+      url: redactUrl(request.url),
       status,
       latencyMs: Math.round(latencyMs * 1000) / 1000,
       workspaceId: telemetry.workspaceId ?? request.requestContext?.workspaceId,

@@ -9,11 +9,46 @@ import type { Config } from '../config/config';
 
 export const REDACTED_PATHS = ['req.headers.authorization', 'headers.authorization', 'authorization'];
 
+/** What an API key looks like anywhere in text (`ogk_` and its secret; see auth/api-key.ts). */
+const API_KEY_IN_TEXT = /ogk_[A-Za-z0-9_-]+/g;
+
+/** Any API key in the text replaced by `ogk_[redacted]`. */
+export function redactKeys(text: string): string {
+  return text.replace(API_KEY_IN_TEXT, 'ogk_[redacted]');
+}
+
+/**
+ * A request URL as it may be logged: the path (with any API key in it
+ * redacted) and the names of the query parameters, every value replaced by
+ * `[redacted]`. A query string can carry a key a client put there by mistake
+ * (`?api_key=ogk_…`), a customer id or search text; the log needs none of them.
+ */
+export function redactUrl(url: string): string {
+  const queryAt = url.indexOf('?');
+  const path = redactKeys(queryAt === -1 ? url : url.slice(0, queryAt));
+  if (queryAt === -1) return path;
+  const names = url
+    .slice(queryAt + 1)
+    .split('&')
+    .filter((pair) => pair !== '')
+    .map((pair) => `${redactKeys(pair.split('=', 1)[0])}=[redacted]`);
+  return `${path}?${names.join('&')}`;
+}
+
+/** Errors are logged with their stack; a message that quotes a key (a bad URL, say) must not carry it into the log. */
+function errorSerializer(error: Error): pino.SerializedError {
+  const serialized = pino.stdSerializers.err(error);
+  if (typeof serialized.message === 'string') serialized.message = redactKeys(serialized.message);
+  if (typeof serialized.stack === 'string') serialized.stack = redactKeys(serialized.stack);
+  return serialized;
+}
+
 export function loggerOptions(config: Config, logStream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
   const base = {
     level: config.logLevel,
     // Keys must never reach the log, whatever a serializer or a plugin decides to print.
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: { err: errorSerializer },
   };
   if (logStream) return { ...base, stream: logStream };
   if (config.nodeEnv === 'development' && process.stdout.isTTY) {

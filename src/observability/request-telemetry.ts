@@ -10,6 +10,8 @@ export interface RequestTelemetry {
   /** The resolved GraphQL operation name, `(anonymous)` for an unnamed one. */
   operationName?: string;
   operationOutcome?: GraphQLOutcome;
+  /** `query` or `mutation`, once the GraphQL operation is resolved. */
+  operationType?: 'query' | 'mutation' | 'subscription';
 }
 
 declare module 'fastify' {

@@ -41,6 +41,13 @@ export type ParsedAmount = { ok: true; minor: bigint } | { ok: false; message: s
 const DECIMAL_STRING = /^-?\d+(\.\d+)?$/;
 
 /**
+ * The longest decimal string read as an amount. A valid amount has at most
+ * 15 significant digits; this leaves room for zeros around them, and is
+ * checked before the text is parsed (a million digits cost real CPU time).
+ */
+export const MAX_AMOUNT_LENGTH = 64;
+
+/**
  * Parses a non-negative amount given as a JSON number or a decimal string.
  * `1.5` in JPY or `9.999` in USD is rejected rather than rounded.
  */
@@ -52,6 +59,7 @@ export function parseAmount(value: number | string, currency: Currency): ParsedA
     // is the literal the caller wrote for every amount within the 15-digit cap.
     amount = new Big(String(value));
   } else {
+    if (value.length > MAX_AMOUNT_LENGTH) return { ok: false, message: `must be a decimal number of at most ${MAX_AMOUNT_LENGTH} characters` };
     if (!DECIMAL_STRING.test(value)) return { ok: false, message: 'must be a decimal number such as "99.00"' };
     amount = new Big(value);
   }

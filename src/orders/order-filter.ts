@@ -37,7 +37,8 @@ export const FILTER_KEYS = [
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME =
   /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
-const DECIMAL = /^\d{1,15}(\.\d{1,3})?$/;
+/** A total to compare with: up to 15 integer digits and the 4 fraction digits an amount can have. */
+const DECIMAL = /^\d{1,15}(\.\d{1,4})?$/;
 
 /** Parses a filter given in the contract's names; unknown keys are errors. */
 export function parseOrderFilter(input: Record<string, unknown>): OrderFilter {
@@ -100,12 +101,30 @@ export function readFilter(query: Record<string, unknown>, errors: FieldError[])
 function readTimeBound(value: string): TimeBound | undefined {
   if (DATE.test(value)) return isRealDate(value) ? { kind: 'date', value } : undefined;
   const match = DATE_TIME.exec(value);
-  if (!match || !isRealDate(match[1])) return undefined;
-  if (match[3]) return Number.isNaN(Date.parse(value)) ? undefined : { kind: 'instant', value };
+  if (!match || !isRealDate(match[1]) || !isClockTime(match[2])) return undefined;
+  const zone = match[3];
+  if (zone) return isPostgresOffset(zone) && !Number.isNaN(Date.parse(value)) ? { kind: 'instant', value } : undefined;
   return { kind: 'local', value: `${match[1]}T${match[2]}` };
 }
 
-function isRealDate(day: string): boolean {
+/**
+ * A calendar day from 0001-01-01 to 9999-12-31. JavaScript also takes year
+ * 0000, which PostgreSQL refuses (there was no year 0).
+ */
+export function isRealDate(day: string): boolean {
   const date = new Date(`${day}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(day);
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(day) && !day.startsWith('0000');
+}
+
+/** `HH:MM[:SS[.ffffff]]` from 00:00 to 23:59:59.999999 (PostgreSQL would roll 24:00 and :60 over; JavaScript refuses :60). */
+export function isClockTime(time: string): boolean {
+  const [hours, minutes, seconds = '0'] = time.split(':');
+  return Number(hours) <= 23 && Number(minutes) <= 59 && Number(seconds) < 60;
+}
+
+/** `Z`, `±HH`, `±HHMM` or `±HH:MM` within ±15:59, the widest offset PostgreSQL takes (JavaScript takes ±23:59). */
+export function isPostgresOffset(zone: string): boolean {
+  if (/^z$/i.test(zone)) return true;
+  const match = /^[+-](\d{2}):?(\d{2})?$/.exec(zone);
+  return match !== null && Number(match[1]) <= 15 && Number(match[2] ?? '0') <= 59;
 }

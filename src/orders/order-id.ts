@@ -25,3 +25,15 @@ function randomByteFraction(): number {
 export function newOrderId(at: Date): string {
   return `order_${ulid(at.getTime(), randomByteFraction)}`;
 }
+
+/** `order_` + 26 characters of Crockford's base 32, upper case: the only ids `newOrderId` makes. */
+const ORDER_ID = /^order_[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/**
+ * True when `value` could be an order id. Anything else (a NUL byte, a lone
+ * surrogate, another shape) names no order, so it is "not found" without a
+ * query: PostgreSQL refuses some such text with a protocol error.
+ */
+export function isOrderId(value: string): boolean {
+  return ORDER_ID.test(value);
+}

@@ -21,10 +21,11 @@ export interface StoredStatusChange {
   timestamp: string;
 }
 
-// Amounts are numeric(18,3): 15 integer digits (JPY at the 15-significant-digit
-// cap) and 3 fraction digits (KWD, BHD …). They come back as strings, never floats.
+// Amounts are numeric(19,4): 15 integer digits (JPY at the 15-significant-digit
+// cap) and 4 fraction digits (CLF and UYW; KWD, BHD … have 3). They come back as
+// strings, never floats.
 // A function, not a shared object: MikroORM writes the column name into the options it is given.
-const money = () => ({ type: 'decimal', precision: 18, scale: 3 }) as const;
+const money = () => ({ type: 'decimal', precision: 19, scale: 4 }) as const;
 
 /** An index on (workspace, …columns, created_at desc, id desc): descending columns need an expression. */
 function listIndex(columns: string[]) {

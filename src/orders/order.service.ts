@@ -12,8 +12,8 @@ import { mergeMetadata, parseUpdateOrderRequest } from './update-order.validatio
 import { OrderEntity } from './order.entity';
 import type { OrderRepository } from './order.repository';
 import type { NewOrder } from './order.rows';
-import { newOrderId } from './order-id';
-import { localDay } from './order-number';
+import { isOrderId, newOrderId } from './order-id';
+import { isOrderNumber, localDay } from './order-number';
 import type { Order, OrderList, OrderPage, RequestContext } from './order.types';
 
 export interface OrderServiceOptions {
@@ -139,12 +139,14 @@ export class OrderService {
 
   /** One order of the caller's workspace. Another workspace's order is NOT_FOUND, exactly like a missing one. */
   async getOrder(ctx: RequestContext, id: string): Promise<Order> {
+    assertCouldExist(id, isOrderId);
     const order = await this.em.fork().getRepository(OrderEntity).findWhole(ctx.workspaceId, { id });
     if (!order) throw AppError.notFound(`Order ${id}`);
     return order;
   }
 
   async getOrderByNumber(ctx: RequestContext, orderNumber: string): Promise<Order> {
+    assertCouldExist(orderNumber, isOrderNumber);
     const order = await this.em.fork().getRepository(OrderEntity).findWhole(ctx.workspaceId, { orderNumber });
     if (!order) throw AppError.notFound(`Order ${orderNumber}`);
     return order;
@@ -194,6 +196,7 @@ export class OrderService {
    */
   async updateOrder(ctx: RequestContext, id: string, request: unknown): Promise<Order> {
     const changes = parseUpdateOrderRequest(request);
+    assertCouldExist(id, isOrderId);
     return this.em.fork().transactional(async (em) => {
       const orders = em.getRepository(OrderEntity);
       const order = await orders.findForUpdate(ctx.workspaceId, id);
@@ -226,6 +229,14 @@ export class OrderService {
       return updated;
     });
   }
+}
+
+/**
+ * An id or number of the wrong shape names no order: NOT_FOUND before any
+ * query, and without echoing text that may hold anything (NUL, markup).
+ */
+function assertCouldExist(value: string, couldExist: (value: string) => boolean): void {
+  if (!couldExist(value)) throw AppError.notFound('Order');
 }
 
 function assertTotalMatches(draft: OrderDraft, computedTotal: bigint): void {

@@ -63,15 +63,17 @@ export function restNotFoundHandler(
   reply: FastifyReply,
   allowed: string[] = [],
 ): void {
-  const path = request.url.split('?')[0];
+  // Neither message echoes the path: it may hold anything the caller typed (markup, a key).
   if (allowed.length > 0) {
     void reply.header('allow', allowed.join(', '));
     const error = new AppError(
       ErrorCode.METHOD_NOT_ALLOWED,
-      `${request.method} is not allowed on ${path}; use ${allowed.join(', ')}`,
+      `${request.method} is not allowed on this route; use ${allowed.join(', ')}`,
     );
     void reply.status(405).send(errorBody(error, request.id));
     return;
   }
-  void reply.status(404).send(errorBody(AppError.notFound(`Route ${request.method} ${path}`), request.id));
+  void reply
+    .status(404)
+    .send(errorBody(new AppError(ErrorCode.NOT_FOUND, 'No such route: check the method and the path'), request.id));
 }

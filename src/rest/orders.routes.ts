@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import type { AuthService } from '../auth/auth.service';
 import type { OrderService } from '../orders/order.service';
 import type { RequestContext } from '../orders/order.types';
 import { CreateOrderRequestSchema } from '../orders/create-order.schema';
 import { UpdateOrderRequestSchema } from '../orders/update-order.schema';
+import type { AuthenticateRequest } from '../security/request-authentication';
 import { toRestList, toRestOrder } from './order.presenter';
 import { ErrorCode } from '../errors/app-error';
 import { errorCodes } from './openapi';
@@ -19,7 +19,7 @@ declare module 'fastify' {
 
 export interface OrdersRoutesOptions {
   orders: OrderService;
-  auth: AuthService;
+  authenticate: AuthenticateRequest;
 }
 
 /**
@@ -35,10 +35,10 @@ function workspaceOf(request: FastifyRequest): RequestContext {
 }
 
 /** `/api/orders`: the Cekat-compatible REST shim. Thin: authenticate, call the service, present. */
-export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app, { orders, auth }) => {
+export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app, { orders, authenticate }) => {
   app.decorateRequest('requestContext', null);
-  app.addHook('onRequest', async (request) => {
-    request.requestContext = await auth.authenticate(request.headers.authorization);
+  app.addHook('onRequest', async (request, reply) => {
+    request.requestContext = await authenticate(request, reply);
   });
 
   app.post(

@@ -1,14 +1,22 @@
 /**
  * Limits on what one GraphQL document may ask for, checked before anything
- * runs: GraphQL Armor's depth, alias, directive and cost rules run during
- * validation, and graphql-js's own `maxTokens` stops the parser early (Armor's
+ * runs: GraphQL Armor's depth, alias and directive rules run during
+ * validation, graphql-js's own `maxTokens` stops the parser early (Armor's
  * token plugin would parse every document a second time, and its failure
- * reaches Apollo as an unexpected error). A rejected document never reaches a
- * resolver, so it costs no database work.
+ * reaches Apollo as an unexpected error), and the cost is computed with
+ * graphql-query-complexity once the operation and its variables are known
+ * (a validation rule cannot see variables, so `first: $n` would count as the
+ * default page). A rejected document never reaches a resolver, so it costs no
+ * database work.
+ *
+ * The cost is an upper bound on the values an answer can hold: 1 per field,
+ * every list at its largest (a page at `first`, an order's items at 500;
+ * see `graphql/cost.ts`).
  *
  * Every rejection is a top-level error with `extensions.code =
  * "QUERY_LIMIT_EXCEEDED"` and `extensions.limit` naming the limit (`depth`,
- * `aliases`, `directives`, `tokens` or `cost`), with HTTP status 400.
+ * `aliases`, `directives`, `tokens`, `cost` or, for an answer too large to
+ * send, `responseSize`), with HTTP status 400.
  *
  * When introspection is off, "Did you mean …?" suggestions are stripped from
  * every error message too: they would describe the schema piece by piece.
@@ -16,13 +24,14 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type ParseOptions, type ValidationRule } from 'graphql';
+import { fieldExtensionsEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
 
 type ArmorConfig = NonNullable<ConstructorParameters<typeof ApolloArmor>[0]>;
 type RejectCallback = NonNullable<NonNullable<ArmorConfig['maxDepth']>['onReject']>[number];
 
 export const QUERY_LIMIT_EXCEEDED = 'QUERY_LIMIT_EXCEEDED';
 
-export type QueryLimit = 'depth' | 'aliases' | 'directives' | 'tokens' | 'cost';
+export type QueryLimit = 'depth' | 'aliases' | 'directives' | 'tokens' | 'cost' | 'responseSize';
 
 export interface GraphQLLimits {
   /** Deepest field nesting; fragments do not add a level. */
@@ -31,7 +40,7 @@ export interface GraphQLLimits {
   maxDirectives: number;
   /** Lexical tokens in the document (variables are not part of it). */
   maxTokens: number;
-  /** GraphQL Armor's static cost: 2 per object, 1 per scalar, ×1.5 per level, × a literal `first`. */
+  /** The most values an answer may hold: 1 per field, lists at their largest (see `graphql/cost.ts`). */
   maxCost: number;
   /** When false, suggestions are stripped from error messages. */
   introspection: boolean;
@@ -88,12 +97,41 @@ function limitErrorsPlugin(hideSuggestions: boolean): ApolloServerPlugin {
   };
 }
 
+/**
+ * Computes the operation's cost with its variables, and refuses it past the
+ * limit.
+ */
+function costLimitPlugin(maxCost: number): ApolloServerPlugin {
+  const estimators = [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })];
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ request, document, schema, operationName }) {
+          let cost: number;
+          try {
+            cost = getComplexity({ schema, query: document, variables: request.variables ?? {}, operationName: operationName ?? undefined, estimators });
+          } catch (error) {
+            // Variables that do not fit their types: execution reports them as BAD_USER_INPUT.
+            if (error instanceof GraphQLError) return;
+            throw error;
+          }
+          if (cost <= maxCost) return;
+          throw new GraphQLError(`Query cost limit of ${maxCost} exceeded, found ${cost}.`, {
+            extensions: { code: QUERY_LIMIT_EXCEEDED, limit: 'cost' satisfies QueryLimit, http: { status: 400 } },
+          });
+        },
+      };
+    },
+  };
+}
+
 export function graphqlProtection(limits: GraphQLLimits): GraphQLProtection {
   const armor = new ApolloArmor({
     maxDepth: { n: limits.maxDepth, flattenFragments: true, propagateOnRejection: false, onReject: [rejectAs('depth')] },
     maxAliases: { n: limits.maxAliases, propagateOnRejection: false, onReject: [rejectAs('aliases')] },
     maxDirectives: { n: limits.maxDirectives, propagateOnRejection: false, onReject: [rejectAs('directives')] },
-    costLimit: { maxCost: limits.maxCost, flattenFragments: true, propagateOnRejection: false, onReject: [rejectAs('cost')] },
+    // Computed with the variables instead; see costLimitPlugin.
+    costLimit: { enabled: false },
     // graphql-js counts tokens in its own parser instead; see above.
     maxTokens: { enabled: false },
     // Its pattern misses enum value suggestions; the plugin below strips every form.
@@ -102,6 +140,6 @@ export function graphqlProtection(limits: GraphQLLimits): GraphQLProtection {
   return {
     validationRules: armor.validationRules,
     parseOptions: { maxTokens: limits.maxTokens },
-    plugins: [...armor.plugins, limitErrorsPlugin(!limits.introspection)],
+    plugins: [...armor.plugins, costLimitPlugin(limits.maxCost), limitErrorsPlugin(!limits.introspection)],
   };
 }

@@ -8,10 +8,14 @@
  *   key is looked up by, so keying costs no query and the raw key is never a
  *   store key); a request without a well-formed key is counted against its
  *   client address instead.
- * - **failed authentication per client address**: once an address has had
- *   `authFailuresPerMinute` requests answered 401 in a window, every request
- *   from it is refused with 429 until the window ends, before any database
- *   lookup.
+ * - **failed authentication per client address**: at most
+ *   `authFailuresPerMinute` requests from one address are answered 401 in a
+ *   window. Each refused key increments the address's counter, and the
+ *   incremented count decides in the same atomic step whether this attempt
+ *   still gets its 401 or is already one too many (429): concurrent attempts
+ *   cannot all read "under the limit" first. Once the count is reached,
+ *   every request from the address is refused with 429 until the window
+ *   ends, before any database lookup.
  *
  * Every guarded response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining`
  * and `X-RateLimit-Reset` (seconds); a 429 also carries `Retry-After`. The 429
@@ -25,6 +29,7 @@ import Redis from 'ioredis';
 import { bearerToken, hashApiKey, looksLikeApiKey } from '../auth/api-key';
 import { ConfigError } from '../config/config';
 import { AppError, ErrorCode } from '../errors/app-error';
+import type { FailedAuthenticationCounter } from './request-authentication';
 
 export interface RateLimitOptions {
   /** Requests per key (or per address without a key) per window. */
@@ -128,7 +133,12 @@ function refuse(reply: FastifyReply, refusal: Refusal): never {
   throw new AppError(ErrorCode.RATE_LIMITED, refusal.message, [], refusal.retryAfterSeconds);
 }
 
-export async function registerRateLimits(app: FastifyInstance, options: RateLimitOptions): Promise<void> {
+export interface RateLimits {
+  /** Call when a request's key is refused: counts it, and returns the 429 to answer instead once the address is past its limit. */
+  countFailedAuthentication: FailedAuthenticationCounter;
+}
+
+export async function registerRateLimits(app: FastifyInstance, options: RateLimitOptions): Promise<RateLimits> {
   const redis = options.redisUrl ? await connectRedis(options.redisUrl, app) : undefined;
   if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
 
@@ -174,9 +184,21 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
     reply.header('x-ratelimit-limit', limit.max).header('x-ratelimit-remaining', limit.remaining).header('x-ratelimit-reset', limit.ttlInSeconds);
   });
 
-  // Counted when the 401 is about to go out, whichever transport answered it.
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (reply.statusCode === 401 && scopeOf(request, options.graphqlPath)) await authFailures(request);
-    return payload;
-  });
+  return {
+    async countFailedAuthentication(request, reply) {
+      // One increment, whose result is the check: the store counts atomically (in Redis too).
+      const failures = await authFailures(request);
+      if (failures.isAllowed || !failures.isExceeded) return undefined;
+      reply
+        .header('x-ratelimit-limit', failures.max)
+        .header('x-ratelimit-remaining', 0)
+        .header('x-ratelimit-reset', failures.ttlInSeconds);
+      return new AppError(
+        ErrorCode.RATE_LIMITED,
+        `Too many failed authentication attempts from this address; retry in ${failures.ttlInSeconds} s`,
+        [],
+        failures.ttlInSeconds,
+      );
+    },
+  };
 }

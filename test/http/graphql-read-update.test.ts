@@ -74,7 +74,7 @@ describe('updateOrder', () => {
   it('returns NOT_FOUND on id for an unknown or foreign order, and changes nothing', async () => {
     const order = await create('mine');
     for (const [id, authorization] of [
-      ['order_nope', t.auth],
+      ['order_01ARZ3NDEKTSV4RRFFQ69G5FAV', t.auth],
       [order.id, other],
     ]) {
       const res = (await t.gql(UPDATE, { id, input: { notes: 'stolen' } }, { authorization: authorization })).json();
@@ -145,7 +145,7 @@ describe('orders connection', () => {
 
   it('never lists another workspace’s orders', async () => {
     await create('visible');
-    const theirs = ((await t.gql(PAGE, { first: 100 }, { authorization: other })).json()).data.orders;
+    const theirs = ((await t.gql(PAGE, { first: 50 }, { authorization: other })).json()).data.orders;
     expect(theirs).toMatchObject({ totalCount: 0, edges: [] });
   });
 

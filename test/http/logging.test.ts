@@ -107,3 +107,40 @@ describe('keys stay out of the log', () => {
     expect(everything).not.toContain(other);
   });
 });
+
+describe('query strings stay out of the log', () => {
+  it('logs a query string with every value redacted, so a key put in the URL by mistake is not written', async () => {
+    const key = auth.slice('Bearer '.length);
+    const res = await t.app.http.inject({
+      method: 'GET',
+      url: `/api/orders?api_key=${key}&status=pending&customer_id=jane%40example.com`,
+      headers: { authorization: auth, 'x-request-id': 'query-in-url' },
+    });
+    expect(res.statusCode).toBe(422); // api_key is not a list parameter
+    expect(completed('query-in-url').url).toBe('/api/orders?api_key=[redacted]&status=[redacted]&customer_id=[redacted]');
+    expect(JSON.stringify(t.logs)).not.toContain(key);
+    expect(JSON.stringify(t.logs)).not.toContain('jane');
+  });
+
+  it('redacts a key written into the path, and in a logged error message', async () => {
+    const key = auth.slice('Bearer '.length);
+    const res = await t.app.http.inject({ method: 'GET', url: `/api/orders/${key}`, headers: { authorization: auth, 'x-request-id': 'key-in-path' } });
+    expect(res.statusCode).toBe(404);
+    expect(completed('key-in-path').url).toBe('/api/orders/ogk_[redacted]');
+
+    const orders = t.app.services.orders;
+    const original = orders.listOrders;
+    orders.listOrders = async () => {
+      throw new Error(`something quoted ${key}`);
+    };
+    try {
+      const failed = await t.app.http.inject({ method: 'GET', url: '/api/orders', headers: { authorization: auth, 'x-request-id': 'key-in-error' } });
+      expect(failed.statusCode).toBe(500);
+    } finally {
+      orders.listOrders = original;
+    }
+    const logged = t.logs.find((line) => line.reqId === 'key-in-error' && line.level === 50) as { err: { message: string; stack: string } };
+    expect(logged.err.message).toBe('something quoted ogk_[redacted]');
+    expect(JSON.stringify(t.logs)).not.toContain(key);
+  });
+});

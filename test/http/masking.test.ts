@@ -106,6 +106,15 @@ describe("Fastify's and Apollo's own errors", () => {
     expect(res.body).not.toMatch(LEAKS);
   });
 
+  it('the 404 for an unknown route does not echo the path', async () => {
+    const path = '/api/<script>alert(1)</script>/x?y=<b>';
+    const res = await t.rest.get(path);
+    expect(res.statusCode).toBe(404);
+    expect(res.json().error).toStrictEqual({ code: 'NOT_FOUND', message: 'No such route: check the method and the path', request_id: res.headers['x-request-id'] });
+    expect(res.body).not.toContain('script');
+    expect(res.body).not.toContain('/api/');
+  });
+
   it.each([
     ['a syntax error', '{ order(id: "x" { id } }', 'GRAPHQL_PARSE_FAILED'],
     ['an unknown field', '{ order(id: "x") { password } }', 'GRAPHQL_VALIDATION_FAILED'],

@@ -160,6 +160,29 @@ describe('the failed-authentication limit per address', () => {
   });
 });
 
+describe('the failed-authentication limit under concurrency', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ authFailuresPerMinute: 30 });
+  });
+  afterAll(() => t.close());
+
+  it('answers exactly 30 attempts with 401 when 45 arrive at once, on both transports: counting and checking are one step', async () => {
+    const wrong = `Bearer ogk_${'C'.repeat(43)}`;
+    const address = '203.0.113.30';
+    const responses = await Promise.all(
+      Array.from({ length: 45 }, (_, i) => (i % 3 === 0 ? gql(t.app, wrong, address) : restGet(t.app, i % 3 === 1 ? wrong : undefined, address))),
+    );
+    const statuses = responses.map((res) => res.statusCode);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(30);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(15);
+    for (const res of responses.filter((r) => r.statusCode === 429)) {
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      expect(res.headers['x-ratelimit-limit']).toBe('30');
+    }
+  });
+});
+
 describe('Redis: one limit across gateway processes', () => {
   const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
   // A prefix of its own, so that no other run (or test file) shares these counters.
@@ -202,6 +225,13 @@ describe('Redis: one limit across gateway processes', () => {
       [429, '0'],
     ]);
     expect((await gql(two, auth)).statusCode).toBe(429);
+  });
+
+  it('counts failures atomically across instances: of 12 at once, exactly 2 get 401', async () => {
+    const wrong = `Bearer ogk_${'D'.repeat(43)}`;
+    const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => restGet(i % 2 === 0 ? t.app : second.app, wrong, '203.0.113.12')));
+    const statuses = responses.map((res) => res.statusCode).sort();
+    expect(statuses).toStrictEqual([...Array(2).fill(401), ...Array(10).fill(429)]);
   });
 
   it('shares the failed-authentication count too', async () => {

@@ -50,7 +50,7 @@ describe('POST /api/orders: the seed document', () => {
     expect(got.statusCode).toBe(200);
     expect(got.json()).toStrictEqual({ success: true, data: created });
     const [row] = await t.db.query('select total::text, currency, status from orders where id = ?', [created.id]);
-    expect(row).toStrictEqual({ total: '227.000', currency: 'USD', status: 'pending' });
+    expect(row).toStrictEqual({ total: '227.0000', currency: 'USD', status: 'pending' });
   });
 });
 

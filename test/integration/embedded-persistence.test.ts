@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database';
+import { lockDataDir } from '../../src/db/data-dir-lock';
 import { loadSeed } from '../support/seed';
 import { runCli, startServer } from '../support/processes';
 
@@ -24,7 +25,8 @@ afterAll(() => {
 describe('order-gateway serve on the embedded database', () => {
   it('creates a development key on first start, keeps orders across a restart, and exits 0 on SIGTERM', async () => {
     const dataDir = tempDataDir();
-    const first = await startServer({ DATA_DIR: dataDir });
+    // The development key is a newcomer's convenience: made and shown in development only.
+    const first = await startServer({ DATA_DIR: dataDir, NODE_ENV: 'development' });
     const key = /ogk_[A-Za-z0-9_-]{43}/.exec(first.output())?.[0];
     expect(key).toBeDefined();
     expect(fs.readFileSync(path.join(dataDir, 'development-key'), 'utf8').trim()).toBe(key);
@@ -37,9 +39,10 @@ describe('order-gateway serve on the embedded database', () => {
     expect(created.status).toBe(201);
     const order = ((await created.json()) as { data: { id: string; order_number: string } }).data;
     expect(await first.stop()).toBe(0);
-    expect(fs.existsSync(path.join(dataDir, 'gateway.lock'))).toBe(false);
+    // The lock went with the process: the directory can be locked again at once.
+    expect(() => lockDataDir(dataDir).release()).not.toThrow();
 
-    const second = await startServer({ DATA_DIR: dataDir });
+    const second = await startServer({ DATA_DIR: dataDir, NODE_ENV: 'development' });
     try {
       // No second development key: the workspace exists now.
       expect(second.output()).not.toMatch(/ogk_/);
@@ -81,7 +84,7 @@ describe('one process per embedded database', () => {
     const result = await runCli(['migrate'], { DATA_DIR: dataDir });
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(
-      'Applied Migration20261127130000_initial, Migration20261127140000_order_list, Migration20261127150000_idempotency\n',
+      'Applied Migration20261127130000_initial, Migration20261127140000_order_list, Migration20261127150000_idempotency, Migration20261128100000_exact_money\n',
     );
   });
 });

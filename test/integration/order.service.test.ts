@@ -46,8 +46,8 @@ describe('OrderService.createOrder', () => {
     expect(row).toStrictEqual({
       workspace_id: ctx.workspaceId,
       order_number: order.orderNumber,
-      subtotal: '25.000',
-      total: '25.000',
+      subtotal: '25.0000',
+      total: '25.0000',
       status: 'pending',
       status_history: [{ status: 'pending', timestamp: order.createdAt.toISOString() }],
       metadata: { channel: 'pos', n: 1 },
@@ -57,8 +57,8 @@ describe('OrderService.createOrder', () => {
       [order.id],
     );
     expect(items).toStrictEqual([
-      { position: 0, product_id: 'p1', quantity: 2, price: '10.500', subtotal: '21.000', name: null, sku: null },
-      { position: 1, product_id: 'p2', quantity: 1, price: '4.000', subtotal: '4.000', name: 'Two', sku: 'S2' },
+      { position: 0, product_id: 'p1', quantity: 2, price: '10.5000', subtotal: '21.0000', name: null, sku: null },
+      { position: 1, product_id: 'p2', quantity: 1, price: '4.0000', subtotal: '4.0000', name: 'Two', sku: 'S2' },
     ]);
     expect(order.items.map((item) => item.subtotal)).toStrictEqual(['21.00', '4.00']);
   });

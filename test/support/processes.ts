@@ -50,7 +50,8 @@ export function startServer(env: Record<string, string>, timeoutMs = 30_000): Pr
       cwd: ROOT,
       // Info level, whatever the caller asks: the "listening" line is how we know it is up.
       // Servers here take bursts from one key (load and fault tests); the rate limit has its own tests.
-      env: cleanEnv({ PORT: '0', RATE_LIMIT_PER_MINUTE: '1000000', ...env, LOG_LEVEL: 'info' }),
+      // Outside development `serve` needs METRICS_TOKEN or METRICS_PORT; a test that is about that sets its own.
+      env: cleanEnv({ PORT: '0', RATE_LIMIT_PER_MINUTE: '1000000', METRICS_TOKEN: 'test-metrics-token-0123456789', ...env, LOG_LEVEL: 'info' }),
     });
     let output = '';
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ENV, loadConfig } from '../../src/config/config';
+import { checkServeConfig, ConfigError, ENV, loadConfig } from '../../src/config/config';
 
 function configError(env: Record<string, string>): ConfigError {
   let caught: unknown;
@@ -49,6 +49,9 @@ describe('loadConfig defaults', () => {
       graphqlMaxDirectives: 50,
       graphqlMaxTokens: 2000,
       graphqlMaxCost: 50_000,
+      graphqlMaxResponseBytes: 4 * 1024 * 1024,
+      maxEventLoopDelayMs: 200,
+      loadSampleIntervalMs: 1000,
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 5000,
@@ -202,6 +205,8 @@ describe('security and limit settings', () => {
         GRAPHQL_MAX_DIRECTIVES: '10',
         GRAPHQL_MAX_TOKENS: '500',
         GRAPHQL_MAX_COST: '1000',
+        GRAPHQL_MAX_RESPONSE_BYTES: '65536',
+        MAX_EVENT_LOOP_DELAY_MS: '0',
         HEADERS_TIMEOUT_MS: '5000',
         REQUEST_TIMEOUT_MS: '20000',
         KEEP_ALIVE_TIMEOUT_MS: '3000',
@@ -218,6 +223,8 @@ describe('security and limit settings', () => {
       graphqlMaxDirectives: 10,
       graphqlMaxTokens: 500,
       graphqlMaxCost: 1000,
+      graphqlMaxResponseBytes: 65_536,
+      maxEventLoopDelayMs: 0,
       headersTimeoutMs: 5000,
       requestTimeoutMs: 20_000,
       keepAliveTimeoutMs: 3000,
@@ -242,5 +249,21 @@ describe('the variables are documented', () => {
   it.each(Object.entries(ENV.properties))('%s has a description and a row in the README', (name, schema) => {
     expect((schema as { description?: string }).description).toBeTruthy();
     expect(readme).toContain(`| \`${name}\` |`);
+  });
+});
+
+describe('checkServeConfig', () => {
+  it.each(['production', 'test'])('refuses NODE_ENV=%s with /metrics open on the API port', (nodeEnv) => {
+    expect(() => checkServeConfig(loadConfig({ NODE_ENV: nodeEnv }))).toThrow(ConfigError);
+    expect(() => checkServeConfig(loadConfig({ NODE_ENV: nodeEnv }))).toThrow(/needs METRICS_TOKEN .* or METRICS_PORT/);
+  });
+
+  it.each([
+    { NODE_ENV: 'production', METRICS_TOKEN: 'a-long-metrics-token-123' },
+    { NODE_ENV: 'production', METRICS_PORT: '9464' },
+    { NODE_ENV: 'development' },
+    {},
+  ])('accepts %j', (env) => {
+    expect(() => checkServeConfig(loadConfig(env))).not.toThrow();
   });
 });

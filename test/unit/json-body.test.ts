@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors/app-error';
-import { parseJsonBody } from '../../src/app/json-body';
+import { parseJsonBody, scanJsonText } from '../../src/app/json-body';
 
 describe('parseJsonBody', () => {
   it('reads ordinary bodies like JSON.parse', () => {
@@ -32,5 +32,22 @@ describe('parseJsonBody', () => {
     } catch (error) {
       expect((error as AppError).code).toBe('INVALID_JSON');
     }
+  });
+
+  it('refuses a number literal longer than 64 characters before parsing, and reads one of 64', () => {
+    expect(() => parseJsonBody(`{"n":${'1'.repeat(65)}}`)).toThrow('The request body has a number longer than 64 characters');
+    expect(parseJsonBody(`{"n":${'1'.repeat(64)}}`)).toStrictEqual({ n: '1'.repeat(64) });
+  });
+});
+
+describe('scanJsonText', () => {
+  it('measures number literals outside strings only, so long digit runs in text keep the fast parser', () => {
+    expect(scanJsonText(`{"notes":"${'9'.repeat(1000)}","n":-1.5e+10}`, 64)).toStrictEqual({ tooDeep: false, longestNumber: 8 });
+    expect(scanJsonText('{"a":"\\"}', 64).longestNumber).toBe(0);
+  });
+
+  it('measures depth outside strings', () => {
+    expect(scanJsonText('[[["[[[[["]]]', 3)).toStrictEqual({ tooDeep: false, longestNumber: 0 });
+    expect(scanJsonText('[[[[]]]]', 3).tooDeep).toBe(true);
   });
 });

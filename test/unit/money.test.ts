@@ -81,6 +81,11 @@ describe('parseAmount', () => {
       expect(parseAmount(value, cur)).toEqual({ ok: true, minor });
     });
 
+    it('refuses a decimal string longer than 64 characters without reading it, and reads one of 64', () => {
+      expect(parseAmount('1'.repeat(1_000_000), USD)).toEqual({ ok: false, message: 'must be a decimal number of at most 64 characters' });
+      expect(parseAmount(`1.${'0'.repeat(62)}`, USD)).toEqual({ ok: true, minor: 100n });
+    });
+
     it('rejects 9.999 USD (as a number and as a string) rather than rounding', () => {
       const expected = { ok: false, message: 'must have at most 2 decimal places in USD' };
       expect(parseAmount(9.999, USD)).toEqual(expected);

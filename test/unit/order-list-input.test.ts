@@ -59,6 +59,10 @@ describe('parseListQuery', () => {
     [{ status: 'lost' }, 'status', 'must be one of pending, paid, processing, shipped, delivered, cancelled, refunded'],
     [{ from: '2025-02-30' }, 'from', 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
     [{ to: 'yesterday' }, 'to', 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
+    // JavaScript parses these; PostgreSQL refuses them.
+    [{ from: '0000-01-01' }, 'from', 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
+    [{ from: '2020-01-01T25:61' }, 'from', 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
+    [{ to: '2020-01-01T10:00-23:59' }, 'to', 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
     [{ min_total: '-5' }, 'min_total', 'must be a non-negative decimal number such as 100.50'],
     [{ max_total: '1e3' }, 'max_total', 'must be a non-negative decimal number such as 100.50'],
     [{ search: '' }, 'search', 'must be 1 to 200 characters'],
@@ -97,7 +101,15 @@ describe('cursors', () => {
     expect(decodeCursor(encodeCursor(cursor), 'after')).toStrictEqual(cursor);
   });
 
-  it.each(['', 'not-base64!', Buffer.from('{"a":1}').toString('base64url'), Buffer.from('["yesterday","x"]').toString('base64url')])(
+  it.each([
+    '',
+    'not-base64!',
+    Buffer.from('{"a":1}').toString('base64url'),
+    Buffer.from('["yesterday","x"]').toString('base64url'),
+    // `Date.parse("1")` is the year 2001 in JavaScript, and no timestamp at all in PostgreSQL.
+    Buffer.from('["1","x"]').toString('base64url'),
+    Buffer.from('["2025-03-27T15:00:00.123Z","x"]').toString('base64url'),
+  ])(
     'refuse %j',
     (value) => {
       expect(rejected(() => decodeCursor(value, 'after'))).toStrictEqual([{ path: ['after'], message: 'is not a cursor from this API' }]);

@@ -22,6 +22,9 @@ describe('isDatabaseUnavailable', () => {
     ['a broken client', new Error('Client has encountered a connection error and is not queryable')],
     ['MikroORM connection exception', new ConnectionException(new Error('x'))],
     ['as a cause', Object.assign(new Error('outer'), { cause: withCode('connect ECONNREFUSED', 'ECONNREFUSED') })],
+    // knex, when the connection under a transaction died mid-way (seen once during a database crash).
+    ['a transaction cut short', new Error('Transaction query already complete, run with DEBUG=knex:tx for more info')],
+    ['a transaction cut short, wrapped by MikroORM', new DriverException(new Error('Transaction query already complete, run with DEBUG=knex:tx for more info'))],
   ])('recognises %s', (_name, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);
     expect(toAppError(error)).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 2 });
@@ -31,6 +34,9 @@ describe('isDatabaseUnavailable', () => {
     ['a bug', new TypeError("Cannot read properties of undefined (reading 'id')")],
     ['a constraint', withCode('duplicate key value violates unique constraint', '23505')],
     ['a syntax error', withCode('syntax error at or near ","', '42601')],
+    // What the server answers to a NUL byte in a text parameter: the request's fault, never an outage.
+    ['a protocol violation', withCode('invalid message format', '08P01')],
+    ['a protocol violation wrapped by MikroORM', new DriverException(withCode('invalid message format', '08P01'))],
   ])('does not excuse %s', (_name, error) => {
     expect(isDatabaseUnavailable(error)).toBe(false);
     expect(toAppError(error)).toMatchObject({ code: 'INTERNAL_ERROR', message: 'Internal server error' });

@@ -2,10 +2,12 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261127130000_initial } from './Migration20261127130000_initial';
 import { Migration20261127140000_order_list } from './Migration20261127140000_order_list';
 import { Migration20261127150000_idempotency } from './Migration20261127150000_idempotency';
+import { Migration20261128100000_exact_money } from './Migration20261128100000_exact_money';
 
 /** Every migration, in order. Listed explicitly so that they run the same from `src/` and `dist/`. */
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261127130000_initial', class: Migration20261127130000_initial },
   { name: 'Migration20261127140000_order_list', class: Migration20261127140000_order_list },
   { name: 'Migration20261127150000_idempotency', class: Migration20261127150000_idempotency },
+  { name: 'Migration20261128100000_exact_money', class: Migration20261128100000_exact_money },
 ];

@@ -1,0 +1,52 @@
+/**
+ * Load shedding with @fastify/under-pressure: while the event loop lags
+ * (its mean delay over a sample interval passes `maxEventLoopDelayMs`), `/api`
+ * and `/graphql` requests are refused at once with 503 SERVICE_UNAVAILABLE
+ * and `Retry-After`, before authentication or any other work, until the
+ * process catches up. A refused request costs almost nothing, so a burst
+ * that would slow every workspace's requests down is cut short instead.
+ *
+ * Probes and `/metrics` are always answered: a liveness probe must not fail
+ * because the process is busy, and readiness speaks for the database.
+ */
+import underPressure from '@fastify/under-pressure';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError, ErrorCode } from '../errors/app-error';
+
+export interface LoadSheddingOptions {
+  /** 0 turns shedding off. */
+  maxEventLoopDelayMs: number;
+  sampleIntervalMs: number;
+  graphqlPath: string;
+}
+
+/** Long enough for a lagging process to work off its backlog. */
+const RETRY_AFTER_SECONDS = 2;
+
+function isShed(request: FastifyRequest, graphqlPath: string): boolean {
+  const path = request.routeOptions.url ?? request.url.split('?', 1)[0] ?? '';
+  return path === graphqlPath || path === '/api' || path.startsWith('/api/');
+}
+
+export async function registerLoadShedding(app: FastifyInstance, options: LoadSheddingOptions): Promise<void> {
+  if (options.maxEventLoopDelayMs === 0) return;
+  // under-pressure measures; the hook below decides, so that each transport answers in its own shape.
+  await app.register(underPressure, {
+    maxEventLoopDelay: options.maxEventLoopDelayMs,
+    sampleInterval: options.sampleIntervalMs,
+    pressureHandler: () => undefined,
+  });
+  // Building the app and opening the database keep the loop busy too: that is start-up, not
+  // load. The first samples after it would shed a new process's first requests, so shedding
+  // starts two sample intervals after the app is ready.
+  let armedAt = Number.POSITIVE_INFINITY;
+  app.addHook('onReady', async () => {
+    armedAt = Date.now() + 2 * options.sampleIntervalMs;
+  });
+  app.addHook('onRequest', async (request) => {
+    if (Date.now() < armedAt || !app.isUnderPressure() || !isShed(request, options.graphqlPath)) return;
+    request.log.warn({ eventLoopDelayMs: Math.round(app.memoryUsage().eventLoopDelay) }, 'shedding load: the event loop lags');
+    // Thrown: each transport's error handler writes it (REST envelope or GraphQL response) with Retry-After.
+    throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is overloaded; retry shortly', [], RETRY_AFTER_SECONDS);
+  });
+}
