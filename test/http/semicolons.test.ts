@@ -38,7 +38,7 @@ const createBody = {
 const gql = async (query: string, variables: Record<string, unknown> = {}) => {
   const response = await t.gql(query, variables);
   expect(response.statusCode).toBe(200);
-  return response.json<{ data: Record<string, unknown>; errors?: unknown }>();
+  return response.json<{ data: Record<string, unknown>; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>();
 };
 
 describe('REST', () => {
@@ -217,7 +217,7 @@ describe('GraphQL', () => {
       `query($after: String) { orders(after: $after) { totalCount edges { node { id } } } }`,
       { after: cursor },
     );
-    expect(body.errors[0]).toMatchObject({
+    expect(body.errors?.[0]).toMatchObject({
       message: 'Invalid request: after is not a cursor from this API',
       extensions: { code: 'VALIDATION_ERROR' },
     });
