@@ -248,6 +248,8 @@ function whereFilter(qb: Knex.QueryBuilder, scope: Scope, filter: OrderFilter): 
   qb.where('o.workspace_id', scope.workspaceId);
   if (filter.customerId !== undefined) qb.andWhere('o.customer_id', filter.customerId);
   if (filter.status !== undefined) qb.andWhere('o.status', filter.status);
+  // The unique (workspace, order number) key serves this lookup.
+  if (filter.orderNumber !== undefined) qb.andWhere('o.order_number', filter.orderNumber);
   if (filter.from)
     qb.andWhereRaw(
       `o.created_at >= ${boundSql(filter.from, 'start')}`,
