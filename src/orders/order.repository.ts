@@ -143,7 +143,7 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
           created.type,
           created.sequence,
           created.time,
-          JSON.stringify(created.data),
+          stringifyJson(created.data),
         ])
       : await queryOne<{ orderNumber: string }>(this.em, INSERT_ORDER, params);
     if (!row) throw new Error('The order insert returned no row');
@@ -153,7 +153,8 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
   /** Writes a change's events into the outbox; call inside the change's transaction. */
   async appendEvents(workspaceId: string, orderId: string, events: readonly NewOrderEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await queryOne(this.em, INSERT_EVENTS, [workspaceId, orderId, JSON.stringify(events)]);
+    // stringifyJson: an event's order keeps metadata's exact numbers (shared/exact-json.ts).
+    await queryOne(this.em, INSERT_EVENTS, [workspaceId, orderId, stringifyJson(events)]);
   }
 
   /** One order of the workspace by id or by number, or undefined. */
