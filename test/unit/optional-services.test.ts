@@ -27,6 +27,7 @@ describe('tests that need Redis without one', () => {
   });
 
   it('skips with the reason printed, naming the URL', async () => {
+    vi.stubEnv('REQUIRE_SERVICES', '0');
     const url = `redis://127.0.0.1:${await freePort()}`;
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
