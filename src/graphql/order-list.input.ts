@@ -32,6 +32,11 @@ export class OrderFilter {
     description: 'Part of the order number or the notes, case-insensitive',
   })
   search?: string;
+  @Field(() => String, {
+    nullable: true,
+    description: 'Exactly this order number, ORD-YYYY-MMDD-NNN (orderByNumber returns the one order itself)',
+  })
+  orderNumber?: string;
 }
 
 /** GraphQL names → the contract's names; the service validates the values. */

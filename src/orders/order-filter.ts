@@ -3,6 +3,7 @@
  * in the contract's names; GraphQL's `OrderFilter` is mapped to them first.
  */
 import { AppError, type FieldError } from '../errors/app-error';
+import { isOrderNumber } from './order-number';
 import { ORDER_STATUSES, type OrderStatus } from './order.types';
 
 export interface OrderFilter {
@@ -14,6 +15,8 @@ export interface OrderFilter {
   minTotal?: string;
   maxTotal?: string;
   search?: string;
+  /** Exactly this order number (REST's lookup by number, `?order_number=`). */
+  orderNumber?: string;
 }
 
 /**
@@ -32,6 +35,7 @@ export const FILTER_KEYS = [
   'min_total',
   'max_total',
   'search',
+  'order_number',
 ] as const;
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -93,6 +97,12 @@ export function readFilter(query: Record<string, unknown>, errors: FieldError[])
     else errors.push({ path: [key], message: 'must be a non-negative decimal number such as 100.50' });
   }
   filter.search = text('search', LIST_LIMITS.search);
+  const orderNumber = text('order_number', 32);
+  if (orderNumber !== undefined) {
+    // Not echoed: a lookup value may hold anything. A well-formed number that is not there is an empty list.
+    if (isOrderNumber(orderNumber)) filter.orderNumber = orderNumber;
+    else errors.push({ path: ['order_number'], message: 'must be an order number such as ORD-2025-0327-001' });
+  }
   for (const key of Object.keys(filter) as (keyof OrderFilter)[])
     if (filter[key] === undefined) delete filter[key];
   return filter;

@@ -110,6 +110,10 @@ export class OrderEntity {
   @Property({ type: 'datetime' })
   updatedAt!: Date;
 
+  /** 1 when created, +1 per change that changed something: the `sequence` of the order's events. */
+  @Property({ type: 'integer', default: 1 })
+  version!: number;
+
   @OneToMany(() => OrderItemEntity, (item) => item.order, { orderBy: { position: 'asc' } })
   items = new Collection<OrderItemEntity>(this);
 }

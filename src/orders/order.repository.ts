@@ -15,6 +15,7 @@ import { queryAll, queryOne } from '../db/sql';
 import type { OrderEntity } from './order.entity';
 import type { Cursor } from './order-cursor';
 import type { OrderFilter, TimeBound } from './order-filter';
+import { EVENTS_CHANNEL, type NewOrderEvent } from './order-events';
 import { ORDER_NUMBER_SQL, orderNumberPrefix } from './order-number';
 import {
   type ItemRecord,
@@ -32,7 +33,7 @@ export interface Scope {
   timeZone: string;
 }
 
-const INSERT_ORDER = `
+const INSERT_ORDER_CTES = `
 with counter as (
   insert into order_number_counters as c (workspace_id, day, last_value) values (?, ?::date, 1)
   on conflict (workspace_id, day) do update set last_value = c.last_value + 1
@@ -48,8 +49,33 @@ with counter as (
   select ?, item.position, item."productId", item.name, item.quantity, item.price, item.sku, item.subtotal
   from jsonb_to_recordset(?::jsonb)
     as item(position int, "productId" text, name text, quantity int, price numeric, sku text, subtotal numeric)
-)
+)`;
+
+/** The create without an event (EVENTS=off, for measuring what the outbox costs). */
+const INSERT_ORDER = `${INSERT_ORDER_CTES}
 select order_number as "orderNumber" from new_order`;
+
+/**
+ * The create with its `order.created` event in the outbox: still one
+ * statement. The event's order gets its number from the counter, like the
+ * order; `pg_notify` (delivered at commit) wakes the relays of every process.
+ */
+const INSERT_ORDER_WITH_EVENT = `${INSERT_ORDER_CTES}, new_event as (
+  insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
+  select ?, ?, ?, ?, ?, ?, jsonb_set(?::jsonb, '{order,order_number}', to_jsonb(new_order.order_number))
+  from new_order
+)
+select order_number as "orderNumber", pg_notify('${EVENTS_CHANNEL}', '') is null as notified from new_order`;
+
+/** Appends a change's events (in array order) and wakes the relays at commit. */
+const INSERT_EVENTS = `
+with new_events as (
+  insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
+  select e.event->>'id', ?, ?, e.event->>'type', (e.event->>'sequence')::int, (e.event->>'time')::timestamptz, e.event->'data'
+  from jsonb_array_elements(?::jsonb) with ordinality as e(event, n)
+  order by e.n
+)
+select pg_notify('${EVENTS_CHANNEL}', '') is null as notified`;
 
 const SELECT_ORDERS = `
 select o.id, o.order_number as "orderNumber", o.customer_id as "customerId", o.status, o.currency,
@@ -69,9 +95,14 @@ type OrderWithItems = OrderRecord & { items: ItemRecord[] };
 const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
 
 export class OrderRepository extends EntityRepository<OrderEntity> {
-  /** Inserts the order and its items in one statement, numbering it from the workspace's counter for `day`. */
-  async insertNumbered({ workspaceId, day, order, items }: NewOrder): Promise<Order> {
-    const row = await queryOne<{ orderNumber: string }>(this.em, INSERT_ORDER, [
+  /**
+   * Inserts the order and its items in one statement, numbering it from the
+   * workspace's counter for `day`; with `event`, its `order.created` event
+   * goes into the outbox in the same statement.
+   */
+  async insertNumbered({ workspaceId, day, order, items }: NewOrder, event?: (order: Order) => NewOrderEvent): Promise<Order> {
+    const whole = toOrder({ ...order, orderNumber: '' }, items);
+    const params = [
       workspaceId,
       day,
       order.id,
@@ -93,9 +124,28 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
       order.updatedAt,
       order.id,
       JSON.stringify(items),
-    ]);
+    ];
+    const created = event?.(whole);
+    const row = created
+      ? await queryOne<{ orderNumber: string }>(this.em, INSERT_ORDER_WITH_EVENT, [
+          ...params,
+          created.id,
+          workspaceId,
+          order.id,
+          created.type,
+          created.sequence,
+          created.time,
+          JSON.stringify(created.data),
+        ])
+      : await queryOne<{ orderNumber: string }>(this.em, INSERT_ORDER, params);
     if (!row) throw new Error('The order insert returned no row');
-    return toOrder({ ...order, orderNumber: row.orderNumber }, items);
+    return { ...whole, orderNumber: row.orderNumber };
+  }
+
+  /** Writes a change's events into the outbox; call inside the change's transaction. */
+  async appendEvents(workspaceId: string, orderId: string, events: readonly NewOrderEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await queryOne(this.em, INSERT_EVENTS, [workspaceId, orderId, JSON.stringify(events)]);
   }
 
   /** One order of the workspace by id or by number, or undefined. */
@@ -198,6 +248,8 @@ function whereFilter(qb: Knex.QueryBuilder, scope: Scope, filter: OrderFilter): 
   qb.where('o.workspace_id', scope.workspaceId);
   if (filter.customerId !== undefined) qb.andWhere('o.customer_id', filter.customerId);
   if (filter.status !== undefined) qb.andWhere('o.status', filter.status);
+  // The unique (workspace, order number) key serves this lookup.
+  if (filter.orderNumber !== undefined) qb.andWhere('o.order_number', filter.orderNumber);
   if (filter.from)
     qb.andWhereRaw(
       `o.created_at >= ${boundSql(filter.from, 'start')}`,

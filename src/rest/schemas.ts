@@ -86,6 +86,13 @@ export const ListOrdersQuery = Type.Object({
     Type.String({ description: 'Exact decimal', pattern: '^\\d{1,15}(\\.\\d{1,3})?$' }),
   ),
   search: Type.Optional(Type.String({ description: 'Part of the order number or notes' })),
+  order_number: Type.Optional(
+    Type.String({
+      description:
+        'Lookup by number: exactly this order number (ORD-YYYY-MMDD-NNN); the list then holds that order or nothing',
+      examples: ['ORD-2025-0327-001'],
+    }),
+  ),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
 });
