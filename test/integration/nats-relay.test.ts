@@ -4,11 +4,13 @@
  * with the contract's subject and `Nats-Msg-Id`; a broker outage never fails
  * a create, and what was committed during it arrives afterwards, once.
  *
- * Needs NATS with JetStream at 127.0.0.1:4222 (NATS_TEST_URL overrides it;
- * `.ci/run` starts it) and the `nats-server` binary for the outage test.
+ * The first part needs NATS with JetStream at 127.0.0.1:4222 (NATS_TEST_URL
+ * overrides it; `.ci/run` starts it) and skips with the reason printed when
+ * none answers (a failure under REQUIRE_SERVICES=1, as in CI). The outage
+ * test starts a `nats-server` of its own.
  */
 import type { StoredMsg } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { NatsPublisher } from '../../src/events/nats.publisher';
 import { toCloudEvent, type CloudEvent, type StoredEvent } from '../../src/events/order-events';
 import { clientFor, createTestApp, useTestApp, type TestApp, type TestClient } from '../support/app';
@@ -27,7 +29,9 @@ const backlog = (t: TestClient) => t.db.count('order_events', 'published_at is n
 
 const bodyOf = (message: StoredMsg) => message.json<CloudEvent>();
 
-describe('with NATS at hand', () => {
+const shared = inject('nats');
+
+describe.skipIf(!shared.up)(`with NATS at hand ${shared.reason}`, () => {
   const { stream, subjectPrefix } = uniqueStream();
   const t = useTestApp({ natsUrl: SHARED_NATS_URL, natsStream: stream, natsSubjectPrefix: subjectPrefix, eventsPollIntervalMs: 200 });
   const heard: CloudEvent[] = [];

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 
-export const SHARED_NATS_URL = process.env.NATS_TEST_URL ?? 'nats://127.0.0.1:4222';
+export { SHARED_NATS_URL } from './services';
 
 /** A stream name and subject prefix no other test uses. */
 export function uniqueStream(): { stream: string; subjectPrefix: string } {
