@@ -12,6 +12,7 @@ import {
   Unique,
 } from '@mikro-orm/core';
 import { WorkspaceEntity } from '../auth/workspace.entity';
+import { ExactJsonType } from '../db/exact-json.type';
 import { OrderRepository } from './order.repository';
 import type { Address, JsonObject, OrderStatus } from './order.types';
 
@@ -92,7 +93,8 @@ export class OrderEntity {
   @Property({ type: 'text', nullable: true })
   notes?: string | null;
 
-  @Property({ type: 'json', nullable: true })
+  /** The caller's JSON; its numbers stay exact (`12345678901234567890`), see `ExactJsonType`. */
+  @Property({ type: ExactJsonType, nullable: true })
   metadata?: JsonObject | null;
 
   @Property({ type: 'string', length: 255, nullable: true })

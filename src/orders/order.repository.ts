@@ -26,6 +26,7 @@ import {
   toSummary,
 } from './order.rows';
 import type { Order, OrderSummary } from './order.types';
+import { parseExactJson, stringifyJson } from '../shared/exact-json';
 
 /** The workspace a query is scoped to, and its time zone (calendar-day filters). */
 export interface Scope {
@@ -81,7 +82,7 @@ select pg_notify('${EVENTS_CHANNEL}', '') is null as notified`;
 const SELECT_ORDERS = `
 select o.id, o.order_number as "orderNumber", o.customer_id as "customerId", o.status, o.currency,
        o.subtotal::text as subtotal, o.shipping::text as shipping, o.tax::text as tax, o.total::text as total,
-       o.shipping_address as "shippingAddress", o.billing_address as "billingAddress", o.notes, o.metadata,
+       o.shipping_address as "shippingAddress", o.billing_address as "billingAddress", o.notes, o.metadata::text as metadata,
        o.tracking_number as "trackingNumber", o.tracking_url as "trackingUrl", o.status_history as "statusHistory",
        o.created_at as "createdAt", o.updated_at as "updatedAt",
        (select coalesce(jsonb_agg(jsonb_build_object(
@@ -93,7 +94,14 @@ where o.workspace_id = ?`;
 
 type OrderWithItems = OrderRecord & { items: ItemRecord[] };
 
-const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+const json = (value: unknown) => (value === null || value === undefined ? null : stringifyJson(value));
+
+/** Metadata is selected as text and parsed here, so its numbers stay exact (see `shared/exact-json.ts`). */
+type SelectedOrder = Omit<OrderWithItems, 'metadata'> & { metadata: string | null };
+const withMetadata = (record: SelectedOrder): OrderWithItems => ({
+  ...record,
+  metadata: record.metadata === null ? null : (parseExactJson(record.metadata) as OrderWithItems['metadata']),
+});
 
 export class OrderRepository extends EntityRepository<OrderEntity> {
   /**
@@ -144,7 +152,7 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
             created.type,
             created.sequence,
             created.time,
-            JSON.stringify(created.data),
+            stringifyJson(created.data),
           ],
         )
       : await queryPrepared<{ orderNumber: string }>(this.em, 'order_insert', INSERT_ORDER, params);
@@ -155,7 +163,8 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
   /** Writes a change's events into the outbox; call inside the change's transaction. */
   async appendEvents(workspaceId: string, orderId: string, events: readonly NewOrderEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await queryOne(this.em, INSERT_EVENTS, [workspaceId, orderId, JSON.stringify(events)]);
+    // stringifyJson: an event's order keeps metadata's exact numbers (shared/exact-json.ts).
+    await queryOne(this.em, INSERT_EVENTS, [workspaceId, orderId, stringifyJson(events)]);
   }
 
   /** One order of the workspace by id or by number, or undefined. */
@@ -167,17 +176,17 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
       'id' in by
         ? [`${SELECT_ORDERS} and o.id = ?`, by.id]
         : [`${SELECT_ORDERS} and o.order_number = ?`, by.orderNumber];
-    const record = await queryOne<OrderWithItems>(this.em, sql, [workspaceId, value]);
+    const selected = await queryOne<SelectedOrder>(this.em, sql, [workspaceId, value]);
+    const record = selected && withMetadata(selected);
     return record ? toOrder(record, record.items) : undefined;
   }
 
   /** The workspace's orders with these ids, in the order of `ids`. */
   async findWholeByIds(workspaceId: string, ids: readonly string[]): Promise<Order[]> {
     if (ids.length === 0) return [];
-    const records = await queryAll<OrderWithItems>(this.em, `${SELECT_ORDERS} and o.id in (?)`, [
-      workspaceId,
-      ids,
-    ]);
+    const records = (
+      await queryAll<SelectedOrder>(this.em, `${SELECT_ORDERS} and o.id in (?)`, [workspaceId, ids])
+    ).map(withMetadata);
     const byId = new Map(records.map((record) => [record.id, toOrder(record, record.items)]));
     return ids.flatMap((id) => byId.get(id) ?? []);
   }
