@@ -21,5 +21,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     setupFiles: ['test/support/setup.ts'],
+    // Fails the run if a process started by a test is still running after it.
+    globalSetup: ['test/support/global-setup.ts'],
   },
 });

@@ -17,5 +17,8 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    setupFiles: ['test/support/setup.ts'],
+    // Fails the run if a process started by a test is still running after it.
+    globalSetup: ['test/support/global-setup.ts'],
   },
 });

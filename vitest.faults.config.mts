@@ -16,5 +16,7 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 120_000,
     setupFiles: ['test/support/setup.ts'],
+    // Fails the run if a process started by a test is still running after it.
+    globalSetup: ['test/support/global-setup.ts'],
   },
 });

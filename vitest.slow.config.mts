@@ -20,5 +20,7 @@ export default defineConfig({
     testTimeout: 600_000,
     hookTimeout: 120_000,
     setupFiles: ['test/support/setup.ts'],
+    // Fails the run if a process started by a test is still running after it.
+    globalSetup: ['test/support/global-setup.ts'],
   },
 });

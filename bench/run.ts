@@ -20,6 +20,7 @@
  * on every request but never refuses one. Only 127.0.0.1 is ever targeted.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,6 +109,8 @@ async function main(): Promise<number> {
     MIGRATE_ON_START: 'false',
     LOG_LEVEL: settings.gatewayLogLevel,
     RATE_LIMIT_PER_MINUTE: process.env.RATE_LIMIT_PER_MINUTE?.trim() || '1000000',
+    // Production refuses to start with /metrics open; the bench never reads it.
+    METRICS_TOKEN: randomBytes(16).toString('hex'),
   };
   const logDir = path.join(tmp, 'logs');
   fs.mkdirSync(logDir);

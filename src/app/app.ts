@@ -25,6 +25,7 @@ import { registerCors } from '../security/cors';
 import fastifyCompress from '@fastify/compress';
 import zlib from 'node:zlib';
 import { OrderService } from '../orders/order.service';
+import { orderEvents } from '../events/order-events';
 import { instrumentDatabase } from '../observability/db-metrics';
 import { graphqlTelemetryPlugin } from '../observability/graphql-telemetry';
 import { registerHttpTelemetry } from '../observability/http-telemetry';
@@ -107,7 +108,10 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
   });
 
   const services: Services = {
-    orders: new OrderService(db.em, { idempotencyTtlMs: config.idempotencyTtlMs }),
+    orders: new OrderService(db.em, {
+      idempotencyTtlMs: config.idempotencyTtlMs,
+      events: config.eventsOutbox ? orderEvents : undefined,
+    }),
     auth: new AuthService(db.em, { keyCacheTtlMs: config.apiKeyCacheTtlMs, log: http.log }),
   };
   const stopSweeper = startIdempotencySweeper(services.orders, config.idempotencySweepIntervalMs, http.log);

@@ -137,6 +137,10 @@ export const ENV = Type.Object({
   ),
   REQUEST_TIMEOUT_MS: int(1000, 3_600_000, 30_000, 'the whole request must arrive within this'),
   KEEP_ALIVE_TIMEOUT_MS: int(1000, 600_000, 5000, 'an idle keep-alive connection is closed after this'),
+  EVENTS_OUTBOX: bool(
+    true,
+    'write an event for every order change into the outbox (`false` only to measure what events cost: nothing is emitted)',
+  ),
 });
 
 export type Env = Static<typeof ENV>;
@@ -285,6 +289,7 @@ function toConfig(v: Env) {
     headersTimeoutMs: v.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_MS,
+    eventsOutbox: v.EVENTS_OUTBOX,
   };
 }
 

@@ -23,7 +23,12 @@ function randomByteFraction(): number {
 }
 
 export function newOrderId(at: Date): string {
-  return `order_${ulid(at.getTime(), randomByteFraction)}`;
+  return `order_${newUlid(at)}`;
+}
+
+/** A ULID for `at` from the pooled randomness (order ids, event ids). */
+export function newUlid(at: Date): string {
+  return ulid(at.getTime(), randomByteFraction);
 }
 
 /** `order_` + 26 characters of Crockford's base 32, upper case: the only ids `newOrderId` makes. */

@@ -12,6 +12,7 @@ import {
   Unique,
 } from '@mikro-orm/core';
 import { WorkspaceEntity } from '../auth/workspace.entity';
+import { ExactJsonType } from '../db/exact-json.type';
 import { OrderRepository } from './order.repository';
 import type { Address, JsonObject, OrderStatus } from './order.types';
 
@@ -94,7 +95,8 @@ export class OrderEntity {
   @Property({ type: 'text', nullable: true })
   notes?: string | null;
 
-  @Property({ type: 'json', nullable: true })
+  /** The caller's JSON; its numbers stay exact (`12345678901234567890`), see `ExactJsonType`. */
+  @Property({ type: ExactJsonType, nullable: true })
   metadata?: JsonObject | null;
 
   @Property({ type: 'string', length: 255, nullable: true })
@@ -111,6 +113,10 @@ export class OrderEntity {
 
   @Property({ type: 'datetime' })
   updatedAt!: Date;
+
+  /** 1 when created, +1 per change that changed something: the `sequence` of the order's events. */
+  @Property({ type: 'integer', default: 1 })
+  version!: number;
 
   @OneToMany(() => OrderItemEntity, (item) => item.order, { orderBy: { position: 'asc' } })
   items = new Collection<OrderItemEntity>(this);

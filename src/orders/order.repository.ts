@@ -15,6 +15,7 @@ import { queryAll, queryOne } from '../db/sql';
 import type { OrderEntity } from './order.entity';
 import type { Cursor, OrderSort } from './order-cursor';
 import type { OrderFilter, TimeBound } from './order-filter';
+import { EVENTS_CHANNEL, type NewOrderEvent } from './order-events';
 import { ORDER_NUMBER_SQL, orderNumberPrefix } from './order-number';
 import {
   type ItemRecord,
@@ -25,6 +26,7 @@ import {
   toSummary,
 } from './order.rows';
 import type { Order, OrderSummary } from './order.types';
+import { parseExactJson, stringifyJson } from '../shared/exact-json';
 
 /** The workspace a query is scoped to, and its time zone (calendar-day filters). */
 export interface Scope {
@@ -41,7 +43,10 @@ export interface Scope {
  */
 const CHANGE_TIME_SQL = `date_trunc('milliseconds', clock_timestamp())`;
 
-const INSERT_ORDER = `
+/** `updated_at` as the REST representation writes it (`timestamp()` in rest/order.presenter.ts). */
+const REST_TIMESTAMP_SQL = `to_char(new_order.updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
+
+const INSERT_ORDER_CTES = `
 with counter as (
   insert into order_number_counters as c (workspace_id, day, last_value) values (?, ?::date, 1)
   on conflict (workspace_id, day) do update set last_value = c.last_value + 1
@@ -58,13 +63,41 @@ with counter as (
   select ?, item.position, item."productId", item.name, item.quantity, item.price, item.sku, item.subtotal
   from jsonb_to_recordset(?::jsonb)
     as item(position int, "productId" text, name text, quantity int, price numeric, sku text, subtotal numeric)
-)
+)`;
+
+/** The create without an event (EVENTS=off, for measuring what the outbox costs). */
+const INSERT_ORDER = `${INSERT_ORDER_CTES}
 select order_number as "orderNumber", updated_at as "updatedAt" from new_order`;
+
+/**
+ * The create with its `order.created` event in the outbox: still one
+ * statement. The event's order gets its number from the counter, like the
+ * order; `pg_notify` (delivered at commit) wakes the relays of every process.
+ */
+const INSERT_ORDER_WITH_EVENT = `${INSERT_ORDER_CTES}, new_event as (
+  insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
+  select ?, ?, ?, ?, ?, ?,
+         jsonb_set(jsonb_set(?::jsonb, '{order,order_number}', to_jsonb(new_order.order_number)),
+                   '{order,updated_at}', to_jsonb(${REST_TIMESTAMP_SQL}))
+  from new_order
+)
+select order_number as "orderNumber", updated_at as "updatedAt", pg_notify('${EVENTS_CHANNEL}', '') is null as notified
+from new_order`;
+
+/** Appends a change's events (in array order) and wakes the relays at commit. */
+const INSERT_EVENTS = `
+with new_events as (
+  insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
+  select e.event->>'id', ?, ?, e.event->>'type', (e.event->>'sequence')::int, (e.event->>'time')::timestamptz, e.event->'data'
+  from jsonb_array_elements(?::jsonb) with ordinality as e(event, n)
+  order by e.n
+)
+select pg_notify('${EVENTS_CHANNEL}', '') is null as notified`;
 
 const SELECT_ORDERS = `
 select o.id, o.order_number as "orderNumber", o.customer_id as "customerId", o.status, o.currency,
        o.subtotal::text as subtotal, o.shipping::text as shipping, o.tax::text as tax, o.total::text as total,
-       o.shipping_address as "shippingAddress", o.billing_address as "billingAddress", o.notes, o.metadata,
+       o.shipping_address as "shippingAddress", o.billing_address as "billingAddress", o.notes, o.metadata::text as metadata,
        o.tracking_number as "trackingNumber", o.tracking_url as "trackingUrl", o.status_history as "statusHistory",
        o.created_at as "createdAt", o.updated_at as "updatedAt",
        (select coalesce(jsonb_agg(jsonb_build_object(
@@ -75,13 +108,27 @@ from orders o
 where o.workspace_id = ?`;
 
 type OrderWithItems = OrderRecord & { items: ItemRecord[] };
+type InsertedRow = { orderNumber: string; updatedAt: Date | string };
 
-const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+const json = (value: unknown) => (value === null || value === undefined ? null : stringifyJson(value));
+
+/** Metadata is selected as text and parsed here, so its numbers stay exact (see `shared/exact-json.ts`). */
+type SelectedOrder = Omit<OrderWithItems, 'metadata'> & { metadata: string | null };
+const withMetadata = (record: SelectedOrder): OrderWithItems => ({
+  ...record,
+  metadata: record.metadata === null ? null : (parseExactJson(record.metadata) as OrderWithItems['metadata']),
+});
 
 export class OrderRepository extends EntityRepository<OrderEntity> {
-  /** Inserts the order and its items in one statement, numbering it from the workspace's counter for `day`. */
-  async insertNumbered({ workspaceId, day, order, items }: NewOrder): Promise<Order> {
-    const row = await queryOne<{ orderNumber: string; updatedAt: Date | string }>(this.em, INSERT_ORDER, [
+  /**
+   * Inserts the order and its items in one statement, numbering it from the
+   * workspace's counter for `day`; with `event`, its `order.created` event
+   * goes into the outbox in the same statement. `updated_at` is the
+   * database's clock (see `CHANGE_TIME_SQL`), never before `created_at`.
+   */
+  async insertNumbered({ workspaceId, day, order, items }: NewOrder, event?: (order: Order) => NewOrderEvent): Promise<Order> {
+    const whole = toOrder({ ...order, orderNumber: '' }, items);
+    const params = [
       workspaceId,
       day,
       order.id,
@@ -103,9 +150,22 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
       order.updatedAt,
       order.id,
       JSON.stringify(items),
-    ]);
+    ];
+    const created = event?.(whole);
+    const row = created
+      ? await queryOne<InsertedRow>(this.em, INSERT_ORDER_WITH_EVENT, [
+          ...params,
+          created.id,
+          workspaceId,
+          order.id,
+          created.type,
+          created.sequence,
+          created.time,
+          stringifyJson(created.data),
+        ])
+      : await queryOne<InsertedRow>(this.em, INSERT_ORDER, params);
     if (!row) throw new Error('The order insert returned no row');
-    return toOrder({ ...order, orderNumber: row.orderNumber, updatedAt: new Date(row.updatedAt) }, items);
+    return { ...whole, orderNumber: row.orderNumber, updatedAt: new Date(row.updatedAt) };
   }
 
   /**
@@ -161,6 +221,13 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     return new Date(row.horizon).toISOString();
   }
 
+  /** Writes a change's events into the outbox; call inside the change's transaction. */
+  async appendEvents(workspaceId: string, orderId: string, events: readonly NewOrderEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    // stringifyJson: an event's order keeps metadata's exact numbers (shared/exact-json.ts).
+    await queryOne(this.em, INSERT_EVENTS, [workspaceId, orderId, stringifyJson(events)]);
+  }
+
   /** One order of the workspace by id or by number, or undefined. */
   async findWhole(
     workspaceId: string,
@@ -170,17 +237,17 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
       'id' in by
         ? [`${SELECT_ORDERS} and o.id = ?`, by.id]
         : [`${SELECT_ORDERS} and o.order_number = ?`, by.orderNumber];
-    const record = await queryOne<OrderWithItems>(this.em, sql, [workspaceId, value]);
+    const selected = await queryOne<SelectedOrder>(this.em, sql, [workspaceId, value]);
+    const record = selected && withMetadata(selected);
     return record ? toOrder(record, record.items) : undefined;
   }
 
   /** The workspace's orders with these ids, in the order of `ids`. */
   async findWholeByIds(workspaceId: string, ids: readonly string[]): Promise<Order[]> {
     if (ids.length === 0) return [];
-    const records = await queryAll<OrderWithItems>(this.em, `${SELECT_ORDERS} and o.id in (?)`, [
-      workspaceId,
-      ids,
-    ]);
+    const records = (
+      await queryAll<SelectedOrder>(this.em, `${SELECT_ORDERS} and o.id in (?)`, [workspaceId, ids])
+    ).map(withMetadata);
     const byId = new Map(records.map((record) => [record.id, toOrder(record, record.items)]));
     return ids.flatMap((id) => byId.get(id) ?? []);
   }

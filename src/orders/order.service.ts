@@ -10,6 +10,7 @@ import { type OrderFilter, parseOrderFilter } from './order-filter';
 import { assertStatusMove } from './order-status';
 import { mergeMetadata, parseUpdateOrderRequest } from './update-order.validation';
 import { OrderEntity } from './order.entity';
+import type { OrderEventBuilder } from './order-events';
 import type { OrderRepository } from './order.repository';
 import type { NewOrder } from './order.rows';
 import { isOrderId, newOrderId } from './order-id';
@@ -25,6 +26,13 @@ export interface OrderServiceOptions {
   clock?: () => Date;
   /** How long a completed create is remembered under its Idempotency-Key; 24 hours by default. */
   idempotencyTtlMs?: number;
+  /**
+   * Builds the events each change writes into the outbox, in the change's
+   * transaction. Without it no events are written (only to measure their cost).
+   */
+  events?: OrderEventBuilder;
+  /** Called after a change with events committed, to wake this process's relay at once. */
+  onEventsCommitted?: () => void;
 }
 
 export interface CreatedOrder {
@@ -41,6 +49,8 @@ export interface CreatedOrder {
 export class OrderService {
   private readonly clock: () => Date;
   private readonly idempotencyTtlMs: number;
+  private readonly events?: OrderEventBuilder;
+  private readonly onEventsCommitted: () => void;
 
   constructor(
     private readonly em: EntityManager,
@@ -48,6 +58,8 @@ export class OrderService {
   ) {
     this.clock = options.clock ?? (() => new Date());
     this.idempotencyTtlMs = options.idempotencyTtlMs ?? 24 * 60 * 60 * 1000;
+    this.events = options.events;
+    this.onEventsCommitted = options.onEventsCommitted ?? (() => undefined);
   }
 
   /**
@@ -59,8 +71,17 @@ export class OrderService {
    * With an idempotency key, a retry of the same request returns the order
    * the first one created (`replayed: true`) instead of creating another; see
    * `idempotency.ts` for how that holds across processes and crashes.
+   *
+   * The `order.created` event is written by the same statement as the order,
+   * so it exists exactly when the order does; a replay writes none.
    */
   async createOrderExactlyOnce(ctx: RequestContext, request: unknown, idempotencyKey?: string): Promise<CreatedOrder> {
+    const created = await this.createOrder(ctx, request, idempotencyKey);
+    if (!created.replayed && this.events) this.onEventsCommitted();
+    return created;
+  }
+
+  private async createOrder(ctx: RequestContext, request: unknown, idempotencyKey?: string): Promise<CreatedOrder> {
     const draft = parseCreateOrderRequest(request);
     const totals = computeTotals(draft);
     assertTotalMatches(draft, totals.total);
@@ -128,6 +149,7 @@ export class OrderService {
       statusHistory: [{ status: 'pending', timestamp: now.toISOString() }],
       createdAt: now,
       updatedAt: now,
+      version: 1,
     };
     const items = draft.items.map((item, position) => ({
       position,
@@ -138,7 +160,11 @@ export class OrderService {
       sku: item.sku ?? null,
       subtotal: money(totals.itemSubtotals[position] ?? 0n),
     }));
-    return orders.insertNumbered({ workspaceId: ctx.workspaceId, day: localDay(now, ctx.timeZone), order, items });
+    const events = this.events;
+    return orders.insertNumbered(
+      { workspaceId: ctx.workspaceId, day: localDay(now, ctx.timeZone), order, items },
+      events && ((whole) => events.created(whole)),
+    );
   }
 
   /** One order of the caller's workspace. Another workspace's order is NOT_FOUND, exactly like a missing one. */
@@ -219,11 +245,13 @@ export class OrderService {
   async updateOrder(ctx: RequestContext, id: string, request: unknown): Promise<Order> {
     const changes = parseUpdateOrderRequest(request);
     assertCouldExist(id, isOrderId);
-    return this.em.fork().transactional(async (em) => {
+    const { updated, evented } = await this.em.fork().transactional(async (em) => {
       const orders = em.getRepository(OrderEntity);
       const order = await orders.findForUpdate(ctx.workspaceId, id);
       if (!order) throw AppError.notFound(`Order ${id}`);
-      let changed = false;
+      // The fields this update really changed, in the REST names its events list them under.
+      const changed: string[] = [];
+      const previousStatus = order.status;
       const moves = changes.status !== undefined && changes.status !== order.status ? changes.status : undefined;
       if (moves) assertStatusMove(order.status, moves);
       const assign = <K extends 'trackingNumber' | 'trackingUrl' | 'notes' | 'metadata' | 'shippingAddress'>(
@@ -232,14 +260,15 @@ export class OrderService {
       ) => {
         if (value === undefined || JSON.stringify(order[key] ?? null) === JSON.stringify(value)) return;
         order[key] = value;
-        changed = true;
+        changed.push(REST_FIELD_NAMES[key]);
       };
       assign('trackingNumber', changes.trackingNumber);
       assign('trackingUrl', changes.trackingUrl);
       assign('notes', changes.notes);
       assign('shippingAddress', changes.shippingAddress);
       if (changes.metadata !== undefined) assign('metadata', mergeMetadata(order.metadata, changes.metadata));
-      if (moves || changed) {
+      if (moves) changed.unshift('status');
+      if (changed.length > 0) {
         // The database's clock, under the row lock: see `changeTime` and `syncHorizon`.
         const now = await orders.changeTime(order.updatedAt);
         if (moves) {
@@ -247,14 +276,30 @@ export class OrderService {
           order.statusHistory = [...order.statusHistory, { status: moves, timestamp: now.toISOString() }];
         }
         order.updatedAt = now;
+        order.version += 1;
       }
       await em.flush();
-      const updated = await orders.findWhole(ctx.workspaceId, { id });
-      if (!updated) throw new Error(`Order ${id} vanished inside its own transaction`);
-      return updated;
+      const whole = await orders.findWhole(ctx.workspaceId, { id });
+      if (!whole) throw new Error(`Order ${id} vanished inside its own transaction`);
+      // Only a change that changed something is an event; an empty or repeated update is not.
+      if (changed.length === 0 || !this.events) return { updated: whole, evented: false };
+      const statusMoved = changed.includes('status') ? previousStatus : undefined;
+      await orders.appendEvents(ctx.workspaceId, id, this.events.updated(whole, order.version, changed, statusMoved));
+      return { updated: whole, evented: true };
     });
+    if (evented) this.onEventsCommitted();
+    return updated;
   }
 }
+
+/** An update's fields under their REST names, as an event's `changes` lists them. */
+const REST_FIELD_NAMES = {
+  trackingNumber: 'tracking_number',
+  trackingUrl: 'tracking_url',
+  notes: 'notes',
+  metadata: 'metadata',
+  shippingAddress: 'shipping_address',
+} as const;
 
 /**
  * A list read for syncing (in `updated_at` order, or since an `updated_at`)

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { hashApiKey } from '../../src/auth/api-key';
 import { createTestApp, type TestApp } from '../support/app';
 import { appOnSameDatabase, type ExtraApp } from '../support/more-apps';
+import { REDIS_URL } from '../support/services';
 
 const ORDER = { customer_id: 'c1', items: [{ product_id: 'p1', quantity: 1, price: '5.00' }], total: '5.00' };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -183,28 +184,31 @@ describe('the failed-authentication limit under concurrency', () => {
   });
 });
 
-describe('Redis: one limit across gateway processes', () => {
-  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const redisUrl = REDIS_URL();
+// Redis is optional for a newcomer: without one these tests skip, saying why (CI requires it).
+const redis = inject('redis');
+
+describe.skipIf(!redis.up)(`Redis: one limit across gateway processes${redis.up ? '' : ` (${redis.reason})`}`, () => {
   // A prefix of its own, so that no other run (or test file) shares these counters.
   const prefix = `og-test:${randomUUID()}:`;
   let t: TestApp;
   let second: ExtraApp;
-  let redis: Redis;
+  let client: Redis;
 
   beforeAll(async () => {
     const limits = { rateLimitPerMinute: 4, authFailuresPerMinute: 2, redisUrl, rateLimitRedisPrefix: prefix };
     t = await createTestApp(limits);
     second = await appOnSameDatabase(t.app.db, limits);
-    redis = new Redis(redisUrl);
+    client = new Redis(redisUrl);
   });
   afterEach(async () => {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    const keys = await client.keys(`${prefix}*`);
+    if (keys.length > 0) await client.del(...keys);
   });
   afterAll(async () => {
     await second?.close();
     await t?.close();
-    await redis?.quit();
+    await client?.quit();
   });
 
   it('shares one key’s budget between two app instances', async () => {
@@ -246,7 +250,7 @@ describe('Redis: one limit across gateway processes', () => {
     const auth = await t.bearer('acme');
     const key = auth.slice('Bearer '.length);
     await restGet(t.app, auth);
-    const keys = await redis.keys(`${prefix}*`);
+    const keys = await client.keys(`${prefix}*`);
     expect(keys).toContain(`${prefix}key:${hashApiKey(key)}`);
     expect(keys.some((name) => name.includes(key))).toBe(false);
   });

@@ -7,13 +7,13 @@
  * which used to block every start). (Slow: eight processes; `npm run test:slow`.)
  * Always the embedded database; it runs in the slow tier's embedded pass.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { usingRealPostgres } from '../support/database';
-import { cleanEnv } from '../support/processes';
+import { cleanEnv, spawnTracked } from '../support/processes';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = ['-r', '@swc-node/register', path.join(ROOT, 'src/cli/cli.ts'), 'serve'];
@@ -37,7 +37,7 @@ interface Outcome {
 }
 
 function start(dataDir: string): Promise<Outcome> {
-  const child = spawn(process.execPath, CLI, {
+  const child = spawnTracked(process.execPath, CLI, {
     cwd: ROOT,
     env: cleanEnv({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info', METRICS_TOKEN: 'test-metrics-token-0123456789' }),
   });
@@ -49,8 +49,8 @@ function start(dataDir: string): Promise<Outcome> {
       const address = /"address":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output)?.[1];
       if (address) resolve({ child, result: { listening: address } });
     };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
     child.once('exit', (exitCode) => resolve({ child, result: { exitCode, output } }));
   });
 }

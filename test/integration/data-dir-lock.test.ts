@@ -3,7 +3,7 @@
  * its process goes, however that happens, and no pid in the lock file ever
  * decides anything. (Eight simultaneous starts: data-dir-lock.slow.test.ts.)
  */
-import { spawn } from 'node:child_process';
+import { spawnTracked } from '../support/processes';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,7 +54,7 @@ describe('a live holder', () => {
 
   it('killed with SIGKILL, leaves no lock behind', async () => {
     const dataDir = tempDataDir();
-    const holder = spawn(
+    const holder = spawnTracked(
       process.execPath,
       ['-r', '@swc-node/register', '-e', `require('./src/db/data-dir-lock.ts').lockDataDir(${JSON.stringify(dataDir)}); console.log('locked'); setInterval(() => {}, 60000);`],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
@@ -62,7 +62,7 @@ describe('a live holder', () => {
     const exited = new Promise((resolve) => holder.once('exit', resolve));
     try {
       await new Promise<void>((resolve, reject) => {
-        holder.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve());
+        holder.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve());
         holder.once('exit', (code) => reject(new Error(`the holder exited with ${code} before locking`)));
       });
       expect(() => lockDataDir(dataDir)).toThrow(`in use by process ${holder.pid}.`);

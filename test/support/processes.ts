@@ -1,9 +1,84 @@
-/** Runs the real `order-gateway` command (from source) as a child process. */
-import { spawn, type ChildProcess } from 'node:child_process';
+/**
+ * Child processes in tests: the real `order-gateway` command (from source),
+ * and anything else a test starts with `spawnTracked`.
+ *
+ * Every child is tracked. One started during a test is stopped after that
+ * test (test/support/setup.ts: afterEach), one started in a `beforeAll` after
+ * its file (afterAll), whether the test passed, failed or timed out; and any
+ * still running when the worker exits is killed. The global teardown
+ * (test/support/global-setup.ts) then fails the run if any process started by
+ * it is still alive, whoever started it.
+ */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = ['-r', '@swc-node/register', path.join(ROOT, 'src/cli/cli.ts')];
+
+// ---------------------------------------------------------------------------
+// Tracking
+
+interface Tracked {
+  child: ChildProcess;
+  /** The value of `generation` when it started: children of a test have one above the test's start mark. */
+  generation: number;
+  exited: Promise<void>;
+}
+
+const running = new Set<Tracked>();
+let generation = 0;
+
+const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
+/** `spawn`, with the child tracked and stopped by the hooks in setup.ts if the test does not stop it. */
+export function spawnTracked(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  const child = spawn(command, args, options);
+  const tracked: Tracked = {
+    child,
+    generation: ++generation,
+    exited: new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      // A child that never started (ENOENT) emits 'error' and no 'exit'.
+      child.once('error', () => {
+        if (child.pid === undefined) resolve();
+      });
+    }),
+  };
+  running.add(tracked);
+  void tracked.exited.then(() => running.delete(tracked));
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the child has exited. */
+export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  const tracked = [...running].find((entry) => entry.child === child);
+  if (!alive(child) || child.pid === undefined) return;
+  const exited = tracked?.exited ?? new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => alive(child) && child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** A mark to pass to `stopChildrenSince` later. */
+export function childrenMark(): number {
+  return generation;
+}
+
+/** Stops every tracked child started after `mark` (all of them by default); returns how many were running. */
+export async function stopChildrenSince(mark = 0): Promise<number> {
+  const stray = [...running].filter((entry) => entry.generation > mark && alive(entry.child));
+  await Promise.all(stray.map((entry) => stopChild(entry.child)));
+  return stray.length;
+}
+
+// The worker is going away (the file ended, vitest stops it): nothing it started may outlive it.
+process.on('exit', () => {
+  for (const { child } of running) if (alive(child)) child.kill('SIGKILL');
+});
+
+// ---------------------------------------------------------------------------
+// The order-gateway command
 
 export interface CliResult {
   code: number | null;
@@ -19,11 +94,11 @@ export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: cleanEnv(env) });
+    const child = spawnTracked(process.execPath, [...CLI, ...args], { cwd: ROOT, env: cleanEnv(env) });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stdout?.on('data', (chunk) => (stdout += chunk));
+    child.stderr?.on('data', (chunk) => (stderr += chunk));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`order-gateway ${args.join(' ')} timed out; stderr: ${stderr}`));
@@ -46,7 +121,7 @@ export interface RunningServer {
 /** Starts `order-gateway serve` on a free port and waits until it listens. */
 export function startServer(env: Record<string, string>, timeoutMs = 30_000): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, 'serve'], {
+    const child = spawnTracked(process.execPath, [...CLI, 'serve'], {
       cwd: ROOT,
       // Info level, whatever the caller asks: the "listening" line is how we know it is up.
       // Servers here take bursts from one key (load and fault tests); the rate limit has its own tests.
@@ -75,8 +150,8 @@ export function startServer(env: Record<string, string>, timeoutMs = 30_000): Pr
         });
       }
     };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
     child.on('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before listening; output: ${output}`));

@@ -1,12 +1,13 @@
 /**
- * The original Cekat "Create Order" document (../shared/seeds), parsed into
- * its request and response bodies, so that tests compare against the document
- * itself rather than a copy of it.
+ * The Cekat "Create Order" example (its request body and 201 response), kept
+ * in the repository as test/fixtures/cekat-create-order.json so that a clone
+ * tests on its own. The contract tests compare against this document, not
+ * against values restated in each test.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 
-const SEED = path.resolve(__dirname, '../../../shared/seeds/000_3dd77b175f1c4973.txt');
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'cekat-create-order.json');
 
 export interface Seed {
   request: Record<string, unknown>;
@@ -14,9 +15,6 @@ export interface Seed {
 }
 
 export function loadSeed(): Seed {
-  const text = fs.readFileSync(SEED, 'utf8');
-  const request = /-d '(\{[\s\S]*?\})'/.exec(text)?.[1];
-  const response = /201 OK\s*(\{[\s\S]*?\n\})\s*Code Examples/.exec(text)?.[1];
-  if (!request || !response) throw new Error(`could not find the request and response in ${SEED}`);
-  return { request: JSON.parse(request), response: JSON.parse(response) };
+  const { request, response } = JSON.parse(fs.readFileSync(FIXTURE, 'utf8')) as Seed;
+  return { request, response };
 }

@@ -55,6 +55,7 @@ describe('loadConfig defaults', () => {
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 5000,
+      eventsOutbox: true,
     });
   });
 

@@ -1,0 +1,88 @@
+/**
+ * The events of order changes (events contract §1): the outbox rows the
+ * order service writes with each change, and the CloudEvents 1.0 envelope
+ * they leave the gateway in.
+ */
+import type { NewOrderEvent, OrderEventBuilder, OrderEventType } from '../orders/order-events';
+import { newUlid } from '../orders/order-id';
+import type { Order, OrderStatus } from '../orders/order.types';
+import { toRestOrder } from '../rest/order.presenter';
+
+export function newEventId(at: Date): string {
+  return `evt_${newUlid(at)}`;
+}
+
+/** The order inside an event is exactly what `GET /api/orders/:id` answers at that moment. */
+export const orderEvents: OrderEventBuilder = {
+  created(order: Order): NewOrderEvent {
+    return {
+      id: newEventId(order.createdAt),
+      type: 'order.created',
+      sequence: 1,
+      time: order.createdAt,
+      data: { order: toRestOrder(order) },
+    };
+  },
+  updated(order: Order, sequence: number, changes: string[], previousStatus?: OrderStatus): NewOrderEvent[] {
+    const rest = toRestOrder(order);
+    const updated: NewOrderEvent = {
+      id: newEventId(order.updatedAt),
+      type: 'order.updated',
+      sequence,
+      time: order.updatedAt,
+      data: { order: rest, changes },
+    };
+    if (previousStatus === undefined) return [updated];
+    return [
+      updated,
+      {
+        id: newEventId(order.updatedAt),
+        type: 'order.status_changed',
+        sequence,
+        time: order.updatedAt,
+        data: { order: rest, changes, previous_status: previousStatus },
+      },
+    ];
+  },
+};
+
+/** An outbox row as the relay reads it. */
+export interface StoredEvent {
+  position: string;
+  id: string;
+  workspaceId: string;
+  orderId: string;
+  type: OrderEventType;
+  sequence: number;
+  time: Date;
+  data: object;
+}
+
+/** A CloudEvents 1.0 event in structured JSON mode (`application/cloudevents+json`). */
+export interface CloudEvent {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: OrderEventType;
+  subject: string;
+  time: string;
+  datacontenttype: 'application/json';
+  workspaceid: string;
+  sequence: number;
+  data: object;
+}
+
+export function toCloudEvent(event: StoredEvent): CloudEvent {
+  return {
+    specversion: '1.0',
+    id: event.id,
+    source: `/workspaces/${event.workspaceId}`,
+    type: event.type,
+    subject: event.orderId,
+    time: new Date(event.time).toISOString(),
+    datacontenttype: 'application/json',
+    workspaceid: event.workspaceId,
+    sequence: event.sequence,
+    data: event.data,
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * What the order service needs from the events module: the outbox rows of a
+ * change. The service writes them in the change's own transaction (events
+ * contract §2); building them (the CloudEvents data, in the REST
+ * representation) is the events module's business, wired in by the app.
+ */
+import type { Order, OrderStatus } from './order.types';
+
+/** The PostgreSQL NOTIFY channel a commit with events signals on. */
+export const EVENTS_CHANNEL = 'order_events';
+
+export const ORDER_EVENT_TYPES = ['order.created', 'order.updated', 'order.status_changed'] as const;
+export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];
+
+/** An outbox row about to be written with its change. */
+export interface NewOrderEvent {
+  /** `evt_` + a ULID. */
+  id: string;
+  type: OrderEventType;
+  /** The order's version after the change: 1 for the create, +1 per change. */
+  sequence: number;
+  time: Date;
+  /** The CloudEvents `data`. */
+  data: object;
+}
+
+/** The field names a change touched, in the REST representation (`tracking_number`, …). */
+export type ChangedFields = string[];
+
+export interface OrderEventBuilder {
+  created(order: Order): NewOrderEvent;
+  /** `order.updated`, and `order.status_changed` after it when the status moved. */
+  updated(order: Order, sequence: number, changes: ChangedFields, previousStatus?: OrderStatus): NewOrderEvent[];
+}

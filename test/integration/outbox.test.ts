@@ -1,0 +1,232 @@
+/**
+ * The transactional outbox (events contract §1–2): every committed create and
+ * update writes its events in its own transaction, exactly once, with the
+ * CloudEvents attributes the contract lists; a change that fails writes none.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { toCloudEvent, type StoredEvent } from '../../src/events/order-events';
+import { OrderService } from '../../src/orders/order.service';
+import { useTestApp } from '../support/app';
+
+const t = useTestApp();
+
+const body = (overrides: Record<string, unknown> = {}) => ({
+  customer_id: 'c1',
+  items: [
+    { product_id: 'p1', name: 'Widget', quantity: 2, price: '10.00', sku: 'W-1' },
+    { product_id: 'p2', quantity: 1, price: 5 },
+  ],
+  total: 25,
+  currency: 'USD',
+  notes: 'first',
+  ...overrides,
+});
+
+const SELECT_EVENTS = `select position::text as position, id, workspace_id as "workspaceId", order_id as "orderId", type, sequence,
+  time, data, published_at as "publishedAt" from order_events`;
+
+const eventsOf = (orderId: string) =>
+  t.db.query<StoredEvent & { publishedAt: Date | null }>(`${SELECT_EVENTS} where order_id = ? order by order_events.position`, [orderId]);
+
+const allEvents = () => t.db.query<StoredEvent>(`${SELECT_EVENTS} order by order_events.position`);
+
+async function createViaRest(overrides: Record<string, unknown> = {}) {
+  const res = await t.rest.post('/api/orders', body(overrides));
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json().data as { id: string; order_number: string };
+}
+
+async function restOrder(id: string) {
+  const res = await t.rest.get(`/api/orders/${id}`);
+  expect(res.statusCode).toBe(200);
+  return res.json().data as Record<string, unknown>;
+}
+
+let workspaceId: string;
+beforeAll(async () => {
+  workspaceId = (await t.context()).workspaceId;
+});
+
+describe('a create', () => {
+  it('writes one order.created event: a CloudEvent whose data is the order as GET returns it', async () => {
+    const created = await createViaRest();
+    const events = await eventsOf(created.id);
+    expect(events).toHaveLength(1);
+    const [event] = events;
+    expect(event?.publishedAt ?? null).toBeNull();
+    const cloudEvent = toCloudEvent(event);
+    const order = await restOrder(created.id);
+    expect(cloudEvent).toStrictEqual({
+      specversion: '1.0',
+      id: expect.stringMatching(/^evt_[0-9A-HJKMNP-TV-Z]{26}$/),
+      source: `/workspaces/${workspaceId}`,
+      type: 'order.created',
+      subject: created.id,
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      datacontenttype: 'application/json',
+      workspaceid: workspaceId,
+      sequence: 1,
+      data: { order },
+    });
+    // The order number comes from the same statement's counter.
+    expect((cloudEvent.data as { order: { order_number: string } }).order.order_number).toBe(created.order_number);
+    expect(new Date(cloudEvent.time).toISOString().slice(0, 19)).toBe(String(order.created_at).slice(0, 19));
+  });
+
+  it('through GraphQL writes one as well', async () => {
+    const res = await t.gql(
+      'mutation($input: CreateOrderInput!) { createOrder(input: $input) { order { id } userErrors { code } } }',
+      { input: { customerId: 'g', items: [{ productId: 'p', quantity: 1, price: '3.50' }], total: '3.50' } },
+    );
+    const id = res.json().data.createOrder.order.id as string;
+    const events = await eventsOf(id);
+    expect(events.map((event) => [event.type, event.sequence])).toStrictEqual([['order.created', 1]]);
+    expect((events[0]?.data as { order: unknown }).order).toStrictEqual(await restOrder(id));
+  });
+
+  it('replayed under its idempotency key writes no second event', async () => {
+    const headers = { 'idempotency-key': 'outbox-replay' };
+    const first = await t.rest.post('/api/orders', body({ customer_id: 'replay' }), { headers });
+    const again = await t.rest.post('/api/orders', body({ customer_id: 'replay' }), { headers });
+    expect([first.statusCode, again.statusCode]).toStrictEqual([201, 201]);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(await eventsOf(first.json().data.id)).toHaveLength(1);
+  });
+
+  it.each([
+    ['a validation error', body({ customer_id: '' }), 422],
+    ['a total mismatch', body({ total: 26 }), 422],
+    ['an unknown currency', body({ currency: 'XXX' }), 422],
+  ])('rejected by %s writes nothing', async (_name, request, status) => {
+    const before = await allEvents();
+    const res = await t.rest.post('/api/orders', request);
+    expect(res.statusCode, res.body).toBe(status);
+    expect(await allEvents()).toStrictEqual(before);
+  });
+
+  it('a reused idempotency key (422) writes nothing', async () => {
+    const headers = { 'idempotency-key': 'outbox-reused' };
+    expect((await t.rest.post('/api/orders', body({ customer_id: 'k1' }), { headers })).statusCode).toBe(201);
+    const before = await allEvents();
+    const res = await t.rest.post('/api/orders', body({ customer_id: 'k2' }), { headers });
+    expect(res.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(await allEvents()).toStrictEqual(before);
+  });
+});
+
+describe('an update', () => {
+  it('writes one order.updated event with the next sequence and the changed fields', async () => {
+    const created = await createViaRest();
+    const res = await t.rest.put(`/api/orders/${created.id}`, { tracking_number: 'TRK-1', notes: 'first', metadata: { a: 1 } });
+    expect(res.statusCode, res.body).toBe(200);
+    const events = await eventsOf(created.id);
+    expect(events.map((event) => [event.type, event.sequence])).toStrictEqual([
+      ['order.created', 1],
+      ['order.updated', 2],
+    ]);
+    // `notes` was set to what it already was: not a change.
+    expect(events[1]?.data).toStrictEqual({ order: await restOrder(created.id), changes: ['tracking_number', 'metadata'] });
+    expect(toCloudEvent(events[1] as StoredEvent)).toMatchObject({ subject: created.id, type: 'order.updated', sequence: 2 });
+  });
+
+  it('that moves the status writes order.updated, then order.status_changed with the previous status, both at one sequence', async () => {
+    const created = await createViaRest();
+    await t.rest.put(`/api/orders/${created.id}`, { notes: 'second' });
+    const res = await t.gql(
+      'mutation($id: ID!, $input: UpdateOrderInput!) { updateOrder(id: $id, input: $input) { userErrors { code } } }',
+      { id: created.id, input: { status: 'PAID', trackingNumber: 'T' } },
+    );
+    expect(res.json().data.updateOrder.userErrors).toStrictEqual([]);
+    const events = await eventsOf(created.id);
+    const order = await restOrder(created.id);
+    expect(events.map((event) => [event.type, event.sequence, event.data])).toStrictEqual([
+      ['order.created', 1, expect.anything()],
+      ['order.updated', 2, expect.anything()],
+      ['order.updated', 3, { order, changes: ['status', 'tracking_number'] }],
+      ['order.status_changed', 3, { order, changes: ['status', 'tracking_number'], previous_status: 'pending' }],
+    ]);
+    expect(new Set(events.map((event) => event.id)).size).toBe(4);
+  });
+
+  it.each([
+    ['an empty update', {}],
+    ['setting what is already set', { status: 'pending', notes: 'first' }],
+  ])('%s writes nothing and keeps the version', async (_name, request) => {
+    const created = await createViaRest();
+    const res = await t.rest.put(`/api/orders/${created.id}`, request);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(await eventsOf(created.id)).toHaveLength(1);
+    expect(await t.db.query('select version from orders where id = ?', [created.id])).toStrictEqual([{ version: 1 }]);
+  });
+
+  it.each([
+    ['a validation error', { tracking_url: 'ftp://x' }, 422],
+    ['an invalid status move', { status: 'delivered' }, 409],
+  ])('rejected by %s writes nothing', async (_name, request, status) => {
+    const created = await createViaRest();
+    const res = await t.rest.put(`/api/orders/${created.id}`, request);
+    expect(res.statusCode, res.body).toBe(status);
+    expect(await eventsOf(created.id)).toHaveLength(1);
+  });
+
+  it('of another workspace’s order (404) writes nothing', async () => {
+    const created = await createViaRest();
+    const res = await t.rest.put(`/api/orders/${created.id}`, { notes: 'x' }, { authorization: await t.bearer('globex') });
+    expect(res.statusCode).toBe(404);
+    expect(await eventsOf(created.id)).toHaveLength(1);
+  });
+
+  it('running concurrently on one order gives each change its own sequence, in commit order', async () => {
+    const created = await createViaRest();
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => t.rest.put(`/api/orders/${created.id}`, { metadata: { [`k${i}`]: i } })),
+    );
+    expect(results.map((res) => res.statusCode)).toStrictEqual(Array(8).fill(200));
+    const events = await eventsOf(created.id);
+    expect(events.map((event) => event.sequence)).toStrictEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // Each event's order carries the metadata of every change before it.
+    events.slice(1).forEach((event, index) => {
+      expect(Object.keys((event.data as { order: { metadata: object } }).order.metadata)).toHaveLength(index + 1);
+    });
+    expect(await t.db.query('select version from orders where id = ?', [created.id])).toStrictEqual([{ version: 9 }]);
+  });
+});
+
+describe('a database error', () => {
+  // A trigger that refuses the outbox row of one marked change: the change and its event commit together or not at all.
+  beforeAll(async () => {
+    await t.db.query(`create function refuse_marked_event() returns trigger language plpgsql as $$
+      begin
+        if new.data->'order'->>'notes' = 'refuse-event' then raise exception 'refused by test trigger'; end if;
+        return new;
+      end $$`);
+    await t.db.query('create trigger refuse_marked_event before insert on order_events for each row execute function refuse_marked_event()');
+  });
+
+  it('in a create stores neither the order nor its event', async () => {
+    const before = await allEvents();
+    const res = await t.rest.post('/api/orders', body({ customer_id: 'db-error', notes: 'refuse-event' }));
+    expect(res.statusCode).toBe(500);
+    expect(await t.db.count('orders', `customer_id = 'db-error'`)).toBe(0);
+    expect(await allEvents()).toStrictEqual(before);
+  });
+
+  it('in an update keeps the order as it was and writes no event', async () => {
+    const created = await createViaRest();
+    const before = await restOrder(created.id);
+    const res = await t.rest.put(`/api/orders/${created.id}`, { notes: 'refuse-event', status: 'paid' });
+    expect(res.statusCode).toBe(500);
+    expect(await restOrder(created.id)).toStrictEqual(before);
+    expect(await eventsOf(created.id)).toHaveLength(1);
+    expect(await t.db.query('select version from orders where id = ?', [created.id])).toStrictEqual([{ version: 1 }]);
+  });
+});
+
+it('a service without an event builder (EVENTS_OUTBOX=false) writes no events', async () => {
+  const ctx = await t.context();
+  const quiet = new OrderService(t.app.db.em);
+  const { order } = await quiet.createOrderExactlyOnce(ctx, body({ customer_id: 'quiet' }));
+  await quiet.updateOrder(ctx, order.id, { status: 'paid' });
+  expect(await eventsOf(order.id)).toStrictEqual([]);
+  expect(await t.db.query('select version from orders where id = ?', [order.id])).toStrictEqual([{ version: 2 }]);
+});

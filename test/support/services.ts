@@ -1,0 +1,60 @@
+/**
+ * Optional services some tests need (Redis for the shared rate-limit
+ * counters). The global set-up asks once per run whether each answers and
+ * hands the answer to the tests (`inject('redis')`); the tests that need one
+ * skip with a visible reason when it does not. CI sets REQUIRE_SERVICES=1,
+ * which turns that skip into a failure: there the services run (`.ci/run`
+ * starts them), so a skip would hide a broken set-up.
+ */
+import net from 'node:net';
+
+/** True when a Redis server at `url` answers PING within `timeoutMs`. */
+export function redisAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      resolve(false);
+      return;
+    }
+    const socket = net.connect({ host: parsed.hostname, port: Number(parsed.port || 6379) });
+    const done = (up: boolean) => {
+      socket.destroy();
+      resolve(up);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    // +PONG, or -NOAUTH from a server with a password: either way a Redis answers.
+    socket.on('data', (chunk) => done(/^[+-]/.test(chunk.toString())));
+  });
+}
+
+export interface Availability {
+  up: boolean;
+  /** Why the tests are skipped, for the describe title and the log; empty when `up`. */
+  reason: string;
+}
+
+/**
+ * Whether the tests that need a service can run. When it does not answer,
+ * prints the reason once (visible in the test output), or throws when
+ * REQUIRE_SERVICES=1 (CI).
+ */
+export async function optionalService(name: string, url: string, answers: (url: string) => Promise<boolean>): Promise<Availability> {
+  if (await answers(url)) return { up: true, reason: '' };
+  const reason = `skipped: no ${name} answers at ${url} (start one, or set the URL variable; CI runs these)`;
+  if (process.env.REQUIRE_SERVICES === '1') throw new Error(`REQUIRE_SERVICES=1 but no ${name} answers at ${url}`);
+  process.stderr.write(`\n  ${reason}\n`);
+  return { up: false, reason };
+}
+
+/** The Redis the rate-limit tests use. */
+export const REDIS_URL = () => process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    redis: Availability;
+  }
+}
