@@ -9,7 +9,15 @@ import { ORDER_STATUSES } from '../orders/order.types';
 import { ErrorCode } from '../errors/app-error';
 
 /** The request's address as answered: the same fields, each a string when set. */
-const Address = Type.Object(Object.fromEntries(ADDRESS_FIELDS.map((field) => [field, Type.Optional(Type.String())])));
+const Address = Type.Object(
+  Object.fromEntries(
+    ADDRESS_FIELDS.map((field) => [
+      field,
+      Type.Optional(field === 'country' ? Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2 code' }) : Type.String()),
+    ]),
+  ),
+  { title: 'Address' },
+);
 
 const Status = Type.Unsafe<string>({ type: 'string', enum: [...ORDER_STATUSES] });
 
@@ -19,14 +27,17 @@ export const OrderSchema = Type.Object({
   customer_id: Type.String(),
   status: Status,
   items: Type.Array(
-    Type.Object({
-      product_id: Type.String(),
-      name: Type.Optional(Type.String()),
-      quantity: Type.Integer(),
-      price: Type.Number(),
-      sku: Type.Optional(Type.String()),
-      subtotal: Type.Number(),
-    }),
+    Type.Object(
+      {
+        product_id: Type.String(),
+        name: Type.Optional(Type.String()),
+        quantity: Type.Integer(),
+        price: Type.Number(),
+        sku: Type.Optional(Type.String()),
+        subtotal: Type.Number(),
+      },
+      { title: 'OrderItem' },
+    ),
   ),
   subtotal: Type.Number(),
   shipping: Type.Number(),
@@ -40,13 +51,13 @@ export const OrderSchema = Type.Object({
   tracking_number: Type.Optional(Type.String()),
   tracking_url: Type.Optional(Type.String()),
   status_history: Type.Array(
-    Type.Object({ status: Status, timestamp: Type.String({ format: 'date-time' }) }),
+    Type.Object({ status: Status, timestamp: Type.String({ format: 'date-time' }) }, { title: 'StatusChange' }),
   ),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
-});
+}, { title: 'Order' });
 
-export const OrderEnvelope = Type.Object({ success: Type.Literal(true), data: OrderSchema });
+export const OrderEnvelope = Type.Object({ success: Type.Literal(true), data: OrderSchema }, { title: 'OrderEnvelope' });
 
 export const OrderSummarySchema = Type.Object({
   id: Type.String(),
@@ -59,7 +70,7 @@ export const OrderSummarySchema = Type.Object({
   tracking_number: Type.Optional(Type.String()),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
-});
+}, { title: 'OrderSummary' });
 
 export const OrderListEnvelope = Type.Object({
   success: Type.Literal(true),
@@ -72,8 +83,8 @@ export const OrderListEnvelope = Type.Object({
     next_cursor: Type.Union([Type.String(), Type.Null()], {
       description: 'Pass as `cursor` for the next page; null on the last page',
     }),
-  }),
-});
+  }, { title: 'Pagination' }),
+}, { title: 'OrderListEnvelope' });
 
 /** The list's query parameters, as documented; the service checks them. */
 export const ListOrdersQuery = Type.Object({
@@ -136,7 +147,9 @@ export const ErrorEnvelope = Type.Object({
   error: Type.Object({
     code: Type.Unsafe<string>({ type: 'string', enum: Object.values(ErrorCode) }),
     message: Type.String(),
-    details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    details: Type.Optional(
+      Type.Array(Type.Object({ field: Type.String(), message: Type.String() }, { title: 'FieldError' })),
+    ),
     request_id: Type.String(),
   }),
 });

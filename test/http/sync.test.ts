@@ -241,7 +241,11 @@ describe('OpenAPI', () => {
     expect(names).toEqual(expect.arrayContaining(['updated_since', 'sort', 'cursor', 'offset', 'order_number']));
     const sort = operation.parameters.find((p: { name: string }) => p.name === 'sort');
     expect(sort.schema.enum).toStrictEqual(['-created_at', 'updated_at']);
-    const pagination = operation.responses['200'].content['application/json'].schema.properties.pagination;
+    // Schemas with a title are components, referenced by $ref.
+    const resolve = (schema: { $ref?: string; properties?: Record<string, unknown> }): { properties: Record<string, unknown> } =>
+      schema.$ref ? resolve(doc.components.schemas[schema.$ref.split('/').at(-1) as string]) : (schema as { properties: Record<string, unknown> });
+    const envelope = resolve(operation.responses['200'].content['application/json'].schema);
+    const pagination = resolve(envelope.properties.pagination as { $ref?: string });
     expect(Object.keys(pagination.properties)).toContain('next_cursor');
   });
 });
