@@ -25,6 +25,7 @@ import { registerCors } from '../security/cors';
 import fastifyCompress from '@fastify/compress';
 import zlib from 'node:zlib';
 import { OrderService } from '../orders/order.service';
+import { createEvents, type Events } from '../events/events';
 import { orderEvents } from '../events/order-events';
 import { instrumentDatabase } from '../observability/db-metrics';
 import { graphqlTelemetryPlugin } from '../observability/graphql-telemetry';
@@ -56,6 +57,8 @@ export interface App {
   services: Services;
   db: Database;
   metrics: Metrics;
+  /** The outbox relay; `events.relay.subscribe()` hears every event this process publishes. */
+  events: Events;
   /** The METRICS_PORT server, not yet listening; absent when metrics share the app's port. */
   metricsServer?: FastifyInstance;
   /** Stops taking requests, lets those in flight finish, then closes the database. */
@@ -107,16 +110,18 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
   });
 
+  const metrics = new Metrics();
+  const events = createEvents(config, db, http.log);
   const services: Services = {
     orders: new OrderService(db.em, {
       idempotencyTtlMs: config.idempotencyTtlMs,
       events: config.eventsOutbox ? orderEvents : undefined,
+      onEventsCommitted: () => events.relay.wake(),
     }),
     auth: new AuthService(db.em, { keyCacheTtlMs: config.apiKeyCacheTtlMs, log: http.log }),
   };
   const stopSweeper = startIdempotencySweeper(services.orders, config.idempotencySweepIntervalMs, http.log);
 
-  const metrics = new Metrics();
   const stopDatabaseMetrics = instrumentDatabase(db, metrics);
   registerHttpTelemetry(http, { metrics, graphqlPath: '/graphql' });
   registerJsonBodyParser(http);
@@ -199,12 +204,14 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
     }),
   });
 
+  events.start();
   let closing: Promise<void> | undefined;
   return {
     http,
     services,
     db,
     metrics,
+    events,
     metricsServer,
     close() {
       closing ??= (async () => {
@@ -212,6 +219,7 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
         await http.close(); // drains Apollo through its drain plugin
         await metricsServer?.close();
         await apollo.stop().catch(() => undefined);
+        await events.stop();
         stopDatabaseMetrics();
         await services.auth.settle(); // last_used_at writes still in flight
         await db.close();

@@ -141,6 +141,27 @@ export const ENV = Type.Object({
     true,
     'write an event for every order change into the outbox (`false` only to measure what events cost: nothing is emitted)',
   ),
+  EVENTS_RELAY: bool(true, 'run the outbox relay in this process (every gateway normally does)'),
+  EVENTS_POLL_INTERVAL_MS: int(
+    10,
+    600_000,
+    1000,
+    'how often the relay looks for events without being woken (it is woken at each commit)',
+  ),
+  NATS_URL: url(['nats:', 'tls:'], 'nats://127.0.0.1:4222', 'publish events to this NATS server (JetStream)'),
+  NATS_STREAM: Type.String({
+    default: 'ORDERS',
+    pattern: '^[A-Za-z0-9_-]{1,64}$',
+    message: 'must be 1 to 64 letters, digits, dashes or underscores',
+    description: 'the JetStream stream, created when missing',
+  }),
+  NATS_SUBJECT_PREFIX: Type.String({
+    default: 'orders',
+    pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$',
+    message: 'must be dot-separated tokens of letters, digits, dashes or underscores',
+    description: 'first token(s) of every subject: `<prefix>.<workspace_id>.<type>`',
+  }),
+  NATS_PUBLISH_TIMEOUT_MS: int(100, 60_000, 5000, "how long a publish waits for JetStream's acknowledgement"),
 });
 
 export type Env = Static<typeof ENV>;
@@ -290,6 +311,12 @@ function toConfig(v: Env) {
     requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_MS,
     eventsOutbox: v.EVENTS_OUTBOX,
+    eventsRelay: v.EVENTS_RELAY,
+    eventsPollIntervalMs: v.EVENTS_POLL_INTERVAL_MS,
+    natsUrl: v.NATS_URL,
+    natsStream: v.NATS_STREAM,
+    natsSubjectPrefix: v.NATS_SUBJECT_PREFIX,
+    natsPublishTimeoutMs: v.NATS_PUBLISH_TIMEOUT_MS,
   };
 }
 

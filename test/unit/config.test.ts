@@ -56,6 +56,12 @@ describe('loadConfig defaults', () => {
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 5000,
       eventsOutbox: true,
+      eventsRelay: true,
+      eventsPollIntervalMs: 1000,
+      natsUrl: undefined,
+      natsStream: 'ORDERS',
+      natsSubjectPrefix: 'orders',
+      natsPublishTimeoutMs: 5000,
     });
   });
 
