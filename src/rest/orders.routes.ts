@@ -103,7 +103,7 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
     '/orders',
     {
       schema: {
-        summary: 'List orders, newest first',
+        summary: 'List orders: newest first, or by last change for syncing',
         operationId: 'listOrders',
         querystring: ListOrdersQuery,
         response: { 200: OrderListEnvelope },

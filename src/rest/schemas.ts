@@ -4,6 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { ADDRESS_FIELDS } from '../orders/create-order.schema';
+import { DEFAULT_SORT, ORDER_SORTS } from '../orders/order-cursor';
 import { ORDER_STATUSES } from '../orders/order.types';
 import { ErrorCode } from '../errors/app-error';
 
@@ -79,6 +80,9 @@ export const OrderListEnvelope = Type.Object({
     limit: Type.Integer(),
     offset: Type.Integer(),
     has_more: Type.Boolean(),
+    next_cursor: Type.Union([Type.String(), Type.Null()], {
+      description: 'Pass as `cursor` for the next page; null on the last page',
+    }),
   }, { title: 'Pagination' }),
 }, { title: 'OrderListEnvelope' });
 
@@ -104,8 +108,38 @@ export const ListOrdersQuery = Type.Object({
       examples: ['ORD-2025-0327-001'],
     }),
   ),
+  updated_since: Type.Optional(
+    Type.String({
+      format: 'date-time',
+      description:
+        'Only orders changed at or after this RFC 3339 date-time (with a zone). With `sort=updated_at`, the way to sync: ' +
+        'changes still being committed are held back, so continuing from the last `updated_at` seen never skips one',
+    }),
+  ),
+  sort: Type.Optional(
+    Type.Unsafe<string>({
+      type: 'string',
+      enum: [...ORDER_SORTS],
+      default: DEFAULT_SORT,
+      description: '`-created_at`: newest first (the default); `updated_at`: oldest change first',
+    }),
+  ),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
+  offset: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 1_000_000_000,
+      default: 0,
+      description: 'Rows to skip (older callers); not with `cursor`',
+    }),
+  ),
+  cursor: Type.Optional(
+    Type.String({
+      description:
+        '`pagination.next_cursor` of the previous page, with the same filters and sort. Keyset paging: rows added ' +
+        'meanwhile are neither repeated nor skipped',
+    }),
+  ),
 });
 
 export const ErrorEnvelope = Type.Object({
