@@ -17,6 +17,8 @@
  *      them in alternating rounds, checks every stored order and prints the table;
  *   4. drops both databases.
  * Options after `--` go to run.mjs (`-c`, `-d`, `-r`, `-w`, `--json FILE`, `--only`).
+ * BENCH_COMPARE_DIST=<another build's dist/> adds that build as two more targets
+ * (compare-rest, compare-graphql): an A/B of a change in one run.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -120,6 +122,34 @@ async function main(): Promise<number> {
       db: gatewayDb,
     },
   ];
+  // BENCH_COMPARE_DIST=<a dist/ folder of another build>: that build too, on the same
+  // database, in the same rounds (an A/B of a change, the baseline still the raw peer).
+  const compareDist = process.env.BENCH_COMPARE_DIST?.trim();
+  if (compareDist) {
+    const compareCmd = [process.execPath, path.resolve(compareDist, 'cli/cli.js'), 'serve']
+      .map((part) => JSON.stringify(part))
+      .join(' ');
+    targets.push(
+      {
+        name: 'compare-rest',
+        kind: 'rest',
+        url: `http://${HOST}:3113/api/orders`,
+        cmd: compareCmd,
+        env: gatewayEnv,
+        key,
+        db: gatewayDb,
+      },
+      {
+        name: 'compare-graphql',
+        kind: 'graphql',
+        url: `http://${HOST}:3114/graphql`,
+        cmd: compareCmd,
+        env: gatewayEnv,
+        key,
+        db: gatewayDb,
+      },
+    );
+  }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'order-gateway-peers-'));
   onCleanup('remove temp folder', async () => fs.rmSync(tmp, { recursive: true, force: true }));
   const config = path.join(tmp, 'targets.json');

@@ -25,7 +25,10 @@ import { registerCors } from '../security/cors';
 import fastifyCompress from '@fastify/compress';
 import zlib from 'node:zlib';
 import { OrderService } from '../orders/order.service';
+import { createEvents, type Events } from '../events/events';
 import { orderEvents } from '../events/order-events';
+import type { Lookup } from '../webhooks/network-guard';
+import { WebhookService } from '../webhooks/webhook.service';
 import { instrumentDatabase } from '../observability/db-metrics';
 import { graphqlTelemetryPlugin } from '../observability/graphql-telemetry';
 import { registerHttpTelemetry } from '../observability/http-telemetry';
@@ -49,6 +52,7 @@ import { ordersRoutes } from '../rest/orders.routes';
 export interface Services {
   orders: OrderService;
   auth: AuthService;
+  webhooks: WebhookService;
 }
 
 export interface App {
@@ -56,6 +60,8 @@ export interface App {
   services: Services;
   db: Database;
   metrics: Metrics;
+  /** The outbox relay; `events.relay.subscribe()` hears every event this process publishes. */
+  events: Events;
   /** The METRICS_PORT server, not yet listening; absent when metrics share the app's port. */
   metricsServer?: FastifyInstance;
   /** Stops taking requests, lets those in flight finish, then closes the database. */
@@ -67,6 +73,8 @@ export interface BuildAppOptions {
   db: Database;
   /** A pino destination for tests that read the log; defaults to stdout. */
   logStream?: NodeJS.WritableStream;
+  /** Name resolution for webhooks (tests of the private-network guard give their own). */
+  webhookLookup?: Lookup;
 }
 
 const GRAPHQL_PATH = '/graphql';
@@ -81,7 +89,7 @@ function errorHandler(error: FastifyError, request: FastifyRequest, reply: Fasti
 /** A caller's X-Request-Id is kept when it is a sane token; otherwise one is generated. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export async function buildApp({ config, db, logStream }: BuildAppOptions): Promise<App> {
+export async function buildApp({ config, db, logStream, webhookLookup }: BuildAppOptions): Promise<App> {
   const http = Fastify({
     logger: loggerOptions(config, logStream),
     // One line per request, written by the telemetry hook when the response is sent.
@@ -107,16 +115,23 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
   });
 
+  const metrics = new Metrics();
+  const events = createEvents(config, db, http.log, { webhookLookup });
   const services: Services = {
     orders: new OrderService(db.em, {
       idempotencyTtlMs: config.idempotencyTtlMs,
       events: config.eventsOutbox ? orderEvents : undefined,
+      onEventsCommitted: () => events.relay.wake(),
     }),
     auth: new AuthService(db.em, { keyCacheTtlMs: config.apiKeyCacheTtlMs, log: http.log }),
+    webhooks: new WebhookService(db.em, {
+      allowPrivateNetworks: config.webhookAllowPrivateNetworks,
+      lookup: webhookLookup,
+      onRedeliver: () => events.webhooks.wake(),
+    }),
   };
   const stopSweeper = startIdempotencySweeper(services.orders, config.idempotencySweepIntervalMs, http.log);
 
-  const metrics = new Metrics();
   const stopDatabaseMetrics = instrumentDatabase(db, metrics);
   registerHttpTelemetry(http, { metrics, graphqlPath: '/graphql' });
   registerJsonBodyParser(http);
@@ -199,12 +214,14 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
     }),
   });
 
+  events.start();
   let closing: Promise<void> | undefined;
   return {
     http,
     services,
     db,
     metrics,
+    events,
     metricsServer,
     close() {
       closing ??= (async () => {
@@ -212,6 +229,7 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
         await http.close(); // drains Apollo through its drain plugin
         await metricsServer?.close();
         await apollo.stop().catch(() => undefined);
+        await events.stop();
         stopDatabaseMetrics();
         await services.auth.settle(); // last_used_at writes still in flight
         await db.close();

@@ -2,11 +2,13 @@
  * The JSON body parser for every route.
  *
  * `JSON.parse` turns `9.9999999999999999` into `10`, which would let a price
- * with too many decimals pass as a valid one: a silent rounding. Here a
- * number that a double holds exactly becomes a number as usual, and any other
- * keeps its exact literal as a string, so the money rules see what the
- * caller sent (and integer fields reject it). Both parsers make keys such as
- * `__proto__` plain own properties, never prototypes.
+ * with too many decimals pass as a valid one: a silent rounding, and it turns
+ * metadata's `12345678901234567890` into another number. Here a number that a
+ * double holds exactly becomes a number as usual, and any other an
+ * `ExactNumber` that keeps its literal (`shared/exact-json.ts`): metadata
+ * keeps it as that number, the money rules read its text, integer fields
+ * reject it. Both parsers make keys such as `__proto__` plain own properties,
+ * never prototypes.
  *
  * A body may nest at most `MAX_JSON_DEPTH` arrays and objects deep. Nothing in
  * the API needs more, the parser is recursive, and a deeply nested value that
@@ -16,10 +18,8 @@
  * over the text before it is parsed.
  */
 import type { FastifyInstance } from 'fastify';
-import { isSafeNumber, parse } from 'lossless-json';
 import { AppError, ErrorCode } from '../errors/app-error';
-
-const parseNumber = (literal: string): number | string => (isSafeNumber(literal) ? Number(literal) : literal);
+import { parseExactJson } from '../shared/exact-json';
 
 export const MAX_JSON_DEPTH = 64;
 
@@ -32,7 +32,8 @@ export const MAX_NUMBER_LITERAL_LENGTH = 64;
 
 /**
  * A number literal a double might not hold exactly has more than 15
- * significant digits, so it is at least 16 characters long. Bodies without
+ * significant digits, so it is at least 16 characters long, or it has an
+ * exponent (`1e400` is beyond a double, `1e-400` below it). Bodies without
  * such a literal (nearly all) take the native parser, which is several times
  * faster; the rest take the lossless one.
  */
@@ -43,6 +44,8 @@ export interface JsonTextShape {
   tooDeep: boolean;
   /** Characters in the longest number literal (digits, sign, point, exponent) outside strings. */
   longestNumber: number;
+  /** A number literal outside strings has an exponent (`1e21`). */
+  hasExponent: boolean;
 }
 
 /**
@@ -54,6 +57,7 @@ export function scanJsonText(text: string, maxDepth: number): JsonTextShape {
   let inString = false;
   let run = 0;
   let longestNumber = 0;
+  let hasExponent = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
@@ -63,16 +67,18 @@ export function scanJsonText(text: string, maxDepth: number): JsonTextShape {
     }
     // 0-9 + - . e E
     if ((c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e || c === 0x65 || c === 0x45) {
+      // An e after a digit or a point is an exponent; the e of `true` and `false` follows a letter.
+      if ((c === 0x65 || c === 0x45) && run > 0) hasExponent = true;
       if (++run > longestNumber) longestNumber = run;
       continue;
     }
     run = 0;
     if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxDepth) return { tooDeep: true, longestNumber };
+      if (++depth > maxDepth) return { tooDeep: true, longestNumber, hasExponent };
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
-  return { tooDeep: false, longestNumber };
+  return { tooDeep: false, longestNumber, hasExponent };
 }
 
 export function parseJsonBody(text: string): unknown {
@@ -88,7 +94,7 @@ export function parseJsonBody(text: string): unknown {
     );
   }
   try {
-    return shape.longestNumber >= MAYBE_INEXACT_LENGTH ? parse(text, null, parseNumber) : JSON.parse(text);
+    return shape.longestNumber >= MAYBE_INEXACT_LENGTH || shape.hasExponent ? parseExactJson(text) : JSON.parse(text);
   } catch {
     throw new AppError(ErrorCode.INVALID_JSON, 'The request body is not valid JSON');
   }

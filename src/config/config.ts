@@ -33,6 +33,9 @@ const text = (fallback: string, description: string) => Type.String({ default: f
 const url = (protocols: string[], example: string, description: string) =>
   Type.Optional(Type.String({ format: 'uri', protocols, example, description }));
 
+/** The default webhook retry schedule: eight attempts over about 28 hours. */
+export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
+
 /** Every environment variable the gateway reads. */
 export const ENV = Type.Object({
   NODE_ENV: oneOf(
@@ -141,9 +144,52 @@ export const ENV = Type.Object({
     true,
     'write an event for every order change into the outbox (`false` only to measure what events cost: nothing is emitted)',
   ),
+  EVENTS_RELAY: bool(true, 'run the outbox relay in this process (every gateway normally does)'),
+  EVENTS_POLL_INTERVAL_MS: int(
+    10,
+    600_000,
+    1000,
+    'how often the relay looks for events without being woken (it is woken at each commit)',
+  ),
+  NATS_URL: url(['nats:', 'tls:'], 'nats://127.0.0.1:4222', 'publish events to this NATS server (JetStream)'),
+  NATS_STREAM: Type.String({
+    default: 'ORDERS',
+    pattern: '^[A-Za-z0-9_-]{1,64}$',
+    message: 'must be 1 to 64 letters, digits, dashes or underscores',
+    description: 'the JetStream stream, created when missing',
+  }),
+  NATS_SUBJECT_PREFIX: Type.String({
+    default: 'orders',
+    pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$',
+    message: 'must be dot-separated tokens of letters, digits, dashes or underscores',
+    description: 'first token(s) of every subject: `<prefix>.<workspace_id>.<type>`',
+  }),
+  NATS_PUBLISH_TIMEOUT_MS: int(100, 60_000, 5000, "how long a publish waits for JetStream's acknowledgement"),
+  WEBHOOK_RETRY_SCHEDULE: text(
+    DEFAULT_RETRY_SCHEDULE,
+    'waits before each webhook retry (ms, s, m, h, d), ±20 % jitter; then the delivery is `failed`',
+  ),
+  WEBHOOK_TIMEOUT_MS: int(100, 60_000, 10_000, 'a webhook receiver must answer 2xx within this'),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool(
+    undefined,
+    'let webhooks reach private, loopback and link-local addresses; on only in development',
+  ),
 });
 
 export type Env = Static<typeof ENV>;
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `WEBHOOK_RETRY_SCHEDULE`: comma-separated durations such as `5s,5m,2h`, as milliseconds. */
+export function parseRetrySchedule(raw: string): number[] {
+  const waits = raw.split(',').map((entry) => {
+    const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(entry.trim());
+    if (!match) throw new ConfigError(`WEBHOOK_RETRY_SCHEDULE: "${entry.trim()}" is not a duration such as 500ms, 5s, 5m, 2h or 1d`);
+    return Number(match[1]) * (DURATION_UNITS[match[2]]);
+  });
+  if (waits.length > 50) throw new ConfigError('WEBHOOK_RETRY_SCHEDULE has more than 50 entries');
+  return waits;
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -290,6 +336,16 @@ function toConfig(v: Env) {
     requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_MS,
     eventsOutbox: v.EVENTS_OUTBOX,
+    eventsRelay: v.EVENTS_RELAY,
+    eventsPollIntervalMs: v.EVENTS_POLL_INTERVAL_MS,
+    natsUrl: v.NATS_URL,
+    natsStream: v.NATS_STREAM,
+    natsSubjectPrefix: v.NATS_SUBJECT_PREFIX,
+    natsPublishTimeoutMs: v.NATS_PUBLISH_TIMEOUT_MS,
+    /** Milliseconds before each retry. */
+    webhookRetrySchedule: parseRetrySchedule(v.WEBHOOK_RETRY_SCHEDULE),
+    webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS,
+    webhookAllowPrivateNetworks: v.WEBHOOK_ALLOW_PRIVATE_NETWORKS ?? v.NODE_ENV === 'development',
   };
 }
 

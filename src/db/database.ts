@@ -29,6 +29,8 @@ export type DatabaseTarget =
 
 export interface Database {
   readonly kind: DatabaseTarget['kind'];
+  /** The server's URL (a dedicated LISTEN connection needs it); undefined on the embedded database. */
+  readonly url?: string;
   readonly orm: MikroORM;
   /** The root entity manager; fork it for each unit of work. */
   readonly em: EntityManager;
@@ -101,7 +103,7 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
         },
       },
     });
-    return wrap('postgres', orm, async () => orm.close(true));
+    return wrap('postgres', orm, async () => orm.close(true), target.url);
   }
 
   let lock: DataDirLock | undefined;
@@ -137,11 +139,12 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
   });
 }
 
-function wrap(kind: DatabaseTarget['kind'], orm: MikroORM, close: () => Promise<void>): Database {
+function wrap(kind: DatabaseTarget['kind'], orm: MikroORM, close: () => Promise<void>, url?: string): Database {
   const em = orm.em as EntityManager;
   let closed = false;
   return {
     kind,
+    url,
     orm,
     em,
     async migrate() {

@@ -1,9 +1,8 @@
 import { Field, InputType, Int } from 'type-graphql';
-import { JSONResolver } from 'graphql-scalars';
 import { renameKeys } from '../shared/case';
 import { addressFields } from './address-fields';
 import type { JsonObject } from '../orders/order.types';
-import { DecimalScalar } from './scalars';
+import { DecimalScalar, JsonScalar } from './scalars';
 
 @InputType({
   description: 'A postal address. Every field is optional; null means the same as leaving it out.',
@@ -44,7 +43,7 @@ export class CreateOrderInput {
   billingAddress?: AddressInput;
   @Field(() => String, { nullable: true, description: 'Free text, at most 5,000 characters' })
   notes?: string;
-  @Field(() => JSONResolver, {
+  @Field(() => JsonScalar, {
     nullable: true,
     description: 'Your own JSON object: at most 50 keys of 1 to 40 characters, 16 KiB and 32 levels',
   })

@@ -1,4 +1,4 @@
-import { Field, InputType } from 'type-graphql';
+import { Field, InputType, registerEnumType } from 'type-graphql';
 import type { OrderStatus as OrderStatusValue } from '../orders/order.types';
 import { renameKeys } from '../shared/case';
 import { OrderStatus } from './order.type';
@@ -37,7 +37,28 @@ export class OrderFilter {
     description: 'Exactly this order number, ORD-YYYY-MMDD-NNN (orderByNumber returns the one order itself)',
   })
   orderNumber?: string;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Only orders changed at or after this RFC 3339 date-time with a zone (inclusive). With orderBy: UPDATED_AT_ASC, ' +
+      'the way to sync: changes still being committed are held back, so continuing never skips one',
+  })
+  updatedSince?: string;
 }
+
+/** The list's order; the values are the service's sort names. */
+export enum OrdersOrderBy {
+  CREATED_AT_DESC = '-created_at',
+  UPDATED_AT_ASC = 'updated_at',
+}
+registerEnumType(OrdersOrderBy, {
+  name: 'OrdersOrderBy',
+  description: 'The order of orders(); ties are broken by id. A cursor belongs to the order it came from.',
+  valuesConfig: {
+    CREATED_AT_DESC: { description: 'Newest first by creation (the default)' },
+    UPDATED_AT_ASC: { description: 'Oldest change first: for syncing, with filter.updatedSince' },
+  },
+});
 
 /** GraphQL names → the contract's names; the service validates the values. */
 export function toFilterRequest(filter: OrderFilter | null | undefined): Record<string, unknown> {

@@ -5,7 +5,7 @@ import type { GraphQLContext } from './context';
 import { CreateOrderInput, toCreateOrderRequest } from './create-order.input';
 import { pageCost } from './cost';
 import { toGraphQLPath, withArgumentErrors, withUserErrors } from './errors';
-import { OrderFilter, toFilterRequest } from './order-list.input';
+import { OrderFilter, OrdersOrderBy, toFilterRequest } from './order-list.input';
 import { CreateOrderPayload, Order, OrderConnection, UpdateOrderPayload } from './order.type';
 import { toUpdateOrderRequest, UpdateOrderInput } from './update-order.input';
 
@@ -46,7 +46,8 @@ export class OrderResolver {
   }
 
   @Query(() => OrderConnection, {
-    description: 'Your workspace’s orders, newest first, 1 to 100 a page (default 50).',
+    description:
+      'Your workspace’s orders, newest first or by last change (orderBy), 1 to 100 a page (default 50).',
     complexity: pageCost,
   })
   async orders(
@@ -63,12 +64,19 @@ export class OrderResolver {
       description: 'The endCursor of the previous page; null or empty for the first page',
     })
     after?: string,
+    @Arg('orderBy', () => OrdersOrderBy, {
+      nullable: true,
+      defaultValue: OrdersOrderBy.CREATED_AT_DESC,
+      description: 'The order of the list; an after cursor must come from a page in the same order',
+    })
+    orderBy?: OrdersOrderBy,
   ): Promise<OrderConnection> {
     const page = await withArgumentErrors(
       () =>
         ctx.orders.findOrders(ctx.requestContext, toFilterRequest(filter), {
           first: first ?? undefined,
           after: after ?? undefined,
+          sort: orderBy ?? undefined,
         }),
       // The page arguments are the query's own; everything else is a field of `filter`.
       (path) => (path[0] === 'first' || path[0] === 'after' ? [path[0]] : toGraphQLPath('filter', path)),

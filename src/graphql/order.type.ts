@@ -4,11 +4,10 @@
  * a field is declared below.
  */
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { JSONResolver } from 'graphql-scalars';
 import { ORDER_STATUSES, type JsonObject, type OrderStatus as OrderStatusValue } from '../orders/order.types';
 import { addressFields } from './address-fields';
 import { listCost, MAX_ITEMS, MAX_STATUS_HISTORY } from './cost';
-import { DecimalScalar } from './scalars';
+import { DecimalScalar, JsonScalar } from './scalars';
 
 /** The service's statuses, named in upper case; the values are the service's strings, so they pass through unchanged. */
 export const OrderStatus = Object.fromEntries(ORDER_STATUSES.map((status) => [status.toUpperCase(), status])) as {
@@ -118,9 +117,9 @@ export class Order {
   billingAddress?: Address;
   @Field(() => String, { nullable: true, description: 'Free text from the customer or staff' })
   notes?: string;
-  @Field(() => JSONResolver, {
+  @Field(() => JsonScalar, {
     nullable: true,
-    description: 'Your own key-value data; numbers keep the exact digits they were sent with',
+    description: 'Your own key-value data. Numbers keep their exact value, also beyond 2^53 or a double’s range',
   })
   metadata?: JsonObject;
   @Field(() => String, { nullable: true, description: 'Carrier tracking number, once shipped' })

@@ -1,6 +1,7 @@
-import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
-import { DateTimeResolver } from 'graphql-scalars';
+import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { MAX_AMOUNT_LENGTH } from '../orders/money';
+import { isExactNumber, parseNumberLiteral } from '../shared/exact-json';
 
 /** Longer text is refused before anything parses it as a number; the service reads the rest. */
 function bounded(value: string, ast?: Parameters<GraphQLScalarType['parseLiteral']>[0]): string {
@@ -28,6 +29,8 @@ export const DecimalScalar = new GraphQLScalarType<string, string>({
   },
   parseValue(value) {
     if (typeof value === 'string') return bounded(value);
+    // A variable's number a double cannot hold, as written (see shared/exact-json.ts): its digits are checked like a string's.
+    if (isExactNumber(value)) return bounded(value.toString());
     if (typeof value === 'number' && Number.isFinite(value)) return String(value);
     throw new GraphQLError('Decimal must be a string such as "99.00" or a number');
   },
@@ -45,4 +48,37 @@ export const DecimalScalar = new GraphQLScalarType<string, string>({
 export const DateTimeScalar = new GraphQLScalarType({
   ...DateTimeResolver.toConfig(),
   specifiedByURL: 'https://scalars.graphql.org/andimarek/date-time',
+});
+
+/** A JSON literal in a document; numbers a double cannot hold stay exact (graphql-scalars would `parseFloat` them). */
+function parseJsonLiteral(ast: ValueNode, variables?: Record<string, unknown> | null): unknown {
+  switch (ast.kind) {
+    case Kind.STRING:
+    case Kind.BOOLEAN:
+      return ast.value;
+    case Kind.INT:
+    case Kind.FLOAT:
+      return parseNumberLiteral(ast.value);
+    case Kind.OBJECT:
+      // fromEntries: a field named `__proto__` stays an own key.
+      return Object.fromEntries(ast.fields.map((field) => [field.name.value, parseJsonLiteral(field.value, variables)]));
+    case Kind.LIST:
+      return ast.values.map((value) => parseJsonLiteral(value, variables));
+    case Kind.NULL:
+      return null;
+    case Kind.VARIABLE:
+      return variables?.[ast.name.value];
+    default:
+      throw new GraphQLError('JSON cannot represent this value', { nodes: ast });
+  }
+}
+
+/**
+ * graphql-scalars' JSON, with numbers kept exactly: `12345678901234567890` in
+ * a literal or a variable comes back as that number, not `12345678901234567000`
+ * (variables are parsed by the body parser, answers written by `stringifyJson`).
+ */
+export const JsonScalar = new GraphQLScalarType({
+  ...JSONResolver.toConfig(),
+  parseLiteral: parseJsonLiteral,
 });

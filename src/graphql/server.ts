@@ -1,5 +1,6 @@
 /** Apollo Server on Fastify at `/graphql`. */
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { stringifyJson } from '../shared/exact-json';
 
 /** Apollo's recommended CSRF prevention headers (`recommendedCsrfPreventionRequestHeaders`, not exported by its entry point). */
 const CSRF_PREFLIGHT_HEADERS = ['x-apollo-operation-name', 'apollo-require-preflight'];
@@ -50,6 +51,8 @@ export async function registerGraphQL(
     // raced it and left `apollo.stop()` waiting forever, so the process never exited.
     stopOnTerminationSignals: false,
     formatError: formatGraphQLError,
+    // Metadata's numbers that a double cannot hold are written as the numbers they are (shared/exact-json.ts).
+    stringifyResult: stringifyJson,
     validationRules: options.protection?.validationRules,
     parseOptions: options.protection?.parseOptions,
     plugins: [

@@ -1,10 +1,10 @@
 import { Field, InputType } from 'type-graphql';
-import { JSONResolver } from 'graphql-scalars';
 import type { JsonObject } from '../orders/order.types';
 import type { OrderStatus as OrderStatusValue } from '../orders/order.types';
 import { renameKeys } from '../shared/case';
 import { AddressInput } from './create-order.input';
 import { OrderStatus } from './order.type';
+import { JsonScalar } from './scalars';
 
 @InputType({ description: 'Leave a field out to keep it; set it to null to clear it.' })
 export class UpdateOrderInput {
@@ -18,7 +18,7 @@ export class UpdateOrderInput {
   @Field(() => String, { nullable: true, description: 'An http or https URL' }) trackingUrl?: string | null;
   @Field(() => String, { nullable: true, description: 'Free text, at most 5,000 characters; null clears it' })
   notes?: string | null;
-  @Field(() => JSONResolver, {
+  @Field(() => JsonScalar, {
     nullable: true,
     description: 'Merged key by key; a key set to null is removed',
   })

@@ -6,7 +6,7 @@ import { AppError, type FieldError, type FieldPath } from '../errors/app-error';
 import { type CreateOrderRequest, CreateOrderRequestSchema } from './create-order.schema';
 import { type Currency, findCurrency, MAX_MINOR_UNITS, formatMinor, parseAmount } from './money';
 import type { Address, JsonObject } from './order.types';
-import { checkCountry, checkMetadata, dedupe, isObject, shapeChecker, toAddress } from './validation';
+import { checkCountry, checkMetadata, dedupe, isObject, prepareExactNumbers, shapeChecker, toAddress } from './validation';
 
 export interface OrderItemDraft {
   productId: string;
@@ -35,8 +35,9 @@ const DEFAULT_CURRENCY = 'USD';
 const checkShape = shapeChecker(CreateOrderRequestSchema);
 
 /** Validates a create-order request; throws `AppError` VALIDATION_ERROR listing every bad field. */
-export function parseCreateOrderRequest(input: unknown): OrderDraft {
-  if (!isObject(input)) throw AppError.validation([{ path: ['body'], message: 'must be a JSON object' }]);
+export function parseCreateOrderRequest(body: unknown): OrderDraft {
+  if (!isObject(body)) throw AppError.validation([{ path: ['body'], message: 'must be a JSON object' }]);
+  const input = prepareExactNumbers(body);
   const errors: FieldError[] = checkShape(input);
 
   // The checks below also run when the shape is wrong, so that one answer names
@@ -58,7 +59,7 @@ export function parseCreateOrderRequest(input: unknown): OrderDraft {
   const totalMinor = amount(input.total, ['total']);
   checkCountry(input.shipping_address, ['shipping_address'], errors);
   checkCountry(input.billing_address, ['billing_address'], errors);
-  checkMetadata(input.metadata, errors);
+  const metadata = checkMetadata(input.metadata, errors);
   if (errors.length > 0 || !currency) throw AppError.validation(dedupe(errors));
 
   // From here on the request has the schema's shape.
@@ -79,7 +80,7 @@ export function parseCreateOrderRequest(input: unknown): OrderDraft {
     shippingAddress: toAddress(request.shipping_address),
     billingAddress: toAddress(request.billing_address),
     notes: request.notes ?? undefined,
-    metadata: request.metadata ?? undefined,
+    metadata,
   };
 }
 

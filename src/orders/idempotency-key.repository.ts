@@ -6,6 +6,7 @@ import { EntityRepository } from '@mikro-orm/postgresql';
 import { execute, queryOne } from '../db/sql';
 import type { IdempotencyKeyEntity } from './idempotency.entity';
 import type { Order } from './order.types';
+import { parseExactJson } from '../shared/exact-json';
 
 /** The order as stored in `response` (JSON: dates are strings). */
 type StoredOrder = Omit<Order, 'createdAt' | 'updatedAt' | 'statusHistory'> & {
@@ -37,12 +38,19 @@ export class IdempotencyKeyRepository extends EntityRepository<IdempotencyKeyEnt
 
   /** The finished request stored under the key, if any; `live` by the database's clock. */
   async findStored(workspaceId: string, key: string): Promise<StoredKey | undefined> {
-    const row = await queryOne<{ fingerprint: string; response: StoredOrder; live: boolean }>(
+    // As text, parsed here: metadata's numbers stay exact (see `shared/exact-json.ts`).
+    const row = await queryOne<{ fingerprint: string; response: string; live: boolean }>(
       this.em,
-      'select fingerprint, response, expires_at > now() as live from idempotency_keys where workspace_id = ? and key = ?',
+      'select fingerprint, response::text as response, expires_at > now() as live from idempotency_keys where workspace_id = ? and key = ?',
       [workspaceId, key],
     );
-    return row && { fingerprint: row.fingerprint, order: reviveOrder(row.response), live: row.live };
+    return (
+      row && {
+        fingerprint: row.fingerprint,
+        order: reviveOrder(parseExactJson(row.response) as StoredOrder),
+        live: row.live,
+      }
+    );
   }
 
   async forget(workspaceId: string, key: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { Entity, EntityRepositoryType, ManyToOne, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
 import { WorkspaceEntity } from '../auth/workspace.entity';
+import { ExactJsonType } from '../db/exact-json.type';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { OrderEntity } from './order.entity';
 
@@ -25,8 +26,8 @@ export class IdempotencyKeyEntity {
   @ManyToOne(() => OrderEntity, { deleteRule: 'cascade', index: true })
   order!: OrderEntity;
 
-  /** The order as it was returned, replayed verbatim. */
-  @Property({ type: 'json' })
+  /** The order as it was returned, replayed verbatim (metadata's numbers exactly, see `ExactJsonType`). */
+  @Property({ type: ExactJsonType })
   response!: object;
 
   @Property({ type: 'datetime' })

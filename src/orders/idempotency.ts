@@ -17,6 +17,7 @@
  * `idle_in_transaction_session_timeout` (DB_IDLE_IN_TRANSACTION_TIMEOUT_MS),
  * after which the key can be taken over.
  */
+import { isExactNumber } from '../shared/exact-json';
 import { createHash } from 'node:crypto';
 import stringify from 'safe-stable-stringify';
 import { AppError, ErrorCode } from '../errors/app-error';
@@ -34,8 +35,23 @@ export function checkIdempotencyKey(key: string): void {
 
 /** SHA-256 of a canonical form: the same request always gives the same fingerprint, whatever its key order. */
 export function fingerprint(value: unknown): string {
-  const canonical = stringify(value, (_key, entry: unknown) => (typeof entry === 'bigint' ? entry.toString() : entry));
+  const canonical = stringify(tagExactNumbers(value), (_key, entry: unknown) =>
+    typeof entry === 'bigint' ? entry.toString() : entry,
+  );
   return createHash('sha256').update(canonical ?? '').digest('hex');
+}
+
+/**
+ * An `ExactNumber` would be written as its literal string, the same as the
+ * string itself; tagged, the number 12345678901234567890 and the string
+ * "12345678901234567890" are different requests. The tag's key holds NUL,
+ * which no stored key can (see `findUnstorableText`).
+ */
+function tagExactNumbers(value: unknown): unknown {
+  if (isExactNumber(value)) return { '\u0000exact': value.toString() };
+  if (Array.isArray(value)) return value.map(tagExactNumbers);
+  if (typeof value !== 'object' || value === null || value instanceof Date) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, tagExactNumbers(entry)]));
 }
 
 /** A signed 64-bit advisory-lock id for a workspace's key. */

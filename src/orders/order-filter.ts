@@ -15,6 +15,8 @@ export interface OrderFilter {
   minTotal?: string;
   maxTotal?: string;
   search?: string;
+  /** Only orders changed at or after this instant (an RFC 3339 date-time with a zone; inclusive). */
+  updatedSince?: string;
   /** Exactly this order number (REST's lookup by number, `?order_number=`). */
   orderNumber?: string;
 }
@@ -36,6 +38,7 @@ export const FILTER_KEYS = [
   'max_total',
   'search',
   'order_number',
+  'updated_since',
 ] as const;
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -85,6 +88,17 @@ export function readFilter(query: Record<string, unknown>, errors: FieldError[])
     const bound = readTimeBound(value);
     if (bound) filter[key] = bound;
     else errors.push({ path: [key], message: 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time' });
+  }
+  const updatedSince = text('updated_since', 64);
+  if (updatedSince !== undefined) {
+    // The same rules as from/to, but only an instant: a sync position has no time zone of its own.
+    const bound = readTimeBound(updatedSince);
+    if (bound?.kind === 'instant') filter.updatedSince = bound.value;
+    else
+      errors.push({
+        path: ['updated_since'],
+        message: 'must be an RFC 3339 date-time with a zone, such as 2026-12-01T16:30:00Z',
+      });
   }
   for (const [key, field] of [
     ['min_total', 'minTotal'],

@@ -12,6 +12,7 @@ import {
   Unique,
 } from '@mikro-orm/core';
 import { WorkspaceEntity } from '../auth/workspace.entity';
+import { ExactJsonType } from '../db/exact-json.type';
 import { OrderRepository } from './order.repository';
 import type { Address, JsonObject, OrderStatus } from './order.types';
 
@@ -46,6 +47,8 @@ function trigramIndex(column: string) {
 @Index({ name: 'orders_workspace_customer_created_index', expression: listIndex(['customer_id']) })
 @Index({ name: 'orders_workspace_status_created_index', expression: listIndex(['status']) })
 @Index({ name: 'orders_workspace_total_index', properties: ['workspace', 'total'] })
+// Syncing reads one workspace's changes oldest first (`sort=updated_at`, `updated_since`).
+@Index({ name: 'orders_workspace_updated_at_id_index', properties: ['workspace', 'updatedAt', 'id'] })
 // `search` matches part of the number or the notes, case-insensitively (pg_trgm, created by a migration).
 @Index({ name: 'orders_order_number_trgm_index', expression: trigramIndex('order_number') })
 @Index({ name: 'orders_notes_trgm_index', expression: trigramIndex('notes') })
@@ -92,7 +95,8 @@ export class OrderEntity {
   @Property({ type: 'text', nullable: true })
   notes?: string | null;
 
-  @Property({ type: 'json', nullable: true })
+  /** The caller's JSON; its numbers stay exact (`12345678901234567890`), see `ExactJsonType`. */
+  @Property({ type: ExactJsonType, nullable: true })
   metadata?: JsonObject | null;
 
   @Property({ type: 'string', length: 255, nullable: true })

@@ -5,8 +5,8 @@ import { IdempotencyKeyEntity } from './idempotency.entity';
 import { checkIdempotencyKey, claimKey, fingerprint } from './idempotency';
 import { formatMinor } from './money';
 import { parseListQuery } from './list-parameters';
-import { checkPageSize, decodeCursor, encodeCursor } from './order-cursor';
-import { parseOrderFilter } from './order-filter';
+import { checkPageSize, cursorOf, decodeCursor, DEFAULT_SORT, encodeCursor, type OrderSort } from './order-cursor';
+import { type OrderFilter, parseOrderFilter } from './order-filter';
 import { assertStatusMove } from './order-status';
 import { mergeMetadata, parseUpdateOrderRequest } from './update-order.validation';
 import { OrderEntity } from './order.entity';
@@ -18,7 +18,11 @@ import { isOrderNumber, localDay } from './order-number';
 import type { Order, OrderList, OrderPage, RequestContext } from './order.types';
 
 export interface OrderServiceOptions {
-  /** Where "now" comes from (tests pin it). */
+  /**
+   * Where "now" comes from for a new order's id, number and `created_at`
+   * (tests pin it). `updated_at` and status changes take the database's clock
+   * (see `OrderRepository.changeTime`).
+   */
   clock?: () => Date;
   /** How long a completed create is remembered under its Idempotency-Key; 24 hours by default. */
   idempotencyTtlMs?: number;
@@ -179,38 +183,56 @@ export class OrderService {
   }
 
   /**
-   * The REST list: filters, `limit` and `offset` from the query string (contract §3),
-   * newest first. Unknown or malformed parameters are a VALIDATION_ERROR naming them.
+   * The REST list: filters, sort and page from the query string (contract §3
+   * and §8): newest first by default, or `sort=updated_at`; paged by `offset`
+   * or by `cursor` (the `nextCursor` of the page before). Unknown or
+   * malformed parameters are a VALIDATION_ERROR naming them.
    */
   async listOrders(ctx: RequestContext, query: Record<string, unknown>): Promise<OrderList> {
-    const { filter, page } = parseListQuery(query);
-    const { orders, total } = await this.em.fork().getRepository(OrderEntity).listPage(ctx, filter, page);
-    return { orders, total, limit: page.limit, offset: page.offset, hasMore: page.offset + orders.length < total };
+    const { filter, sort, page } = parseListQuery(query);
+    const orders = this.em.fork().getRepository(OrderEntity);
+    const horizon = needsSyncHorizon(filter, sort) ? await orders.syncHorizon() : undefined;
+    const found = await orders.listPage(ctx, filter, { sort, ...page, horizon });
+    const last = found.orders.at(-1);
+    return {
+      orders: found.orders,
+      total: found.total,
+      limit: page.limit,
+      offset: page.offset,
+      hasMore: found.hasMore,
+      nextCursor: found.hasMore && last ? encodeCursor(cursorOf(last, sort)) : null,
+    };
   }
 
   /**
    * The GraphQL list: a keyset-paginated page after an opaque cursor. New
    * orders sort before the first page, so paging on while orders are being
-   * created neither skips nor repeats a row.
+   * created neither skips nor repeats a row. In `updated_at` order, see
+   * `needsSyncHorizon`.
    */
   async findOrders(
     ctx: RequestContext,
     filterInput: Record<string, unknown>,
-    page: { first?: number; after?: string },
+    page: { first?: number; after?: string; sort?: OrderSort },
   ): Promise<OrderPage> {
+    const sort = page.sort ?? DEFAULT_SORT;
     // Every bad argument is reported at once, not only the first one found.
     const errors: FieldError[] = [];
     const filter = collectFieldErrors(errors, () => parseOrderFilter(filterInput));
     const first = collectFieldErrors(errors, () => checkPageSize(page.first, 'first'));
     // An empty cursor means "from the start", as a null one does: some clients send back what an empty page gave them.
-    const cursor = page.after ? collectFieldErrors(errors, () => decodeCursor(page.after as string, 'after')) : undefined;
+    const after = page.after
+      ? collectFieldErrors(errors, () => decodeCursor(page.after as string, 'after', sort))
+      : undefined;
     if (errors.length > 0 || !filter || first === undefined) throw AppError.validation(errors);
-    const { orders, total, hasMore } = await this.em.fork().getRepository(OrderEntity).findPage(ctx, filter, first, cursor);
+    const orders = this.em.fork().getRepository(OrderEntity);
+    const horizon = needsSyncHorizon(filter, sort) ? await orders.syncHorizon() : undefined;
+    const found = await orders.findPage(ctx, filter, { sort, limit: first, after, horizon });
     return {
-      edges: orders.map((order) => ({ cursor: encodeCursor({ createdAt: order.createdAt.toISOString(), id: order.id }), order })),
-      totalCount: total,
-      hasNextPage: hasMore,
-      hasPreviousPage: cursor !== undefined,
+      edges: found.orders.map((order) => ({ cursor: encodeCursor(cursorOf(order, sort)), order })),
+      totalCount: found.total,
+      hasNextPage: found.hasMore,
+      hasPreviousPage: after !== undefined,
     };
   }
 
@@ -227,16 +249,11 @@ export class OrderService {
       const orders = em.getRepository(OrderEntity);
       const order = await orders.findForUpdate(ctx.workspaceId, id);
       if (!order) throw AppError.notFound(`Order ${id}`);
-      const now = this.clock();
       // The fields this update really changed, in the REST names its events list them under.
       const changed: string[] = [];
       const previousStatus = order.status;
-      if (changes.status !== undefined && changes.status !== order.status) {
-        assertStatusMove(order.status, changes.status);
-        order.status = changes.status;
-        order.statusHistory = [...order.statusHistory, { status: changes.status, timestamp: now.toISOString() }];
-        changed.push('status');
-      }
+      const moves = changes.status !== undefined && changes.status !== order.status ? changes.status : undefined;
+      if (moves) assertStatusMove(order.status, moves);
       const assign = <K extends 'trackingNumber' | 'trackingUrl' | 'notes' | 'metadata' | 'shippingAddress'>(
         key: K,
         value: OrderEntity[K] | undefined,
@@ -250,7 +267,14 @@ export class OrderService {
       assign('notes', changes.notes);
       assign('shippingAddress', changes.shippingAddress);
       if (changes.metadata !== undefined) assign('metadata', mergeMetadata(order.metadata, changes.metadata));
+      if (moves) changed.unshift('status');
       if (changed.length > 0) {
+        // The database's clock, under the row lock: see `changeTime` and `syncHorizon`.
+        const now = await orders.changeTime(order.updatedAt);
+        if (moves) {
+          order.status = moves;
+          order.statusHistory = [...order.statusHistory, { status: moves, timestamp: now.toISOString() }];
+        }
         order.updatedAt = now;
         order.version += 1;
       }
@@ -276,6 +300,15 @@ const REST_FIELD_NAMES = {
   metadata: 'metadata',
   shippingAddress: 'shipping_address',
 } as const;
+
+/**
+ * A list read for syncing (in `updated_at` order, or since an `updated_at`)
+ * stops at the sync horizon, so that no change can later appear behind a
+ * position the client has already passed. See `OrderRepository.syncHorizon`.
+ */
+function needsSyncHorizon(filter: OrderFilter, sort: OrderSort): boolean {
+  return sort === 'updated_at' || filter.updatedSince !== undefined;
+}
 
 /**
  * An id or number of the wrong shape names no order: NOT_FOUND before any

@@ -78,6 +78,8 @@ export interface OrderList {
   limit: number;
   offset: number;
   hasMore: boolean;
+  /** Where the next page starts (`cursor`), or null on the last page. */
+  nextCursor: string | null;
 }
 
 /** A page of a cursor-paginated list (GraphQL's Relay connection). */

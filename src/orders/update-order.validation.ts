@@ -3,7 +3,7 @@ import { AppError, type FieldError } from '../errors/app-error';
 import { LIMITS } from './create-order.schema';
 import type { Address, JsonObject, OrderStatus } from './order.types';
 import { type UpdateOrderRequest, UpdateOrderRequestSchema } from './update-order.schema';
-import { checkCountry, checkMetadata, dedupe, isObject, shapeChecker, toAddress } from './validation';
+import { checkCountry, checkMetadata, dedupe, isObject, prepareExactNumbers, shapeChecker, toAddress } from './validation';
 
 /** What an update asks for. `undefined`: leave as is; `null`: clear. */
 export interface OrderChanges {
@@ -18,8 +18,9 @@ export interface OrderChanges {
 
 const checkShape = shapeChecker(UpdateOrderRequestSchema);
 
-export function parseUpdateOrderRequest(input: unknown): OrderChanges {
-  if (!isObject(input)) throw AppError.validation([{ path: ['body'], message: 'must be a JSON object' }]);
+export function parseUpdateOrderRequest(body: unknown): OrderChanges {
+  if (!isObject(body)) throw AppError.validation([{ path: ['body'], message: 'must be a JSON object' }]);
+  const input = prepareExactNumbers(body);
   const errors: FieldError[] = checkShape(input);
   if (typeof input.tracking_url === 'string' && !isHttpUrl(input.tracking_url)) {
     errors.push({ path: ['tracking_url'], message: 'must be an http or https URL' });
@@ -47,9 +48,8 @@ export function mergeMetadata(current: JsonObject | null | undefined, patch: Jso
     if (value === null) entries.delete(key);
     else entries.set(key, value);
   }
-  const merged: JsonObject = Object.fromEntries(entries);
   const errors: FieldError[] = [];
-  checkMetadata(merged, errors);
+  const merged = checkMetadata(Object.fromEntries(entries), errors) ?? {};
   if (Object.keys(merged).length > LIMITS.metadataKeys) {
     errors.push({ path: ['metadata'], message: `would have more than ${LIMITS.metadataKeys} keys after the merge` });
   }

@@ -9,7 +9,15 @@ import type { TSchema } from '@sinclair/typebox';
 import type { FieldError, FieldPath } from '../errors/app-error';
 import { renameKeys } from '../shared/case';
 import { type AddressField, type AddressInput, LIMITS } from './create-order.schema';
-import type { Address } from './order.types';
+import type { Address, JsonObject } from './order.types';
+import {
+  canonicalNumber,
+  containsExactNumber,
+  ExactNumber,
+  isExactNumber,
+  parseNumberLiteral,
+  stringifyJson,
+} from '../shared/exact-json';
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, coerceTypes: false });
 
@@ -23,7 +31,31 @@ export function shapeChecker(schema: TSchema): (input: unknown) => FieldError[] 
 }
 
 export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !isExactNumber(value);
+}
+
+/** Fields whose numbers are money: an exact literal is read as its text, digit by digit. */
+const AMOUNT_FIELDS = new Set(['price', 'total', 'shipping', 'tax']);
+
+/**
+ * The request with its `ExactNumber`s (number literals a double cannot hold,
+ * see `shared/exact-json.ts`) made ready for the shape rules: metadata keeps
+ * them, amounts become their literal text (the money rules read it exactly),
+ * and any other field gets the nearest double, so that a quantity of
+ * `12345678901234567890` is "at most 1000000" and a name of `1e400` "a string".
+ */
+export function prepareExactNumbers(input: Record<string, unknown>): Record<string, unknown> {
+  // Nearly every request has none: no copy then.
+  if (!containsExactNumber(input)) return input;
+  const walk = (value: unknown, key: string | number): unknown => {
+    if (isExactNumber(value)) return AMOUNT_FIELDS.has(String(key)) ? value.toString() : Number(value.toString());
+    if (Array.isArray(value)) return value.map((entry, index) => walk(entry, index));
+    if (typeof value !== 'object' || value === null) return value;
+    return Object.fromEntries(Object.entries(value).map(([name, entry]) => [name, walk(entry, name)]));
+  };
+  return Object.fromEntries(
+    Object.entries(input).map(([key, value]) => [key, key === 'metadata' && isObject(value) ? value : walk(value, key)]),
+  );
 }
 
 const COUNTRY_CODE = /^[A-Za-z]{2}$/;
@@ -46,8 +78,14 @@ export function toAddress(input: AddressInput | null | undefined): Address | und
   return address;
 }
 
-export function checkMetadata(metadata: unknown, errors: FieldError[]): void {
-  if (!isObject(metadata)) return;
+/**
+ * Checks metadata's limits, and returns it as it will be stored and answered:
+ * each number a double cannot hold written as PostgreSQL writes it
+ * (`1e21` → `1000000000000000000000`), so that create, read and replay agree.
+ * The size limit counts that form.
+ */
+export function checkMetadata(metadata: unknown, errors: FieldError[]): JsonObject | undefined {
+  if (!isObject(metadata)) return undefined;
   for (const key of Object.keys(metadata)) {
     if (key.length === 0) errors.push({ path: ['metadata'], message: 'must not have an empty key' });
     else if ([...key].length > LIMITS.metadataKeyLength) {
@@ -57,14 +95,31 @@ export function checkMetadata(metadata: unknown, errors: FieldError[]): void {
   if (nestingDepth(metadata) > LIMITS.metadataDepth) {
     errors.push({ path: ['metadata'], message: `must not nest objects and arrays more than ${LIMITS.metadataDepth} levels deep` });
   }
-  const bytes = Buffer.byteLength(JSON.stringify(metadata));
+  const stored = storedNumbers(metadata, ['metadata'], errors) as JsonObject;
+  const bytes = Buffer.byteLength(stringifyJson(stored));
   if (bytes > LIMITS.metadataBytes) {
     errors.push({ path: ['metadata'], message: `must be at most ${LIMITS.metadataBytes} bytes as JSON, got ${bytes}` });
   }
+  return stored;
+}
+
+/** A copy with every `ExactNumber` in PostgreSQL's form; one that would not fit the size limit that way is an error. */
+function storedNumbers(value: unknown, path: FieldPath, errors: FieldError[]): unknown {
+  if (isExactNumber(value)) {
+    const canonical = canonicalNumber(value.toString(), LIMITS.metadataBytes);
+    if (canonical === undefined) {
+      errors.push({ path, message: `must be a number of at most ${LIMITS.metadataBytes} digits when written without an exponent` });
+      return new ExactNumber('0');
+    }
+    return parseNumberLiteral(canonical);
+  }
+  if (Array.isArray(value)) return value.map((entry, index) => storedNumbers(entry, [...path, index], errors));
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, storedNumbers(entry, [...path, key], errors)]));
 }
 
 function nestingDepth(value: unknown): number {
-  if (typeof value !== 'object' || value === null) return 0;
+  if (typeof value !== 'object' || value === null || isExactNumber(value)) return 0;
   let deepest = 0;
   for (const entry of Object.values(value)) deepest = Math.max(deepest, nestingDepth(entry));
   return deepest + 1;
@@ -81,7 +136,7 @@ export function findUnstorableText(value: unknown, path: (string | number)[], fo
     if (bad(value)) found.push({ path, message: 'must not contain NUL characters or unpaired surrogates' });
   } else if (Array.isArray(value)) {
     value.forEach((entry, index) => findUnstorableText(entry, [...path, index], found));
-  } else if (typeof value === 'object' && value !== null) {
+  } else if (typeof value === 'object' && value !== null && !isExactNumber(value)) {
     for (const [key, entry] of Object.entries(value)) {
       if (bad(key)) found.push({ path, message: 'has a key with NUL characters or unpaired surrogates' });
       findUnstorableText(entry, [...path, key], found);

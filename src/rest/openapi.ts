@@ -40,7 +40,7 @@ const WITH_BODY: Record<number, ErrorCode> = {
   415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
   422: ErrorCode.VALIDATION_ERROR,
 };
-/** Params and query strings are validated too. */
+/** Query strings are validated too. (A malformed id in a path is 404 like any unknown id, never 422.) */
 const WITH_INPUT: Record<number, ErrorCode> = { 422: ErrorCode.VALIDATION_ERROR };
 
 const SUCCESS_DESCRIPTIONS: Record<string, string> = { '200': 'OK', '201': 'Created', '204': 'No Content' };
@@ -52,7 +52,18 @@ function codesFor(status: number): string[] {
     .map(([code]) => code);
 }
 
-const header = (description: string, schema: object = { type: 'string' }) => ({ description, schema });
+/** A response header as @fastify/swagger reads it: its schema, with the description beside the type. */
+const header = (description: string, schema: object = { type: 'string' }) => ({ ...schema, description });
+
+/** Route headers written OpenAPI's way (`{description, schema}`) in @fastify/swagger's (`{type, description}`). */
+function flatHeaders(headers: Record<string, { description?: string; schema?: object }> = {}) {
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [
+      name,
+      value.schema ? { ...value.schema, description: value.description } : value,
+    ]),
+  );
+}
 
 /** Headers every `/api` response carries. */
 const COMMON_HEADERS = {
@@ -62,6 +73,125 @@ const COMMON_HEADERS = {
   'X-RateLimit-Reset': header('Seconds until the window resets', { type: 'integer' }),
 };
 const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before retrying', { type: 'integer' }) };
+const WWW_AUTHENTICATE_HEADER = {
+  'WWW-Authenticate': header('The bearer challenge: `Bearer realm="order-gateway"`'),
+};
+
+/**
+ * Schemas with one of these titles become named components, referenced with
+ * `$ref` wherever they occur (see `useComponents`).
+ */
+const COMPONENT_TITLES = new Set([
+  'Order',
+  'OrderItem',
+  'StatusChange',
+  'Address',
+  'OrderEnvelope',
+  'OrderSummary',
+  'Pagination',
+  'OrderListEnvelope',
+  'FieldError',
+  'CreateOrderRequest',
+  'OrderItemInput',
+  'AddressInput',
+  'UpdateOrderRequest',
+]);
+
+/** Every error code of the API; each error status narrows it to the codes it stands for. */
+const ERROR_CODE_SCHEMA = {
+  type: 'string',
+  enum: Object.values(ErrorCode),
+  description: 'The stable code of an error; the HTTP status follows from it',
+};
+
+/**
+ * "Try it out" in `/docs` sends these, and a test sends every one and expects a 2xx.
+ * The path's `{id}` must be an order of your own: create one first.
+ */
+const EXAMPLE_BODIES: Record<string, object> = {
+  createOrder: {
+    customer_id: 'contact_abc123',
+    items: [
+      { product_id: 'prod_001', name: 'Premium Widget', quantity: 2, price: 99.0, sku: 'WGT-PRE' },
+      { product_id: 'prod_002', name: 'Widget Accessory', quantity: 1, price: 29.0, sku: 'WGT-ACC' },
+    ],
+    total: 227.0,
+    currency: 'USD',
+    shipping_address: {
+      name: 'John Doe',
+      address: '123 Main St',
+      city: 'Jakarta',
+      state: 'DKI',
+      postal_code: '12345',
+      country: 'ID',
+    },
+    notes: 'Please gift wrap this order',
+    metadata: { source: 'docs' },
+  },
+  updateOrder: { status: 'paid', notes: 'Paid by bank transfer' },
+};
+const EXAMPLE_ORDER_ID = 'order_01JQ7Z8X9Y0ABCDEF123456789';
+
+/** Request fields the service checks beyond the JSON schema, stated for the document only. */
+const AMOUNT = {
+  pattern: '^\\d{1,15}(\\.\\d{1,4})?$',
+  minimum: 0,
+  description: 'Non-negative amount with at most the currency’s minor-unit digits: a JSON number (99.00) or a decimal string ("99.00")',
+};
+const CURRENCY = { pattern: '^[A-Za-z]{3}$', description: 'ISO 4217 code, default USD, case-insensitive (stored upper-case)' };
+const COUNTRY = { pattern: '^[A-Za-z]{2}$', description: 'ISO 3166-1 alpha-2 code, e.g. ID (stored upper-case)' };
+const METADATA_LIMITS = {
+  maxProperties: 50,
+  propertyNames: { minLength: 1, maxLength: 40 },
+  description:
+    'Your own JSON object: at most 50 keys of 1 to 40 characters, 16 KiB serialised (numbers written out) and 32 levels deep. ' +
+    'Numbers come back as the same JSON numbers, also beyond 2^53.',
+};
+const TITLES: Record<string, string> = { createOrder: 'CreateOrderRequest', updateOrder: 'UpdateOrderRequest' };
+
+type JsonSchema = Record<string, unknown> & { properties?: Record<string, JsonSchema>; items?: JsonSchema };
+
+/** A copy of a request body schema with the service's own rules written in, for the document only. */
+function documentBody(body: object, operationId: string | undefined): JsonSchema {
+  const copy = JSON.parse(JSON.stringify(body)) as JsonSchema;
+  const annotate = (schema: JsonSchema | undefined, title?: string) => {
+    if (!schema?.properties) return;
+    if (title) schema.title = title;
+    for (const [name, property] of Object.entries(schema.properties)) {
+      if (['price', 'total', 'shipping', 'tax'].includes(name)) Object.assign(property, AMOUNT);
+      else if (name === 'currency') Object.assign(property, CURRENCY);
+      else if (name === 'metadata') Object.assign(property, METADATA_LIMITS);
+      else if (name === 'items') annotate(property.items, 'OrderItemInput');
+      else if (name === 'shipping_address' || name === 'billing_address') annotate(property, 'AddressInput');
+      else if (name === 'country') Object.assign(property, COUNTRY);
+    }
+  };
+  annotate(copy, operationId ? TITLES[operationId] : undefined);
+  const example = operationId ? EXAMPLE_BODIES[operationId] : undefined;
+  if (example) copy.examples = [example];
+  return copy;
+}
+
+/** Moves every schema titled in COMPONENT_TITLES into `components.schemas`, leaving a `$ref` in its place. */
+function useComponents<T extends { paths?: unknown; components?: { schemas?: Record<string, unknown> } }>(document: T): T {
+  const schemas: Record<string, unknown> = {
+    ErrorCode: ERROR_CODE_SCHEMA,
+    ErrorEnvelope: narrowCode(JSON.parse(JSON.stringify(ErrorEnvelope)) as Record<string, unknown>, []),
+    ...document.components?.schemas,
+  };
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk);
+    if (typeof node !== 'object' || node === null) return node;
+    const copy = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, walk(value)]));
+    const title = copy.title;
+    if (typeof title !== 'string' || !COMPONENT_TITLES.has(title)) return copy;
+    schemas[title] ??= copy;
+    return { $ref: `#/components/schemas/${title}` };
+  };
+  const paths = walk(document.paths);
+  schemas.ErrorEnvelope = walk(schemas.ErrorEnvelope);
+  return { ...document, paths, components: { ...document.components, schemas } };
+}
 
 /** A route states which codes a status of its own stands for: `{ 409: errorCodes(ErrorEnvelope, [...]) }`. */
 export function errorCodes<T extends object>(
@@ -87,7 +217,11 @@ function errorResponse(
   return {
     ...narrowed,
     description,
-    headers: { ...COMMON_HEADERS, ...(status === 429 || status === 503 ? RETRY_AFTER : {}) },
+    headers: {
+      ...COMMON_HEADERS,
+      ...(status === 429 || status === 503 ? RETRY_AFTER : {}),
+      ...(status === 401 ? WWW_AUTHENTICATE_HEADER : {}),
+    },
   };
 }
 
@@ -95,12 +229,23 @@ function narrowCode(envelope: Record<string, unknown>, codes: string[]): Record<
   const properties = envelope.properties as
     Record<string, { properties?: Record<string, unknown> } & Record<string, unknown>> | undefined;
   const error = properties?.error;
-  if (!properties || !error?.properties || codes.length === 0) return envelope;
+  if (!properties || !error?.properties) return envelope;
+  if (codes.length === 0) {
+    // Any code: the ErrorCode component itself.
+    const code = { $ref: '#/components/schemas/ErrorCode' };
+    return { ...envelope, properties: { ...properties, error: { ...error, properties: { ...error.properties, code } } } };
+  }
   return {
     ...envelope,
     properties: {
       ...properties,
-      error: { ...error, properties: { ...error.properties, code: { type: 'string', enum: codes } } },
+      error: {
+        ...error,
+        properties: {
+          ...error.properties,
+          code: { allOf: [{ $ref: '#/components/schemas/ErrorCode' }], type: 'string', enum: codes },
+        },
+      },
     },
   };
 }
@@ -116,11 +261,12 @@ type RouteSchema = FastifySchema & {
 export function documentApiRoute(schema: RouteSchema, url: string, methods: string[]): RouteSchema {
   const responses: Record<string, object & { description?: string }> = { ...schema.response };
   const readsBody = Boolean(schema.body) || methods.some((m) => ['POST', 'PUT', 'PATCH'].includes(m));
-  const readsInput = Boolean(schema.params || schema.querystring);
+  const readsInput = Boolean(schema.querystring);
   const implied = { ...ALWAYS, ...(readsInput ? WITH_INPUT : {}), ...(readsBody ? WITH_BODY : {}) };
   for (const [status, code] of Object.entries(implied)) {
     responses[status] ??= errorCodes(ErrorEnvelope, [code]);
   }
+  for (const [status, response] of Object.entries(responses)) responses[status] = closeObjects(response);
   for (const [status, response] of Object.entries(responses)) {
     if (response.description && !('x-error-codes' in response)) continue;
     const code = Number(status);
@@ -130,16 +276,44 @@ export function documentApiRoute(schema: RouteSchema, url: string, methods: stri
         : {
             ...response,
             description: SUCCESS_DESCRIPTIONS[status] ?? 'Success',
-            headers: { ...COMMON_HEADERS, ...(response as { headers?: object }).headers },
+            headers: { ...COMMON_HEADERS, ...flatHeaders((response as { headers?: Record<string, object> }).headers) },
           };
   }
   const resource = url.slice(API_PREFIX.length + 1).split('/')[0] || 'api';
+  const operationId = (schema as { operationId?: string }).operationId;
   return {
     ...schema,
+    ...(schema.body ? { body: documentBody(schema.body, operationId) } : {}),
+    ...(schema.params ? { params: documentParams(schema.params) } : {}),
     tags: schema.tags ?? [resource],
     security: schema.security ?? [{ bearerAuth: [] }],
     response: responses,
   };
+}
+
+/**
+ * A copy of a response schema whose objects allow no other properties, as
+ * the serialiser makes true (it writes only the schema's properties), so a
+ * client generator types them exactly. Metadata says `additionalProperties: true`
+ * and stays open.
+ */
+function closeObjects<T>(schema: T): T {
+  if (Array.isArray(schema)) return schema.map(closeObjects) as T;
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const copy = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, closeObjects(value)]));
+  if (copy.type === 'object' && copy.properties && copy.additionalProperties === undefined) copy.additionalProperties = false;
+  return copy as T;
+}
+
+/** The `{id}` parameter, with an example of its form. */
+function documentParams(params: object): JsonSchema {
+  const copy = JSON.parse(JSON.stringify(params)) as JsonSchema;
+  const id = copy.properties?.id;
+  if (id) {
+    id.description = 'The order’s id, as returned by createOrder or listOrders';
+    id.examples = [EXAMPLE_ORDER_ID];
+  }
+  return copy;
 }
 
 function packageVersion(): string {
@@ -164,7 +338,9 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         description:
           'The Cekat-compatible orders API. Every request needs `Authorization: Bearer <API key>`. ' +
           'Errors use one envelope: `{"success": false, "error": {"code", "message", "details"?, "request_id"}}`. ' +
-          'The GraphQL API is at `/graphql` (open it in a browser for the playground).',
+          'The GraphQL API is at `/graphql` (open it in a browser for the playground). ' +
+          'Answers outside every operation below are an `ErrorEnvelope` too: an unknown `/api` URL is 404 ' +
+          '`NOT_FOUND`, and a method a path does not serve is 405 `METHOD_NOT_ALLOWED` with `Allow`.',
       },
       components: {
         securitySchemes: {
@@ -176,6 +352,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         },
       },
     },
+    transformObject: (documentObject) =>
+      useComponents((documentObject as { openapiObject: Parameters<typeof useComponents>[0] }).openapiObject) as never,
     transform: ({ schema, url, route }) => {
       const routeSchema = (schema ?? {}) as RouteSchema;
       if (!url.startsWith(`${API_PREFIX}/`)) return { schema: { ...routeSchema, hide: true }, url };

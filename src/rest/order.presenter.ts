@@ -42,6 +42,12 @@ export function toRestList(list: OrderList) {
   return {
     success: true as const,
     data: list.orders.map(toRestSummary),
-    pagination: { total: list.total, limit: list.limit, offset: list.offset, has_more: list.hasMore },
+    pagination: {
+      total: list.total,
+      limit: list.limit,
+      offset: list.offset,
+      has_more: list.hasMore,
+      next_cursor: list.nextCursor,
+    },
   };
 }

@@ -7,6 +7,7 @@ import { UpdateOrderRequestSchema } from '../orders/update-order.schema';
 import type { AuthenticateRequest } from '../security/request-authentication';
 import { toRestList, toRestOrder } from './order.presenter';
 import { ErrorCode } from '../errors/app-error';
+import { containsExactNumber, stringifyJson } from '../shared/exact-json';
 import { errorCodes } from './openapi';
 import { ErrorEnvelope, ListOrdersQuery, OrderEnvelope, OrderListEnvelope } from './schemas';
 
@@ -39,6 +40,12 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
   app.decorateRequest('requestContext', null);
   app.addHook('onRequest', async (request, reply) => {
     request.requestContext = await authenticate(request, reply);
+  });
+  // The response schemas' serialiser writes every number as a double; an order whose metadata holds
+  // one a double cannot (12345678901234567890) is written losslessly instead (shared/exact-json.ts).
+  app.addHook('preSerialization', async (_request, reply, payload: { data?: { metadata?: unknown } }) => {
+    if (containsExactNumber(payload?.data?.metadata)) reply.serializer(stringifyJson);
+    return payload;
   });
 
   app.post(
@@ -96,7 +103,7 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
     '/orders',
     {
       schema: {
-        summary: 'List orders, newest first',
+        summary: 'List orders: newest first, or by last change for syncing',
         operationId: 'listOrders',
         querystring: ListOrdersQuery,
         response: { 200: OrderListEnvelope },

@@ -4,11 +4,20 @@
  */
 import { Type } from '@sinclair/typebox';
 import { ADDRESS_FIELDS } from '../orders/create-order.schema';
+import { DEFAULT_SORT, ORDER_SORTS } from '../orders/order-cursor';
 import { ORDER_STATUSES } from '../orders/order.types';
 import { ErrorCode } from '../errors/app-error';
 
 /** The request's address as answered: the same fields, each a string when set. */
-const Address = Type.Object(Object.fromEntries(ADDRESS_FIELDS.map((field) => [field, Type.Optional(Type.String())])));
+const Address = Type.Object(
+  Object.fromEntries(
+    ADDRESS_FIELDS.map((field) => [
+      field,
+      Type.Optional(field === 'country' ? Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2 code' }) : Type.String()),
+    ]),
+  ),
+  { title: 'Address' },
+);
 
 const Status = Type.Unsafe<string>({ type: 'string', enum: [...ORDER_STATUSES] });
 
@@ -18,14 +27,17 @@ export const OrderSchema = Type.Object({
   customer_id: Type.String(),
   status: Status,
   items: Type.Array(
-    Type.Object({
-      product_id: Type.String(),
-      name: Type.Optional(Type.String()),
-      quantity: Type.Integer(),
-      price: Type.Number(),
-      sku: Type.Optional(Type.String()),
-      subtotal: Type.Number(),
-    }),
+    Type.Object(
+      {
+        product_id: Type.String(),
+        name: Type.Optional(Type.String()),
+        quantity: Type.Integer(),
+        price: Type.Number(),
+        sku: Type.Optional(Type.String()),
+        subtotal: Type.Number(),
+      },
+      { title: 'OrderItem' },
+    ),
   ),
   subtotal: Type.Number(),
   shipping: Type.Number(),
@@ -39,13 +51,13 @@ export const OrderSchema = Type.Object({
   tracking_number: Type.Optional(Type.String()),
   tracking_url: Type.Optional(Type.String()),
   status_history: Type.Array(
-    Type.Object({ status: Status, timestamp: Type.String({ format: 'date-time' }) }),
+    Type.Object({ status: Status, timestamp: Type.String({ format: 'date-time' }) }, { title: 'StatusChange' }),
   ),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
-});
+}, { title: 'Order' });
 
-export const OrderEnvelope = Type.Object({ success: Type.Literal(true), data: OrderSchema });
+export const OrderEnvelope = Type.Object({ success: Type.Literal(true), data: OrderSchema }, { title: 'OrderEnvelope' });
 
 export const OrderSummarySchema = Type.Object({
   id: Type.String(),
@@ -58,7 +70,7 @@ export const OrderSummarySchema = Type.Object({
   tracking_number: Type.Optional(Type.String()),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
-});
+}, { title: 'OrderSummary' });
 
 export const OrderListEnvelope = Type.Object({
   success: Type.Literal(true),
@@ -68,8 +80,11 @@ export const OrderListEnvelope = Type.Object({
     limit: Type.Integer(),
     offset: Type.Integer(),
     has_more: Type.Boolean(),
-  }),
-});
+    next_cursor: Type.Union([Type.String(), Type.Null()], {
+      description: 'Pass as `cursor` for the next page; null on the last page',
+    }),
+  }, { title: 'Pagination' }),
+}, { title: 'OrderListEnvelope' });
 
 /** The list's query parameters, as documented; the service checks them. */
 export const ListOrdersQuery = Type.Object({
@@ -80,10 +95,10 @@ export const ListOrdersQuery = Type.Object({
   ),
   to: Type.Optional(Type.String({ description: 'YYYY-MM-DD (inclusive) or an ISO 8601 date-time' })),
   min_total: Type.Optional(
-    Type.String({ description: 'Exact decimal, e.g. 100.00', pattern: '^\\d{1,15}(\\.\\d{1,3})?$' }),
+    Type.String({ description: 'Exact decimal, e.g. 100.00', pattern: '^\\d{1,15}(\\.\\d{1,4})?$' }),
   ),
   max_total: Type.Optional(
-    Type.String({ description: 'Exact decimal', pattern: '^\\d{1,15}(\\.\\d{1,3})?$' }),
+    Type.String({ description: 'Exact decimal', pattern: '^\\d{1,15}(\\.\\d{1,4})?$' }),
   ),
   search: Type.Optional(Type.String({ description: 'Part of the order number or notes' })),
   order_number: Type.Optional(
@@ -93,8 +108,38 @@ export const ListOrdersQuery = Type.Object({
       examples: ['ORD-2025-0327-001'],
     }),
   ),
+  updated_since: Type.Optional(
+    Type.String({
+      format: 'date-time',
+      description:
+        'Only orders changed at or after this RFC 3339 date-time (with a zone). With `sort=updated_at`, the way to sync: ' +
+        'changes still being committed are held back, so continuing from the last `updated_at` seen never skips one',
+    }),
+  ),
+  sort: Type.Optional(
+    Type.Unsafe<string>({
+      type: 'string',
+      enum: [...ORDER_SORTS],
+      default: DEFAULT_SORT,
+      description: '`-created_at`: newest first (the default); `updated_at`: oldest change first',
+    }),
+  ),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
+  offset: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 1_000_000_000,
+      default: 0,
+      description: 'Rows to skip (older callers); not with `cursor`',
+    }),
+  ),
+  cursor: Type.Optional(
+    Type.String({
+      description:
+        '`pagination.next_cursor` of the previous page, with the same filters and sort. Keyset paging: rows added ' +
+        'meanwhile are neither repeated nor skipped',
+    }),
+  ),
 });
 
 export const ErrorEnvelope = Type.Object({
@@ -102,7 +147,9 @@ export const ErrorEnvelope = Type.Object({
   error: Type.Object({
     code: Type.Unsafe<string>({ type: 'string', enum: Object.values(ErrorCode) }),
     message: Type.String(),
-    details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    details: Type.Optional(
+      Type.Array(Type.Object({ field: Type.String(), message: Type.String() }, { title: 'FieldError' })),
+    ),
     request_id: Type.String(),
   }),
 });

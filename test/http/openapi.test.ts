@@ -100,8 +100,10 @@ describe('/openapi.json', () => {
   it('publishes the create body and the Idempotency-Key header from the route schema, and the service still does the validating', async () => {
     const create = spec.paths['/api/orders']?.post as unknown as { parameters: { in: string; name: string }[] };
     expect(create.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'idempotency-key' })]));
-    const body = spec.paths['/api/orders']?.post?.requestBody as { content: Record<string, { schema: { required: string[] } }> };
-    expect(body.content['application/json']?.schema.required).toEqual(['customer_id', 'items', 'total']);
+    const body = spec.paths['/api/orders']?.post?.requestBody as { content: Record<string, { schema: { $ref: string } }> };
+    const name = body.content['application/json']?.schema.$ref.replace('#/components/schemas/', '') ?? '';
+    const schemas = (spec.components as unknown as { schemas: Record<string, { required: string[] }> }).schemas;
+    expect(schemas[name]?.required).toEqual(['customer_id', 'items', 'total']);
 
     // A body the published schema rejects reaches the service, which answers in its own words.
     const res = await t.app.http.inject({

@@ -25,7 +25,7 @@ describe('GET /api/orders?order_number=', () => {
     const list = res.json();
     expect(list.data.map((row: { id: string }) => row.id)).toStrictEqual([mine.id]);
     expect(list.data[0]).toMatchObject({ order_number: mine.order_number, customer_id: 'c1', items_count: 1, total: 5 });
-    expect(list.pagination).toMatchObject({ total: 1, limit: 50, offset: 0, has_more: false });
+    expect(list.pagination).toMatchObject({ total: 1, limit: 50, offset: 0, has_more: false, next_cursor: null });
     expect(other.order_number).not.toBe(mine.order_number);
   });
 

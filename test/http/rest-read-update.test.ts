@@ -45,7 +45,7 @@ describe('GET /api/orders', () => {
     const res = await t.rest.get('/api/orders');
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body.pagination).toStrictEqual({ total: 4, limit: 50, offset: 0, has_more: false });
+    expect(body.pagination).toStrictEqual({ total: 4, limit: 50, offset: 0, has_more: false, next_cursor: null });
     expect(body.data.map((row: { order_number: string }) => row.order_number)).toStrictEqual(n(4, 3, 2, 1));
     expect(body.data[0]).toStrictEqual({
       id: o[4].id,
@@ -101,13 +101,17 @@ describe('GET /api/orders', () => {
 
   it('pages with limit and offset, and says when there is more', async () => {
     const first = (await t.rest.get('/api/orders?limit=2')).json();
-    expect(first.pagination).toStrictEqual({ total: 4, limit: 2, offset: 0, has_more: true });
+    expect(first.pagination).toStrictEqual({ total: 4, limit: 2, offset: 0, has_more: true, next_cursor: expect.any(String) });
     expect(first.data.map((row: { order_number: string }) => row.order_number)).toStrictEqual(n(4, 3));
+    // An offset page also says where the next page starts, so a caller can move to cursors.
+    const next = (await t.rest.get(`/api/orders?limit=2&cursor=${first.pagination.next_cursor}`)).json();
+    expect(next.data.map((row: { order_number: string }) => row.order_number)).toStrictEqual(n(2, 1));
+    expect(next.pagination).toStrictEqual({ total: 4, limit: 2, offset: 0, has_more: false, next_cursor: null });
     const second = (await t.rest.get('/api/orders?limit=2&offset=2')).json();
-    expect(second.pagination).toStrictEqual({ total: 4, limit: 2, offset: 2, has_more: false });
+    expect(second.pagination).toStrictEqual({ total: 4, limit: 2, offset: 2, has_more: false, next_cursor: null });
     expect(second.data.map((row: { order_number: string }) => row.order_number)).toStrictEqual(n(2, 1));
     const past = (await t.rest.get('/api/orders?offset=10')).json();
-    expect(past).toStrictEqual({ success: true, data: [], pagination: { total: 4, limit: 50, offset: 10, has_more: false } });
+    expect(past).toStrictEqual({ success: true, data: [], pagination: { total: 4, limit: 50, offset: 10, has_more: false, next_cursor: null } });
     expect((await t.rest.get('/api/orders?limit=100')).json().pagination.limit).toBe(100);
   });
 

@@ -36,9 +36,9 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(() => database.destroy());
 
-async function explain(filter: Parameters<typeof listQueries>[2]) {
+async function explain(filter: Parameters<typeof listQueries>[2], window: Partial<Parameters<typeof listQueries>[3]> = {}) {
   const em = database.db.em.fork();
-  const { rows } = listQueries(em.getKnex(), ctx, filter, { limit: 50, offset: 0 });
+  const { rows } = listQueries(em.getKnex(), ctx, filter, { sort: '-created_at', limit: 50, offset: 0, ...window });
   const { sql, bindings } = rows.toSQL();
   const result = await em.execute(`explain (analyze, format json) ${sql}`, bindings as unknown[]);
   const plan = (result[0] as Record<string, unknown>)['QUERY PLAN'];
@@ -74,4 +74,18 @@ it.each([
   const scans = nodes(result.Plan).filter((node) => node['Relation Name'] === 'orders');
   expect(scans.every((node) => node['Node Type'] !== 'Seq Scan')).toBe(true);
   expect(scans.map((node) => node['Index Name'])).toContain(index);
+}, 60_000);
+
+it.each([
+  ['sort=updated_at', {}, { horizon: '2030-01-01T00:00:00.000Z' }],
+  ['sort=updated_at, updated_since and a cursor', { updatedSince: '2025-02-01T00:00:00Z' }, {
+    horizon: '2030-01-01T00:00:00.000Z',
+    after: { sort: 'updated_at' as const, at: '2025-02-10T00:00:00.000Z', id: 'order_00000000000000000000000000' },
+  }],
+])('syncs (%s) from the updated_at index, without scanning the table', async (_label, filter, window) => {
+  const result = await explain(filter, { sort: 'updated_at', ...window });
+  const scans = nodes(result.Plan).filter((node) => node['Relation Name'] === 'orders');
+  expect(scans.map((node) => [node['Node Type'], node['Index Name']])).toStrictEqual([
+    ['Index Scan', 'orders_workspace_updated_at_id_index'],
+  ]);
 }, 60_000);

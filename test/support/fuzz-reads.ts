@@ -170,6 +170,10 @@ const cursorArb: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom(0, 1).map((i) => known.cursors[i] ?? ''),
   fc.tuple(fc.oneof(dateishArb, fc.date({ noInvalidDate: true }).map((date) => date.toISOString()), textArb), idArb).map(([at, id]) => cursor([at, id])),
   fc.jsonValue({ maxDepth: 3 }).map(cursor),
+  // Named sorts, real and not.
+  fc
+    .tuple(fc.constantFrom('updated_at', '-created_at', 'UPDATED_AT', ''), fc.oneof(dateishArb, fc.date({ noInvalidDate: true }).map((date) => date.toISOString())), idArb)
+    .map(cursor),
   fc.constantFrom(0, 1).map((i) => {
     const real = known.cursors[i] ?? '';
     return real.slice(0, Math.max(0, real.length - 3));
@@ -177,7 +181,7 @@ const cursorArb: fc.Arbitrary<string> = fc.oneof(
   textArb,
 );
 
-const LIST_KEYS = ['customer_id', 'status', 'from', 'to', 'min_total', 'max_total', 'search', 'limit', 'offset'];
+const LIST_KEYS = ['customer_id', 'status', 'from', 'to', 'min_total', 'max_total', 'search', 'limit', 'offset', 'order_number', 'updated_since', 'sort', 'cursor'];
 const listValueArb = (key: string): fc.Arbitrary<string> => {
   switch (key) {
     case 'from':
@@ -190,6 +194,14 @@ const listValueArb = (key: string): fc.Arbitrary<string> => {
       return fc.oneof(decimalishArb, fc.integer({ min: -5, max: 2_000_000_000 }).map(String), textArb);
     case 'status':
       return fc.oneof(fc.constantFrom('pending', 'paid', 'PAID', 'shipped', 'lost'), textArb);
+    case 'updated_since':
+      return fc.oneof(dateishArb, fc.date({ noInvalidDate: true }).map((date) => date.toISOString()), textArb);
+    case 'order_number':
+      return orderNumberArb;
+    case 'sort':
+      return fc.oneof(fc.constantFrom('updated_at', '-created_at', 'created_at', 'UPDATED_AT'), textArb);
+    case 'cursor':
+      return cursorArb;
     default:
       return textArb;
   }
@@ -214,6 +226,8 @@ const filterArb = fc.record(
     minTotal: fc.oneof(decimalishArb, fc.double(), jsonArb),
     maxTotal: fc.oneof(decimalishArb, fc.integer(), jsonArb),
     search: fc.oneof(textArb, jsonArb),
+    orderNumber: fc.oneof(orderNumberArb, jsonArb),
+    updatedSince: fc.oneof(dateishArb, textArb, jsonArb),
   },
   { requiredKeys: [] },
 );
@@ -356,12 +370,13 @@ export function describeReadFuzz(runs: ReadFuzzRuns): void {
 
   it('GraphQL orders(filter, first, after) with any argument values', async () => {
     await fc.assert(
-      fc.asyncProperty(filterArb, firstArb, fc.option(cursorArb), async (filter, first, after) => {
+      fc.asyncProperty(filterArb, firstArb, fc.option(cursorArb), fc.option(fc.oneof(fc.constantFrom('CREATED_AT_DESC', 'UPDATED_AT_ASC'), jsonArb)), async (filter, first, after, orderBy) => {
         expectGraphQL(
-          await graphql('query($filter: OrderFilter, $first: Int, $after: String) { orders(filter: $filter, first: $first, after: $after) { totalCount pageInfo { hasNextPage } edges { node { id total } } } }', {
+          await graphql('query($filter: OrderFilter, $first: Int, $after: String, $orderBy: OrdersOrderBy) { orders(filter: $filter, first: $first, after: $after, orderBy: $orderBy) { totalCount pageInfo { hasNextPage } edges { node { id total } } } }', {
             filter,
             first,
             after,
+            orderBy,
           }),
         );
       }),

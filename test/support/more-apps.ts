@@ -45,20 +45,23 @@ export interface ServerPair {
   close(): Promise<void>;
 }
 
-/** Two apps with their own connection pools on one new database of the DATABASE_URL server. */
-export async function twoAppsOnServerDatabase(overrides: Partial<Config> = {}): Promise<ServerPair> {
+/** Two apps with their own connection pools on one new database of the DATABASE_URL server (the second may be configured apart). */
+export async function twoAppsOnServerDatabase(
+  overrides: Partial<Config> = {},
+  secondOverrides: Partial<Config> = overrides,
+): Promise<ServerPair> {
   if (!usingRealPostgres) throw new Error('twoAppsOnServerDatabase needs DATABASE_URL');
   const server = await createServerDatabase();
   const target = { kind: 'postgres' as const, url: server.url, poolMax: 4, connectTimeoutMs: 2000, statementTimeoutMs: 10_000 };
-  const open = async (): Promise<ExtraApp> => {
+  const open = async (config: Partial<Config>): Promise<ExtraApp> => {
     const db = await openDatabase(target);
     await db.migrate();
     const { logs, stream } = logCollector();
-    const app = await buildApp({ config: testConfig(overrides), db, logStream: stream });
+    const app = await buildApp({ config: testConfig(config), db, logStream: stream });
     return { app, logs, close: () => app.close() };
   };
-  const first = await open();
-  const second = await open();
+  const first = await open(overrides);
+  const second = await open(secondOverrides);
   return {
     first,
     second,

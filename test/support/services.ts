@@ -1,6 +1,6 @@
 /**
  * Optional services some tests need (Redis for the shared rate-limit
- * counters). The global set-up asks once per run whether each answers and
+ * counters, NATS for the event relay). The global set-up asks once per run whether each answers and
  * hands the answer to the tests (`inject('redis')`); the tests that need one
  * skip with a visible reason when it does not. CI sets REQUIRE_SERVICES=1,
  * which turns that skip into a failure: there the services run (`.ci/run`
@@ -53,8 +53,33 @@ export async function optionalService(name: string, url: string, answers: (url: 
 /** The Redis the rate-limit tests use. */
 export const REDIS_URL = () => process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 
+/** The NATS (with JetStream) the event tests publish to, with streams of their own. */
+export const SHARED_NATS_URL = process.env.NATS_TEST_URL || 'nats://127.0.0.1:4222';
+
+/** True when a NATS server at `url` greets a connection (`INFO {…}`) within `timeoutMs`. */
+export function natsAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      resolve(false);
+      return;
+    }
+    const socket = net.connect({ host: parsed.hostname, port: Number(parsed.port || 4222) });
+    const done = (up: boolean) => {
+      socket.destroy();
+      resolve(up);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('data', (chunk) => done(chunk.toString().startsWith('INFO ')));
+  });
+}
+
 declare module 'vitest' {
   export interface ProvidedContext {
     redis: Availability;
+    nats: Availability;
   }
 }

@@ -56,6 +56,15 @@ describe('loadConfig defaults', () => {
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 5000,
       eventsOutbox: true,
+      eventsRelay: true,
+      eventsPollIntervalMs: 1000,
+      natsUrl: undefined,
+      natsStream: 'ORDERS',
+      natsSubjectPrefix: 'orders',
+      natsPublishTimeoutMs: 5000,
+      webhookRetrySchedule: [5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+      webhookTimeoutMs: 10_000,
+      webhookAllowPrivateNetworks: true,
     });
   });
 

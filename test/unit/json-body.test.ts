@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors/app-error';
 import { parseJsonBody, scanJsonText } from '../../src/app/json-body';
+import { ExactNumber } from '../../src/shared/exact-json';
 
 describe('parseJsonBody', () => {
   it('reads ordinary bodies like JSON.parse', () => {
@@ -10,9 +11,19 @@ describe('parseJsonBody', () => {
 
   it('keeps a number a double cannot hold as its exact literal, instead of rounding it', () => {
     expect(parseJsonBody('{"price":9.9999999999999999,"quantity":12345678901234567890}')).toStrictEqual({
-      price: '9.9999999999999999',
-      quantity: '12345678901234567890',
+      price: new ExactNumber('9.9999999999999999'),
+      quantity: new ExactNumber('12345678901234567890'),
     });
+  });
+
+  it.each([
+    ['1e400', new ExactNumber('1e400')],
+    ['1E-400', new ExactNumber('1E-400')],
+    ['1e21', new ExactNumber('1e21')],
+    ['1e2', 100],
+    ['1.5', 1.5],
+  ])('reads the short literal %s exactly, although JSON.parse would not (Infinity, 0)', (literal, expected) => {
+    expect(parseJsonBody(`{"n":${literal},"t":true,"f":false}`)).toStrictEqual({ n: expected, t: true, f: false });
   });
 
   it.each(['{"__proto__":{"polluted":true}}', '{"__proto__":{"polluted":true},"n":1.00000000000000001}'])(
@@ -36,18 +47,18 @@ describe('parseJsonBody', () => {
 
   it('refuses a number literal longer than 64 characters before parsing, and reads one of 64', () => {
     expect(() => parseJsonBody(`{"n":${'1'.repeat(65)}}`)).toThrow('The request body has a number longer than 64 characters');
-    expect(parseJsonBody(`{"n":${'1'.repeat(64)}}`)).toStrictEqual({ n: '1'.repeat(64) });
+    expect(parseJsonBody(`{"n":${'1'.repeat(64)}}`)).toStrictEqual({ n: new ExactNumber('1'.repeat(64)) });
   });
 });
 
 describe('scanJsonText', () => {
   it('measures number literals outside strings only, so long digit runs in text keep the fast parser', () => {
-    expect(scanJsonText(`{"notes":"${'9'.repeat(1000)}","n":-1.5e+10}`, 64)).toStrictEqual({ tooDeep: false, longestNumber: 8 });
+    expect(scanJsonText(`{"notes":"${'9'.repeat(1000)}","n":-1.5e+10}`, 64)).toStrictEqual({ tooDeep: false, longestNumber: 8, hasExponent: true });
     expect(scanJsonText('{"a":"\\"}', 64).longestNumber).toBe(0);
   });
 
   it('measures depth outside strings', () => {
-    expect(scanJsonText('[[["[[[[["]]]', 3)).toStrictEqual({ tooDeep: false, longestNumber: 0 });
+    expect(scanJsonText('[[["[[[[["]]]', 3)).toStrictEqual({ tooDeep: false, longestNumber: 0, hasExponent: false });
     expect(scanJsonText('[[[[]]]]', 3).tooDeep).toBe(true);
   });
 });

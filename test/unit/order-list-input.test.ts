@@ -17,7 +17,7 @@ function rejected(run: () => unknown): { path: unknown[]; message: string }[] {
 
 describe('parseListQuery', () => {
   it('defaults to the newest 50 from the start', () => {
-    expect(parseListQuery({})).toStrictEqual({ filter: {}, page: { limit: 50, offset: 0 } });
+    expect(parseListQuery({})).toStrictEqual({ filter: {}, sort: '-created_at', page: { limit: 50, offset: 0 } });
   });
 
   it('reads every filter', () => {
@@ -30,6 +30,9 @@ describe('parseListQuery', () => {
         min_total: '10',
         max_total: '99.99',
         search: 'gift',
+        order_number: 'ORD-2025-0327-001',
+        updated_since: '2025-03-27T15:00:00.123456+07:00',
+        sort: 'updated_at',
         limit: '100',
         offset: '20',
       }),
@@ -42,7 +45,10 @@ describe('parseListQuery', () => {
         minTotal: '10',
         maxTotal: '99.99',
         search: 'gift',
+        orderNumber: 'ORD-2025-0327-001',
+        updatedSince: '2025-03-27T15:00:00.123456+07:00',
       },
+      sort: 'updated_at',
       page: { limit: 100, offset: 20 },
     });
   });
@@ -74,11 +80,58 @@ describe('parseListQuery', () => {
   });
 
   it('names every bad parameter at once', () => {
-    expect(rejected(() => parseListQuery({ limit: '0', status: 'x', sort: 'asc' })).map((e) => e.path[0])).toStrictEqual([
-      'sort',
+    expect(rejected(() => parseListQuery({ limit: '0', status: 'x', sort: 'asc', page: '2' })).map((e) => e.path[0])).toStrictEqual([
+      'page',
       'status',
+      'sort',
       'limit',
     ]);
+  });
+
+  const SINCE = 'must be an RFC 3339 date-time with a zone, such as 2026-12-01T16:30:00Z';
+  it.each([
+    [{ updated_since: '2025-03-01' }, 'updated_since', SINCE],
+    [{ updated_since: '2025-03-01T10:00' }, 'updated_since', SINCE],
+    [{ updated_since: '2025-02-30T10:00:00Z' }, 'updated_since', SINCE],
+    [{ updated_since: '2020-01-01T24:00:00Z' }, 'updated_since', SINCE],
+    [{ updated_since: '2020-01-01T10:00:00-16:00' }, 'updated_since', SINCE],
+    [{ updated_since: '0000-01-01T00:00:00Z' }, 'updated_since', SINCE],
+    [{ updated_since: 'yesterday' }, 'updated_since', SINCE],
+    [{ updated_since: ['2025-03-01T10:00:00Z', '2025-03-02T10:00:00Z'] }, 'updated_since', 'must be given once'],
+    [{ sort: 'created_at' }, 'sort', 'must be one of -created_at, updated_at'],
+    [{ sort: 'UPDATED_AT' }, 'sort', 'must be one of -created_at, updated_at'],
+    [{ sort: ['updated_at', 'updated_at'] }, 'sort', 'must be given once'],
+    [{ cursor: 'garbage' }, 'cursor', 'is not a cursor from this API'],
+    [{ cursor: ['a', 'b'] }, 'cursor', 'must be given once'],
+  ])('rejects %j naming %s', (query, field, message) => {
+    expect(rejected(() => parseListQuery(query))).toStrictEqual([{ path: [field], message }]);
+  });
+
+  const at = '2025-03-27T15:00:00.123Z';
+  const id = 'order_01HZX0000000000000000000AB';
+  it('reads a cursor of its own sort, and refuses one of the other sort naming cursor', () => {
+    const byChange = encodeCursor({ sort: 'updated_at', at, id });
+    const newest = encodeCursor({ sort: '-created_at', at, id });
+    expect(parseListQuery({ sort: 'updated_at', cursor: byChange }).page).toStrictEqual({
+      limit: 50,
+      offset: 0,
+      after: { sort: 'updated_at', at, id },
+    });
+    expect(parseListQuery({ cursor: newest }).page.after).toStrictEqual({ sort: '-created_at', at, id });
+    expect(rejected(() => parseListQuery({ cursor: byChange }))).toStrictEqual([
+      { path: ['cursor'], message: 'belongs to the sort updated_at, not -created_at; start again without a cursor' },
+    ]);
+    expect(rejected(() => parseListQuery({ sort: 'updated_at', cursor: newest }))).toStrictEqual([
+      { path: ['cursor'], message: 'belongs to the sort -created_at, not updated_at; start again without a cursor' },
+    ]);
+  });
+
+  it('refuses a cursor with an offset, and takes an empty cursor as the first page', () => {
+    const cursor = encodeCursor({ sort: '-created_at', at, id });
+    expect(rejected(() => parseListQuery({ cursor, offset: '0' }))).toStrictEqual([
+      { path: ['offset'], message: 'cannot be combined with cursor: page by one or the other' },
+    ]);
+    expect(parseListQuery({ cursor: '' }).page).toStrictEqual({ limit: 50, offset: 0 });
   });
 });
 
@@ -97,8 +150,10 @@ describe('parseOrderFilter and page sizes', () => {
 
 describe('cursors', () => {
   it('round-trip', () => {
-    const cursor = { createdAt: '2025-03-27T15:00:00.123Z', id: 'order_01HZX0000000000000000000AB' };
+    const cursor = { sort: '-created_at' as const, at: '2025-03-27T15:00:00.123Z', id: 'order_01HZX0000000000000000000AB' };
     expect(decodeCursor(encodeCursor(cursor), 'after')).toStrictEqual(cursor);
+    const byChange = { ...cursor, sort: 'updated_at' as const };
+    expect(decodeCursor(encodeCursor(byChange), 'after', 'updated_at')).toStrictEqual(byChange);
   });
 
   it.each([
@@ -109,6 +164,11 @@ describe('cursors', () => {
     // `Date.parse("1")` is the year 2001 in JavaScript, and no timestamp at all in PostgreSQL.
     Buffer.from('["1","x"]').toString('base64url'),
     Buffer.from('["2025-03-27T15:00:00.123Z","x"]').toString('base64url'),
+    // The default sort's cursors have no name; a named one must name another sort.
+    Buffer.from('["-created_at","2025-03-27T15:00:00.123Z","order_01HZX0000000000000000000AB"]').toString('base64url'),
+    Buffer.from('["sideways","2025-03-27T15:00:00.123Z","order_01HZX0000000000000000000AB"]').toString('base64url'),
+    Buffer.from('["updated_at","2025-03-27T15:00:00.123Z"]').toString('base64url'),
+    Buffer.from('["updated_at","2025-03-27T15:00:00Z","order_01HZX0000000000000000000AB"]').toString('base64url'),
   ])(
     'refuse %j',
     (value) => {

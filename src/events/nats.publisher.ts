@@ -1,0 +1,120 @@
+/**
+ * Publishes events to NATS JetStream (events contract §3): stream `ORDERS`
+ * (file storage) made when missing, subject `orders.<workspace_id>.<type>`,
+ * and `Nats-Msg-Id: <event id>` so that JetStream drops a republished event
+ * inside its duplicate window.
+ *
+ * The connection is made lazily and kept: while the broker is unreachable a
+ * publish fails (the event stays in the outbox and the relay retries it), and
+ * nothing waits on NATS at start-up, so a broker outage never holds up the API.
+ */
+import {
+  type JetStreamClient,
+  type JetStreamManager,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+} from '@nats-io/jetstream';
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { CloudEvent } from './order-events';
+import type { EventPublisher } from './publisher';
+
+export interface NatsPublisherOptions {
+  url: string;
+  stream: string;
+  /** The first subject token, `orders` by the contract. */
+  subjectPrefix: string;
+  /** How long one publish may wait for JetStream's acknowledgement. */
+  timeoutMs: number;
+}
+
+/** JetStream's duplicate window: a republish within it (a relay that died mid-publish, a lease that ran out) is dropped. */
+const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+
+export class NatsPublisher implements EventPublisher {
+  readonly name = 'nats';
+  private connection?: Promise<{ nc: NatsConnection; js: JetStreamClient }>;
+  private streamReady = false;
+  private closed = false;
+
+  constructor(private readonly options: NatsPublisherOptions) {}
+
+  subject(event: Pick<CloudEvent, 'workspaceid' | 'type'>): string {
+    return `${this.options.subjectPrefix}.${event.workspaceid}.${event.type}`;
+  }
+
+  async publish(event: CloudEvent, body: Uint8Array): Promise<void> {
+    const { nc, js } = await this.connected();
+    if (!this.streamReady) {
+      await this.ensureStream(await jetstreamManager(nc, { timeout: this.options.timeoutMs }));
+      this.streamReady = true;
+    }
+    try {
+      await js.publish(this.subject(event), body, { msgID: event.id, timeout: this.options.timeoutMs });
+    } catch (error) {
+      // The stream may have been deleted, or the server restarted without its store: check it again next time.
+      this.streamReady = false;
+      throw error;
+    }
+  }
+
+  private connected(): Promise<{ nc: NatsConnection; js: JetStreamClient }> {
+    if (this.closed) return Promise.reject(new Error('The NATS publisher is closed'));
+    this.connection ??= connect({
+      servers: this.options.url,
+      name: 'order-gateway',
+      timeout: this.options.timeoutMs,
+      // Once connected, stay connected: reconnect for ever, quickly.
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+    }).then(
+      (nc) => {
+        void nc.closed().then(() => {
+          // Closed for good (not a reconnect): connect afresh on the next publish.
+          this.connection = undefined;
+          this.streamReady = false;
+        });
+        return { nc, js: jetstream(nc, { timeout: this.options.timeoutMs }) };
+      },
+      (error: unknown) => {
+        this.connection = undefined;
+        throw error;
+      },
+    );
+    return this.connection;
+  }
+
+  private async ensureStream(jsm: JetStreamManager): Promise<void> {
+    const subjects = [`${this.options.subjectPrefix}.>`];
+    try {
+      await jsm.streams.info(this.options.stream);
+    } catch (error) {
+      if (!isStreamNotFound(error)) throw error;
+      await jsm.streams.add({
+        name: this.options.stream,
+        subjects,
+        storage: StorageType.File,
+        duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const connection = this.connection;
+    this.connection = undefined;
+    if (!connection) return;
+    try {
+      const { nc } = await connection;
+      await nc.drain();
+    } catch {
+      // Never connected, or already gone.
+    }
+  }
+}
+
+function isStreamNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
+}

@@ -1,0 +1,153 @@
+/**
+ * The relay (events contract §2), one in every gateway process: it takes
+ * pending events from the outbox, hands each to every publisher (NATS
+ * JetStream when configured), marks it published, and then tells in-process
+ * subscribers. Each order's events go out one at a time in `sequence` order
+ * (see `outbox.store.ts`); different orders' events go out in parallel.
+ *
+ * It runs when woken (a commit in this process, a NOTIFY from another one)
+ * and every `pollIntervalMs` besides, which also retries failed publishes
+ * after their backoff. Nothing it does can fail a request: its errors are
+ * logged and retried, and `/readyz` never looks at it.
+ */
+import { EventEmitter } from 'node:events';
+import type { FastifyBaseLogger } from 'fastify';
+import type { OutboxStore, ClaimedEvent } from './outbox.store';
+import { toCloudEvent, type CloudEvent } from './order-events';
+import { WakeableLoop } from './wakeable-loop';
+import type { EventPublisher } from './publisher';
+
+export interface RelayObserver {
+  /** An event was published, `latencySeconds` after its change. */
+  published(event: CloudEvent, latencySeconds: number): void;
+  publishFailed(publisher: string): void;
+}
+
+export interface RelayOptions {
+  store: OutboxStore;
+  publishers: EventPublisher[];
+  log: Pick<FastifyBaseLogger, 'warn' | 'error'>;
+  /** How often the relay looks for work without being woken (also when retries fall due). */
+  pollIntervalMs: number;
+  /** Events claimed per round. */
+  batchSize?: number;
+  /** How long a claim lasts before another relay may take the event over. */
+  leaseMs?: number;
+  /** The longest wait before a failed publish is tried again (backoff doubles up to it, with jitter). */
+  maxRetryDelayMs?: number;
+  observer?: RelayObserver;
+}
+
+export type PublishedListener = (event: CloudEvent) => void;
+
+export class EventRelay {
+  private readonly emitter = new EventEmitter();
+  private readonly batchSize: number;
+  private readonly leaseMs: number;
+  private readonly maxRetryDelayMs: number;
+  private readonly loop: WakeableLoop;
+  private readonly encoder = new TextEncoder();
+
+  constructor(private readonly options: RelayOptions) {
+    this.batchSize = options.batchSize ?? 200;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 5000;
+    // Subscribers are other features of this process (GraphQL subscriptions, webhooks); there may be many.
+    this.emitter.setMaxListeners(0);
+    this.loop = new WakeableLoop(
+      async () => {
+        // A full batch, or a published head that lets its order's next event go: go round again.
+        const { claimed, published } = await this.round();
+        return claimed === this.batchSize || published > 0;
+      },
+      options.pollIntervalMs,
+      (error) => options.log.warn({ err: error }, 'event relay: the outbox could not be read; will retry'),
+    );
+  }
+
+  /**
+   * The in-process hook: `listener` gets every event this process's relay
+   * publishes, after it is marked published, in per-order `sequence` order.
+   * (Events published by other processes reach them through NATS.) Returns
+   * an unsubscribe function. A listener that throws is logged and ignored.
+   */
+  subscribe(listener: PublishedListener): () => void {
+    this.emitter.on('published', listener);
+    return () => this.emitter.off('published', listener);
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  /** Asks for a round now; rounds never overlap, and wakes during one cause one more. */
+  wake(): void {
+    this.loop.wake();
+  }
+
+  /** Stops the timer and waits for the round in flight; what is left stays in the outbox for the next start. */
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    await Promise.all(this.options.publishers.map((publisher) => publisher.close().catch(() => undefined)));
+  }
+
+  /** Publishes until no event is claimable (tests and benchmarks); returns how many were published. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const { published } = await this.round();
+      if (published === 0) return total;
+      total += published;
+    }
+  }
+
+  private async round(): Promise<{ claimed: number; published: number }> {
+    const claimed = await this.options.store.claim(this.batchSize, this.leaseMs);
+    if (claimed.length === 0) return { claimed: 0, published: 0 };
+    const results = await Promise.all(claimed.map((event) => this.publish(event)));
+    const done = results.filter((result): result is CloudEvent => result !== undefined);
+    await this.options.store.markPublished(
+      claimed.filter((_event, index) => results[index] !== undefined).map((event) => event.position),
+    );
+    const now = Date.now();
+    for (const event of done) {
+      this.options.observer?.published(event, (now - Date.parse(event.time)) / 1000);
+      this.notify(event);
+    }
+    return { claimed: claimed.length, published: done.length };
+  }
+
+  /** Every publisher, in turn; the CloudEvent when all took it, undefined after giving the event back for a retry. */
+  private async publish(event: ClaimedEvent): Promise<CloudEvent | undefined> {
+    const cloudEvent = toCloudEvent(event);
+    const body = this.encoder.encode(JSON.stringify(cloudEvent));
+    for (const publisher of this.options.publishers) {
+      try {
+        await publisher.publish(cloudEvent, body);
+      } catch (error) {
+        this.options.observer?.publishFailed(publisher.name);
+        const message = `${publisher.name}: ${error instanceof Error ? error.message : String(error)}`;
+        if (event.attempts === 0) this.options.log.warn({ err: error, eventId: event.id }, 'event relay: publish failed; will retry');
+        await this.options.store.release(event.position, message, this.retryDelay(event.attempts)).catch(() => undefined);
+        return undefined;
+      }
+    }
+    return cloudEvent;
+  }
+
+  /** Exponential from 250 ms, capped, with "equal jitter" so that many processes do not retry in step. */
+  private retryDelay(attempts: number): number {
+    const ceiling = Math.min(this.maxRetryDelayMs, 250 * 2 ** Math.min(attempts, 20));
+    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+  }
+
+  private notify(event: CloudEvent): void {
+    for (const listener of this.emitter.listeners('published') as PublishedListener[]) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.options.log.error({ err: error, eventId: event.id }, 'event relay: a subscriber threw');
+      }
+    }
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The relay and NATS JetStream (events contract §2–3): every committed change
+ * reaches the stream exactly once, each order's events in `sequence` order,
+ * with the contract's subject and `Nats-Msg-Id`; a broker outage never fails
+ * a create, and what was committed during it arrives afterwards, once.
+ *
+ * The first part needs NATS with JetStream at 127.0.0.1:4222 (NATS_TEST_URL
+ * overrides it; `.ci/run` starts it) and skips with the reason printed when
+ * none answers (a failure under REQUIRE_SERVICES=1, as in CI). The outage
+ * test starts a `nats-server` of its own.
+ */
+import type { StoredMsg } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { NatsPublisher } from '../../src/events/nats.publisher';
+import { toCloudEvent, type CloudEvent, type StoredEvent } from '../../src/events/order-events';
+import { clientFor, createTestApp, useTestApp, type TestApp, type TestClient } from '../support/app';
+import { deleteStream, eventually, ownNatsServer, readStream, SHARED_NATS_URL, uniqueStream, type OwnNatsServer } from '../support/nats';
+
+const orderBody = (customer: string) => ({ customer_id: customer, items: [{ product_id: 'p', quantity: 1, price: '4.00' }], total: 4 });
+
+const outbox = (t: TestClient) =>
+  t.db.query<StoredEvent & { publishedAt: Date | null }>(
+    `select position::text as position, id, workspace_id as "workspaceId", order_id as "orderId", type, sequence, time, data,
+            published_at as "publishedAt"
+     from order_events order by order_events.position`,
+  );
+
+const backlog = (t: TestClient) => t.db.count('order_events', 'published_at is null');
+
+const bodyOf = (message: StoredMsg) => message.json<CloudEvent>();
+
+const shared = inject('nats');
+
+describe.skipIf(!shared.up)(`with NATS at hand ${shared.reason}`, () => {
+  const { stream, subjectPrefix } = uniqueStream();
+  const t = useTestApp({ natsUrl: SHARED_NATS_URL, natsStream: stream, natsSubjectPrefix: subjectPrefix, eventsPollIntervalMs: 200 });
+  const heard: CloudEvent[] = [];
+  beforeAll(() => {
+    t.app.events.relay.subscribe((event) => heard.push(event));
+  });
+  afterAll(() => deleteStream(SHARED_NATS_URL, stream));
+
+  it('every create and update arrives once, each order’s events in sequence order, exactly as the outbox holds them', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await t.rest.post('/api/orders', orderBody(`c${i}`));
+      expect(res.statusCode, res.body).toBe(201);
+      ids.push(res.json().data.id as string);
+    }
+    // Changes to different orders interleave; each order's own changes follow one another.
+    await Promise.all(
+      ids.map(async (id, i) => {
+        expect((await t.rest.put(`/api/orders/${id}`, { status: 'paid' })).statusCode).toBe(200);
+        expect((await t.rest.put(`/api/orders/${id}`, { tracking_number: `T${i}` })).statusCode).toBe(200);
+      }),
+    );
+    await eventually(async () => (await backlog(t)) === 0, 20_000, 'the outbox to drain');
+    const rows = await outbox(t);
+    expect(rows).toHaveLength(20 * 4);
+    expect(rows.every((row) => row.publishedAt !== null)).toBe(true);
+
+    const messages = await readStream(SHARED_NATS_URL, stream);
+    expect(messages).toHaveLength(rows.length);
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    for (const message of messages) {
+      const event = bodyOf(message);
+      const row = byId.get(event.id);
+      expect(row, `event ${event.id} is in the outbox`).toBeDefined();
+      expect(event).toStrictEqual(JSON.parse(JSON.stringify(toCloudEvent(row as StoredEvent))));
+      expect(message.header?.get('Nats-Msg-Id')).toBe(event.id);
+      expect(message.subject).toBe(`${subjectPrefix}.${event.workspaceid}.${event.type}`);
+    }
+    expect(new Set(messages.map((message) => bodyOf(message).id)).size).toBe(rows.length);
+    // Per order, the stream holds the events in the order they were written: created, updated, status_changed, updated.
+    for (const id of ids) {
+      const inStream = messages.map(bodyOf).filter((event) => event.subject === id);
+      expect(inStream.map((event) => [event.type, event.sequence])).toStrictEqual([
+        ['order.created', 1],
+        ['order.updated', 2],
+        ['order.status_changed', 2],
+        ['order.updated', 3],
+      ]);
+      expect(inStream.map((event) => event.id)).toStrictEqual(rows.filter((row) => row.orderId === id).map((row) => row.id));
+    }
+    // The in-process hook heard the same events, in the same per-order order.
+    expect(heard.map((event) => event.id).sort()).toStrictEqual(rows.map((row) => row.id).sort());
+    for (const id of ids) {
+      expect(heard.filter((event) => event.subject === id).map((event) => event.id)).toStrictEqual(
+        rows.filter((row) => row.orderId === id).map((row) => row.id),
+      );
+    }
+  });
+
+  it('an event published again (a relay that died before marking it) is still in the stream once', async () => {
+    const [row] = await outbox(t);
+    const before = (await readStream(SHARED_NATS_URL, stream)).length;
+    const publisher = new NatsPublisher({ url: SHARED_NATS_URL, stream, subjectPrefix, timeoutMs: 5000 });
+    try {
+      const event = toCloudEvent(row);
+      await publisher.publish(event, new TextEncoder().encode(JSON.stringify(event)));
+    } finally {
+      await publisher.close();
+    }
+    expect(await readStream(SHARED_NATS_URL, stream)).toHaveLength(before);
+  });
+});
+
+describe('while NATS is down', () => {
+  let nats: OwnNatsServer;
+  let testApp: TestApp;
+  let authorization = '';
+  const t = clientFor(
+    () => testApp,
+    () => authorization,
+  );
+  beforeAll(async () => {
+    nats = await ownNatsServer();
+    // The contract's own stream and subjects: this server is the test's alone.
+    testApp = await createTestApp({ natsUrl: nats.url, natsPublishTimeoutMs: 500, eventsPollIntervalMs: 100, rateLimitPerMinute: 1_000_000 });
+    authorization = await testApp.bearer('acme');
+  });
+  afterAll(async () => {
+    await testApp?.close();
+    await nats?.destroy();
+  });
+
+  it('creates still answer 201, and after it returns every event arrives, none twice', { timeout: 180_000 }, async () => {
+    const first = await t.rest.post('/api/orders', orderBody('before'));
+    expect(first.statusCode).toBe(201);
+    await eventually(async () => (await backlog(t)) === 0, 20_000, 'the first event to be published');
+    const workspaceId = (await t.context()).workspaceId;
+
+    await nats.stop();
+    const statuses: number[] = [];
+    for (let batch = 0; batch < 20; batch++) {
+      const answers = await Promise.all(
+        Array.from({ length: 25 }, (_, i) => t.rest.post('/api/orders', orderBody(`outage-${batch}-${i}`))),
+      );
+      statuses.push(...answers.map((res) => res.statusCode));
+    }
+    expect(statuses.filter((status) => status !== 201)).toStrictEqual([]);
+    expect(statuses).toHaveLength(500);
+    expect((await t.rest.get('/readyz', { authorization: null })).statusCode).toBe(200);
+    expect(await backlog(t)).toBeGreaterThan(0);
+
+    await nats.start();
+    await eventually(async () => (await backlog(t)) === 0, 120_000, 'the backlog to drain after NATS returned');
+    const messages = await readStream(nats.url, 'ORDERS');
+    const ids = messages.map((message) => bodyOf(message).id);
+    expect(ids).toHaveLength(501);
+    expect(new Set(ids).size).toBe(501);
+    expect(new Set(ids)).toStrictEqual(new Set((await outbox(t)).map((row) => row.id)));
+    expect(new Set(messages.map((message) => message.subject))).toStrictEqual(new Set([`orders.${workspaceId}.order.created`]));
+  });
+});
