@@ -11,6 +11,7 @@ import { databaseTarget, openDatabase, type Database } from '../db/database';
 import { DataDirLockedError } from '../db/data-dir-lock';
 import { AppError, formatPath } from '../errors/app-error';
 import { serve } from '../main';
+import { registerWebhookCommands } from './webhook.commands';
 
 type Print = (line: string) => void;
 
@@ -96,6 +97,8 @@ export function buildCli(print: Print = (line) => process.stdout.write(`${line}\
       await withDatabase(config(), (db) => new AuthService(db.em).revokeApiKey(id));
       print(`Revoked ${id}`);
     });
+
+  registerWebhookCommands(program, config, withDatabase, print);
 
   return program;
 }
