@@ -34,7 +34,7 @@ export class SyncClient {
   async page(limit = 50): Promise<boolean> {
     const query = new URLSearchParams({ sort: 'updated_at', updated_since: this.position, limit: String(limit) });
     if (this.cursor) query.set('cursor', this.cursor);
-    const res = await this.t.rest.get(`/api/orders?${query}`, { authorization: this.authorization });
+    const res = await this.t.rest.get(`/api/orders?${query.toString()}`, { authorization: this.authorization });
     if (res.statusCode !== 200) throw new Error(`sync page: ${res.statusCode} ${res.body}`);
     const body = res.json<{ data: SyncedRow[]; pagination: { next_cursor: string | null } }>();
     this.pages += 1;
