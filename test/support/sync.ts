@@ -23,6 +23,8 @@ export class SyncClient {
   position = '1970-01-01T00:00:00Z';
   pages = 0;
   rowsSeen = 0;
+  /** Rows that were new or differed from what was stored (re-reads of the position's second are not). */
+  changes = 0;
   private cursor: string | null = null;
 
   constructor(
@@ -40,7 +42,9 @@ export class SyncClient {
     this.pages += 1;
     for (const row of body.data) {
       this.rowsSeen += 1;
-      this.orders.set(row.id, { id: row.id, status: row.status, tracking_number: row.tracking_number, updated_at: row.updated_at });
+      const state = { id: row.id, status: row.status, tracking_number: row.tracking_number, updated_at: row.updated_at };
+      if (JSON.stringify(this.orders.get(row.id)) !== JSON.stringify(state)) this.changes += 1;
+      this.orders.set(row.id, state);
     }
     const last = body.data.at(-1);
     // Inclusive and to the second: the next pass re-reads that second, which is harmless.
