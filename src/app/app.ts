@@ -27,6 +27,8 @@ import zlib from 'node:zlib';
 import { OrderService } from '../orders/order.service';
 import { createEvents, type Events } from '../events/events';
 import { orderEvents } from '../events/order-events';
+import type { Lookup } from '../webhooks/network-guard';
+import { WebhookService } from '../webhooks/webhook.service';
 import { instrumentDatabase } from '../observability/db-metrics';
 import { graphqlTelemetryPlugin } from '../observability/graphql-telemetry';
 import { registerHttpTelemetry } from '../observability/http-telemetry';
@@ -50,6 +52,7 @@ import { ordersRoutes } from '../rest/orders.routes';
 export interface Services {
   orders: OrderService;
   auth: AuthService;
+  webhooks: WebhookService;
 }
 
 export interface App {
@@ -70,6 +73,8 @@ export interface BuildAppOptions {
   db: Database;
   /** A pino destination for tests that read the log; defaults to stdout. */
   logStream?: NodeJS.WritableStream;
+  /** Name resolution for webhooks (tests of the private-network guard give their own). */
+  webhookLookup?: Lookup;
 }
 
 const GRAPHQL_PATH = '/graphql';
@@ -84,7 +89,7 @@ function errorHandler(error: FastifyError, request: FastifyRequest, reply: Fasti
 /** A caller's X-Request-Id is kept when it is a sane token; otherwise one is generated. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export async function buildApp({ config, db, logStream }: BuildAppOptions): Promise<App> {
+export async function buildApp({ config, db, logStream, webhookLookup }: BuildAppOptions): Promise<App> {
   const http = Fastify({
     logger: loggerOptions(config, logStream),
     // One line per request, written by the telemetry hook when the response is sent.
@@ -111,7 +116,7 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
   });
 
   const metrics = new Metrics();
-  const events = createEvents(config, db, http.log);
+  const events = createEvents(config, db, http.log, { webhookLookup });
   const services: Services = {
     orders: new OrderService(db.em, {
       idempotencyTtlMs: config.idempotencyTtlMs,
@@ -119,6 +124,11 @@ export async function buildApp({ config, db, logStream }: BuildAppOptions): Prom
       onEventsCommitted: () => events.relay.wake(),
     }),
     auth: new AuthService(db.em, { keyCacheTtlMs: config.apiKeyCacheTtlMs, log: http.log }),
+    webhooks: new WebhookService(db.em, {
+      allowPrivateNetworks: config.webhookAllowPrivateNetworks,
+      lookup: webhookLookup,
+      onRedeliver: () => events.webhooks.wake(),
+    }),
   };
   const stopSweeper = startIdempotencySweeper(services.orders, config.idempotencySweepIntervalMs, http.log);
 

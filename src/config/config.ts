@@ -33,6 +33,9 @@ const text = (fallback: string, description: string) => Type.String({ default: f
 const url = (protocols: string[], example: string, description: string) =>
   Type.Optional(Type.String({ format: 'uri', protocols, example, description }));
 
+/** The default webhook retry schedule: eight attempts over about 28 hours. */
+export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
+
 /** Every environment variable the gateway reads. */
 export const ENV = Type.Object({
   NODE_ENV: oneOf(
@@ -162,9 +165,31 @@ export const ENV = Type.Object({
     description: 'first token(s) of every subject: `<prefix>.<workspace_id>.<type>`',
   }),
   NATS_PUBLISH_TIMEOUT_MS: int(100, 60_000, 5000, "how long a publish waits for JetStream's acknowledgement"),
+  WEBHOOK_RETRY_SCHEDULE: text(
+    DEFAULT_RETRY_SCHEDULE,
+    'waits before each webhook retry (ms, s, m, h, d), ±20 % jitter; then the delivery is `failed`',
+  ),
+  WEBHOOK_TIMEOUT_MS: int(100, 60_000, 10_000, 'a webhook receiver must answer 2xx within this'),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool(
+    undefined,
+    'let webhooks reach private, loopback and link-local addresses; on only in development',
+  ),
 });
 
 export type Env = Static<typeof ENV>;
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `WEBHOOK_RETRY_SCHEDULE`: comma-separated durations such as `5s,5m,2h`, as milliseconds. */
+export function parseRetrySchedule(raw: string): number[] {
+  const waits = raw.split(',').map((entry) => {
+    const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(entry.trim());
+    if (!match) throw new ConfigError(`WEBHOOK_RETRY_SCHEDULE: "${entry.trim()}" is not a duration such as 500ms, 5s, 5m, 2h or 1d`);
+    return Number(match[1]) * (DURATION_UNITS[match[2]]);
+  });
+  if (waits.length > 50) throw new ConfigError('WEBHOOK_RETRY_SCHEDULE has more than 50 entries');
+  return waits;
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -317,6 +342,10 @@ function toConfig(v: Env) {
     natsStream: v.NATS_STREAM,
     natsSubjectPrefix: v.NATS_SUBJECT_PREFIX,
     natsPublishTimeoutMs: v.NATS_PUBLISH_TIMEOUT_MS,
+    /** Milliseconds before each retry. */
+    webhookRetrySchedule: parseRetrySchedule(v.WEBHOOK_RETRY_SCHEDULE),
+    webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS,
+    webhookAllowPrivateNetworks: v.WEBHOOK_ALLOW_PRIVATE_NETWORKS ?? v.NODE_ENV === 'development',
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Wires the events machinery of one process: the relay, its publishers (NATS
- * JetStream when `NATS_URL` is set) and its wake-ups (LISTEN on a server;
- * on the embedded database the commits of this one process wake it directly).
+ * JetStream when `NATS_URL` is set), its wake-ups (LISTEN on a server; on
+ * the embedded database the commits of this one process wake it directly),
+ * and the webhook dispatcher, woken whenever the relay publishes.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config/config';
@@ -11,16 +12,28 @@ import { OutboxStore } from './outbox.store';
 import { listenForEvents } from './pg-wakeup';
 import type { EventPublisher } from './publisher';
 import { EventRelay, type RelayObserver } from './relay';
+import type { Lookup } from '../webhooks/network-guard';
+import { type AttemptResult, WebhookDispatcher } from '../webhooks/webhook.dispatcher';
+import { WebhookStore } from '../webhooks/webhook.store';
 
 export interface Events {
   relay: EventRelay;
+  /** Delivers the webhooks the relay makes from published events. */
+  webhooks: WebhookDispatcher;
   /** Starts relaying (when EVENTS_RELAY is on). */
   start(): void;
   /** Stops relaying; pending events stay in the outbox for the next start. */
   stop(): Promise<void>;
 }
 
-export function createEvents(config: Config, db: Database, log: FastifyBaseLogger, observer?: RelayObserver): Events {
+export interface EventsOptions {
+  observer?: RelayObserver;
+  onWebhookAttempt?: (result: AttemptResult) => void;
+  /** Name resolution for webhook deliveries (tests give their own). */
+  webhookLookup?: Lookup;
+}
+
+export function createEvents(config: Config, db: Database, log: FastifyBaseLogger, options: EventsOptions = {}): Events {
   const publishers: EventPublisher[] = [];
   if (config.natsUrl) {
     publishers.push(
@@ -38,19 +51,34 @@ export function createEvents(config: Config, db: Database, log: FastifyBaseLogge
     publishers,
     log: relayLog,
     pollIntervalMs: config.eventsPollIntervalMs,
-    observer,
+    observer: options.observer,
   });
+  const webhooks = new WebhookDispatcher({
+    store: new WebhookStore(db.em),
+    log: log.child({ component: 'webhooks' }),
+    pollIntervalMs: config.eventsPollIntervalMs,
+    retrySchedule: config.webhookRetrySchedule,
+    timeoutMs: config.webhookTimeoutMs,
+    allowPrivateNetworks: config.webhookAllowPrivateNetworks,
+    lookup: options.webhookLookup,
+    onAttempt: options.onWebhookAttempt,
+  });
+  // Publishing an event may have made deliveries.
+  relay.subscribe(() => webhooks.wake());
   let stopListening: (() => Promise<void>) | undefined;
   return {
     relay,
+    webhooks,
     start() {
       if (!config.eventsRelay) return;
       relay.start();
+      webhooks.start();
       if (db.url) stopListening = listenForEvents(db.url, () => relay.wake(), relayLog);
     },
     async stop() {
       await stopListening?.();
       await relay.stop();
+      await webhooks.stop();
     },
   };
 }

@@ -46,13 +46,30 @@ export class OutboxStore {
     return rows.sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
   }
 
-  async markPublished(positions: readonly string[]): Promise<void> {
-    if (positions.length === 0) return;
-    await execute(
+  /**
+   * Marks events published and, in the same statement, makes their webhook
+   * deliveries (one per enabled endpoint of the workspace that takes the
+   * type), so deliveries run from the outbox. Returns how many it made.
+   */
+  async markPublished(positions: readonly string[]): Promise<number> {
+    if (positions.length === 0) return 0;
+    const rows = await queryAll(
       this.em.fork(),
-      `update order_events set published_at = clock_timestamp(), claimed_until = null where position in (${positions.map(() => '?').join(', ')})`,
+      `with marked as (
+         update order_events set published_at = clock_timestamp(), claimed_until = null
+         where position in (${positions.map(() => '?').join(', ')})
+         returning id, workspace_id, type
+       )
+       insert into webhook_deliveries (id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
+       select 'whdl_' || replace(gen_random_uuid()::text, '-', ''), w.id, m.id, 'pending', 0, clock_timestamp(), clock_timestamp()
+       from marked m
+       join webhook_endpoints w on w.workspace_id = m.workspace_id and w.enabled
+         and (w.events is null or jsonb_exists(w.events, m.type))
+       on conflict (endpoint_id, event_id) do nothing
+       returning 1 as made`,
       positions,
     );
+    return rows.length;
   }
 
   /** Gives a claimed event back after a failed publish; no relay takes it before `retryInMs`. */

@@ -14,6 +14,7 @@ import { EventEmitter } from 'node:events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { OutboxStore, ClaimedEvent } from './outbox.store';
 import { toCloudEvent, type CloudEvent } from './order-events';
+import { WakeableLoop } from './wakeable-loop';
 import type { EventPublisher } from './publisher';
 
 export interface RelayObserver {
@@ -44,10 +45,7 @@ export class EventRelay {
   private readonly batchSize: number;
   private readonly leaseMs: number;
   private readonly maxRetryDelayMs: number;
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private again = false;
-  private stopped = true;
+  private readonly loop: WakeableLoop;
   private readonly encoder = new TextEncoder();
 
   constructor(private readonly options: RelayOptions) {
@@ -56,6 +54,15 @@ export class EventRelay {
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 5000;
     // Subscribers are other features of this process (GraphQL subscriptions, webhooks); there may be many.
     this.emitter.setMaxListeners(0);
+    this.loop = new WakeableLoop(
+      async () => {
+        // A full batch, or a published head that lets its order's next event go: go round again.
+        const { claimed, published } = await this.round();
+        return claimed === this.batchSize || published > 0;
+      },
+      options.pollIntervalMs,
+      (error) => options.log.warn({ err: error }, 'event relay: the outbox could not be read; will retry'),
+    );
   }
 
   /**
@@ -70,27 +77,17 @@ export class EventRelay {
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.timer = setInterval(() => this.wake(), this.options.pollIntervalMs);
-    this.timer.unref();
-    this.wake();
+    this.loop.start();
   }
 
   /** Asks for a round now; rounds never overlap, and wakes during one cause one more. */
   wake(): void {
-    if (this.stopped) return;
-    this.again = true;
-    this.running ??= this.run().finally(() => {
-      this.running = undefined;
-    });
+    this.loop.wake();
   }
 
   /** Stops the timer and waits for the round in flight; what is left stays in the outbox for the next start. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
     await Promise.all(this.options.publishers.map((publisher) => publisher.close().catch(() => undefined)));
   }
 
@@ -101,19 +98,6 @@ export class EventRelay {
       const { published } = await this.round();
       if (published === 0) return total;
       total += published;
-    }
-  }
-
-  private async run(): Promise<void> {
-    while (this.again && !this.stopped) {
-      this.again = false;
-      try {
-        // A full batch, or a published head that lets its order's next event go: go round again.
-        const { claimed, published } = await this.round();
-        if (claimed === this.batchSize || published > 0) this.again = true;
-      } catch (error) {
-        this.options.log.warn({ err: error }, 'event relay: the outbox could not be read; will retry');
-      }
     }
   }
 

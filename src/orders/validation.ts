@@ -12,6 +12,7 @@ import { type AddressField, type AddressInput, LIMITS } from './create-order.sch
 import type { Address, JsonObject } from './order.types';
 import {
   canonicalNumber,
+  containsExactNumber,
   ExactNumber,
   isExactNumber,
   parseNumberLiteral,
@@ -44,6 +45,8 @@ const AMOUNT_FIELDS = new Set(['price', 'total', 'shipping', 'tax']);
  * `12345678901234567890` is "at most 1000000" and a name of `1e400` "a string".
  */
 export function prepareExactNumbers(input: Record<string, unknown>): Record<string, unknown> {
+  // Nearly every request has none: no copy then.
+  if (!containsExactNumber(input)) return input;
   const walk = (value: unknown, key: string | number): unknown => {
     if (isExactNumber(value)) return AMOUNT_FIELDS.has(String(key)) ? value.toString() : Number(value.toString());
     if (Array.isArray(value)) return value.map((entry, index) => walk(entry, index));

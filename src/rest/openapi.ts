@@ -40,7 +40,7 @@ const WITH_BODY: Record<number, ErrorCode> = {
   415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
   422: ErrorCode.VALIDATION_ERROR,
 };
-/** Params and query strings are validated too. */
+/** Query strings are validated too. (A malformed id in a path is 404 like any unknown id, never 422.) */
 const WITH_INPUT: Record<number, ErrorCode> = { 422: ErrorCode.VALIDATION_ERROR };
 
 const SUCCESS_DESCRIPTIONS: Record<string, string> = { '200': 'OK', '201': 'Created', '204': 'No Content' };
@@ -174,7 +174,11 @@ function documentBody(body: object, operationId: string | undefined): JsonSchema
 
 /** Moves every schema titled in COMPONENT_TITLES into `components.schemas`, leaving a `$ref` in its place. */
 function useComponents<T extends { paths?: unknown; components?: { schemas?: Record<string, unknown> } }>(document: T): T {
-  const schemas: Record<string, unknown> = { ErrorCode: ERROR_CODE_SCHEMA, ...document.components?.schemas };
+  const schemas: Record<string, unknown> = {
+    ErrorCode: ERROR_CODE_SCHEMA,
+    ErrorEnvelope: narrowCode(JSON.parse(JSON.stringify(ErrorEnvelope)) as Record<string, unknown>, []),
+    ...document.components?.schemas,
+  };
   const walk = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(walk);
     if (typeof node !== 'object' || node === null) return node;
@@ -184,7 +188,9 @@ function useComponents<T extends { paths?: unknown; components?: { schemas?: Rec
     schemas[title] ??= copy;
     return { $ref: `#/components/schemas/${title}` };
   };
-  return { ...document, paths: walk(document.paths), components: { ...document.components, schemas } };
+  const paths = walk(document.paths);
+  schemas.ErrorEnvelope = walk(schemas.ErrorEnvelope);
+  return { ...document, paths, components: { ...document.components, schemas } };
 }
 
 /** A route states which codes a status of its own stands for: `{ 409: errorCodes(ErrorEnvelope, [...]) }`. */
@@ -223,7 +229,12 @@ function narrowCode(envelope: Record<string, unknown>, codes: string[]): Record<
   const properties = envelope.properties as
     Record<string, { properties?: Record<string, unknown> } & Record<string, unknown>> | undefined;
   const error = properties?.error;
-  if (!properties || !error?.properties || codes.length === 0) return envelope;
+  if (!properties || !error?.properties) return envelope;
+  if (codes.length === 0) {
+    // Any code: the ErrorCode component itself.
+    const code = { $ref: '#/components/schemas/ErrorCode' };
+    return { ...envelope, properties: { ...properties, error: { ...error, properties: { ...error.properties, code } } } };
+  }
   return {
     ...envelope,
     properties: {
@@ -250,11 +261,12 @@ type RouteSchema = FastifySchema & {
 export function documentApiRoute(schema: RouteSchema, url: string, methods: string[]): RouteSchema {
   const responses: Record<string, object & { description?: string }> = { ...schema.response };
   const readsBody = Boolean(schema.body) || methods.some((m) => ['POST', 'PUT', 'PATCH'].includes(m));
-  const readsInput = Boolean(schema.params || schema.querystring);
+  const readsInput = Boolean(schema.querystring);
   const implied = { ...ALWAYS, ...(readsInput ? WITH_INPUT : {}), ...(readsBody ? WITH_BODY : {}) };
   for (const [status, code] of Object.entries(implied)) {
     responses[status] ??= errorCodes(ErrorEnvelope, [code]);
   }
+  for (const [status, response] of Object.entries(responses)) responses[status] = closeObjects(response);
   for (const [status, response] of Object.entries(responses)) {
     if (response.description && !('x-error-codes' in response)) continue;
     const code = Number(status);
@@ -277,6 +289,20 @@ export function documentApiRoute(schema: RouteSchema, url: string, methods: stri
     security: schema.security ?? [{ bearerAuth: [] }],
     response: responses,
   };
+}
+
+/**
+ * A copy of a response schema whose objects allow no other properties, as
+ * the serialiser makes true (it writes only the schema's properties), so a
+ * client generator types them exactly. Metadata says `additionalProperties: true`
+ * and stays open.
+ */
+function closeObjects<T>(schema: T): T {
+  if (Array.isArray(schema)) return schema.map(closeObjects) as T;
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const copy = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, closeObjects(value)]));
+  if (copy.type === 'object' && copy.properties && copy.additionalProperties === undefined) copy.additionalProperties = false;
+  return copy as T;
 }
 
 /** The `{id}` parameter, with an example of its form. */
@@ -312,7 +338,9 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         description:
           'The Cekat-compatible orders API. Every request needs `Authorization: Bearer <API key>`. ' +
           'Errors use one envelope: `{"success": false, "error": {"code", "message", "details"?, "request_id"}}`. ' +
-          'The GraphQL API is at `/graphql` (open it in a browser for the playground).',
+          'The GraphQL API is at `/graphql` (open it in a browser for the playground). ' +
+          'Answers outside every operation below are an `ErrorEnvelope` too: an unknown `/api` URL is 404 ' +
+          '`NOT_FOUND`, and a method a path does not serve is 405 `METHOD_NOT_ALLOWED` with `Allow`.',
       },
       components: {
         securitySchemes: {

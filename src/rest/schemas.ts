@@ -95,10 +95,10 @@ export const ListOrdersQuery = Type.Object({
   ),
   to: Type.Optional(Type.String({ description: 'YYYY-MM-DD (inclusive) or an ISO 8601 date-time' })),
   min_total: Type.Optional(
-    Type.String({ description: 'Exact decimal, e.g. 100.00', pattern: '^\\d{1,15}(\\.\\d{1,3})?$' }),
+    Type.String({ description: 'Exact decimal, e.g. 100.00', pattern: '^\\d{1,15}(\\.\\d{1,4})?$' }),
   ),
   max_total: Type.Optional(
-    Type.String({ description: 'Exact decimal', pattern: '^\\d{1,15}(\\.\\d{1,3})?$' }),
+    Type.String({ description: 'Exact decimal', pattern: '^\\d{1,15}(\\.\\d{1,4})?$' }),
   ),
   search: Type.Optional(Type.String({ description: 'Part of the order number or notes' })),
   order_number: Type.Optional(

@@ -94,7 +94,7 @@ type Schema = Record<string, unknown> & {
 };
 type Operation = {
   operationId: string;
-  parameters?: { name: string; in: string; example?: unknown }[];
+  parameters?: { name: string; in: string; example?: unknown; schema?: { default?: unknown } }[];
   requestBody?: { content: Record<string, { schema: Schema; example?: unknown }> };
   responses: Record<string, { headers?: Record<string, { schema: Schema }>; content?: Record<string, { schema: Schema }> }>;
 };
@@ -170,7 +170,14 @@ describe('OpenAPI document, point 16', () => {
       if (operation.requestBody) expect(media?.example, operation.operationId).toBeDefined();
       const idExample = operation.parameters?.find((p) => p.in === 'path' && p.name === 'id')?.example;
       if (path.includes('{id}')) expect(idExample, operation.operationId).toMatch(/^order_/);
-      const res = await send(method, path.replace('{id}', id), media?.example);
+      // Swagger UI fills each parameter's example (or default) in; so does this.
+      const query = new URLSearchParams();
+      for (const parameter of operation.parameters ?? []) {
+        const value = parameter.example ?? parameter.schema?.default;
+        if (parameter.in === 'query' && value !== undefined) query.set(parameter.name, typeof value === 'string' ? value : JSON.stringify(value));
+      }
+      const url = path.replace('{id}', id) + (query.size > 0 ? `?${query.toString()}` : '');
+      const res = await send(method, url, media?.example);
       expect(res.statusCode, `${operation.operationId}: ${res.body}`).toBeGreaterThanOrEqual(200);
       expect(res.statusCode, `${operation.operationId}: ${res.body}`).toBeLessThan(300);
       if (operation.operationId === 'createOrder') id = res.json<{ data: { id: string } }>().data.id;

@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse as Response } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
-import { buildApp, type App } from '../../src/app/app';
+import { buildApp, type App, type BuildAppOptions } from '../../src/app/app';
 import { loadConfig, type Config } from '../../src/config/config';
 import type { RequestContext } from '../../src/orders/order.types';
 import { createTestDatabase } from './database';
@@ -26,7 +26,10 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   return { ...loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info' }), maxEventLoopDelayMs: 0, ...overrides };
 }
 
-export async function createTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+export async function createTestApp(
+  overrides: Partial<Config> = {},
+  options: Pick<BuildAppOptions, 'webhookLookup'> = {},
+): Promise<TestApp> {
   const database = await createTestDatabase();
   const logs: Record<string, unknown>[] = [];
   const logStream = new Writable({
@@ -35,7 +38,7 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
       done();
     },
   });
-  const app = await buildApp({ config: testConfig(overrides), db: database.db, logStream });
+  const app = await buildApp({ config: testConfig(overrides), db: database.db, logStream, ...options });
   return {
     app,
     logs,

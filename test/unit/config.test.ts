@@ -62,6 +62,9 @@ describe('loadConfig defaults', () => {
       natsStream: 'ORDERS',
       natsSubjectPrefix: 'orders',
       natsPublishTimeoutMs: 5000,
+      webhookRetrySchedule: [5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+      webhookTimeoutMs: 10_000,
+      webhookAllowPrivateNetworks: true,
     });
   });
 

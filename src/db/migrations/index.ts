@@ -5,6 +5,7 @@ import { Migration20261127150000_idempotency } from './Migration20261127150000_i
 import { Migration20261128100000_exact_money } from './Migration20261128100000_exact_money';
 import { Migration20261201163433_outbox } from './Migration20261201163433_outbox';
 import { Migration20261201170000_sync_order } from './Migration20261201170000_sync_order';
+import { Migration20261201170946_webhooks } from './Migration20261201170946_webhooks';
 
 /** Every migration, in order. Listed explicitly so that they run the same from `src/` and `dist/`. */
 export const migrationsList: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261128100000_exact_money', class: Migration20261128100000_exact_money },
   { name: 'Migration20261201163433_outbox', class: Migration20261201163433_outbox },
   { name: 'Migration20261201170000_sync_order', class: Migration20261201170000_sync_order },
+  { name: 'Migration20261201170946_webhooks', class: Migration20261201170946_webhooks },
 ];

@@ -1,0 +1,52 @@
+/**
+ * A background worker's loop: rounds that never overlap, run when woken and
+ * every `pollIntervalMs`; a wake during a round causes one more round. A
+ * round that throws is logged and retried at the next wake or poll.
+ */
+export class WakeableLoop {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private again = false;
+  private stopped = true;
+
+  constructor(
+    /** One round; resolves true when there may be more work right away. */
+    private readonly round: () => Promise<boolean>,
+    private readonly pollIntervalMs: number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.timer = setInterval(() => this.wake(), this.pollIntervalMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    this.again = true;
+    this.running ??= this.run().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Stops the timer and waits for the round in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async run(): Promise<void> {
+    while (this.again && !this.stopped) {
+      this.again = false;
+      try {
+        if (await this.round()) this.again = true;
+      } catch (error) {
+        this.onError(error);
+      }
+    }
+  }
+}

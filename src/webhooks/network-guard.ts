@@ -1,0 +1,67 @@
+/**
+ * The private-network guard (events contract §4): a webhook may not reach a
+ * private, loopback, link-local or otherwise non-public address unless
+ * WEBHOOK_ALLOW_PRIVATE_NETWORKS is on. It is checked on the address a
+ * delivery actually connects to (the name is resolved and checked inside the
+ * connection's own lookup), so a public name that resolves, or later
+ * re-resolves, to a private address is refused too.
+ */
+import dns from 'node:dns';
+import net from 'node:net';
+import ipaddr from 'ipaddr.js';
+
+/** A name lookup in the shape `net.connect` takes (tests give their own resolver). */
+export type Lookup = (
+  hostname: string,
+  options: dns.LookupOptions,
+  callback: (error: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void,
+) => void;
+
+export class PrivateAddressError extends Error {
+  override name = 'PrivateAddressError';
+  constructor(readonly address: string) {
+    super(`refused: ${address} is not a public address (WEBHOOK_ALLOW_PRIVATE_NETWORKS is off)`);
+  }
+}
+
+/** True for anything but a public unicast address: private, loopback, link-local, CGNAT, multicast, reserved… */
+export function isPrivateAddress(address: string): boolean {
+  if (!ipaddr.isValid(address)) return true;
+  // IPv4-mapped IPv6 (::ffff:10.0.0.1) is judged as the IPv4 address it is.
+  const parsed = ipaddr.process(address);
+  return parsed.range() !== 'unicast';
+}
+
+/** Wraps a lookup so that it fails with PrivateAddressError when any resolved address is not public. */
+export function guardedLookup(lookup: Lookup = dns.lookup): Lookup {
+  return (hostname, options, callback) => {
+    lookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error, '', 0);
+      const list = addresses as dns.LookupAddress[];
+      const refused = list.find((entry) => isPrivateAddress(entry.address));
+      if (refused) return callback(Object.assign(new PrivateAddressError(refused.address), { code: 'EPRIVATE' }), '', 0);
+      if (options.all) return callback(null, list);
+      const first = list[0];
+      if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+      callback(null, first.address, first.family);
+    });
+  };
+}
+
+/** The host of a URL when it is an IP literal (brackets removed), else undefined. */
+export function literalAddress(url: URL): string | undefined {
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return net.isIP(host) ? host : undefined;
+}
+
+/** Resolves the URL's host (or takes its literal) and throws PrivateAddressError when it is not public. */
+export async function assertPublicTarget(url: URL, lookup: Lookup = dns.lookup): Promise<void> {
+  const literal = literalAddress(url);
+  if (literal !== undefined) {
+    if (isPrivateAddress(literal)) throw new PrivateAddressError(literal);
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    guardedLookup(lookup)(url.hostname, { all: true }, (error) => (error ? reject(error) : resolve()));
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * Delivers webhooks (events contract §4), in every gateway process: claims
+ * due deliveries (`FOR UPDATE SKIP LOCKED` and a lease, as the relay does),
+ * POSTs each signed with the endpoint's secret (Standard Webhooks, through
+ * the `standardwebhooks` package), and records every attempt. A 2xx is
+ * delivered; anything else is retried on the schedule with jitter, then the
+ * delivery is `failed` until someone redelivers it. Deliveries are rows made
+ * from the outbox, so a restart loses none.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import { Webhook } from 'standardwebhooks';
+import { toCloudEvent } from '../events/order-events';
+import { WakeableLoop } from '../events/wakeable-loop';
+import type { Lookup } from './network-guard';
+import { retryDelay } from './retry-schedule';
+import { sendWebhook } from './webhook.sender';
+import type { DueDelivery, WebhookStore } from './webhook.store';
+
+export type AttemptResult = 'delivered' | 'retry' | 'failed';
+
+export interface DispatcherOptions {
+  store: WebhookStore;
+  log: Pick<FastifyBaseLogger, 'warn'>;
+  pollIntervalMs: number;
+  /** Waits before each retry, in milliseconds. */
+  retrySchedule: readonly number[];
+  timeoutMs: number;
+  allowPrivateNetworks: boolean;
+  /** Name resolution (tests give their own). */
+  lookup?: Lookup;
+  batchSize?: number;
+  onAttempt?: (result: AttemptResult) => void;
+}
+
+export class WebhookDispatcher {
+  private readonly loop: WakeableLoop;
+  private readonly batchSize: number;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.batchSize = options.batchSize ?? 50;
+    this.loop = new WakeableLoop(
+      async () => (await this.round()) === this.batchSize,
+      options.pollIntervalMs,
+      (error) => options.log.warn({ err: error }, 'webhooks: deliveries could not be read; will retry'),
+    );
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  wake(): void {
+    this.loop.wake();
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await this.loop.stop();
+  }
+
+  private async round(): Promise<number> {
+    // The lease outlives the longest attempt, so no other process takes a delivery in flight.
+    const due = await this.options.store.claimDue(this.batchSize, this.options.timeoutMs + 30_000);
+    await Promise.all(due.map((delivery) => this.attempt(delivery)));
+    return due.length;
+  }
+
+  private async attempt(delivery: DueDelivery): Promise<void> {
+    const event = toCloudEvent(delivery.event);
+    const body = JSON.stringify(event);
+    const at = new Date();
+    const signature = new Webhook(delivery.secret).sign(event.id, at, body);
+    const result = await sendWebhook({
+      url: delivery.url,
+      headers: {
+        'content-type': 'application/json',
+        'webhook-id': event.id,
+        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'webhook-signature': signature,
+        'user-agent': 'order-gateway-webhooks',
+      },
+      body,
+      timeoutMs: this.options.timeoutMs,
+      allowPrivateNetworks: this.options.allowPrivateNetworks,
+      lookup: this.options.lookup,
+    });
+    const ok = result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300;
+    const wait = ok ? undefined : retryDelay(this.options.retrySchedule, delivery.attempts + 1);
+    const outcome = ok
+      ? ({ status: 'delivered' } as const)
+      : wait === undefined
+        ? ({ status: 'failed' } as const)
+        : ({ status: 'pending', retryInMs: wait } as const);
+    await this.options.store.record(delivery.id, { at, ...result }, outcome);
+    this.options.onAttempt?.(ok ? 'delivered' : outcome.status === 'failed' ? 'failed' : 'retry');
+    // A retry due before the next poll gets a wake-up of its own.
+    if (wait !== undefined && wait < this.options.pollIntervalMs) {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.wake();
+      }, wait + 5);
+      timer.unref();
+      this.timers.add(timer);
+    }
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * Webhook endpoints and deliveries, scoped to the caller's workspace (events
+ * contract §4). Every rule lives here; GraphQL and the CLI only call it.
+ */
+import { randomBytes } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { AppError, type FieldError } from '../errors/app-error';
+import { execute, queryAll, queryOne } from '../db/sql';
+import { ORDER_EVENT_TYPES, type OrderEventType } from '../orders/order-events';
+import { newUlid } from '../orders/order-id';
+import { assertPublicTarget, type Lookup, PrivateAddressError } from './network-guard';
+
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  /** The event types it receives (every type when it was made without a list). */
+  events: OrderEventType[];
+  enabled: boolean;
+  createdAt: Date;
+}
+
+export interface CreatedWebhookEndpoint extends WebhookEndpoint {
+  /** `whsec_…`: shown once, when the endpoint is made. */
+  secret: string;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface WebhookAttempt {
+  attemptedAt: Date;
+  statusCode?: number;
+  error?: string;
+  durationMs: number;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  endpointId: string;
+  eventId: string;
+  eventType: OrderEventType;
+  status: DeliveryStatus;
+  createdAt: Date;
+  deliveredAt?: Date;
+  /** When the next attempt is due (pending deliveries). */
+  nextAttemptAt?: Date;
+  attempts: WebhookAttempt[];
+}
+
+export interface DeliveryPage {
+  deliveries: WebhookDelivery[];
+  hasNextPage: boolean;
+  endCursor?: string;
+}
+
+export interface WebhookServiceOptions {
+  allowPrivateNetworks: boolean;
+  lookup?: Lookup;
+  /** Called after a redelivery is scheduled, to wake this process's dispatcher. */
+  onRedeliver?: () => void;
+}
+
+type Scope = { workspaceId: string };
+
+const MAX_URL_LENGTH = 2048;
+const MAX_ENDPOINTS_PER_WORKSPACE = 50;
+const MAX_PAGE = 100;
+
+type EndpointRow = { id: string; url: string; events: OrderEventType[] | null; enabled: boolean; createdAt: Date };
+const ENDPOINT_COLUMNS = 'id, url, events, enabled, created_at as "createdAt"';
+
+const toEndpoint = (row: EndpointRow): WebhookEndpoint => ({
+  id: row.id,
+  url: row.url,
+  events: row.events ?? [...ORDER_EVENT_TYPES],
+  enabled: row.enabled,
+  createdAt: new Date(row.createdAt),
+});
+
+export class WebhookService {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly options: WebhookServiceOptions,
+  ) {}
+
+  /**
+   * Registers an endpoint. The URL must be http(s) without credentials and,
+   * unless private networks are allowed, reach only public addresses (checked
+   * again at every delivery, since names can change what they resolve to).
+   */
+  async createEndpoint(scope: Scope, input: { url: string; events?: readonly string[] | null }): Promise<CreatedWebhookEndpoint> {
+    const errors: FieldError[] = [];
+    const url = checkUrl(input.url, errors);
+    const events = checkEventTypes(input.events, errors);
+    if (url && !this.options.allowPrivateNetworks) {
+      try {
+        await assertPublicTarget(url, this.options.lookup);
+      } catch (error) {
+        errors.push({
+          path: ['url'],
+          message:
+            error instanceof PrivateAddressError
+              ? `must reach a public address (${error.address} is private, loopback or link-local)`
+              : 'must name a host that resolves',
+        });
+      }
+    }
+    if (errors.length > 0 || !url) throw AppError.validation(errors);
+    const em = this.em.fork();
+    const count = await queryOne<{ n: number }>(em, 'select count(*)::int as n from webhook_endpoints where workspace_id = ?', [scope.workspaceId]);
+    if ((count?.n ?? 0) >= MAX_ENDPOINTS_PER_WORKSPACE) {
+      throw AppError.validation([{ path: ['url'], message: `a workspace has at most ${MAX_ENDPOINTS_PER_WORKSPACE} endpoints` }]);
+    }
+    const secret = `whsec_${randomBytes(32).toString('base64')}`;
+    const row = await queryOne<EndpointRow>(
+      em,
+      `insert into webhook_endpoints (id, workspace_id, url, events, secret, enabled, created_at)
+       values (?, ?, ?, ?::jsonb, ?, true, ?) returning ${ENDPOINT_COLUMNS}`,
+      [`whep_${newUlid(new Date())}`, scope.workspaceId, url.toString(), events ? JSON.stringify(events) : null, secret, new Date()],
+    );
+    if (!row) throw new Error('The endpoint insert returned no row');
+    return { ...toEndpoint(row), secret };
+  }
+
+  async listEndpoints(scope: Scope): Promise<WebhookEndpoint[]> {
+    const rows = await queryAll<EndpointRow>(
+      this.em.fork(),
+      `select ${ENDPOINT_COLUMNS} from webhook_endpoints where workspace_id = ? order by created_at, id`,
+      [scope.workspaceId],
+    );
+    return rows.map(toEndpoint);
+  }
+
+  /** Deletes the workspace's endpoint, its deliveries and their attempts. Another workspace's endpoint is NOT_FOUND. */
+  async deleteEndpoint(scope: Scope, id: string): Promise<void> {
+    const deleted = await execute(this.em.fork(), 'delete from webhook_endpoints where id = ? and workspace_id = ?', [id, scope.workspaceId]);
+    if (deleted === 0) throw AppError.notFound('Webhook endpoint');
+  }
+
+  /** The workspace of an endpoint (the CLI deletes by id alone, as an operator). */
+  async workspaceOfEndpoint(id: string): Promise<string | undefined> {
+    const row = await queryOne<{ workspaceId: string }>(this.em.fork(), 'select workspace_id as "workspaceId" from webhook_endpoints where id = ?', [id]);
+    return row?.workspaceId;
+  }
+
+  /** The endpoint's deliveries, newest first, each with its attempts (oldest first). */
+  async listDeliveries(scope: Scope, endpointId: string, page: { first?: number; after?: string }): Promise<DeliveryPage> {
+    const first = page.first ?? 20;
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) {
+      throw AppError.validation([{ path: ['first'], message: `must be between 1 and ${MAX_PAGE}` }]);
+    }
+    const after = page.after ? decodeCursor(page.after) : undefined;
+    const em = this.em.fork();
+    const owner = await queryOne(em, 'select 1 as found from webhook_endpoints where id = ? and workspace_id = ?', [endpointId, scope.workspaceId]);
+    if (!owner) throw AppError.notFound('Webhook endpoint');
+    const rows = await queryAll<DeliveryRow>(
+      em,
+      `${SELECT_DELIVERIES} where d.endpoint_id = ?
+       ${after ? 'and (d.created_at, d.id) < (?::timestamptz, ?)' : ''}
+       order by d.created_at desc, d.id desc limit ?`,
+      after ? [endpointId, after.createdAt, after.id, first + 1] : [endpointId, first + 1],
+    );
+    const deliveries = rows.slice(0, first).map(toDelivery);
+    const last = deliveries.at(-1);
+    return {
+      deliveries,
+      hasNextPage: rows.length > first,
+      endCursor: last ? encodeCursor({ createdAt: last.createdAt.toISOString(), id: last.id }) : undefined,
+    };
+  }
+
+  /**
+   * Schedules the delivery again, now, with a fresh retry schedule (its
+   * attempt log is kept). Any delivery of the workspace may be redelivered,
+   * `failed` ones above all; another workspace's is NOT_FOUND.
+   */
+  async redeliver(scope: Scope, deliveryId: string): Promise<WebhookDelivery> {
+    const em = this.em.fork();
+    const touched = await execute(
+      em,
+      `update webhook_deliveries d set status = 'pending', attempts = 0, next_attempt_at = clock_timestamp(), claimed_until = null
+       from webhook_endpoints w
+       where d.id = ? and w.id = d.endpoint_id and w.workspace_id = ?`,
+      [deliveryId, scope.workspaceId],
+    );
+    if (touched === 0) throw AppError.notFound('Webhook delivery');
+    this.options.onRedeliver?.();
+    const row = await queryOne<DeliveryRow>(em, `${SELECT_DELIVERIES} where d.id = ?`, [deliveryId]);
+    if (!row) throw AppError.notFound('Webhook delivery');
+    return toDelivery(row);
+  }
+}
+
+const SELECT_DELIVERIES = `
+select d.id, d.endpoint_id as "endpointId", d.event_id as "eventId", e.type as "eventType", d.status,
+       d.created_at as "createdAt", d.delivered_at as "deliveredAt", d.next_attempt_at as "nextAttemptAt",
+       (select coalesce(jsonb_agg(jsonb_build_object('attemptedAt', a.attempted_at, 'statusCode', a.status_code,
+                 'error', a.error, 'durationMs', a.duration_ms) order by a.id), '[]'::jsonb)
+          from webhook_attempts a where a.delivery_id = d.id) as attempts
+from webhook_deliveries d join order_events e on e.id = d.event_id`;
+
+type DeliveryRow = Omit<WebhookDelivery, 'attempts' | 'deliveredAt' | 'nextAttemptAt'> & {
+  deliveredAt: Date | null;
+  nextAttemptAt: Date;
+  attempts: { attemptedAt: string; statusCode: number | null; error: string | null; durationMs: number }[];
+};
+
+function toDelivery(row: DeliveryRow): WebhookDelivery {
+  return {
+    id: row.id,
+    endpointId: row.endpointId,
+    eventId: row.eventId,
+    eventType: row.eventType,
+    status: row.status,
+    createdAt: new Date(row.createdAt),
+    ...(row.deliveredAt ? { deliveredAt: new Date(row.deliveredAt) } : {}),
+    ...(row.status === 'pending' ? { nextAttemptAt: new Date(row.nextAttemptAt) } : {}),
+    attempts: row.attempts.map((attempt) => ({
+      attemptedAt: new Date(attempt.attemptedAt),
+      ...(attempt.statusCode === null ? {} : { statusCode: attempt.statusCode }),
+      ...(attempt.error === null ? {} : { error: attempt.error }),
+      durationMs: attempt.durationMs,
+    })),
+  };
+}
+
+function checkUrl(raw: string, errors: FieldError[]): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    errors.push({ path: ['url'], message: 'must be an absolute http or https URL' });
+    return undefined;
+  }
+  if (!['http:', 'https:'].includes(url.protocol)) errors.push({ path: ['url'], message: 'must be an http or https URL' });
+  else if (url.username || url.password) errors.push({ path: ['url'], message: 'must not carry credentials' });
+  else if (raw.length > MAX_URL_LENGTH) errors.push({ path: ['url'], message: `must be at most ${MAX_URL_LENGTH} characters` });
+  else return url;
+  return undefined;
+}
+
+/** A list of known types, without repeats; absent or null means every type. */
+function checkEventTypes(events: readonly string[] | null | undefined, errors: FieldError[]): OrderEventType[] | undefined {
+  if (events === undefined || events === null) return undefined;
+  if (events.length === 0) {
+    errors.push({ path: ['events'], message: `must name at least one of ${ORDER_EVENT_TYPES.join(', ')} (leave it out for all)` });
+    return undefined;
+  }
+  const known = new Set<string>(ORDER_EVENT_TYPES);
+  events.forEach((type, index) => {
+    if (!known.has(type)) errors.push({ path: ['events', index], message: `must be one of ${ORDER_EVENT_TYPES.join(', ')}` });
+  });
+  return [...new Set(events)] as OrderEventType[];
+}
+
+function encodeCursor(cursor: { createdAt: string; id: string }): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
+}
+
+function decodeCursor(text: string): { createdAt: string; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(text, 'base64url').toString()) as unknown[];
+    if (typeof createdAt === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(createdAt)) && /^whdl_[0-9a-f]{32}$/.test(id)) {
+      return { createdAt, id };
+    }
+  } catch {
+    // Falls through to the error below.
+  }
+  throw AppError.validation([{ path: ['after'], message: 'is not a cursor this API gave out' }]);
+}

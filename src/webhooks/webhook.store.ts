@@ -1,0 +1,79 @@
+/** The webhook dispatcher's SQL: claiming due deliveries and recording attempts. */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { execute, queryAll } from '../db/sql';
+import type { StoredEvent } from '../events/order-events';
+
+export interface DueDelivery {
+  id: string;
+  attempts: number;
+  url: string;
+  secret: string;
+  event: StoredEvent;
+}
+
+const CLAIM = `
+with due as (
+  select d.id from webhook_deliveries d
+  where d.status = 'pending' and d.next_attempt_at <= clock_timestamp()
+    and (d.claimed_until is null or d.claimed_until < clock_timestamp())
+  order by d.next_attempt_at
+  limit ?
+  for update skip locked
+)
+update webhook_deliveries d set claimed_until = clock_timestamp() + ? * interval '1 millisecond'
+from due, webhook_endpoints w, order_events e
+where d.id = due.id and w.id = d.endpoint_id and e.id = d.event_id
+returning d.id, d.attempts, w.url, w.secret, e.position::text as position, e.id as "eventId", e.workspace_id as "workspaceId",
+          e.order_id as "orderId", e.type, e.sequence, e.time, e.data`;
+
+type ClaimRow = Omit<DueDelivery, 'event'> & Omit<StoredEvent, 'id'> & { eventId: string };
+
+export type DeliveryOutcome =
+  | { status: 'delivered' }
+  | { status: 'pending'; retryInMs: number }
+  | { status: 'failed' };
+
+export class WebhookStore {
+  constructor(private readonly em: EntityManager) {}
+
+  async claimDue(limit: number, leaseMs: number): Promise<DueDelivery[]> {
+    const rows = await queryAll<ClaimRow>(this.em.fork(), CLAIM, [limit, leaseMs]);
+    return rows.map(({ id, attempts, url, secret, eventId, ...event }) => ({
+      id,
+      attempts,
+      url,
+      secret,
+      event: { ...event, id: eventId },
+    }));
+  }
+
+  /** Logs the attempt and moves the delivery on, in one statement. */
+  async record(
+    deliveryId: string,
+    attempt: { at: Date; statusCode?: number; error?: string; durationMs: number },
+    outcome: DeliveryOutcome,
+  ): Promise<void> {
+    await execute(
+      this.em.fork(),
+      `with attempt as (
+         insert into webhook_attempts (delivery_id, attempted_at, status_code, error, duration_ms) values (?, ?, ?, ?, ?)
+       )
+       update webhook_deliveries set attempts = attempts + 1, claimed_until = null, status = ?,
+         next_attempt_at = case when ?::bigint is null then next_attempt_at else clock_timestamp() + ?::bigint * interval '1 millisecond' end,
+         delivered_at = case when ? = 'delivered' then clock_timestamp() else delivered_at end
+       where id = ?`,
+      [
+        deliveryId,
+        attempt.at,
+        attempt.statusCode ?? null,
+        attempt.error?.slice(0, 1000) ?? null,
+        attempt.durationMs,
+        outcome.status,
+        outcome.status === 'pending' ? outcome.retryInMs : null,
+        outcome.status === 'pending' ? outcome.retryInMs : null,
+        outcome.status,
+        deliveryId,
+      ],
+    );
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * Webhooks (events contract §4): deliveries made from the outbox, signed so
+ * that a Standard Webhooks receiver verifies them, retried on the schedule,
+ * every attempt logged, failed after the last, redeliverable by hand, and
+ * never crossing workspaces.
+ */
+import type dns from 'node:dns';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CloudEvent } from '../../src/events/order-events';
+import type { RequestContext } from '../../src/orders/order.types';
+import type { Lookup } from '../../src/webhooks/network-guard';
+import { isPrivateAddress } from '../../src/webhooks/network-guard';
+import { clientFor, createTestApp, useTestApp, type TestApp } from '../support/app';
+import { eventually, freePort } from '../support/nats';
+import { startReceiver, type Receiver } from '../support/webhook-receiver';
+
+const orderBody = (customer = 'c') => ({ customer_id: customer, items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
+
+describe('deliveries', () => {
+  const t = useTestApp({ webhookAllowPrivateNetworks: true, webhookRetrySchedule: [300, 300], eventsPollIntervalMs: 100 });
+  let ctx: RequestContext;
+  const receivers: Receiver[] = [];
+  beforeAll(async () => {
+    ctx = await t.context();
+  });
+  afterAll(async () => {
+    await Promise.all(receivers.map((receiver) => receiver.close()));
+  });
+
+  async function endpointFor(receiver: Receiver, events?: string[], scope: RequestContext = ctx) {
+    const endpoint = await t.app.services.webhooks.createEndpoint(scope, { url: receiver.url, events });
+    receiver.secret = endpoint.secret;
+    return endpoint;
+  }
+
+  const deliveriesOf = async (endpointId: string) =>
+    (await t.app.services.webhooks.listDeliveries(ctx, endpointId, { first: 100 })).deliveries;
+
+  it('a receiver that answers 500 twice, then 200, gets the event three times with one webhook-id, verified, and it is delivered once', async () => {
+    const receiver = await startReceiver([500, 500, 200]);
+    receivers.push(receiver);
+    const endpoint = await endpointFor(receiver);
+    expect(endpoint.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    const created = await t.rest.post('/api/orders', orderBody('retry'));
+    expect(created.statusCode).toBe(201);
+    await eventually(async () => (await deliveriesOf(endpoint.id))[0]?.status === 'delivered', 10_000, 'the delivery');
+
+    expect(receiver.received.map((request) => [request.status, request.verified])).toStrictEqual([
+      [500, true],
+      [500, true],
+      [200, true],
+    ]);
+    const ids = new Set(receiver.received.map((request) => request.headers['webhook-id']));
+    expect(ids.size).toBe(1);
+    const event = JSON.parse(receiver.received[2]?.body ?? '{}') as CloudEvent;
+    expect(ids).toStrictEqual(new Set([event.id]));
+    expect(event).toMatchObject({ specversion: '1.0', type: 'order.created', subject: created.json().data.id, sequence: 1 });
+    expect(receiver.received[0]?.headers['content-type']).toBe('application/json');
+    expect(receiver.received[0]?.headers['webhook-timestamp']).toMatch(/^\d{10}$/);
+    expect(receiver.received[0]?.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
+
+    const [delivery] = await deliveriesOf(endpoint.id);
+    expect(delivery).toMatchObject({ eventId: event.id, eventType: 'order.created', status: 'delivered' });
+    expect(delivery?.attempts.map((attempt) => attempt.statusCode)).toStrictEqual([500, 500, 200]);
+    expect(delivery?.deliveredAt).toBeInstanceOf(Date);
+    await t.app.services.webhooks.deleteEndpoint(ctx, endpoint.id);
+  });
+
+  it('a receiver down past the schedule leaves a failed delivery, which redeliverWebhook then delivers', async () => {
+    const port = await freePort();
+    const down = { url: `http://127.0.0.1:${port}/hooks`, secret: undefined } as Receiver;
+    const endpoint = await endpointFor(down);
+    await t.rest.post('/api/orders', orderBody('down'));
+    await eventually(async () => (await deliveriesOf(endpoint.id))[0]?.status === 'failed', 10_000, 'the delivery to fail');
+    const [failed] = await deliveriesOf(endpoint.id);
+    // The first attempt and one per entry of the schedule (two), each with its error.
+    expect(failed?.attempts).toHaveLength(3);
+    expect(failed?.attempts.every((attempt) => attempt.statusCode === undefined && /ECONNREFUSED/.test(attempt.error ?? ''))).toBe(true);
+
+    const receiver = await startReceiver([200], port);
+    receiver.secret = down.secret;
+    receivers.push(receiver);
+    const redelivered = await t.app.services.webhooks.redeliver(ctx, failed?.id);
+    expect(redelivered.status).toBe('pending');
+    await eventually(async () => (await deliveriesOf(endpoint.id))[0]?.status === 'delivered', 10_000, 'the redelivery');
+    expect(receiver.received).toHaveLength(1);
+    expect(receiver.received[0]?.verified).toBe(true);
+    expect(receiver.received[0]?.headers['webhook-id']).toBe(failed?.eventId);
+    expect((await deliveriesOf(endpoint.id))[0]?.attempts).toHaveLength(4);
+    await t.app.services.webhooks.deleteEndpoint(ctx, endpoint.id);
+  });
+
+  it('an endpoint gets only the types it asked for, and never another workspace’s events', async () => {
+    const statusOnly = await startReceiver([200]);
+    const everything = await startReceiver([200]);
+    const foreign = await startReceiver([200]);
+    receivers.push(statusOnly, everything, foreign);
+    await endpointFor(statusOnly, ['order.status_changed']);
+    await endpointFor(everything);
+    const otherCtx = await t.context(await t.bearer('globex'));
+    await endpointFor(foreign, undefined, otherCtx);
+
+    const created = await t.rest.post('/api/orders', orderBody('filters'));
+    const id = created.json().data.id as string;
+    await t.rest.put(`/api/orders/${id}`, { status: 'paid' });
+    await eventually(async () => everything.received.length === 3 && statusOnly.received.length === 1, 10_000, 'the deliveries');
+    const types = (receiver: Receiver) => receiver.received.map((request) => (JSON.parse(request.body) as CloudEvent).type);
+    expect(types(everything).sort()).toStrictEqual(['order.created', 'order.status_changed', 'order.updated']);
+    expect(types(statusOnly)).toStrictEqual(['order.status_changed']);
+    // The other workspace's endpoint heard nothing of acme's orders; its own order reaches it alone.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(foreign.received).toStrictEqual([]);
+    const own = await t.rest.post('/api/orders', orderBody('own'), { authorization: await t.bearer('globex') });
+    await eventually(async () => foreign.received.length === 1, 10_000, 'globex’s own event');
+    expect((JSON.parse(foreign.received[0]?.body ?? '{}') as CloudEvent).subject).toBe(own.json().data.id);
+    expect(everything.received).toHaveLength(3);
+  });
+
+  it('another workspace’s endpoint and delivery are NOT_FOUND, and listing is per workspace', async () => {
+    const receiver = await startReceiver([200]);
+    receivers.push(receiver);
+    const endpoint = await endpointFor(receiver);
+    await t.rest.post('/api/orders', orderBody('scoped'));
+    await eventually(async () => (await deliveriesOf(endpoint.id)).length === 1, 10_000, 'the delivery');
+    const [delivery] = await deliveriesOf(endpoint.id);
+    const otherCtx = await t.context(await t.bearer('initech'));
+    const service = t.app.services.webhooks;
+    await expect(service.listDeliveries(otherCtx, endpoint.id, {})).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(service.redeliver(otherCtx, delivery?.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(service.deleteEndpoint(otherCtx, endpoint.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await service.listEndpoints(otherCtx)).toStrictEqual([]);
+    expect((await service.listEndpoints(ctx)).map((listed) => listed.id)).toContain(endpoint.id);
+  });
+
+  it.each([
+    ['ftp://example.com/hook', ['url'], 'must be an http or https URL'],
+    ['not a url', ['url'], 'must be an absolute http or https URL'],
+    ['https://user:pw@example.com/hook', ['url'], 'must not carry credentials'],
+  ])('refuses the URL %s', async (url, path, message) => {
+    await expect(t.app.services.webhooks.createEndpoint(ctx, { url })).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [{ path, message }],
+    });
+  });
+
+  it('refuses unknown event types and an empty list', async () => {
+    const url = 'http://127.0.0.1:9/hook';
+    await expect(t.app.services.webhooks.createEndpoint(ctx, { url, events: ['order.created', 'order.deleted'] })).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [{ path: ['events', 1] }],
+    });
+    await expect(t.app.services.webhooks.createEndpoint(ctx, { url, events: [] })).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [{ path: ['events'] }],
+    });
+  });
+});
+
+describe('the private-network guard', () => {
+  // Names this test's resolver knows: one public name that resolves privately, one that resolves publicly.
+  let answers: Record<string, string> = {};
+  const lookup: Lookup = (hostname, _options, callback) => {
+    const address = answers[hostname];
+    if (!address) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
+    callback(null, [{ address, family: address.includes(':') ? 6 : 4 } satisfies dns.LookupAddress]);
+  };
+  let testApp: TestApp;
+  let authorization = '';
+  const t = clientFor(
+    () => testApp,
+    () => authorization,
+  );
+  beforeAll(async () => {
+    testApp = await createTestApp(
+      { webhookAllowPrivateNetworks: false, webhookRetrySchedule: [100], eventsPollIntervalMs: 100 },
+      { webhookLookup: lookup },
+    );
+    authorization = await testApp.bearer('acme');
+  });
+  afterAll(() => testApp?.close());
+
+  it.each([
+    'http://127.0.0.1:8080/hook',
+    'http://10.1.2.3/hook',
+    'http://192.168.0.10/hook',
+    'http://172.16.5.5/hook',
+    'http://169.254.169.254/latest/meta-data',
+    'http://[::1]/hook',
+    'http://[fe80::1]/hook',
+    'http://[fd00::1]/hook',
+    'http://[::ffff:127.0.0.1]/hook',
+    'http://0.0.0.0/hook',
+    'http://100.64.0.1/hook',
+  ])('refuses %s when registering', async (url) => {
+    await expect(t.app.services.webhooks.createEndpoint(await t.context(), { url })).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [{ path: ['url'], message: expect.stringContaining('must reach a public address') }],
+    });
+  });
+
+  it('refuses a public name that resolves to a private address', async () => {
+    answers = { 'hooks.example.com': '10.0.0.7' };
+    await expect(t.app.services.webhooks.createEndpoint(await t.context(), { url: 'https://hooks.example.com/in' })).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [{ path: ['url'], message: expect.stringContaining('10.0.0.7') }],
+    });
+  });
+
+  it('checks again at delivery: a name that now resolves privately is refused without connecting, and the delivery fails', async () => {
+    answers = { 'shop.example.com': '93.184.216.34' };
+    const ctx = await t.context();
+    const endpoint = await t.app.services.webhooks.createEndpoint(ctx, { url: 'http://shop.example.com/hook' });
+    answers = { 'shop.example.com': '127.0.0.1' };
+    await t.rest.post('/api/orders', orderBody('rebind'));
+    await eventually(
+      async () => (await t.app.services.webhooks.listDeliveries(ctx, endpoint.id, {})).deliveries[0]?.status === 'failed',
+      10_000,
+      'the delivery to fail',
+    );
+    const [delivery] = (await t.app.services.webhooks.listDeliveries(ctx, endpoint.id, {})).deliveries;
+    expect(delivery?.attempts.map((attempt) => attempt.error)).toStrictEqual([
+      expect.stringContaining('refused: 127.0.0.1 is not a public address'),
+      expect.stringContaining('refused: 127.0.0.1 is not a public address'),
+    ]);
+  });
+
+  it('tells public addresses from the rest', () => {
+    expect(['93.184.216.34', '8.8.8.8', '2606:4700::1111'].map(isPrivateAddress)).toStrictEqual([false, false, false]);
+    expect(['127.0.0.2', '10.0.0.1', '::1', '::ffff:10.0.0.1', '224.0.0.1', 'not-an-ip'].map(isPrivateAddress)).toStrictEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+  });
+});
