@@ -200,6 +200,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
   const apollo: ApolloServer<GraphQLContext> = await registerGraphQL(http, {
     schema: await buildGraphQLSchema(),
     orders: services.orders,
+    webhooks: services.webhooks,
     authenticate,
     introspection: config.introspection,
     plugins: [graphqlTelemetryPlugin(metrics), requestIdOnInternalErrorsPlugin()],

@@ -17,6 +17,7 @@ import { loadEnvFile } from '../config/env-file';
 import { registerApiKey } from './commands/apikey';
 import { registerMigrate } from './commands/migrate';
 import { registerServe } from './commands/serve';
+import { registerWebhookCommands } from './commands/webhook';
 import { registerWorkspace } from './commands/workspace';
 import { createContext, type Print } from './context';
 import { explainError } from './errors';
@@ -41,6 +42,7 @@ export function buildCli(print: Print = stdout, note: Print = stderr, env: NodeJ
   registerMigrate(program, context);
   registerWorkspace(program, context);
   registerApiKey(program, context);
+  registerWebhookCommands(program, context);
   return program;
 }
 

@@ -2,12 +2,13 @@ import 'reflect-metadata';
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { OrderResolver } from './order.resolver';
+import { WebhookResolver } from './webhook.resolver';
 import { DateTimeScalar } from './scalars';
 
 /** Builds the executable schema from the resolvers. No I/O: resolvers reach services through the context. */
 export async function buildGraphQLSchema(): Promise<GraphQLSchema> {
   const schema = await buildSchema({
-    resolvers: [OrderResolver],
+    resolvers: [OrderResolver, WebhookResolver],
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     // Input rules are the service's job (it serves REST too), so class-validator is not used.
     validate: false,
@@ -16,9 +17,9 @@ export async function buildGraphQLSchema(): Promise<GraphQLSchema> {
   // TypeGraphQL has no option for the root types' descriptions.
   const query = schema.getQueryType();
   const mutation = schema.getMutationType();
-  if (query) query.description = 'Reading the orders of the workspace your API key belongs to.';
+  if (query) query.description = 'Reading the orders and webhook endpoints of the workspace your API key belongs to.';
   if (mutation)
-    mutation.description = 'Creating and updating orders of the workspace your API key belongs to.';
+    mutation.description = 'Creating and updating orders, and managing webhook endpoints, of the workspace your API key belongs to.';
   return schema;
 }
 

@@ -11,13 +11,14 @@ import type { GraphQLSchema } from 'graphql';
 import type { RequestContext } from '../orders/order.types';
 import { type GraphQLProtection, QUERY_LIMIT_EXCEEDED, type QueryLimit } from '../security/graphql-armor';
 import type { AuthenticateRequest } from '../security/request-authentication';
-import type { GraphQLContext, OrderOperations } from './context';
+import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
 import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError } from './errors';
 import { oneCallAtATime } from './one-call-at-a-time';
 
 export interface GraphQLServerOptions {
   schema: GraphQLSchema;
   orders: OrderOperations;
+  webhooks: WebhookOperations;
   /** Runs when the request arrives, before its body is read, so an unauthenticated request costs no parsing. */
   authenticate: AuthenticateRequest;
   introspection: boolean;
@@ -123,6 +124,7 @@ export async function registerGraphQL(
       return {
         requestContext,
         orders: oneCallAtATime(options.orders),
+        webhooks: options.webhooks,
         requestId: request.id,
         telemetry: request.telemetry,
       };
