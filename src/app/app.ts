@@ -191,7 +191,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
   });
   const authenticate = requestAuthenticator(services.auth, rateLimits.countFailedAuthentication);
   await registerOpenApi(http); // before the routes it documents
-  await http.register(healthRoutes, { ping: () => db.ping() });
+  await http.register(healthRoutes, { ping: () => db.ping(), pendingMigrations: () => db.pendingMigrations() });
   let metricsServer: FastifyInstance | undefined;
   if (config.metricsPort === undefined) registerMetricsRoute(http, { metrics, token: config.metricsToken });
   else

@@ -4,28 +4,31 @@
  * webhook service's, as over GraphQL.
  */
 import type { Command } from 'commander';
-import { AuthService } from '../auth/auth.service';
-import type { Config } from '../config/config';
-import type { Database } from '../db/database';
-import { AppError } from '../errors/app-error';
-import { WebhookService } from '../webhooks/webhook.service';
+import type { Config } from '../../config/config';
+import type { Database } from '../../db/database';
+import { AppError } from '../../errors/app-error';
+import type { CliContext } from '../context';
 
-type WithDatabase = <T>(config: Config, run: (db: Database) => Promise<T>) => Promise<T>;
+// Loaded when a command runs (CommonJS `require`: the compiled CLI is CommonJS), so that other commands never load them.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const load = () => ({
+  AuthService: (require('../../auth/auth.service') as typeof import('../../auth/auth.service')).AuthService,
+  WebhookService: (require('../../webhooks/webhook.service') as typeof import('../../webhooks/webhook.service')).WebhookService,
+});
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 async function workspaceId(db: Database, slug: string): Promise<string> {
-  const workspace = await new AuthService(db.em).findWorkspace(slug);
+  const workspace = await new (load().AuthService)(db.em).findWorkspace(slug);
   if (!workspace) throw AppError.notFound(`Workspace ${slug}`);
   return workspace.id;
 }
 
-export function registerWebhookCommands(
-  program: Command,
-  config: () => Config,
-  withDatabase: WithDatabase,
-  print: (line: string) => void,
-): void {
+export function registerWebhookCommands(program: Command, context: CliContext): void {
+  const config = () => context.config();
+  const withDatabase = <T>(_settings: Config, run: (db: Database) => Promise<T>) => context.withDatabase(run);
+  const print = context.print;
   const service = (db: Database, settings: Config) =>
-    new WebhookService(db.em, { allowPrivateNetworks: settings.webhookAllowPrivateNetworks });
+    new (load().WebhookService)(db.em, { allowPrivateNetworks: settings.webhookAllowPrivateNetworks });
   const webhook = program.command('webhook').description('manage webhook endpoints');
   webhook
     .command('create')
