@@ -84,7 +84,7 @@ async function startGateway(env: NodeJS.ProcessEnv): Promise<{ url: string; stop
     const timer = setTimeout(() => reject(new Error(`gateway did not start: ${output.slice(-2000)}`)), 180_000);
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /listening on (http:\/\/[^\s]+) \(/.exec(output);
+      const match = /"address":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output);
       if (match?.[1]) {
         clearTimeout(timer);
         resolve(match[1]);
