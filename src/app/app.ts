@@ -179,7 +179,8 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     graphqlPath: '/graphql',
   });
   const authenticate = requestAuthenticator(services.auth, rateLimits.countFailedAuthentication);
-  await registerOpenApi(http); // before the routes it documents
+  const developmentKeyDir = config.nodeEnv === 'development' && db.kind === 'embedded' ? config.dataDir : null;
+  await registerOpenApi(http, { developmentKeyDir }); // before the routes it documents
   await http.register(healthRoutes, { ping: () => db.ping(), pendingMigrations: () => db.pendingMigrations() });
   let metricsServer: FastifyInstance | undefined;
   if (config.metricsPort === undefined) registerMetricsRoute(http, { metrics, token: config.metricsToken });
@@ -194,7 +195,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     // Before Apollo's route, so that its hook sees browsers' GET /graphql first.
     registerPlayground(http, {
       endpoint: '/graphql',
-      developmentKeyDir: config.nodeEnv === 'development' && db.kind === 'embedded' ? config.dataDir : null,
+      developmentKeyDir,
     });
   }
   const apollo: ApolloServer<GraphQLContext> = await registerGraphQL(http, {
