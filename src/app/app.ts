@@ -116,7 +116,18 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
   });
 
   const metrics = new Metrics();
-  const events = createEvents(config, db, http.log, { webhookLookup });
+  const events = createEvents(config, db, http.log, {
+    webhookLookup,
+    observer: {
+      published(event, latencySeconds) {
+        metrics.eventsPublished.inc({ type: event.type });
+        metrics.eventPublishLatency.observe(latencySeconds);
+      },
+      publishFailed: (publisher) => metrics.eventPublishFailures.inc({ publisher }),
+    },
+    onWebhookAttempt: (result) => metrics.webhookAttempts.inc({ result }),
+  });
+  metrics.watchOutbox(() => events.backlog());
   const services: Services = {
     orders: new OrderService(db.em, {
       idempotencyTtlMs: config.idempotencyTtlMs,
