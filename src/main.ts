@@ -1,13 +1,21 @@
 /**
  * `order-gateway serve`: read the configuration, open the database, migrate,
  * listen, and shut down cleanly on SIGTERM or SIGINT.
+ *
+ * A start that cannot succeed stops at once with one line naming the setting
+ * (PORT, HOST, METRICS_PORT, DATABASE_URL, DATA_DIR) and everything it opened
+ * closed, so the process exits non-zero instead of hanging.
  */
 import 'reflect-metadata';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { buildApp } from './app/app';
-import { ensureDevelopmentKey } from './app/development-key';
+import { buildApp, type App } from './app/app';
+import { DEVELOPMENT_KEY_FILE, ensureDevelopmentKey } from './app/development-key';
+import { StartupError } from './cli/errors';
 import { checkServeConfig, type Config } from './config/config';
-import { databaseTarget, openDatabase } from './db/database';
+import { databaseTarget, openDatabase, type Database } from './db/database';
+import { namingDatabaseErrors, safeUrl } from './db/database-errors';
 
 /** Waits until buffered log lines are written (the production logger writes asynchronously). */
 function flushed(log: FastifyBaseLogger): Promise<void> {
@@ -15,30 +23,105 @@ function flushed(log: FastifyBaseLogger): Promise<void> {
   return new Promise((resolve) => (logger.flush ? logger.flush(() => resolve()) : resolve()));
 }
 
+/** Why `listen` failed, naming the variable to change; undefined for anything unexpected. */
+export function explainListenError(error: unknown, host: string, port: number, portVariable = 'PORT'): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  switch (code) {
+    case 'EADDRINUSE':
+      return `${portVariable}=${port}: the port is already in use on ${host} (stop the other process, or choose another ${portVariable})`;
+    case 'EACCES':
+      return `${portVariable}=${port}: not allowed to listen on this port (ports below 1024 need privileges; choose another ${portVariable})`;
+    case 'EADDRNOTAVAIL':
+      return `HOST=${host}: not an address of this machine (use 127.0.0.1 for this machine only, 0.0.0.0 for every interface)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return `HOST=${host}: not a known host name or address (use 127.0.0.1 for this machine only, 0.0.0.0 for every interface)`;
+    default:
+      return undefined;
+  }
+}
+
+function databaseInWords(config: Config, db: Database): string {
+  return db.kind === 'postgres' && config.databaseUrl
+    ? `PostgreSQL at ${safeUrl(config.databaseUrl)}`
+    : `embedded PostgreSQL in ${config.dataDir}`;
+}
+
+/** The development banner: where everything is, once. */
+function banner(config: Config, db: Database, address: string, hasDevelopmentKey: boolean): string {
+  const key = hasDevelopmentKey
+    ? path.join(config.dataDir, DEVELOPMENT_KEY_FILE)
+    : 'none on this database (make one: order-gateway apikey create --workspace default)';
+  const rows: [string, string][] = [
+    ['GraphQL', `${address}/graphql`],
+    ...(config.playground ? ([['Playground', `${address}/graphql (open it in a browser)`]] as [string, string][]) : []),
+    ['REST', `${address}/api/orders`],
+    ['API docs', `${address}/docs`],
+    ['Dev API key', key],
+    ['Database', databaseInWords(config, db)],
+  ];
+  return `\norder-gateway is ready (NODE_ENV=development)\n${rows.map(([name, value]) => `  ${name.padEnd(12)} ${value}`).join('\n')}\n\n`;
+}
+
 export async function serve(config: Config): Promise<void> {
   checkServeConfig(config);
-  const db = await openDatabase(databaseTarget(config));
-  let app;
+  const target = databaseTarget(config);
+  const db = await namingDatabaseErrors(target, () => openDatabase(target));
+  let app: App;
+  let pending: string[] = [];
   try {
-    if (config.migrateOnStart) await db.migrate();
+    await namingDatabaseErrors(target, async () => {
+      if (config.migrateOnStart) await db.migrate();
+      else pending = await db.pendingMigrations();
+    });
     app = await buildApp({ config, db });
   } catch (error) {
     await db.close();
     throw error;
   }
   const log = app.http.log;
+  if (pending.length > 0) {
+    log.warn(
+      { pendingMigrations: pending },
+      `MIGRATE_ON_START=false and ${pending.length} migration(s) are pending: /readyz answers 503 until \`order-gateway migrate\` applies them`,
+    );
+  }
 
   // Only a newcomer's first start in development gets a key made and shown; anywhere else keys
   // are made on purpose, with the CLI (`apikey create`), and never printed by the server.
-  if (db.kind === 'embedded' && config.nodeEnv === 'development') {
+  let hasDevelopmentKey = false;
+  if (db.kind === 'embedded' && config.nodeEnv === 'development' && pending.length === 0) {
     const key = await ensureDevelopmentKey(app.services.auth, config.dataDir);
     if (key) {
       // Printed once, on purpose: this is the only time the secret is shown.
       process.stdout.write(
-        `\nCreated workspace "default" with a development API key (also saved in ${config.dataDir}/development-key):\n\n    ${key}\n\n`,
+        `\nCreated workspace "default" with a development API key (also saved in ${config.dataDir}/${DEVELOPMENT_KEY_FILE}):\n\n    ${key}\n`,
       );
     }
+    hasDevelopmentKey = fs.existsSync(path.join(config.dataDir, DEVELOPMENT_KEY_FILE));
   }
+
+  let address: string;
+  try {
+    address = await app.http.listen({ port: config.port, host: config.host, listenTextResolver: (at) => `listening on ${at}` });
+  } catch (error) {
+    await app.close();
+    const explained = explainListenError(error, config.host, config.port);
+    throw explained ? new StartupError(explained, { cause: error }) : error;
+  }
+  if (app.metricsServer) {
+    try {
+      const metricsAddress = await app.metricsServer.listen({ port: config.metricsPort ?? 0, host: config.host });
+      log.info({ metricsAddress }, `metrics on ${metricsAddress}/metrics`);
+    } catch (error) {
+      await app.close();
+      const explained = explainListenError(error, config.host, config.metricsPort ?? 0, 'METRICS_PORT');
+      throw explained ? new StartupError(explained, { cause: error }) : error;
+    }
+  }
+  log.info({ database: db.kind, address }, `order-gateway started: GraphQL at ${address}/graphql, REST at ${address}/api`);
+  if (config.nodeEnv === 'development') process.stdout.write(banner(config, db, address, hasDevelopmentKey));
 
   // A stray rejection is a bug to log, not a reason to drop every request in flight.
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
@@ -64,11 +147,4 @@ export async function serve(config: Config): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-
-  const address = await app.http.listen({ port: config.port, host: config.host });
-  log.info({ database: db.kind, address }, `order-gateway listening on ${address} (GraphQL at ${address}/graphql)`);
-  if (app.metricsServer) {
-    const metricsAddress = await app.metricsServer.listen({ port: config.metricsPort ?? 0, host: config.host });
-    log.info({ metricsAddress }, `metrics on ${metricsAddress}/metrics`);
-  }
 }

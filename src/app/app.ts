@@ -118,7 +118,18 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
   });
 
   const metrics = new Metrics();
-  const events = createEvents(config, db, http.log, { webhookLookup });
+  const events = createEvents(config, db, http.log, {
+    webhookLookup,
+    observer: {
+      published(event, latencySeconds) {
+        metrics.eventsPublished.inc({ type: event.type });
+        metrics.eventPublishLatency.observe(latencySeconds);
+      },
+      publishFailed: (publisher) => metrics.eventPublishFailures.inc({ publisher }),
+    },
+    onWebhookAttempt: (result) => metrics.webhookAttempts.inc({ result }),
+  });
+  metrics.watchOutbox(() => events.backlog());
   const services: Services = {
     orders: new OrderService(db.em, {
       idempotencyTtlMs: config.idempotencyTtlMs,
@@ -181,8 +192,9 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     graphqlPath: '/graphql',
   });
   const authenticate = requestAuthenticator(services.auth, rateLimits.countFailedAuthentication);
-  await registerOpenApi(http); // before the routes it documents
-  await http.register(healthRoutes, { ping: () => db.ping() });
+  const developmentKeyDir = config.nodeEnv === 'development' && db.kind === 'embedded' ? config.dataDir : null;
+  await registerOpenApi(http, { developmentKeyDir }); // before the routes it documents
+  await http.register(healthRoutes, { ping: () => db.ping(), pendingMigrations: () => db.pendingMigrations() });
   let metricsServer: FastifyInstance | undefined;
   if (config.metricsPort === undefined) registerMetricsRoute(http, { metrics, token: config.metricsToken });
   else
@@ -196,7 +208,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     // Before Apollo's route, so that its hook sees browsers' GET /graphql first.
     registerPlayground(http, {
       endpoint: '/graphql',
-      developmentKeyDir: config.nodeEnv === 'development' && db.kind === 'embedded' ? config.dataDir : null,
+      developmentKeyDir,
     });
   }
   const schema = await buildGraphQLSchema();
@@ -210,6 +222,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     schema,
     feed,
     orders: services.orders,
+    webhooks: services.webhooks,
     authenticate: (authorization) => services.auth.authenticate(authorization),
     subscriptionsPerConnection: config.subscriptionsPerConnection,
     connectionsPerKey: config.subscriptionConnectionsPerKey,
@@ -218,6 +231,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     schema,
     wsHandler,
     orders: services.orders,
+    webhooks: services.webhooks,
     authenticate,
     introspection: config.introspection,
     plugins: [graphqlTelemetryPlugin(metrics), requestIdOnInternalErrorsPlugin()],

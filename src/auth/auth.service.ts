@@ -21,6 +21,8 @@ export interface CreatedApiKey {
   /** The secret. It is returned this once and never stored. */
   key: string;
   workspace: string;
+  /** True when the workspace did not exist and was created for this key. */
+  workspaceCreated: boolean;
 }
 
 export interface ApiKeyInfo {
@@ -130,6 +132,22 @@ export class AuthService {
     return (await this.em.fork().count(WorkspaceEntity, {})) > 0;
   }
 
+  /** Every workspace, oldest first, with how many of its keys are active. */
+  async listWorkspaces(): Promise<(WorkspaceInfo & { createdAt: Date; activeKeys: number })[]> {
+    const rows = await this.em.fork().execute<{ id: string; slug: string; time_zone: string; created_at: Date | string; active_keys: number }[]>(
+      `select w.id, w.slug, w.time_zone, w.created_at,
+              (select count(*)::int from api_keys k where k.workspace_id = w.id and k.revoked_at is null) as active_keys
+       from workspaces w order by w.created_at, w.slug`,
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      slug: row.slug,
+      timeZone: row.time_zone,
+      createdAt: new Date(row.created_at),
+      activeKeys: row.active_keys,
+    }));
+  }
+
   async findWorkspace(slug: string): Promise<WorkspaceInfo | undefined> {
     const workspace = await this.em.fork().findOne(WorkspaceEntity, { slug });
     return workspace ? { id: workspace.id, slug: workspace.slug, timeZone: workspace.timeZone } : undefined;
@@ -137,7 +155,8 @@ export class AuthService {
 
   /** Creates a key for the workspace, creating the workspace (in UTC) when it does not exist yet. */
   async createApiKey(workspaceSlug: string, name?: string): Promise<CreatedApiKey> {
-    const workspace = (await this.findWorkspace(workspaceSlug)) ?? (await this.createWorkspace(workspaceSlug));
+    const existing = await this.findWorkspace(workspaceSlug);
+    const workspace = existing ?? (await this.createWorkspace(workspaceSlug));
     const generated = generateApiKey();
     const em = this.em.fork();
     const key = em.create(ApiKeyEntity, {
@@ -148,7 +167,7 @@ export class AuthService {
       secretHash: generated.hash,
     });
     await em.flush();
-    return { id: key.id, key: generated.secret, workspace: workspace.slug };
+    return { id: key.id, key: generated.secret, workspace: workspace.slug, workspaceCreated: existing === undefined };
   }
 
   async listApiKeys(workspaceSlug: string): Promise<ApiKeyInfo[]> {

@@ -365,6 +365,19 @@ function toConfig(v: Env) {
 
 export type Config = ReturnType<typeof toConfig>;
 
+/** Every variable with its default and meaning, one per line (for `serve --help`). */
+export function environmentHelp(): string {
+  const entries = Object.entries(ENV.properties) as [string, Schema][];
+  const width = Math.max(...entries.map(([name]) => name.length));
+  return entries
+    .map(([name, schema]) => {
+      const fallback = schema.default === undefined ? '' : ` (default: ${String(schema.default) === '' ? 'empty' : String(schema.default)})`;
+      const choices = schema.enum ? ` [${schema.enum.join(' | ')}]` : '';
+      return `  ${name.padEnd(width)}  ${String(schema.description ?? '').replace(/`/g, '')}${choices}${fallback}`;
+    })
+    .join('\n');
+}
+
 /** Reads and checks the configuration; throws a `ConfigError` naming the bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   return toConfig(readEnv(env));

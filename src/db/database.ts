@@ -36,6 +36,8 @@ export interface Database {
   readonly em: EntityManager;
   /** Applies pending migrations; safe to run from several processes at once. */
   migrate(): Promise<string[]>;
+  /** Names of migrations not yet applied (a server started with MIGRATE_ON_START=false is not ready while any are). */
+  pendingMigrations(): Promise<string[]>;
   /** True when the database answers a trivial query. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -157,6 +159,9 @@ function wrap(kind: DatabaseTarget['kind'], orm: MikroORM, close: () => Promise<
         await tx.execute(`select pg_advisory_xact_lock(${MIGRATION_LOCK_ID})`);
         return up();
       });
+    },
+    async pendingMigrations() {
+      return (await orm.getMigrator().getPendingMigrations()).map((migration) => migration.name);
     },
     async ping() {
       try {

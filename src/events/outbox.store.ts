@@ -12,6 +12,7 @@
  * Only an order's head is claimable: its lowest pending position, so each
  * order's events leave in `sequence` order, one at a time.
  */
+import { parseExactJson } from '../shared/exact-json';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, queryAll, queryOne } from '../db/sql';
 import type { StoredEvent } from './order-events';
@@ -35,14 +36,17 @@ update order_events e set claimed_until = clock_timestamp() + ? * interval '1 mi
 from claimable c
 where e.position = c.position
 returning e.position::text as position, e.id, e.workspace_id as "workspaceId", e.order_id as "orderId", e.type,
-          e.sequence, e.time, e.data, e.attempts`;
+          e.sequence, e.time, e.data::text as data, e.attempts`;
 
 export class OutboxStore {
   constructor(private readonly em: EntityManager) {}
 
   /** Up to `limit` order heads, leased for `leaseMs`, oldest first. */
   async claim(limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
-    const rows = await queryAll<ClaimedEvent>(this.em.fork(), CLAIM, [limit, leaseMs]);
+    // `data` as text, parsed here: an order's metadata keeps its exact numbers (shared/exact-json.ts).
+    const rows = (await queryAll<ClaimedEvent & { data: string }>(this.em.fork(), CLAIM, [limit, leaseMs])).map(
+      (row): ClaimedEvent => ({ ...row, data: parseExactJson(row.data) as object }),
+    );
     return rows.sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
   }
 

@@ -2,6 +2,7 @@ import type { OrderFeed } from '../events/order-feed';
 import type { RequestTelemetry } from '../observability/request-telemetry';
 import type { OrderService } from '../orders/order.service';
 import type { RequestContext } from '../orders/order.types';
+import type { WebhookService } from '../webhooks/webhook.service';
 
 /** What the order resolvers need from the service layer. A test can hand in a fake. */
 export type OrderOperations = Pick<
@@ -9,10 +10,17 @@ export type OrderOperations = Pick<
   'createOrderExactlyOnce' | 'getOrder' | 'getOrderByNumber' | 'findOrders' | 'updateOrder'
 >;
 
+/** What the webhook resolvers need from the service layer. */
+export type WebhookOperations = Pick<
+  WebhookService,
+  'createEndpoint' | 'listEndpoints' | 'deleteEndpoint' | 'listDeliveries' | 'redeliver'
+>;
+
 export interface GraphQLContext {
   /** The authenticated caller's workspace. */
   requestContext: RequestContext;
   orders: OrderOperations;
+  webhooks: WebhookOperations;
   requestId?: string;
   /** The HTTP request's telemetry, where the operation name and workspace are noted for the log and metrics. */
   telemetry?: RequestTelemetry;

@@ -3,6 +3,7 @@ import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphq
 import { buildSchema, type PubSub } from 'type-graphql';
 import { OrderResolver } from './order.resolver';
 import { OrderSubscriptionResolver } from './order-subscription.resolver';
+import { WebhookResolver } from './webhook.resolver';
 import { DateTimeScalar } from './scalars';
 
 const NO_TOPICS: PubSub = {
@@ -17,7 +18,7 @@ const NO_TOPICS: PubSub = {
 /** Builds the executable schema from the resolvers. No I/O: resolvers reach services through the context. */
 export async function buildGraphQLSchema(): Promise<GraphQLSchema> {
   const schema = await buildSchema({
-    resolvers: [OrderResolver, OrderSubscriptionResolver],
+    resolvers: [OrderResolver, WebhookResolver, OrderSubscriptionResolver],
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     // Input rules are the service's job (it serves REST too), so class-validator is not used.
     validate: false,
@@ -32,9 +33,9 @@ export async function buildGraphQLSchema(): Promise<GraphQLSchema> {
   if (subscription)
     subscription.description =
       'Live changes of the orders of the workspace your API key belongs to, over graphql-ws on /graphql.';
-  if (query) query.description = 'Reading the orders of the workspace your API key belongs to.';
+  if (query) query.description = 'Reading the orders and webhook endpoints of the workspace your API key belongs to.';
   if (mutation)
-    mutation.description = 'Creating and updating orders of the workspace your API key belongs to.';
+    mutation.description = 'Creating and updating orders, and managing webhook endpoints, of the workspace your API key belongs to.';
   return schema;
 }
 

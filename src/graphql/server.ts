@@ -12,7 +12,7 @@ import { GraphQLError, type GraphQLSchema, OperationTypeNode } from 'graphql';
 import type { RequestContext } from '../orders/order.types';
 import { type GraphQLProtection, QUERY_LIMIT_EXCEEDED, type QueryLimit } from '../security/graphql-armor';
 import type { AuthenticateRequest } from '../security/request-authentication';
-import type { GraphQLContext, OrderOperations } from './context';
+import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
 import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError } from './errors';
 import { oneCallAtATime } from './one-call-at-a-time';
 
@@ -35,6 +35,7 @@ export interface GraphQLServerOptions {
   /** Serves a WebSocket upgrade of `GET /graphql` (subscriptions, see subscriptions.ts). */
   wsHandler?: WebsocketHandler;
   orders: OrderOperations;
+  webhooks: WebhookOperations;
   /** Runs when the request arrives, before its body is read, so an unauthenticated request costs no parsing. */
   authenticate: AuthenticateRequest;
   introspection: boolean;
@@ -141,6 +142,7 @@ export async function registerGraphQL(
     return {
       requestContext,
       orders: oneCallAtATime(options.orders),
+      webhooks: options.webhooks,
       requestId: request.id,
       telemetry: request.telemetry,
     };

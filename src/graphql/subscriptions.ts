@@ -20,7 +20,7 @@ import { CloseCode } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/@fastify/websocket';
 import type { OrderFeed } from '../events/order-feed';
 import type { RequestContext } from '../orders/order.types';
-import type { GraphQLContext, OrderOperations } from './context';
+import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
 
 export const SUBSCRIPTION_CLOSE = {
   /** A bad or missing key in connection_init (graphql-ws's Forbidden). */
@@ -33,6 +33,7 @@ export interface SubscriptionOptions {
   schema: GraphQLSchema;
   feed: Pick<OrderFeed, 'iterate'>;
   orders: OrderOperations;
+  webhooks: WebhookOperations;
   /** The workspace of an `Authorization` value; throws for a bad key. */
   authenticate(authorization: string | undefined): Promise<RequestContext>;
   subscriptionsPerConnection: number;
@@ -112,7 +113,12 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
     context: (ctx): GraphQLContext => {
       const connection = connections.get(ctx);
       if (!connection) throw new Error('no authenticated workspace for a subscription');
-      return { requestContext: connection.requestContext, orders: options.orders, feed: options.feed };
+      return {
+        requestContext: connection.requestContext,
+        orders: options.orders,
+        webhooks: options.webhooks,
+        feed: options.feed,
+      };
     },
   });
 

@@ -3,19 +3,37 @@ import { Type } from '@sinclair/typebox';
 
 export interface HealthRoutesOptions {
   ping: () => Promise<boolean>;
+  /** Migrations not yet applied; while there are any, every call would fail, so the process is not ready. */
+  pendingMigrations?: () => Promise<string[]>;
 }
 
 const Health = Type.Object({ status: Type.String() });
 
-/** `/healthz`: the process runs. `/readyz`: the database answers too; load balancers route by it. */
-export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { ping }) => {
+/**
+ * `/healthz`: the process runs. `/readyz`: the database answers too, and its
+ * schema is up to date (no pending migration); load balancers route by it.
+ */
+export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { ping, pendingMigrations }) => {
+  // Once the schema is up to date it stays so for this process: checked until then, not after.
+  let migrated = pendingMigrations === undefined;
   app.get('/healthz', { schema: { hide: true, response: { 200: Health } } }, async () => ({ status: 'ok' }));
   app.get(
     '/readyz',
     { schema: { hide: true, response: { 200: Health, 503: Health } } },
     async (_request, reply) => {
-      if (await ping()) return { status: 'ready' };
-      return reply.status(503).header('retry-after', '2').send({ status: 'database unavailable' });
+      if (!(await ping())) return reply.status(503).header('retry-after', '2').send({ status: 'database unavailable' });
+      if (!migrated && pendingMigrations) {
+        const pending = await pendingMigrations().catch(() => undefined);
+        if (pending === undefined) return reply.status(503).header('retry-after', '2').send({ status: 'database unavailable' });
+        if (pending.length > 0) {
+          return reply
+            .status(503)
+            .header('retry-after', '5')
+            .send({ status: `migrations pending: ${pending.join(', ')} (run \`order-gateway migrate\`)` });
+        }
+        migrated = true;
+      }
+      return { status: 'ready' };
     },
   );
 };

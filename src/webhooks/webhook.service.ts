@@ -47,9 +47,9 @@ export interface WebhookDelivery {
 }
 
 export interface DeliveryPage {
-  deliveries: WebhookDelivery[];
+  /** Each delivery with its cursor (pass it as `after` for the deliveries that follow). */
+  edges: { cursor: string; delivery: WebhookDelivery }[];
   hasNextPage: boolean;
-  endCursor?: string;
 }
 
 export interface WebhookServiceOptions {
@@ -159,13 +159,11 @@ export class WebhookService {
        order by d.created_at desc, d.id desc limit ?`,
       after ? [endpointId, after.createdAt, after.id, first + 1] : [endpointId, first + 1],
     );
-    const deliveries = rows.slice(0, first).map(toDelivery);
-    const last = deliveries.at(-1);
-    return {
-      deliveries,
-      hasNextPage: rows.length > first,
-      endCursor: last ? encodeCursor({ createdAt: last.createdAt.toISOString(), id: last.id }) : undefined,
-    };
+    const edges = rows.slice(0, first).map((row) => {
+      const delivery = toDelivery(row);
+      return { cursor: encodeCursor({ createdAt: delivery.createdAt.toISOString(), id: delivery.id }), delivery };
+    });
+    return { edges, hasNextPage: rows.length > first };
   }
 
   /**

@@ -8,24 +8,31 @@ import { createServerDatabase, usingRealPostgres } from '../support/database';
 /** The CLI runs against the same database selection as the server: DATA_DIR here, DATABASE_URL on the CI's second pass. */
 let env: Record<string, string>;
 let cleanup: () => Promise<void>;
+/** The note every command prints on stderr about the (non-default) database it opened. */
+let using: string;
 
 beforeAll(async () => {
   if (usingRealPostgres) {
     const server = await createServerDatabase();
     env = { DATABASE_URL: server.url };
+    using = `order-gateway: using PostgreSQL at ${server.url} (DATABASE_URL)\n`;
     cleanup = server.drop;
   } else {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-cli-'));
     env = { DATA_DIR: dir };
+    using = `order-gateway: using the embedded database in ${dir} (DATA_DIR)\n`;
     cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 afterAll(() => cleanup());
 
-describe('order-gateway CLI', () => {
+// Each command is a process of its own, compiled from source: allow for a busy machine.
+describe('order-gateway CLI', { timeout: 60_000 }, () => {
   it('creates a key and its workspace, prints one JSON line, lists it by prefix, and revokes it', async () => {
     const created = await runCli(['apikey', 'create', '--workspace', 'shop', '--name', 'ci', '--json'], env);
     expect(created.code).toBe(0);
+    // The workspace did not exist: the command says it created it (on stderr, so stdout stays one JSON line).
+    expect(created.stderr).toBe(`${using}order-gateway: Created workspace shop (time zone UTC; it did not exist).\n`);
     const lines = created.stdout.split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
     const key = JSON.parse(lines[0]);
@@ -38,9 +45,19 @@ describe('order-gateway CLI', () => {
     expect(listed.stdout).not.toContain(key.key);
 
     const revoked = await runCli(['apikey', 'revoke', key.id], env);
-    expect(revoked).toMatchObject({ code: 0, stdout: `Revoked ${key.id}\n` });
+    expect(revoked).toMatchObject({ code: 0, stdout: `Revoked ${key.id}\n`, stderr: using });
     const after = await runCli(['apikey', 'list', '--workspace', 'shop', '--json'], env);
     expect(JSON.parse(after.stdout.trim())).toMatchObject({ id: key.id, status: 'revoked', revokedAt: expect.any(String) });
+  });
+
+  it('says when apikey create made the workspace, and lists workspaces with their active keys', async () => {
+    // A second key for the existing workspace (the first test made it), in words: no workspace note this time.
+    const second = await runCli(['apikey', 'create', '--workspace', 'shop'], env);
+    expect(second.stdout).toMatch(/^Created API key key_\w+ for workspace shop\.\nKey \(shown only this once\): ogk_/);
+    const third = await runCli(['apikey', 'create', '--workspace', 'new-shop'], env);
+    expect(third.stdout).toMatch(/^Created workspace new-shop \(time zone UTC; it did not exist\)\.\nCreated API key /);
+    const workspaces = await runCli(['workspace', 'list'], env);
+    expect(workspaces.stdout).toMatch(/^shop {2}ws_\w{26} {2}UTC {2}1 active key\nnew-shop {2}ws_\w{26} {2}UTC {2}1 active key\n$/);
   });
 
   it('creates a workspace with a time zone, and refuses a bad zone, a bad slug and a duplicate by name', async () => {
@@ -49,23 +66,54 @@ describe('order-gateway CLI', () => {
     expect(ok.stdout).toMatch(/^Created workspace jakarta-store \(ws_[0-9A-Z]{26}, time zone Asia\/Jakarta\)\n$/);
 
     const zone = await runCli(['workspace', 'create', 'x-store', '--timezone', 'Mars/Olympus'], env);
-    expect(zone).toMatchObject({ code: 1, stderr: 'order-gateway: timezone must be an IANA time zone such as Asia/Jakarta\n' });
+    expect(zone).toMatchObject({ code: 1, stderr: `${using}order-gateway: timezone must be an IANA time zone such as Asia/Jakarta\n` });
     const slug = await runCli(['workspace', 'create', 'Bad Slug'], env);
     expect(slug.code).toBe(1);
     expect(slug.stderr).toContain('slug must be 1 to 63 lower-case letters');
     const duplicate = await runCli(['workspace', 'create', 'jakarta-store'], env);
-    expect(duplicate).toMatchObject({ code: 1, stderr: 'order-gateway: slug "jakarta-store" is already taken\n' });
+    expect(duplicate).toMatchObject({ code: 1, stderr: `${using}order-gateway: slug "jakarta-store" is already taken\n` });
   });
 
   it('says what is wrong for an unknown key id, an unknown workspace and a bad variable', async () => {
-    expect(await runCli(['apikey', 'revoke', 'key_nope'], env)).toMatchObject({ code: 1, stderr: 'order-gateway: API key key_nope not found\n' });
+    expect(await runCli(['apikey', 'revoke', 'key_nope'], env)).toMatchObject({ code: 1, stderr: `${using}order-gateway: API key key_nope not found\n` });
     expect(await runCli(['apikey', 'list', '--workspace', 'ghost'], env)).toMatchObject({
       code: 1,
-      stderr: 'order-gateway: Workspace "ghost" not found\n',
+      stderr: `${using}order-gateway: Workspace "ghost" not found\n`,
     });
     expect(await runCli(['migrate'], { ...env, MIGRATE_ON_START: 'sometimes' })).toMatchObject({
       code: 1,
       stderr: 'order-gateway: MIGRATE_ON_START must be true or false, got "sometimes"\n',
     });
+  });
+});
+
+describe('the command itself', () => {
+  it('--version prints the package version; serve --help lists every environment variable with its default', async () => {
+    const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8'));
+    expect(await runCli(['--version'], {})).toMatchObject({ code: 0, stdout: `${pkg.version}\n` });
+    const help = await runCli(['serve', '--help'], {});
+    expect(help.code).toBe(0);
+    for (const name of ['PORT', 'HOST', 'DATABASE_URL', 'DATA_DIR', 'MIGRATE_ON_START', 'METRICS_TOKEN', 'REDIS_URL', 'TRUST_PROXY']) {
+      expect(help.stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
+    }
+    expect(help.stdout).toMatch(/^ {2}PORT +HTTP port \(default: 3000\)$/m);
+  });
+
+  it('run where there is no ./data, without DATA_DIR or DATABASE_URL, refuses and says where it looked (serve would create it)', async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'og-nodata-'));
+    try {
+      const result = await runCli(['apikey', 'list', '--workspace', 'default'], {}, 30_000, folder);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `order-gateway: no database to open: DATABASE_URL and DATA_DIR are not set, and there is no ${path.join(fs.realpathSync(folder), 'data')}. ` +
+          'Run this in the folder where `order-gateway serve` keeps its data, or set DATA_DIR (the embedded database) or DATABASE_URL (PostgreSQL).\n',
+      );
+      expect(fs.readdirSync(folder)).toStrictEqual([]);
+      // With ./data there, it is the default database and goes unnamed.
+      fs.mkdirSync(path.join(folder, 'data'));
+      expect(await runCli(['workspace', 'list'], {}, 30_000, folder)).toMatchObject({ code: 0, stderr: '' });
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
   });
 });

@@ -31,6 +31,17 @@ describe('order-gateway serve on the embedded database', () => {
     const key = /ogk_[A-Za-z0-9_-]{43}/.exec(first.output())?.[0];
     expect(key).toBeDefined();
     expect(fs.readFileSync(path.join(dataDir, 'development-key'), 'utf8').trim()).toBe(key);
+    // One banner in development, with every URL, the key's file and the database; "listening" once.
+    const bannerStart = first.output().indexOf('order-gateway is ready (NODE_ENV=development)');
+    expect(bannerStart).toBeGreaterThan(-1);
+    await expect.poll(() => first.output().slice(bannerStart)).toContain('Database');
+    const banner = first.output().slice(bannerStart);
+    expect(banner).toContain(`GraphQL      ${first.url}/graphql`);
+    expect(banner).toContain(`Playground   ${first.url}/graphql (open it in a browser)`);
+    expect(banner).toContain(`API docs     ${first.url}/docs`);
+    expect(banner).toContain(`Dev API key  ${path.join(dataDir, 'development-key')}`);
+    expect(banner).toContain(`Database     embedded PostgreSQL in ${dataDir}`);
+    expect(first.output().match(/listening/g)).toHaveLength(1);
 
     const created = await fetch(`${first.url}/api/orders`, {
       method: 'POST',
@@ -65,6 +76,7 @@ describe('one process per embedded database', () => {
       const result = await runCli(['apikey', 'list', '--workspace', 'default'], { DATA_DIR: dataDir });
       expect(result.code).toBe(1);
       expect(result.stderr.trim()).toBe(
+        `order-gateway: using the embedded database in ${dataDir} (DATA_DIR)\n` +
         `order-gateway: The embedded database in ${dataDir} is in use by process ${process.pid}. Opening it twice ` +
           'corrupts it: stop that process first, or point DATA_DIR at another folder, or use DATABASE_URL for a ' +
           'database shared by several processes.',

@@ -36,7 +36,7 @@ describe('NODE_ENV=production', () => {
     expect(fs.existsSync(path.join(dataDir, 'development-key'))).toBe(false);
     expect(await runCli(['apikey', 'list', '--workspace', 'default'], { DATA_DIR: dataDir })).toMatchObject({
       code: 1,
-      stderr: 'order-gateway: Workspace "default" not found\n',
+      stderr: `order-gateway: using the embedded database in ${dataDir} (DATA_DIR)\norder-gateway: Workspace "default" not found\n`,
     });
   });
 

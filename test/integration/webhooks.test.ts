@@ -34,7 +34,7 @@ describe('deliveries', () => {
   }
 
   const deliveriesOf = async (endpointId: string) =>
-    (await t.app.services.webhooks.listDeliveries(ctx, endpointId, { first: 100 })).deliveries;
+    (await t.app.services.webhooks.listDeliveries(ctx, endpointId, { first: 100 })).edges.map((edge) => edge.delivery);
 
   it('a receiver that answers 500 twice, then 200, gets the event three times with one webhook-id, verified, and it is delivered once', async () => {
     const receiver = await startReceiver([500, 500, 200]);
@@ -213,11 +213,11 @@ describe('the private-network guard', () => {
     answers = { 'shop.example.com': '127.0.0.1' };
     await t.rest.post('/api/orders', orderBody('rebind'));
     await eventually(
-      async () => (await t.app.services.webhooks.listDeliveries(ctx, endpoint.id, {})).deliveries[0]?.status === 'failed',
+      async () => (await t.app.services.webhooks.listDeliveries(ctx, endpoint.id, {})).edges[0]?.delivery.status === 'failed',
       10_000,
       'the delivery to fail',
     );
-    const [delivery] = (await t.app.services.webhooks.listDeliveries(ctx, endpoint.id, {})).deliveries;
+    const delivery = (await t.app.services.webhooks.listDeliveries(ctx, endpoint.id, {})).edges[0]?.delivery;
     expect(delivery?.attempts.map((attempt) => attempt.error)).toStrictEqual([
       expect.stringContaining('refused: 127.0.0.1 is not a public address'),
       expect.stringContaining('refused: 127.0.0.1 is not a public address'),

@@ -13,7 +13,8 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
-const CLI = ['-r', '@swc-node/register', path.join(ROOT, 'src/cli/cli.ts')];
+// Absolute, so that a child may run in another folder (the CLI reads ./.env and ./data there).
+const CLI = ['-r', require.resolve('@swc-node/register'), path.join(ROOT, 'src/cli/cli.ts')];
 
 // ---------------------------------------------------------------------------
 // Tracking
@@ -89,12 +90,14 @@ export interface CliResult {
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   // The child picks its database from DATA_DIR alone unless a test says otherwise.
   const { DATABASE_URL: _ignored, ...env } = process.env;
-  return { ...env, LOG_LEVEL: 'warn', NODE_ENV: 'test', ...extra };
+  // ENV_FILE=none: a developer's .env never leaks into a test; the tests of .env set their own.
+  // SWC_NODE_PROJECT: the child compiles with this repository's tsconfig (decorators) from any folder.
+  return { ...env, LOG_LEVEL: 'warn', NODE_ENV: 'test', ENV_FILE: 'none', SWC_NODE_PROJECT: path.join(ROOT, 'tsconfig.json'), ...extra };
 }
 
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<CliResult> {
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 30_000, cwd = ROOT): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawnTracked(process.execPath, [...CLI, ...args], { cwd: ROOT, env: cleanEnv(env) });
+    const child = spawnTracked(process.execPath, [...CLI, ...args], { cwd, env: cleanEnv(env) });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (chunk) => (stdout += chunk));

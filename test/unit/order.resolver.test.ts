@@ -6,7 +6,7 @@
 import { graphql, type GraphQLSchema } from 'graphql';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { AppError, ErrorCode } from '../../src/errors/app-error';
-import type { GraphQLContext, OrderOperations } from '../../src/graphql/context';
+import type { GraphQLContext, OrderOperations, WebhookOperations } from '../../src/graphql/context';
 import { buildGraphQLSchema } from '../../src/graphql/schema';
 import type { Order, RequestContext } from '../../src/orders/order.types';
 
@@ -45,8 +45,15 @@ function fakeOrders(overrides: Partial<OrderOperations> = {}): OrderOperations {
   };
 }
 
+/** The order resolvers never touch webhooks. */
+const noWebhooks = new Proxy({} as WebhookOperations, {
+  get: () => {
+    throw new Error('the order resolvers must not use webhooks');
+  },
+});
+
 async function run(source: string, orders: OrderOperations, variableValues?: Record<string, unknown>) {
-  const contextValue: GraphQLContext = { requestContext: workspace, orders };
+  const contextValue: GraphQLContext = { requestContext: workspace, orders, webhooks: noWebhooks };
   const result = await graphql({ schema, source, contextValue, variableValues });
   // graphql-js builds null-prototype objects; compare them as the JSON a client receives.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- responses are read by shape in assertions

@@ -1,7 +1,8 @@
 /**
  * The order list must not scan a workspace's orders: with 100,000 orders in
  * one workspace (and more in another), the newest 50 come from the index.
- * This runs the service's own list query under EXPLAIN ANALYZE.
+ * This runs the service's own list query under EXPLAIN ANALYZE. (Slow: 120,000 rows;
+ * `npm run test:slow` runs it on both databases.)
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AuthService } from '../../src/auth/auth.service';

@@ -1,0 +1,84 @@
+/**
+ * `order-gateway webhook …`: manage a workspace's webhook endpoints (events
+ * contract §4) from the command line, as an operator. The rules are the
+ * webhook service's, as over GraphQL.
+ */
+import type { Command } from 'commander';
+import type { Config } from '../../config/config';
+import type { Database } from '../../db/database';
+import { AppError } from '../../errors/app-error';
+import type { CliContext } from '../context';
+
+// Loaded when a command runs (CommonJS `require`: the compiled CLI is CommonJS), so that other commands never load them.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const load = () => ({
+  AuthService: (require('../../auth/auth.service') as typeof import('../../auth/auth.service')).AuthService,
+  WebhookService: (require('../../webhooks/webhook.service') as typeof import('../../webhooks/webhook.service')).WebhookService,
+});
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+async function workspaceId(db: Database, slug: string): Promise<string> {
+  const workspace = await new (load().AuthService)(db.em).findWorkspace(slug);
+  if (!workspace) throw AppError.notFound(`Workspace ${slug}`);
+  return workspace.id;
+}
+
+export function registerWebhookCommands(program: Command, context: CliContext): void {
+  const config = () => context.config();
+  const withDatabase = <T>(_settings: Config, run: (db: Database) => Promise<T>) => context.withDatabase(run);
+  const print = context.print;
+  const service = (db: Database, settings: Config) =>
+    new (load().WebhookService)(db.em, { allowPrivateNetworks: settings.webhookAllowPrivateNetworks });
+  const webhook = program.command('webhook').description('manage webhook endpoints');
+  webhook
+    .command('create')
+    .description('register an endpoint; prints its signing secret once')
+    .requiredOption('--workspace <slug>', 'workspace whose events it receives')
+    .requiredOption('--url <url>', 'http(s) URL the events are POSTed to')
+    .option('--events <types>', 'comma-separated event types (default: all)')
+    .option('--json', 'print one JSON line: {"id","url","events","secret"}')
+    .action(async (options: { workspace: string; url: string; events?: string; json?: boolean }) => {
+      const settings = config();
+      const created = await withDatabase(settings, async (db) =>
+        service(db, settings).createEndpoint(
+          { workspaceId: await workspaceId(db, options.workspace) },
+          { url: options.url, events: options.events?.split(',').map((type) => type.trim()) },
+        ),
+      );
+      if (options.json) {
+        print(JSON.stringify({ id: created.id, url: created.url, events: created.events, secret: created.secret }));
+      } else {
+        print(`Created webhook endpoint ${created.id} for ${created.url} (${created.events.join(', ')}).`);
+        print(`Signing secret (shown only this once): ${created.secret}`);
+      }
+    });
+  webhook
+    .command('list')
+    .description("list a workspace's endpoints (never their secrets)")
+    .requiredOption('--workspace <slug>', 'workspace to list')
+    .option('--json', 'print one JSON line per endpoint')
+    .action(async (options: { workspace: string; json?: boolean }) => {
+      const settings = config();
+      const endpoints = await withDatabase(settings, async (db) =>
+        service(db, settings).listEndpoints({ workspaceId: await workspaceId(db, options.workspace) }),
+      );
+      for (const endpoint of endpoints) {
+        if (options.json) print(JSON.stringify(endpoint));
+        else print(`${endpoint.id}  ${endpoint.url}  ${endpoint.events.join(',')}${endpoint.enabled ? '' : '  disabled'}`);
+      }
+      if (!options.json && endpoints.length === 0) print(`Workspace ${options.workspace} has no webhook endpoints.`);
+    });
+  webhook
+    .command('delete <id>')
+    .description('delete an endpoint and its deliveries')
+    .action(async (id: string) => {
+      const settings = config();
+      await withDatabase(settings, async (db) => {
+        const webhooks = service(db, settings);
+        const owner = await webhooks.workspaceOfEndpoint(id);
+        if (!owner) throw AppError.notFound(`Webhook endpoint ${id}`);
+        await webhooks.deleteEndpoint({ workspaceId: owner }, id);
+      });
+      print(`Deleted ${id}`);
+    });
+}

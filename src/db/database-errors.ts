@@ -1,0 +1,81 @@
+/**
+ * Turns what the driver or the file system throws while opening a database
+ * into one line that names the setting to fix (DATABASE_URL or DATA_DIR).
+ * The original error stays as `cause` (printed at LOG_LEVEL=debug).
+ */
+import type { DatabaseTarget } from './database';
+
+export class DatabaseStartError extends Error {
+  override name = 'DatabaseStartError';
+}
+
+/** A database URL without its password, for messages. */
+export function safeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+const POSTGRES_CODES: Record<string, (url: URL) => string> = {
+  '3D000': (url) => `database "${decodeURIComponent(url.pathname.slice(1))}" does not exist (create it, or fix the name)`,
+  '28000': (url) => `role "${decodeURIComponent(url.username)}" does not exist or may not connect`,
+  '28P01': (url) => `password authentication failed for user "${decodeURIComponent(url.username)}"`,
+  '57P03': () => 'the server is starting up or shutting down; try again shortly',
+  '53300': () => 'the server has no connection slots left (max_connections)',
+};
+
+const NETWORK_CODES: Record<string, (url: URL) => string> = {
+  ECONNREFUSED: (url) => `connection refused at ${url.hostname}:${url.port || 5432} (is PostgreSQL running there?)`,
+  ENOTFOUND: (url) => `host "${url.hostname}" not found`,
+  EAI_AGAIN: (url) => `host "${url.hostname}" could not be resolved`,
+  ETIMEDOUT: (url) => `connecting to ${url.hostname}:${url.port || 5432} timed out`,
+  EHOSTUNREACH: (url) => `host ${url.hostname} is unreachable`,
+};
+
+const FILE_CODES: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EEXIST: 'a file is in the way',
+  ENOSPC: 'the disk is full',
+  EISDIR: 'a folder is in the way',
+};
+
+export function explainDatabaseError(error: unknown, target: DatabaseTarget): string | undefined {
+  const e = error as { code?: unknown; message?: unknown; path?: unknown } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const message = typeof e?.message === 'string' ? e.message : String(error);
+  if (target.kind === 'postgres') {
+    let url: URL;
+    try {
+      url = new URL(target.url);
+    } catch {
+      return undefined;
+    }
+    const where = `DATABASE_URL (${safeUrl(target.url)})`;
+    if (code && POSTGRES_CODES[code]) return `${where}: ${POSTGRES_CODES[code](url)}`;
+    if (code && NETWORK_CODES[code]) return `${where}: ${NETWORK_CODES[code](url)}`;
+    if (/timeout/i.test(message) && /connect|acquir/i.test(message)) return `${where}: no connection within DB_CONNECT_TIMEOUT_MS (${target.connectTimeoutMs} ms)`;
+    return undefined;
+  }
+  if (code && FILE_CODES[code]) {
+    const file = typeof e?.path === 'string' ? ` (${e.path})` : '';
+    return `DATA_DIR (${target.dataDir ?? 'in memory'}): cannot use it: ${FILE_CODES[code]}${file}`;
+  }
+  return undefined;
+}
+
+/** Runs `open` (opening and migrating a database); a failure it can name becomes a one-line `DatabaseStartError`. */
+export async function namingDatabaseErrors<T>(target: DatabaseTarget, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (error) {
+    const explained = explainDatabaseError(error, target);
+    throw explained ? new DatabaseStartError(explained, { cause: error }) : error;
+  }
+}

@@ -1,0 +1,92 @@
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { AppError, ErrorCode } from '../errors/app-error';
+import type { GraphQLContext } from './context';
+import { pageCost } from './cost';
+import { withArgumentErrors, withUserErrors } from './errors';
+import {
+  CreateWebhookEndpointInput,
+  CreateWebhookEndpointPayload,
+  DeleteWebhookEndpointPayload,
+  RedeliverWebhookPayload,
+  WebhookDeliveryConnection,
+  WebhookEndpoint,
+} from './webhook.type';
+
+/** Webhook management, scoped to the caller's workspace. Thin: the rules live in `WebhookService`. */
+@Resolver(() => WebhookEndpoint)
+export class WebhookResolver {
+  @Query(() => [WebhookEndpoint], { description: 'Your workspace’s webhook endpoints, oldest first.' })
+  webhookEndpoints(@Ctx() ctx: GraphQLContext): Promise<WebhookEndpoint[]> {
+    return ctx.webhooks.listEndpoints(ctx.requestContext);
+  }
+
+  @Query(() => WebhookDeliveryConnection, {
+    nullable: true,
+    description: 'An endpoint’s deliveries, newest first, 1 to 100 a page (default 20); null when your workspace has no such endpoint.',
+    complexity: pageCost,
+  })
+  async webhookDeliveries(
+    @Arg('endpointId', () => ID, { description: 'The endpoint id, whep_…' }) endpointId: string,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size, 1 to 100 (default 20)' }) first?: number,
+    @Arg('after', () => String, { nullable: true, description: 'The endCursor of the previous page' }) after?: string,
+  ): Promise<WebhookDeliveryConnection | null> {
+    try {
+      const page = await withArgumentErrors(
+        () => ctx.webhooks.listDeliveries(ctx.requestContext, endpointId, { first: first ?? undefined, after: after ?? undefined }),
+        (path) => path.map(String),
+      );
+      const edges = page.edges.map((edge) => ({ cursor: edge.cursor, node: edge.delivery }));
+      return {
+        edges,
+        pageInfo: {
+          hasNextPage: page.hasNextPage,
+          hasPreviousPage: Boolean(after),
+          startCursor: edges[0]?.cursor ?? null,
+          endCursor: edges.at(-1)?.cursor ?? null,
+        },
+      };
+    } catch (error) {
+      if (error instanceof AppError && error.code === ErrorCode.NOT_FOUND) return null;
+      throw error;
+    }
+  }
+
+  @Mutation(() => CreateWebhookEndpointPayload, {
+    description: 'Registers a webhook endpoint for your workspace and returns its signing secret, once.',
+  })
+  async createWebhookEndpoint(
+    @Arg('input', () => CreateWebhookEndpointInput, { description: 'The endpoint' }) input: CreateWebhookEndpointInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CreateWebhookEndpointPayload> {
+    const { result, userErrors } = await withUserErrors('input', () =>
+      ctx.webhooks.createEndpoint(ctx.requestContext, { url: input.url, events: input.events ?? undefined }),
+    );
+    if (!result) return { endpoint: null, secret: null, userErrors };
+    const { secret, ...endpoint } = result;
+    return { endpoint, secret, userErrors };
+  }
+
+  @Mutation(() => DeleteWebhookEndpointPayload, {
+    description: 'Deletes one of your endpoints, with its deliveries; it receives nothing more.',
+  })
+  async deleteWebhookEndpoint(
+    @Arg('id', () => ID, { description: 'The endpoint id, whep_…' }) id: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<DeleteWebhookEndpointPayload> {
+    const { result, userErrors } = await withUserErrors('input', () => ctx.webhooks.deleteEndpoint(ctx.requestContext, id).then(() => id), 'id');
+    return { deletedId: result, userErrors };
+  }
+
+  @Mutation(() => RedeliverWebhookPayload, {
+    description: 'Delivers the event again now, with a fresh retry schedule (a failed delivery above all).',
+  })
+  async redeliverWebhook(
+    @Arg('deliveryId', () => ID, { description: 'The delivery id, whdl_…' }) deliveryId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<RedeliverWebhookPayload> {
+    const { result, userErrors } = await withUserErrors('input', () => ctx.webhooks.redeliver(ctx.requestContext, deliveryId), 'deliveryId');
+    return { delivery: result, userErrors };
+  }
+}
+

@@ -1,0 +1,63 @@
+/** `order-gateway webhook create | list | delete` (events contract §4), on the same database selection as the server. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServerDatabase, usingRealPostgres } from '../support/database';
+import { runCli } from '../support/processes';
+
+// Each run is a new Node process that loads the whole CLI; on a busy machine that takes a while.
+const TIMEOUT = 90_000;
+let env: Record<string, string>;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  if (usingRealPostgres) {
+    const server = await createServerDatabase();
+    env = { DATABASE_URL: server.url };
+    cleanup = server.drop;
+  } else {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-cli-webhooks-'));
+    env = { DATA_DIR: dir };
+    cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
+  }
+  expect((await runCli(['workspace', 'create', 'shop'], env, TIMEOUT)).code).toBe(0);
+}, 120_000);
+afterAll(() => cleanup());
+
+describe('order-gateway webhook', { timeout: 300_000 }, () => {
+  it('create --json prints {id, url, events, secret}; list shows it without the secret; delete removes it', async () => {
+    const local = { ...env, WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' };
+    const created = await runCli(
+      ['webhook', 'create', '--workspace', 'shop', '--url', 'http://127.0.0.1:9/hooks', '--events', 'order.created,order.updated', '--json'],
+      local,
+      TIMEOUT,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const lines = created.stdout.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(1);
+    const endpoint = JSON.parse(lines[0]);
+    expect(Object.keys(endpoint)).toStrictEqual(['id', 'url', 'events', 'secret']);
+    expect(endpoint).toStrictEqual({
+      id: expect.stringMatching(/^whep_[0-9A-Z]{26}$/),
+      url: 'http://127.0.0.1:9/hooks',
+      events: ['order.created', 'order.updated'],
+      secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/),
+    });
+
+    const listed = await runCli(['webhook', 'list', '--workspace', 'shop'], local, TIMEOUT);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toBe(`${endpoint.id}  http://127.0.0.1:9/hooks  order.created,order.updated\n`);
+    expect(listed.stdout).not.toContain(endpoint.secret);
+
+    expect((await runCli(['webhook', 'delete', endpoint.id], local, TIMEOUT)).stdout).toBe(`Deleted ${endpoint.id}\n`);
+  });
+
+  // The service's other refusals (event types, URLs) are tested in test/integration/webhooks.test.ts; each CLI run costs a process.
+  it('refuses a private address with the guard on (outside development), naming the address', async () => {
+    const guarded = await runCli(['webhook', 'create', '--workspace', 'shop', '--url', 'http://10.0.0.1/hooks', '--events', 'order.gone'], env, TIMEOUT);
+    expect(guarded.code).toBe(1);
+    expect(guarded.stderr).toContain('url must reach a public address (10.0.0.1 is private, loopback or link-local)');
+    expect(guarded.stderr).toContain('events[0] must be one of order.created, order.updated, order.status_changed');
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * Start-up that fails fast and tells the truth (issue 12, points 6–9): .env is
+ * read, a port in use or a bad HOST stops the process at once with one line,
+ * a database or data-folder error is one line naming DATABASE_URL or
+ * DATA_DIR, and pending migrations keep /readyz at 503.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { usingRealPostgres } from '../support/database';
+import { runCli, startServer } from '../support/processes';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-start-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** One line on stderr, and nothing that looks like a stack. */
+function oneLine(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  expect(stderr).not.toMatch(/^\s+at /m);
+  return lines[lines.length - 1];
+}
+
+describe('.env', () => {
+  it('is read from the current folder, and the real environment wins over it', async () => {
+    const folder = tempDir();
+    fs.writeFileSync(path.join(folder, '.env'), `DATA_DIR=${path.join(folder, 'from-dotenv')}\nMIGRATE_ON_START=sometimes\n`);
+    const bad = await runCli(['migrate'], { ENV_FILE: '.env' }, 30_000, folder);
+    expect(bad).toMatchObject({ code: 1, stderr: 'order-gateway: MIGRATE_ON_START must be true or false, got "sometimes"\n' });
+    const good = await runCli(['migrate'], { ENV_FILE: '.env', MIGRATE_ON_START: 'true' }, 30_000, folder);
+    expect(good.code, good.stderr).toBe(0);
+    expect(fs.existsSync(path.join(folder, 'from-dotenv', 'pgdata'))).toBe(true);
+  });
+});
+
+describe('serve cannot listen', () => {
+  it('a port in use: exits 1 at once with one line naming PORT', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const started = Date.now();
+      const result = await runCli(['serve'], { DATA_DIR: tempDir(), PORT: String(port), METRICS_TOKEN: 'test-metrics-token-0123456789' });
+      expect(result.code).toBe(1);
+      expect(oneLine(result.stderr)).toBe(
+        `order-gateway: PORT=${port}: the port is already in use on 127.0.0.1 (stop the other process, or choose another PORT)`,
+      );
+      // It did not wait for anything after the failure (the test's 30 s budget would catch a hang).
+      expect(Date.now() - started).toBeLessThan(30_000);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it('a HOST that is not this machine: exits 1 with one line naming HOST', async () => {
+    const result = await runCli(['serve'], { DATA_DIR: tempDir(), PORT: '0', HOST: '192.0.2.1', METRICS_TOKEN: 'test-metrics-token-0123456789' });
+    expect(result.code).toBe(1);
+    expect(oneLine(result.stderr)).toBe(
+      'order-gateway: HOST=192.0.2.1: not an address of this machine (use 127.0.0.1 for this machine only, 0.0.0.0 for every interface)',
+    );
+  });
+});
+
+describe('database and data-folder errors', () => {
+  it.skipIf(!usingRealPostgres)('a database that does not exist, and a refused connection: one line naming DATABASE_URL (PostgreSQL pass)', async () => {
+    const url = new URL(process.env.DATABASE_URL as string);
+    url.pathname = '/og_no_such_database';
+    const missing = await runCli(['migrate'], { DATABASE_URL: url.toString() });
+    expect(missing.code).toBe(1);
+    expect(oneLine(missing.stderr)).toBe(
+      `order-gateway: DATABASE_URL (${url.toString()}): database "og_no_such_database" does not exist (create it, or fix the name)`,
+    );
+    url.port = '1';
+    const refused = await runCli(['workspace', 'list'], { DATABASE_URL: url.toString() });
+    expect(refused.code).toBe(1);
+    expect(oneLine(refused.stderr)).toContain(`order-gateway: DATABASE_URL (${url.toString()}): connection refused at 127.0.0.1:1`);
+  });
+
+  it('a DATA_DIR under a file: one line naming DATA_DIR; the stack only at LOG_LEVEL=debug', async () => {
+    const file = path.join(tempDir(), 'a-file');
+    fs.writeFileSync(file, 'not a folder');
+    const dataDir = path.join(file, 'data');
+    const result = await runCli(['migrate'], { DATA_DIR: dataDir });
+    expect(result.code).toBe(1);
+    expect(oneLine(result.stderr)).toMatch(new RegExp(`^order-gateway: DATA_DIR \\(${dataDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\): cannot use it: `));
+    const debug = await runCli(['migrate'], { DATA_DIR: dataDir, LOG_LEVEL: 'debug' });
+    expect(debug.stderr).toMatch(/^\s+at /m);
+  });
+});
+
+describe('MIGRATE_ON_START=false on an unmigrated database', () => {
+  it('serve starts, says so, and /readyz answers 503 with the reason until `migrate` runs', async () => {
+    const dataDir = tempDir();
+    const server = await startServer({ DATA_DIR: dataDir, MIGRATE_ON_START: 'false' });
+    try {
+      const ready = await fetch(`${server.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { status: string }).status).toMatch(/^migrations pending: Migration20261127130000_initial, .* \(run `order-gateway migrate`\)$/);
+      expect(server.output()).toContain('MIGRATE_ON_START=false and');
+      expect(server.output()).toContain('/readyz answers 503 until `order-gateway migrate` applies them');
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,49 @@
+/**
+ * The Dockerfile and compose.yaml cannot be built here (no Docker engine), so
+ * the Dockerfile's build and start steps are scripts/release.sh subcommands,
+ * which CI runs (`scripts/release.sh check`). This checks that the files say
+ * what the README promises and call only subcommands the script has.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(__dirname, '../..');
+const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
+
+describe('Dockerfile and compose.yaml', () => {
+  const dockerfile = read('Dockerfile');
+  const script = read('scripts/release.sh');
+  const subcommands = [...script.matchAll(/^ {2}(\w+)\) \w+ "\$@" ;;$/gm)].map((m) => m[1]);
+
+  it('builds in two Node 20 slim stages and runs as a non-root user with a readiness health check on all interfaces', () => {
+    expect(dockerfile.match(/^FROM node:20-slim/gm)).toHaveLength(2);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK [\s\S]*\/readyz/m);
+    expect(dockerfile).toMatch(/HOST=0\.0\.0\.0/);
+  });
+
+  it('builds and starts through scripts/release.sh subcommands that exist (the ones CI runs)', () => {
+    expect(subcommands).toStrictEqual(['pack', 'install', 'start', 'check']);
+    const instructions = dockerfile.split('\n').filter((line) => !line.startsWith('#')).join('\n');
+    const used = [...instructions.matchAll(/(?:release\.sh|order-gateway-release)"?,? "?(\w+)/g)].map((m) => m[1]);
+    expect(new Set(used)).toStrictEqual(new Set(['pack', 'install', 'start']));
+    expect(read('.ci/run')).toContain('scripts/release.sh check');
+  });
+
+  it('compose runs PostgreSQL, Redis, a migration step before the gateways, with REDIS_URL shared', () => {
+    const compose = read('compose.yaml');
+    for (const service of ['postgres:', 'redis:', 'migrate:', 'gateway:']) expect(compose).toContain(`\n  ${service}`);
+    expect(compose).toContain('command: ["migrate"]');
+    expect(compose).toContain('REDIS_URL: redis://redis:6379');
+    expect(compose).toContain('service_completed_successfully');
+  });
+
+  it('packs dist/ and leaves src/ out; prepare and prestart build only when TypeScript is there', () => {
+    const pkg = JSON.parse(read('package.json'));
+    expect(pkg.files).toContain('dist/');
+    expect(pkg.files).not.toContain('src/');
+    expect(pkg.scripts.prepare).toBe('node scripts/build-if-needed.js');
+    expect(pkg.scripts.prestart).toBe('node scripts/build-if-needed.js --if-stale');
+  });
+});
