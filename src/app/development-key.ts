@@ -16,3 +16,16 @@ export async function ensureDevelopmentKey(auth: AuthService, dataDir: string): 
   fs.writeFileSync(path.join(dataDir, DEVELOPMENT_KEY_FILE), `${created.key}\n`, { mode: 0o600 });
   return created.key;
 }
+
+/** Addresses of this machine: the development key is only ever shown to a browser on it. */
+export const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+/** The development key in `dir`, or undefined when there is none (yet). */
+export async function readDevelopmentKey(dir: string): Promise<string | undefined> {
+  try {
+    const key = (await fs.promises.readFile(path.join(dir, DEVELOPMENT_KEY_FILE), 'utf8')).trim();
+    return key || undefined;
+  } catch {
+    return undefined;
+  }
+}

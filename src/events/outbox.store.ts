@@ -14,6 +14,7 @@
  * pending events: another relay can take an order only through its head, so
  * the whole chain is this relay's, and it publishes the chain in order.
  */
+import { parseExactJson } from '../shared/exact-json';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, queryAll, queryOne } from '../db/sql';
 import type { StoredEvent } from './order-events';
@@ -40,14 +41,17 @@ update order_events e set claimed_until = clock_timestamp() + ? * interval '1 mi
 from chains c
 where e.position = c.position
 returning e.position::text as position, e.id, e.workspace_id as "workspaceId", e.order_id as "orderId", e.type,
-          e.sequence, e.time, e.data, e.attempts`;
+          e.sequence, e.time, e.data::text as data, e.attempts`;
 
 export class OutboxStore {
   constructor(private readonly em: EntityManager) {}
 
   /** The pending events of up to `limit` orders (the oldest heads first), leased for `leaseMs`, in position order. */
   async claim(limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
-    const rows = await queryAll<ClaimedEvent>(this.em.fork(), CLAIM, [limit, leaseMs]);
+    // `data` as text, parsed here: an order's metadata keeps its exact numbers (shared/exact-json.ts).
+    const rows = (await queryAll<ClaimedEvent & { data: string }>(this.em.fork(), CLAIM, [limit, leaseMs])).map(
+      (row): ClaimedEvent => ({ ...row, data: parseExactJson(row.data) as object }),
+    );
     return rows.sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
   }
 

@@ -15,6 +15,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { OutboxStore, ClaimedEvent } from './outbox.store';
 import { toCloudEvent, type CloudEvent } from './order-events';
 import { WakeableLoop } from './wakeable-loop';
+import { stringifyJson } from '../shared/exact-json';
 import type { EventPublisher } from './publisher';
 
 export interface RelayObserver {
@@ -135,7 +136,8 @@ export class EventRelay {
   /** Every publisher, in turn; true when all took it, false after giving the event back for a retry. */
   private async publish(event: ClaimedEvent): Promise<boolean> {
     const cloudEvent = toCloudEvent(event);
-    const body = this.encoder.encode(JSON.stringify(cloudEvent));
+    // stringifyJson: metadata's numbers beyond a double leave as the numbers they are (shared/exact-json.ts).
+    const body = this.encoder.encode(stringifyJson(cloudEvent));
     for (const publisher of this.options.publishers) {
       try {
         await publisher.publish(cloudEvent, body);

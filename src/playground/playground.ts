@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { DEVELOPMENT_KEY_FILE } from '../app/development-key';
+import { LOOPBACK, readDevelopmentKey } from '../app/development-key';
 import { ASSET_PREFIX, PLAYGROUND_CSP, PLAYGROUND_CSS, PLAYGROUND_SCRIPT, playgroundHtml } from './playground.page';
 
 export interface PlaygroundOptions {
@@ -65,21 +65,10 @@ export function prefersHtml(accept: string | undefined): boolean {
   return html > 0 && html >= json;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-
-async function readKey(dir: string): Promise<string | undefined> {
-  try {
-    const key = (await fs.promises.readFile(path.join(dir, DEVELOPMENT_KEY_FILE), 'utf8')).trim();
-    return key || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export function registerPlayground(app: FastifyInstance, options: PlaygroundOptions): void {
   const sendPage = async (request: FastifyRequest, reply: FastifyReply) => {
     // The development key is only ever shown to a browser on this machine.
-    const apiKey = options.developmentKeyDir && LOOPBACK.has(request.ip) ? await readKey(options.developmentKeyDir) : undefined;
+    const apiKey = options.developmentKeyDir && LOOPBACK.has(request.ip) ? await readDevelopmentKey(options.developmentKeyDir) : undefined;
     return reply
       .header('content-type', 'text/html; charset=utf-8')
       .header('content-security-policy', PLAYGROUND_CSP)

@@ -16,6 +16,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { ErrorCode } from '../errors/app-error';
 import { HTTP_STATUS } from './error-handler';
+import { LOOPBACK, readDevelopmentKey } from '../app/development-key';
 import { ErrorEnvelope } from './schemas';
 
 export const API_PREFIX = '/api';
@@ -327,7 +328,30 @@ function packageVersion(): string {
 }
 
 /** Registers the generator; it must come before the routes it documents. */
-export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+export interface OpenApiOptions {
+  /**
+   * Where the development key is (development on the embedded database), or
+   * null. Swagger UI's Authorize dialog is then filled in with it for a browser
+   * on this machine, as the playground is; it is read on each page load.
+   */
+  developmentKeyDir?: string | null;
+}
+
+/**
+ * Runs in the browser when Swagger UI is ready. @fastify/swagger-ui writes a
+ * function option into its page as the function's source text, so this one is
+ * given by its text: it refers to the page's own `ui`, which exists only there.
+ */
+const PREAUTHORIZE: () => void = Object.assign(() => undefined, {
+  toString: () => `function () {
+    fetch(${JSON.stringify(`${DOCS_PREFIX}/development-key`)}, { credentials: 'same-origin', cache: 'no-store' })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (body) { if (body && body.key) ui.preauthorizeApiKey('bearerAuth', body.key); })
+      .catch(function () {});
+  }`,
+});
+
+export async function registerOpenApi(app: FastifyInstance, options: OpenApiOptions = {}): Promise<void> {
   await app.register(fastifySwagger, {
     openapi: {
       // 3.1: its schemas are JSON Schema, so `type: ['number', 'string']` and `const` pass as written.
@@ -366,6 +390,21 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
 
   await app.register(fastifySwaggerUi, {
     routePrefix: DOCS_PREFIX,
-    uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: false },
+    uiConfig: {
+      docExpansion: 'list',
+      deepLinking: true,
+      persistAuthorization: false,
+      ...(options.developmentKeyDir ? { onComplete: PREAUTHORIZE } : {}),
+    },
   });
+  const keyDir = options.developmentKeyDir;
+  if (keyDir) {
+    // The development key is only ever given to a browser on this machine.
+    app.get(`${DOCS_PREFIX}/development-key`, { schema: { hide: true } }, async (request, reply) => {
+      const key = LOOPBACK.has(request.ip) ? await readDevelopmentKey(keyDir) : undefined;
+      void reply.header('cache-control', 'no-store');
+      if (!key) return reply.status(404).send({ success: false, error: { code: 'NOT_FOUND', message: 'No development key here' } });
+      return { key };
+    });
+  }
 }

@@ -132,4 +132,26 @@ describe('REST docs', () => {
     expect(errors).toStrictEqual([]);
     await page.context().close();
   });
+
+  it('opens with the Authorize dialog filled in with the development key, and Try it out answers 200', async () => {
+    const { page, errors } = await openPage(`${server.url}/docs`);
+    await page.locator('.opblock').first().waitFor();
+    // Authorized already: the lock is closed, and the dialog offers Logout rather than a field to fill in.
+    await expect.poll(() => page.locator('.btn.authorize').getAttribute('class')).toContain('locked');
+    await page.locator('.btn.authorize').click();
+    const dialog = page.locator('.auth-container').first();
+    await dialog.waitFor();
+    expect(await dialog.innerText()).toMatch(/Authorized/);
+    await expect.poll(() => page.locator('.modal-ux button:has-text("Logout")').count()).toBeGreaterThan(0);
+    await page.locator('.modal-ux .close-modal').click();
+
+    const list = page.locator('.opblock-get', { has: page.locator('.opblock-summary-path', { hasText: /^\/api\/orders$/ }) }).first();
+    await list.locator('.opblock-summary').click();
+    await list.locator('button.try-out__btn').click();
+    await list.locator('button.execute').click();
+    await expect.poll(() => list.locator('.live-responses-table .response-col_status').first().innerText()).toContain('200');
+    await page.screenshot({ path: path.join(RESULTS, 'docs-authorized.png') });
+    expect(errors).toStrictEqual([]);
+    await page.context().close();
+  });
 });
