@@ -57,7 +57,9 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
   const handler = makeHandler<{ authorization?: unknown }, Record<PropertyKey, never>>({
     schema: options.schema,
     onConnect: async (ctx) => {
-      const authorization = ctx.connectionParams?.authorization;
+      // `authorization` as the contract says; `Authorization` too, as GraphiQL sends its Headers tab.
+      const params = ctx.connectionParams ?? {};
+      const authorization = params.authorization ?? (params as Record<string, unknown>).Authorization;
       let requestContext: RequestContext;
       try {
         requestContext = await options.authenticate(typeof authorization === 'string' ? authorization : undefined);

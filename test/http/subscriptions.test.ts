@@ -99,6 +99,25 @@ describe('subscriptions', () => {
     one.dispose();
   }, 20_000);
 
+  it('takes the key as Authorization too (GraphiQL sends its Headers tab as the payload)', async () => {
+    let closed: number | undefined;
+    const client = createClient({
+      url,
+      webSocketImpl: WebSocket,
+      lazy: false,
+      retryAttempts: 0,
+      connectionParams: { Authorization: await t.bearer('graphiql') },
+      on: { closed: (event) => (closed = (event as { code: number }).code), connected: () => undefined },
+      onNonLazyError: () => undefined,
+    });
+    clients.push(client);
+    const created = subscribe(client, 'subscription { orderCreated { customerId } }');
+    await sleep(200);
+    await t.rest.post('/api/orders', body, { authorization: await t.bearer('graphiql') });
+    await expect.poll(() => created.received.length, { timeout: 5_000 }).toBe(1);
+    expect(closed).toBeUndefined();
+  });
+
   it.each([
     ['a bad key', 'Bearer ogk_not-a-real-key'],
     ['no key', undefined],
