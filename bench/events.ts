@@ -13,7 +13,9 @@
  * Settings: DATABASE_URL (a fresh database on that server; embedded
  * otherwise), BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (10),
  * BENCH_RELAY_EVENTS (5000), BENCH_RATE (200), BENCH_NATS_URL (nats://127.0.0.1:4222;
- * "off" for none). Writes bench/results/events.json.
+ * "off" for none), BENCH_EVENTS_ONLY_CREATES=1 (part 1 only), BENCH_EVENTS_RELAY=false
+ * (part 1 with the relay off in both modes: what the outbox write alone costs).
+ * Writes bench/results/events.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -33,6 +35,8 @@ const connections = intEnv('BENCH_CONNECTIONS', 10, 1, 256);
 const relayEvents = intEnv('BENCH_RELAY_EVENTS', 5000, 100, 1_000_000);
 const rate = intEnv('BENCH_RATE', 200, 1, 10_000);
 const natsSetting = process.env.BENCH_NATS_URL?.trim() || 'nats://127.0.0.1:4222';
+const onlyCreates = process.env.BENCH_EVENTS_ONLY_CREATES === '1';
+const relayInCreates = process.env.BENCH_EVENTS_RELAY !== 'false';
 
 const BODY = JSON.stringify({
   customer_id: 'bench',
@@ -80,7 +84,7 @@ async function startGateway(env: NodeJS.ProcessEnv): Promise<{ url: string; stop
     const timer = setTimeout(() => reject(new Error(`gateway did not start: ${output.slice(-2000)}`)), 180_000);
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /listening on (http:\/\/[^\s]+) \(/.exec(output);
+      const match = /"address":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output);
       if (match?.[1]) {
         clearTimeout(timer);
         resolve(match[1]);
@@ -166,6 +170,7 @@ async function main(): Promise<void> {
       database: env.DATABASE_URL ? 'postgres' : 'embedded',
       nats: nats ? `${nats} (stream ${stream})` : 'none',
       connections,
+      relayDuringCreates: relayInCreates,
     };
 
     // 1. Creates with events on and off, alternating.
@@ -174,7 +179,7 @@ async function main(): Promise<void> {
     const p99 = { on: [] as number[], off: [] as number[] };
     for (let round = 1; round <= rounds; round++) {
       for (const mode of ['on', 'off'] as const) {
-        const gateway = await startGateway({ ...env, EVENTS_OUTBOX: String(mode === 'on') });
+        const gateway = await startGateway({ ...env, EVENTS_OUTBOX: String(mode === 'on'), EVENTS_RELAY: String(relayInCreates) });
         await load(gateway.url, key, { duration: 1 }); // warm-up
         const result = await load(gateway.url, key, { duration: seconds });
         await gateway.stop();
@@ -194,12 +199,17 @@ async function main(): Promise<void> {
       rounds: { on, off },
     };
 
+    if (onlyCreates) {
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return;
+    }
+
     // 2. Relay throughput: a backlog made with the relay off, drained by one relay.
     const writer = await startGateway({ ...env, EVENTS_RELAY: 'false' });
     await load(writer.url, key, { amount: relayEvents });
     await writer.stop();
     const startedAt = Date.now();
-    const relay = await startGateway({ ...env, EVENTS_POLL_INTERVAL_MS: '50' });
+    const relay = await startGateway({ ...env, EVENTS_RELAY: 'true', EVENTS_POLL_INTERVAL_MS: '50' });
     const ready = Date.now();
     let backlog = Infinity;
     if (env.DATABASE_URL) {

@@ -9,8 +9,10 @@
  * relay that dies mid-publish leaves its lease to expire, and another one
  * publishes the event again (the broker drops the repeat by its id).
  *
- * Only an order's head is claimable: its lowest pending position, so each
- * order's events leave in `sequence` order, one at a time.
+ * A relay claims orders by their head (the lowest pending position, locked
+ * with SKIP LOCKED and leased), together with the rest of each such order's
+ * pending events: another relay can take an order only through its head, so
+ * the whole chain is this relay's, and it publishes the chain in order.
  */
 import { parseExactJson } from '../shared/exact-json';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -21,8 +23,8 @@ import type { StoredEvent } from './order-events';
 export type ClaimedEvent = StoredEvent & { attempts: number };
 
 const CLAIM = `
-with claimable as (
-  select e.position from order_events e
+with heads as (
+  select e.position, e.order_id from order_events e
   where e.published_at is null
     and (e.claimed_until is null or e.claimed_until < clock_timestamp())
     and not exists (
@@ -31,9 +33,12 @@ with claimable as (
   order by e.position
   limit ?
   for update skip locked
+), chains as (
+  select e.position from order_events e join heads h on h.order_id = e.order_id
+  where e.published_at is null
 )
 update order_events e set claimed_until = clock_timestamp() + ? * interval '1 millisecond'
-from claimable c
+from chains c
 where e.position = c.position
 returning e.position::text as position, e.id, e.workspace_id as "workspaceId", e.order_id as "orderId", e.type,
           e.sequence, e.time, e.data::text as data, e.attempts`;
@@ -41,7 +46,7 @@ returning e.position::text as position, e.id, e.workspace_id as "workspaceId", e
 export class OutboxStore {
   constructor(private readonly em: EntityManager) {}
 
-  /** Up to `limit` order heads, leased for `leaseMs`, oldest first. */
+  /** The pending events of up to `limit` orders (the oldest heads first), leased for `leaseMs`, in position order. */
   async claim(limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
     // `data` as text, parsed here: an order's metadata keeps its exact numbers (shared/exact-json.ts).
     const rows = (await queryAll<ClaimedEvent & { data: string }>(this.em.fork(), CLAIM, [limit, leaseMs])).map(

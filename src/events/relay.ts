@@ -57,9 +57,9 @@ export class EventRelay {
     this.emitter.setMaxListeners(0);
     this.loop = new WakeableLoop(
       async () => {
-        // A full batch, or a published head that lets its order's next event go: go round again.
-        const { claimed, published } = await this.round();
-        return claimed === this.batchSize || published > 0;
+        // A full batch: there may be more waiting.
+        const { claimed } = await this.round();
+        return claimed === this.batchSize;
       },
       options.pollIntervalMs,
       (error) => options.log.warn({ err: error }, 'event relay: the outbox could not be read; will retry'),
@@ -102,24 +102,39 @@ export class EventRelay {
     }
   }
 
+  /**
+   * Claims up to `batchSize` orders' pending events (see `OutboxStore.claim`),
+   * publishes each order's in `sequence` order (orders in parallel), stopping
+   * an order at its first failure, and marks what went out.
+   */
   private async round(): Promise<{ claimed: number; published: number }> {
     const claimed = await this.options.store.claim(this.batchSize, this.leaseMs);
     if (claimed.length === 0) return { claimed: 0, published: 0 };
-    const results = await Promise.all(claimed.map((event) => this.publish(event)));
-    const done = results.filter((result): result is CloudEvent => result !== undefined);
-    await this.options.store.markPublished(
-      claimed.filter((_event, index) => results[index] !== undefined).map((event) => event.position),
+    const byOrder = new Map<string, ClaimedEvent[]>();
+    for (const event of claimed) byOrder.set(event.orderId, [...(byOrder.get(event.orderId) ?? []), event]);
+    const published = new Set<string>();
+    await Promise.all(
+      [...byOrder.values()].map(async (events) => {
+        for (const event of events) {
+          // The rest of a failed order's events wait behind it; they go out with it on a later round.
+          if (!(await this.publish(event))) return;
+          published.add(event.position);
+        }
+      }),
     );
+    const done = claimed.filter((event) => published.has(event.position));
+    await this.options.store.markPublished(done.map((event) => event.position));
     const now = Date.now();
     for (const event of done) {
-      this.options.observer?.published(event, (now - Date.parse(event.time)) / 1000);
-      this.notify(event);
+      const cloudEvent = toCloudEvent(event);
+      this.options.observer?.published(cloudEvent, (now - Date.parse(cloudEvent.time)) / 1000);
+      this.notify(cloudEvent);
     }
-    return { claimed: claimed.length, published: done.length };
+    return { claimed: byOrder.size, published: done.length };
   }
 
-  /** Every publisher, in turn; the CloudEvent when all took it, undefined after giving the event back for a retry. */
-  private async publish(event: ClaimedEvent): Promise<CloudEvent | undefined> {
+  /** Every publisher, in turn; true when all took it, false after giving the event back for a retry. */
+  private async publish(event: ClaimedEvent): Promise<boolean> {
     const cloudEvent = toCloudEvent(event);
     // stringifyJson: metadata's numbers beyond a double leave as the numbers they are (shared/exact-json.ts).
     const body = this.encoder.encode(stringifyJson(cloudEvent));
@@ -131,10 +146,10 @@ export class EventRelay {
         const message = `${publisher.name}: ${error instanceof Error ? error.message : String(error)}`;
         if (event.attempts === 0) this.options.log.warn({ err: error, eventId: event.id }, 'event relay: publish failed; will retry');
         await this.options.store.release(event.position, message, this.retryDelay(event.attempts)).catch(() => undefined);
-        return undefined;
+        return false;
       }
     }
-    return cloudEvent;
+    return true;
   }
 
   /** Exponential from 250 ms, capped, with "equal jitter" so that many processes do not retry in step. */

@@ -11,6 +11,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { Webhook } from 'standardwebhooks';
 import { toCloudEvent } from '../events/order-events';
 import { WakeableLoop } from '../events/wakeable-loop';
+import { stringifyJson } from '../shared/exact-json';
 import type { Lookup } from './network-guard';
 import { retryDelay } from './retry-schedule';
 import { sendWebhook } from './webhook.sender';
@@ -69,7 +70,7 @@ export class WebhookDispatcher {
 
   private async attempt(delivery: DueDelivery): Promise<void> {
     const event = toCloudEvent(delivery.event);
-    const body = JSON.stringify(event);
+    const body = stringifyJson(event);
     const at = new Date();
     const signature = new Webhook(delivery.secret).sign(event.id, at, body);
     const result = await sendWebhook({

@@ -2,6 +2,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, queryAll } from '../db/sql';
 import type { StoredEvent } from '../events/order-events';
+import { parseExactJson } from '../shared/exact-json';
 
 export interface DueDelivery {
   id: string;
@@ -24,7 +25,7 @@ update webhook_deliveries d set claimed_until = clock_timestamp() + ? * interval
 from due, webhook_endpoints w, order_events e
 where d.id = due.id and w.id = d.endpoint_id and e.id = d.event_id
 returning d.id, d.attempts, w.url, w.secret, e.position::text as position, e.id as "eventId", e.workspace_id as "workspaceId",
-          e.order_id as "orderId", e.type, e.sequence, e.time, e.data`;
+          e.order_id as "orderId", e.type, e.sequence, e.time, e.data::text as data`;
 
 type ClaimRow = Omit<DueDelivery, 'event'> & Omit<StoredEvent, 'id'> & { eventId: string };
 
@@ -37,13 +38,14 @@ export class WebhookStore {
   constructor(private readonly em: EntityManager) {}
 
   async claimDue(limit: number, leaseMs: number): Promise<DueDelivery[]> {
-    const rows = await queryAll<ClaimRow>(this.em.fork(), CLAIM, [limit, leaseMs]);
-    return rows.map(({ id, attempts, url, secret, eventId, ...event }) => ({
+    const rows = await queryAll<ClaimRow & { data: string }>(this.em.fork(), CLAIM, [limit, leaseMs]);
+    // `data` as text, parsed exactly: metadata numbers beyond a double go out as they were sent (shared/exact-json.ts).
+    return rows.map(({ id, attempts, url, secret, eventId, data, ...event }) => ({
       id,
       attempts,
       url,
       secret,
-      event: { ...event, id: eventId },
+      event: { ...event, data: parseExactJson(data) as object, id: eventId },
     }));
   }
 

@@ -35,6 +35,8 @@ it('shows the backlog, then what was published and how long it took, and webhook
   t.app.events.relay.start();
   t.app.events.webhooks.start();
   await eventually(async () => receiver.received.length === 3, 10_000, 'two deliveries, one retried');
+  // The receiver answers before the dispatcher records the attempt: wait for the count, not the request.
+  await eventually(async () => sampleValue(await scrape(), 'webhook_attempts_total', { result: 'delivered' }) === 2, 10_000, 'the attempts to be counted');
 
   families = await scrape();
   expect(sampleValue(families, 'outbox_backlog', {})).toBe(0);
