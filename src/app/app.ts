@@ -212,6 +212,14 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     });
   }
   const schema = await buildGraphQLSchema();
+  const protection = graphqlProtection({
+    maxDepth: config.graphqlMaxDepth,
+    maxAliases: config.graphqlMaxAliases,
+    maxDirectives: config.graphqlMaxDirectives,
+    maxTokens: config.graphqlMaxTokens,
+    maxCost: config.graphqlMaxCost,
+    introspection: config.introspection,
+  });
   // Subscriptions: fed from NATS when configured (events from every process), else from this process's relay.
   const feed = new OrderFeed(http.log.child({ component: 'order-feed' }));
   const stopFeed = config.natsUrl
@@ -224,6 +232,9 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     orders: services.orders,
     webhooks: services.webhooks,
     authenticate: (authorization) => services.auth.authenticate(authorization),
+    // The same depth, alias and directive limits as over HTTP.
+    validationRules: protection.validationRules,
+    maxTokens: config.graphqlMaxTokens,
     subscriptionsPerConnection: config.subscriptionsPerConnection,
     connectionsPerKey: config.subscriptionConnectionsPerKey,
   });
@@ -236,14 +247,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     introspection: config.introspection,
     plugins: [graphqlTelemetryPlugin(metrics), requestIdOnInternalErrorsPlugin()],
     maxResponseBytes: config.graphqlMaxResponseBytes,
-    protection: graphqlProtection({
-      maxDepth: config.graphqlMaxDepth,
-      maxAliases: config.graphqlMaxAliases,
-      maxDirectives: config.graphqlMaxDirectives,
-      maxTokens: config.graphqlMaxTokens,
-      maxCost: config.graphqlMaxCost,
-      introspection: config.introspection,
-    }),
+    protection,
   });
 
   events.start();
