@@ -22,6 +22,8 @@ declare module 'autocannon' {
       connections?: number;
       duration?: number;
       amount?: number;
+      /** Requests per second across all connections. */
+      overallRate?: number;
       timeout?: number;
       pipelining?: number;
       method?: string;

@@ -27,6 +27,8 @@ import zlib from 'node:zlib';
 import { OrderService } from '../orders/order.service';
 import { createEvents, type Events } from '../events/events';
 import { orderEvents } from '../events/order-events';
+import { feedFromNats, OrderFeed } from '../events/order-feed';
+import { registerSubscriptions } from '../graphql/subscriptions';
 import type { Lookup } from '../webhooks/network-guard';
 import { WebhookService } from '../webhooks/webhook.service';
 import { instrumentDatabase } from '../observability/db-metrics';
@@ -116,7 +118,18 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
   });
 
   const metrics = new Metrics();
-  const events = createEvents(config, db, http.log, { webhookLookup });
+  const events = createEvents(config, db, http.log, {
+    webhookLookup,
+    observer: {
+      published(event, latencySeconds) {
+        metrics.eventsPublished.inc({ type: event.type });
+        metrics.eventPublishLatency.observe(latencySeconds);
+      },
+      publishFailed: (publisher) => metrics.eventPublishFailures.inc({ publisher }),
+    },
+    onWebhookAttempt: (result) => metrics.webhookAttempts.inc({ result }),
+  });
+  metrics.watchOutbox(() => events.backlog());
   const services: Services = {
     orders: new OrderService(db.em, {
       idempotencyTtlMs: config.idempotencyTtlMs,
@@ -198,8 +211,25 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
       developmentKeyDir,
     });
   }
+  const schema = await buildGraphQLSchema();
+  // Subscriptions: fed from NATS when configured (events from every process), else from this process's relay.
+  const feed = new OrderFeed(http.log.child({ component: 'order-feed' }));
+  const stopFeed = config.natsUrl
+    ? feedFromNats(feed, { url: config.natsUrl, subjectPrefix: config.natsSubjectPrefix }, http.log)
+    : ((unsubscribe) => async () => unsubscribe())(events.relay.subscribe((event) => feed.receive(event)));
+  // Before Apollo's routes: WebSocket support must exist before the GET /graphql route that upgrades.
+  const wsHandler = await registerSubscriptions(http, {
+    schema,
+    feed,
+    orders: services.orders,
+    webhooks: services.webhooks,
+    authenticate: (authorization) => services.auth.authenticate(authorization),
+    subscriptionsPerConnection: config.subscriptionsPerConnection,
+    connectionsPerKey: config.subscriptionConnectionsPerKey,
+  });
   const apollo: ApolloServer<GraphQLContext> = await registerGraphQL(http, {
-    schema: await buildGraphQLSchema(),
+    schema,
+    wsHandler,
     orders: services.orders,
     webhooks: services.webhooks,
     authenticate,
@@ -232,6 +262,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
         await metricsServer?.close();
         await apollo.stop().catch(() => undefined);
         await events.stop();
+        await stopFeed();
         stopDatabaseMetrics();
         await services.auth.settle(); // last_used_at writes still in flight
         await db.close();

@@ -126,6 +126,18 @@ export const ENV = Type.Object({
     4 * 1024 * 1024,
     'a GraphQL answer larger than this is refused (`QUERY_LIMIT_EXCEEDED`, limit `responseSize`)',
   ),
+  SUBSCRIPTIONS_PER_CONNECTION: int(
+    1,
+    10_000,
+    20,
+    'GraphQL subscriptions one WebSocket may run at once; one more closes it with 4430',
+  ),
+  SUBSCRIPTION_CONNECTIONS_PER_KEY: int(
+    1,
+    100_000,
+    50,
+    'WebSockets one API key may hold open in one process; one more is closed with 4431',
+  ),
   MAX_EVENT_LOOP_DELAY_MS: int(
     0,
     60_000,
@@ -329,6 +341,8 @@ function toConfig(v: Env) {
     graphqlMaxTokens: v.GRAPHQL_MAX_TOKENS,
     graphqlMaxCost: v.GRAPHQL_MAX_COST,
     graphqlMaxResponseBytes: v.GRAPHQL_MAX_RESPONSE_BYTES,
+    subscriptionsPerConnection: v.SUBSCRIPTIONS_PER_CONNECTION,
+    subscriptionConnectionsPerKey: v.SUBSCRIPTION_CONNECTIONS_PER_KEY,
     maxEventLoopDelayMs: v.MAX_EVENT_LOOP_DELAY_MS,
     /** How often the event-loop delay is sampled. Not a variable; tests shorten it. */
     loadSampleIntervalMs: 1000,

@@ -20,6 +20,8 @@ export interface Events {
   relay: EventRelay;
   /** Delivers the webhooks the relay makes from published events. */
   webhooks: WebhookDispatcher;
+  /** Events not yet published, in every process's outbox share (the database's count). */
+  backlog(): Promise<number>;
   /** Starts relaying (when EVENTS_RELAY is on). */
   start(): void;
   /** Stops relaying; pending events stay in the outbox for the next start. */
@@ -46,8 +48,9 @@ export function createEvents(config: Config, db: Database, log: FastifyBaseLogge
     );
   }
   const relayLog = log.child({ component: 'event-relay' });
+  const store = new OutboxStore(db.em);
   const relay = new EventRelay({
-    store: new OutboxStore(db.em),
+    store,
     publishers,
     log: relayLog,
     pollIntervalMs: config.eventsPollIntervalMs,
@@ -69,6 +72,7 @@ export function createEvents(config: Config, db: Database, log: FastifyBaseLogge
   return {
     relay,
     webhooks,
+    backlog: () => store.backlog(),
     start() {
       if (!config.eventsRelay) return;
       relay.start();

@@ -1,3 +1,4 @@
+import type { OrderFeed } from '../events/order-feed';
 import type { RequestTelemetry } from '../observability/request-telemetry';
 import type { OrderService } from '../orders/order.service';
 import type { RequestContext } from '../orders/order.types';
@@ -23,4 +24,6 @@ export interface GraphQLContext {
   requestId?: string;
   /** The HTTP request's telemetry, where the operation name and workspace are noted for the log and metrics. */
   telemetry?: RequestTelemetry;
+  /** Live order changes: only over WebSocket, where subscriptions run. */
+  feed?: Pick<OrderFeed, 'iterate'>;
 }

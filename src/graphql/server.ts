@@ -5,9 +5,10 @@ import { stringifyJson } from '../shared/exact-json';
 /** Apollo's recommended CSRF prevention headers (`recommendedCsrfPreventionRequestHeaders`, not exported by its entry point). */
 const CSRF_PREFLIGHT_HEADERS = ['x-apollo-operation-name', 'apollo-require-preflight'];
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
-import type { FastifyInstance } from 'fastify';
-import type { GraphQLSchema } from 'graphql';
+import fastifyApollo, { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import type { WebsocketHandler } from '@fastify/websocket';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GraphQLError, type GraphQLSchema, OperationTypeNode } from 'graphql';
 import type { RequestContext } from '../orders/order.types';
 import { type GraphQLProtection, QUERY_LIMIT_EXCEEDED, type QueryLimit } from '../security/graphql-armor';
 import type { AuthenticateRequest } from '../security/request-authentication';
@@ -15,8 +16,24 @@ import type { GraphQLContext, OrderOperations, WebhookOperations } from './conte
 import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError } from './errors';
 import { oneCallAtATime } from './one-call-at-a-time';
 
+/** A subscription sent over HTTP is refused before it runs: subscriptions need the WebSocket (subscriptions.ts). */
+const subscriptionsOverWebSocketOnly: ApolloServerPlugin<GraphQLContext> = {
+  requestDidStart() {
+    return Promise.resolve({
+      didResolveOperation({ operation }) {
+        if (operation?.operation !== OperationTypeNode.SUBSCRIPTION) return Promise.resolve();
+        throw new GraphQLError('Subscriptions run over WebSocket (the graphql-ws protocol) on /graphql, not over HTTP', {
+          extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+        });
+      },
+    });
+  },
+};
+
 export interface GraphQLServerOptions {
   schema: GraphQLSchema;
+  /** Serves a WebSocket upgrade of `GET /graphql` (subscriptions, see subscriptions.ts). */
+  wsHandler?: WebsocketHandler;
   orders: OrderOperations;
   webhooks: WebhookOperations;
   /** Runs when the request arrives, before its body is read, so an unauthenticated request costs no parsing. */
@@ -58,6 +75,7 @@ export async function registerGraphQL(
     parseOptions: options.protection?.parseOptions,
     plugins: [
       fastifyApolloDrainPlugin(app),
+      subscriptionsOverWebSocketOnly,
       // Apollo's landing pages load from a CDN; the playground is served locally instead.
       ApolloServerPluginLandingPageDisabled(),
       {
@@ -110,25 +128,32 @@ export async function registerGraphQL(
   const authenticated = new WeakMap<object, RequestContext>();
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url !== GRAPHQL_PATH || (request.method !== 'POST' && request.method !== 'GET')) return;
+    // A WebSocket (subscriptions) authenticates in its connection_init message instead: see subscriptions.ts.
+    if (request.ws) return;
     const requestContext = await options.authenticate(request, reply);
     authenticated.set(request, requestContext);
     request.telemetry.workspaceId = requestContext.workspaceId;
   });
 
-  await app.register(fastifyApollo(apollo), {
-    path: GRAPHQL_PATH,
-    context: async (request) => {
-      const requestContext = authenticated.get(request);
-      // Only GET and POST execute operations, and the hook above authenticated both.
-      if (!requestContext) throw new Error(`no authenticated workspace for ${request.method} ${GRAPHQL_PATH}`);
-      return {
-        requestContext,
-        orders: oneCallAtATime(options.orders),
-        webhooks: options.webhooks,
-        requestId: request.id,
-        telemetry: request.telemetry,
-      };
-    },
+  const context = async (request: FastifyRequest): Promise<GraphQLContext> => {
+    const requestContext = authenticated.get(request);
+    // Only GET and POST execute operations, and the hook above authenticated both.
+    if (!requestContext) throw new Error(`no authenticated workspace for ${request.method} ${GRAPHQL_PATH}`);
+    return {
+      requestContext,
+      orders: oneCallAtATime(options.orders),
+      webhooks: options.webhooks,
+      requestId: request.id,
+      telemetry: request.telemetry,
+    };
+  };
+  // GET is a route of its own so that a WebSocket upgrade of it can go to the subscriptions.
+  await app.register(fastifyApollo(apollo), { path: GRAPHQL_PATH, method: ['POST', 'OPTIONS'], context });
+  app.route({
+    method: 'GET',
+    url: GRAPHQL_PATH,
+    handler: fastifyApolloHandler(apollo, { context }),
+    ...(options.wsHandler ? { wsHandler: options.wsHandler } : {}),
   });
   if (options.maxResponseBytes !== undefined) limitResponseSize(app, options.maxResponseBytes);
   return apollo;

@@ -60,14 +60,59 @@ export class Metrics {
     collect: () => this.readPool(),
   });
 
+  readonly eventsPublished = new Counter({
+    name: 'events_published_total',
+    help: 'Order events published by this process (to NATS when configured, and to its subscribers), by type',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventPublishLatency = new Histogram({
+    name: 'event_publish_latency_seconds',
+    help: 'Time from an order change to its event being published',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
+  readonly eventPublishFailures = new Counter({
+    name: 'event_publish_failures_total',
+    help: 'Failed attempts to publish an event (it stays in the outbox and is retried), by publisher',
+    labelNames: ['publisher'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookAttempts = new Counter({
+    name: 'webhook_attempts_total',
+    help: 'Webhook delivery attempts by result (delivered, retry = failed and rescheduled, failed = schedule used up)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly outboxBacklog = new Gauge({
+    name: 'outbox_backlog',
+    help: 'Order events in the outbox not yet published (all processes together)',
+    registers: [this.registry],
+    collect: async () => {
+      const backlog = await this.outboxReader?.().catch(() => undefined);
+      if (backlog !== undefined) this.outboxBacklog.set(backlog);
+    },
+  });
+
   private readonly operationNames = new Set<string>();
   private poolStats: (() => PoolStats | undefined) | undefined;
+  private outboxReader: (() => Promise<number>) | undefined;
 
   constructor() {
     // Zero series for both transports, so a rate() sees the first order too.
     this.ordersCreated.inc({ transport: 'rest' }, 0);
     this.ordersCreated.inc({ transport: 'graphql' }, 0);
+    for (const result of ['delivered', 'retry', 'failed']) this.webhookAttempts.inc({ result }, 0);
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Where the outbox backlog gauge reads its figure from at each scrape. */
+  watchOutbox(read: () => Promise<number>): void {
+    this.outboxReader = read;
   }
 
   /** Where the pool gauge reads its figures from at each scrape. */

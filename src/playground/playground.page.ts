@@ -107,7 +107,11 @@ export const PLAYGROUND_CSS = `html, body { margin: 0; height: 100%; }
 export const PLAYGROUND_SCRIPT = `'use strict';
 (function () {
   var config = JSON.parse(document.getElementById('playground-config').textContent);
-  var fetchGraphQL = GraphiQL.createFetcher({ url: new URL(config.endpoint, window.location.href).toString() });
+  var httpUrl = new URL(config.endpoint, window.location.href);
+  var wsUrl = new URL(httpUrl.toString());
+  wsUrl.protocol = httpUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+  // Subscriptions go over graphql-ws on the same path; GraphiQL sends the Headers tab as connection_init's payload.
+  var fetchGraphQL = GraphiQL.createFetcher({ url: httpUrl.toString(), subscriptionUrl: wsUrl.toString() });
   var initialHeaders = JSON.parse(config.headers);
   // GraphiQL fetches the schema before its headers editor exists, so that first
   // request goes without headers; give it the page's own.

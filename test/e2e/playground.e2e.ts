@@ -12,7 +12,7 @@ import { startServer, type RunningServer } from '../support/processes';
 
 /** The little of the DOM that the in-page functions below use (the project compiles without lib "dom"). */
 interface CodeMirrorHost {
-  CodeMirror: { getValue(): string };
+  CodeMirror: { getValue(): string; setValue(value: string): void };
 }
 interface PageElement {
   classList: { contains(name: string): boolean };
@@ -113,6 +113,43 @@ describe('GraphQL playground', () => {
     expect(requests.length).toBeGreaterThan(5);
     expect(requests).toContain(`${server.url}/graphql/assets/graphiql.min.js`);
     expect(elsewhere(requests)).toStrictEqual([]);
+    expect(errors).toStrictEqual([]);
+    await page.context().close();
+  });
+});
+
+describe('GraphQL playground subscriptions', () => {
+  it('runs a subscription over graphql-ws with the Headers tab key, and shows an order created meanwhile', async () => {
+    const { page, requests, errors } = await openPage(`${server.url}/graphql`);
+    await page.locator('.graphiql-container').waitFor();
+    const editorText = (selector: string) =>
+      page.evaluate((s) => (document.querySelector(s) as CodeMirrorHost).CodeMirror.getValue(), selector);
+    await expect.poll(() => editorText('.graphiql-query-editor .CodeMirror')).toContain('mutation CreateOrder');
+    await page.evaluate(() =>
+      (document.querySelector('.graphiql-query-editor .CodeMirror') as CodeMirrorHost).CodeMirror.setValue(
+        'subscription Live { orderCreated { id orderNumber status } }',
+      ),
+    );
+    await page.locator('.graphiql-execute-button').click();
+    const developmentKey = fs.readFileSync(path.join(dataDir, 'development-key'), 'utf8').trim();
+    const responsePane = '.graphiql-response .CodeMirror';
+    // Until the subscription runs, a create may come too early: create until one shows.
+    let orderNumber = '';
+    for (let i = 0; i < 40 && !(await editorText(responsePane)).includes('orderCreated'); i++) {
+      const created = await fetch(`${server.url}/api/orders`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${developmentKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ customer_id: 'c', items: [{ product_id: 'p', quantity: 1, price: 5 }], total: 5 }),
+      });
+      orderNumber = ((await created.json()) as { data: { order_number: string } }).data.order_number;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await expect.poll(() => editorText(responsePane), { timeout: 10_000 }).toContain('"status": "PENDING"');
+    expect(await editorText(responsePane)).toMatch(/ORD-\d{4}-\d{4}-\d{3,}/);
+    expect(orderNumber).not.toBe('');
+    await page.screenshot({ path: path.join(RESULTS, 'playground-subscription.png') });
+    const wsOrigin = new URL(server.url.replace('http', 'ws')).origin;
+    expect(elsewhere(requests.filter((url) => new URL(url).origin !== wsOrigin))).toStrictEqual([]);
     expect(errors).toStrictEqual([]);
     await page.context().close();
   });

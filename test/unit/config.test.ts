@@ -50,6 +50,8 @@ describe('loadConfig defaults', () => {
       graphqlMaxTokens: 2000,
       graphqlMaxCost: 50_000,
       graphqlMaxResponseBytes: 4 * 1024 * 1024,
+      subscriptionsPerConnection: 20,
+      subscriptionConnectionsPerKey: 50,
       maxEventLoopDelayMs: 200,
       loadSampleIntervalMs: 1000,
       headersTimeoutMs: 10_000,

@@ -1,0 +1,182 @@
+/**
+ * Live order changes for GraphQL subscriptions (events contract §5): the
+ * published events, per workspace, as the service's `Order` values.
+ *
+ * Fed by the relay's in-process hook, or, when NATS is configured, by a
+ * core NATS subscription to every event subject, so that a change made
+ * through any gateway process reaches the subscribers of every process (the
+ * relay that publishes an event may run in another process). Never both, so
+ * no event arrives twice.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { FastifyBaseLogger } from 'fastify';
+import { formatStoredAmount } from '../orders/money';
+import type { Order, OrderStatus } from '../orders/order.types';
+import { renameKeys } from '../shared/case';
+import { parseExactJson } from '../shared/exact-json';
+import type { CloudEvent } from './order-events';
+
+export interface FeedEvent {
+  type: CloudEvent['type'];
+  workspaceId: string;
+  orderId: string;
+  /** The order's version after the change. */
+  sequence: number;
+  /** The order as it was right after the change. */
+  order: Order;
+}
+
+type Listener = (event: FeedEvent) => void;
+
+/** Events a subscriber may have queued before it is cut off (a client that does not read). */
+const MAX_QUEUED = 1000;
+
+export class OrderFeed {
+  private readonly byWorkspace = new Map<string, Set<Listener>>();
+
+  constructor(private readonly log: Pick<FastifyBaseLogger, 'warn'>) {}
+
+  /** A published event, in the shape the relay publishes. */
+  receive(event: CloudEvent): void {
+    const listeners = this.byWorkspace.get(event.workspaceid);
+    if (!listeners || listeners.size === 0) return;
+    let feedEvent: FeedEvent;
+    try {
+      const data = event.data as { order: Record<string, unknown> };
+      feedEvent = {
+        type: event.type,
+        workspaceId: event.workspaceid,
+        orderId: event.subject,
+        sequence: Number(event.sequence),
+        order: orderFromRest(data.order),
+      };
+    } catch (error) {
+      this.log.warn({ err: error, eventId: event.id }, 'order feed: an event could not be read');
+      return;
+    }
+    for (const listener of listeners) listener(feedEvent);
+  }
+
+  /**
+   * The orders of `workspaceId`'s events that `accept` takes, as an async
+   * iterator (what a GraphQL subscription resolver returns). Each order's
+   * versions arrive in order; a repeated or stale one is dropped. Ending the
+   * iterator (`return()`) unsubscribes.
+   */
+  iterate(workspaceId: string, accept: (event: FeedEvent) => boolean): AsyncIterableIterator<Order> {
+    const queue: Order[] = [];
+    const waiting: ((result: IteratorResult<Order>) => void)[] = [];
+    const latest = new Map<string, number>();
+    let done = false;
+    const listener: Listener = (event) => {
+      if (done || !accept(event)) return;
+      if ((latest.get(event.orderId) ?? 0) >= event.sequence) return;
+      latest.set(event.orderId, event.sequence);
+      const resolve = waiting.shift();
+      if (resolve) resolve({ value: event.order, done: false });
+      else if (queue.length < MAX_QUEUED) queue.push(event.order);
+      else void finish();
+    };
+    const unsubscribe = this.subscribe(workspaceId, listener);
+    const finish = (): Promise<IteratorResult<Order>> => {
+      if (!done) {
+        done = true;
+        unsubscribe();
+        for (const resolve of waiting.splice(0)) resolve({ value: undefined, done: true });
+      }
+      return Promise.resolve({ value: undefined, done: true });
+    };
+    return {
+      next: () => {
+        const value = queue.shift();
+        if (value) return Promise.resolve({ value, done: false });
+        if (done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => waiting.push(resolve));
+      },
+      return: finish,
+      throw: (error: unknown) => finish().then(() => Promise.reject(error as Error)),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  private subscribe(workspaceId: string, listener: Listener): () => void {
+    let listeners = this.byWorkspace.get(workspaceId);
+    if (!listeners) this.byWorkspace.set(workspaceId, (listeners = new Set()));
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) this.byWorkspace.delete(workspaceId);
+    };
+  }
+}
+
+/**
+ * Feeds `feed` from NATS: a core subscription to `<prefix>.>` gets every
+ * event any gateway process publishes to the stream. Returns a stop function.
+ * The connection retries for ever; while NATS is down, subscribers get
+ * nothing (the events stay in the stream and reach webhooks and consumers).
+ */
+export function feedFromNats(
+  feed: OrderFeed,
+  options: { url: string; subjectPrefix: string },
+  log: Pick<FastifyBaseLogger, 'warn'>,
+): () => Promise<void> {
+  let connection: NatsConnection | undefined;
+  let stopped = false;
+  const connecting = connect({
+    servers: options.url,
+    name: 'order-gateway-subscriptions',
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: true,
+  }).then(
+    (nc) => {
+      connection = nc;
+      if (stopped) return nc.close();
+      nc.subscribe(`${options.subjectPrefix}.>`, {
+        callback: (error, message) => {
+          if (error) return log.warn({ err: error }, 'order feed: NATS subscription error');
+          try {
+            feed.receive(parseExactJson(message.string()) as CloudEvent);
+          } catch (parseError) {
+            log.warn({ err: parseError }, 'order feed: a NATS message is not an event');
+          }
+        },
+      });
+    },
+    (error: unknown) => log.warn({ err: error }, 'order feed: could not connect to NATS'),
+  );
+  return async () => {
+    stopped = true;
+    await connecting;
+    await connection?.drain().catch(() => undefined);
+  };
+}
+
+/** The REST order of an event (events contract §1) as the service's `Order`. */
+export function orderFromRest(rest: Record<string, unknown>): Order {
+  const order = renameKeys(rest, 'camel') as Record<string, unknown>;
+  const currency = String(order.currency);
+  const money = (value: unknown) => formatStoredAmount(String(value), currency);
+  const items = order.items as Record<string, unknown>[];
+  return {
+    ...(order as unknown as Order),
+    items: items.map((item) => ({
+      ...(item as unknown as Order['items'][number]),
+      price: money(item.price),
+      subtotal: money(item.subtotal),
+    })),
+    subtotal: money(order.subtotal),
+    shipping: money(order.shipping),
+    tax: money(order.tax),
+    total: money(order.total),
+    statusHistory: (order.statusHistory as { status: OrderStatus; timestamp: string }[]).map((change) => ({
+      status: change.status,
+      timestamp: new Date(change.timestamp),
+    })),
+    createdAt: new Date(String(order.createdAt)),
+    updatedAt: new Date(String(order.updatedAt)),
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * GraphQL subscriptions over graphql-ws on `/graphql` (events contract §5),
+ * on Fastify's WebSocket support: a WebSocket upgrade of `GET /graphql` is a
+ * graphql-ws connection; every other request goes to Apollo as before.
+ *
+ * The key goes in `connection_init` (`{"authorization": "Bearer ogk_…"}`,
+ * browsers cannot send headers with a WebSocket); a missing or bad key closes
+ * the socket with 4403. Only subscriptions run here: queries and mutations go
+ * over HTTP, where the rate, cost and depth limits apply.
+ *
+ * Close codes of our own (graphql-ws's are 44xx too, see the README):
+ * 4430: more subscriptions on one connection than SUBSCRIPTIONS_PER_CONNECTION;
+ * 4431: more connections for one key than SUBSCRIPTION_CONNECTIONS_PER_KEY.
+ */
+import { createHash } from 'node:crypto';
+import fastifyWebsocket, { type WebsocketHandler } from '@fastify/websocket';
+import type { FastifyInstance } from 'fastify';
+import { GraphQLError, type GraphQLSchema, getOperationAST, OperationTypeNode, parse } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { makeHandler } from 'graphql-ws/use/@fastify/websocket';
+import type { OrderFeed } from '../events/order-feed';
+import type { RequestContext } from '../orders/order.types';
+import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
+
+export const SUBSCRIPTION_CLOSE = {
+  /** A bad or missing key in connection_init (graphql-ws's Forbidden). */
+  forbidden: CloseCode.Forbidden,
+  tooManySubscriptions: 4430,
+  tooManyConnectionsForKey: 4431,
+} as const;
+
+export interface SubscriptionOptions {
+  schema: GraphQLSchema;
+  feed: Pick<OrderFeed, 'iterate'>;
+  orders: OrderOperations;
+  webhooks: WebhookOperations;
+  /** The workspace of an `Authorization` value; throws for a bad key. */
+  authenticate(authorization: string | undefined): Promise<RequestContext>;
+  subscriptionsPerConnection: number;
+  connectionsPerKey: number;
+}
+
+interface Connection {
+  requestContext: RequestContext;
+  key: string;
+  subscriptions: Set<string>;
+}
+
+/**
+ * Registers Fastify's WebSocket support and returns the graphql-ws handler
+ * for the `GET /graphql` route (which must be added after this).
+ */
+export async function registerSubscriptions(app: FastifyInstance, options: SubscriptionOptions): Promise<WebsocketHandler> {
+  const connections = new WeakMap<object, Connection>();
+  const perKey = new Map<string, number>();
+
+  const handler = makeHandler<{ authorization?: unknown }, Record<PropertyKey, never>>({
+    schema: options.schema,
+    onConnect: async (ctx) => {
+      // `authorization` as the contract says; `Authorization` too, as GraphiQL sends its Headers tab.
+      const params = ctx.connectionParams ?? {};
+      const authorization = params.authorization ?? (params as Record<string, unknown>).Authorization;
+      let requestContext: RequestContext;
+      try {
+        requestContext = await options.authenticate(typeof authorization === 'string' ? authorization : undefined);
+      } catch {
+        return false; // graphql-ws closes with 4403 Forbidden
+      }
+      const key = createHash('sha256').update(String(authorization)).digest('hex');
+      const open = perKey.get(key) ?? 0;
+      if (open >= options.connectionsPerKey) {
+        ctx.extra.socket.close(SUBSCRIPTION_CLOSE.tooManyConnectionsForKey, 'Too many connections for this API key');
+        return false;
+      }
+      perKey.set(key, open + 1);
+      connections.set(ctx, { requestContext, key, subscriptions: new Set() });
+      return true;
+    },
+    onClose: (ctx) => {
+      const connection = connections.get(ctx);
+      if (!connection) return;
+      connections.delete(ctx);
+      const open = (perKey.get(connection.key) ?? 1) - 1;
+      if (open <= 0) perKey.delete(connection.key);
+      else perKey.set(connection.key, open);
+    },
+    onSubscribe: (ctx, id, payload) => {
+      const connection = connections.get(ctx);
+      if (!connection) return [new GraphQLError('Not authenticated')];
+      if (connection.subscriptions.size >= options.subscriptionsPerConnection) {
+        ctx.extra.socket.close(
+          SUBSCRIPTION_CLOSE.tooManySubscriptions,
+          `Too many subscriptions on this connection (at most ${options.subscriptionsPerConnection})`,
+        );
+        return [new GraphQLError('Too many subscriptions on this connection')];
+      }
+      const query = payload.query;
+      try {
+        const operation = getOperationAST(parse(query), payload.operationName ?? undefined);
+        if (operation && operation.operation !== OperationTypeNode.SUBSCRIPTION)
+          return [
+            new GraphQLError('Only subscriptions run over WebSocket; send queries and mutations over HTTP', {
+              extensions: { code: 'BAD_REQUEST' },
+            }),
+          ];
+      } catch {
+        // A document that does not parse: graphql-ws reports it itself.
+      }
+      connection.subscriptions.add(id);
+      return undefined;
+    },
+    onComplete: (ctx, id) => {
+      connections.get(ctx)?.subscriptions.delete(id);
+    },
+    context: (ctx): GraphQLContext => {
+      const connection = connections.get(ctx);
+      if (!connection) throw new Error('no authenticated workspace for a subscription');
+      return {
+        requestContext: connection.requestContext,
+        orders: options.orders,
+        webhooks: options.webhooks,
+        feed: options.feed,
+      };
+    },
+  });
+
+  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+  return handler;
+}

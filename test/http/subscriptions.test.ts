@@ -1,0 +1,160 @@
+/**
+ * GraphQL subscriptions over graphql-ws on /graphql (events contract §5):
+ * a subscriber gets the create and two updates in order and nothing of
+ * another workspace; a bad key closes with 4403; one subscription too many
+ * closes with 4430, one connection too many for a key with 4431.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Client, createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { useTestApp } from '../support/app';
+
+const t = useTestApp({ subscriptionsPerConnection: 2, subscriptionConnectionsPerKey: 2 });
+let url: string;
+const clients: Client[] = [];
+const body = { customer_id: 'c', items: [{ product_id: 'p', quantity: 1, price: 5 }], total: 5 };
+
+beforeAll(async () => {
+  const address = await t.app.http.listen({ port: 0, host: '127.0.0.1' });
+  url = `${address.replace('http', 'ws')}/graphql`;
+});
+afterAll(async () => {
+  await Promise.all(clients.map(async (client) => client.dispose()));
+});
+
+/** A graphql-ws client that reports how its socket closed. */
+function connect(authorization: string | undefined) {
+  let closed: { code: number; reason: string } | undefined;
+  const client = createClient({
+    url,
+    webSocketImpl: WebSocket,
+    lazy: false,
+    retryAttempts: 0,
+    connectionParams: authorization === undefined ? {} : { authorization },
+    on: {
+      closed: (event) => {
+        const { code, reason } = event as { code: number; reason: string };
+        closed ??= { code, reason: String(reason) };
+      },
+    },
+    onNonLazyError: () => undefined,
+  });
+  clients.push(client);
+  return { client, closed: () => closed };
+}
+
+/** Collects what a subscription delivers. */
+function subscribe(client: Client, query: string, variables: Record<string, unknown> = {}) {
+  const received: Record<string, unknown>[] = [];
+  const errors: unknown[] = [];
+  let completed = false;
+  const dispose = client.subscribe(
+    { query, variables },
+    {
+      next: (value) => received.push(value.data as Record<string, unknown>),
+      error: (error) => errors.push(error),
+      complete: () => {
+        completed = true;
+      },
+    },
+  );
+  return { received, errors, dispose, completed: () => completed };
+}
+
+describe('subscriptions', () => {
+  it('delivers the create and two updates in order, and nothing of another workspace', async () => {
+    const { client } = connect(t.auth);
+    const created = subscribe(client, 'subscription { orderCreated { id status orderNumber total } }');
+    const updated = subscribe(client, 'subscription { orderUpdated { id status trackingNumber updatedAt } }');
+    await sleep(200); // subscribed
+    const foreign = await t.bearer('globex');
+    await t.rest.post('/api/orders', body, { authorization: foreign });
+    const order = (await t.rest.post('/api/orders', body)).json<{ data: { id: string; order_number: string } }>().data;
+    await t.rest.put(`/api/orders/${order.id}`, { status: 'paid' });
+    await t.rest.put(`/api/orders/${order.id}`, { tracking_number: 'TRK-1' });
+    await expect.poll(() => updated.received.length, { timeout: 10_000 }).toBe(2);
+    expect(created.received).toStrictEqual([
+      { orderCreated: { id: order.id, status: 'PENDING', orderNumber: order.order_number, total: '5.00' } },
+    ]);
+    expect(updated.received.map((data) => (data.orderUpdated as { status: string; trackingNumber: string | null }))).toMatchObject([
+      { id: order.id, status: 'PAID', trackingNumber: null },
+      { id: order.id, status: 'PAID', trackingNumber: 'TRK-1' },
+    ]);
+    created.dispose();
+    updated.dispose();
+  }, 20_000);
+
+  it('orderUpdated(id) follows one order only', async () => {
+    const { client } = connect(t.auth);
+    const a = (await t.rest.post('/api/orders', body)).json<{ data: { id: string } }>().data.id;
+    const b = (await t.rest.post('/api/orders', body)).json<{ data: { id: string } }>().data.id;
+    const one = subscribe(client, 'subscription($id: ID) { orderUpdated(id: $id) { id notes } }', { id: a });
+    await sleep(200);
+    await t.rest.put(`/api/orders/${b}`, { notes: 'b' });
+    await t.rest.put(`/api/orders/${a}`, { notes: 'a' });
+    await expect.poll(() => one.received.length, { timeout: 10_000 }).toBe(1);
+    await sleep(300);
+    expect(one.received).toStrictEqual([{ orderUpdated: { id: a, notes: 'a' } }]);
+    one.dispose();
+  }, 20_000);
+
+  it('takes the key as Authorization too (GraphiQL sends its Headers tab as the payload)', async () => {
+    let closed: number | undefined;
+    const client = createClient({
+      url,
+      webSocketImpl: WebSocket,
+      lazy: false,
+      retryAttempts: 0,
+      connectionParams: { Authorization: await t.bearer('graphiql') },
+      on: { closed: (event) => (closed = (event as { code: number }).code), connected: () => undefined },
+      onNonLazyError: () => undefined,
+    });
+    clients.push(client);
+    const created = subscribe(client, 'subscription { orderCreated { customerId } }');
+    await sleep(200);
+    await t.rest.post('/api/orders', body, { authorization: await t.bearer('graphiql') });
+    await expect.poll(() => created.received.length, { timeout: 5_000 }).toBe(1);
+    expect(closed).toBeUndefined();
+  });
+
+  it.each([
+    ['a bad key', 'Bearer ogk_not-a-real-key'],
+    ['no key', undefined],
+  ])('closes with 4403 for %s in connection_init', async (_label, authorization) => {
+    const { closed } = connect(authorization);
+    await expect.poll(() => closed()?.code, { timeout: 5_000 }).toBe(4403);
+  });
+
+  it('closes with 4430 on one subscription too many', async () => {
+    const { client, closed } = connect(await t.bearer('acme'));
+    subscribe(client, 'subscription { orderCreated { id } }');
+    subscribe(client, 'subscription { orderUpdated { id } }');
+    await sleep(200);
+    expect(closed()).toBeUndefined();
+    subscribe(client, 'subscription { orderCreated { id } }');
+    await expect.poll(() => closed()?.code, { timeout: 5_000 }).toBe(4430);
+    expect(closed()?.reason).toMatch(/too many subscriptions/i);
+  });
+
+  it('closes with 4431 on one connection too many for a key', async () => {
+    const auth = await t.bearer('limited');
+    const first = connect(auth);
+    const second = connect(auth);
+    subscribe(first.client, 'subscription { orderCreated { id } }');
+    subscribe(second.client, 'subscription { orderCreated { id } }');
+    await sleep(300);
+    const third = connect(auth);
+    await expect.poll(() => third.closed()?.code, { timeout: 5_000 }).toBe(4431);
+    expect(first.closed()).toBeUndefined();
+  });
+
+  it('runs only subscriptions: a query over the socket is an error, and plain HTTP still works', async () => {
+    const { client } = connect(await t.bearer('acme'));
+    const query = subscribe(client, '{ orders { totalCount } }');
+    await expect.poll(() => query.errors.length, { timeout: 5_000 }).toBe(1);
+    expect(query.errors[0]).toMatchObject([{ message: 'Only subscriptions run over WebSocket; send queries and mutations over HTTP' }]);
+    const res = await t.gql('{ orders { totalCount } }');
+    expect(res.statusCode).toBe(200);
+  });
+});
