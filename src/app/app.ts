@@ -17,7 +17,7 @@ import type { Database } from '../db/database';
 import type { GraphQLContext } from '../graphql/context';
 import { buildGraphQLSchema } from '../graphql/schema';
 import { registerGraphQL } from '../graphql/server';
-import { graphqlErrorHandler, sendGraphQLRefusal } from '../graphql/errors';
+import { graphqlErrorHandler, sendGraphQLRefusal } from '../graphql/refusals';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { clientErrorHandler } from './client-errors';
 import { trackRouteMethods } from './method-not-allowed';
@@ -192,9 +192,13 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     graphqlPath: '/graphql',
   });
   const authenticate = requestAuthenticator(services.auth, rateLimits.countFailedAuthentication);
-  const developmentKeyDir = config.nodeEnv === 'development' && db.kind === 'embedded' ? config.dataDir : null;
+  const developmentKeyDir =
+    config.nodeEnv === 'development' && db.kind === 'embedded' ? config.dataDir : null;
   await registerOpenApi(http, { developmentKeyDir }); // before the routes it documents
-  await http.register(healthRoutes, { ping: () => db.ping(), pendingMigrations: () => db.pendingMigrations() });
+  await http.register(healthRoutes, {
+    ping: () => db.ping(),
+    pendingMigrations: () => db.pendingMigrations(),
+  });
   let metricsServer: FastifyInstance | undefined;
   if (config.metricsPort === undefined) registerMetricsRoute(http, { metrics, token: config.metricsToken });
   else
@@ -224,7 +228,10 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
   const feed = new OrderFeed(http.log.child({ component: 'order-feed' }));
   const stopFeed = config.natsUrl
     ? feedFromNats(feed, { url: config.natsUrl, subjectPrefix: config.natsSubjectPrefix }, http.log)
-    : ((unsubscribe) => async () => unsubscribe())(events.relay.subscribe((event) => feed.receive(event)));
+    : (
+        (unsubscribe) => async () =>
+          unsubscribe()
+      )(events.relay.subscribe((event) => feed.receive(event)));
   // Before Apollo's routes: WebSocket support must exist before the GET /graphql route that upgrades.
   const wsHandler = await registerSubscriptions(http, {
     schema,
