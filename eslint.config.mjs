@@ -37,7 +37,7 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ['bin/**/*.js', 'scripts/**/*.js'],
+    files: ['bin/**/*.js', 'scripts/**/*.js', 'test/fixtures/**/*.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

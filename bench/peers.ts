@@ -18,7 +18,8 @@
  *   4. drops both databases.
  * Options after `--` go to run.mjs (`-c`, `-d`, `-r`, `-w`, `--json FILE`, `--only`).
  * BENCH_COMPARE_DIST=<another build's dist/> adds that build as two more targets
- * (compare-rest, compare-graphql): an A/B of a change in one run.
+ * (compare-rest, compare-graphql): an A/B of a change in one run; BENCH_COMPARE_ENV
+ * ("NAME=value …") gives those targets other settings, e.g. EVENTS_OUTBOX=false.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -124,9 +125,18 @@ async function main(): Promise<number> {
   ];
   // BENCH_COMPARE_DIST=<a dist/ folder of another build>: that build too, on the same
   // database, in the same rounds (an A/B of a change, the baseline still the raw peer).
+  // BENCH_COMPARE_ENV="NAME=value …": the compare targets get these settings on top (with
+  // no BENCH_COMPARE_DIST, the same build: e.g. EVENTS_OUTBOX=false for events on against off).
   const compareDist = process.env.BENCH_COMPARE_DIST?.trim();
-  if (compareDist) {
-    const compareCmd = [process.execPath, path.resolve(compareDist, 'cli/cli.js'), 'serve']
+  const compareEnv = Object.fromEntries(
+    (process.env.BENCH_COMPARE_ENV?.trim() ?? '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
+  if (compareDist || Object.keys(compareEnv).length > 0) {
+    const compareCli = compareDist ? [path.resolve(compareDist, 'cli/cli.js')] : cli;
+    const compareCmd = [process.execPath, ...compareCli, 'serve']
       .map((part) => JSON.stringify(part))
       .join(' ');
     targets.push(
@@ -135,7 +145,7 @@ async function main(): Promise<number> {
         kind: 'rest',
         url: `http://${HOST}:3113/api/orders`,
         cmd: compareCmd,
-        env: gatewayEnv,
+        env: { ...gatewayEnv, ...compareEnv },
         key,
         db: gatewayDb,
       },
@@ -144,7 +154,7 @@ async function main(): Promise<number> {
         kind: 'graphql',
         url: `http://${HOST}:3114/graphql`,
         cmd: compareCmd,
-        env: gatewayEnv,
+        env: { ...gatewayEnv, ...compareEnv },
         key,
         db: gatewayDb,
       },

@@ -17,7 +17,7 @@ import type { Database } from '../db/database';
 import type { GraphQLContext } from '../graphql/context';
 import { buildGraphQLSchema } from '../graphql/schema';
 import { registerGraphQL } from '../graphql/server';
-import { graphqlErrorHandler, sendGraphQLRefusal } from '../graphql/errors';
+import { graphqlErrorHandler, sendGraphQLRefusal } from '../graphql/refusals';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { clientErrorHandler } from './client-errors';
 import { trackRouteMethods } from './method-not-allowed';
@@ -192,9 +192,13 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     graphqlPath: '/graphql',
   });
   const authenticate = requestAuthenticator(services.auth, rateLimits.countFailedAuthentication);
-  const developmentKeyDir = config.nodeEnv === 'development' && db.kind === 'embedded' ? config.dataDir : null;
+  const developmentKeyDir =
+    config.nodeEnv === 'development' && db.kind === 'embedded' ? config.dataDir : null;
   await registerOpenApi(http, { developmentKeyDir }); // before the routes it documents
-  await http.register(healthRoutes, { ping: () => db.ping(), pendingMigrations: () => db.pendingMigrations() });
+  await http.register(healthRoutes, {
+    ping: () => db.ping(),
+    pendingMigrations: () => db.pendingMigrations(),
+  });
   let metricsServer: FastifyInstance | undefined;
   if (config.metricsPort === undefined) registerMetricsRoute(http, { metrics, token: config.metricsToken });
   else
@@ -212,11 +216,22 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     });
   }
   const schema = await buildGraphQLSchema();
+  const protection = graphqlProtection({
+    maxDepth: config.graphqlMaxDepth,
+    maxAliases: config.graphqlMaxAliases,
+    maxDirectives: config.graphqlMaxDirectives,
+    maxTokens: config.graphqlMaxTokens,
+    maxCost: config.graphqlMaxCost,
+    introspection: config.introspection,
+  });
   // Subscriptions: fed from NATS when configured (events from every process), else from this process's relay.
   const feed = new OrderFeed(http.log.child({ component: 'order-feed' }));
   const stopFeed = config.natsUrl
     ? feedFromNats(feed, { url: config.natsUrl, subjectPrefix: config.natsSubjectPrefix }, http.log)
-    : ((unsubscribe) => async () => unsubscribe())(events.relay.subscribe((event) => feed.receive(event)));
+    : (
+        (unsubscribe) => async () =>
+          unsubscribe()
+      )(events.relay.subscribe((event) => feed.receive(event)));
   // Before Apollo's routes: WebSocket support must exist before the GET /graphql route that upgrades.
   const wsHandler = await registerSubscriptions(http, {
     schema,
@@ -224,6 +239,9 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     orders: services.orders,
     webhooks: services.webhooks,
     authenticate: (authorization) => services.auth.authenticate(authorization),
+    // The same depth, alias and directive limits as over HTTP.
+    validationRules: protection.validationRules,
+    maxTokens: config.graphqlMaxTokens,
     subscriptionsPerConnection: config.subscriptionsPerConnection,
     connectionsPerKey: config.subscriptionConnectionsPerKey,
   });
@@ -236,14 +254,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     introspection: config.introspection,
     plugins: [graphqlTelemetryPlugin(metrics), requestIdOnInternalErrorsPlugin()],
     maxResponseBytes: config.graphqlMaxResponseBytes,
-    protection: graphqlProtection({
-      maxDepth: config.graphqlMaxDepth,
-      maxAliases: config.graphqlMaxAliases,
-      maxDirectives: config.graphqlMaxDirectives,
-      maxTokens: config.graphqlMaxTokens,
-      maxCost: config.graphqlMaxCost,
-      introspection: config.introspection,
-    }),
+    protection,
   });
 
   events.start();

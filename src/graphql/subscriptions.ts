@@ -15,7 +15,17 @@
 import { createHash } from 'node:crypto';
 import fastifyWebsocket, { type WebsocketHandler } from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
-import { GraphQLError, type GraphQLSchema, getOperationAST, OperationTypeNode, parse } from 'graphql';
+import {
+  GraphQLError,
+  type DocumentNode,
+  type GraphQLSchema,
+  getOperationAST,
+  OperationTypeNode,
+  parse,
+  specifiedRules,
+  validate,
+  type ValidationRule,
+} from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/@fastify/websocket';
 import type { OrderFeed } from '../events/order-feed';
@@ -36,6 +46,10 @@ export interface SubscriptionOptions {
   webhooks: WebhookOperations;
   /** The workspace of an `Authorization` value; throws for a bad key. */
   authenticate(authorization: string | undefined): Promise<RequestContext>;
+  /** Validation rules on top of graphql-js's own (the HTTP API's depth, alias and directive limits). */
+  validationRules?: readonly ValidationRule[];
+  /** The most lexical tokens a subscription document may have. */
+  maxTokens?: number;
   subscriptionsPerConnection: number;
   connectionsPerKey: number;
 }
@@ -54,8 +68,12 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
   const connections = new WeakMap<object, Connection>();
   const perKey = new Map<string, number>();
 
+  const validateSubscription = (schema: GraphQLSchema, document: DocumentNode) =>
+    validate(schema, document, [...specifiedRules, ...(options.validationRules ?? [])]);
+
   const handler = makeHandler<{ authorization?: unknown }, Record<PropertyKey, never>>({
     schema: options.schema,
+    validate: (schema, document) => validateSubscription(schema, document),
     onConnect: async (ctx) => {
       // `authorization` as the contract says; `Authorization` too, as GraphiQL sends its Headers tab.
       const params = ctx.connectionParams ?? {};
@@ -94,18 +112,22 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
         );
         return [new GraphQLError('Too many subscriptions on this connection')];
       }
-      const query = payload.query;
+      // Parsed and validated here, so that only a subscription that will run is counted against the limit.
+      let document: DocumentNode;
       try {
-        const operation = getOperationAST(parse(query), payload.operationName ?? undefined);
-        if (operation && operation.operation !== OperationTypeNode.SUBSCRIPTION)
-          return [
-            new GraphQLError('Only subscriptions run over WebSocket; send queries and mutations over HTTP', {
-              extensions: { code: 'BAD_REQUEST' },
-            }),
-          ];
-      } catch {
-        // A document that does not parse: graphql-ws reports it itself.
+        document = parse(payload.query, { maxTokens: options.maxTokens });
+      } catch (error) {
+        return [error instanceof GraphQLError ? error : new GraphQLError('The document does not parse')];
       }
+      const operation = getOperationAST(document, payload.operationName ?? undefined);
+      if (operation && operation.operation !== OperationTypeNode.SUBSCRIPTION)
+        return [
+          new GraphQLError('Only subscriptions run over WebSocket; send queries and mutations over HTTP', {
+            extensions: { code: 'BAD_REQUEST' },
+          }),
+        ];
+      const invalid = validateSubscription(options.schema, document);
+      if (invalid.length > 0) return invalid;
       connection.subscriptions.add(id);
       return undefined;
     },

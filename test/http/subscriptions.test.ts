@@ -137,6 +137,16 @@ describe('subscriptions', () => {
     expect(closed()?.reason).toMatch(/too many subscriptions/i);
   });
 
+  it('does not count a refused subscription against the limit', async () => {
+    const { client, closed } = connect(await t.bearer('acme'));
+    const refused = [1, 2, 3].map(() => subscribe(client, 'subscription { orderCreated { nope } }'));
+    await expect.poll(() => refused.every((r) => r.errors.length === 1), { timeout: 5_000 }).toBe(true);
+    subscribe(client, 'subscription { orderCreated { id } }');
+    subscribe(client, 'subscription { orderUpdated { id } }');
+    await sleep(300);
+    expect(closed()).toBeUndefined();
+  });
+
   it('closes with 4431 on one connection too many for a key', async () => {
     const auth = await t.bearer('limited');
     const first = connect(auth);
@@ -147,6 +157,17 @@ describe('subscriptions', () => {
     const third = connect(auth);
     await expect.poll(() => third.closed()?.code, { timeout: 5_000 }).toBe(4431);
     expect(first.closed()).toBeUndefined();
+  });
+
+  it('applies the HTTP API’s document limits (aliases, tokens) to subscriptions too', async () => {
+    const { client } = connect(await t.bearer('acme'));
+    const aliases = Array.from({ length: 16 }, (_, i) => `a${i}: id`).join(' ');
+    const tooMany = subscribe(client, `subscription { orderCreated { ${aliases} } }`);
+    await expect.poll(() => tooMany.errors.length, { timeout: 5_000 }).toBe(1);
+    expect(JSON.stringify(tooMany.errors[0])).toMatch(/alias/i);
+    const huge = subscribe(client, `subscription { orderCreated { ${'id '.repeat(3000)} } }`);
+    await expect.poll(() => huge.errors.length, { timeout: 5_000 }).toBe(1);
+    expect(JSON.stringify(huge.errors[0])).toMatch(/2000 tokens/);
   });
 
   it('runs only subscriptions: a query over the socket is an error, and plain HTTP still works', async () => {

@@ -1,0 +1,60 @@
+/**
+ * The one writer of refusals on the GraphQL endpoint that happen before Apollo
+ * runs, and Fastify's error handler for that endpoint. They are GraphQL
+ * responses (`topLevelErrorResponse` in `errors.ts`), in the media type the
+ * client accepts.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import Negotiator from 'negotiator';
+import { type AppError, ErrorCode } from '../errors/app-error';
+import { classifyRequestError } from '../errors/http-errors';
+import { WWW_AUTHENTICATE } from '../auth/api-key';
+import { topLevelErrorResponse } from './errors';
+
+const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json; charset=utf-8';
+const APPLICATION_JSON = 'application/json; charset=utf-8';
+
+/**
+ * The media type of a GraphQL response, chosen from `Accept` the way Apollo
+ * chooses it, so that a refusal written here and an answer written by Apollo
+ * look the same to a client.
+ */
+export function graphqlResponseType(accept: string | undefined): string {
+  if (!accept) return APPLICATION_JSON;
+  const preferred = new Negotiator({ headers: { accept } }).mediaType([
+    APPLICATION_JSON,
+    GRAPHQL_RESPONSE_JSON,
+  ]);
+  return preferred === GRAPHQL_RESPONSE_JSON ? GRAPHQL_RESPONSE_JSON : APPLICATION_JSON;
+}
+
+/**
+ * The one writer of refusals on the GraphQL endpoint that happen before
+ * Apollo runs: the rate limits, the body parser (400, 413, 415) and Fastify's
+ * own request errors. They are GraphQL responses, in the media type the
+ * client accepts, so GraphQL clients can read the code and retry time.
+ */
+export function sendGraphQLRefusal(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: AppError,
+): FastifyReply {
+  const { status, body } = topLevelErrorResponse(error, request.id);
+  if (error.retryAfterSeconds !== undefined)
+    void reply.header('retry-after', String(error.retryAfterSeconds));
+  if (status === 401) void reply.header('www-authenticate', WWW_AUTHENTICATE);
+  return reply.code(status).type(graphqlResponseType(request.headers.accept)).send(JSON.stringify(body));
+}
+
+/**
+ * Fastify's error handler for the GraphQL endpoint: a refusal before Apollo
+ * (rate limit, body parser, body limit) or a failure of a hook, written as a
+ * GraphQL response. Unexpected failures are logged under the request id.
+ */
+export function graphqlErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const appError = classifyRequestError(error);
+  if (appError.code === ErrorCode.INTERNAL_ERROR || appError.code === ErrorCode.SERVICE_UNAVAILABLE) {
+    request.log.error({ err: error }, 'request failed');
+  }
+  void sendGraphQLRefusal(request, reply, appError);
+}
