@@ -36,6 +36,8 @@ export interface RelayOptions {
   leaseMs?: number;
   /** The longest wait before a failed publish is tried again (backoff doubles up to it, with jitter). */
   maxRetryDelayMs?: number;
+  /** How long after a wake its round starts, so that the commits of a busy moment share one round (20 ms). */
+  batchDelayMs?: number;
   observer?: RelayObserver;
 }
 
@@ -63,6 +65,7 @@ export class EventRelay {
       },
       options.pollIntervalMs,
       (error) => options.log.warn({ err: error }, 'event relay: the outbox could not be read; will retry'),
+      options.batchDelayMs ?? 20,
     );
   }
 

@@ -2,6 +2,10 @@
  * A background worker's loop: rounds that never overlap, run when woken and
  * every `pollIntervalMs`; a wake during a round causes one more round. A
  * round that throws is logged and retried at the next wake or poll.
+ *
+ * With `batchDelayMs`, a round starts that long after the wake that asked for
+ * it, so that the wakes of a busy moment (one per commit) share one round
+ * instead of each paying for its own queries.
  */
 export class WakeableLoop {
   private timer?: NodeJS.Timeout;
@@ -14,6 +18,7 @@ export class WakeableLoop {
     private readonly round: () => Promise<boolean>,
     private readonly pollIntervalMs: number,
     private readonly onError: (error: unknown) => void,
+    private readonly batchDelayMs = 0,
   ) {}
 
   start(): void {
@@ -41,6 +46,8 @@ export class WakeableLoop {
 
   private async run(): Promise<void> {
     while (this.again && !this.stopped) {
+      if (this.batchDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.batchDelayMs).unref());
+      if (this.stopped) return;
       this.again = false;
       try {
         if (await this.round()) this.again = true;
