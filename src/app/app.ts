@@ -135,6 +135,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
       idempotencyTtlMs: config.idempotencyTtlMs,
       events: config.eventsOutbox ? orderEvents : undefined,
       onEventsCommitted: () => events.relay.wake(),
+      notifyOtherProcesses: !config.eventsRelay,
     }),
     auth: new AuthService(db.em, { keyCacheTtlMs: config.apiKeyCacheTtlMs, log: http.log }),
     webhooks: new WebhookService(db.em, {

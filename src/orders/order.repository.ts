@@ -70,29 +70,39 @@ const INSERT_ORDER = `${INSERT_ORDER_CTES}
 select order_number as "orderNumber", updated_at as "updatedAt" from new_order`;
 
 /**
+ * `pg_notify` (delivered at commit) wakes the relays of every process. Only a
+ * process that runs no relay of its own sends it (see `notifyOtherProcesses`
+ * in `order.service.ts`): its own relay is woken in-process, and NOTIFY takes
+ * one lock across the whole server at every commit.
+ */
+const NOTIFY = `, pg_notify('${EVENTS_CHANNEL}', '') is null as notified`;
+
+/**
  * The create with its `order.created` event in the outbox: still one
  * statement. The event's order gets its number from the counter, like the
- * order; `pg_notify` (delivered at commit) wakes the relays of every process.
+ * order.
  */
-const INSERT_ORDER_WITH_EVENT = `${INSERT_ORDER_CTES}, new_event as (
+const insertOrderWithEvent = (notify: boolean) => `${INSERT_ORDER_CTES}, new_event as (
   insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
   select ?::text, ?::text, ?::text, ?::text, ?::int, ?::timestamptz,
          jsonb_set(jsonb_set(?::jsonb, '{order,order_number}', to_jsonb(new_order.order_number)),
                    '{order,updated_at}', to_jsonb(${REST_TIMESTAMP_SQL}))
   from new_order
 )
-select order_number as "orderNumber", updated_at as "updatedAt", pg_notify('${EVENTS_CHANNEL}', '') is null as notified
+select order_number as "orderNumber", updated_at as "updatedAt"${notify ? NOTIFY : ''}
 from new_order`;
+const INSERT_ORDER_WITH_EVENT = { notify: insertOrderWithEvent(true), quiet: insertOrderWithEvent(false) };
 
-/** Appends a change's events (in array order) and wakes the relays at commit. */
-const INSERT_EVENTS = `
+/** Appends a change's events (in array order), waking the relays at commit with `notify`. */
+const insertEvents = (notify: boolean) => `
 with new_events as (
   insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
   select e.event->>'id', ?, ?, e.event->>'type', (e.event->>'sequence')::int, (e.event->>'time')::timestamptz, e.event->'data'
   from jsonb_array_elements(?::jsonb) with ordinality as e(event, n)
   order by e.n
 )
-select pg_notify('${EVENTS_CHANNEL}', '') is null as notified`;
+select 1 as appended${notify ? NOTIFY : ''}`;
+const INSERT_EVENTS = { notify: insertEvents(true), quiet: insertEvents(false) };
 
 const SELECT_ORDERS = `
 select o.id, o.order_number as "orderNumber", o.customer_id as "customerId", o.status, o.currency,
@@ -132,6 +142,7 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
   async insertNumbered(
     { workspaceId, day, order, items }: NewOrder,
     event?: (order: Order) => NewOrderEvent,
+    notify = true,
   ): Promise<Order> {
     const whole = toOrder({ ...order, orderNumber: '' }, items);
     const params = [
@@ -162,8 +173,8 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     const [row] = created
       ? await queryPrepared<InsertedRow>(
           this.em,
-          'order_insert_with_event',
-          INSERT_ORDER_WITH_EVENT,
+          notify ? 'order_insert_with_event' : 'order_insert_with_event_quiet',
+          notify ? INSERT_ORDER_WITH_EVENT.notify : INSERT_ORDER_WITH_EVENT.quiet,
           [
             ...params,
             created.id,
@@ -234,10 +245,19 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
   }
 
   /** Writes a change's events into the outbox; call inside the change's transaction. */
-  async appendEvents(workspaceId: string, orderId: string, events: readonly NewOrderEvent[]): Promise<void> {
+  async appendEvents(
+    workspaceId: string,
+    orderId: string,
+    events: readonly NewOrderEvent[],
+    notify = true,
+  ): Promise<void> {
     if (events.length === 0) return;
     // stringifyJson: an event's order keeps metadata's exact numbers (shared/exact-json.ts).
-    await queryOne(this.em, INSERT_EVENTS, [workspaceId, orderId, stringifyJson(events)]);
+    await queryOne(this.em, notify ? INSERT_EVENTS.notify : INSERT_EVENTS.quiet, [
+      workspaceId,
+      orderId,
+      stringifyJson(events),
+    ]);
   }
 
   /** One order of the workspace by id or by number, or undefined. */
@@ -301,7 +321,9 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     page: Omit<ListWindow, 'offset'>,
   ): Promise<{ orders: Order[]; total: number; hasMore: boolean }> {
     const matching = whereWindow(whereFilter(this.getKnex()('orders as o'), scope, filter), page);
-    const pageQuery = inOrder(whereAfter(matching.clone().select('o.id'), page), page.sort).limit(page.limit + 1);
+    const pageQuery = inOrder(whereAfter(matching.clone().select('o.id'), page), page.sort).limit(
+      page.limit + 1,
+    );
     const [rows, [counted]] = await Promise.all([
       queryAll<{ id: string }>(this.em, pageQuery),
       queryAll<{ n: string | number }>(this.em, matching.clone().count({ n: '*' })),
@@ -341,7 +363,9 @@ export function listQueries(knex: Knex, scope: Scope, filter: OrderFilter, page:
           'o.currency',
           { trackingNumber: 'o.tracking_number', createdAt: 'o.created_at', updatedAt: 'o.updated_at' },
         )
-        .select(knex.raw('(select count(*) from order_items i where i.order_id = o.id)::int as "itemsCount"')),
+        .select(
+          knex.raw('(select count(*) from order_items i where i.order_id = o.id)::int as "itemsCount"'),
+        ),
       page,
     ),
     page.sort,
@@ -387,7 +411,8 @@ function whereFilter(qb: Knex.QueryBuilder, scope: Scope, filter: OrderFilter): 
   }
   if (filter.minTotal !== undefined) qb.andWhereRaw('o.total >= ?::numeric', [filter.minTotal]);
   if (filter.maxTotal !== undefined) qb.andWhereRaw('o.total <= ?::numeric', [filter.maxTotal]);
-  if (filter.updatedSince !== undefined) qb.andWhereRaw('o.updated_at >= ?::timestamptz', [filter.updatedSince]);
+  if (filter.updatedSince !== undefined)
+    qb.andWhereRaw('o.updated_at >= ?::timestamptz', [filter.updatedSince]);
   if (filter.search !== undefined) {
     const pattern = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     qb.andWhere((inner) => {

@@ -5,7 +5,14 @@ import { IdempotencyKeyEntity } from './idempotency.entity';
 import { checkIdempotencyKey, claimKey, fingerprint } from './idempotency';
 import { formatMinor } from './money';
 import { parseListQuery } from './list-parameters';
-import { checkPageSize, cursorOf, decodeCursor, DEFAULT_SORT, encodeCursor, type OrderSort } from './order-cursor';
+import {
+  checkPageSize,
+  cursorOf,
+  decodeCursor,
+  DEFAULT_SORT,
+  encodeCursor,
+  type OrderSort,
+} from './order-cursor';
 import { type OrderFilter, parseOrderFilter } from './order-filter';
 import { assertStatusMove } from './order-status';
 import { mergeMetadata, parseUpdateOrderRequest } from './update-order.validation';
@@ -33,6 +40,13 @@ export interface OrderServiceOptions {
   events?: OrderEventBuilder;
   /** Called after a change with events committed, to wake this process's relay at once. */
   onEventsCommitted?: () => void;
+  /**
+   * Whether a commit with events also sends a NOTIFY for the relays of other
+   * processes (default true). A process with a relay of its own wakes it with
+   * `onEventsCommitted` and needs none: NOTIFY takes one server-wide lock at
+   * every commit, which halved create throughput.
+   */
+  notifyOtherProcesses?: boolean;
 }
 
 export interface CreatedOrder {
@@ -51,6 +65,7 @@ export class OrderService {
   private readonly idempotencyTtlMs: number;
   private readonly events?: OrderEventBuilder;
   private readonly onEventsCommitted: () => void;
+  private readonly notifyOtherProcesses: boolean;
 
   constructor(
     private readonly em: EntityManager,
@@ -60,6 +75,7 @@ export class OrderService {
     this.idempotencyTtlMs = options.idempotencyTtlMs ?? 24 * 60 * 60 * 1000;
     this.events = options.events;
     this.onEventsCommitted = options.onEventsCommitted ?? (() => undefined);
+    this.notifyOtherProcesses = options.notifyOtherProcesses ?? true;
   }
 
   /**
@@ -75,19 +91,30 @@ export class OrderService {
    * The `order.created` event is written by the same statement as the order,
    * so it exists exactly when the order does; a replay writes none.
    */
-  async createOrderExactlyOnce(ctx: RequestContext, request: unknown, idempotencyKey?: string): Promise<CreatedOrder> {
+  async createOrderExactlyOnce(
+    ctx: RequestContext,
+    request: unknown,
+    idempotencyKey?: string,
+  ): Promise<CreatedOrder> {
     const created = await this.createOrder(ctx, request, idempotencyKey);
     if (!created.replayed && this.events) this.onEventsCommitted();
     return created;
   }
 
-  private async createOrder(ctx: RequestContext, request: unknown, idempotencyKey?: string): Promise<CreatedOrder> {
+  private async createOrder(
+    ctx: RequestContext,
+    request: unknown,
+    idempotencyKey?: string,
+  ): Promise<CreatedOrder> {
     const draft = parseCreateOrderRequest(request);
     const totals = computeTotals(draft);
     assertTotalMatches(draft, totals.total);
     if (idempotencyKey === undefined) {
       // One statement, atomic on its own: no explicit transaction needed.
-      return { order: await this.insertOrder(this.em.fork().getRepository(OrderEntity), ctx, draft, totals), replayed: false };
+      return {
+        order: await this.insertOrder(this.em.fork().getRepository(OrderEntity), ctx, draft, totals),
+        replayed: false,
+      };
     }
     checkIdempotencyKey(idempotencyKey);
     const requestFingerprint = fingerprint(draft);
@@ -164,6 +191,7 @@ export class OrderService {
     return orders.insertNumbered(
       { workspaceId: ctx.workspaceId, day: localDay(now, ctx.timeZone), order, items },
       events && ((whole) => events.created(whole)),
+      this.notifyOtherProcesses,
     );
   }
 
@@ -252,7 +280,8 @@ export class OrderService {
       // The fields this update really changed, in the REST names its events list them under.
       const changed: string[] = [];
       const previousStatus = order.status;
-      const moves = changes.status !== undefined && changes.status !== order.status ? changes.status : undefined;
+      const moves =
+        changes.status !== undefined && changes.status !== order.status ? changes.status : undefined;
       if (moves) assertStatusMove(order.status, moves);
       const assign = <K extends 'trackingNumber' | 'trackingUrl' | 'notes' | 'metadata' | 'shippingAddress'>(
         key: K,
@@ -284,7 +313,12 @@ export class OrderService {
       // Only a change that changed something is an event; an empty or repeated update is not.
       if (changed.length === 0 || !this.events) return { updated: whole, evented: false };
       const statusMoved = changed.includes('status') ? previousStatus : undefined;
-      await orders.appendEvents(ctx.workspaceId, id, this.events.updated(whole, order.version, changed, statusMoved));
+      await orders.appendEvents(
+        ctx.workspaceId,
+        id,
+        this.events.updated(whole, order.version, changed, statusMoved),
+        this.notifyOtherProcesses,
+      );
       return { updated: whole, evented: true };
     });
     if (evented) this.onEventsCommitted();
