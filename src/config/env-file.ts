@@ -28,7 +28,8 @@ export function loadEnvFile(env: NodeJS.ProcessEnv = process.env, cwd = process.
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
     // Only a named file must exist; ./.env is optional.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && setting === undefined) return { applied: [], overridden: [] };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && setting === undefined)
+      return { applied: [], overridden: [] };
     throw new Error(`ENV_FILE: cannot read ${file}: ${(error as Error).message}`, { cause: error });
   }
   const applied: string[] = [];

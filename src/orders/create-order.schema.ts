@@ -71,7 +71,11 @@ export const OrderItemInputSchema = Type.Object(
 
 export const CreateOrderRequestSchema = Type.Object(
   {
-    customer_id: Type.String({ minLength: 1, maxLength: LIMITS.customerId, description: 'Contact id of the customer' }),
+    customer_id: Type.String({
+      minLength: 1,
+      maxLength: LIMITS.customerId,
+      description: 'Contact id of the customer',
+    }),
     items: Type.Array(OrderItemInputSchema, { minItems: 1, maxItems: LIMITS.items }),
     total: Amount,
     currency: nullable(Type.String({ description: 'ISO 4217 code, default USD, case-insensitive' })),

@@ -6,7 +6,15 @@ import { AppError, type FieldError, type FieldPath } from '../errors/app-error';
 import { type CreateOrderRequest, CreateOrderRequestSchema } from './create-order.schema';
 import { type Currency, findCurrency, MAX_MINOR_UNITS, formatMinor, parseAmount } from './money';
 import type { Address, JsonObject } from './order.types';
-import { checkCountry, checkMetadata, dedupe, isObject, prepareExactNumbers, shapeChecker, toAddress } from './validation';
+import {
+  checkCountry,
+  checkMetadata,
+  dedupe,
+  isObject,
+  prepareExactNumbers,
+  shapeChecker,
+  toAddress,
+} from './validation';
 
 export interface OrderItemDraft {
   productId: string;
@@ -85,16 +93,22 @@ export function parseCreateOrderRequest(body: unknown): OrderDraft {
 }
 
 /** Item subtotal and order total, with the largest-amount rule applied to what the server computes. */
-export function computeTotals(draft: OrderDraft): { itemSubtotals: bigint[]; subtotal: bigint; total: bigint } {
+export function computeTotals(draft: OrderDraft): {
+  itemSubtotals: bigint[];
+  subtotal: bigint;
+  total: bigint;
+} {
   const itemSubtotals = draft.items.map((item) => item.priceMinor * BigInt(item.quantity));
   const subtotal = itemSubtotals.reduce((sum, value) => sum + value, 0n);
   const total = subtotal + draft.shippingMinor + draft.taxMinor;
   const tooLarge: FieldError[] = [];
   const limit = `the largest supported amount, ${formatMinor(MAX_MINOR_UNITS, draft.currency)}`;
   itemSubtotals.forEach((value, index) => {
-    if (value > MAX_MINOR_UNITS) tooLarge.push({ path: ['items', index], message: `quantity × price exceeds ${limit}` });
+    if (value > MAX_MINOR_UNITS)
+      tooLarge.push({ path: ['items', index], message: `quantity × price exceeds ${limit}` });
   });
-  if (tooLarge.length === 0 && total > MAX_MINOR_UNITS) tooLarge.push({ path: ['total'], message: `exceeds ${limit}` });
+  if (tooLarge.length === 0 && total > MAX_MINOR_UNITS)
+    tooLarge.push({ path: ['total'], message: `exceeds ${limit}` });
   if (tooLarge.length > 0) throw AppError.validation(tooLarge);
   return { itemSubtotals, subtotal, total };
 }
@@ -106,6 +120,7 @@ function checkCurrency(value: unknown, errors: FieldError[]): Currency | undefin
   if (typeof value !== 'string') return undefined;
   // ASCII only: toUpperCase() would turn "uſd" (long s) into "USD".
   const currency = CURRENCY_CODE.test(value) ? findCurrency(value) : undefined;
-  if (!currency) errors.push({ path: ['currency'], message: 'must be an ISO 4217 currency code such as USD' });
+  if (!currency)
+    errors.push({ path: ['currency'], message: 'must be an ISO 4217 currency code such as USD' });
   return currency;
 }

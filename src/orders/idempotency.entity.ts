@@ -1,4 +1,11 @@
-import { Entity, EntityRepositoryType, ManyToOne, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
+import {
+  Entity,
+  EntityRepositoryType,
+  ManyToOne,
+  PrimaryKey,
+  PrimaryKeyProp,
+  Property,
+} from '@mikro-orm/core';
 import { WorkspaceEntity } from '../auth/workspace.entity';
 import { ExactJsonType } from '../db/exact-json.type';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';

@@ -29,7 +29,9 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 export function checkIdempotencyKey(key: string): void {
   if (!KEY_PATTERN.test(key)) {
-    throw AppError.validation([{ path: ['idempotency_key'], message: 'must be 1 to 255 visible ASCII characters' }]);
+    throw AppError.validation([
+      { path: ['idempotency_key'], message: 'must be 1 to 255 visible ASCII characters' },
+    ]);
   }
 }
 
@@ -38,7 +40,9 @@ export function fingerprint(value: unknown): string {
   const canonical = stringify(tagExactNumbers(value), (_key, entry: unknown) =>
     typeof entry === 'bigint' ? entry.toString() : entry,
   );
-  return createHash('sha256').update(canonical ?? '').digest('hex');
+  return createHash('sha256')
+    .update(canonical ?? '')
+    .digest('hex');
 }
 
 /**
@@ -56,7 +60,11 @@ function tagExactNumbers(value: unknown): unknown {
 
 /** A signed 64-bit advisory-lock id for a workspace's key. */
 export function idempotencyLockId(workspaceId: string, key: string): string {
-  return createHash('sha256').update(`idempotency\0${workspaceId}\0${key}`).digest().readBigInt64BE(0).toString();
+  return createHash('sha256')
+    .update(`idempotency\0${workspaceId}\0${key}`)
+    .digest()
+    .readBigInt64BE(0)
+    .toString();
 }
 
 export type Remembered = { kind: 'new' } | { kind: 'replay'; order: Order };
@@ -66,7 +74,12 @@ export type Remembered = { kind: 'new' } | { kind: 'replay'; order: Order };
  * a replay. Throws IN_PROGRESS or KEY_REUSED. `keys` must be bound to the
  * transaction that will create the order.
  */
-export async function claimKey(keys: IdempotencyKeyRepository, workspaceId: string, key: string, requestFingerprint: string): Promise<Remembered> {
+export async function claimKey(
+  keys: IdempotencyKeyRepository,
+  workspaceId: string,
+  key: string,
+  requestFingerprint: string,
+): Promise<Remembered> {
   if (!(await keys.tryLock(idempotencyLockId(workspaceId, key)))) {
     throw new AppError(
       ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS,

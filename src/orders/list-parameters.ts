@@ -42,7 +42,8 @@ export function parseListQuery(query: Record<string, unknown>): {
     else if (query.offset !== undefined)
       errors.push({ path: ['offset'], message: 'cannot be combined with cursor: page by one or the other' });
     // A cursor of another sort is refused here, naming `cursor`.
-    else if (sort !== undefined) page.after = collectFieldErrors(errors, () => decodeCursor(query.cursor as string, 'cursor', sort));
+    else if (sort !== undefined)
+      page.after = collectFieldErrors(errors, () => decodeCursor(query.cursor as string, 'cursor', sort));
   }
   if (errors.length > 0 || sort === undefined) throw AppError.validation(errors);
   return { filter, sort, page };

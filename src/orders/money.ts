@@ -23,7 +23,21 @@ export const MAX_MINOR_UNITS = 10n ** BigInt(MAX_SIGNIFICANT_DIGITS) - 1n;
 // ISO 4217 also lists units whose minor unit is "N.A.": precious metals, bond
 // market units, SDRs, the test code and "no currency". None is money an order
 // can be paid in. (The table gives them 0 digits, so they must be named here.)
-const NOT_TENDER = new Set(['XAG', 'XAU', 'XBA', 'XBB', 'XBC', 'XBD', 'XDR', 'XPD', 'XPT', 'XSU', 'XTS', 'XUA', 'XXX']);
+const NOT_TENDER = new Set([
+  'XAG',
+  'XAU',
+  'XBA',
+  'XBB',
+  'XBC',
+  'XBD',
+  'XDR',
+  'XPD',
+  'XPT',
+  'XSU',
+  'XTS',
+  'XUA',
+  'XXX',
+]);
 
 const currencies = new Map<string, Currency>(
   currencyCodes.data
@@ -59,8 +73,10 @@ export function parseAmount(value: number | string, currency: Currency): ParsedA
     // is the literal the caller wrote for every amount within the 15-digit cap.
     amount = new Big(String(value));
   } else {
-    if (value.length > MAX_AMOUNT_LENGTH) return { ok: false, message: `must be a decimal number of at most ${MAX_AMOUNT_LENGTH} characters` };
-    if (!DECIMAL_STRING.test(value)) return { ok: false, message: 'must be a decimal number such as "99.00"' };
+    if (value.length > MAX_AMOUNT_LENGTH)
+      return { ok: false, message: `must be a decimal number of at most ${MAX_AMOUNT_LENGTH} characters` };
+    if (!DECIMAL_STRING.test(value))
+      return { ok: false, message: 'must be a decimal number such as "99.00"' };
     amount = new Big(value);
   }
   if (amount.lt(0)) return { ok: false, message: 'must be 0 or more' };

@@ -55,7 +55,10 @@ export function decodeCursor(value: string, path: string, sort: OrderSort = DEFA
   if (!cursor) throw AppError.validation([{ path: [path], message: 'is not a cursor from this API' }]);
   if (cursor.sort !== sort) {
     throw AppError.validation([
-      { path: [path], message: `belongs to the sort ${cursor.sort}, not ${sort}; start again without a cursor` },
+      {
+        path: [path],
+        message: `belongs to the sort ${cursor.sort}, not ${sort}; start again without a cursor`,
+      },
     ]);
   }
   return cursor;
@@ -74,7 +77,8 @@ function readCursor(value: string): Cursor | undefined {
   const elements: unknown[] = parsed;
   // The default sort's cursors have two elements; the others name their sort first.
   const [sort, at, id] = elements.length === 2 ? [DEFAULT_SORT, ...elements] : elements;
-  const named = elements.length === 3 && sort !== DEFAULT_SORT && (ORDER_SORTS as readonly unknown[]).includes(sort);
+  const named =
+    elements.length === 3 && sort !== DEFAULT_SORT && (ORDER_SORTS as readonly unknown[]).includes(sort);
   if (elements.length !== 2 && !named) return undefined;
   if (!isCursorInstant(at) || typeof id !== 'string' || !isOrderId(id)) return undefined;
   return { sort: sort as OrderSort, at, id };

@@ -30,5 +30,10 @@ export type ChangedFields = string[];
 export interface OrderEventBuilder {
   created(order: Order): NewOrderEvent;
   /** `order.updated`, and `order.status_changed` after it when the status moved. */
-  updated(order: Order, sequence: number, changes: ChangedFields, previousStatus?: OrderStatus): NewOrderEvent[];
+  updated(
+    order: Order,
+    sequence: number,
+    changes: ChangedFields,
+    previousStatus?: OrderStatus,
+  ): NewOrderEvent[];
 }

@@ -3,6 +3,7 @@
  * in the contract's names; GraphQL's `OrderFilter` is mapped to them first.
  */
 import { AppError, type FieldError } from '../errors/app-error';
+import type { OrderSort } from './order-cursor';
 import { isOrderNumber } from './order-number';
 import { ORDER_STATUSES, type OrderStatus } from './order.types';
 
@@ -115,7 +116,8 @@ export function readFilter(query: Record<string, unknown>, errors: FieldError[])
   if (orderNumber !== undefined) {
     // Not echoed: a lookup value may hold anything. A well-formed number that is not there is an empty list.
     if (isOrderNumber(orderNumber)) filter.orderNumber = orderNumber;
-    else errors.push({ path: ['order_number'], message: 'must be an order number such as ORD-2025-0327-001' });
+    else
+      errors.push({ path: ['order_number'], message: 'must be an order number such as ORD-2025-0327-001' });
   }
   for (const key of Object.keys(filter) as (keyof OrderFilter)[])
     if (filter[key] === undefined) delete filter[key];
@@ -127,7 +129,10 @@ function readTimeBound(value: string): TimeBound | undefined {
   const match = DATE_TIME.exec(value);
   if (!match || !isRealDate(match[1]) || !isClockTime(match[2])) return undefined;
   const zone = match[3];
-  if (zone) return isPostgresOffset(zone) && !Number.isNaN(Date.parse(value)) ? { kind: 'instant', value } : undefined;
+  if (zone)
+    return isPostgresOffset(zone) && !Number.isNaN(Date.parse(value))
+      ? { kind: 'instant', value }
+      : undefined;
   return { kind: 'local', value: `${match[1]}T${match[2]}` };
 }
 
@@ -151,4 +156,13 @@ export function isPostgresOffset(zone: string): boolean {
   if (/^z$/i.test(zone)) return true;
   const match = /^[+-](\d{2}):?(\d{2})?$/.exec(zone);
   return match !== null && Number(match[1]) <= 15 && Number(match[2] ?? '0') <= 59;
+}
+
+/**
+ * A list read for syncing (in `updated_at` order, or since an `updated_at`)
+ * stops at the sync horizon, so that no change can later appear behind a
+ * position the client has already passed. See `OrderRepository.syncHorizon`.
+ */
+export function needsSyncHorizon(filter: OrderFilter, sort: OrderSort): boolean {
+  return sort === 'updated_at' || filter.updatedSince !== undefined;
 }

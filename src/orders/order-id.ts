@@ -6,6 +6,7 @@
  * the same cryptographic randomness instead. Each id is random on its own
  * (no monotonic increment), so the next id cannot be guessed from the last.
  */
+import { AppError } from '../errors/app-error';
 import { randomBytes } from 'node:crypto';
 import { ulid } from 'ulid';
 
@@ -19,7 +20,7 @@ function randomByteFraction(): number {
     pool = randomBytes(POOL_SIZE);
     offset = 0;
   }
-  return (pool[offset++]) / 256;
+  return pool[offset++] / 256;
 }
 
 export function newOrderId(at: Date): string {
@@ -41,4 +42,12 @@ const ORDER_ID = /^order_[0-9A-HJKMNP-TV-Z]{26}$/;
  */
 export function isOrderId(value: string): boolean {
   return ORDER_ID.test(value);
+}
+
+/**
+ * An id or number of the wrong shape names no order: NOT_FOUND before any
+ * query, and without echoing text that may hold anything (NUL, markup).
+ */
+export function assertCouldExist(value: string, couldExist: (value: string) => boolean): void {
+  if (!couldExist(value)) throw AppError.notFound('Order');
 }

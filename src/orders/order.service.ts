@@ -1,9 +1,8 @@
 import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
-import { AppError, collectFieldErrors, ErrorCode, type FieldError } from '../errors/app-error';
+import { AppError, collectFieldErrors, type FieldError } from '../errors/app-error';
 import { computeTotals, parseCreateOrderRequest, type OrderDraft } from './create-order.validation';
 import { IdempotencyKeyEntity } from './idempotency.entity';
 import { checkIdempotencyKey, claimKey, fingerprint } from './idempotency';
-import { formatMinor } from './money';
 import { parseListQuery } from './list-parameters';
 import {
   checkPageSize,
@@ -13,14 +12,14 @@ import {
   encodeCursor,
   type OrderSort,
 } from './order-cursor';
-import { type OrderFilter, parseOrderFilter } from './order-filter';
+import { needsSyncHorizon, parseOrderFilter } from './order-filter';
 import { assertStatusMove } from './order-status';
-import { mergeMetadata, parseUpdateOrderRequest } from './update-order.validation';
+import { mergeMetadata, parseUpdateOrderRequest, REST_FIELD_NAMES } from './update-order.validation';
 import { OrderEntity } from './order.entity';
 import type { OrderEventBuilder } from './order-events';
 import type { OrderRepository } from './order.repository';
-import type { NewOrder } from './order.rows';
-import { isOrderId, newOrderId } from './order-id';
+import { assertTotalMatches, buildNewOrder } from './new-order';
+import { assertCouldExist, isOrderId } from './order-id';
 import { isOrderNumber, localDay } from './order-number';
 import type { Order, OrderList, OrderPage, RequestContext } from './order.types';
 
@@ -157,36 +156,7 @@ export class OrderService {
     totals: ReturnType<typeof computeTotals>,
   ): Promise<Order> {
     const now = this.clock();
-    const money = (minor: bigint) => formatMinor(minor, draft.currency);
-    const order: NewOrder['order'] = {
-      id: newOrderId(now),
-      customerId: draft.customerId,
-      status: 'pending',
-      currency: draft.currency.code,
-      subtotal: money(totals.subtotal),
-      shipping: money(draft.shippingMinor),
-      tax: money(draft.taxMinor),
-      total: money(totals.total),
-      shippingAddress: draft.shippingAddress ?? null,
-      billingAddress: draft.billingAddress ?? null,
-      notes: draft.notes ?? null,
-      metadata: draft.metadata ?? null,
-      trackingNumber: null,
-      trackingUrl: null,
-      statusHistory: [{ status: 'pending', timestamp: now.toISOString() }],
-      createdAt: now,
-      updatedAt: now,
-      version: 1,
-    };
-    const items = draft.items.map((item, position) => ({
-      position,
-      productId: item.productId,
-      name: item.name ?? null,
-      quantity: item.quantity,
-      price: money(item.priceMinor),
-      sku: item.sku ?? null,
-      subtotal: money(totals.itemSubtotals[position] ?? 0n),
-    }));
+    const { order, items } = buildNewOrder(draft, totals, now);
     const events = this.events;
     return orders.insertNumbered(
       { workspaceId: ctx.workspaceId, day: localDay(now, ctx.timeZone), order, items },
@@ -324,42 +294,4 @@ export class OrderService {
     if (evented) this.onEventsCommitted();
     return updated;
   }
-}
-
-/** An update's fields under their REST names, as an event's `changes` lists them. */
-const REST_FIELD_NAMES = {
-  trackingNumber: 'tracking_number',
-  trackingUrl: 'tracking_url',
-  notes: 'notes',
-  metadata: 'metadata',
-  shippingAddress: 'shipping_address',
-} as const;
-
-/**
- * A list read for syncing (in `updated_at` order, or since an `updated_at`)
- * stops at the sync horizon, so that no change can later appear behind a
- * position the client has already passed. See `OrderRepository.syncHorizon`.
- */
-function needsSyncHorizon(filter: OrderFilter, sort: OrderSort): boolean {
-  return sort === 'updated_at' || filter.updatedSince !== undefined;
-}
-
-/**
- * An id or number of the wrong shape names no order: NOT_FOUND before any
- * query, and without echoing text that may hold anything (NUL, markup).
- */
-function assertCouldExist(value: string, couldExist: (value: string) => boolean): void {
-  if (!couldExist(value)) throw AppError.notFound('Order');
-}
-
-function assertTotalMatches(draft: OrderDraft, computedTotal: bigint): void {
-  if (draft.totalMinor === computedTotal) return;
-  const money = (minor: bigint) => formatMinor(minor, draft.currency);
-  const subtotal = computedTotal - draft.shippingMinor - draft.taxMinor;
-  throw new AppError(
-    ErrorCode.TOTAL_MISMATCH,
-    `total ${money(draft.totalMinor)} does not match the expected total ${money(computedTotal)} ` +
-      `(items ${money(subtotal)} + shipping ${money(draft.shippingMinor)} + tax ${money(draft.taxMinor)})`,
-    [{ path: ['total'], message: `must be ${money(computedTotal)}` }],
-  );
 }

@@ -5,7 +5,15 @@
 import type { CamelKeys } from '../shared/case';
 import type { AddressInput } from './create-order.schema';
 
-export const ORDER_STATUSES = ['pending', 'paid', 'processing', 'shipped', 'delivered', 'cancelled', 'refunded'] as const;
+export const ORDER_STATUSES = [
+  'pending',
+  'paid',
+  'processing',
+  'shipped',
+  'delivered',
+  'cancelled',
+  'refunded',
+] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /** The contract's address in the service's names; a field with no value is absent. */

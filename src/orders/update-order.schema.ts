@@ -10,12 +10,22 @@ export const UPDATE_LIMITS = { trackingNumber: 255, trackingUrl: 2048 } as const
 
 export const UpdateOrderRequestSchema = Type.Object(
   {
-    status: Type.Optional(Type.Unsafe<(typeof ORDER_STATUSES)[number]>({ type: 'string', enum: [...ORDER_STATUSES] })),
+    status: Type.Optional(
+      Type.Unsafe<(typeof ORDER_STATUSES)[number]>({ type: 'string', enum: [...ORDER_STATUSES] }),
+    ),
     tracking_number: nullable(Type.String({ maxLength: UPDATE_LIMITS.trackingNumber })),
-    tracking_url: nullable(Type.String({ maxLength: UPDATE_LIMITS.trackingUrl, description: 'An http(s) URL' })),
+    tracking_url: nullable(
+      Type.String({ maxLength: UPDATE_LIMITS.trackingUrl, description: 'An http(s) URL' }),
+    ),
     notes: nullable(Type.String({ maxLength: LIMITS.notes })),
     metadata: nullable(
-      Type.Object({}, { additionalProperties: true, description: 'Merged key by key into the stored metadata; a key set to null is removed' }),
+      Type.Object(
+        {},
+        {
+          additionalProperties: true,
+          description: 'Merged key by key into the stored metadata; a key set to null is removed',
+        },
+      ),
     ),
     shipping_address: nullable(AddressSchema),
   },

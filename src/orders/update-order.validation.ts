@@ -3,7 +3,15 @@ import { AppError, type FieldError } from '../errors/app-error';
 import { LIMITS } from './create-order.schema';
 import type { Address, JsonObject, OrderStatus } from './order.types';
 import { type UpdateOrderRequest, UpdateOrderRequestSchema } from './update-order.schema';
-import { checkCountry, checkMetadata, dedupe, isObject, prepareExactNumbers, shapeChecker, toAddress } from './validation';
+import {
+  checkCountry,
+  checkMetadata,
+  dedupe,
+  isObject,
+  prepareExactNumbers,
+  shapeChecker,
+  toAddress,
+} from './validation';
 
 /** What an update asks for. `undefined`: leave as is; `null`: clear. */
 export interface OrderChanges {
@@ -35,12 +43,16 @@ export function parseUpdateOrderRequest(body: unknown): OrderChanges {
   if (request.tracking_url !== undefined) changes.trackingUrl = request.tracking_url;
   if (request.notes !== undefined) changes.notes = request.notes;
   if (request.metadata !== undefined) changes.metadata = request.metadata;
-  if (request.shipping_address !== undefined) changes.shippingAddress = toAddress(request.shipping_address) ?? null;
+  if (request.shipping_address !== undefined)
+    changes.shippingAddress = toAddress(request.shipping_address) ?? null;
   return changes;
 }
 
 /** Applies a metadata patch and checks the limits on the result. */
-export function mergeMetadata(current: JsonObject | null | undefined, patch: JsonObject | null): JsonObject | null {
+export function mergeMetadata(
+  current: JsonObject | null | undefined,
+  patch: JsonObject | null,
+): JsonObject | null {
   if (patch === null) return null;
   // A Map, not `object[key] = …`: a key such as "__proto__" must stay a key.
   const entries = new Map(Object.entries(current ?? {}));
@@ -51,7 +63,10 @@ export function mergeMetadata(current: JsonObject | null | undefined, patch: Jso
   const errors: FieldError[] = [];
   const merged = checkMetadata(Object.fromEntries(entries), errors) ?? {};
   if (Object.keys(merged).length > LIMITS.metadataKeys) {
-    errors.push({ path: ['metadata'], message: `would have more than ${LIMITS.metadataKeys} keys after the merge` });
+    errors.push({
+      path: ['metadata'],
+      message: `would have more than ${LIMITS.metadataKeys} keys after the merge`,
+    });
   }
   if (errors.length > 0) throw AppError.validation(errors);
   return Object.keys(merged).length > 0 ? merged : null;
@@ -65,3 +80,12 @@ function isHttpUrl(value: string): boolean {
     return false;
   }
 }
+
+/** An update's fields under their REST names, as an event's `changes` lists them. */
+export const REST_FIELD_NAMES = {
+  trackingNumber: 'tracking_number',
+  trackingUrl: 'tracking_url',
+  notes: 'notes',
+  metadata: 'metadata',
+  shippingAddress: 'shipping_address',
+} as const;

@@ -48,13 +48,17 @@ export function prepareExactNumbers(input: Record<string, unknown>): Record<stri
   // Nearly every request has none: no copy then.
   if (!containsExactNumber(input)) return input;
   const walk = (value: unknown, key: string | number): unknown => {
-    if (isExactNumber(value)) return AMOUNT_FIELDS.has(String(key)) ? value.toString() : Number(value.toString());
+    if (isExactNumber(value))
+      return AMOUNT_FIELDS.has(String(key)) ? value.toString() : Number(value.toString());
     if (Array.isArray(value)) return value.map((entry, index) => walk(entry, index));
     if (typeof value !== 'object' || value === null) return value;
     return Object.fromEntries(Object.entries(value).map(([name, entry]) => [name, walk(entry, name)]));
   };
   return Object.fromEntries(
-    Object.entries(input).map(([key, value]) => [key, key === 'metadata' && isObject(value) ? value : walk(value, key)]),
+    Object.entries(input).map(([key, value]) => [
+      key,
+      key === 'metadata' && isObject(value) ? value : walk(value, key),
+    ]),
   );
 }
 
@@ -64,14 +68,19 @@ export function checkCountry(address: unknown, path: FieldPath, errors: FieldErr
   if (!isObject(address) || typeof address.country !== 'string') return;
   // i18n-iso-countries also accepts alpha-3 and numeric codes; the contract wants alpha-2.
   if (!COUNTRY_CODE.test(address.country) || !countries.isValid(address.country)) {
-    errors.push({ path: [...path, 'country'], message: 'must be an ISO 3166-1 alpha-2 country code such as ID' });
+    errors.push({
+      path: [...path, 'country'],
+      message: 'must be an ISO 3166-1 alpha-2 country code such as ID',
+    });
   }
 }
 
 /** An address with no field set is no address at all. */
 export function toAddress(input: AddressInput | null | undefined): Address | undefined {
   if (input === undefined || input === null) return undefined;
-  const given = Object.entries(input).filter((entry): entry is [AddressField, string] => typeof entry[1] === 'string');
+  const given = Object.entries(input).filter(
+    (entry): entry is [AddressField, string] => typeof entry[1] === 'string',
+  );
   if (given.length === 0) return undefined;
   const address: Address = renameKeys(Object.fromEntries(given), 'camel');
   if (address.country !== undefined) address.country = address.country.toUpperCase();
@@ -89,16 +98,25 @@ export function checkMetadata(metadata: unknown, errors: FieldError[]): JsonObje
   for (const key of Object.keys(metadata)) {
     if (key.length === 0) errors.push({ path: ['metadata'], message: 'must not have an empty key' });
     else if ([...key].length > LIMITS.metadataKeyLength) {
-      errors.push({ path: ['metadata', key], message: `key must be 1 to ${LIMITS.metadataKeyLength} characters` });
+      errors.push({
+        path: ['metadata', key],
+        message: `key must be 1 to ${LIMITS.metadataKeyLength} characters`,
+      });
     }
   }
   if (nestingDepth(metadata) > LIMITS.metadataDepth) {
-    errors.push({ path: ['metadata'], message: `must not nest objects and arrays more than ${LIMITS.metadataDepth} levels deep` });
+    errors.push({
+      path: ['metadata'],
+      message: `must not nest objects and arrays more than ${LIMITS.metadataDepth} levels deep`,
+    });
   }
   const stored = storedNumbers(metadata, ['metadata'], errors) as JsonObject;
   const bytes = Buffer.byteLength(stringifyJson(stored));
   if (bytes > LIMITS.metadataBytes) {
-    errors.push({ path: ['metadata'], message: `must be at most ${LIMITS.metadataBytes} bytes as JSON, got ${bytes}` });
+    errors.push({
+      path: ['metadata'],
+      message: `must be at most ${LIMITS.metadataBytes} bytes as JSON, got ${bytes}`,
+    });
   }
   return stored;
 }
@@ -108,14 +126,20 @@ function storedNumbers(value: unknown, path: FieldPath, errors: FieldError[]): u
   if (isExactNumber(value)) {
     const canonical = canonicalNumber(value.toString(), LIMITS.metadataBytes);
     if (canonical === undefined) {
-      errors.push({ path, message: `must be a number of at most ${LIMITS.metadataBytes} digits when written without an exponent` });
+      errors.push({
+        path,
+        message: `must be a number of at most ${LIMITS.metadataBytes} digits when written without an exponent`,
+      });
       return new ExactNumber('0');
     }
     return parseNumberLiteral(canonical);
   }
-  if (Array.isArray(value)) return value.map((entry, index) => storedNumbers(entry, [...path, index], errors));
+  if (Array.isArray(value))
+    return value.map((entry, index) => storedNumbers(entry, [...path, index], errors));
   if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, storedNumbers(entry, [...path, key], errors)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([key, entry]) => [key, storedNumbers(entry, [...path, key], errors)]),
+  );
 }
 
 function nestingDepth(value: unknown): number {
@@ -130,7 +154,11 @@ function nestingDepth(value: unknown): number {
  * surrogate cannot be encoded as UTF-8 at all. Reject both up front rather
  * than fail (or silently alter the text) at insert time.
  */
-export function findUnstorableText(value: unknown, path: (string | number)[], found: FieldError[] = []): FieldError[] {
+export function findUnstorableText(
+  value: unknown,
+  path: (string | number)[],
+  found: FieldError[] = [],
+): FieldError[] {
   const bad = (text: string) => text.includes('\u0000') || !text.isWellFormed();
   if (typeof value === 'string') {
     if (bad(value)) found.push({ path, message: 'must not contain NUL characters or unpaired surrogates' });
@@ -157,7 +185,10 @@ function describeSchemaError(error: ErrorObject): FieldError {
     case 'type':
       return { path, message: `must be ${describeType(params.type)}` };
     case 'minLength':
-      return { path, message: params.limit === 1 ? 'must not be empty' : `must be at least ${limit} characters` };
+      return {
+        path,
+        message: params.limit === 1 ? 'must not be empty' : `must be at least ${limit} characters`,
+      };
     case 'maxLength':
       return { path, message: `must be at most ${limit} characters` };
     case 'minItems':

@@ -1,0 +1,128 @@
+/**
+ * The list queries of \`OrderRepository\` (order.repository.ts), built with knex:
+ * the workspace scope, every filter (each with its index, see the entity), the
+ * sort, the keyset cursor and the sync horizon.
+ */
+import type { Knex } from '@mikro-orm/postgresql';
+import type { Cursor, OrderSort } from './order-cursor';
+import type { OrderFilter, TimeBound } from './order-filter';
+import type { Scope } from './order.repository';
+
+/** Which rows of the filtered list a page reads, and in what order. */
+export interface ListWindow {
+  sort: OrderSort;
+  limit: number;
+  /** Rows to skip (REST's offset paging); 0 with a cursor. */
+  offset?: number;
+  /** The page starts strictly after this row of `sort`. */
+  after?: Cursor;
+  /** Only rows changed before this instant (see `syncHorizon`). */
+  horizon?: string;
+}
+
+/** The two queries behind a REST list page: its rows, and the count of every match. Exported for the index test. */
+export function listQueries(knex: Knex, scope: Scope, filter: OrderFilter, page: ListWindow) {
+  const matching = whereWindow(whereFilter(knex('orders as o'), scope, filter), page);
+  const rows = inOrder(
+    whereAfter(
+      matching
+        .clone()
+        .select(
+          'o.id',
+          { orderNumber: 'o.order_number', customerId: 'o.customer_id' },
+          'o.status',
+          'o.total',
+          'o.currency',
+          { trackingNumber: 'o.tracking_number', createdAt: 'o.created_at', updatedAt: 'o.updated_at' },
+        )
+        .select(
+          knex.raw('(select count(*) from order_items i where i.order_id = o.id)::int as "itemsCount"'),
+        ),
+      page,
+    ),
+    page.sort,
+  )
+    .limit(page.limit)
+    .offset(page.offset ?? 0);
+  return { rows, count: matching.clone().count({ n: '*' }) };
+}
+
+/** The horizon, which applies to the count as well as the rows. */
+export function whereWindow(qb: Knex.QueryBuilder, page: Pick<ListWindow, 'horizon'>): Knex.QueryBuilder {
+  if (page.horizon !== undefined) qb.andWhereRaw('o.updated_at < ?::timestamptz', [page.horizon]);
+  return qb;
+}
+
+/** Strictly after the cursor's row, in the cursor's sort. */
+export function whereAfter(qb: Knex.QueryBuilder, page: Pick<ListWindow, 'after'>): Knex.QueryBuilder {
+  const { after } = page;
+  if (after?.sort === 'updated_at')
+    qb.andWhereRaw('(o.updated_at, o.id) > (?::timestamptz, ?)', [after.at, after.id]);
+  else if (after) qb.andWhereRaw('(o.created_at, o.id) < (?::timestamptz, ?)', [after.at, after.id]);
+  return qb;
+}
+
+/** The workspace scope and every filter, on `orders as o`. Each filter has an index (see the entity). */
+export function whereFilter(qb: Knex.QueryBuilder, scope: Scope, filter: OrderFilter): Knex.QueryBuilder {
+  qb.where('o.workspace_id', scope.workspaceId);
+  if (filter.customerId !== undefined) qb.andWhere('o.customer_id', filter.customerId);
+  if (filter.status !== undefined) qb.andWhere('o.status', filter.status);
+  // The unique (workspace, order number) key serves this lookup.
+  if (filter.orderNumber !== undefined) qb.andWhere('o.order_number', filter.orderNumber);
+  if (filter.from)
+    qb.andWhereRaw(
+      `o.created_at >= ${boundSql(filter.from, 'start')}`,
+      boundParams(filter.from, scope.timeZone),
+    );
+  if (filter.to) {
+    const op = filter.to.kind === 'date' ? '<' : '<=';
+    qb.andWhereRaw(
+      `o.created_at ${op} ${boundSql(filter.to, 'end')}`,
+      boundParams(filter.to, scope.timeZone),
+    );
+  }
+  if (filter.minTotal !== undefined) qb.andWhereRaw('o.total >= ?::numeric', [filter.minTotal]);
+  if (filter.maxTotal !== undefined) qb.andWhereRaw('o.total <= ?::numeric', [filter.maxTotal]);
+  if (filter.updatedSince !== undefined)
+    qb.andWhereRaw('o.updated_at >= ?::timestamptz', [filter.updatedSince]);
+  if (filter.search !== undefined) {
+    const pattern = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    qb.andWhere((inner) => {
+      void inner
+        .whereRaw(`o.order_number ilike ? escape '\\'`, [pattern])
+        .orWhereRaw(`o.notes ilike ? escape '\\'`, [pattern]);
+    });
+  }
+  return qb;
+}
+
+function boundSql(bound: TimeBound, side: 'start' | 'end'): string {
+  switch (bound.kind) {
+    case 'instant':
+      return '?::timestamptz';
+    case 'local':
+      return '(?::timestamp at time zone ?)';
+    case 'date':
+      // A day runs from its local midnight to the next one; `to` includes the whole day.
+      return side === 'start'
+        ? '(?::date::timestamp at time zone ?)'
+        : '((?::date + 1)::timestamp at time zone ?)';
+  }
+}
+
+function boundParams(bound: TimeBound, timeZone: string): string[] {
+  return bound.kind === 'instant' ? [bound.value] : [bound.value, timeZone];
+}
+
+/** Newest first, or oldest change first; ties by id. Each is the order of a list index (see the entity). */
+export function inOrder(qb: Knex.QueryBuilder, sort: OrderSort): Knex.QueryBuilder {
+  return sort === 'updated_at'
+    ? qb.orderBy([
+        { column: 'o.updated_at', order: 'asc' },
+        { column: 'o.id', order: 'asc' },
+      ])
+    : qb.orderBy([
+        { column: 'o.created_at', order: 'desc' },
+        { column: 'o.id', order: 'desc' },
+      ]);
+}
