@@ -76,6 +76,17 @@ async function openPage(url: string): Promise<Watched> {
   return { page, requests, errors };
 }
 
+/** The playground, once GraphiQL shows its example document; `editorText` reads a CodeMirror editor's text. */
+async function openPlayground() {
+  const opened = await openPage(`${server.url}/graphql`);
+  const { page } = opened;
+  await page.locator('.graphiql-container').waitFor();
+  const editorText = (selector: string) =>
+    page.evaluate((s) => (document.querySelector(s) as CodeMirrorHost).CodeMirror.getValue(), selector);
+  await expect.poll(() => editorText('.graphiql-query-editor .CodeMirror')).toContain('mutation CreateOrder');
+  return { ...opened, editorText };
+}
+
 /** Requests to anywhere but the server (data: URLs stay inside the page). */
 function elsewhere(requests: string[]): string[] {
   const origin = new URL(server.url).origin;
@@ -84,14 +95,7 @@ function elsewhere(requests: string[]): string[] {
 
 describe('GraphQL playground', () => {
   it('runs the example createOrder with the development key and shows the order number', async () => {
-    const { page, requests, errors } = await openPage(`${server.url}/graphql`);
-
-    await page.locator('.graphiql-container').waitFor();
-    const editorText = (selector: string) =>
-      page.evaluate((s) => (document.querySelector(s) as CodeMirrorHost).CodeMirror.getValue(), selector);
-    await expect
-      .poll(() => editorText('.graphiql-query-editor .CodeMirror'))
-      .toContain('mutation CreateOrder');
+    const { page, requests, errors, editorText } = await openPlayground();
     // The headers editor (shown) holds the development key; the variables editor holds the example input.
     const developmentKey = fs.readFileSync(path.join(dataDir, 'development-key'), 'utf8').trim();
     const tools = await page.evaluate(() =>
@@ -137,13 +141,7 @@ describe('GraphQL playground', () => {
 
 describe('GraphQL playground subscriptions', () => {
   it('runs a subscription over graphql-ws with the Headers tab key, and shows an order created meanwhile', async () => {
-    const { page, requests, errors } = await openPage(`${server.url}/graphql`);
-    await page.locator('.graphiql-container').waitFor();
-    const editorText = (selector: string) =>
-      page.evaluate((s) => (document.querySelector(s) as CodeMirrorHost).CodeMirror.getValue(), selector);
-    await expect
-      .poll(() => editorText('.graphiql-query-editor .CodeMirror'))
-      .toContain('mutation CreateOrder');
+    const { page, requests, errors, editorText } = await openPlayground();
     await page.evaluate(() =>
       (document.querySelector('.graphiql-query-editor .CodeMirror') as CodeMirrorHost).CodeMirror.setValue(
         'subscription Live { orderCreated { id orderNumber status } }',

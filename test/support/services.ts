@@ -8,8 +8,18 @@
  */
 import net from 'node:net';
 
-/** True when a Redis server at `url` answers PING within `timeoutMs`. */
-export function redisAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
+/**
+ * True when a server at `url` (default port `port`) answers within
+ * `timeoutMs` with a first chunk that `isAnswer` accepts; `hello` is sent on
+ * connecting, for servers that speak only when spoken to.
+ */
+function answersOnTcp(
+  url: string,
+  port: number,
+  isAnswer: (firstChunk: string) => boolean,
+  hello?: string,
+  timeoutMs = 1000,
+): Promise<boolean> {
   return new Promise((resolve) => {
     let parsed: URL;
     try {
@@ -18,18 +28,21 @@ export function redisAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
       resolve(false);
       return;
     }
-    const socket = net.connect({ host: parsed.hostname, port: Number(parsed.port || 6379) });
+    const socket = net.connect({ host: parsed.hostname, port: Number(parsed.port || port) });
     const done = (up: boolean) => {
       socket.destroy();
       resolve(up);
     };
     socket.setTimeout(timeoutMs, () => done(false));
     socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    // +PONG, or -NOAUTH from a server with a password: either way a Redis answers.
-    socket.on('data', (chunk) => done(/^[+-]/.test(chunk.toString())));
+    if (hello) socket.on('connect', () => socket.write(hello));
+    socket.on('data', (chunk) => done(isAnswer(chunk.toString())));
   });
 }
+
+/** True when a Redis server at `url` answers PING: +PONG, or -NOAUTH from a server with a password. */
+export const redisAnswers = (url: string, timeoutMs?: number) =>
+  answersOnTcp(url, 6379, (reply) => /^[+-]/.test(reply), 'PING\r\n', timeoutMs);
 
 export interface Availability {
   up: boolean;
@@ -42,10 +55,15 @@ export interface Availability {
  * prints the reason once (visible in the test output), or throws when
  * REQUIRE_SERVICES=1 (CI).
  */
-export async function optionalService(name: string, url: string, answers: (url: string) => Promise<boolean>): Promise<Availability> {
+export async function optionalService(
+  name: string,
+  url: string,
+  answers: (url: string) => Promise<boolean>,
+): Promise<Availability> {
   if (await answers(url)) return { up: true, reason: '' };
   const reason = `skipped: no ${name} answers at ${url} (start one, or set the URL variable; CI runs these)`;
-  if (process.env.REQUIRE_SERVICES === '1') throw new Error(`REQUIRE_SERVICES=1 but no ${name} answers at ${url}`);
+  if (process.env.REQUIRE_SERVICES === '1')
+    throw new Error(`REQUIRE_SERVICES=1 but no ${name} answers at ${url}`);
   process.stderr.write(`\n  ${reason}\n`);
   return { up: false, reason };
 }
@@ -56,26 +74,9 @@ export const REDIS_URL = () => process.env.REDIS_URL || 'redis://127.0.0.1:6379'
 /** The NATS (with JetStream) the event tests publish to, with streams of their own. */
 export const SHARED_NATS_URL = process.env.NATS_TEST_URL || 'nats://127.0.0.1:4222';
 
-/** True when a NATS server at `url` greets a connection (`INFO {…}`) within `timeoutMs`. */
-export function natsAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      resolve(false);
-      return;
-    }
-    const socket = net.connect({ host: parsed.hostname, port: Number(parsed.port || 4222) });
-    const done = (up: boolean) => {
-      socket.destroy();
-      resolve(up);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('data', (chunk) => done(chunk.toString().startsWith('INFO ')));
-  });
-}
+/** True when a NATS server at `url` greets a connection (`INFO {…}`). */
+export const natsAnswers = (url: string, timeoutMs?: number) =>
+  answersOnTcp(url, 4222, (greeting) => greeting.startsWith('INFO '), undefined, timeoutMs);
 
 declare module 'vitest' {
   export interface ProvidedContext {
