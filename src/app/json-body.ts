@@ -19,7 +19,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { AppError, ErrorCode } from '../errors/app-error';
-import { parseExactJson } from '../shared/exact-json';
+import { parseExactJson, scanJsonText } from '../shared/exact-json';
 
 export const MAX_JSON_DEPTH = 64;
 
@@ -30,62 +30,15 @@ export const MAX_JSON_DEPTH = 64;
  */
 export const MAX_NUMBER_LITERAL_LENGTH = 64;
 
-/**
- * A number literal a double might not hold exactly has more than 15
- * significant digits, so it is at least 16 characters long, or it has an
- * exponent (`1e400` is beyond a double, `1e-400` below it). Bodies without
- * such a literal (nearly all) take the native parser, which is several times
- * faster; the rest take the lossless one.
- */
-const MAYBE_INEXACT_LENGTH = 16;
-
-export interface JsonTextShape {
-  /** Arrays and objects nest deeper than the limit given. */
-  tooDeep: boolean;
-  /** Characters in the longest number literal (digits, sign, point, exponent) outside strings. */
-  longestNumber: number;
-  /** A number literal outside strings has an exponent (`1e21`). */
-  hasExponent: boolean;
-}
-
-/**
- * One pass over the text, before any parsing: how deep it nests and how long
- * its longest number literal is. Brackets and digits inside strings do not count.
- */
-export function scanJsonText(text: string, maxDepth: number): JsonTextShape {
-  let depth = 0;
-  let inString = false;
-  let run = 0;
-  let longestNumber = 0;
-  let hasExponent = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-      continue;
-    }
-    // 0-9 + - . e E
-    if ((c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e || c === 0x65 || c === 0x45) {
-      // An e after a digit or a point is an exponent; the e of `true` and `false` follows a letter.
-      if ((c === 0x65 || c === 0x45) && run > 0) hasExponent = true;
-      if (++run > longestNumber) longestNumber = run;
-      continue;
-    }
-    run = 0;
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxDepth) return { tooDeep: true, longestNumber, hasExponent };
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return { tooDeep: false, longestNumber, hasExponent };
-}
-
 export function parseJsonBody(text: string): unknown {
-  if (text.trim() === '') throw new AppError(ErrorCode.INVALID_JSON, 'The request body is empty; send a JSON object');
+  if (text.trim() === '')
+    throw new AppError(ErrorCode.INVALID_JSON, 'The request body is empty; send a JSON object');
   const shape = scanJsonText(text, MAX_JSON_DEPTH);
   if (shape.tooDeep) {
-    throw new AppError(ErrorCode.INVALID_JSON, `The request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
+    throw new AppError(
+      ErrorCode.INVALID_JSON,
+      `The request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`,
+    );
   }
   if (shape.longestNumber > MAX_NUMBER_LITERAL_LENGTH) {
     throw new AppError(
@@ -94,7 +47,7 @@ export function parseJsonBody(text: string): unknown {
     );
   }
   try {
-    return shape.longestNumber >= MAYBE_INEXACT_LENGTH || shape.hasExponent ? parseExactJson(text) : JSON.parse(text);
+    return parseExactJson(text, shape);
   } catch {
     throw new AppError(ErrorCode.INVALID_JSON, 'The request body is not valid JSON');
   }

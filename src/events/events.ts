@@ -2,7 +2,7 @@
  * Wires the events machinery of one process: the relay, its publishers (NATS
  * JetStream when `NATS_URL` is set), its wake-ups (LISTEN on a server; on
  * the embedded database the commits of this one process wake it directly),
- * and the webhook dispatcher, woken whenever the relay publishes.
+ * and the webhook dispatcher, woken whenever published events made deliveries.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config/config';
@@ -35,7 +35,12 @@ export interface EventsOptions {
   webhookLookup?: Lookup;
 }
 
-export function createEvents(config: Config, db: Database, log: FastifyBaseLogger, options: EventsOptions = {}): Events {
+export function createEvents(
+  config: Config,
+  db: Database,
+  log: FastifyBaseLogger,
+  options: EventsOptions = {},
+): Events {
   const publishers: EventPublisher[] = [];
   if (config.natsUrl) {
     publishers.push(
@@ -49,12 +54,14 @@ export function createEvents(config: Config, db: Database, log: FastifyBaseLogge
   }
   const relayLog = log.child({ component: 'event-relay' });
   const store = new OutboxStore(db.em);
-  const relay = new EventRelay({
+  const relay: EventRelay = new EventRelay({
     store,
     publishers,
     log: relayLog,
     pollIntervalMs: config.eventsPollIntervalMs,
     observer: options.observer,
+    // Deliveries are made when events are marked published; only then is there work for webhooks.
+    onDeliveriesMade: () => webhooks.wake(),
   });
   const webhooks = new WebhookDispatcher({
     store: new WebhookStore(db.em),
@@ -66,8 +73,6 @@ export function createEvents(config: Config, db: Database, log: FastifyBaseLogge
     lookup: options.webhookLookup,
     onAttempt: options.onWebhookAttempt,
   });
-  // Publishing an event may have made deliveries.
-  relay.subscribe(() => webhooks.wake());
   let stopListening: (() => Promise<void>) | undefined;
   return {
     relay,

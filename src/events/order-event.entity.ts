@@ -2,26 +2,27 @@ import { Entity, Index, ManyToOne, OptionalProps, PrimaryKey, Property } from '@
 import { WorkspaceEntity } from '../auth/workspace.entity';
 import { OrderEntity } from '../orders/order.entity';
 
-/** Partial indexes over the pending events only, so their size follows the backlog, not the history. */
-function pendingIndex(columns: string[]) {
-  return (_table: unknown, _columns: unknown, name: string) =>
-    `create index "${name}" on "order_events" (${columns.map((c) => `"${c}"`).join(', ')}) where "published_at" is null`;
-}
-
 /**
- * The transactional outbox (events contract §2): one row per event, written
- * in the same transaction as the order change it describes. The relay
- * publishes pending rows (`published_at` null) and marks them.
+ * The transactional outbox (events contract §2), in two tables.
+ *
+ * `order_events` is the log: one row per event, written in the same
+ * transaction as the order change it describes, and never changed after.
+ * `order_event_queue` holds the events still to publish: a narrow row per
+ * event, written in the same statement, which the relay leases while it
+ * publishes and deletes once every publisher took the event.
+ *
+ * Publishing state lives apart from the event so that claiming and marking
+ * rewrite a row of a few dozen bytes instead of the whole event (its `data`
+ * is the full order), and so that finding pending work needs no index over
+ * the whole history: the queue is as small as the backlog.
  *
  * `position` is a global insertion counter: per order it grows with every
  * change (updates of one order are serialised by its row lock), so the
- * lowest pending position of an order is the next event to publish.
+ * lowest queued position of an order is the next event to publish.
  */
 @Entity({ tableName: 'order_events' })
-@Index({ name: 'order_events_pending_index', expression: pendingIndex(['position']) })
-@Index({ name: 'order_events_pending_order_index', expression: pendingIndex(['order_id', 'position']) })
 export class OrderEventEntity {
-  [OptionalProps]?: 'position' | 'publishedAt' | 'claimedUntil' | 'attempts' | 'lastError';
+  [OptionalProps]?: 'position';
 
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   position!: string;
@@ -51,9 +52,20 @@ export class OrderEventEntity {
   /** The CloudEvents `data`: `{order, changes?, previous_status?}`. */
   @Property({ type: 'json' })
   data!: object;
+}
 
-  @Property({ type: 'datetime', nullable: true })
-  publishedAt?: Date | null;
+/** An event still to publish (see `OrderEventEntity`); the row goes when the event is published. */
+@Entity({ tableName: 'order_event_queue' })
+@Index({ properties: ['order', 'position'] })
+export class OrderEventQueueEntity {
+  [OptionalProps]?: 'claimedUntil' | 'attempts' | 'lastError';
+
+  /** The event's `position` in `order_events`. */
+  @PrimaryKey({ type: 'bigint', autoincrement: false })
+  position!: string;
+
+  @ManyToOne(() => OrderEntity, { deleteRule: 'cascade' })
+  order!: OrderEntity;
 
   /** A relay that claimed the event owns it until then; after that any relay may take it over. */
   @Property({ type: 'datetime', nullable: true })

@@ -1,114 +1,121 @@
 /**
- * The relay's SQL on the outbox (`order_events`), and nothing else.
+ * The relay's SQL on the outbox, and nothing else: events are read from the
+ * log (`order_events`), work from the queue (`order_event_queue`, one narrow
+ * row per event still to publish; see `order-event.entity.ts`).
  *
- * A relay claims a batch of events with a lease (`claimed_until`) in one
- * short statement (`FOR UPDATE SKIP LOCKED`, so relays in several processes
- * never claim the same row), publishes them with no transaction open, then
- * marks them. Holding no lock while publishing matters on the embedded
- * database, whose single connection would otherwise wait for the broker; a
- * relay that dies mid-publish leaves its lease to expire, and another one
- * publishes the event again (the broker drops the repeat by its id).
+ * A relay claims a batch of queued events with a lease (`claimed_until`) in
+ * one short statement (`FOR UPDATE SKIP LOCKED`, so relays in several
+ * processes never claim the same row), publishes them with no transaction
+ * open, then deletes their queue rows. Holding no lock while publishing
+ * matters on the embedded database, whose single connection would otherwise
+ * wait for the broker; a relay that dies mid-publish leaves its lease to
+ * expire, and another one publishes the event again (the broker drops the
+ * repeat by its id).
  *
- * A relay claims orders by their head (the lowest pending position, locked
+ * A relay claims orders by their head (the lowest queued position, locked
  * with SKIP LOCKED and leased), together with the rest of each such order's
- * pending events: another relay can take an order only through its head, so
+ * queued events: another relay can take an order only through its head, so
  * the whole chain is this relay's, and it publishes the chain in order.
+ *
+ * All of these run many times a second, so they are named prepared
+ * statements (see `queryPrepared`), each with a text that never changes.
  */
 import { parseExactJson } from '../shared/exact-json';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { execute, queryAll, queryOne } from '../db/sql';
+import { queryOne, queryPrepared } from '../db/sql';
 import type { StoredEvent } from './order-events';
 
 /** A claimed event, with how often publishing it failed before. */
 export type ClaimedEvent = StoredEvent & { attempts: number };
 
+// Every step reaches rows through an index, whatever the planner thinks of
+// the queue's size (its statistics lag a table that empties many times a
+// second): the heads by an ordered scan of the primary key, which also marks
+// the index entries of deleted rows dead for later scans to skip; their
+// chains and the events by `= any(array(...))` lookups.
 const CLAIM = `
 with heads as (
-  select e.position, e.order_id from order_events e
-  where e.published_at is null
-    and (e.claimed_until is null or e.claimed_until < clock_timestamp())
+  select q.order_id from order_event_queue q
+  where (q.claimed_until is null or q.claimed_until < clock_timestamp())
     and not exists (
-      select 1 from order_events p
-      where p.order_id = e.order_id and p.published_at is null and p.position < e.position)
-  order by e.position
-  limit ?
+      select 1 from order_event_queue p where p.order_id = q.order_id and p.position < q.position)
+  order by q.position
+  limit ?::int
   for update skip locked
-), chains as (
-  select e.position from order_events e join heads h on h.order_id = e.order_id
-  where e.published_at is null
+), claimed as (
+  update order_event_queue q set claimed_until = clock_timestamp() + ?::int * interval '1 millisecond'
+  where q.order_id = any(array(select order_id from heads))
+  returning q.position, q.attempts
 )
-update order_events e set claimed_until = clock_timestamp() + ? * interval '1 millisecond'
-from chains c
-where e.position = c.position
-returning e.position::text as position, e.id, e.workspace_id as "workspaceId", e.order_id as "orderId", e.type,
-          e.sequence, e.time, e.data::text as data, e.attempts`;
+select e.position::text as position, e.id, e.workspace_id as "workspaceId", e.order_id as "orderId", e.type,
+       e.sequence, e.time, e.data::text as data, c.attempts
+from order_events e join claimed c on c.position = e.position
+where e.position = any(array(select position from claimed))
+order by e.position`;
 
 /**
- * Is anything pending? An ordered index scan of the pending index, so cheap
- * and so chosen by the planner. It matters beyond the answer: each published
- * event leaves a dead entry in the pending indexes until VACUUM, and only a
- * plain index scan marks such entries dead for every later scan to skip. The
- * claim's bitmap scan cannot, and without this probe went through tens of
- * thousands of dead entries on every round (15 ms per claim after 30,000
- * creates), which is where most of the events' cost on creates went.
+ * Takes a batch off the queue (positions as one array value) and, in the same
+ * statement, makes its webhook deliveries: one per enabled endpoint of the
+ * event's workspace that takes its type.
  */
-const ANY_PENDING = `select e.claimed_until from order_events e where e.published_at is null order by e.position limit 1`;
+const MARK_PUBLISHED = `
+with published as (
+  delete from order_event_queue where position = any(?::bigint[]) returning position
+)
+insert into webhook_deliveries (id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
+select 'whdl_' || replace(gen_random_uuid()::text, '-', ''), w.id, e.id, 'pending', 0, clock_timestamp(), clock_timestamp()
+from order_events e
+join webhook_endpoints w on w.workspace_id = e.workspace_id and w.enabled
+  and (w.events is null or jsonb_exists(w.events, e.type))
+where e.position = any(array(select position from published))
+on conflict (endpoint_id, event_id) do nothing
+returning 1 as made`;
+
+const RELEASE = `
+update order_event_queue
+set claimed_until = clock_timestamp() + ?::int * interval '1 millisecond', attempts = attempts + 1, last_error = ?::text
+where position = ?::bigint`;
 
 export class OutboxStore {
   constructor(private readonly em: EntityManager) {}
 
   /** The pending events of up to `limit` orders (the oldest heads first), leased for `leaseMs`, in position order. */
   async claim(limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
-    const em = this.em.fork();
-    if ((await queryAll(em, ANY_PENDING)).length === 0) return [];
+    const rows = await queryPrepared<ClaimedEvent & { data: string }>(this.em.fork(), 'outbox_claim', CLAIM, [
+      limit,
+      leaseMs,
+    ]);
     // `data` as text, parsed here: an order's metadata keeps its exact numbers (shared/exact-json.ts).
-    const rows = (await queryAll<ClaimedEvent & { data: string }>(em, CLAIM, [limit, leaseMs])).map(
-      (row): ClaimedEvent => ({ ...row, data: parseExactJson(row.data) as object }),
-    );
-    return rows.sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
+    return rows.map((row): ClaimedEvent => ({ ...row, data: parseExactJson(row.data) as object }));
   }
 
   /**
-   * Marks events published and, in the same statement, makes their webhook
-   * deliveries (one per enabled endpoint of the workspace that takes the
-   * type), so deliveries run from the outbox. Returns how many it made.
+   * Takes published events off the queue and, in the same statement, makes
+   * their webhook deliveries, so deliveries run from the outbox. Returns how
+   * many deliveries it made.
    */
   async markPublished(positions: readonly string[]): Promise<number> {
     if (positions.length === 0) return 0;
-    const rows = await queryAll(
-      this.em.fork(),
-      `with marked as (
-         update order_events set published_at = clock_timestamp(), claimed_until = null
-         where position in (${positions.map(() => '?').join(', ')})
-         returning id, workspace_id, type
-       )
-       insert into webhook_deliveries (id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
-       select 'whdl_' || replace(gen_random_uuid()::text, '-', ''), w.id, m.id, 'pending', 0, clock_timestamp(), clock_timestamp()
-       from marked m
-       join webhook_endpoints w on w.workspace_id = m.workspace_id and w.enabled
-         and (w.events is null or jsonb_exists(w.events, m.type))
-       on conflict (endpoint_id, event_id) do nothing
-       returning 1 as made`,
-      positions,
-    );
+    const rows = await queryPrepared(this.em.fork(), 'outbox_mark', MARK_PUBLISHED, [
+      `{${positions.join(',')}}`,
+    ]);
     return rows.length;
   }
 
   /** Gives a claimed event back after a failed publish; no relay takes it before `retryInMs`. */
   async release(position: string, error: string, retryInMs: number): Promise<void> {
-    await execute(
-      this.em.fork(),
-      `update order_events set claimed_until = clock_timestamp() + ? * interval '1 millisecond', attempts = attempts + 1, last_error = ?
-       where position = ?`,
-      [retryInMs, error.slice(0, 1000), position],
-    );
+    await queryPrepared(this.em.fork(), 'outbox_release', RELEASE, [
+      retryInMs,
+      error.slice(0, 1000),
+      position,
+    ]);
   }
 
   /** Events not yet published. */
   async backlog(): Promise<number> {
     const row = await queryOne<{ n: number }>(
       this.em.fork(),
-      'select count(*)::int as n from order_events where published_at is null',
+      'select count(*)::int as n from order_event_queue',
     );
     return row?.n ?? 0;
   }

@@ -39,6 +39,8 @@ export interface RelayOptions {
   /** How long after a wake its round starts, so that the commits of a busy moment share one round (20 ms). */
   batchDelayMs?: number;
   observer?: RelayObserver;
+  /** Called after a round whose published events made webhook deliveries. */
+  onDeliveriesMade?: () => void;
 }
 
 export type PublishedListener = (event: CloudEvent) => void;
@@ -115,21 +117,24 @@ export class EventRelay {
     if (claimed.length === 0) return { claimed: 0, published: 0 };
     const byOrder = new Map<string, ClaimedEvent[]>();
     for (const event of claimed) byOrder.set(event.orderId, [...(byOrder.get(event.orderId) ?? []), event]);
-    const published = new Set<string>();
+    const published = new Map<string, CloudEvent>();
     await Promise.all(
       [...byOrder.values()].map(async (events) => {
         for (const event of events) {
+          const cloudEvent = toCloudEvent(event);
           // The rest of a failed order's events wait behind it; they go out with it on a later round.
-          if (!(await this.publish(event))) return;
-          published.add(event.position);
+          if (!(await this.publish(event, cloudEvent))) return;
+          published.set(event.position, cloudEvent);
         }
       }),
     );
-    const done = claimed.filter((event) => published.has(event.position));
-    await this.options.store.markPublished(done.map((event) => event.position));
+    const done = claimed.flatMap((event) => published.get(event.position) ?? []);
+    const deliveries = await this.options.store.markPublished(
+      claimed.flatMap((event) => (published.has(event.position) ? [event.position] : [])),
+    );
+    if (deliveries > 0) this.options.onDeliveriesMade?.();
     const now = Date.now();
-    for (const event of done) {
-      const cloudEvent = toCloudEvent(event);
+    for (const cloudEvent of done) {
       this.options.observer?.published(cloudEvent, (now - Date.parse(cloudEvent.time)) / 1000);
       this.notify(cloudEvent);
     }
@@ -137,8 +142,8 @@ export class EventRelay {
   }
 
   /** Every publisher, in turn; true when all took it, false after giving the event back for a retry. */
-  private async publish(event: ClaimedEvent): Promise<boolean> {
-    const cloudEvent = toCloudEvent(event);
+  private async publish(event: ClaimedEvent, cloudEvent: CloudEvent): Promise<boolean> {
+    if (this.options.publishers.length === 0) return true;
     // stringifyJson: metadata's numbers beyond a double leave as the numbers they are (shared/exact-json.ts).
     const body = this.encoder.encode(stringifyJson(cloudEvent));
     for (const publisher of this.options.publishers) {
@@ -147,8 +152,11 @@ export class EventRelay {
       } catch (error) {
         this.options.observer?.publishFailed(publisher.name);
         const message = `${publisher.name}: ${error instanceof Error ? error.message : String(error)}`;
-        if (event.attempts === 0) this.options.log.warn({ err: error, eventId: event.id }, 'event relay: publish failed; will retry');
-        await this.options.store.release(event.position, message, this.retryDelay(event.attempts)).catch(() => undefined);
+        if (event.attempts === 0)
+          this.options.log.warn({ err: error, eventId: event.id }, 'event relay: publish failed; will retry');
+        await this.options.store
+          .release(event.position, message, this.retryDelay(event.attempts))
+          .catch(() => undefined);
         return false;
       }
     }

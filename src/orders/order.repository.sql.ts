@@ -50,9 +50,9 @@ select order_number as "orderNumber", updated_at as "updatedAt" from new_order`;
 const NOTIFY = `, pg_notify('${EVENTS_CHANNEL}', '') is null as notified`;
 
 /**
- * The create with its `order.created` event in the outbox: still one
- * statement. The event's order gets its number from the counter, like the
- * order.
+ * The create with its `order.created` event in the outbox (the log row and
+ * its queue row): still one statement. The event's order gets its number
+ * from the counter, like the order.
  */
 const insertOrderWithEvent = (notify: boolean) => `${INSERT_ORDER_CTES}, new_event as (
   insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
@@ -60,6 +60,9 @@ const insertOrderWithEvent = (notify: boolean) => `${INSERT_ORDER_CTES}, new_eve
          jsonb_set(jsonb_set(?::jsonb, '{order,order_number}', to_jsonb(new_order.order_number)),
                    '{order,updated_at}', to_jsonb(${REST_TIMESTAMP_SQL}))
   from new_order
+  returning position, order_id
+), queued as (
+  insert into order_event_queue (position, order_id) select position, order_id from new_event
 )
 select order_number as "orderNumber", updated_at as "updatedAt"${notify ? NOTIFY : ''}
 from new_order`;
@@ -68,13 +71,16 @@ export const INSERT_ORDER_WITH_EVENT = {
   quiet: insertOrderWithEvent(false),
 };
 
-/** Appends a change's events (in array order), waking the relays at commit with `notify`. */
+/** Appends a change's events (in array order) and queues them, waking the relays at commit with `notify`. */
 const insertEvents = (notify: boolean) => `
 with new_events as (
   insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
   select e.event->>'id', ?, ?, e.event->>'type', (e.event->>'sequence')::int, (e.event->>'time')::timestamptz, e.event->'data'
   from jsonb_array_elements(?::jsonb) with ordinality as e(event, n)
   order by e.n
+  returning position, order_id
+), queued as (
+  insert into order_event_queue (position, order_id) select position, order_id from new_events
 )
 select 1 as appended${notify ? NOTIFY : ''}`;
 export const INSERT_EVENTS = { notify: insertEvents(true), quiet: insertEvents(false) };

@@ -35,7 +35,7 @@ async function sql<T extends object>(url: string, text: string): Promise<T[]> {
   }
 }
 
-const backlog = async (url: string) => Number((await sql<{ n: string }>(url, 'select count(*) as n from order_events where published_at is null'))[0]?.n);
+const backlog = async (url: string) => Number((await sql<{ n: string }>(url, 'select count(*) as n from order_event_queue'))[0]?.n);
 
 describe('events from three processes', () => {
   let database: { url: string; drop: () => Promise<void> };

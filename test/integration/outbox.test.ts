@@ -24,10 +24,10 @@ const body = (overrides: Record<string, unknown> = {}) => ({
 });
 
 const SELECT_EVENTS = `select position::text as position, id, workspace_id as "workspaceId", order_id as "orderId", type, sequence,
-  time, data, published_at as "publishedAt" from order_events`;
+  time, data, exists (select 1 from order_event_queue q where q.position = order_events.position) as queued from order_events`;
 
 const eventsOf = (orderId: string) =>
-  t.db.query<StoredEvent & { publishedAt: Date | null }>(`${SELECT_EVENTS} where order_id = ? order by order_events.position`, [orderId]);
+  t.db.query<StoredEvent & { queued: boolean }>(`${SELECT_EVENTS} where order_id = ? order by order_events.position`, [orderId]);
 
 const allEvents = () => t.db.query<StoredEvent>(`${SELECT_EVENTS} order by order_events.position`);
 
@@ -54,7 +54,7 @@ describe('a create', () => {
     const events = await eventsOf(created.id);
     expect(events).toHaveLength(1);
     const [event] = events;
-    expect(event?.publishedAt ?? null).toBeNull();
+    expect(event?.queued).toBe(true);
     const cloudEvent = toCloudEvent(event);
     const order = await restOrder(created.id);
     expect(cloudEvent).toStrictEqual({

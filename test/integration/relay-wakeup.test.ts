@@ -30,7 +30,7 @@ describe('in one process', () => {
       ['order.updated', id],
       ['order.status_changed', id],
     ]);
-    expect(await t.db.count('order_events', 'published_at is null')).toBe(0);
+    expect(await t.db.count('order_event_queue')).toBe(0);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors/app-error';
-import { parseJsonBody, scanJsonText } from '../../src/app/json-body';
-import { ExactNumber } from '../../src/shared/exact-json';
+import { parseJsonBody } from '../../src/app/json-body';
+import { ExactNumber, scanJsonText } from '../../src/shared/exact-json';
 
 describe('parseJsonBody', () => {
   it('reads ordinary bodies like JSON.parse', () => {
