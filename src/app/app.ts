@@ -24,6 +24,7 @@ import { trackRouteMethods } from './method-not-allowed';
 import { registerCors } from '../security/cors';
 import fastifyCompress from '@fastify/compress';
 import zlib from 'node:zlib';
+import { workspaceCreateGate } from '../orders/create-gate';
 import { OrderService } from '../orders/order.service';
 import { createEvents, type Events } from '../events/events';
 import { orderEvents } from '../events/order-events';
@@ -136,6 +137,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
       events: config.eventsOutbox ? orderEvents : undefined,
       onEventsCommitted: () => events.relay.wake(),
       notifyOtherProcesses: !config.eventsRelay,
+      createGate: workspaceCreateGate(config.createsPerWorkspace, config.dbConnectTimeoutMs),
     }),
     auth: new AuthService(db.em, { keyCacheTtlMs: config.apiKeyCacheTtlMs, log: http.log }),
     webhooks: new WebhookService(db.em, {

@@ -146,6 +146,7 @@ function toConfig(v: Env) {
     bodyLimit: v.BODY_LIMIT_BYTES,
     dbPoolMax: v.DB_POOL_MAX,
     dbConnectTimeoutMs: v.DB_CONNECT_TIMEOUT_MS,
+    createsPerWorkspace: v.CREATES_PER_WORKSPACE,
     dbStatementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
     dbIdleInTransactionTimeoutMs: v.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     idempotencyTtlMs: v.IDEMPOTENCY_TTL_HOURS * 60 * 60 * 1000,

@@ -54,6 +54,12 @@ export const ENV = Type.Object({
   ),
   DB_POOL_MAX: int(2, 500, 10, 'pool size on a server (at least 2: migrations hold one for their lock)'),
   DB_CONNECT_TIMEOUT_MS: int(100, 600_000, 2000, 'waiting longer than this for a connection is a 503'),
+  CREATES_PER_WORKSPACE: int(
+    1,
+    100,
+    2,
+    "creates of one workspace at the database at a time, per process (they queue on the workspace's order-number counter; the rest wait in the process, at most `DB_CONNECT_TIMEOUT_MS`, then a 503)",
+  ),
   DB_STATEMENT_TIMEOUT_MS: int(100, 3_600_000, 10_000, 'PostgreSQL `statement_timeout`'),
   DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(
     100,

@@ -22,6 +22,7 @@ import { assertTotalMatches, buildNewOrder } from './new-order';
 import { assertCouldExist, isOrderId } from './order-id';
 import { isOrderNumber, localDay } from './order-number';
 import type { Order, OrderList, OrderPage, RequestContext } from './order.types';
+import { workspaceCreateGate } from './create-gate';
 
 export interface OrderServiceOptions {
   /**
@@ -40,12 +41,13 @@ export interface OrderServiceOptions {
   /** Called after a change with events committed, to wake this process's relay at once. */
   onEventsCommitted?: () => void;
   /**
-   * Whether a commit with events also sends a NOTIFY for the relays of other
-   * processes (default true). A process with a relay of its own wakes it with
-   * `onEventsCommitted` and needs none: NOTIFY takes one server-wide lock at
-   * every commit, which halved create throughput.
+   * Whether a commit with events also sends a NOTIFY for other processes'
+   * relays (default true). A process with a relay wakes it with `onEventsCommitted`
+   * instead: NOTIFY takes a server-wide lock at every commit.
    */
   notifyOtherProcesses?: boolean;
+  /** Where creates queue per workspace (see `create-gate.ts`); the app sets its limits. */
+  createGate?: ReturnType<typeof workspaceCreateGate>;
 }
 
 export interface CreatedOrder {
@@ -65,6 +67,7 @@ export class OrderService {
   private readonly events?: OrderEventBuilder;
   private readonly onEventsCommitted: () => void;
   private readonly notifyOtherProcesses: boolean;
+  private readonly gate: ReturnType<typeof workspaceCreateGate>;
 
   constructor(
     private readonly em: EntityManager,
@@ -75,6 +78,7 @@ export class OrderService {
     this.events = options.events;
     this.onEventsCommitted = options.onEventsCommitted ?? (() => undefined);
     this.notifyOtherProcesses = options.notifyOtherProcesses ?? true;
+    this.gate = options.createGate ?? workspaceCreateGate();
   }
 
   /**
@@ -88,14 +92,11 @@ export class OrderService {
    * `idempotency.ts` for how that holds across processes and crashes.
    *
    * The `order.created` event is written by the same statement as the order,
-   * so it exists exactly when the order does; a replay writes none.
+   * so it exists exactly when the order does; a replay writes none. Creates
+   * queue per workspace in the process first (see `create-gate.ts`).
    */
-  async createOrderExactlyOnce(
-    ctx: RequestContext,
-    request: unknown,
-    idempotencyKey?: string,
-  ): Promise<CreatedOrder> {
-    const created = await this.createOrder(ctx, request, idempotencyKey);
+  async createOrderExactlyOnce(ctx: RequestContext, request: unknown, key?: string): Promise<CreatedOrder> {
+    const created = await this.gate.run(ctx.workspaceId, () => this.createOrder(ctx, request, key));
     if (!created.replayed && this.events) this.onEventsCommitted();
     return created;
   }

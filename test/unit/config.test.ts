@@ -27,6 +27,7 @@ describe('loadConfig defaults', () => {
       bodyLimit: 1024 * 1024,
       dbPoolMax: 10,
       dbConnectTimeoutMs: 2000,
+      createsPerWorkspace: 2,
       dbStatementTimeoutMs: 10_000,
       dbIdleInTransactionTimeoutMs: 30_000,
       idempotencyTtlMs: 24 * 60 * 60 * 1000,
