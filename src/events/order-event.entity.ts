@@ -16,6 +16,11 @@ import { OrderEntity } from '../orders/order.entity';
  * is the full order), and so that finding pending work needs no index over
  * the whole history: the queue is as small as the backlog.
  *
+ * Neither table has foreign keys: their rows are written only by the
+ * statement or transaction that writes (or locks) the order they belong to,
+ * and orders are never deleted, so a constraint would only add a check to
+ * every create while it holds its workspace's counter row.
+ *
  * `position` is a global insertion counter: per order it grows with every
  * change (updates of one order are serialised by its row lock), so the
  * lowest queued position of an order is the next event to publish.
@@ -31,10 +36,10 @@ export class OrderEventEntity {
   @Property({ type: 'string', length: 40, unique: true })
   id!: string;
 
-  @ManyToOne(() => WorkspaceEntity, { deleteRule: 'cascade' })
+  @ManyToOne(() => WorkspaceEntity, { createForeignKeyConstraint: false })
   workspace!: WorkspaceEntity;
 
-  @ManyToOne(() => OrderEntity, { deleteRule: 'cascade' })
+  @ManyToOne(() => OrderEntity, { createForeignKeyConstraint: false })
   order!: OrderEntity;
 
   /** `order.created`, `order.updated` or `order.status_changed`. */
@@ -64,7 +69,7 @@ export class OrderEventQueueEntity {
   @PrimaryKey({ type: 'bigint', autoincrement: false })
   position!: string;
 
-  @ManyToOne(() => OrderEntity, { deleteRule: 'cascade' })
+  @ManyToOne(() => OrderEntity, { createForeignKeyConstraint: false })
   order!: OrderEntity;
 
   /** A relay that claimed the event owns it until then; after that any relay may take it over. */

@@ -3,7 +3,8 @@ import { Migration } from '@mikro-orm/migrations';
 /**
  * Publishing state moves out of `order_events` into `order_event_queue` (see
  * `order-event.entity.ts`): the events not yet published become queue rows,
- * with their lease, attempts and last error; the log keeps only the events.
+ * with their lease, attempts and last error; the log keeps only the events,
+ * and neither table has foreign keys (the entity says why).
  */
 export class Migration20261201200543_event_queue extends Migration {
   override async up(): Promise<void> {
@@ -14,11 +15,11 @@ export class Migration20261201200543_event_queue extends Migration {
       `create index "order_event_queue_order_id_position_index" on "order_event_queue" ("order_id", "position");`,
     );
     this.addSql(
-      `alter table "order_event_queue" add constraint "order_event_queue_order_id_foreign" foreign key ("order_id") references "orders" ("id") on update cascade on delete cascade;`,
+      `insert into "order_event_queue" ("position", "order_id", "claimed_until", "attempts", "last_error")
+       select "position", "order_id", "claimed_until", "attempts", "last_error" from "order_events" where "published_at" is null;`,
     );
-    this
-      .addSql(`insert into "order_event_queue" ("position", "order_id", "claimed_until", "attempts", "last_error")
-      select "position", "order_id", "claimed_until", "attempts", "last_error" from "order_events" where "published_at" is null;`);
+    this.addSql(`alter table "order_events" drop constraint "order_events_order_id_foreign";`);
+    this.addSql(`alter table "order_events" drop constraint "order_events_workspace_id_foreign";`);
     this.addSql(`drop index "order_events_pending_index";`);
     this.addSql(`drop index "order_events_pending_order_index";`);
     this.addSql(
@@ -42,6 +43,12 @@ export class Migration20261201200543_event_queue extends Migration {
     );
     this.addSql(
       `create index "order_events_pending_order_index" on "order_events" ("order_id", "position") where "published_at" is null;`,
+    );
+    this.addSql(
+      `alter table "order_events" add constraint "order_events_order_id_foreign" foreign key ("order_id") references "orders" ("id") on update cascade on delete cascade;`,
+    );
+    this.addSql(
+      `alter table "order_events" add constraint "order_events_workspace_id_foreign" foreign key ("workspace_id") references "workspaces" ("id") on update cascade on delete cascade;`,
     );
     this.addSql(`drop table if exists "order_event_queue" cascade;`);
   }
