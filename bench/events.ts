@@ -8,7 +8,8 @@
  * 2. Relay throughput: BENCH_RELAY_EVENTS creates with the relay off, then a
  *    gateway with the relay on drains the backlog; events per second.
  * 3. Commit to publish: creates at a steady BENCH_RATE per second with the
- *    relay on; p50 and p99 of (published_at − the change's time), per event.
+ *    relay on; p50 and p99 of (arrival at a NATS subscriber − the change's time),
+ *    per event (with NATS; without it, only the gateway's latency histogram).
  *
  * Settings: DATABASE_URL (a fresh database on that server; embedded
  * otherwise), BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (10),
@@ -214,7 +215,7 @@ async function main(): Promise<void> {
     let backlog = Infinity;
     if (env.DATABASE_URL) {
       for (;;) {
-        backlog = Number((await query('select count(*) as n from order_events where published_at is null'))[0]?.n);
+        backlog = Number((await query('select count(*) as n from order_event_queue'))[0]?.n);
         if (backlog === 0) break;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
@@ -237,18 +238,31 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`relay: ${relayEvents} events drained ${((drainedAt - startedAt) / 1000).toFixed(2)} s after the gateway was started\n`);
 
-    // 3. Commit to publish at a steady rate, from the gateway's latency histogram (and, on a server, per event).
+    // 3. Commit to publish at a steady rate: every event as a NATS subscriber receives it, and the gateway's histogram.
+    const arrivals: number[] = [];
+    let subscriber: { drain(): Promise<void> } | undefined;
+    if (nats) {
+      const { connect } = await import('@nats-io/transport-node');
+      const nc = await connect({ servers: nats });
+      nc.subscribe(`${env.NATS_SUBJECT_PREFIX}.>`, {
+        callback: (_error, message) => {
+          const event = message.json<{ time: string }>();
+          arrivals.push(Date.now() - Date.parse(event.time));
+        },
+      });
+      await nc.flush();
+      subscriber = nc;
+    }
     const steady = await load(relay.url, key, { duration: seconds * 2, overallRate: rate });
     await new Promise((resolve) => setTimeout(resolve, 1000));
+    await subscriber?.drain();
     const metrics = await (await fetch(`${relay.url}/metrics`, { headers: { authorization: `Bearer ${env.METRICS_TOKEN}` } })).text();
     await relay.stop();
     const latency: Record<string, unknown> = { rate, creates: steady.total };
-    if (env.DATABASE_URL) {
-      const [row] = await query(`select percentile_cont(0.5) within group (order by extract(epoch from published_at - time)) * 1000 as p50,
-                                        percentile_cont(0.99) within group (order by extract(epoch from published_at - time)) * 1000 as p99,
-                                        count(*) as n
-                                 from order_events where time > now() - interval '${seconds * 2 + 5} seconds' and published_at is not null`);
-      Object.assign(latency, { p50Ms: Number(Number(row?.p50).toFixed(1)), p99Ms: Number(Number(row?.p99).toFixed(1)), events: Number(row?.n) });
+    if (arrivals.length > 0) {
+      const sorted = arrivals.sort((a, b) => a - b);
+      const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+      Object.assign(latency, { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1), events: sorted.length });
     }
     latency.histogram = metrics
       .split('\n')
