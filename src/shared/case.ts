@@ -32,26 +32,53 @@ export type CamelKeys<T> = T extends Date
       ? { [K in keyof T as K extends string ? CamelCase<K> : K]: K extends Opaque ? T[K] : CamelKeys<T[K]> }
       : T;
 
-/** `postalCode` → `postal_code`. */
-export function camelToSnake(name: string): string {
-  return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+/**
+ * Names are few (the contract's fields), and every response renames the same
+ * ones, so each translation is remembered. The bound keeps a client that sends
+ * many unknown keys from growing it.
+ */
+function remembered(translate: (name: string) => string): (name: string) => string {
+  const known = new Map<string, string>();
+  return (name) => {
+    let translated = known.get(name);
+    if (translated === undefined) {
+      translated = translate(name);
+      if (known.size < 1000) known.set(name, translated);
+    }
+    return translated;
+  };
 }
 
+/** `postalCode` → `postal_code`. */
+export const camelToSnake = remembered((name) =>
+  name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`),
+);
+
 /** `postal_code` → `postalCode`. */
-export function snakeToCamel(name: string): string {
-  return name.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
-}
+export const snakeToCamel = remembered((name) =>
+  name.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase()),
+);
 
 function rename(value: unknown, renameKey: (name: string) => string): unknown {
   if (Array.isArray(value)) return value.map((entry) => rename(entry, renameKey));
   if (typeof value !== 'object' || value === null || value instanceof Date) return value;
-  // Own entries into a fresh object literal: a key such as `__proto__` stays an ordinary key.
-  const entries: [string, unknown][] = [];
-  for (const [key, entry] of Object.entries(value)) {
+  const renamed: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const entry = (value as Record<string, unknown>)[key];
     if (entry === undefined) continue; // absent stays absent
-    entries.push([renameKey(key), OPAQUE_KEYS.has(key) ? entry : rename(entry, renameKey)]);
+    const name = renameKey(key);
+    const copy = OPAQUE_KEYS.has(key) ? entry : rename(entry, renameKey);
+    // A key such as `__proto__` stays an ordinary key.
+    if (name === '__proto__')
+      Object.defineProperty(renamed, name, {
+        value: copy,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else renamed[name] = copy;
   }
-  return Object.fromEntries(entries);
+  return renamed;
 }
 
 /**
