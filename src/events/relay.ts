@@ -39,6 +39,8 @@ export interface RelayOptions {
   /** How long after a wake its round starts, so that the commits of a busy moment share one round (20 ms). */
   batchDelayMs?: number;
   observer?: RelayObserver;
+  /** After this many events taken off the queue, the relay vacuums it (see `OutboxStore.vacuumQueue`); 5,000. */
+  queueVacuumEvery?: number;
   /** Called after a round whose published events made webhook deliveries. */
   onDeliveriesMade?: () => void;
 }
@@ -52,11 +54,14 @@ export class EventRelay {
   private readonly maxRetryDelayMs: number;
   private readonly loop: WakeableLoop;
   private readonly encoder = new TextEncoder();
+  private readonly queueVacuumEvery: number;
+  private removedSinceVacuum = 0;
 
   constructor(private readonly options: RelayOptions) {
     this.batchSize = options.batchSize ?? 200;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 5000;
+    this.queueVacuumEvery = options.queueVacuumEvery ?? 5000;
     // Subscribers are other features of this process (GraphQL subscriptions, webhooks); there may be many.
     this.emitter.setMaxListeners(0);
     this.loop = new WakeableLoop(
@@ -133,6 +138,15 @@ export class EventRelay {
       claimed.flatMap((event) => (published.has(event.position) ? [event.position] : [])),
     );
     if (deliveries > 0) this.options.onDeliveriesMade?.();
+    this.removedSinceVacuum += done.length;
+    if (this.removedSinceVacuum >= this.queueVacuumEvery) {
+      this.removedSinceVacuum = 0;
+      await this.options.store
+        .vacuumQueue()
+        .catch((error: unknown) =>
+          this.options.log.warn({ err: error }, 'event relay: could not vacuum the queue'),
+        );
+    }
     const now = Date.now();
     for (const cloudEvent of done) {
       this.options.observer?.published(cloudEvent, (now - Date.parse(cloudEvent.time)) / 1000);
