@@ -12,7 +12,8 @@
  *    per event (with NATS; without it, only the gateway's latency histogram).
  *
  * Settings: DATABASE_URL (a fresh database on that server; embedded
- * otherwise), BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (10),
+ * otherwise), BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (3, unmeasured load
+ * before each round), BENCH_CONNECTIONS (10),
  * BENCH_RELAY_EVENTS (5000), BENCH_RATE (200), BENCH_NATS_URL (nats://127.0.0.1:4222;
  * "off" for none), BENCH_EVENTS_ONLY_CREATES=1 (part 1 only), BENCH_EVENTS_RELAY=false
  * (part 1 with the relay off in both modes: what the outbox write alone costs).
@@ -32,6 +33,8 @@ const ROOT = path.resolve(__dirname, '..');
 const CLI = ['-r', '@swc-node/register', path.join(ROOT, 'src/cli/cli.ts')];
 const rounds = intEnv('BENCH_ROUNDS', 3, 1, 20);
 const seconds = intEnv('BENCH_SECONDS', 5, 1, 120);
+// Load before each measured round, unmeasured: a fresh process needs a few seconds before V8 has optimised its hot paths.
+const warmupSeconds = intEnv('BENCH_WARMUP_SECONDS', 3, 0, 60);
 const connections = intEnv('BENCH_CONNECTIONS', 10, 1, 256);
 const relayEvents = intEnv('BENCH_RELAY_EVENTS', 5000, 100, 1_000_000);
 const rate = intEnv('BENCH_RATE', 200, 1, 10_000);
@@ -181,7 +184,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       for (const mode of ['on', 'off'] as const) {
         const gateway = await startGateway({ ...env, EVENTS_OUTBOX: String(mode === 'on'), EVENTS_RELAY: String(relayInCreates) });
-        await load(gateway.url, key, { duration: 1 }); // warm-up
+        if (warmupSeconds > 0) await load(gateway.url, key, { duration: warmupSeconds });
         const result = await load(gateway.url, key, { duration: seconds });
         await gateway.stop();
         if (result.non2xx || result.errors) throw new Error(`round ${round} (${mode}): ${result.non2xx} non-2xx, ${result.errors} errors`);
