@@ -56,14 +56,17 @@ order by e.position`;
 /**
  * Takes a batch off the queue (positions as one array value) and, in the same
  * statement, makes its webhook deliveries: one per enabled endpoint of the
- * event's workspace that takes its type.
+ * event's workspace that takes its type. `created_at` is to the millisecond,
+ * as the deliveries' page cursors are (`webhookDeliveries` pages by
+ * `(created_at, id)`; a batch's deliveries share a millisecond).
  */
 const MARK_PUBLISHED = `
 with published as (
   delete from order_event_queue where position = any(?::bigint[]) returning position
 )
 insert into webhook_deliveries (id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
-select 'whdl_' || replace(gen_random_uuid()::text, '-', ''), w.id, e.id, 'pending', 0, clock_timestamp(), clock_timestamp()
+select 'whdl_' || replace(gen_random_uuid()::text, '-', ''), w.id, e.id, 'pending', 0, clock_timestamp(),
+       date_trunc('milliseconds', clock_timestamp())
 from order_events e
 join webhook_endpoints w on w.workspace_id = e.workspace_id and w.enabled
   and (w.events is null or jsonb_exists(w.events, e.type))

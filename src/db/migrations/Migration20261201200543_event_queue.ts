@@ -25,6 +25,9 @@ export class Migration20261201200543_event_queue extends Migration {
     this.addSql(
       `alter table "order_events" drop column "published_at", drop column "claimed_until", drop column "attempts", drop column "last_error";`,
     );
+    // The relay now makes a batch's deliveries in one statement, stamped to the millisecond like the
+    // deliveries' page cursors; older rows are brought to the same precision.
+    this.addSql(`update "webhook_deliveries" set "created_at" = date_trunc('milliseconds', "created_at");`);
   }
 
   override async down(): Promise<void> {
