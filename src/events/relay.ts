@@ -138,6 +138,12 @@ export class EventRelay {
       claimed.flatMap((event) => (published.has(event.position) ? [event.position] : [])),
     );
     if (deliveries > 0) this.options.onDeliveriesMade?.();
+    const now = Date.now();
+    for (const cloudEvent of done) {
+      this.options.observer?.published(cloudEvent, (now - Date.parse(cloudEvent.time)) / 1000);
+      this.notify(cloudEvent);
+    }
+    // After the subscribers heard, so that the vacuum never delays them.
     this.removedSinceVacuum += done.length;
     if (this.removedSinceVacuum >= this.queueVacuumEvery) {
       this.removedSinceVacuum = 0;
@@ -146,11 +152,6 @@ export class EventRelay {
         .catch((error: unknown) =>
           this.options.log.warn({ err: error }, 'event relay: could not vacuum the queue'),
         );
-    }
-    const now = Date.now();
-    for (const cloudEvent of done) {
-      this.options.observer?.published(cloudEvent, (now - Date.parse(cloudEvent.time)) / 1000);
-      this.notify(cloudEvent);
     }
     return { claimed: byOrder.size, published: done.length };
   }
