@@ -4,7 +4,10 @@ import { stringifyJson } from '../shared/exact-json';
 
 /** Apollo's recommended CSRF prevention headers (`recommendedCsrfPreventionRequestHeaders`, not exported by its entry point). */
 const CSRF_PREFLIGHT_HEADERS = ['x-apollo-operation-name', 'apollo-require-preflight'];
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { WebsocketHandler } from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -22,9 +25,12 @@ const subscriptionsOverWebSocketOnly: ApolloServerPlugin<GraphQLContext> = {
     return Promise.resolve({
       didResolveOperation({ operation }) {
         if (operation?.operation !== OperationTypeNode.SUBSCRIPTION) return Promise.resolve();
-        throw new GraphQLError('Subscriptions run over WebSocket (the graphql-ws protocol) on /graphql, not over HTTP', {
-          extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
-        });
+        throw new GraphQLError(
+          'Subscriptions run over WebSocket (the graphql-ws protocol) on /graphql, not over HTTP',
+          {
+            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+          },
+        );
       },
     });
   },
@@ -78,6 +84,9 @@ export async function registerGraphQL(
       subscriptionsOverWebSocketOnly,
       // Apollo's landing pages load from a CDN; the playground is served locally instead.
       ApolloServerPluginLandingPageDisabled(),
+      // Cache hints would only ever say "do not cache" here (every answer is one workspace's, marked
+      // no-store in security/headers.ts), and the plugin hooks into every field of every operation.
+      ApolloServerPluginCacheControlDisabled(),
       {
         async unexpectedErrorProcessingRequest({ requestContext, error }) {
           // A failure inside Apollo's pipeline (a plugin's bug): Apollo answers a masked 500 on its own.
@@ -127,7 +136,8 @@ export async function registerGraphQL(
   // handler writes it as a GraphQL response (errors.ts).
   const authenticated = new WeakMap<object, RequestContext>();
   app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.url !== GRAPHQL_PATH || (request.method !== 'POST' && request.method !== 'GET')) return;
+    if (request.routeOptions.url !== GRAPHQL_PATH || (request.method !== 'POST' && request.method !== 'GET'))
+      return;
     // A WebSocket (subscriptions) authenticates in its connection_init message instead: see subscriptions.ts.
     if (request.ws) return;
     const requestContext = await options.authenticate(request, reply);
@@ -167,7 +177,12 @@ export async function registerGraphQL(
  */
 function limitResponseSize(app: FastifyInstance, maxBytes: number): void {
   app.addHook('onSend', async (request, reply, payload) => {
-    if (request.routeOptions.url !== GRAPHQL_PATH || typeof payload !== 'string' || payload.length <= maxBytes / 3) return payload;
+    if (
+      request.routeOptions.url !== GRAPHQL_PATH ||
+      typeof payload !== 'string' ||
+      payload.length <= maxBytes / 3
+    )
+      return payload;
     const bytes = Buffer.byteLength(payload);
     if (bytes <= maxBytes) return payload;
     if (request.telemetry.operationType === 'mutation') {

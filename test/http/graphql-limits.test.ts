@@ -44,17 +44,24 @@ describe('each limit rejects a document just past its default, as a top-level er
     const past = await limitErrors(introspectionOfDepth(9));
     expect(past.res.statusCode).toBe(400);
     expect(past.errors).toStrictEqual([
-      { message: 'Query depth limit of 8 exceeded, found 9.', extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'depth' } },
+      {
+        message: 'Query depth limit of 8 exceeded, found 9.',
+        extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'depth' },
+      },
     ]);
   });
 
   it('aliases', async () => {
-    const aliased = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: order(id: "order_${i}") { id }`).join(' ')} }`;
+    const aliased = (n: number) =>
+      `{ ${Array.from({ length: n }, (_, i) => `a${i}: order(id: "order_${i}") { id }`).join(' ')} }`;
     expect((await limitErrors(aliased(15))).errors).toStrictEqual([]);
     const past = await limitErrors(aliased(16));
     expect(past.res.statusCode).toBe(400);
     expect(past.errors).toStrictEqual([
-      { message: 'Aliases limit of 15 exceeded, found 16.', extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'aliases' } },
+      {
+        message: 'Aliases limit of 15 exceeded, found 16.',
+        extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'aliases' },
+      },
     ]);
   });
 
@@ -64,7 +71,10 @@ describe('each limit rejects a document just past its default, as a top-level er
     const past = await limitErrors(directed(51));
     expect(past.res.statusCode).toBe(400);
     expect(past.limits).toStrictEqual([
-      { message: 'Directives limit of 50 exceeded, found 51.', extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'directives' } },
+      {
+        message: 'Directives limit of 50 exceeded, found 51.',
+        extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'directives' },
+      },
     ]);
   });
 
@@ -78,20 +88,53 @@ describe('each limit rejects a document just past its default, as a top-level er
     const past = await limitErrors(tokens(2001));
     expect(past.res.statusCode).toBe(400);
     expect(past.errors).toStrictEqual([
-      { message: 'Token limit of 2000 exceeded.', locations: expect.any(Array), extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'tokens' } },
+      {
+        message: 'Token limit of 2000 exceeded.',
+        locations: expect.any(Array),
+        extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'tokens' },
+      },
     ]);
   });
 
   it('cost', async () => {
     // The cost of `orders(first: n) { edges { node { id items { productId } } } }` is
     // 1 + n × (edges 1 + node 1 + id 1 + items (1 + 500 × 1)) = 1 + 504 n: every order counts 500 items.
-    const costing = (first: number) => `{ orders(first: ${first}) { edges { node { id items { productId } } } } }`;
+    const costing = (first: number) =>
+      `{ orders(first: ${first}) { edges { node { id items { productId } } } } }`;
     expect((await limitErrors(costing(99))).limits).toStrictEqual([]); // 49,897
     const past = await limitErrors(costing(100)); // 50,401
     expect(past.res.statusCode).toBe(400);
     expect(past.limits).toStrictEqual([
-      { message: 'Query cost limit of 50000 exceeded, found 50401.', extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'cost' } },
+      {
+        message: 'Query cost limit of 50000 exceeded, found 50401.',
+        extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'cost' },
+      },
     ]);
+  });
+
+  it('cost, with the page size in a variable: one document, judged again for each size', async () => {
+    // The gateway remembers the documents it allowed, with the page size they had: the same text
+    // with a larger size must still be refused, and an input variable must not change the verdict.
+    const source = `query($n: Int, $f: OrderFilter) { orders(first: $n, filter: $f) { edges { node { id items { productId } } } } }`;
+    const verdict = async (n: number, status?: string) => {
+      const res = await t.gql(source, { n, f: status ? { status } : null });
+      const errors = (res.json().errors ?? []) as GraphQLErrorBody[];
+      return {
+        status: res.statusCode,
+        limits: errors.filter((e) => e.extensions?.code === 'QUERY_LIMIT_EXCEEDED').map((e) => e.message),
+      };
+    };
+    expect(await verdict(99)).toStrictEqual({ status: 200, limits: [] });
+    expect(await verdict(99, 'PAID')).toStrictEqual({ status: 200, limits: [] });
+    expect(await verdict(100)).toStrictEqual({
+      status: 400,
+      limits: ['Query cost limit of 50000 exceeded, found 50401.'],
+    });
+    expect(await verdict(99)).toStrictEqual({ status: 200, limits: [] });
+    expect(await verdict(100, 'PAID')).toStrictEqual({
+      status: 400,
+      limits: ['Query cost limit of 50000 exceeded, found 50401.'],
+    });
   });
 
   const ORDER = `id orderNumber customerId status items { productId name quantity price sku subtotal } subtotal shipping tax total currency
@@ -107,7 +150,9 @@ describe('each limit rejects a document just past its default, as a top-level er
       expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
       expect(res.json().errors).toBeUndefined();
     }
-    expect((await limitErrors(page(17, ORDER))).limits.map((error) => error.extensions?.limit)).toStrictEqual(['cost']);
+    expect((await limitErrors(page(17, ORDER))).limits.map((error) => error.extensions?.limit)).toStrictEqual(
+      ['cost'],
+    );
   });
 });
 
@@ -134,9 +179,14 @@ describe('a rejected document costs no database work', () => {
   it('an aliased query never reaches a resolver', async () => {
     const getOrder = vi.spyOn(tight.app.services.orders, 'getOrder');
     try {
-      const res = await ask('{ a: order(id: "order_1") { id } b: order(id: "order_2") { id } c: order(id: "order_3") { id } }');
+      const res = await ask(
+        '{ a: order(id: "order_1") { id } b: order(id: "order_2") { id } c: order(id: "order_3") { id } }',
+      );
       expect(res.statusCode).toBe(400);
-      expect(res.json().errors[0].extensions).toStrictEqual({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'aliases' });
+      expect(res.json().errors[0].extensions).toStrictEqual({
+        code: 'QUERY_LIMIT_EXCEEDED',
+        limit: 'aliases',
+      });
       expect(getOrder).not.toHaveBeenCalled();
     } finally {
       getOrder.mockRestore();
@@ -147,15 +197,21 @@ describe('a rejected document costs no database work', () => {
     // The method the resolver calls; the control below proves the spy sees it.
     const createOrder = vi.spyOn(tight.app.services.orders, 'createOrderExactlyOnce');
     try {
-      const res = await ask(`mutation { a: createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { order { id } }
+      const res =
+        await ask(`mutation { a: createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { order { id } }
         b: createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { order { id } }
         c: createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { order { id } } }`);
       expect(res.statusCode).toBe(400);
       expect(createOrder).not.toHaveBeenCalled();
-      const rows = await tight.app.db.em.fork().getConnection().execute<{ count: string }[]>('select count(*)::text as count from orders');
+      const rows = await tight.app.db.em
+        .fork()
+        .getConnection()
+        .execute<{ count: string }[]>('select count(*)::text as count from orders');
       expect(rows[0]?.count).toBe('0');
 
-      const allowed = await ask('mutation { createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { userErrors { code } } }');
+      const allowed = await ask(
+        'mutation { createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { userErrors { code } } }',
+      );
       expect(allowed.statusCode).toBe(200);
       expect(createOrder).toHaveBeenCalledTimes(1);
     } finally {
@@ -193,9 +249,13 @@ describe('HTTP protections', () => {
 
 describe('introspection and suggestions', () => {
   it('are on outside production: introspection works, and suggestions are given', async () => {
-    expect((await t.gql('{ __schema { queryType { name } } }')).json()).toStrictEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
+    expect((await t.gql('{ __schema { queryType { name } } }')).json()).toStrictEqual({
+      data: { __schema: { queryType: { name: 'Query' } } },
+    });
     const typo = await t.gql('{ ordr(id: "x") { id } }');
-    expect(typo.json().errors[0].message).toBe('Cannot query field "ordr" on type "Query". Did you mean "order" or "orders"?');
+    expect(typo.json().errors[0].message).toBe(
+      'Cannot query field "ordr" on type "Query". Did you mean "order" or "orders"?',
+    );
   });
 
   describe('under NODE_ENV=production', () => {
@@ -206,7 +266,10 @@ describe('introspection and suggestions', () => {
       for (const source of ['{ __schema { queryType { name } } }', '{ __type(name: "Order") { name } }']) {
         const res = await ask({ query: source });
         expect(res.statusCode).toBe(400);
-        expect(res.json().errors[0]).toMatchObject({ message: expect.stringMatching(/introspection is not allowed/), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+        expect(res.json().errors[0]).toMatchObject({
+          message: expect.stringMatching(/introspection is not allowed/),
+          extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+        });
       }
     });
 
@@ -214,7 +277,12 @@ describe('introspection and suggestions', () => {
       const field = await ask({ query: '{ ordr(id: "x") { id } }' });
       expect(field.json().errors[0].message).toBe('Cannot query field "ordr" on type "Query".');
       const argument = await ask({ query: '{ order(idd: "x") { id } }' });
-      expect(argument.json().errors.map((error: GraphQLErrorBody) => error.message).join(' ')).not.toMatch(/Did you mean/);
+      expect(
+        argument
+          .json()
+          .errors.map((error: GraphQLErrorBody) => error.message)
+          .join(' '),
+      ).not.toMatch(/Did you mean/);
       const enumValue = await ask({
         query: 'query($f: OrderFilter) { orders(filter: $f) { totalCount } }',
         variables: { f: { status: 'PAIDD' } },
@@ -227,7 +295,10 @@ describe('introspection and suggestions', () => {
       const open = await createTestApp(loadConfig({ NODE_ENV: 'production', INTROSPECTION: 'true' }));
       try {
         const key = await open.bearer('acme');
-        const res = await clientFor(() => open, () => key).gql('{ __schema { queryType { name } } }');
+        const res = await clientFor(
+          () => open,
+          () => key,
+        ).gql('{ __schema { queryType { name } } }');
         expect(res.json()).toStrictEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
       } finally {
         await open.close();
