@@ -16,7 +16,8 @@
  *      processes (one per transport, so that each one's CPU is its own), loads
  *      them in alternating rounds, checks every stored order and prints the table;
  *   4. drops both databases.
- * Options after `--` go to run.mjs (`-c`, `-d`, `-r`, `-w`, `--json FILE`, `--only`).
+ * Options after `--` go to run.mjs (`-c`, `-d`, `-r`, `-w`, `--json FILE`, `--only`, `--workspaces N`;
+ * with N > 1 the gateway gets N workspaces of its own, made by its CLI, one key each).
  * BENCH_COMPARE_DIST=<another build's dist/> adds that build as two more targets
  * (compare-rest, compare-graphql): an A/B of a change in one run; BENCH_COMPARE_ENV
  * ("NAME=value …") gives those targets other settings, e.g. EVENTS_OUTBOX=false.
@@ -76,6 +77,15 @@ async function main(): Promise<number> {
   const gatewayDb = await throwawayDatabase('bench_gateway');
   const auth = await createBenchKey(cli, { DATABASE_URL: gatewayDb }, { url: gatewayDb }, notes);
   const key = auth.replace(/^Bearer /, '');
+  // `--workspaces N` (run.mjs): connection i sends key i % N. The peers' extra keys are seeded by
+  // run.mjs; the gateway's are made by its own CLI, one workspace each (bench, bench_2 … bench_N).
+  const workspaceArg = process.argv.indexOf('--workspaces');
+  const workspaces = workspaceArg > 0 ? Number(process.argv[workspaceArg + 1]) : 1;
+  const keys = [key];
+  for (let i = 2; i <= workspaces; i++) {
+    const extra = await createBenchKey(cli, { DATABASE_URL: gatewayDb }, { url: gatewayDb }, notes, `bench_${i}`);
+    keys.push(extra.replace(/^Bearer /, ''));
+  }
 
   // The gateway as in production, with its per-key rate limit raised out of the way
   // (the limiter still runs on every request). run.mjs sets PORT and DATABASE_URL.
@@ -111,6 +121,7 @@ async function main(): Promise<number> {
       cmd: gatewayCmd,
       env: gatewayEnv,
       key,
+      keys,
       db: gatewayDb,
     },
     {
@@ -120,6 +131,7 @@ async function main(): Promise<number> {
       cmd: gatewayCmd,
       env: gatewayEnv,
       key,
+      keys,
       db: gatewayDb,
     },
   ];
@@ -147,6 +159,7 @@ async function main(): Promise<number> {
         cmd: compareCmd,
         env: { ...gatewayEnv, ...compareEnv },
         key,
+        keys,
         db: gatewayDb,
       },
       {
@@ -156,6 +169,7 @@ async function main(): Promise<number> {
         cmd: compareCmd,
         env: { ...gatewayEnv, ...compareEnv },
         key,
+        keys,
         db: gatewayDb,
       },
     );

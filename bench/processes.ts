@@ -373,13 +373,14 @@ export async function createBenchKey(
   dbEnv: Record<string, string>,
   sqlTarget: { url: string } | { dataDir: string },
   notes: string[],
+  workspace = 'bench',
 ): Promise<string> {
   const cliEnv = childEnv({ ...dbEnv, NODE_ENV: 'production', LOG_LEVEL: 'warn' });
   await runCommand(process.execPath, [...cli, 'migrate'], cliEnv, 180_000);
   const createKey = () =>
     runCommand(
       process.execPath,
-      [...cli, 'apikey', 'create', '--workspace', 'bench', '--json'],
+      [...cli, 'apikey', 'create', '--workspace', workspace, '--json'],
       cliEnv,
       180_000,
     );
@@ -400,8 +401,8 @@ export async function createBenchKey(
     const sql = await openSql(sqlTarget);
     try {
       await sql.rows(
-        `insert into workspaces (id, slug, time_zone, created_at) values ($1, 'bench', 'UTC', now()) on conflict do nothing`,
-        [`ws_${ulid()}`],
+        `insert into workspaces (id, slug, time_zone, created_at) values ($1, $2, 'UTC', now()) on conflict do nothing`,
+        [`ws_${ulid()}`, workspace],
       );
     } finally {
       await sql.close();
