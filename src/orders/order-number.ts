@@ -4,8 +4,24 @@
  */
 const dayFormatters = new Map<string, Intl.DateTimeFormat>();
 
+/**
+ * Each zone's last answer, for the UTC minute it was asked in: every create asks for the day
+ * of "now", and formatting costs about 10 µs. A local day starts on a whole UTC minute
+ * wherever offsets are whole minutes, which every zone's have been since 1972.
+ */
+const lastDays = new Map<string, { minute: number; day: string }>();
+
 /** The calendar date of `instant` in `timeZone`, as `YYYY-MM-DD`. */
 export function localDay(instant: Date, timeZone: string): string {
+  const minute = Math.floor(instant.getTime() / 60_000);
+  const last = lastDays.get(timeZone);
+  if (last?.minute === minute) return last.day;
+  const day = formatDay(instant, timeZone);
+  lastDays.set(timeZone, { minute, day });
+  return day;
+}
+
+function formatDay(instant: Date, timeZone: string): string {
   let formatter = dayFormatters.get(timeZone);
   if (!formatter) {
     // en-CA formats dates as YYYY-MM-DD.

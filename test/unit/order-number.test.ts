@@ -26,6 +26,16 @@ describe('localDay', () => {
     expect(localDay(new Date('2025-03-27T17:00:00.000Z'), 'Asia/Jakarta')).toBe('2025-03-28');
   });
 
+  it('answers again within a minute, and turns the day at the minute it turns, even at a 45-minute offset', () => {
+    // Kathmandu is UTC+5:45: its day starts at 18:15 UTC. Each zone remembers its last minute's answer.
+    expect(localDay(new Date('2025-03-27T18:14:00.000Z'), 'Asia/Kathmandu')).toBe('2025-03-27');
+    expect(localDay(new Date('2025-03-27T18:14:59.999Z'), 'Asia/Kathmandu')).toBe('2025-03-27');
+    expect(localDay(new Date('2025-03-27T18:15:00.000Z'), 'Asia/Kathmandu')).toBe('2025-03-28');
+    expect(localDay(new Date('2025-03-27T18:15:30.000Z'), 'UTC')).toBe('2025-03-27');
+    expect(localDay(new Date('2025-03-27T18:15:59.000Z'), 'Asia/Kathmandu')).toBe('2025-03-28');
+    expect(localDay(new Date('2025-03-27T18:14:30.000Z'), 'Asia/Kathmandu')).toBe('2025-03-27');
+  });
+
   it('puts an early-UTC instant on the previous day west of Greenwich', () => {
     const morning = new Date('2025-03-27T03:00:00Z');
     expect(localDay(morning, 'America/New_York')).toBe('2025-03-26');
