@@ -83,7 +83,13 @@ async function main(): Promise<number> {
   const workspaces = workspaceArg > 0 ? Number(process.argv[workspaceArg + 1]) : 1;
   const keys = [key];
   for (let i = 2; i <= workspaces; i++) {
-    const extra = await createBenchKey(cli, { DATABASE_URL: gatewayDb }, { url: gatewayDb }, notes, `bench_${i}`);
+    const extra = await createBenchKey(
+      cli,
+      { DATABASE_URL: gatewayDb },
+      { url: gatewayDb },
+      notes,
+      `bench_${i}`,
+    );
     keys.push(extra.replace(/^Bearer /, ''));
   }
 

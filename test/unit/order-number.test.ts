@@ -64,7 +64,6 @@ describe('localDay', () => {
     expect(localDay(evening, 'Asia/Jakarta')).toBe('2025-03-28');
     expect(localDay(new Date('2025-03-27T01:00:00Z'), 'Asia/Jakarta')).toBe('2025-03-27');
   });
-
 });
 
 describe('isValidTimeZone', () => {
