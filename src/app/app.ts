@@ -33,7 +33,7 @@ import { registerSubscriptions } from '../graphql/subscriptions';
 import type { Lookup } from '../webhooks/network-guard';
 import { WebhookService } from '../webhooks/webhook.service';
 import { instrumentDatabase } from '../observability/db-metrics';
-import { graphqlTelemetryPlugin } from '../observability/graphql-telemetry';
+import { countGraphQLCreates, graphqlTelemetryPlugin } from '../observability/graphql-telemetry';
 import { registerHttpTelemetry } from '../observability/http-telemetry';
 import { loggerOptions } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
@@ -251,11 +251,11 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
   const apollo: ApolloServer<GraphQLContext> = await registerGraphQL(http, {
     schema,
     wsHandler,
-    orders: services.orders,
+    orders: countGraphQLCreates(services.orders, metrics),
     webhooks: services.webhooks,
     authenticate,
     introspection: config.introspection,
-    plugins: [graphqlTelemetryPlugin(metrics), requestIdOnInternalErrorsPlugin()],
+    plugins: [graphqlTelemetryPlugin(), requestIdOnInternalErrorsPlugin()],
     maxResponseBytes: config.graphqlMaxResponseBytes,
     protection,
   });

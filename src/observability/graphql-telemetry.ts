@@ -1,17 +1,16 @@
 /**
  * An Apollo plugin that tells the request's telemetry which GraphQL operation
- * ran, for which workspace, and how it ended, and counts the orders that
- * `createOrder` created. The operation counter itself is written when the
+ * ran, for which workspace, and how it ended. The operation counter itself is written when the
  * HTTP response goes out (see `http-telemetry.ts`), because a request whose
  * key is refused never reaches Apollo's plugins.
+ *
+ * Created orders are counted where GraphQL calls the service
+ * (`countGraphQLCreates`), not by a field hook: Apollo then wraps every field
+ * of every operation, which cost more than the count.
  */
 import type { ApolloServerPlugin } from '@apollo/server';
-import { OperationTypeNode } from 'graphql';
-import type { GraphQLContext } from '../graphql/context';
+import type { GraphQLContext, OrderOperations } from '../graphql/context';
 import type { GraphQLOutcome, Metrics } from './metrics';
-
-/** The mutation whose successful results are counted as created orders. */
-const CREATE_ORDER = 'createOrder';
 
 function hasUserErrors(data: Record<string, unknown> | null | undefined): boolean {
   if (!data) return false;
@@ -21,7 +20,7 @@ function hasUserErrors(data: Record<string, unknown> | null | undefined): boolea
   });
 }
 
-export function graphqlTelemetryPlugin(metrics: Metrics): ApolloServerPlugin<GraphQLContext> {
+export function graphqlTelemetryPlugin(): ApolloServerPlugin<GraphQLContext> {
   return {
     async requestDidStart({ contextValue }) {
       const telemetry = contextValue.telemetry;
@@ -32,34 +31,37 @@ export function graphqlTelemetryPlugin(metrics: Metrics): ApolloServerPlugin<Gra
           telemetry.operationName = operationName ?? '(anonymous)';
           telemetry.operationType = operation?.operation;
         },
-        async executionDidStart({ operation, schema }) {
-          // Field hooks cost a little on every field, so only mutations get one. Apollo's types say an
-          // operation is always resolved here, but it executes a document whose operation it could not pick
-          // (several operations and no or an unknown operationName) to let graphql-js write the error.
-          const resolved = operation as typeof operation | undefined;
-          if (resolved?.operation !== OperationTypeNode.MUTATION) return;
-          const mutationType = schema.getMutationType();
-          return {
-            willResolveField({ info }) {
-              if (info.parentType !== mutationType || info.fieldName !== CREATE_ORDER) return;
-              return (error, result) => {
-                // The payload carries the order only when one was stored (userErrors leave it
-                // null), and says `replayed` when an Idempotency-Key returned an earlier one.
-                const payload = result as { order?: unknown; replayed?: boolean } | null | undefined;
-                if (!error && payload?.order && !payload.replayed) metrics.ordersCreated.inc({ transport: 'graphql' });
-              };
-            },
-          };
-        },
         async willSendResponse({ response }) {
           if (!telemetry || response.body.kind !== 'single') return;
           const { errors, data } = response.body.singleResult;
           let outcome: GraphQLOutcome = 'success';
-          if (errors?.length) outcome = errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED') ? 'unauthenticated' : 'error';
+          if (errors?.length)
+            outcome = errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED')
+              ? 'unauthenticated'
+              : 'error';
           else if (hasUserErrors(data)) outcome = 'user_error';
           telemetry.operationOutcome = outcome;
         },
       };
     },
+  };
+}
+
+/**
+ * The service as GraphQL's resolvers call it, counting each order a create
+ * stored (a replay under an Idempotency-Key stores none, and a refused
+ * create throws before it is counted).
+ */
+export function countGraphQLCreates(orders: OrderOperations, metrics: Metrics): OrderOperations {
+  return {
+    createOrderExactlyOnce: async (...args) => {
+      const created = await orders.createOrderExactlyOnce(...args);
+      if (!created.replayed) metrics.ordersCreated.inc({ transport: 'graphql' });
+      return created;
+    },
+    getOrder: (...args) => orders.getOrder(...args),
+    getOrderByNumber: (...args) => orders.getOrderByNumber(...args),
+    findOrders: (...args) => orders.findOrders(...args),
+    updateOrder: (...args) => orders.updateOrder(...args),
   };
 }
