@@ -52,13 +52,12 @@ const HELMET_OPTIONS = {
   frameguard: { action: 'deny' },
 } satisfies HelmetOptions;
 
-const apiHeaders = helmet(HELMET_OPTIONS);
-
 let staticHeaders: Record<string, string> | undefined;
 
 /**
- * The API's security headers as plain name/value pairs, for responses written
- * to a socket by hand (Node's own refusals). Helmet computes them once.
+ * The API's security headers as plain name/value pairs: every API response
+ * gets them (see `registerSecurityHeaders`), and so do responses written to a
+ * socket by hand (Node's own refusals). Helmet computes them once.
  */
 export function apiSecurityHeaders(): Record<string, string> {
   if (!staticHeaders) {
@@ -71,7 +70,7 @@ export function apiSecurityHeaders(): Record<string, string> {
         delete collected[name];
       },
     };
-    apiHeaders({} as IncomingMessage, response as unknown as ServerResponse, () => undefined);
+    helmet(HELMET_OPTIONS)({} as IncomingMessage, response as unknown as ServerResponse, () => undefined);
     staticHeaders = collected;
   }
   return staticHeaders;
@@ -86,8 +85,10 @@ type ErrorHandler = (error: FastifyError, request: FastifyRequest, reply: Fastif
  */
 export function withSecurityHeaders(handler: ErrorHandler): ErrorHandler {
   return (error, request, reply) => {
-    apiHeaders(request.raw, reply.raw, () => undefined);
-    reply.header('x-request-id', request.id).header('cache-control', 'no-store');
+    reply
+      .headers(apiSecurityHeaders())
+      .header('x-request-id', request.id)
+      .header('cache-control', 'no-store');
     handler(error, request, reply);
   };
 }
