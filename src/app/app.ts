@@ -135,8 +135,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     orders: new OrderService(db.em, {
       idempotencyTtlMs: config.idempotencyTtlMs,
       events: config.eventsOutbox ? orderEvents : undefined,
-      onEventsCommitted: () => events.relay.wake(),
-      notifyOtherProcesses: !config.eventsRelay,
+      relay: config.eventsRelay ? events.relay : undefined,
       createGate: workspaceCreateGate(config.createsPerWorkspace, config.dbConnectTimeoutMs),
     }),
     auth: new AuthService(db.em, { keyCacheTtlMs: config.apiKeyCacheTtlMs, log: http.log }),

@@ -7,6 +7,8 @@ import { OrderEntity } from '../orders/order.entity';
  *
  * `order_events` is the log: one row per event, written in the same
  * transaction as the order change it describes, and never changed after.
+ * An `order.created` row's order has no number (the create writes it before
+ * taking the number); readers take it from the order (`PUBLISHED_DATA_SQL`).
  * `order_event_queue` holds the events still to publish: a narrow row per
  * event, written in the same statement, which the relay leases while it
  * publishes and deletes once every publisher took the event.

@@ -28,6 +28,17 @@ import type { StoredEvent } from './order-events';
 /** A claimed event, with how often publishing it failed before. */
 export type ClaimedEvent = StoredEvent & { attempts: number };
 
+/**
+ * An event's `data` as it is published, from its `order_events` row `e` and
+ * its order `o` (`join orders o on o.id = e.order_id`). A create writes its
+ * event before it takes the order's number, to keep the counter row's lock
+ * short (see INSERT_ORDER_WITH_EVENT in orders/order.repository.sql.ts), so
+ * an `order.created` row's order has no number: it is taken from the order,
+ * where it never changes. Every other field is as the change wrote it.
+ */
+export const PUBLISHED_DATA_SQL = `case when e.type = 'order.created'
+  then jsonb_set(e.data, '{order,order_number}', to_jsonb(o.order_number)) else e.data end`;
+
 // Every step reaches rows through an index, whatever the planner thinks of
 // the queue's size (its statistics lag a table that empties many times a
 // second): the heads by an ordered scan of the primary key, which also marks
@@ -48,8 +59,8 @@ with heads as (
   returning q.position, q.attempts
 )
 select e.position::text as position, e.id, e.workspace_id as "workspaceId", e.order_id as "orderId", e.type,
-       e.sequence, e.time, e.data::text as data, c.attempts
-from order_events e join claimed c on c.position = e.position
+       e.sequence, e.time, (${PUBLISHED_DATA_SQL})::text as data, c.attempts
+from order_events e join claimed c on c.position = e.position join orders o on o.id = e.order_id
 where e.position = any(array(select position from claimed))
 order by e.position`;
 
@@ -78,6 +89,8 @@ const RELEASE = `
 update order_event_queue
 set claimed_until = clock_timestamp() + ?::int * interval '1 millisecond', attempts = attempts + 1, last_error = ?::text
 where position = ?::bigint`;
+
+const UNLEASE = `update order_event_queue set claimed_until = null where position = any(?::bigint[])`;
 
 export class OutboxStore {
   constructor(private readonly em: EntityManager) {}
@@ -112,6 +125,12 @@ export class OutboxStore {
       error.slice(0, 1000),
       position,
     ]);
+  }
+
+  /** Gives up this relay's leases on these events (it stops before publishing them), so any relay may claim them. */
+  async unlease(positions: readonly string[]): Promise<void> {
+    if (positions.length === 0) return;
+    await queryPrepared(this.em.fork(), 'outbox_unlease', UNLEASE, [`{${positions.join(',')}}`]);
   }
 
   /**

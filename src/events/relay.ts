@@ -7,13 +7,17 @@
  *
  * It runs when woken (a commit in this process, a NOTIFY from another one)
  * and every `pollIntervalMs` besides, which also retries failed publishes
- * after their backoff. Nothing it does can fail a request: its errors are
+ * after their backoff. A create made in this process hands its event over
+ * (`publishCommitted`): the create leased the event's queue row to this
+ * process, so the relay publishes it from memory, and a round with only such
+ * events skips the claim. Its leased row is marked like any other; if the
+ * process dies first, the lease runs out and any relay claims the event. Nothing it does can fail a request: its errors are
  * logged and retried, and `/readyz` never looks at it.
  */
 import { EventEmitter } from 'node:events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { OutboxStore, ClaimedEvent } from './outbox.store';
-import { toCloudEvent, type CloudEvent } from './order-events';
+import { toCloudEvent, type CloudEvent, type StoredEvent } from './order-events';
 import { WakeableLoop } from './wakeable-loop';
 import { stringifyJson } from '../shared/exact-json';
 import type { EventPublisher } from './publisher';
@@ -50,12 +54,17 @@ export type PublishedListener = (event: CloudEvent) => void;
 export class EventRelay {
   private readonly emitter = new EventEmitter();
   private readonly batchSize: number;
-  private readonly leaseMs: number;
+  readonly leaseMs: number;
   private readonly maxRetryDelayMs: number;
   private readonly loop: WakeableLoop;
   private readonly encoder = new TextEncoder();
   private readonly queueVacuumEvery: number;
   private removedSinceVacuum = 0;
+  /** Events committed by this process and leased to this relay, not yet published. */
+  private handedOver: ClaimedEvent[] = [];
+  /** Whether the next round claims (a wake asked for it), besides once every `pollIntervalMs`. */
+  private claimAsked = true;
+  private lastClaimAt = 0;
 
   constructor(private readonly options: RelayOptions) {
     this.batchSize = options.batchSize ?? 200;
@@ -68,7 +77,7 @@ export class EventRelay {
       async () => {
         // A full batch: there may be more waiting.
         const { claimed } = await this.round();
-        return claimed === this.batchSize;
+        return claimed === this.batchSize || this.handedOver.length > 0;
       },
       options.pollIntervalMs,
       (error) => options.log.warn({ err: error }, 'event relay: the outbox could not be read; will retry'),
@@ -91,14 +100,34 @@ export class EventRelay {
     this.loop.start();
   }
 
-  /** Asks for a round now; rounds never overlap, and wakes during one cause one more. */
+  /** Asks for a round that claims, now; rounds never overlap, and wakes during one cause one more. */
   wake(): void {
+    this.claimAsked = true;
     this.loop.wake();
   }
 
-  /** Stops the timer and waits for the round in flight; what is left stays in the outbox for the next start. */
+  /**
+   * Events this process committed with their queue rows leased to this relay
+   * (`leaseMs`): the next round publishes them as they are, with no claim.
+   */
+  publishCommitted(events: readonly StoredEvent[]): void {
+    for (const event of events) this.handedOver.push({ ...event, attempts: 0 });
+    this.loop.wake();
+  }
+
+  /**
+   * Stops the timer and waits for the round in flight. What is left stays in
+   * the outbox for the next start; the leases of events handed over and not
+   * yet published are given up, so that no relay waits for them to run out.
+   */
   async stop(): Promise<void> {
     await this.loop.stop();
+    const left = this.handedOver.splice(0).map((event) => event.position);
+    await this.options.store
+      .unlease(left)
+      .catch((error: unknown) =>
+        this.options.log.warn({ err: error }, 'event relay: could not give up its leases'),
+      );
     await Promise.all(this.options.publishers.map((publisher) => publisher.close().catch(() => undefined)));
   }
 
@@ -106,6 +135,7 @@ export class EventRelay {
   async drain(): Promise<number> {
     let total = 0;
     for (;;) {
+      this.claimAsked = true;
       const { published } = await this.round();
       if (published === 0) return total;
       total += published;
@@ -113,19 +143,35 @@ export class EventRelay {
   }
 
   /**
-   * Claims up to `batchSize` orders' pending events (see `OutboxStore.claim`),
-   * publishes each order's in `sequence` order (orders in parallel), stopping
-   * an order at its first failure, and marks what went out.
+   * Takes the events handed over and, when asked to or once every poll
+   * interval, claims up to `batchSize` orders' pending events (see
+   * `OutboxStore.claim`); publishes each order's in `sequence` order (orders
+   * in parallel), stopping an order at its first failure, and marks what went
+   * out. `claimed` counts the orders claimed.
    */
   private async round(): Promise<{ claimed: number; published: number }> {
-    const claimed = await this.options.store.claim(this.batchSize, this.leaseMs);
-    if (claimed.length === 0) return { claimed: 0, published: 0 };
+    const handed = this.handedOver.splice(0, this.batchSize);
+    try {
+      const claimed = this.claimDue() ? await this.claim(handed) : [];
+      return await this.publishAndMark([...handed, ...claimed], claimed);
+    } catch (error) {
+      // The database failed us: publish them again with the next round (a broker drops a repeat by its id).
+      this.handedOver.unshift(...handed);
+      throw error;
+    }
+  }
+
+  private async publishAndMark(
+    events: readonly ClaimedEvent[],
+    claimed: readonly ClaimedEvent[],
+  ): Promise<{ claimed: number; published: number }> {
+    if (events.length === 0) return { claimed: 0, published: 0 };
     const byOrder = new Map<string, ClaimedEvent[]>();
-    for (const event of claimed) byOrder.set(event.orderId, [...(byOrder.get(event.orderId) ?? []), event]);
+    for (const event of events) byOrder.set(event.orderId, [...(byOrder.get(event.orderId) ?? []), event]);
     const published = new Map<string, CloudEvent>();
     await Promise.all(
-      [...byOrder.values()].map(async (events) => {
-        for (const event of events) {
+      [...byOrder.values()].map(async (chain) => {
+        for (const event of chain) {
           const cloudEvent = toCloudEvent(event);
           // The rest of a failed order's events wait behind it; they go out with it on a later round.
           if (!(await this.publish(event, cloudEvent))) return;
@@ -133,9 +179,9 @@ export class EventRelay {
         }
       }),
     );
-    const done = claimed.flatMap((event) => published.get(event.position) ?? []);
+    const done = events.flatMap((event) => published.get(event.position) ?? []);
     const deliveries = await this.options.store.markPublished(
-      claimed.flatMap((event) => (published.has(event.position) ? [event.position] : [])),
+      events.flatMap((event) => (published.has(event.position) ? [event.position] : [])),
     );
     if (deliveries > 0) this.options.onDeliveriesMade?.();
     const now = Date.now();
@@ -153,7 +199,21 @@ export class EventRelay {
           this.options.log.warn({ err: error }, 'event relay: could not vacuum the queue'),
         );
     }
-    return { claimed: byOrder.size, published: done.length };
+    return { claimed: new Set(claimed.map((event) => event.orderId)).size, published: done.length };
+  }
+
+  private claimDue(): boolean {
+    return this.claimAsked || Date.now() - this.lastClaimAt >= this.options.pollIntervalMs;
+  }
+
+  /** The claimable events, less any also handed over (its lease ran out before this round). */
+  private async claim(handed: readonly ClaimedEvent[]): Promise<ClaimedEvent[]> {
+    this.claimAsked = false;
+    this.lastClaimAt = Date.now();
+    const claimed = await this.options.store.claim(this.batchSize, this.leaseMs);
+    if (handed.length === 0) return claimed;
+    const positions = new Set(handed.map((event) => event.position));
+    return claimed.filter((event) => !positions.has(event.position));
   }
 
   /** Every publisher, in turn; true when all took it, false after giving the event back for a retry. */

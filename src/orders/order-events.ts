@@ -37,3 +37,24 @@ export interface OrderEventBuilder {
     previousStatus?: OrderStatus,
   ): NewOrderEvent[];
 }
+
+/** An event as committed, with its place in the outbox: what a relay publishes. */
+export interface CommittedOrderEvent extends NewOrderEvent {
+  /** Its `position` in `order_events` (a bigint, as text). */
+  position: string;
+  workspaceId: string;
+  orderId: string;
+}
+
+/**
+ * This process's relay, as the order service sees it. After a commit with
+ * events the service wakes it, so it claims them at once. A create's event
+ * is handed over instead: the create leases its queue row to this process
+ * for `leaseMs`, so no other relay takes it, and this one publishes it from
+ * memory without claiming or reading it back (see `EventRelay.publishCommitted`).
+ */
+export interface InProcessRelay {
+  readonly leaseMs: number;
+  wake(): void;
+  publishCommitted(events: readonly CommittedOrderEvent[]): void;
+}

@@ -16,10 +16,28 @@ import { ORDER_NUMBER_SQL } from './order-number';
 export const CHANGE_TIME_SQL = `date_trunc('milliseconds', clock_timestamp())`;
 
 /** `updated_at` as the REST representation writes it (`timestamp()` in rest/order.presenter.ts). */
-const REST_TIMESTAMP_SQL = `to_char(new_order.updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
+const REST_TIMESTAMP_SQL = `to_char(stamp.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
 
+/**
+ * The create's rows, written by one statement. Every create of a workspace
+ * waits for the previous one's lock on the day's counter row until it
+ * commits, so the statement writes everything that does not need the number
+ * (the items, and the event when there is one) before it takes the counter:
+ * its main query reads them in a filter that is constant, which PostgreSQL
+ * evaluates before it reads the order (a "One-Time Filter"). That order only
+ * makes the lock's hold short; the rows are the same whichever runs first,
+ * and foreign keys are checked at the end of the statement.
+ */
 const INSERT_ORDER_CTES = `
-with counter as (
+with stamp as (
+  select greatest(?::timestamptz, ${CHANGE_TIME_SQL}) as at
+), new_items as (
+  insert into order_items (order_id, position, product_id, name, quantity, price, sku, subtotal)
+  select ?::text, item.position, item."productId", item.name, item.quantity, item.price, item.sku, item.subtotal
+  from jsonb_to_recordset(?::jsonb)
+    as item(position int, "productId" text, name text, quantity int, price numeric, sku text, subtotal numeric)
+  returning 1 as written
+), counter as (
   insert into order_number_counters as c (workspace_id, day, last_value) values (?::text, ?::date, 1)
   on conflict (workspace_id, day) do update set last_value = c.last_value + 1
   returning last_value
@@ -27,48 +45,58 @@ with counter as (
   insert into orders (id, workspace_id, order_number, customer_id, status, currency, subtotal, shipping, tax, total,
                       shipping_address, billing_address, notes, metadata, status_history, created_at, updated_at)
   select ?::text, ?::text, ${ORDER_NUMBER_SQL}, ?::text, ?::text, ?::text, ?::numeric, ?::numeric, ?::numeric, ?::numeric,
-         ?::jsonb, ?::jsonb, ?::text, ?::jsonb, ?::jsonb, ?::timestamptz, greatest(?::timestamptz, ${CHANGE_TIME_SQL})
-  from counter
+         ?::jsonb, ?::jsonb, ?::text, ?::jsonb, ?::jsonb, ?::timestamptz, stamp.at
+  from counter, stamp
   returning order_number, updated_at
-), new_items as (
-  insert into order_items (order_id, position, product_id, name, quantity, price, sku, subtotal)
-  select ?::text, item.position, item."productId", item.name, item.quantity, item.price, item.sku, item.subtotal
-  from jsonb_to_recordset(?::jsonb)
-    as item(position int, "productId" text, name text, quantity int, price numeric, sku text, subtotal numeric)
 )`;
 
 /** The create without an event (EVENTS=off, for measuring what the outbox costs). */
 export const INSERT_ORDER = `${INSERT_ORDER_CTES}
-select order_number as "orderNumber", updated_at as "updatedAt" from new_order`;
+select order_number as "orderNumber", updated_at as "updatedAt" from new_order
+where (select count(*) from new_items) >= 0`;
 
 /**
  * `pg_notify` (delivered at commit) wakes the relays of every process. Only a
- * process that runs no relay of its own sends it (see `notifyOtherProcesses`
- * in `order.service.ts`): its own relay is woken in-process, and NOTIFY takes
+ * process that runs no relay of its own sends it (see `relay` in
+ * `order.service.ts`): its own relay is woken in-process, and NOTIFY takes
  * one lock across the whole server at every commit.
  */
 const NOTIFY = `, pg_notify('${EVENTS_CHANNEL}', '') is null as notified`;
 
 /**
  * The create with its `order.created` event in the outbox (the log row and
- * its queue row): still one statement. The event's order gets its number
- * from the counter, like the order.
+ * its queue row): still one statement, which returns the event's `position`.
+ * The event is written before the order is numbered (see above), so its
+ * row's `data` holds the order without its number, which readers take from
+ * the order (`PUBLISHED_DATA_SQL` in events/outbox.store.ts); its
+ * `updated_at` is the order's, from the same `stamp`.
+ *
+ * `leased`: the queue row is born claimed by this process (its last
+ * parameter is the lease in milliseconds), which publishes the event from
+ * memory after the commit (`EventRelay.publishCommitted`): no other relay
+ * claims it unless the lease runs out, and this one skips the claim's update
+ * and read-back. `notify`: a process without a relay of its own leaves the
+ * row unclaimed and wakes the others.
  */
-const insertOrderWithEvent = (notify: boolean) => `${INSERT_ORDER_CTES}, new_event as (
+const insertOrderWithEvent = (delivery: 'notify' | 'leased') => `${INSERT_ORDER_CTES}, new_event as (
   insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
   select ?::text, ?::text, ?::text, ?::text, ?::int, ?::timestamptz,
-         jsonb_set(jsonb_set(?::jsonb, '{order,order_number}', to_jsonb(new_order.order_number)),
-                   '{order,updated_at}', to_jsonb(${REST_TIMESTAMP_SQL}))
-  from new_order
+         jsonb_set(?::jsonb, '{order,updated_at}', to_jsonb(${REST_TIMESTAMP_SQL}))
+  from stamp
   returning position, order_id
 ), queued as (
-  insert into order_event_queue (position, order_id) select position, order_id from new_event
+  insert into order_event_queue (position, order_id${delivery === 'leased' ? ', claimed_until' : ''})
+  select position, order_id${delivery === 'leased' ? ", clock_timestamp() + ?::int * interval '1 millisecond'" : ''}
+  from new_event
+  returning 1 as written
 )
-select order_number as "orderNumber", updated_at as "updatedAt"${notify ? NOTIFY : ''}
-from new_order`;
+select order_number as "orderNumber", updated_at as "updatedAt",
+       (select position::text from new_event) as "eventPosition"${delivery === 'notify' ? NOTIFY : ''}
+from new_order
+where (select count(*) from new_items) + (select count(*) from queued) >= 0`;
 export const INSERT_ORDER_WITH_EVENT = {
-  notify: insertOrderWithEvent(true),
-  quiet: insertOrderWithEvent(false),
+  notify: insertOrderWithEvent('notify'),
+  leased: insertOrderWithEvent('leased'),
 };
 
 /** Appends a change's events (in array order) and queues them, waking the relays at commit with `notify`. */

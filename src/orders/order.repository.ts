@@ -16,7 +16,7 @@ import { EntityRepository, LockMode } from '@mikro-orm/postgresql';
 import { queryAll, queryOne, queryPrepared } from '../db/sql';
 import type { OrderEntity } from './order.entity';
 import type { OrderFilter } from './order-filter';
-import type { NewOrderEvent } from './order-events';
+import type { CommittedOrderEvent, NewOrderEvent, OrderEventBuilder } from './order-events';
 import { orderNumberPrefix } from './order-number';
 import {
   type ItemRecord,
@@ -63,63 +63,93 @@ const withMetadata = (record: SelectedOrder): OrderWithItems => ({
   metadata: record.metadata === null ? null : (parseExactJson(record.metadata) as OrderWithItems['metadata']),
 });
 
+/** The new order as an `Order`, still without its number, and the create statement's parameters. */
+function insertParameters({ workspaceId, day, order, items }: NewOrder): { whole: Order; params: unknown[] } {
+  const whole = toOrder({ ...order, orderNumber: '' }, items);
+  // In the order of the statement's placeholders (see INSERT_ORDER_CTES).
+  const params = [
+    order.updatedAt,
+    order.id,
+    JSON.stringify(items),
+    workspaceId,
+    day,
+    order.id,
+    workspaceId,
+    orderNumberPrefix(day),
+    order.customerId,
+    order.status,
+    order.currency,
+    order.subtotal,
+    order.shipping,
+    order.tax,
+    order.total,
+    json(order.shippingAddress),
+    json(order.billingAddress),
+    order.notes ?? null,
+    json(order.metadata),
+    json(order.statusHistory),
+    order.createdAt,
+  ];
+  return { whole, params };
+}
+
+/** The new order with what the create statement returned: its number and `updated_at`. */
+function numbered(whole: Order, row: InsertedRow | undefined): Order {
+  if (!row) throw new Error('The order insert returned no row');
+  return { ...whole, orderNumber: row.orderNumber, updatedAt: new Date(row.updatedAt) };
+}
+
 export class OrderRepository extends EntityRepository<OrderEntity> {
   /**
    * Inserts the order and its items in one statement, numbering it from the
-   * workspace's counter for `day`; with `event`, its `order.created` event
-   * goes into the outbox in the same statement. `updated_at` is the
-   * database's clock (see `CHANGE_TIME_SQL`), never before `created_at`.
+   * workspace's counter for `day`. `updated_at` is the database's clock (see
+   * `CHANGE_TIME_SQL`), never before `created_at`.
    */
-  async insertNumbered(
-    { workspaceId, day, order, items }: NewOrder,
-    event?: (order: Order) => NewOrderEvent,
-    notify = true,
-  ): Promise<Order> {
-    const whole = toOrder({ ...order, orderNumber: '' }, items);
-    const params = [
-      workspaceId,
-      day,
-      order.id,
-      workspaceId,
-      orderNumberPrefix(day),
-      order.customerId,
-      order.status,
-      order.currency,
-      order.subtotal,
-      order.shipping,
-      order.tax,
-      order.total,
-      json(order.shippingAddress),
-      json(order.billingAddress),
-      order.notes ?? null,
-      json(order.metadata),
-      json(order.statusHistory),
-      order.createdAt,
-      order.updatedAt,
-      order.id,
-      JSON.stringify(items),
-    ];
-    const created = event?.(whole);
+  async insertNumbered(newOrder: NewOrder): Promise<Order> {
+    const { whole, params } = insertParameters(newOrder);
     // Named prepared statements: the create is the hottest statement there is (see queryPrepared).
-    const [row] = created
-      ? await queryPrepared<InsertedRow>(
-          this.em,
-          notify ? 'order_insert_with_event' : 'order_insert_with_event_quiet',
-          notify ? INSERT_ORDER_WITH_EVENT.notify : INSERT_ORDER_WITH_EVENT.quiet,
-          [
-            ...params,
-            created.id,
-            workspaceId,
-            order.id,
-            created.type,
-            created.sequence,
-            created.time,
-            stringifyJson(created.data),
-          ],
-        )
-      : await queryPrepared<InsertedRow>(this.em, 'order_insert', INSERT_ORDER, params);
-    if (!row) throw new Error('The order insert returned no row');
-    return { ...whole, orderNumber: row.orderNumber, updatedAt: new Date(row.updatedAt) };
+    const [row] = await queryPrepared<InsertedRow>(this.em, 'order_insert', INSERT_ORDER, params);
+    return numbered(whole, row);
+  }
+
+  /**
+   * `insertNumbered`, with the order's `order.created` event (from `events`)
+   * in the outbox, in the same statement. With `leaseMs` (this process runs a
+   * relay) the event's queue row is leased to this process, and the event is
+   * returned as committed, for the relay to publish from memory after the
+   * commit (see `INSERT_ORDER_WITH_EVENT`); without it, the commit wakes the
+   * relays of other processes.
+   */
+  async insertNumberedWithEvent(
+    newOrder: NewOrder,
+    events: Pick<OrderEventBuilder, 'created'>,
+    leaseMs?: number,
+  ): Promise<{ order: Order; event?: CommittedOrderEvent }> {
+    const { whole, params } = insertParameters(newOrder);
+    const created = events.created(whole);
+    const leased = leaseMs !== undefined;
+    const [row] = await queryPrepared<InsertedRow & { eventPosition: string }>(
+      this.em,
+      leased ? 'order_insert_with_event_leased' : 'order_insert_with_event',
+      leased ? INSERT_ORDER_WITH_EVENT.leased : INSERT_ORDER_WITH_EVENT.notify,
+      [
+        ...params,
+        created.id,
+        newOrder.workspaceId,
+        whole.id,
+        created.type,
+        created.sequence,
+        created.time,
+        // stringifyJson: an event's order keeps metadata's exact numbers (shared/exact-json.ts).
+        stringifyJson(created.data),
+        ...(leased ? [leaseMs] : []),
+      ],
+    );
+    const order = numbered(whole, row);
+    if (!leased || !row) return { order };
+    // The event as it is published: built again from the numbered order, under the same id.
+    const event = { ...events.created(order), id: created.id, position: row.eventPosition };
+    return { order, event: { ...event, workspaceId: newOrder.workspaceId, orderId: order.id } };
   }
 
   /**

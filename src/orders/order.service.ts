@@ -16,7 +16,7 @@ import { needsSyncHorizon, parseOrderFilter } from './order-filter';
 import { assertStatusMove } from './order-status';
 import { mergeMetadata, parseUpdateOrderRequest, REST_FIELD_NAMES } from './update-order.validation';
 import { OrderEntity } from './order.entity';
-import type { OrderEventBuilder } from './order-events';
+import type { CommittedOrderEvent, InProcessRelay, OrderEventBuilder } from './order-events';
 import type { OrderRepository } from './order.repository';
 import { assertTotalMatches, buildNewOrder } from './new-order';
 import { assertCouldExist, isOrderId } from './order-id';
@@ -38,14 +38,12 @@ export interface OrderServiceOptions {
    * transaction. Without it no events are written (only to measure their cost).
    */
   events?: OrderEventBuilder;
-  /** Called after a change with events committed, to wake this process's relay at once. */
-  onEventsCommitted?: () => void;
   /**
-   * Whether a commit with events also sends a NOTIFY for other processes'
-   * relays (default true). A process with a relay wakes it with `onEventsCommitted`
-   * instead: NOTIFY takes a server-wide lock at every commit.
+   * This process's relay, told of every commit with events. Without one, such
+   * a commit sends a NOTIFY for other processes' relays instead (NOTIFY takes
+   * a server-wide lock at every commit, so a process with a relay sends none).
    */
-  notifyOtherProcesses?: boolean;
+  relay?: InProcessRelay;
   /** Where creates queue per workspace (see `create-gate.ts`); the app sets its limits. */
   createGate?: ReturnType<typeof workspaceCreateGate>;
 }
@@ -65,8 +63,7 @@ export class OrderService {
   private readonly clock: () => Date;
   private readonly idempotencyTtlMs: number;
   private readonly events?: OrderEventBuilder;
-  private readonly onEventsCommitted: () => void;
-  private readonly notifyOtherProcesses: boolean;
+  private readonly relay?: InProcessRelay;
   private readonly gate: ReturnType<typeof workspaceCreateGate>;
 
   constructor(
@@ -76,8 +73,7 @@ export class OrderService {
     this.clock = options.clock ?? (() => new Date());
     this.idempotencyTtlMs = options.idempotencyTtlMs ?? 24 * 60 * 60 * 1000;
     this.events = options.events;
-    this.onEventsCommitted = options.onEventsCommitted ?? (() => undefined);
-    this.notifyOtherProcesses = options.notifyOtherProcesses ?? true;
+    this.relay = options.relay;
     this.gate = options.createGate ?? workspaceCreateGate();
   }
 
@@ -96,8 +92,10 @@ export class OrderService {
    * queue per workspace in the process first (see `create-gate.ts`).
    */
   async createOrderExactlyOnce(ctx: RequestContext, request: unknown, key?: string): Promise<CreatedOrder> {
-    const created = await this.gate.run(ctx.workspaceId, () => this.createOrder(ctx, request, key));
-    if (!created.replayed && this.events) this.onEventsCommitted();
+    const { event, ...created } = await this.gate.run(ctx.workspaceId, () =>
+      this.createOrder(ctx, request, key),
+    );
+    if (event) this.relay?.publishCommitted([event]);
     return created;
   }
 
@@ -105,14 +103,14 @@ export class OrderService {
     ctx: RequestContext,
     request: unknown,
     idempotencyKey?: string,
-  ): Promise<CreatedOrder> {
+  ): Promise<CreatedOrder & { event?: CommittedOrderEvent }> {
     const draft = parseCreateOrderRequest(request);
     const totals = computeTotals(draft);
     assertTotalMatches(draft, totals.total);
     if (idempotencyKey === undefined) {
       // One statement, atomic on its own: no explicit transaction needed.
       return {
-        order: await this.insertOrder(this.em.fork().getRepository(OrderEntity), ctx, draft, totals),
+        ...(await this.insertOrder(this.em.fork().getRepository(OrderEntity), ctx, draft, totals)),
         replayed: false,
       };
     }
@@ -124,7 +122,7 @@ export class OrderService {
           const keys = em.getRepository(IdempotencyKeyEntity);
           const remembered = await claimKey(keys, ctx.workspaceId, idempotencyKey, requestFingerprint);
           if (remembered.kind === 'replay') return { order: remembered.order, replayed: true };
-          const order = await this.insertOrder(em.getRepository(OrderEntity), ctx, draft, totals);
+          const { order, event } = await this.insertOrder(em.getRepository(OrderEntity), ctx, draft, totals);
           await keys.remember({
             workspaceId: ctx.workspaceId,
             key: idempotencyKey,
@@ -133,7 +131,7 @@ export class OrderService {
             now: order.createdAt,
             ttlMs: this.idempotencyTtlMs,
           });
-          return { order, replayed: false };
+          return { order, event, replayed: false };
         });
       } catch (error) {
         // Another transaction stored the key between our claim and our insert
@@ -149,21 +147,23 @@ export class OrderService {
     return this.em.fork().getRepository(IdempotencyKeyEntity).sweepExpired();
   }
 
-  /** Builds the rows of a new order and has the repository write them in one statement. */
+  /**
+   * Builds the rows of a new order and has the repository write them in one
+   * statement, with its event when events are on; that event (leased to this
+   * process's relay, if it runs one) is returned to hand over after the commit.
+   */
   private async insertOrder(
     orders: OrderRepository,
     ctx: RequestContext,
     draft: OrderDraft,
     totals: ReturnType<typeof computeTotals>,
-  ): Promise<Order> {
+  ): Promise<{ order: Order; event?: CommittedOrderEvent }> {
     const now = this.clock();
     const { order, items } = buildNewOrder(draft, totals, now);
+    const newOrder = { workspaceId: ctx.workspaceId, day: localDay(now, ctx.timeZone), order, items };
     const events = this.events;
-    return orders.insertNumbered(
-      { workspaceId: ctx.workspaceId, day: localDay(now, ctx.timeZone), order, items },
-      events && ((whole) => events.created(whole)),
-      this.notifyOtherProcesses,
-    );
+    if (!events) return { order: await orders.insertNumbered(newOrder) };
+    return orders.insertNumberedWithEvent(newOrder, events, this.relay?.leaseMs);
   }
 
   /** One order of the caller's workspace. Another workspace's order is NOT_FOUND, exactly like a missing one. */
@@ -288,11 +288,11 @@ export class OrderService {
         ctx.workspaceId,
         id,
         this.events.updated(whole, order.version, changed, statusMoved),
-        this.notifyOtherProcesses,
+        !this.relay,
       );
       return { updated: whole, evented: true };
     });
-    if (evented) this.onEventsCommitted();
+    if (evented) this.relay?.wake();
     return updated;
   }
 }

@@ -2,6 +2,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute, queryAll } from '../db/sql';
 import type { StoredEvent } from '../events/order-events';
+import { PUBLISHED_DATA_SQL } from '../events/outbox.store';
 import { parseExactJson } from '../shared/exact-json';
 
 export interface DueDelivery {
@@ -22,10 +23,10 @@ with due as (
   for update skip locked
 )
 update webhook_deliveries d set claimed_until = clock_timestamp() + ? * interval '1 millisecond'
-from due, webhook_endpoints w, order_events e
-where d.id = due.id and w.id = d.endpoint_id and e.id = d.event_id
+from due, webhook_endpoints w, order_events e, orders o
+where d.id = due.id and w.id = d.endpoint_id and e.id = d.event_id and o.id = e.order_id
 returning d.id, d.attempts, w.url, w.secret, e.position::text as position, e.id as "eventId", e.workspace_id as "workspaceId",
-          e.order_id as "orderId", e.type, e.sequence, e.time, e.data::text as data`;
+          e.order_id as "orderId", e.type, e.sequence, e.time, (${PUBLISHED_DATA_SQL})::text as data`;
 
 type ClaimRow = Omit<DueDelivery, 'event'> & Omit<StoredEvent, 'id'> & { eventId: string };
 

@@ -13,6 +13,7 @@ import type { StoredMsg } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { NatsPublisher } from '../../src/events/nats.publisher';
 import { toCloudEvent, type CloudEvent, type StoredEvent } from '../../src/events/order-events';
+import { PUBLISHED_DATA_SQL } from '../../src/events/outbox.store';
 import { clientFor, createTestApp, useTestApp, type TestApp, type TestClient } from '../support/app';
 import { deleteStream, eventually, ownNatsServer, readStream, SHARED_NATS_URL, uniqueStream, type OwnNatsServer } from '../support/nats';
 
@@ -20,9 +21,9 @@ const orderBody = (customer: string) => ({ customer_id: customer, items: [{ prod
 
 const outbox = (t: TestClient) =>
   t.db.query<StoredEvent & { queued: boolean }>(
-    `select position::text as position, id, workspace_id as "workspaceId", order_id as "orderId", type, sequence, time, data,
-            exists (select 1 from order_event_queue q where q.position = order_events.position) as queued
-     from order_events order by order_events.position`,
+    `select e.position::text as position, e.id, e.workspace_id as "workspaceId", e.order_id as "orderId", e.type, e.sequence,
+            e.time, ${PUBLISHED_DATA_SQL} as data, exists (select 1 from order_event_queue q where q.position = e.position) as queued
+     from order_events e join orders o on o.id = e.order_id order by e.position`,
   );
 
 const backlog = (t: TestClient) => t.db.count('order_event_queue');

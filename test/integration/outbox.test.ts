@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { toCloudEvent, type StoredEvent } from '../../src/events/order-events';
+import { PUBLISHED_DATA_SQL } from '../../src/events/outbox.store';
 import { OrderService } from '../../src/orders/order.service';
 import { useTestApp } from '../support/app';
 
@@ -23,13 +24,16 @@ const body = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-const SELECT_EVENTS = `select position::text as position, id, workspace_id as "workspaceId", order_id as "orderId", type, sequence,
-  time, data, exists (select 1 from order_event_queue q where q.position = order_events.position) as queued from order_events`;
+// The events as they are published: a create's row takes its order's number from the order (PUBLISHED_DATA_SQL).
+const SELECT_EVENTS = `select e.position::text as position, e.id, e.workspace_id as "workspaceId", e.order_id as "orderId", e.type,
+  e.sequence, e.time, ${PUBLISHED_DATA_SQL} as data,
+  exists (select 1 from order_event_queue q where q.position = e.position) as queued
+  from order_events e join orders o on o.id = e.order_id`;
 
 const eventsOf = (orderId: string) =>
-  t.db.query<StoredEvent & { queued: boolean }>(`${SELECT_EVENTS} where order_id = ? order by order_events.position`, [orderId]);
+  t.db.query<StoredEvent & { queued: boolean }>(`${SELECT_EVENTS} where e.order_id = ? order by e.position`, [orderId]);
 
-const allEvents = () => t.db.query<StoredEvent>(`${SELECT_EVENTS} order by order_events.position`);
+const allEvents = () => t.db.query<StoredEvent>(`${SELECT_EVENTS} order by e.position`);
 
 async function createViaRest(overrides: Record<string, unknown> = {}) {
   const res = await t.rest.post('/api/orders', body(overrides));
