@@ -62,9 +62,8 @@ export class EventRelay {
   private removedSinceVacuum = 0;
   /** Events committed by this process and leased to this relay, not yet published. */
   private handedOver: ClaimedEvent[] = [];
-  /** Whether the next round claims (a wake asked for it), besides once every `pollIntervalMs`. */
+  /** Whether the next round claims: a wake or the poll asked for it (at the start too). */
   private claimAsked = true;
-  private lastClaimAt = 0;
 
   constructor(private readonly options: RelayOptions) {
     this.batchSize = options.batchSize ?? 200;
@@ -74,7 +73,8 @@ export class EventRelay {
     // Subscribers are other features of this process (GraphQL subscriptions, webhooks); there may be many.
     this.emitter.setMaxListeners(0);
     this.loop = new WakeableLoop(
-      async () => {
+      async (polled) => {
+        if (polled) this.claimAsked = true;
         // A full batch: there may be more waiting.
         const { claimed } = await this.round();
         return claimed === this.batchSize || this.handedOver.length > 0;
@@ -143,8 +143,8 @@ export class EventRelay {
   }
 
   /**
-   * Takes the events handed over and, when asked to or once every poll
-   * interval, claims up to `batchSize` orders' pending events (see
+   * Takes the events handed over and, when a wake or the poll asked for it,
+   * claims up to `batchSize` orders' pending events (see
    * `OutboxStore.claim`); publishes each order's in `sequence` order (orders
    * in parallel), stopping an order at its first failure, and marks what went
    * out. `claimed` counts the orders claimed.
@@ -152,10 +152,11 @@ export class EventRelay {
   private async round(): Promise<{ claimed: number; published: number }> {
     const handed = this.handedOver.splice(0, this.batchSize);
     try {
-      const claimed = this.claimDue() ? await this.claim(handed) : [];
+      const claimed = this.claimAsked ? await this.claim(handed) : [];
       return await this.publishAndMark([...handed, ...claimed], claimed);
     } catch (error) {
-      // The database failed us: publish them again with the next round (a broker drops a repeat by its id).
+      // The database failed us: claim, and publish these again, with the next round (a broker drops a repeat by its id).
+      this.claimAsked = true;
       this.handedOver.unshift(...handed);
       throw error;
     }
@@ -202,14 +203,9 @@ export class EventRelay {
     return { claimed: new Set(claimed.map((event) => event.orderId)).size, published: done.length };
   }
 
-  private claimDue(): boolean {
-    return this.claimAsked || Date.now() - this.lastClaimAt >= this.options.pollIntervalMs;
-  }
-
   /** The claimable events, less any also handed over (its lease ran out before this round). */
   private async claim(handed: readonly ClaimedEvent[]): Promise<ClaimedEvent[]> {
     this.claimAsked = false;
-    this.lastClaimAt = Date.now();
     const claimed = await this.options.store.claim(this.batchSize, this.leaseMs);
     if (handed.length === 0) return claimed;
     const positions = new Set(handed.map((event) => event.position));

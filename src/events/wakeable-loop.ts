@@ -12,10 +12,11 @@ export class WakeableLoop {
   private running?: Promise<void>;
   private again = false;
   private stopped = true;
+  private polled = false;
 
   constructor(
-    /** One round; resolves true when there may be more work right away. */
-    private readonly round: () => Promise<boolean>,
+    /** One round (`polled`: the poll timer asked for it); resolves true when there may be more work right away. */
+    private readonly round: (polled: boolean) => Promise<boolean>,
     private readonly pollIntervalMs: number,
     private readonly onError: (error: unknown) => void,
     private readonly batchDelayMs = 0,
@@ -24,7 +25,10 @@ export class WakeableLoop {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.timer = setInterval(() => this.wake(), this.pollIntervalMs);
+    this.timer = setInterval(() => {
+      this.polled = true;
+      this.wake();
+    }, this.pollIntervalMs);
     this.timer.unref();
     this.wake();
   }
@@ -46,11 +50,14 @@ export class WakeableLoop {
 
   private async run(): Promise<void> {
     while (this.again && !this.stopped) {
-      if (this.batchDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.batchDelayMs).unref());
+      if (this.batchDelayMs > 0)
+        await new Promise((resolve) => setTimeout(resolve, this.batchDelayMs).unref());
       if (this.stopped) return;
       this.again = false;
+      const polled = this.polled;
+      this.polled = false;
       try {
-        if (await this.round()) this.again = true;
+        if (await this.round(polled)) this.again = true;
       } catch (error) {
         this.onError(error);
       }

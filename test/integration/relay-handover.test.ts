@@ -40,12 +40,12 @@ function capture(failures = 0): EventPublisher & { bodies: string[] } {
 }
 
 const relays: EventRelay[] = [];
-function relay(publisher: EventPublisher, maxRetryDelayMs = 5000): EventRelay {
+function relay(publisher: EventPublisher, maxRetryDelayMs = 5000, pollIntervalMs = 600_000): EventRelay {
   const made = new EventRelay({
     store: new OutboxStore(t.app.db.em),
     publishers: [publisher],
     log: quiet,
-    pollIntervalMs: 600_000,
+    pollIntervalMs,
     batchDelayMs: 0,
     maxRetryDelayMs,
   });
@@ -162,6 +162,21 @@ describe('a create in a process with a relay', () => {
     const other = capture();
     await relay(other).drain();
     expect(bodiesAbout(other, order.id)).toHaveLength(1);
+  });
+
+  it('does not stop its relay from claiming on its poll what other processes committed', async () => {
+    const mine = capture();
+    const own = relay(mine, 5000, 200);
+    const service = new OrderService(t.app.db.em, { events: orderEvents, relay: own });
+    // A process without a relay: its event is queued unleased, and no wake reaches this relay.
+    const elsewhere = new OrderService(t.app.db.em, { events: orderEvents });
+    own.start();
+    const foreign = await elsewhere.createOrderExactlyOnce(ctx, JSON.parse(body('handover-foreign')));
+    // Hand-overs keep the relay busy with rounds that need no claim.
+    for (let i = 0; i < 10; i++)
+      await service.createOrderExactlyOnce(ctx, JSON.parse(body(`handover-busy-${i}`)));
+    await expect.poll(() => bodiesAbout(mine, foreign.order.id).length, { timeout: 5000 }).toBe(1);
+    await expect.poll(() => mine.bodies.filter((text) => text.includes('handover-busy-')).length).toBe(10);
   });
 
   it('that fails in the database hands nothing over and leaves nothing in the outbox', async () => {
