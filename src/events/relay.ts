@@ -11,8 +11,9 @@
  * (`publishCommitted`): the create leased the event's queue row to this
  * process, so the relay publishes it from memory, and a round with only such
  * events skips the claim. Its leased row is marked like any other; if the
- * process dies first, the lease runs out and any relay claims the event. Nothing it does can fail a request: its errors are
- * logged and retried, and `/readyz` never looks at it.
+ * process dies first, the lease runs out and any relay claims the event.
+ * Nothing it does can fail a request: its errors are logged and retried, and
+ * `/readyz` never looks at it.
  */
 import { EventEmitter } from 'node:events';
 import type { FastifyBaseLogger } from 'fastify';
