@@ -6,7 +6,7 @@
 import type { NewOrderEvent, OrderEventBuilder, OrderEventType } from '../orders/order-events';
 import { newUlid } from '../orders/order-id';
 import type { Order, OrderStatus } from '../orders/order.types';
-import { toRestOrder } from '../rest/order.presenter';
+import { timestamp, toRestOrder } from '../rest/order.presenter';
 
 export function newEventId(at: Date): string {
   return `evt_${newUlid(at)}`;
@@ -22,6 +22,12 @@ export const orderEvents: OrderEventBuilder = {
       time: order.createdAt,
       data: { order: toRestOrder(order) },
     };
+  },
+  numbered(event: NewOrderEvent, order: Order): NewOrderEvent {
+    // Only these two differ from what `created` wrote; the REST order is not built again.
+    const data = event.data as { order: Record<string, unknown> };
+    const rest = { ...data.order, order_number: order.orderNumber, updated_at: timestamp(order.updatedAt) };
+    return { ...event, data: { ...data, order: rest } };
   },
   updated(order: Order, sequence: number, changes: string[], previousStatus?: OrderStatus): NewOrderEvent[] {
     const rest = toRestOrder(order);

@@ -29,6 +29,8 @@ export type ChangedFields = string[];
 
 export interface OrderEventBuilder {
   created(order: Order): NewOrderEvent;
+  /** `event`, made by `created` before the order had its number, with its number and `updated_at` as committed. */
+  numbered(event: NewOrderEvent, order: Order): NewOrderEvent;
   /** `order.updated`, and `order.status_changed` after it when the status moved. */
   updated(
     order: Order,

@@ -122,7 +122,7 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
    */
   async insertNumberedWithEvent(
     newOrder: NewOrder,
-    events: Pick<OrderEventBuilder, 'created'>,
+    events: Pick<OrderEventBuilder, 'created' | 'numbered'>,
     leaseMs?: number,
   ): Promise<{ order: Order; event?: CommittedOrderEvent }> {
     const { whole, params } = insertParameters(newOrder);
@@ -147,8 +147,8 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     );
     const order = numbered(whole, row);
     if (!leased || !row) return { order };
-    // The event as it is published: built again from the numbered order, under the same id.
-    const event = { ...events.created(order), id: created.id, position: row.eventPosition };
+    // The event as it is published: with the number and `updated_at` the statement gave the order.
+    const event = { ...events.numbered(created, order), position: row.eventPosition };
     return { order, event: { ...event, workspaceId: newOrder.workspaceId, orderId: order.id } };
   }
 
