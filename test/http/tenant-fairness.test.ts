@@ -42,7 +42,9 @@ const gql = (authorization: string, query: string, variables: Record<string, unk
   });
 
 beforeAll(async () => {
-  t = await createTestApp({ rateLimitPerMinute: 1_000_000 });
+  // No relay or webhook dispatcher: their polls take pool connections of their own at any moment,
+  // and the pool test below counts what one request holds.
+  t = await createTestApp({ rateLimitPerMinute: 1_000_000, eventsRelay: false });
   heavy = await t.bearer('heavy');
   victim = await t.bearer('victim');
   const heavyCtx = await t.app.services.auth.authenticate(heavy);
