@@ -108,11 +108,11 @@ export class EventRelay {
   }
 
   /**
-   * Events this process committed with their queue rows leased to this relay
-   * (`leaseMs`): the next round publishes them as they are, with no claim.
+   * An event this process committed with its queue row leased to this relay
+   * (`leaseMs`): the next round publishes it as it is, with no claim.
    */
-  publishCommitted(events: readonly StoredEvent[]): void {
-    for (const event of events) this.handedOver.push({ ...event, attempts: 0 });
+  publishCommitted(event: StoredEvent): void {
+    this.handedOver.push({ ...event, attempts: 0 });
     this.loop.wake();
   }
 

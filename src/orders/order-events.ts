@@ -58,5 +58,5 @@ export interface CommittedOrderEvent extends NewOrderEvent {
 export interface InProcessRelay {
   readonly leaseMs: number;
   wake(): void;
-  publishCommitted(events: readonly CommittedOrderEvent[]): void;
+  publishCommitted(event: CommittedOrderEvent): void;
 }

@@ -95,7 +95,7 @@ export class OrderService {
     const { event, ...created } = await this.gate.run(ctx.workspaceId, () =>
       this.createOrder(ctx, request, key),
     );
-    if (event) this.relay?.publishCommitted([event]);
+    if (event) this.relay?.publishCommitted(event);
     return created;
   }
 
