@@ -8,7 +8,8 @@ import { OrderEntity } from '../orders/order.entity';
  * `order_events` is the log: one row per event, written in the same
  * transaction as the order change it describes, and never changed after.
  * An `order.created` row's order has no number (the create writes it before
- * taking the number); readers take it from the order (`PUBLISHED_DATA_SQL`).
+ * taking the number), nor its final `updated_at`; readers take them from the
+ * order and the event's `time` (`PUBLISHED_DATA_SQL`).
  * `order_event_queue` holds the events still to publish: a narrow row per
  * event, written in the same statement, which the relay leases while it
  * publishes and deletes once every publisher took the event.
@@ -52,12 +53,22 @@ export class OrderEventEntity {
   @Property({ type: 'integer' })
   sequence!: number;
 
-  /** When the change was made (CloudEvents `time`). */
+  /**
+   * When the change was committed (CloudEvents `time`): the `updated_at` the
+   * change gave the order, to the millisecond.
+   */
   @Property({ type: 'datetime' })
   time!: Date;
 
-  /** The CloudEvents `data`: `{order, changes?, previous_status?}`. */
-  @Property({ type: 'json' })
+  /**
+   * The CloudEvents `data`: `{order, changes?, previous_status?}`. Stored as
+   * `json`, the text as the gateway wrote it, not `jsonb`: a create writes one
+   * row per order, and converting the whole order to `jsonb` on the way in was
+   * work for a value that is only ever read back whole. An `order.created`
+   * row's order lacks its number and `updated_at`, which readers take from
+   * the order and from `time` (`PUBLISHED_DATA_SQL`).
+   */
+  @Property({ type: 'json', columnType: 'json' })
   data!: object;
 }
 

@@ -24,10 +24,10 @@ export const orderEvents: OrderEventBuilder = {
     };
   },
   numbered(event: NewOrderEvent, order: Order): NewOrderEvent {
-    // Only these two differ from what `created` wrote; the REST order is not built again.
+    // Only these differ from what `created` wrote; the REST order is not built again.
     const data = event.data as { order: Record<string, unknown> };
     const rest = { ...data.order, order_number: order.orderNumber, updated_at: timestamp(order.updatedAt) };
-    return { ...event, data: { ...data, order: rest } };
+    return { ...event, time: order.updatedAt, data: { ...data, order: rest } };
   },
   updated(order: Order, sequence: number, changes: string[], previousStatus?: OrderStatus): NewOrderEvent[] {
     const rest = toRestOrder(order);

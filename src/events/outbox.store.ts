@@ -29,15 +29,19 @@ import type { StoredEvent } from './order-events';
 export type ClaimedEvent = StoredEvent & { attempts: number };
 
 /**
- * An event's `data` as it is published, from its `order_events` row `e` and
- * its order `o` (`join orders o on o.id = e.order_id`). A create writes its
- * event before it takes the order's number, to keep the counter row's lock
- * short (see INSERT_ORDER_WITH_EVENT in orders/order.repository.sql.ts), so
- * an `order.created` row's order has no number: it is taken from the order,
- * where it never changes. Every other field is as the change wrote it.
+ * An event's `data` as it is published (`jsonb`), from its `order_events` row
+ * `e` and its order `o` (`join orders o on o.id = e.order_id`). A create
+ * writes its event before it takes the order's number, to keep the counter
+ * row's lock short (see INSERT_ORDER_WITH_EVENT in
+ * orders/order.repository.sql.ts), so an `order.created` row's order has no
+ * number: it is taken from the order, where it never changes. Its
+ * `updated_at` is the event's `time`, as the REST representation writes a
+ * time. Every other field is as the change wrote it.
  */
 export const PUBLISHED_DATA_SQL = `case when e.type = 'order.created'
-  then jsonb_set(e.data, '{order,order_number}', to_jsonb(o.order_number)) else e.data end`;
+  then jsonb_set(jsonb_set(e.data::jsonb, '{order,order_number}', to_jsonb(o.order_number)),
+                 '{order,updated_at}', to_jsonb(to_char(e.time at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
+  else e.data::jsonb end`;
 
 // Every step reaches rows through an index, whatever the planner thinks of
 // the queue's size (its statistics lag a table that empties many times a

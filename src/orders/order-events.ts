@@ -19,6 +19,7 @@ export interface NewOrderEvent {
   type: OrderEventType;
   /** The order's version after the change: 1 for the create, +1 per change. */
   sequence: number;
+  /** When the change was committed: the order's new `updated_at` (a create's is the statement's, set by `numbered`). */
   time: Date;
   /** The CloudEvents `data`. */
   data: object;
@@ -29,7 +30,10 @@ export type ChangedFields = string[];
 
 export interface OrderEventBuilder {
   created(order: Order): NewOrderEvent;
-  /** `event`, made by `created` before the order had its number, with its number and `updated_at` as committed. */
+  /**
+   * `event`, made by `created` before the order had its number, with its
+   * number and `updated_at` as committed, and that `updated_at` as its `time`.
+   */
   numbered(event: NewOrderEvent, order: Order): NewOrderEvent;
   /** `order.updated`, and `order.status_changed` after it when the status moved. */
   updated(

@@ -15,9 +15,6 @@ import { ORDER_NUMBER_SQL } from './order-number';
  */
 export const CHANGE_TIME_SQL = `date_trunc('milliseconds', clock_timestamp())`;
 
-/** `updated_at` as the REST representation writes it (`timestamp()` in rest/order.presenter.ts). */
-const REST_TIMESTAMP_SQL = `to_char(stamp.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
-
 /**
  * The create's rows, written by one statement. Every create of a workspace
  * waits for the previous one's lock on the day's counter row until it
@@ -68,8 +65,10 @@ const NOTIFY = `, pg_notify('${EVENTS_CHANNEL}', '') is null as notified`;
  * its queue row): still one statement, which returns the event's `position`.
  * The event is written before the order is numbered (see above), so its
  * row's `data` holds the order without its number, which readers take from
- * the order (`PUBLISHED_DATA_SQL` in events/outbox.store.ts); its
- * `updated_at` is the order's, from the same `stamp`.
+ * the order (`PUBLISHED_DATA_SQL` in events/outbox.store.ts). Its `time` is
+ * the order's `updated_at`, from the same `stamp`, and readers write it into
+ * the order too: `data` goes in as the text the gateway made (a `json`
+ * column), with no function run over it.
  *
  * `leased`: the queue row is born claimed by this process (its last
  * parameter is the lease in milliseconds), which publishes the event from
@@ -80,8 +79,7 @@ const NOTIFY = `, pg_notify('${EVENTS_CHANNEL}', '') is null as notified`;
  */
 const insertOrderWithEvent = (delivery: 'notify' | 'leased') => `${INSERT_ORDER_CTES}, new_event as (
   insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
-  select ?::text, ?::text, ?::text, ?::text, ?::int, ?::timestamptz,
-         jsonb_set(?::jsonb, '{order,updated_at}', to_jsonb(${REST_TIMESTAMP_SQL}))
+  select ?::text, ?::text, ?::text, ?::text, ?::int, stamp.at, ?::json
   from stamp
   returning position, order_id
 ), queued as (
@@ -104,7 +102,7 @@ const insertEvents = (notify: boolean) => `
 with new_events as (
   insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
   select e.event->>'id', ?, ?, e.event->>'type', (e.event->>'sequence')::int, (e.event->>'time')::timestamptz, e.event->'data'
-  from jsonb_array_elements(?::jsonb) with ordinality as e(event, n)
+  from json_array_elements(?::json) with ordinality as e(event, n)
   order by e.n
   returning position, order_id
 ), queued as (

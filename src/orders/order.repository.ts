@@ -139,7 +139,6 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
         whole.id,
         created.type,
         created.sequence,
-        created.time,
         // stringifyJson: an event's order keeps metadata's exact numbers (shared/exact-json.ts).
         stringifyJson(created.data),
         ...(leased ? [leaseMs] : []),

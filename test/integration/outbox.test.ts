@@ -75,7 +75,9 @@ describe('a create', () => {
     });
     // The order number comes from the same statement's counter.
     expect((cloudEvent.data as { order: { order_number: string } }).order.order_number).toBe(created.order_number);
-    expect(new Date(cloudEvent.time).toISOString().slice(0, 19)).toBe(String(order.created_at).slice(0, 19));
+    // `time` is when the create committed: the order's updated_at, to the millisecond.
+    expect(`${new Date(cloudEvent.time).toISOString().slice(0, 19)}Z`).toBe(order.updated_at);
+    expect(new Date(cloudEvent.time).getTime()).toBeGreaterThanOrEqual(Date.parse(String(order.created_at)));
   });
 
   it('through GraphQL writes one as well', async () => {
