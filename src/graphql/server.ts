@@ -17,6 +17,7 @@ import { type GraphQLProtection, QUERY_LIMIT_EXCEEDED, type QueryLimit } from '.
 import type { AuthenticateRequest } from '../security/request-authentication';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
 import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError } from './errors';
+import { jitExecution } from './jit-executor';
 import { oneCallAtATime } from './one-call-at-a-time';
 
 /** A subscription sent over HTTP is refused before it runs: subscriptions need the WebSocket (subscriptions.ts). */
@@ -60,7 +61,8 @@ export async function registerGraphQL(
   options: GraphQLServerOptions,
 ): Promise<ApolloServer<GraphQLContext>> {
   const apollo = new ApolloServer<GraphQLContext>({
-    schema: options.schema,
+    // Apollo's pipeline on this schema, with each operation run by graphql-jit (jit-executor.ts).
+    gateway: jitExecution(options.schema),
     introspection: options.introspection,
     // Stacks go to the log under the request id, never into a response.
     includeStacktraceInErrorResponses: false,
