@@ -64,12 +64,14 @@ function asGraphQLJsError(error: GraphQLError): GraphQLError {
 }
 
 const SEEN_ONCE = Symbol('seen once');
+const MAX_OPERATIONS = 16;
 
 export function jitExecution(schema: GraphQLSchema): GatewayInterface {
   // Apollo keeps each parsed document in its document store and hands the same object to every
   // request with that text, so the compiled forms live as long as the document does. A document is
-  // compiled the second time it runs (as Mercurius does), so that documents sent once, such as a
-  // flood of distinct ones, cost no compiling. `null`: the operation runs on graphql-js (see
+  // compiled the second time it runs (Mercurius's `jit` option works the same way), so that
+  // documents sent once, such as a flood of distinct ones, cost no compiling. At most
+  // MAX_OPERATIONS names are remembered per document, whatever names a client sends. `null`: the operation runs on graphql-js (see
   // hasStructuredLiterals), or does not compile, in which case graphql-js answers with its own
   // errors (an unknown operation name, say).
   const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | null | typeof SEEN_ONCE>>();
@@ -83,7 +85,7 @@ export function jitExecution(schema: GraphQLSchema): GatewayInterface {
     const key = operationName ?? '';
     const entry = byOperation.get(key);
     if (entry === undefined) {
-      byOperation.set(key, SEEN_ONCE);
+      if (byOperation.size < MAX_OPERATIONS) byOperation.set(key, SEEN_ONCE);
       return null;
     }
     if (entry !== SEEN_ONCE) return entry;
