@@ -10,6 +10,7 @@
  * both databases: the embedded driver tells one statement from a script by
  * PostgreSQL's lexical rules (see `embedded-driver.ts`).
  */
+import { createHash } from 'node:crypto';
 import type { EntityManager, Knex, QueryResult } from '@mikro-orm/postgresql';
 
 type Row = Record<string, unknown>;
@@ -79,4 +80,32 @@ export async function queryPrepared<T extends object>(
       .getLogger()
       .logQuery({ query: text, took: Date.now() - started, level: failed ? 'error' : 'info' });
   }
+}
+
+/** The prepared statement's name of each query shape seen so far (see `queryBuilt`). */
+const preparedShapes = new Map<string, string>();
+/** How many shapes a process prepares: each is a plan kept by every pooled connection. */
+export const MAX_PREPARED_SHAPES = 32;
+
+/**
+ * All rows of a knex query as a named prepared statement (see
+ * `queryPrepared`), named after its shape: its SQL text, which holds no
+ * values. A list's filters combine into many shapes, so only the first
+ * `MAX_PREPARED_SHAPES` a process meets are prepared, the common ones in
+ * practice; any later one runs as text, as every query did before, so that
+ * a client trying every combination cannot fill the connections with plans.
+ */
+export async function queryBuilt<T extends object>(
+  em: EntityManager,
+  prefix: string,
+  query: Knex.QueryBuilder,
+): Promise<T[]> {
+  const { sql, bindings } = query.toSQL();
+  let name = preparedShapes.get(sql);
+  if (name === undefined) {
+    if (preparedShapes.size >= MAX_PREPARED_SHAPES) return queryAll<T>(em, sql, bindings);
+    name = `${prefix}_${createHash('sha256').update(sql).digest('base64url').slice(0, 22)}`;
+    preparedShapes.set(sql, name);
+  }
+  return queryPrepared<T>(em, name, sql, bindings);
 }

@@ -13,7 +13,7 @@
  * by the service, and flushed.
  */
 import { EntityRepository, LockMode } from '@mikro-orm/postgresql';
-import { queryAll, queryOne, queryPrepared } from '../db/sql';
+import { queryAll, queryBuilt, queryOne, queryPrepared } from '../db/sql';
 import type { OrderEntity } from './order.entity';
 import type { OrderFilter } from './order-filter';
 import type { CommittedOrderEvent, NewOrderEvent, OrderEventBuilder } from './order-events';
@@ -259,14 +259,20 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     filter: OrderFilter,
     page: ListWindow,
   ): Promise<{ orders: OrderSummary[]; total: number; hasMore: boolean }> {
-    const { rows, count } = listQueries(this.getKnex(), scope, filter, { ...page, limit: page.limit + 1 });
-    const [records, [counted]] = await Promise.all([
-      queryAll<SummaryRecord>(this.em, rows),
-      queryAll<{ n: string | number }>(this.em, count),
-    ]);
+    const queries = listQueries(this.getKnex(), scope, filter, { ...page, limit: page.limit + 1 });
+    type Row = SummaryRecord & { totalCount: string | number };
+    // A search's plan depends on its pattern, which a prepared statement's generic plan cannot see.
+    const records =
+      filter.search === undefined
+        ? await queryBuilt<Row>(this.em, 'order_list', queries.page)
+        : await queryAll<Row>(this.em, queries.page);
+    // An empty page (an offset past the end) carries no count: ask for it alone.
+    const total =
+      records[0]?.totalCount ??
+      (await queryBuilt<{ n: string | number }>(this.em, 'order_count', queries.count))[0]?.n;
     return {
       orders: records.slice(0, page.limit).map(toSummary),
-      total: Number(counted?.n ?? 0),
+      total: Number(total ?? 0),
       hasMore: records.length > page.limit,
     };
   }
