@@ -1,9 +1,10 @@
 /**
  * The list queries of \`OrderRepository\` (order.repository.ts), built with knex:
  * the workspace scope, every filter (each with its index, see the entity), the
- * sort, the keyset cursor and the sync horizon.
+ * sort, the keyset cursor and the sync horizon; and how a page runs with its count.
  */
-import type { Knex } from '@mikro-orm/postgresql';
+import type { EntityManager, Knex } from '@mikro-orm/postgresql';
+import { queryAll, queryBuilt } from '../db/sql';
 import type { Cursor, OrderSort } from './order-cursor';
 import type { OrderFilter, TimeBound } from './order-filter';
 import type { Scope } from './order.repository';
@@ -20,12 +21,7 @@ export interface ListWindow {
   horizon?: string;
 }
 
-/**
- * The queries behind a REST list page: its rows, the count of every match,
- * and `page`, the rows with that count as a column (`"totalCount"`), which is
- * what a page runs: one statement, so one round trip and one snapshot, with
- * the count evaluated once (an uncorrelated subquery). Exported for the index test.
- */
+/** The two queries behind a REST list page: its rows, and the count of every match. Exported for the index test. */
 export function listQueries(knex: Knex, scope: Scope, filter: OrderFilter, page: ListWindow) {
   const matching = whereWindow(whereFilter(knex('orders as o'), scope, filter), page);
   const rows = inOrder(
@@ -49,8 +45,7 @@ export function listQueries(knex: Knex, scope: Scope, filter: OrderFilter, page:
   )
     .limit(page.limit)
     .offset(page.offset ?? 0);
-  const count = matching.clone().count({ n: '*' });
-  return { rows, count, page: rows.clone().select({ totalCount: count }) };
+  return { rows, count: matching.clone().count({ n: '*' }) };
 }
 
 /** The horizon, which applies to the count as well as the rows. */
@@ -131,4 +126,29 @@ export function inOrder(qb: Knex.QueryBuilder, sort: OrderSort): Knex.QueryBuild
         { column: 'o.created_at', order: 'desc' },
         { column: 'o.id', order: 'desc' },
       ]);
+}
+
+/**
+ * A page's rows, with the count of every match as one more column: one
+ * statement, so one round trip and one snapshot, and the count, an
+ * uncorrelated subquery, is evaluated once. An empty page (an offset past
+ * the end) carries no count, so then it is asked for alone. Each runs as a
+ * prepared statement (`queryBuilt`), except with a search, whose best plan
+ * depends on its pattern, which a prepared statement's generic plan cannot see.
+ */
+export async function pageWithTotal<T extends object>(
+  em: EntityManager,
+  name: string,
+  filter: OrderFilter,
+  page: Knex.QueryBuilder,
+  count: Knex.QueryBuilder,
+): Promise<{ records: T[]; total: number }> {
+  const run = <R extends object>(prefix: string, query: Knex.QueryBuilder) =>
+    filter.search === undefined ? queryBuilt<R>(em, prefix, query) : queryAll<R>(em, query);
+  const records = await run<T & { totalCount: string | number }>(
+    name,
+    page.clone().select({ totalCount: count }),
+  );
+  const total = records[0]?.totalCount ?? (await run<{ n: string | number }>('order_count', count))[0]?.n;
+  return { records, total: Number(total ?? 0) };
 }

@@ -13,7 +13,7 @@
  * by the service, and flushed.
  */
 import { EntityRepository, LockMode } from '@mikro-orm/postgresql';
-import { queryAll, queryBuilt, queryOne, queryPrepared } from '../db/sql';
+import { queryAll, queryOne, queryPrepared } from '../db/sql';
 import type { OrderEntity } from './order.entity';
 import type { OrderFilter } from './order-filter';
 import type { CommittedOrderEvent, NewOrderEvent, OrderEventBuilder } from './order-events';
@@ -41,6 +41,7 @@ import {
   type ListWindow,
   inOrder,
   listQueries,
+  pageWithTotal,
   whereAfter,
   whereFilter,
   whereWindow,
@@ -259,20 +260,11 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     filter: OrderFilter,
     page: ListWindow,
   ): Promise<{ orders: OrderSummary[]; total: number; hasMore: boolean }> {
-    const queries = listQueries(this.getKnex(), scope, filter, { ...page, limit: page.limit + 1 });
-    type Row = SummaryRecord & { totalCount: string | number };
-    // A search's plan depends on its pattern, which a prepared statement's generic plan cannot see.
-    const records =
-      filter.search === undefined
-        ? await queryBuilt<Row>(this.em, 'order_list', queries.page)
-        : await queryAll<Row>(this.em, queries.page);
-    // An empty page (an offset past the end) carries no count: ask for it alone.
-    const total =
-      records[0]?.totalCount ??
-      (await queryBuilt<{ n: string | number }>(this.em, 'order_count', queries.count))[0]?.n;
+    const { rows, count } = listQueries(this.getKnex(), scope, filter, { ...page, limit: page.limit + 1 });
+    const { records, total } = await pageWithTotal<SummaryRecord>(this.em, 'order_list', filter, rows, count);
     return {
       orders: records.slice(0, page.limit).map(toSummary),
-      total: Number(total ?? 0),
+      total,
       hasMore: records.length > page.limit,
     };
   }
@@ -290,15 +282,18 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     const pageQuery = inOrder(whereAfter(matching.clone().select('o.id'), page), page.sort).limit(
       page.limit + 1,
     );
-    const [rows, [counted]] = await Promise.all([
-      queryAll<{ id: string }>(this.em, pageQuery),
-      queryAll<{ n: string | number }>(this.em, matching.clone().count({ n: '*' })),
-    ]);
+    const { records, total } = await pageWithTotal<{ id: string }>(
+      this.em,
+      'order_page',
+      filter,
+      pageQuery,
+      matching.clone().count({ n: '*' }),
+    );
     const orders = await this.findWholeByIds(
       scope.workspaceId,
-      rows.slice(0, page.limit).map((row) => row.id),
+      records.slice(0, page.limit).map((row) => row.id),
     );
-    return { orders, total: Number(counted?.n ?? 0), hasMore: rows.length > page.limit };
+    return { orders, total, hasMore: records.length > page.limit };
   }
 }
 
