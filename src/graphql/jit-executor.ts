@@ -71,9 +71,9 @@ export function jitExecution(schema: GraphQLSchema): GatewayInterface {
   // request with that text, so the compiled forms live as long as the document does. A document is
   // compiled the second time it runs (Mercurius's `jit` option works the same way), so that
   // documents sent once, such as a flood of distinct ones, cost no compiling. At most
-  // MAX_OPERATIONS names are remembered per document, whatever names a client sends. `null`: the operation runs on graphql-js (see
-  // hasStructuredLiterals), or does not compile, in which case graphql-js answers with its own
-  // errors (an unknown operation name, say).
+  // MAX_OPERATIONS names are remembered per document, whatever names a client sends.
+  // `null`: the operation runs on graphql-js (see hasStructuredLiterals), or does not compile, in
+  // which case graphql-js answers with its own errors (an unknown operation name, say).
   const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | null | typeof SEEN_ONCE>>();
 
   const compile = (document: DocumentNode, operationName: string | undefined): CompiledQuery | null => {
