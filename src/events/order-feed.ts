@@ -36,6 +36,11 @@ export class OrderFeed {
 
   constructor(private readonly log: Pick<FastifyBaseLogger, 'warn'>) {}
 
+  /** Whether anyone in this process listens to `workspaceId`'s events. */
+  listensTo(workspaceId: string): boolean {
+    return this.byWorkspace.has(workspaceId);
+  }
+
   /** A published event, in the shape the relay publishes. */
   receive(event: CloudEvent): void {
     const listeners = this.byWorkspace.get(event.workspaceid);
@@ -117,6 +122,13 @@ export class OrderFeed {
  * event any gateway process publishes to the stream. Returns a stop function.
  * The connection retries for ever; while NATS is down, subscribers get
  * nothing (the events stay in the stream and reach webhooks and consumers).
+ *
+ * Every process hears every event, most of them of workspaces that nobody
+ * subscribes to in this process; the subject names the workspace
+ * (`<prefix>.<workspace_id>.<type>`), so such an event is dropped before its
+ * body is read. One subscription for all workspaces rather than one per
+ * subscribed workspace: a subscriber is live once its resolver returns, with
+ * no wait for NATS to take a new subscription.
  */
 export function feedFromNats(
   feed: OrderFeed,
@@ -125,6 +137,7 @@ export function feedFromNats(
 ): () => Promise<void> {
   let connection: NatsConnection | undefined;
   let stopped = false;
+  const workspaceToken = options.subjectPrefix.split('.').length;
   const connecting = connect({
     servers: options.url,
     name: 'order-gateway-subscriptions',
@@ -138,6 +151,8 @@ export function feedFromNats(
       nc.subscribe(`${options.subjectPrefix}.>`, {
         callback: (error, message) => {
           if (error) return log.warn({ err: error }, 'order feed: NATS subscription error');
+          const workspaceId = message.subject.split('.', workspaceToken + 1)[workspaceToken];
+          if (workspaceId === undefined || !feed.listensTo(workspaceId)) return;
           try {
             feed.receive(parseExactJson(message.string()) as CloudEvent);
           } catch (parseError) {

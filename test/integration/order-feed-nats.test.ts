@@ -1,0 +1,98 @@
+/**
+ * The subscriptions' feed from NATS (`feedFromNats`, events contract §5):
+ * every process hears every event, and reads only those of workspaces that
+ * someone in the process subscribes to. An event of any other workspace is
+ * dropped by its subject, before its body is read; here, a body that is not
+ * an event shows whether it was read (reading it logs a warning).
+ *
+ * Needs NATS at 127.0.0.1:4222 (NATS_TEST_URL overrides it; `.ci/run` starts
+ * it) and skips with the reason printed when none answers.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { feedFromNats, OrderFeed } from '../../src/events/order-feed';
+import type { CloudEvent } from '../../src/events/order-events';
+import { SHARED_NATS_URL, uniqueStream } from '../support/nats';
+
+const shared = inject('nats');
+
+const restOrder = (id: string) => ({
+  id,
+  order_number: 'ORD-2026-1202-001',
+  customer_id: 'contact_1',
+  status: 'pending',
+  currency: 'USD',
+  items: [{ product_id: 'p1', name: 'Widget', quantity: 2, price: 4.5, subtotal: 9 }],
+  subtotal: 9,
+  shipping: 0,
+  tax: 0,
+  total: 9,
+  status_history: [{ status: 'pending', timestamp: '2026-12-02T10:00:00.000Z' }],
+  created_at: '2026-12-02T10:00:00.000Z',
+  updated_at: '2026-12-02T10:00:00.000Z',
+});
+
+const event = (workspaceId: string, orderId: string): CloudEvent => ({
+  specversion: '1.0',
+  id: `evt_${orderId}`,
+  source: `/workspaces/${workspaceId}`,
+  type: 'order.created',
+  subject: orderId,
+  time: '2026-12-02T10:00:00.000Z',
+  datacontenttype: 'application/json',
+  workspaceid: workspaceId,
+  sequence: 1,
+  data: { order: restOrder(orderId) },
+});
+
+describe.skipIf(!shared.up)(`the feed from NATS ${shared.reason}`, () => {
+  const { subjectPrefix } = uniqueStream();
+  const log = { warn: vi.fn() };
+  const feed = new OrderFeed(log);
+  let stopFeed: () => Promise<void>;
+  let publisher: NatsConnection;
+
+  beforeAll(async () => {
+    stopFeed = feedFromNats(feed, { url: SHARED_NATS_URL, subjectPrefix }, log);
+    publisher = await connect({ servers: SHARED_NATS_URL });
+  });
+  afterAll(async () => {
+    await publisher?.drain();
+    await stopFeed?.();
+  });
+
+  const publish = (workspaceId: string, body: string) =>
+    publisher.publish(`${subjectPrefix}.${workspaceId}.order.created`, body);
+
+  it('reads the events of subscribed workspaces only', async () => {
+    const north = feed.iterate('ws_north', () => true);
+    try {
+      // The feed connects in the background: publish until it hears one.
+      let first: IteratorResult<unknown> | undefined;
+      const heard = north.next().then((result) => (first = result));
+      for (let n = 0; first === undefined && n < 100; n++) {
+        publish('ws_north', JSON.stringify(event('ws_north', `order_ready${n}`)));
+        await Promise.race([heard, new Promise((resolve) => setTimeout(resolve, 50))]);
+      }
+      expect(first?.done).toBe(false);
+      log.warn.mockClear();
+
+      publish('ws_nobody', 'not an event');
+      publish('ws_north', 'not an event either');
+      publish('ws_nobody', JSON.stringify(event('ws_nobody', 'order_elsewhere')));
+      publish('ws_north', JSON.stringify(event('ws_north', 'order_last')));
+      // One connection's messages arrive in order, so every one before it was handled when the last arrives.
+      let last: IteratorResult<{ id: string }>;
+      do last = (await north.next()) as IteratorResult<{ id: string }>;
+      while (!last.done && last.value.id !== 'order_last');
+
+      expect(last.value).toMatchObject({ id: 'order_last', total: '9.00', currency: 'USD' });
+      // Only the body on the subscribed workspace's subject was read.
+      expect(log.warn.mock.calls.map(([, message]) => message)).toStrictEqual([
+        'order feed: a NATS message is not an event',
+      ]);
+    } finally {
+      await north.return?.();
+    }
+  });
+});
