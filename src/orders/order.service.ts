@@ -65,6 +65,12 @@ export class OrderService {
   private readonly events?: OrderEventBuilder;
   private readonly relay?: InProcessRelay;
   private readonly gate: ReturnType<typeof workspaceCreateGate>;
+  /**
+   * The one-statement paths (a create without a key, reads, lists) share one entity manager: the
+   * repository runs hand-written SQL only and never loads an entity, and a fork per call cost
+   * about 9 µs of CPU and garbage, a twentieth of a GET. Transactions fork their own.
+   */
+  private readonly statements: OrderRepository;
 
   constructor(
     private readonly em: EntityManager,
@@ -75,6 +81,7 @@ export class OrderService {
     this.events = options.events;
     this.relay = options.relay;
     this.gate = options.createGate ?? workspaceCreateGate();
+    this.statements = em.fork().getRepository(OrderEntity);
   }
 
   /**
@@ -109,10 +116,7 @@ export class OrderService {
     assertTotalMatches(draft, totals.total);
     if (idempotencyKey === undefined) {
       // One statement, atomic on its own: no explicit transaction needed.
-      return {
-        ...(await this.insertOrder(this.em.fork().getRepository(OrderEntity), ctx, draft, totals)),
-        replayed: false,
-      };
+      return { ...(await this.insertOrder(this.statements, ctx, draft, totals)), replayed: false };
     }
     checkIdempotencyKey(idempotencyKey);
     const requestFingerprint = fingerprint(draft);
@@ -169,14 +173,14 @@ export class OrderService {
   /** One order of the caller's workspace. Another workspace's order is NOT_FOUND, exactly like a missing one. */
   async getOrder(ctx: RequestContext, id: string): Promise<Order> {
     assertCouldExist(id, isOrderId);
-    const order = await this.em.fork().getRepository(OrderEntity).findWhole(ctx.workspaceId, { id });
+    const order = await this.statements.findWhole(ctx.workspaceId, { id });
     if (!order) throw AppError.notFound(`Order ${id}`);
     return order;
   }
 
   async getOrderByNumber(ctx: RequestContext, orderNumber: string): Promise<Order> {
     assertCouldExist(orderNumber, isOrderNumber);
-    const order = await this.em.fork().getRepository(OrderEntity).findWhole(ctx.workspaceId, { orderNumber });
+    const order = await this.statements.findWhole(ctx.workspaceId, { orderNumber });
     if (!order) throw AppError.notFound(`Order ${orderNumber}`);
     return order;
   }
@@ -189,9 +193,8 @@ export class OrderService {
    */
   async listOrders(ctx: RequestContext, query: Record<string, unknown>): Promise<OrderList> {
     const { filter, sort, page } = parseListQuery(query);
-    const orders = this.em.fork().getRepository(OrderEntity);
-    const horizon = needsSyncHorizon(filter, sort) ? await orders.syncHorizon() : undefined;
-    const found = await orders.listPage(ctx, filter, { sort, ...page, horizon });
+    const horizon = needsSyncHorizon(filter, sort) ? await this.statements.syncHorizon() : undefined;
+    const found = await this.statements.listPage(ctx, filter, { sort, ...page, horizon });
     const last = found.orders.at(-1);
     return {
       orders: found.orders,
@@ -224,9 +227,8 @@ export class OrderService {
       ? collectFieldErrors(errors, () => decodeCursor(page.after as string, 'after', sort))
       : undefined;
     if (errors.length > 0 || !filter || first === undefined) throw AppError.validation(errors);
-    const orders = this.em.fork().getRepository(OrderEntity);
-    const horizon = needsSyncHorizon(filter, sort) ? await orders.syncHorizon() : undefined;
-    const found = await orders.findPage(ctx, filter, { sort, limit: first, after, horizon });
+    const horizon = needsSyncHorizon(filter, sort) ? await this.statements.syncHorizon() : undefined;
+    const found = await this.statements.findPage(ctx, filter, { sort, limit: first, after, horizon });
     return {
       edges: found.orders.map((order) => ({ cursor: encodeCursor(cursorOf(order, sort)), order })),
       totalCount: found.total,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthService } from '../../src/auth/auth.service';
 import { AppError } from '../../src/errors/app-error';
+import type { OrderRepository } from '../../src/orders/order.repository';
 import { OrderService } from '../../src/orders/order.service';
 import type { RequestContext } from '../../src/orders/order.types';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -153,5 +154,25 @@ describe('OrderService.getOrder', () => {
     const error = await service.getOrder(theirs, order.id).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AppError);
     expect(error).toMatchObject({ code: 'NOT_FOUND', message: `Order ${order.id} not found` });
+  });
+});
+
+describe('the entity manager the one-statement paths share', () => {
+  it('holds nothing after creates, reads and lists, so a long-running process does not grow with them', async () => {
+    const service = new OrderService(database.db.em);
+    const ctx = await workspace('shared-em');
+    const orders = [];
+    for (let n = 0; n < 3; n++) orders.push(await createOrder(service, ctx, request()));
+    for (const order of orders) {
+      expect((await service.getOrder(ctx, order.id)).id).toBe(order.id);
+      expect((await service.getOrderByNumber(ctx, order.orderNumber)).id).toBe(order.id);
+    }
+    expect((await service.listOrders(ctx, { sort: 'updated_at' })).total).toBe(3);
+    expect((await service.findOrders(ctx, {}, { first: 2 })).edges).toHaveLength(2);
+
+    // The private field is the point of the test: its unit of work must stay empty.
+    const shared = (service as unknown as { statements: OrderRepository }).statements.getEntityManager();
+    expect(shared.getUnitOfWork().getIdentityMap().values()).toStrictEqual([]);
+    expect(shared.getUnitOfWork().getPersistStack().size).toBe(0);
   });
 });
