@@ -57,7 +57,7 @@ export async function execute(
  *
  * Outside a transaction on a PostgreSQL server, it sends the statement on a
  * connection of knex's pool itself (`pg`'s `query`), with its `$1…` text made
- * once per name: knex's query runner, which rewrites the text on every call,
+ * once per text: knex's query runner, which rewrites the text on every call,
  * cost about 20 µs of CPU a statement, a twelfth of a GET by id. The pool,
  * its limits and its timeouts are knex's all the same.
  */
@@ -73,8 +73,7 @@ export async function queryPrepared<T extends object>(
   const started = Date.now();
   let failed = false;
   try {
-    if (direct)
-      return await queryOnPool<T>(knex.client as PoolClient, name, nativeText(knex, name, text), params);
+    if (direct) return await queryOnPool<T>(knex.client as PoolClient, name, nativeText(knex, text), params);
     const query = knex.raw(text, params as Knex.RawBinding[]).options({ name });
     if (transaction) query.transacting(transaction);
     const result = (await query) as { rows: T[] };
@@ -97,15 +96,18 @@ interface PoolClient {
 }
 type PgConnection = Pick<pg.Client, 'query'>;
 
-/** Each prepared statement's text with `$1…` placeholders, by name (a name's text never changes). */
+/**
+ * Each prepared statement's text with `$1…` placeholders, by its `?` text (not by name: should two
+ * texts ever share a name, `pg` refuses the second, as it does on knex's path).
+ */
 const nativeTexts = new Map<string, string>();
 
-function nativeText(knex: Knex, name: string, text: string): string {
-  let native = nativeTexts.get(name);
+function nativeText(knex: Knex, text: string): string {
+  let native = nativeTexts.get(text);
   if (native === undefined) {
     // knex's own rewriting, so that `\?` stays a literal question mark as it does on knex's path.
     native = (knex.client as PoolClient).positionBindings(text);
-    nativeTexts.set(name, native);
+    nativeTexts.set(text, native);
   }
   return native;
 }

@@ -105,23 +105,30 @@ describe('a prepared statement outside a transaction', () => {
     }
   });
 
-  it.runIf(usingRealPostgres)('is prepared once on its connection, under its name', async () => {
-    // A pool of one connection, so that the statements below and the count all run on it.
-    const single = await openDatabase({ ...(database.target as PostgresTarget), poolMax: 1 });
-    try {
-      for (let n = 0; n < 3; n++) {
-        const rows = await queryPrepared(single.em.fork(), 'probe_named_once', 'select ?::int as v', [n]);
-        expect(rows).toStrictEqual([{ v: n }]);
+  it.runIf(usingRealPostgres)(
+    'is prepared once on its connection, under its name, which no other text may take',
+    async () => {
+      // A pool of one connection, so that the statements below and the count all run on it.
+      const single = await openDatabase({ ...(database.target as PostgresTarget), poolMax: 1 });
+      try {
+        for (let n = 0; n < 3; n++) {
+          const rows = await queryPrepared(single.em.fork(), 'probe_named_once', 'select ?::int as v', [n]);
+          expect(rows).toStrictEqual([{ v: n }]);
+        }
+        const prepared = await queryAll<{ statement: string }>(
+          single.em.fork(),
+          "select statement from pg_prepared_statements where name = 'probe_named_once'",
+        );
+        expect(prepared).toStrictEqual([{ statement: 'select $1::int as v' }]);
+        // Another text under the same name is refused on this connection, never answered as the first text.
+        await expect(
+          queryPrepared(single.em.fork(), 'probe_named_once', 'select ?::int + 100 as v', [1]),
+        ).rejects.toThrow(/unique/i);
+      } finally {
+        await single.close();
       }
-      const prepared = await queryAll<{ statement: string }>(
-        single.em.fork(),
-        "select statement from pg_prepared_statements where name = 'probe_named_once'",
-      );
-      expect(prepared).toStrictEqual([{ statement: 'select $1::int as v' }]);
-    } finally {
-      await single.close();
-    }
-  });
+    },
+  );
 });
 
 describe('a prepared statement inside a transaction', () => {
