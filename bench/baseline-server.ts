@@ -24,7 +24,7 @@
  *   It holds the counter row across the COMMIT round trip, so it is slower.
  *
  * Environment: DATABASE_URL (required), PORT (default 3100), HOST (default
- * 127.0.0.1), POOL_MAX (default 10, the gateway's DB_POOL_MAX default),
+ * 127.0.0.1), POOL_MAX (default 4, the gateway's DB_POOL_MAX default),
  * BASELINE_MODE.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -981,7 +981,7 @@ function readOptions(env: NodeJS.ProcessEnv): BaselineOptions {
     databaseUrl,
     port: int('PORT', 3100, 0, 65535),
     host: env.HOST?.trim() || '127.0.0.1',
-    poolMax: int('POOL_MAX', 10, 1, 500),
+    poolMax: int('POOL_MAX', 4, 1, 500),
     mode,
   };
 }

@@ -12,7 +12,7 @@
  *                          or tx (BEGIN, key lookup, the CTE statement, COMMIT: four round trips)
  *   BENCH_PATHS            comma list of rest-create,graphql-create,get,list (default: all)
  *   BENCH_GATEWAY_LOG_LEVEL  LOG_LEVEL for the gateway (default: the gateway's own default)
- *   DB_POOL_MAX            passed to the gateway; the baseline uses the same pool size (default 10)
+ *   DB_POOL_MAX            passed to the gateway; the baseline uses the same pool size (default 4)
  *   BENCH_CPU_PROF         a folder: the gateway runs with --cpu-prof and writes its profile there on exit
  */
 import path from 'node:path';
@@ -59,7 +59,7 @@ export const settings = {
     .map((name) => name.trim())
     .filter(Boolean) as PathKey[],
   gatewayLogLevel: process.env.BENCH_GATEWAY_LOG_LEVEL?.trim() || undefined,
-  poolMax: intEnv('DB_POOL_MAX', 10, 2, 500),
+  poolMax: intEnv('DB_POOL_MAX', 4, 2, 500),
   cpuProfDir: process.env.BENCH_CPU_PROF?.trim()
     ? path.resolve(process.env.BENCH_CPU_PROF.trim())
     : undefined,

@@ -52,7 +52,12 @@ export const ENV = Type.Object({
     1024 * 1024,
     'larger request bodies get `413 PAYLOAD_TOO_LARGE`',
   ),
-  DB_POOL_MAX: int(2, 500, 10, 'pool size on a server (at least 2: migrations hold one for their lock)'),
+  DB_POOL_MAX: int(
+    2,
+    500,
+    4,
+    'pool size on a server (at least 2: migrations hold one for their lock); see README, Sizing',
+  ),
   DB_CONNECT_TIMEOUT_MS: int(100, 600_000, 2000, 'waiting longer than this for a connection is a 503'),
   CREATES_PER_WORKSPACE: int(
     1,

@@ -25,7 +25,7 @@ describe('loadConfig defaults', () => {
       logLevel: 'info',
       migrateOnStart: true,
       bodyLimit: 1024 * 1024,
-      dbPoolMax: 10,
+      dbPoolMax: 4,
       dbConnectTimeoutMs: 2000,
       createsPerWorkspace: 2,
       dbStatementTimeoutMs: 10_000,
