@@ -73,7 +73,8 @@ export async function queryPrepared<T extends object>(
   const started = Date.now();
   let failed = false;
   try {
-    if (direct) return await queryOnPool<T>(knex.client as PoolClient, name, nativeText(knex, text), params);
+    if (direct)
+      return await queryOnPool<T>(knex.client as KnexPoolClient, name, nativeText(knex, text), params);
     const query = knex.raw(text, params as Knex.RawBinding[]).options({ name });
     if (transaction) query.transacting(transaction);
     const result = (await query) as { rows: T[] };
@@ -89,7 +90,7 @@ export async function queryPrepared<T extends object>(
 }
 
 /** What `queryOnPool` needs of knex's client: its pool of `pg` connections. */
-interface PoolClient {
+interface KnexPoolClient {
   acquireConnection(): Promise<PgConnection>;
   releaseConnection(connection: PgConnection): Promise<unknown>;
   positionBindings(sql: string): string;
@@ -98,7 +99,8 @@ type PgConnection = Pick<pg.Client, 'query'>;
 
 /**
  * Each prepared statement's text with `$1…` placeholders, by its `?` text (not by name: should two
- * texts ever share a name, `pg` refuses the second, as it does on knex's path).
+ * texts ever share a name, `pg` refuses the second, as it does on knex's path). Bounded: the hot
+ * statements' fixed texts and at most `MAX_PREPARED_SHAPES` list shapes reach `queryPrepared`.
  */
 const nativeTexts = new Map<string, string>();
 
@@ -106,14 +108,14 @@ function nativeText(knex: Knex, text: string): string {
   let native = nativeTexts.get(text);
   if (native === undefined) {
     // knex's own rewriting, so that `\?` stays a literal question mark as it does on knex's path.
-    native = (knex.client as PoolClient).positionBindings(text);
+    native = (knex.client as KnexPoolClient).positionBindings(text);
     nativeTexts.set(text, native);
   }
   return native;
 }
 
 async function queryOnPool<T extends object>(
-  client: PoolClient,
+  client: KnexPoolClient,
   name: string,
   text: string,
   params: readonly unknown[],
