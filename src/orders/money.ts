@@ -106,7 +106,26 @@ export function formatMinor(minor: bigint, currency: Currency): string {
   return `${negative ? '-' : ''}${whole}${currency.exponent > 0 ? `.${fraction}` : ''}`;
 }
 
-/** A stored `numeric` amount (`"227.000"`) with exactly the currency's digits (`"227.00"`). */
+/** Decimal text as PostgreSQL writes a non-negative `numeric`: no sign, no leading zeros, no exponent. */
+const STORED_DECIMAL = /^(0|[1-9]\d*)(\.\d+)?$/;
+
+/**
+ * A stored `numeric` amount (`"227.000"`) with exactly the currency's digits
+ * (`"227.00"`). Every order read maps several of these, so the decimal text
+ * PostgreSQL writes is cut or padded as text when that is exact (the digits
+ * cut off are zeros, as they are for every amount the service stored); only
+ * anything else is rounded through `Big`.
+ */
 export function formatStoredAmount(value: string, currencyCode: string): string {
-  return new Big(value).toFixed(findCurrency(currencyCode)?.exponent ?? 2);
+  const exponent = (currencies.get(currencyCode) ?? findCurrency(currencyCode))?.exponent ?? 2;
+  if (STORED_DECIMAL.test(value)) {
+    const point = value.indexOf('.');
+    const whole = point < 0 ? value : value.slice(0, point);
+    const fraction = point < 0 ? '' : value.slice(point + 1);
+    if (fraction.length <= exponent)
+      return exponent === 0 ? whole : `${whole}.${fraction.padEnd(exponent, '0')}`;
+    if (/^0+$/.test(fraction.slice(exponent)))
+      return exponent === 0 ? whole : `${whole}.${fraction.slice(0, exponent)}`;
+  }
+  return new Big(value).toFixed(exponent);
 }

@@ -1,8 +1,10 @@
+import Big from 'big.js';
 import { describe, expect, it } from 'vitest';
 import {
   type Currency,
   findCurrency,
   formatMinor,
+  formatStoredAmount,
   MAX_MINOR_UNITS,
   parseAmount,
 } from '../../src/orders/money';
@@ -82,7 +84,10 @@ describe('parseAmount', () => {
     });
 
     it('refuses a decimal string longer than 64 characters without reading it, and reads one of 64', () => {
-      expect(parseAmount('1'.repeat(1_000_000), USD)).toEqual({ ok: false, message: 'must be a decimal number of at most 64 characters' });
+      expect(parseAmount('1'.repeat(1_000_000), USD)).toEqual({
+        ok: false,
+        message: 'must be a decimal number of at most 64 characters',
+      });
       expect(parseAmount(`1.${'0'.repeat(62)}`, USD)).toEqual({ ok: true, minor: 100n });
     });
 
@@ -259,5 +264,43 @@ describe('formatMinor', () => {
     const parsed = parseAmount(text, cur);
     if (!parsed.ok) throw new Error(`expected ${text} to parse, got ${parsed.message}`);
     expect(formatMinor(parsed.minor, cur)).toBe(text);
+  });
+});
+
+describe('formatStoredAmount', () => {
+  it.each([
+    ['227.000', 'USD', '227.00'],
+    ['227', 'USD', '227.00'],
+    ['227.5', 'USD', '227.50'],
+    ['0', 'USD', '0.00'],
+    ['1500.00', 'JPY', '1500'],
+    ['1500', 'JPY', '1500'],
+    ['1.005', 'KWD', '1.005'],
+    ['1.0050', 'kwd', '1.005'],
+    ['99.00', 'XYZ', '99.00'],
+  ])('%s in %s is %s', (value, code, expected) => {
+    expect(formatStoredAmount(value, code)).toBe(expected);
+  });
+
+  it('gives what Big rounds to, for stored text and for text PostgreSQL never writes', () => {
+    // Deterministic pseudo-random values: whole parts of 1–15 digits, 0–6 decimals, many ending in zeros.
+    let seed = 42;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const digits = (n: number) => Array.from({ length: n }, () => String(next(10))).join('');
+    const values = ['-1.50', '007.5', '1e5', '0.0', '-0', '.5'];
+    for (let i = 0; i < 3000; i++) {
+      const whole = next(4) === 0 ? '0' : String(1 + next(9)) + digits(next(15));
+      const decimals = next(7);
+      const fraction = next(2) === 0 ? digits(decimals) : digits(Math.min(decimals, 2)).padEnd(decimals, '0');
+      values.push(decimals === 0 && next(2) === 0 ? whole : `${whole}.${fraction}`);
+    }
+    for (const code of ['USD', 'JPY', 'KWD', 'IDR'])
+      for (const value of values)
+        expect(formatStoredAmount(value, code), `${value} ${code}`).toBe(
+          new Big(value).toFixed(currency(code).exponent),
+        );
   });
 });
