@@ -1,4 +1,5 @@
 import Big from 'big.js';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type Currency,
@@ -283,24 +284,24 @@ describe('formatStoredAmount', () => {
   });
 
   it('gives what Big rounds to, for stored text and for text PostgreSQL never writes', () => {
-    // Deterministic pseudo-random values: whole parts of 1–15 digits, 0–6 decimals, many ending in zeros.
-    let seed = 42;
-    const next = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
-    const digits = (n: number) => Array.from({ length: n }, () => String(next(10))).join('');
-    const values = ['-1.50', '007.5', '1e5', '0.0', '-0', '.5'];
-    for (let i = 0; i < 3000; i++) {
-      const whole = next(4) === 0 ? '0' : String(1 + next(9)) + digits(next(15));
-      const decimals = next(7);
-      const fraction = next(2) === 0 ? digits(decimals) : digits(Math.min(decimals, 2)).padEnd(decimals, '0');
-      values.push(decimals === 0 && next(2) === 0 ? whole : `${whole}.${fraction}`);
-    }
-    for (const code of ['USD', 'JPY', 'KWD', 'IDR'])
-      for (const value of values)
-        expect(formatStoredAmount(value, code), `${value} ${code}`).toBe(
-          new Big(value).toFixed(currency(code).exponent),
-        );
+    const digits = (minLength: number, maxLength: number) =>
+      fc.string({ unit: fc.constantFrom(...'0123456789'), minLength, maxLength });
+    // Whole parts of up to 15 digits without leading zeros, 0–6 decimals, often ending in zeros.
+    const whole = fc.oneof(
+      fc.constant('0'),
+      fc.tuple(fc.constantFrom(...'123456789'), digits(0, 14)).map((p) => p.join('')),
+    );
+    const fraction = fc.oneof(
+      digits(0, 6),
+      fc.tuple(digits(0, 2), fc.nat(4)).map(([head, zeros]) => head + '0'.repeat(zeros)),
+    );
+    const stored = fc.tuple(whole, fc.option(fraction)).map(([w, f]) => (f === null ? w : `${w}.${f}`));
+    const odd = fc.constantFrom('-1.50', '007.5', '1e5', '0.0', '-0', '.5');
+    fc.assert(
+      fc.property(fc.oneof(stored, odd), fc.constantFrom('USD', 'JPY', 'KWD', 'IDR'), (value, code) => {
+        expect(formatStoredAmount(value, code)).toBe(new Big(value).toFixed(currency(code).exponent));
+      }),
+      { numRuns: 5000, seed: 42 },
+    );
   });
 });
