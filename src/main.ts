@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildApp, type App } from './app/app';
 import { DEVELOPMENT_KEY_FILE, ensureDevelopmentKey } from './app/development-key';
+import { applyHeapPolicy } from './app/heap-policy';
 import { StartupError } from './cli/errors';
 import { checkServeConfig, type Config } from './config/config';
 import { databaseTarget, openDatabase, type Database } from './db/database';
@@ -66,6 +67,7 @@ function banner(config: Config, db: Database, address: string, hasDevelopmentKey
 
 export async function serve(config: Config): Promise<void> {
   checkServeConfig(config);
+  applyHeapPolicy(config.heapGrowingPercent);
   const target = databaseTarget(config);
   const db = await namingDatabaseErrors(target, () => openDatabase(target));
   let app: App;

@@ -152,6 +152,7 @@ function toConfig(v: Env) {
     idempotencyTtlMs: v.IDEMPOTENCY_TTL_HOURS * 60 * 60 * 1000,
     idempotencySweepIntervalMs: v.IDEMPOTENCY_SWEEP_INTERVAL_MS,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    heapGrowingPercent: v.HEAP_GROWING_PERCENT,
     playground: v.PLAYGROUND ?? v.NODE_ENV !== 'production',
     metricsToken: v.METRICS_TOKEN,
     metricsPort: v.METRICS_PORT,

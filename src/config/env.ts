@@ -79,6 +79,12 @@ export const ENV = Type.Object({
     10 * 60 * 1000,
     'how often expired keys are deleted (`0`: never)',
   ),
+  HEAP_GROWING_PERCENT: int(
+    0,
+    400,
+    50,
+    "how far V8 may grow the heap past what survived its last full collection, in percent, before collecting again (`0`: V8's own rule, which on a large machine lets garbage fill three to four times the live heap)",
+  ),
   SHUTDOWN_GRACE_MS: int(
     0,
     600_000,

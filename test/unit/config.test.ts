@@ -33,6 +33,7 @@ describe('loadConfig defaults', () => {
       idempotencyTtlMs: 24 * 60 * 60 * 1000,
       idempotencySweepIntervalMs: 10 * 60 * 1000,
       shutdownGraceMs: 10_000,
+      heapGrowingPercent: 50,
       playground: true,
       metricsToken: undefined,
       metricsPort: undefined,
