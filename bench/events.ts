@@ -53,6 +53,14 @@ const BODY = JSON.stringify({
   notes: 'bench',
 });
 
+/** Prints the report and writes it to bench/results/events.json. */
+function writeReport(report: object): void {
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  process.stdout.write(text);
+  fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'bench/results/events.json'), text);
+}
+
 const children = new Set<ChildProcess>();
 
 function natsAnswers(url: string): Promise<boolean> {
@@ -204,7 +212,7 @@ async function main(): Promise<void> {
     };
 
     if (onlyCreates) {
-      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      writeReport(report);
       return;
     }
 
@@ -272,9 +280,7 @@ async function main(): Promise<void> {
       .filter((line) => line.startsWith('event_publish_latency_seconds_bucket'))
       .map((line) => line.replace('event_publish_latency_seconds_bucket', ''));
     report.commitToPublish = latency;
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
-    fs.writeFileSync(path.join(ROOT, 'bench/results/events.json'), `${JSON.stringify(report, null, 2)}\n`);
+    writeReport(report);
   } finally {
     for (const child of children) child.kill('SIGKILL');
     if (nats) {
