@@ -43,6 +43,18 @@ function errorSerializer(error: Error): pino.SerializedError {
   return serialized;
 }
 
+/**
+ * Where production lines go: stdout, asynchronously, so that a request never
+ * waits for it, and in batches of at least `minLength` bytes (about a dozen
+ * access lines), so that a busy server makes one write for many lines
+ * instead of one for each: at 4,000 GETs a second those writes cost 15–25 µs
+ * a request, as much as the rest of the log line. `periodicFlush` writes
+ * what a quiet server holds within a quarter of a second. `main.ts` flushes
+ * before exiting, and pino flushes at exit; a process killed with SIGKILL
+ * loses the lines of its last quarter second.
+ */
+const STDOUT = { dest: 1, sync: false, minLength: 4096, periodicFlush: 250 } as const;
+
 export function loggerOptions(config: Config, logStream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
   const base = {
     level: config.logLevel,
@@ -57,7 +69,5 @@ export function loggerOptions(config: Config, logStream?: NodeJS.WritableStream)
       transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true } },
     };
   }
-  // Asynchronous writes: a request never waits for stdout. Lines written in one
-  // turn of the event loop go out together; `main.ts` flushes before exiting.
-  return { ...base, stream: pino.destination({ dest: 1, sync: false }) };
+  return { ...base, stream: pino.destination(STDOUT) };
 }
