@@ -83,7 +83,7 @@ export const ENV = Type.Object({
     0,
     400,
     50,
-    "how far V8 may grow the heap past what survived its last full collection, in percent, before collecting again (`0`: V8's own rule, which on a large machine lets garbage fill three to four times the live heap)",
+    "how far V8 lets the heap grow past what survived its last full collection before collecting again, in percent (V8's `--heap-growing-percent`, set by `serve`; `0`: V8's own rule, which on a large machine lets garbage fill three to four times the live heap)",
   ),
   SHUTDOWN_GRACE_MS: int(
     0,

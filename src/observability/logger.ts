@@ -49,10 +49,10 @@ function errorSerializer(error: Error): pino.SerializedError {
  * access lines), so that a busy server makes one write for many lines
  * instead of one for each: at 3,600–4,000 GETs a second those writes cost
  * 6–28 µs a request (three pairs of runs), more than pino takes to build the
- * line (about 5 µs). `periodicFlush` writes
- * what a quiet server holds within a quarter of a second. `main.ts` flushes
- * before exiting, and pino flushes at exit; a process killed with SIGKILL
- * loses at most the lines of its last quarter second.
+ * line (about 5 µs). `periodicFlush` writes what a quiet server holds within
+ * a quarter of a second. `main.ts` flushes before exiting, and pino flushes
+ * at exit; a process killed with SIGKILL loses at most the lines of its last
+ * quarter second.
  */
 const STDOUT = { dest: 1, sync: false, minLength: 4096, periodicFlush: 250 } as const;
 
