@@ -14,7 +14,7 @@ const run = promisify(execFile);
  * fixture's V8 is given a 4 GB heap limit, where V8's own rule starts at a
  * factor of 4 (what the gateway got on the 24 GB development machine).
  */
-async function growingFactors(percent: number): Promise<{ factors: number[]; firstLimitKb: number }> {
+async function growingFactors(percent: number): Promise<number[]> {
   const { stdout } = await run(
     process.execPath,
     [
@@ -30,10 +30,10 @@ async function growingFactors(percent: number): Promise<{ factors: number[]; fir
   );
   expect(stdout).toContain('kept 60 arrays');
   const limits = [
-    ...stdout.matchAll(/\[HeapController\] Limit: old size: \d+ KB, new limit: (\d+) KB \(([\d.]+)\)/g),
+    ...stdout.matchAll(/\[HeapController\] Limit: old size: \d+ KB, new limit: \d+ KB \(([\d.]+)\)/g),
   ];
   expect(limits.length).toBeGreaterThanOrEqual(3);
-  return { factors: limits.map((line) => Number(line[2])), firstLimitKb: Number(limits[0]?.[1]) };
+  return limits.map((line) => Number(line[1]));
 }
 
 describe('the heap policy (HEAP_GROWING_PERCENT)', () => {
@@ -51,10 +51,14 @@ describe('the heap policy (HEAP_GROWING_PERCENT)', () => {
   });
 
   // Node documents V8 flags changed at run time as unsupported: this checks that V8 uses this one.
+  // Without the policy, V8 picks each factor from how fast it collects against
+  // how fast the program allocates: 4 on an idle machine, less under load (in
+  // CI the first limit was once about 3 times the old size), so only the
+  // factors are compared, and only to "not 1.5 at every collection".
   it('makes V8 grow the old generation by that factor after a full collection, set at run time', async () => {
-    const [withPolicy, withoutPolicy] = await Promise.all([growingFactors(50), growingFactors(0)]);
-    expect(new Set(withPolicy.factors)).toEqual(new Set([1.5]));
-    expect(Math.min(...withoutPolicy.factors)).toBeGreaterThan(1.5);
-    expect(withPolicy.firstLimitKb).toBeLessThan(withoutPolicy.firstLimitKb / 2);
+    const withPolicy = await growingFactors(50);
+    const withoutPolicy = await growingFactors(0);
+    expect(new Set(withPolicy)).toEqual(new Set([1.5]));
+    expect(withoutPolicy.some((factor) => factor !== 1.5)).toBe(true);
   });
 });
