@@ -1,5 +1,5 @@
 /** API key format and hashing. */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Recognisable by secret scanners: `ogk_` then 43 base64url characters (256 random bits). */
 export const API_KEY_PREFIX = 'ogk_';
@@ -21,9 +21,11 @@ export function generateApiKey(): GeneratedKey {
 /**
  * SHA-256 is enough for keys with 256 bits of randomness: there is nothing to
  * brute-force, so a slow password hash would only slow every request down.
+ * A rate-limited request hashes its key twice (the limit's bucket, then
+ * authentication), so this is Node's one-shot `hash`, without a `Hash` object.
  */
 export function hashApiKey(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /**
