@@ -11,8 +11,11 @@ import { renameKeys, type SnakeKeys } from '../shared/case';
  */
 const amount = (value: string): number => Number(value);
 
-/** ISO 8601 UTC to the second, as the Cekat API writes it: `2025-03-27T15:00:00Z`. */
-export const timestamp = (value: Date): string => value.toISOString().replace(/\.\d{3}Z$/, 'Z');
+/**
+ * ISO 8601 UTC to the second, as the Cekat API writes it: `2025-03-27T15:00:00Z`.
+ * `toISOString` always ends in `.sssZ` (also for years past 9999), so its last five characters go.
+ */
+export const timestamp = (value: Date): string => `${value.toISOString().slice(0, -5)}Z`;
 
 /** An order's line in the REST representation. */
 type RestItem = SnakeKeys<Omit<OrderItem, 'price' | 'subtotal'>> & { price: number; subtotal: number };

@@ -157,3 +157,16 @@ describe('toRestOrder', () => {
     ]);
   });
 });
+
+describe('timestamp', () => {
+  it('cuts the milliseconds without rounding, in every year toISOString writes', () => {
+    expect(timestamp(new Date('2026-12-31T23:59:59.999Z'))).toBe('2026-12-31T23:59:59Z');
+    expect(timestamp(new Date('2026-01-01T00:00:00.000Z'))).toBe('2026-01-01T00:00:00Z');
+    expect(timestamp(new Date(Date.UTC(10000, 0, 1, 0, 0, 0, 500)))).toBe('+010000-01-01T00:00:00Z');
+    expect(timestamp(new Date(Date.UTC(-1, 5, 1, 12, 0, 0, 1)))).toBe('-000001-06-01T12:00:00Z');
+  });
+
+  it('refuses an invalid date rather than writing one', () => {
+    expect(() => timestamp(new Date(Number.NaN))).toThrow(RangeError);
+  });
+});
