@@ -151,8 +151,9 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
   registerHttpTelemetry(http, { metrics, graphqlPath: '/graphql' });
   registerJsonBodyParser(http);
 
-  http.addHook('onSend', async (request, reply) => {
+  http.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    done(null, payload);
   });
   http.setErrorHandler(errorHandler);
   const methodsOf = trackRouteMethods(http);

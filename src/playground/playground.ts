@@ -77,10 +77,12 @@ export function registerPlayground(app: FastifyInstance, options: PlaygroundOpti
       .send(playgroundHtml({ endpoint: options.endpoint, apiKey }));
   };
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'GET' || request.routeOptions.url !== options.endpoint) return;
-    if (!prefersHtml(request.headers.accept)) return;
-    return sendPage(request, reply);
+  // Callback style, because every request of the app passes here. A browser's page is the answer
+  // itself, so `done` is not called then (Fastify's way to respond from a callback hook).
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.method !== 'GET' || request.routeOptions.url !== options.endpoint) return done();
+    if (!prefersHtml(request.headers.accept)) return done();
+    sendPage(request, reply).catch(done);
   });
 
   app.get(

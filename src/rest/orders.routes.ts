@@ -43,9 +43,9 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
   });
   // The response schemas' serialiser writes every number as a double; an order whose metadata holds
   // one a double cannot (12345678901234567890) is written losslessly instead (shared/exact-json.ts).
-  app.addHook('preSerialization', async (_request, reply, payload: { data?: { metadata?: unknown } }) => {
+  app.addHook('preSerialization', (_request, reply, payload: { data?: { metadata?: unknown } }, done) => {
     if (containsExactNumber(payload?.data?.metadata)) reply.serializer(stringifyJson);
-    return payload;
+    done(null, payload);
   });
 
   app.post(

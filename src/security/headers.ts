@@ -117,10 +117,10 @@ export async function registerSecurityHeaders(
     done();
   });
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     const path = request.routeOptions.url ?? request.url.split('?', 1)[0] ?? '';
     const guarded = path === options.graphqlPath || path === '/api' || path.startsWith('/api/');
     if (guarded && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-    return payload;
+    done(null, payload);
   });
 }

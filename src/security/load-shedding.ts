@@ -43,10 +43,10 @@ export async function registerLoadShedding(app: FastifyInstance, options: LoadSh
   app.addHook('onReady', async () => {
     armedAt = Date.now() + 2 * options.sampleIntervalMs;
   });
-  app.addHook('onRequest', async (request) => {
-    if (Date.now() < armedAt || !app.isUnderPressure() || !isShed(request, options.graphqlPath)) return;
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (Date.now() < armedAt || !app.isUnderPressure() || !isShed(request, options.graphqlPath)) return done();
     request.log.warn({ eventLoopDelayMs: Math.round(app.memoryUsage().eventLoopDelay) }, 'shedding load: the event loop lags');
-    // Thrown: each transport's error handler writes it (REST envelope or GraphQL response) with Retry-After.
-    throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is overloaded; retry shortly', [], RETRY_AFTER_SECONDS);
+    // Passed on: each transport's error handler writes it (REST envelope or GraphQL response) with Retry-After.
+    done(new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is overloaded; retry shortly', [], RETRY_AFTER_SECONDS));
   });
 }
