@@ -134,8 +134,8 @@ export async function registerGraphQL(
 
   // The key is checked when the request arrives, before its body is read and
   // parsed: a caller without a valid key cannot make the server parse a
-  // megabyte of JSON or GraphQL. A refusal is thrown, so the app's error
-  // handler writes it as a GraphQL response (errors.ts).
+  // megabyte of JSON or GraphQL. A refusal goes to the app's error handler,
+  // which writes it as a GraphQL response (errors.ts).
   const authenticated = new WeakMap<object, RequestContext>();
   // Callback style, because every request of the app passes here: an async hook would cost the
   // REST routes two promises each for nothing.

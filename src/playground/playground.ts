@@ -66,10 +66,10 @@ export function prefersHtml(accept: string | undefined): boolean {
 }
 
 export function registerPlayground(app: FastifyInstance, options: PlaygroundOptions): void {
-  const sendPage = async (request: FastifyRequest, reply: FastifyReply) => {
+  const sendPage = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     // The development key is only ever shown to a browser on this machine.
     const apiKey = options.developmentKeyDir && LOOPBACK.has(request.ip) ? await readDevelopmentKey(options.developmentKeyDir) : undefined;
-    return reply
+    void reply
       .header('content-type', 'text/html; charset=utf-8')
       .header('content-security-policy', PLAYGROUND_CSP)
       .header('cache-control', 'no-store')
