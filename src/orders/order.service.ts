@@ -18,6 +18,7 @@ import { mergeMetadata, parseUpdateOrderRequest, REST_FIELD_NAMES } from './upda
 import { OrderEntity } from './order.entity';
 import type { CommittedOrderEvent, InProcessRelay, OrderEventBuilder } from './order-events';
 import type { OrderRepository } from './order.repository';
+import type { NewOrder } from './order.rows';
 import { assertTotalMatches, buildNewOrder } from './new-order';
 import { assertCouldExist, isOrderId } from './order-id';
 import { isOrderNumber, localDay } from './order-number';
@@ -95,42 +96,49 @@ export class OrderService {
    * `idempotency.ts` for how that holds across processes and crashes.
    *
    * The `order.created` event is written by the same statement as the order,
-   * so it exists exactly when the order does; a replay writes none. Creates
-   * queue per workspace in the process first (see `create-gate.ts`).
+   * so it exists exactly when the order does; a replay writes none. A checked
+   * create queues per workspace in the process before it writes (see
+   * `create-gate.ts`); a refused one never joins the queue.
    */
   async createOrderExactlyOnce(ctx: RequestContext, request: unknown, key?: string): Promise<CreatedOrder> {
+    // Everything that needs no database happens before the workspace's queue, whose places
+    // (two per process) are held only while a create writes: a refused create never waits
+    // for one, and checking a body never holds one.
+    const draft = parseCreateOrderRequest(request);
+    const totals = computeTotals(draft);
+    assertTotalMatches(draft, totals.total);
+    if (key !== undefined) checkIdempotencyKey(key);
+    const newOrder = this.newOrder(ctx, draft, totals);
+    const once = key === undefined ? undefined : { key, fingerprint: fingerprint(draft) };
     const { event, ...created } = await this.gate.run(ctx.workspaceId, () =>
-      this.createOrder(ctx, request, key),
+      once ? this.createOrderOnce(ctx, newOrder, once) : this.createOrder(newOrder),
     );
     if (event) this.relay?.publishCommitted(event);
     return created;
   }
 
-  private async createOrder(
+  /** The create without a key: one statement, atomic on its own, so no explicit transaction. */
+  private async createOrder(newOrder: NewOrder): Promise<CreatedOrder & { event?: CommittedOrderEvent }> {
+    return { ...(await this.insertOrder(this.statements, newOrder)), replayed: false };
+  }
+
+  /** The create under an idempotency key: the key's claim, the insert and the remembered answer in one transaction. */
+  private async createOrderOnce(
     ctx: RequestContext,
-    request: unknown,
-    idempotencyKey?: string,
+    newOrder: NewOrder,
+    once: { key: string; fingerprint: string },
   ): Promise<CreatedOrder & { event?: CommittedOrderEvent }> {
-    const draft = parseCreateOrderRequest(request);
-    const totals = computeTotals(draft);
-    assertTotalMatches(draft, totals.total);
-    if (idempotencyKey === undefined) {
-      // One statement, atomic on its own: no explicit transaction needed.
-      return { ...(await this.insertOrder(this.statements, ctx, draft, totals)), replayed: false };
-    }
-    checkIdempotencyKey(idempotencyKey);
-    const requestFingerprint = fingerprint(draft);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.em.fork().transactional(async (em) => {
           const keys = em.getRepository(IdempotencyKeyEntity);
-          const remembered = await claimKey(keys, ctx.workspaceId, idempotencyKey, requestFingerprint);
+          const remembered = await claimKey(keys, ctx.workspaceId, once.key, once.fingerprint);
           if (remembered.kind === 'replay') return { order: remembered.order, replayed: true };
-          const { order, event } = await this.insertOrder(em.getRepository(OrderEntity), ctx, draft, totals);
+          const { order, event } = await this.insertOrder(em.getRepository(OrderEntity), newOrder);
           await keys.remember({
             workspaceId: ctx.workspaceId,
-            key: idempotencyKey,
-            fingerprint: requestFingerprint,
+            key: once.key,
+            fingerprint: once.fingerprint,
             order,
             now: order.createdAt,
             ttlMs: this.idempotencyTtlMs,
@@ -151,20 +159,26 @@ export class OrderService {
     return this.em.fork().getRepository(IdempotencyKeyEntity).sweepExpired();
   }
 
-  /**
-   * Builds the rows of a new order and has the repository write them in one
-   * statement, with its event when events are on; that event (leased to this
-   * process's relay, if it runs one) is returned to hand over after the commit.
-   */
-  private async insertOrder(
-    orders: OrderRepository,
+  /** The rows of a new order, stamped now (its id, `created_at` and the day its number counts in). */
+  private newOrder(
     ctx: RequestContext,
     draft: OrderDraft,
     totals: ReturnType<typeof computeTotals>,
-  ): Promise<{ order: Order; event?: CommittedOrderEvent }> {
+  ): NewOrder {
     const now = this.clock();
     const { order, items } = buildNewOrder(draft, totals, now);
-    const newOrder = { workspaceId: ctx.workspaceId, day: localDay(now, ctx.timeZone), order, items };
+    return { workspaceId: ctx.workspaceId, day: localDay(now, ctx.timeZone), order, items };
+  }
+
+  /**
+   * Has the repository write a new order in one statement, with its event
+   * when events are on; that event (leased to this process's relay, if it
+   * runs one) is returned to hand over after the commit.
+   */
+  private async insertOrder(
+    orders: OrderRepository,
+    newOrder: NewOrder,
+  ): Promise<{ order: Order; event?: CommittedOrderEvent }> {
     const events = this.events;
     if (!events) return { order: await orders.insertNumbered(newOrder) };
     return orders.insertNumberedWithEvent(newOrder, events, this.relay?.leaseMs);

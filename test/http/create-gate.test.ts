@@ -4,7 +4,8 @@
  * counter row in PostgreSQL. Holding that row from a second connection shows
  * the queue: a create past the limit waits in the process and, after
  * DB_CONNECT_TIMEOUT_MS, is a 503 with Retry-After that wrote nothing, while
- * another workspace's creates go on.
+ * another workspace's creates go on. A create the rules refuse is refused
+ * before it joins the queue.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from 'pg';
@@ -26,12 +27,12 @@ describe.runIf(usingRealPostgres)(
     });
     afterAll(() => t.close());
 
-    const create = (auth: string) =>
+    const create = (auth: string, payload: object = order) =>
       t.app.http.inject({
         method: 'POST',
         url: '/api/orders',
         headers: { authorization: auth },
-        payload: order,
+        payload,
       });
 
     it('one create at the database per workspace; the next waits in the process, then is a 503 that wrote nothing', async () => {
@@ -47,6 +48,13 @@ describe.runIf(usingRealPostgres)(
         expect(second.statusCode, second.body).toBe(503);
         expect(second.headers['retry-after']).toBe('1');
         expect(second.json().error.code).toBe('SERVICE_UNAVAILABLE');
+        // A create the rules refuse takes no place in the queue: its 422 comes at once, not a 503 after the wait.
+        const mismatch = await create(acme, { ...order, total: 6 });
+        expect(mismatch.statusCode, mismatch.body).toBe(422);
+        expect(mismatch.json().error.code).toBe('TOTAL_MISMATCH');
+        const invalid = await create(acme, { ...order, items: [] });
+        expect(invalid.statusCode, invalid.body).toBe(422);
+        expect(invalid.json().error.code).toBe('VALIDATION_ERROR');
         // Another workspace has its own counter row and its own queue.
         const elsewhere = await Promise.race([
           create(other),
