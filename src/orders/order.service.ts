@@ -102,8 +102,8 @@ export class OrderService {
    */
   async createOrderExactlyOnce(ctx: RequestContext, request: unknown, key?: string): Promise<CreatedOrder> {
     // Everything that needs no database happens before the workspace's queue, whose places
-    // (two per process) are held only while a create writes: a refused create never waits
-    // for one, and checking a body never holds one.
+    // (CREATES_PER_WORKSPACE per process) are held only while a create writes: a refused
+    // create never waits for one, and checking a body never holds one.
     const draft = parseCreateOrderRequest(request);
     const totals = computeTotals(draft);
     assertTotalMatches(draft, totals.total);
