@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthService } from '../../src/auth/auth.service';
 import { AppError } from '../../src/errors/app-error';
 import type { OrderRepository } from '../../src/orders/order.repository';
+import { workspaceCreateGate } from '../../src/orders/create-gate';
 import { OrderService } from '../../src/orders/order.service';
 import type { RequestContext } from '../../src/orders/order.types';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -100,6 +101,27 @@ describe('OrderService.createOrder', () => {
     const second = await createOrder(service, ctx, request());
     expect(first.orderNumber.endsWith('-001')).toBe(true);
     expect(second.orderNumber.endsWith('-002')).toBe(true);
+  });
+
+  it("refuses a bad create before it queues: with the workspace's queue full it gets its own error, a good one a 503", async () => {
+    const ctx = await workspace('queued');
+    const gate = workspaceCreateGate(1, 100);
+    const service = new OrderService(database.db.em, { createGate: gate });
+    let release = () => {};
+    const holder = gate.run(ctx.workspaceId, () => new Promise<void>((resolve) => (release = resolve)));
+    try {
+      await expect(service.createOrderExactlyOnce(ctx, request({ total: 1 }))).rejects.toMatchObject({ code: 'TOTAL_MISMATCH' });
+      await expect(service.createOrderExactlyOnce(ctx, request({ items: [] }))).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
+      await expect(service.createOrderExactlyOnce(ctx, request(), 'no spaces allowed')).rejects.toMatchObject({
+        code: 'VALIDATION_ERROR',
+      });
+      await expect(service.createOrderExactlyOnce(ctx, request())).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    } finally {
+      release();
+      await holder;
+    }
+    expect(await count('orders', 'workspace_id = ?', [ctx.workspaceId])).toBe(0);
+    expect((await service.createOrderExactlyOnce(ctx, request())).order.orderNumber).toMatch(/-001$/);
   });
 
   it('starts every workspace at 001', async () => {
