@@ -33,7 +33,7 @@ import { registerSubscriptions } from '../graphql/subscriptions';
 import type { Lookup } from '../webhooks/network-guard';
 import { WebhookService } from '../webhooks/webhook.service';
 import { instrumentDatabase } from '../observability/db-metrics';
-import { countGraphQLCreates, graphqlTelemetryPlugin } from '../observability/graphql-telemetry';
+import { countGraphQLCreates, graphqlTelemetryHooks } from '../observability/graphql-telemetry';
 import { registerHttpTelemetry } from '../observability/http-telemetry';
 import { loggerOptions } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
@@ -45,7 +45,7 @@ import { registerSecurityHeaders, withSecurityHeaders } from '../security/header
 import { registerLoadShedding } from '../security/load-shedding';
 import { registerRateLimits } from '../security/rate-limit';
 import { requestAuthenticator } from '../security/request-authentication';
-import { requestIdOnInternalErrorsPlugin } from '../graphql/request-id.plugin';
+import { requestIdOnInternalErrors } from '../graphql/request-id.hooks';
 import { startIdempotencySweeper } from './housekeeping';
 import { registerJsonBodyParser } from './json-body';
 import { restErrorHandler, restNotFoundHandler } from '../rest/error-handler';
@@ -255,7 +255,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     webhooks: services.webhooks,
     authenticate,
     introspection: config.introspection,
-    plugins: [graphqlTelemetryPlugin(), requestIdOnInternalErrorsPlugin()],
+    requestHooks: [graphqlTelemetryHooks(), requestIdOnInternalErrors()],
     maxResponseBytes: config.graphqlMaxResponseBytes,
     protection,
   });

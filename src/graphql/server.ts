@@ -1,5 +1,5 @@
 /** Apollo Server on Fastify at `/graphql`. */
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer } from '@apollo/server';
 import { stringifyJson } from '../shared/exact-json';
 
 /** Apollo's recommended CSRF prevention headers (`recommendedCsrfPreventionRequestHeaders`, not exported by its entry point). */
@@ -19,21 +19,19 @@ import type { GraphQLContext, OrderOperations, WebhookOperations } from './conte
 import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError } from './errors';
 import { jitExecution } from './jit-executor';
 import { oneCallAtATime } from './one-call-at-a-time';
+import { type GraphQLRequestHooks, type RequestHooks, requestHooksPlugin } from './request-hooks';
 
 /** A subscription sent over HTTP is refused before it runs: subscriptions need the WebSocket (subscriptions.ts). */
-const subscriptionsOverWebSocketOnly: ApolloServerPlugin<GraphQLContext> = {
-  requestDidStart() {
-    return Promise.resolve({
-      didResolveOperation({ operation }) {
-        if (operation?.operation !== OperationTypeNode.SUBSCRIPTION) return Promise.resolve();
-        throw new GraphQLError(
-          'Subscriptions run over WebSocket (the graphql-ws protocol) on /graphql, not over HTTP',
-          {
-            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
-          },
-        );
+const subscriptionsOverWebSocketOnly: GraphQLRequestHooks<GraphQLContext> = () => refuseSubscriptions;
+const refuseSubscriptions: RequestHooks<GraphQLContext> = {
+  didResolveOperation({ operation }) {
+    if (operation?.operation !== OperationTypeNode.SUBSCRIPTION) return;
+    throw new GraphQLError(
+      'Subscriptions run over WebSocket (the graphql-ws protocol) on /graphql, not over HTTP',
+      {
+        extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
       },
-    });
+    );
   },
 };
 
@@ -46,8 +44,8 @@ export interface GraphQLServerOptions {
   /** Runs when the request arrives, before its body is read, so an unauthenticated request costs no parsing. */
   authenticate: AuthenticateRequest;
   introspection: boolean;
-  /** More Apollo plugins, such as the telemetry's. */
-  plugins?: ApolloServerPlugin<GraphQLContext>[];
+  /** More request hooks, such as the telemetry's (see request-hooks.ts). */
+  requestHooks?: GraphQLRequestHooks<GraphQLContext>[];
   /** Query limits (depth, aliases, directives, tokens, cost), checked before anything runs. */
   protection?: GraphQLProtection;
   /** A larger answer to a query is replaced by a QUERY_LIMIT_EXCEEDED error (`responseSize`). */
@@ -83,7 +81,6 @@ export async function registerGraphQL(
     parseOptions: options.protection?.parseOptions,
     plugins: [
       fastifyApolloDrainPlugin(app),
-      subscriptionsOverWebSocketOnly,
       // Apollo's landing pages load from a CDN; the playground is served locally instead.
       ApolloServerPluginLandingPageDisabled(),
       // Cache hints would only ever say "do not cache" here (every answer is one workspace's, marked
@@ -97,37 +94,15 @@ export async function registerGraphQL(
             'graphql request failed',
           );
         },
-        async requestDidStart({ contextValue }) {
-          return {
-            async didEncounterErrors({ errors }) {
-              for (const error of errors) {
-                if (isUnexpectedGraphQLError(error)) {
-                  app.log.error(
-                    { err: error.originalError ?? error, reqId: contextValue.requestId },
-                    'graphql operation failed',
-                  );
-                }
-              }
-            },
-            async willSendResponse({ response }) {
-              // An unreachable database is a 503 with Retry-After here too, not a 200 with errors.
-              if (response.body.kind !== 'single') return;
-              const status = httpStatusForErrors(
-                response.body.singleResult.errors,
-                response.body.singleResult.data,
-              );
-              if (status === undefined) return;
-              // A request error keeps a status Apollo chose itself (405 for a GET mutation).
-              if (status === 400 && response.http.status !== undefined && response.http.status !== 200)
-                return;
-              response.http.status = status;
-              if (status === 503) response.http.headers.set('retry-after', '2');
-            },
-          };
-        },
       },
-      ...(options.plugins ?? []),
       ...(options.protection?.plugins ?? []),
+      // Every hook of ours, as one plugin (request-hooks.ts), in this order at each stage.
+      requestHooksPlugin<GraphQLContext>([
+        subscriptionsOverWebSocketOnly,
+        errorsAndStatus(app),
+        ...(options.requestHooks ?? []),
+        ...(options.protection?.requestHooks ?? []),
+      ]),
     ],
   });
   await apollo.start();
@@ -173,6 +148,36 @@ export async function registerGraphQL(
   });
   if (options.maxResponseBytes !== undefined) limitResponseSize(app, options.maxResponseBytes);
   return apollo;
+}
+
+/**
+ * Unexpected errors go to the log under the request id, and the HTTP status
+ * follows the errors: an unreachable database is a 503 with Retry-After here
+ * too, not a 200 with errors.
+ */
+function errorsAndStatus(app: FastifyInstance): GraphQLRequestHooks<GraphQLContext> {
+  const hooks: RequestHooks<GraphQLContext> = {
+    didEncounterErrors({ errors, contextValue }) {
+      for (const error of errors) {
+        if (isUnexpectedGraphQLError(error)) {
+          app.log.error(
+            { err: error.originalError ?? error, reqId: contextValue.requestId },
+            'graphql operation failed',
+          );
+        }
+      }
+    },
+    willSendResponse({ response }) {
+      if (response.body.kind !== 'single') return;
+      const status = httpStatusForErrors(response.body.singleResult.errors, response.body.singleResult.data);
+      if (status === undefined) return;
+      // A request error keeps a status Apollo chose itself (405 for a GET mutation).
+      if (status === 400 && response.http.status !== undefined && response.http.status !== 200) return;
+      response.http.status = status;
+      if (status === 503) response.http.headers.set('retry-after', '2');
+    },
+  };
+  return () => hooks;
 }
 
 /**

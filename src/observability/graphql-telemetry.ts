@@ -1,15 +1,15 @@
 /**
- * An Apollo plugin that tells the request's telemetry which GraphQL operation
+ * The GraphQL request hooks (graphql/request-hooks.ts) that tell the request's telemetry which GraphQL operation
  * ran, for which workspace, and how it ended. The operation counter itself is written when the
  * HTTP response goes out (see `http-telemetry.ts`), because a request whose
- * key is refused never reaches Apollo's plugins.
+ * key is refused never reaches Apollo's pipeline.
  *
  * Created orders are counted where GraphQL calls the service
  * (`countGraphQLCreates`), not by a field hook: Apollo then wraps every field
  * of every operation, which cost more than the count.
  */
-import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLContext, OrderOperations } from '../graphql/context';
+import type { GraphQLRequestHooks } from '../graphql/request-hooks';
 import type { GraphQLOutcome, Metrics } from './metrics';
 
 function hasUserErrors(data: Record<string, unknown> | null | undefined): boolean {
@@ -20,30 +20,28 @@ function hasUserErrors(data: Record<string, unknown> | null | undefined): boolea
   });
 }
 
-export function graphqlTelemetryPlugin(): ApolloServerPlugin<GraphQLContext> {
-  return {
-    async requestDidStart({ contextValue }) {
-      const telemetry = contextValue.telemetry;
-      if (telemetry) telemetry.workspaceId = contextValue.requestContext?.workspaceId;
-      return {
-        async didResolveOperation({ operationName, operation }) {
-          if (!telemetry) return;
-          telemetry.operationName = operationName ?? '(anonymous)';
-          telemetry.operationType = operation?.operation;
-        },
-        async willSendResponse({ response }) {
-          if (!telemetry || response.body.kind !== 'single') return;
-          const { errors, data } = response.body.singleResult;
-          let outcome: GraphQLOutcome = 'success';
-          if (errors?.length)
-            outcome = errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED')
-              ? 'unauthenticated'
-              : 'error';
-          else if (hasUserErrors(data)) outcome = 'user_error';
-          telemetry.operationOutcome = outcome;
-        },
-      };
-    },
+export function graphqlTelemetryHooks(): GraphQLRequestHooks<GraphQLContext> {
+  return ({ contextValue }) => {
+    const telemetry = contextValue.telemetry;
+    if (!telemetry) return undefined;
+    telemetry.workspaceId = contextValue.requestContext?.workspaceId;
+    return {
+      didResolveOperation({ operationName, operation }) {
+        telemetry.operationName = operationName ?? '(anonymous)';
+        telemetry.operationType = operation?.operation;
+      },
+      willSendResponse({ response }) {
+        if (response.body.kind !== 'single') return;
+        const { errors, data } = response.body.singleResult;
+        let outcome: GraphQLOutcome = 'success';
+        if (errors?.length)
+          outcome = errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED')
+            ? 'unauthenticated'
+            : 'error';
+        else if (hasUserErrors(data)) outcome = 'user_error';
+        telemetry.operationOutcome = outcome;
+      },
+    };
   };
 }
 

@@ -21,7 +21,8 @@
  * When introspection is off, "Did you mean …?" suggestions are stripped from
  * every error message too: they would describe the schema piece by piece.
  */
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { GraphQLRequestHooks, RequestHooks } from '../graphql/request-hooks';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import {
   type DocumentNode,
@@ -57,7 +58,10 @@ export interface GraphQLLimits {
 export interface GraphQLProtection {
   validationRules: ValidationRule[];
   parseOptions: ParseOptions;
+  /** GraphQL Armor's own plugins (none with the limits set here). */
   plugins: ApolloServerPlugin[];
+  /** The cost limit and the rewriting of limit errors (see graphql/request-hooks.ts). */
+  requestHooks: GraphQLRequestHooks<BaseContext>[];
 }
 
 /** graphql-js's message when `maxTokens` stops the parser (16.x spells it "more that"). */
@@ -85,27 +89,24 @@ function rejectAs(limit: QueryLimit): RejectCallback {
  * Apollo wraps validation and parse errors in its own codes; this puts ours
  * back before they are formatted (and strips suggestions when asked).
  */
-function limitErrorsPlugin(hideSuggestions: boolean): ApolloServerPlugin {
-  return {
-    async requestDidStart() {
-      return {
-        async didEncounterErrors({ errors }) {
-          for (const error of errors) {
-            const extensions = error.extensions as Record<string, unknown>;
-            const tokens = TOKEN_LIMIT.exec(error.message);
-            if (tokens) {
-              error.message = `Token limit of ${tokens[1]} exceeded.`;
-              extensions.limit = 'tokens';
-            }
-            if (extensions.limit !== undefined) extensions.code = QUERY_LIMIT_EXCEEDED;
-            if (TOO_MANY_VARIABLE_ERRORS.test(error.message) && extensions.code === undefined)
-              extensions.code = 'BAD_USER_INPUT';
-            if (hideSuggestions) error.message = error.message.replace(SUGGESTION, '');
-          }
-        },
-      };
+function limitErrors(hideSuggestions: boolean): GraphQLRequestHooks<BaseContext> {
+  const hooks: RequestHooks<BaseContext> = {
+    didEncounterErrors({ errors }) {
+      for (const error of errors) {
+        const extensions = error.extensions as Record<string, unknown>;
+        const tokens = TOKEN_LIMIT.exec(error.message);
+        if (tokens) {
+          error.message = `Token limit of ${tokens[1]} exceeded.`;
+          extensions.limit = 'tokens';
+        }
+        if (extensions.limit !== undefined) extensions.code = QUERY_LIMIT_EXCEEDED;
+        if (TOO_MANY_VARIABLE_ERRORS.test(error.message) && extensions.code === undefined)
+          extensions.code = 'BAD_USER_INPUT';
+        if (hideSuggestions) error.message = error.message.replace(SUGGESTION, '');
+      }
     },
   };
+  return () => hooks;
 }
 
 /**
@@ -134,47 +135,44 @@ const ALLOWED_PER_DOCUMENT = 64;
  * text, and computing the cost coerced every variable and walked the whole
  * document on every request (0.19 ms of a 2 ms `createOrder`).
  */
-function costLimitPlugin(maxCost: number): ApolloServerPlugin {
+function costLimit(maxCost: number): GraphQLRequestHooks<BaseContext> {
   const estimators = [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })];
   const allowed = new WeakMap<DocumentNode, Set<string>>();
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ request, document, schema, operationName, operation }) {
-          const variables: Record<string, unknown> = request.variables ?? {};
-          const key = `${operationName ?? ''}\u0000${JSON.stringify(costVariables(operation).map((name) => variables[name]))}`;
-          const known = allowed.get(document);
-          if (known?.has(key)) return;
-          let cost: number;
-          try {
-            cost = getComplexity({
-              schema,
-              query: document,
-              variables,
-              operationName: operationName ?? undefined,
-              estimators,
-            });
-          } catch (error) {
-            // Variables that do not fit their types: execution reports them as BAD_USER_INPUT.
-            if (error instanceof GraphQLError) return;
-            throw error;
-          }
-          if (cost <= maxCost) {
-            if (!known) allowed.set(document, new Set([key]));
-            else if (known.size < ALLOWED_PER_DOCUMENT) known.add(key);
-            return;
-          }
-          throw new GraphQLError(`Query cost limit of ${maxCost} exceeded, found ${cost}.`, {
-            extensions: {
-              code: QUERY_LIMIT_EXCEEDED,
-              limit: 'cost' satisfies QueryLimit,
-              http: { status: 400 },
-            },
-          });
+  const hooks: RequestHooks<BaseContext> = {
+    didResolveOperation({ request, document, schema, operationName, operation }) {
+      const variables: Record<string, unknown> = request.variables ?? {};
+      const key = `${operationName ?? ''}\u0000${JSON.stringify(costVariables(operation).map((name) => variables[name]))}`;
+      const known = allowed.get(document);
+      if (known?.has(key)) return;
+      let cost: number;
+      try {
+        cost = getComplexity({
+          schema,
+          query: document,
+          variables,
+          operationName: operationName ?? undefined,
+          estimators,
+        });
+      } catch (error) {
+        // Variables that do not fit their types: execution reports them as BAD_USER_INPUT.
+        if (error instanceof GraphQLError) return;
+        throw error;
+      }
+      if (cost <= maxCost) {
+        if (!known) allowed.set(document, new Set([key]));
+        else if (known.size < ALLOWED_PER_DOCUMENT) known.add(key);
+        return;
+      }
+      throw new GraphQLError(`Query cost limit of ${maxCost} exceeded, found ${cost}.`, {
+        extensions: {
+          code: QUERY_LIMIT_EXCEEDED,
+          limit: 'cost' satisfies QueryLimit,
+          http: { status: 400 },
         },
-      };
+      });
     },
   };
+  return () => hooks;
 }
 
 export function graphqlProtection(limits: GraphQLLimits): GraphQLProtection {
@@ -191,16 +189,17 @@ export function graphqlProtection(limits: GraphQLLimits): GraphQLProtection {
       propagateOnRejection: false,
       onReject: [rejectAs('directives')],
     },
-    // Computed with the variables instead; see costLimitPlugin.
+    // Computed with the variables instead; see costLimit.
     costLimit: { enabled: false },
     // graphql-js counts tokens in its own parser instead; see above.
     maxTokens: { enabled: false },
-    // Its pattern misses enum value suggestions; the plugin below strips every form.
+    // Its pattern misses enum value suggestions; limitErrors strips every form.
     blockFieldSuggestion: { enabled: false },
   }).protect();
   return {
     validationRules: armor.validationRules,
     parseOptions: { maxTokens: limits.maxTokens },
-    plugins: [...armor.plugins, costLimitPlugin(limits.maxCost), limitErrorsPlugin(!limits.introspection)],
+    plugins: armor.plugins,
+    requestHooks: [costLimit(limits.maxCost), limitErrors(!limits.introspection)],
   };
 }
