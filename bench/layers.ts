@@ -1,0 +1,170 @@
+/**
+ * `npm run bench:layers`: what the gateway's own layers cost per create, with
+ * no database, socket or load generator in the measurement.
+ *
+ * The app is built as `serve` builds it (production settings, per-key rate
+ * limit raised), on an in-memory embedded database. One REST and one GraphQL
+ * create are stored; then the order service's create is replaced by one that
+ * answers with that stored result, and creates are sent through Fastify's
+ * `inject` (the whole HTTP pipeline: hooks, auth, rate limit, body parsing,
+ * Apollo, TypeGraphQL, graphql-jit, validation, presenters), one at a time.
+ * For each transport it reports:
+ *
+ * - promises per create, counted with an `async_hooks` hook (exact: the same
+ *   every run);
+ * - bytes allocated per create, from V8's sampling heap profiler with
+ *   collected objects kept (within a few per cent from run to run);
+ * - CPU µs per create, the median of BENCH_ROUNDS rounds of BENCH_CREATES
+ *   (this machine's noise applies: ±15 % between runs);
+ *
+ * and GraphQL's figures as a ratio to REST's, both measured in this process.
+ * The first two do not depend on how busy the machine is, so they can judge a
+ * small change that a load test on 2 shared cores cannot resolve (README,
+ * Performance). Migrating the database switches on Node 20's promise hooks
+ * for good (MikroORM's AsyncLocalStorage), as it does in `serve`, so each
+ * promise here also pays for them.
+ *
+ * Settings: BENCH_ROUNDS (5), BENCH_CREATES (4000 per round).
+ */
+import { createHook } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
+import { buildApp } from '../src/app/app';
+import { loadConfig } from '../src/config/config';
+import { openDatabase } from '../src/db/database';
+import { renderTable } from './report';
+import { intEnv, ROOT } from './settings';
+import { log, median, round1, round2 } from './util';
+
+const rounds = intEnv('BENCH_ROUNDS', 5, 1, 50);
+const creates = intEnv('BENCH_CREATES', 4000, 100, 1_000_000);
+const WARMUP = 5000;
+
+const requests = path.join(ROOT, 'bench/side-by-side/requests');
+const bodies = {
+  rest: { url: '/api/orders', payload: fs.readFileSync(path.join(requests, 'rest-body.json'), 'utf8') },
+  graphql: {
+    url: '/graphql',
+    payload: JSON.stringify({
+      query: fs.readFileSync(path.join(requests, 'create-order.graphql'), 'utf8'),
+      variables: JSON.parse(
+        fs.readFileSync(path.join(requests, 'graphql-variables.json'), 'utf8'),
+      ) as unknown,
+    }),
+  },
+};
+type Transport = keyof typeof bodies;
+
+interface SampledNode {
+  selfSize: number;
+  children: SampledNode[];
+}
+/** Bytes a sampling heap profile's tree holds, its node and all below. */
+const allocated = (node: SampledNode): number =>
+  node.children.reduce((sum, child) => sum + allocated(child), node.selfSize);
+
+async function main(): Promise<void> {
+  const db = await openDatabase({ kind: 'embedded', dataDir: null });
+  await db.migrate();
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    METRICS_TOKEN: randomBytes(16).toString('hex'),
+    RATE_LIMIT_PER_MINUTE: '1000000',
+  });
+  const app = await buildApp({ config: { ...config, maxEventLoopDelayMs: 0 }, db });
+  await app.services.auth.createWorkspace('layers', 'UTC');
+  const authorization = `Bearer ${(await app.services.auth.createApiKey('layers')).key}`;
+  const send = async (transport: Transport) => {
+    const { url, payload } = bodies[transport];
+    const response = await app.http.inject({
+      method: 'POST',
+      url,
+      payload,
+      headers: { authorization, 'content-type': 'application/json' },
+    });
+    if (response.statusCode >= 300 || response.body.includes('"errors"'))
+      throw new Error(`${transport} create answered ${response.statusCode}: ${response.body.slice(0, 300)}`);
+  };
+  // The first create is stored; every later one answers with its result: what remains is the gateway's own work.
+  const orders = app.services.orders;
+  const create = orders.createOrderExactlyOnce.bind(orders);
+  let stored: ReturnType<typeof create> | undefined;
+  orders.createOrderExactlyOnce = (...args) => (stored ??= create(...args));
+  for (const transport of ['rest', 'graphql'] as const) await send(transport);
+
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  const results: Record<Transport, { promises: number; bytes: number; cpu: number; cpuRounds: number[] }> =
+    {} as never;
+  for (const transport of ['rest', 'graphql'] as const) {
+    for (let i = 0; i < WARMUP; i++) await send(transport);
+    const cpuRounds: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const start = process.cpuUsage();
+      for (let i = 0; i < creates; i++) await send(transport);
+      const used = process.cpuUsage(start);
+      cpuRounds.push((used.user + used.system) / creates);
+    }
+
+    let promises = 0;
+    const counter = createHook({
+      init(_id, type) {
+        if (type === 'PROMISE') promises++;
+      },
+    }).enable();
+    const counted = 500;
+    for (let i = 0; i < counted; i++) await send(transport);
+    counter.disable();
+
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+    const sampled = 2000;
+    for (let i = 0; i < sampled; i++) await send(transport);
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    const bytes = allocated(profile.head) / sampled;
+
+    results[transport] = { promises: promises / counted, bytes, cpu: median(cpuRounds), cpuRounds };
+    log(`bench:layers: ${transport} done`);
+  }
+  session.disconnect();
+  await app.close();
+  await db.close();
+
+  const { rest, graphql } = results;
+  const rows = [
+    ['', 'promises per create', 'KB allocated per create', 'CPU µs per create (median)', 'CPU rounds'],
+    ...(['rest', 'graphql'] as const).map((transport) => [
+      transport,
+      String(round1(results[transport].promises)),
+      String(round1(results[transport].bytes / 1024)),
+      String(round1(results[transport].cpu)),
+      results[transport].cpuRounds.map((value) => Math.round(value)).join(' '),
+    ]),
+    [
+      'graphql / rest',
+      `${round2(graphql.promises / rest.promises)}x`,
+      `${round2(graphql.bytes / rest.bytes)}x`,
+      `${round2(graphql.cpu / rest.cpu)}x`,
+      '',
+    ],
+  ];
+  console.log(
+    `\nbench:layers: creates through inject with the service answering a stored result (${rounds} rounds of ${creates})\n`,
+  );
+  console.log(renderTable(rows, [false, true, true, true, false]));
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
