@@ -1,8 +1,9 @@
 /**
- * The GraphQL request hooks (graphql/request-hooks.ts) that tell the request's telemetry which GraphQL operation
- * ran, for which workspace, and how it ended. The operation counter itself is written when the
- * HTTP response goes out (see `http-telemetry.ts`), because a request whose
- * key is refused never reaches Apollo's pipeline.
+ * The GraphQL request hooks (graphql/request-hooks.ts) that tell the
+ * request's telemetry which GraphQL operation ran, for which workspace, and
+ * how it ended. The operation counter itself is written when the HTTP
+ * response goes out (see `http-telemetry.ts`), because a request whose key is
+ * refused never reaches Apollo's pipeline.
  *
  * Created orders are counted where GraphQL calls the service
  * (`countGraphQLCreates`), not by a field hook: Apollo then wraps every field
