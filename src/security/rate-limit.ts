@@ -138,6 +138,55 @@ export interface RateLimits {
   countFailedAuthentication: FailedAuthenticationCounter;
 }
 
+/**
+ * The addresses that failed authentication in this process, each with the
+ * time until which its failures may still refuse it (its last failure plus
+ * one window: the counter's own window started at or before its first
+ * failure, so it ends no later). It only serves the in-memory counters, which
+ * are this process's own: an address not in here has no failures counted,
+ * and reading its counter (about a third of the promises a REST request
+ * makes) can be skipped. With Redis, another process may have counted an
+ * address's failures, so every request reads its counter.
+ *
+ * It holds at most `capacity` addresses. When a failure finds it full of
+ * addresses still in their window, it stops answering "none" for one window
+ * (every request reads its counter again), so that no address's failures are
+ * ever overlooked.
+ */
+export class RecentFailures {
+  private readonly until = new Map<string, number>();
+  private readAllUntil = 0;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly windowMs: number,
+  ) {}
+
+  /** Records a failure of `address` at `now` (ms). */
+  add(address: string, now: number): void {
+    if (!this.until.has(address) && this.until.size >= this.capacity) {
+      for (const [known, until] of this.until) if (until <= now) this.until.delete(known);
+      if (this.until.size >= this.capacity) {
+        this.readAllUntil = now + this.windowMs;
+        return;
+      }
+    }
+    // Re-inserted, so that the map stays in order of last failure.
+    this.until.delete(address);
+    this.until.set(address, now + this.windowMs);
+  }
+
+  /** Whether `address` may have failures counted at `now`: false only when it certainly has none. */
+  mayHaveFailed(address: string, now: number): boolean {
+    if (now < this.readAllUntil) return true;
+    const until = this.until.get(address);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.until.delete(address);
+    return false;
+  }
+}
+
 export async function registerRateLimits(app: FastifyInstance, options: RateLimitOptions): Promise<RateLimits> {
   const redis = options.redisUrl ? await connectRedis(options.redisUrl, app) : undefined;
   if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
@@ -158,18 +207,23 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
     keyGenerator: (request) => `authfail:${clientAddress(request)}`,
   });
 
+  // In memory, the failure counters are this process's own (see RecentFailures).
+  const recentFailures = redis ? undefined : new RecentFailures(LOCAL_CACHE_ENTRIES, options.windowMs);
+
   app.addHook('onRequest', async (request, reply) => {
     const scope = scopeOf(request, options.graphqlPath);
     if (!scope) return;
 
     // An address that keeps failing authentication is refused before its key is looked up.
-    const failures = await authFailures(request, { increment: false });
-    if (!failures.isAllowed && failures.remaining === 0 && failures.ttl > 0) {
-      return refuse(reply, {
-        limit: failures.max,
-        retryAfterSeconds: failures.ttlInSeconds,
-        message: `Too many failed authentication attempts from this address; retry in ${failures.ttlInSeconds} s`,
-      });
+    if (!recentFailures || recentFailures.mayHaveFailed(clientAddress(request), Date.now())) {
+      const failures = await authFailures(request, { increment: false });
+      if (!failures.isAllowed && failures.remaining === 0 && failures.ttl > 0) {
+        return refuse(reply, {
+          limit: failures.max,
+          retryAfterSeconds: failures.ttlInSeconds,
+          message: `Too many failed authentication attempts from this address; retry in ${failures.ttlInSeconds} s`,
+        });
+      }
     }
 
     const limit = await perKey(request);
@@ -186,6 +240,7 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
 
   return {
     async countFailedAuthentication(request, reply) {
+      recentFailures?.add(clientAddress(request), Date.now());
       // One increment, whose result is the check: the store counts atomically (in Redis too).
       const failures = await authFailures(request);
       if (failures.isAllowed || !failures.isExceeded) return undefined;

@@ -161,6 +161,32 @@ describe('the failed-authentication limit per address', () => {
   });
 });
 
+describe('the failed-authentication limit, window by window', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ authFailuresPerMinute: 2, rateLimitWindowMs: 1000 });
+  });
+  afterAll(() => t.close());
+
+  it('refuses the address until its window ends, then counts its failures afresh', async () => {
+    const good = await t.bearer('acme');
+    const wrong = `Bearer ogk_${'C'.repeat(43)}`;
+    const address = '203.0.113.20';
+    // Requests from an address that never failed are served as usual.
+    expect((await restGet(t.app, good, address)).statusCode).toBe(200);
+    expect((await restGet(t.app, wrong, address)).statusCode).toBe(401);
+    expect((await restGet(t.app, wrong, address)).statusCode).toBe(401);
+    expect((await restGet(t.app, wrong, address)).statusCode).toBe(429);
+    expect((await restGet(t.app, good, address)).statusCode).toBe(429);
+    expect((await gql(t.app, good, address)).statusCode).toBe(429);
+    await sleep(1100);
+    expect((await restGet(t.app, good, address)).statusCode).toBe(200);
+    expect((await restGet(t.app, wrong, address)).statusCode).toBe(401);
+    expect((await restGet(t.app, wrong, address)).statusCode).toBe(401);
+    expect((await restGet(t.app, good, address)).statusCode).toBe(429);
+  });
+});
+
 describe('the failed-authentication limit under concurrency', () => {
   let t: TestApp;
   beforeAll(async () => {
