@@ -149,9 +149,10 @@ export interface RateLimits {
  * address's failures, so every request reads its counter.
  *
  * It holds at most `capacity` addresses. When a failure finds it full of
- * addresses still in their window, it stops answering "none" for one window
- * (every request reads its counter again), so that no address's failures are
- * ever overlooked.
+ * addresses still in their window, it stops answering "none" (every request
+ * reads its counter again) until a whole window has passed with no failure,
+ * so that no address's failures are ever overlooked, and a flood of failing
+ * addresses costs no more than one pass over it.
  */
 export class RecentFailures {
   private readonly until = new Map<string, number>();
@@ -164,15 +165,19 @@ export class RecentFailures {
 
   /** Records a failure of `address` at `now` (ms). */
   add(address: string, now: number): void {
+    // Every counter is read until a window after the last failure nobody recorded.
+    if (now < this.readAllUntil) {
+      this.readAllUntil = now + this.windowMs;
+      return;
+    }
     if (!this.until.has(address) && this.until.size >= this.capacity) {
+      // At most once per filling up: after a window of reading everything, every entry has ended.
       for (const [known, until] of this.until) if (until <= now) this.until.delete(known);
       if (this.until.size >= this.capacity) {
         this.readAllUntil = now + this.windowMs;
         return;
       }
     }
-    // Re-inserted, so that the map stays in order of last failure.
-    this.until.delete(address);
     this.until.set(address, now + this.windowMs);
   }
 

@@ -30,17 +30,21 @@ describe('RecentFailures', () => {
     expect(recent.mayHaveFailed('unknown', 1200)).toBe(false);
   });
 
-  it('answers "may have failed" for every address for a window when full of live ones, overlooking none', () => {
+  it('answers "may have failed" for every address while full of live ones, until a window passes with no failure', () => {
     const recent = new RecentFailures(2, 1000);
     recent.add('a', 0);
     recent.add('b', 0);
     recent.add('c', 100); // no room: c is not recorded, so nobody may be skipped
     expect(recent.mayHaveFailed('c', 100)).toBe(true);
     expect(recent.mayHaveFailed('anyone', 1099)).toBe(true);
-    // After that window, a and b have ended too, and addresses are told apart again.
-    expect(recent.mayHaveFailed('anyone', 1100)).toBe(false);
-    recent.add('c', 1100);
-    expect(recent.mayHaveFailed('c', 1100)).toBe(true);
-    expect(recent.mayHaveFailed('anyone', 1100)).toBe(false);
+    recent.add('d', 900); // not recorded either: reading everything lasts a window past it
+    expect(recent.mayHaveFailed('d', 1899)).toBe(true);
+    expect(recent.mayHaveFailed('anyone', 1899)).toBe(true);
+    // Then every failure counted so far has ended, and addresses are told apart again.
+    expect(recent.mayHaveFailed('anyone', 1900)).toBe(false);
+    recent.add('e', 1900);
+    expect(recent.mayHaveFailed('e', 1900)).toBe(true);
+    expect(recent.mayHaveFailed('a', 1900)).toBe(false);
+    expect(recent.mayHaveFailed('anyone', 1900)).toBe(false);
   });
 });
