@@ -100,8 +100,13 @@ describe('orders connection', () => {
   it('pages with cursors across concurrent inserts without skipping or repeating a row', async () => {
     const cctx = await t.app.services.auth.authenticate(await t.bearer('pager'));
     const make = () => createOrder(t.app.services.orders, cctx, { customer_id: 'p', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
-    const original: string[] = [];
-    for (let i = 0; i < 7; i++) original.unshift((await make()).id);
+    const made: { id: string; createdAt: Date }[] = [];
+    for (let i = 0; i < 7; i++) made.push(await make());
+    // The list's order: newest first, and by id within one millisecond (two creates can share one,
+    // and ids are not monotonic within it), so not always the reverse of the creation order.
+    const original = made
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
+      .map((order) => order.id);
     const pagerAuth = await t.bearer('pager');
 
     const seen: string[] = [];
