@@ -144,8 +144,8 @@ export interface RateLimits {
  * one window: the counter's own window started at or before its first
  * failure, so it ends no later). It only serves the in-memory counters, which
  * are this process's own: an address not in here has no failures counted,
- * and reading its counter (about a third of the promises a REST request
- * makes) can be skipped. With Redis, another process may have counted an
+ * and reading its counter (5 of the 33 promises a REST create made) can be
+ * skipped. With Redis, another process may have counted an
  * address's failures, so every request reads its counter.
  *
  * It holds at most `capacity` addresses. When a failure finds it full of
