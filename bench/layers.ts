@@ -24,7 +24,8 @@
  * for good (MikroORM's AsyncLocalStorage), as it does in `serve`, so each
  * promise here also pays for them.
  *
- * Settings: BENCH_ROUNDS (5), BENCH_CREATES (4000 per round).
+ * Settings: BENCH_ROUNDS (5), BENCH_CREATES (4000 per round), BENCH_TOP (0: when
+ * set, the N functions that allocate the most per create are listed per transport).
  */
 import { createHook } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +41,7 @@ import { log, median, round1, round2 } from './util';
 
 const rounds = intEnv('BENCH_ROUNDS', 5, 1, 50);
 const creates = intEnv('BENCH_CREATES', 4000, 100, 1_000_000);
+const top = intEnv('BENCH_TOP', 0, 0, 200);
 const WARMUP = 5000;
 
 const requests = path.join(ROOT, 'bench/side-by-side/requests');
@@ -60,10 +62,20 @@ type Transport = keyof typeof bodies;
 interface SampledNode {
   selfSize: number;
   children: SampledNode[];
+  callFrame: { functionName: string; url: string; lineNumber: number };
 }
 /** Bytes a sampling heap profile's tree holds, its node and all below. */
 const allocated = (node: SampledNode): number =>
   node.children.reduce((sum, child) => sum + allocated(child), node.selfSize);
+/** Bytes allocated by each function itself (not its callees), keyed by name and place. */
+function bySite(node: SampledNode, sites = new Map<string, number>()): Map<string, number> {
+  const { functionName, url, lineNumber } = node.callFrame;
+  const place = url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(src|bench)\//, '$1/');
+  const key = `${functionName || '(anonymous)'} ${place}:${lineNumber + 1}`;
+  sites.set(key, (sites.get(key) ?? 0) + node.selfSize);
+  for (const child of node.children) bySite(child, sites);
+  return sites;
+}
 
 async function main(): Promise<void> {
   const db = await openDatabase({ kind: 'embedded', dataDir: null });
@@ -129,6 +141,14 @@ async function main(): Promise<void> {
     for (let i = 0; i < sampled; i++) await send(transport);
     const { profile } = await session.post('HeapProfiler.stopSampling');
     const bytes = allocated(profile.head) / sampled;
+    if (top > 0) {
+      const sites = [...bySite(profile.head)].sort((a, b) => b[1] - a[1]).slice(0, top);
+      console.log(
+        `\n${transport}: bytes allocated per create by the ${top} functions that allocate the most`,
+      );
+      for (const [site, size] of sites)
+        console.log(`${String(Math.round(size / sampled)).padStart(7)}  ${site}`);
+    }
 
     results[transport] = { promises: promises / counted, bytes, cpu: median(cpuRounds), cpuRounds };
     log(`bench:layers: ${transport} done`);
