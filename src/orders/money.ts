@@ -66,11 +66,50 @@ export const MAX_AMOUNT_LENGTH = 64;
  * `1.5` in JPY or `9.999` in USD is rejected rather than rounded.
  */
 export function parseAmount(value: number | string, currency: Currency): ParsedAmount {
+  // String() gives the shortest decimal that reads back as this double, which
+  // is the literal the caller wrote for every amount within the 15-digit cap.
+  const text = typeof value === 'number' ? String(value) : value;
+  // Nearly every amount is plain decimal text: read it as text, digit by digit.
+  // Signs, exponents and anything unusual take the general path through Big.
+  const plain = text.length <= MAX_AMOUNT_LENGTH ? PLAIN_DECIMAL.exec(text) : null;
+  if (plain) return parsePlainDecimal(plain[1] ?? '0', plain[2] ?? '', currency);
+  return parseGeneralAmount(value, currency);
+}
+
+/** Unsigned decimal text with no exponent: whole digits, then optional fraction digits. */
+const PLAIN_DECIMAL = /^(\d+)(?:\.(\d+))?$/;
+
+/** `whole.fraction` (digits only) in minor units, with the same answers as the general path. */
+function parsePlainDecimal(whole: string, fraction: string, currency: Currency): ParsedAmount {
+  const kept = fraction.slice(0, currency.exponent);
+  // Digits past the currency's exponent are allowed only as zeros: the value is still exact.
+  for (let i = kept.length; i < fraction.length; i++) {
+    if (fraction.charCodeAt(i) !== 48) return tooManyDecimals(currency);
+  }
+  const minor = BigInt(whole + kept.padEnd(currency.exponent, '0'));
+  if (minor > MAX_MINOR_UNITS) return tooLarge(currency);
+  return { ok: true, minor };
+}
+
+function tooManyDecimals(currency: Currency): ParsedAmount {
+  return {
+    ok: false,
+    message:
+      currency.exponent === 0
+        ? `must be a whole number in ${currency.code}`
+        : `must have at most ${currency.exponent} decimal places in ${currency.code}`,
+  };
+}
+
+function tooLarge(currency: Currency): ParsedAmount {
+  return { ok: false, message: `must be at most ${formatMinor(MAX_MINOR_UNITS, currency)}` };
+}
+
+/** Any amount `parseAmount` accepts, read through Big (exponents, signs, non-finite numbers). */
+function parseGeneralAmount(value: number | string, currency: Currency): ParsedAmount {
   let amount: Big;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return { ok: false, message: 'must be a finite number' };
-    // String() gives the shortest decimal that reads back as this double, which
-    // is the literal the caller wrote for every amount within the 15-digit cap.
     amount = new Big(String(value));
   } else {
     if (value.length > MAX_AMOUNT_LENGTH)
@@ -81,19 +120,9 @@ export function parseAmount(value: number | string, currency: Currency): ParsedA
   }
   if (amount.lt(0)) return { ok: false, message: 'must be 0 or more' };
   const scaled = amount.times(new Big(10).pow(currency.exponent));
-  if (!scaled.eq(scaled.round(0, Big.roundDown))) {
-    return {
-      ok: false,
-      message:
-        currency.exponent === 0
-          ? `must be a whole number in ${currency.code}`
-          : `must have at most ${currency.exponent} decimal places in ${currency.code}`,
-    };
-  }
+  if (!scaled.eq(scaled.round(0, Big.roundDown))) return tooManyDecimals(currency);
   const minor = BigInt(scaled.toFixed(0));
-  if (minor > MAX_MINOR_UNITS) {
-    return { ok: false, message: `must be at most ${formatMinor(MAX_MINOR_UNITS, currency)}` };
-  }
+  if (minor > MAX_MINOR_UNITS) return tooLarge(currency);
   return { ok: true, minor };
 }
 

@@ -233,6 +233,65 @@ describe('parseAmount', () => {
       expect(parseAmount(1e21, USD)).toEqual({ ok: false, message: 'must be at most 9999999999999.99' });
     });
   });
+
+  // Plain decimal text is read digit by digit; everything else through Big. Both must answer alike.
+  it('answers as exact decimal arithmetic (Big) does, for strings and numbers of every shape', () => {
+    const reference = (value: number | string, cur: Currency) => {
+      const text = String(value);
+      if (typeof value === 'number' && !Number.isFinite(value))
+        return { ok: false, message: 'must be a finite number' };
+      if (text.length > 64)
+        return { ok: false, message: 'must be a decimal number of at most 64 characters' };
+      if (typeof value === 'string' && !/^-?\d+(\.\d+)?$/.test(text))
+        return { ok: false, message: 'must be a decimal number such as "99.00"' };
+      const amount = new Big(text);
+      if (amount.lt(0)) return { ok: false, message: 'must be 0 or more' };
+      const scaled = amount.times(10 ** cur.exponent);
+      if (!scaled.eq(scaled.round(0, Big.roundDown))) {
+        return {
+          ok: false,
+          message:
+            cur.exponent === 0
+              ? `must be a whole number in ${cur.code}`
+              : `must have at most ${cur.exponent} decimal places in ${cur.code}`,
+        };
+      }
+      const minor = BigInt(scaled.toFixed(0));
+      return minor > MAX_MINOR_UNITS
+        ? { ok: false, message: `must be at most ${formatMinor(MAX_MINOR_UNITS, cur)}` }
+        : { ok: true, minor };
+    };
+    const digits = (minLength: number, maxLength: number) =>
+      fc.string({ unit: fc.constantFrom(...'0123456789'), minLength, maxLength });
+    const decimal = fc
+      .tuple(fc.constantFrom('', '-'), digits(1, 20), fc.option(digits(1, 8)))
+      .map(([sign, whole, fraction]) => `${sign}${whole}${fraction === null ? '' : `.${fraction}`}`);
+    const odd = fc.constantFrom(
+      '',
+      '.5',
+      '5.',
+      '1e5',
+      '+1',
+      ' 1',
+      '1.5.0',
+      '0x10',
+      '١٢',
+      '9'.repeat(65),
+      `1.${'0'.repeat(62)}`,
+    );
+    const number = fc.oneof(
+      fc.double(),
+      fc.integer(),
+      fc.nat(10_000_000).map((cents) => cents / 100),
+      fc.nat(10_000_000).map((mills) => mills / 1000),
+    );
+    fc.assert(
+      fc.property(fc.oneof(decimal, odd, number), fc.constantFrom(USD, JPY, KWD, IDR), (value, cur) => {
+        expect(parseAmount(value, cur)).toEqual(reference(value, cur));
+      }),
+      { numRuns: 5000 },
+    );
+  });
 });
 
 describe('formatMinor', () => {
