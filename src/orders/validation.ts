@@ -159,18 +159,39 @@ export function findUnstorableText(
   path: (string | number)[],
   found: FieldError[] = [],
 ): FieldError[] {
-  const bad = (text: string) => text.includes('\u0000') || !text.isWellFormed();
+  // Nearly every request has none: a walk that allocates nothing answers that, and only a
+  // request with some is walked again to name their paths.
+  if (!holdsUnstorableText(value)) return found;
   if (typeof value === 'string') {
-    if (bad(value)) found.push({ path, message: 'must not contain NUL characters or unpaired surrogates' });
+    if (isUnstorable(value))
+      found.push({ path, message: 'must not contain NUL characters or unpaired surrogates' });
   } else if (Array.isArray(value)) {
     value.forEach((entry, index) => findUnstorableText(entry, [...path, index], found));
   } else if (typeof value === 'object' && value !== null && !isExactNumber(value)) {
     for (const [key, entry] of Object.entries(value)) {
-      if (bad(key)) found.push({ path, message: 'has a key with NUL characters or unpaired surrogates' });
+      if (isUnstorable(key))
+        found.push({ path, message: 'has a key with NUL characters or unpaired surrogates' });
       findUnstorableText(entry, [...path, key], found);
     }
   }
   return found;
+}
+
+const isUnstorable = (text: string) => text.includes('\u0000') || !text.isWellFormed();
+
+/** Whether any string or key in `value` is unstorable (see `findUnstorableText`); allocates nothing. */
+function holdsUnstorableText(value: unknown): boolean {
+  if (typeof value === 'string') return isUnstorable(value);
+  if (typeof value !== 'object' || value === null || isExactNumber(value)) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (holdsUnstorableText(value[i])) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (isUnstorable(key) || holdsUnstorableText((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
 }
 
 function describeSchemaError(error: ErrorObject): FieldError {
