@@ -68,8 +68,9 @@ const withMetadata = (record: SelectedOrder): OrderWithItems => ({
 function insertParameters({ workspaceId, day, order, items }: NewOrder): { whole: Order; params: unknown[] } {
   const whole = toOrder({ ...order, orderNumber: '' }, items);
   // In the order of the statement's placeholders (see INSERT_ORDER_CTES).
+  // Times as ISO text: what pg would write for a Date, without its local-time formatting.
   const params = [
-    order.updatedAt,
+    order.updatedAt.toISOString(),
     order.id,
     JSON.stringify(items),
     workspaceId,
@@ -89,7 +90,7 @@ function insertParameters({ workspaceId, day, order, items }: NewOrder): { whole
     order.notes ?? null,
     json(order.metadata),
     json(order.statusHistory),
-    order.createdAt,
+    order.createdAt.toISOString(),
   ];
   return { whole, params };
 }
