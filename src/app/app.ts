@@ -51,6 +51,7 @@ import { registerJsonBodyParser } from './json-body';
 import { restErrorHandler, restNotFoundHandler } from '../rest/error-handler';
 import { healthRoutes } from '../rest/health.routes';
 import { ordersRoutes } from '../rest/orders.routes';
+import { routeUrl } from './route-url';
 
 export interface Services {
   orders: OrderService;
@@ -84,7 +85,7 @@ const GRAPHQL_PATH = '/graphql';
 
 /** Each transport maps its errors in one place: GraphQL's refusals are GraphQL responses, everything else the REST envelope. */
 function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const path = request.routeOptions.url ?? request.url.split('?', 1)[0];
+  const path = routeUrl(request) ?? request.url.split('?', 1)[0];
   if (path === GRAPHQL_PATH) graphqlErrorHandler(error, request, reply);
   else restErrorHandler(error, request, reply);
 }

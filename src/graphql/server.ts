@@ -20,6 +20,7 @@ import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError } fro
 import { jitExecution } from './jit-executor';
 import { oneCallAtATime } from './one-call-at-a-time';
 import { type GraphQLRequestHooks, type RequestHooks, requestHooksPlugin } from './request-hooks';
+import { routeUrl } from '../app/route-url';
 
 /** A subscription sent over HTTP is refused before it runs: subscriptions need the WebSocket (subscriptions.ts). */
 const subscriptionsOverWebSocketOnly: GraphQLRequestHooks<GraphQLContext> = () => refuseSubscriptions;
@@ -115,7 +116,7 @@ export async function registerGraphQL(
   // Callback style, because every request of the app passes here: an async hook would cost the
   // REST routes two promises each for nothing.
   app.addHook('onRequest', (request, reply, done) => {
-    if (request.routeOptions.url !== GRAPHQL_PATH || (request.method !== 'POST' && request.method !== 'GET'))
+    if (routeUrl(request) !== GRAPHQL_PATH || (request.method !== 'POST' && request.method !== 'GET'))
       return done();
     // A WebSocket (subscriptions) authenticates in its connection_init message instead: see subscriptions.ts.
     if (request.ws) return done();
@@ -189,7 +190,7 @@ function errorsAndStatus(app: FastifyInstance): GraphQLRequestHooks<GraphQLConte
 function limitResponseSize(app: FastifyInstance, maxBytes: number): void {
   app.addHook('onSend', (request, reply, payload, done) => {
     if (
-      request.routeOptions.url !== GRAPHQL_PATH ||
+      routeUrl(request) !== GRAPHQL_PATH ||
       typeof payload !== 'string' ||
       payload.length <= maxBytes / 3
     )

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { redactUrl } from './logger';
 import type { Metrics } from './metrics';
 import type { RequestTelemetry } from './request-telemetry';
+import { routeUrl } from '../app/route-url';
 
 export interface HttpTelemetryOptions {
   metrics: Metrics;
@@ -34,7 +35,7 @@ export function registerHttpTelemetry(app: FastifyInstance, { metrics, graphqlPa
   });
 
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
-    const route = request.routeOptions.url ?? UNMATCHED;
+    const route = routeUrl(request) ?? UNMATCHED;
     const status = reply.statusCode;
     const latencyMs = reply.elapsedTime;
     const telemetry = request.telemetry;

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { LOOPBACK, readDevelopmentKey } from '../app/development-key';
 import { ASSET_PREFIX, PLAYGROUND_CSP, PLAYGROUND_CSS, PLAYGROUND_SCRIPT, playgroundHtml } from './playground.page';
+import { routeUrl } from '../app/route-url';
 
 export interface PlaygroundOptions {
   /** The GraphQL endpoint the page talks to. */
@@ -80,7 +81,7 @@ export function registerPlayground(app: FastifyInstance, options: PlaygroundOpti
   // Callback style, because every request of the app passes here. A browser's page is the answer
   // itself, so `done` is not called then (Fastify's way to respond from a callback hook).
   app.addHook('onRequest', (request, reply, done) => {
-    if (request.method !== 'GET' || request.routeOptions.url !== options.endpoint) return done();
+    if (request.method !== 'GET' || routeUrl(request) !== options.endpoint) return done();
     if (!prefersHtml(request.headers.accept)) return done();
     sendPage(request, reply).catch(done);
   });

@@ -10,6 +10,7 @@ import { ErrorCode } from '../errors/app-error';
 import { containsExactNumber, stringifyJson } from '../shared/exact-json';
 import { errorCodes } from './openapi';
 import { ErrorEnvelope, ListOrdersQuery, OrderEnvelope, OrderListEnvelope } from './schemas';
+import { routeUrl } from '../app/route-url';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -94,7 +95,7 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
         Array.isArray(key) ? key.join(', ') : key,
       );
       if (replayed) reply.header('idempotent-replayed', 'true');
-      reply.header('location', `${request.routeOptions.url}/${order.id}`);
+      reply.header('location', `${routeUrl(request)}/${order.id}`);
       return reply.status(201).send({ success: true, data: toRestOrder(order) });
     },
   );

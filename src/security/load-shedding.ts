@@ -12,6 +12,7 @@
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../errors/app-error';
+import { routeUrl } from '../app/route-url';
 
 export interface LoadSheddingOptions {
   /** 0 turns shedding off. */
@@ -24,7 +25,7 @@ export interface LoadSheddingOptions {
 const RETRY_AFTER_SECONDS = 2;
 
 function isShed(request: FastifyRequest, graphqlPath: string): boolean {
-  const path = request.routeOptions.url ?? request.url.split('?', 1)[0] ?? '';
+  const path = routeUrl(request) ?? request.url.split('?', 1)[0] ?? '';
   return path === graphqlPath || path === '/api' || path.startsWith('/api/');
 }
 

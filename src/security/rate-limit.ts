@@ -30,6 +30,7 @@ import { bearerToken, hashApiKey, looksLikeApiKey } from '../auth/api-key';
 import { ConfigError } from '../config/config';
 import { AppError, ErrorCode } from '../errors/app-error';
 import type { FailedAuthenticationCounter } from './request-authentication';
+import { routeUrl } from '../app/route-url';
 
 export interface RateLimitOptions {
   /** Requests per key (or per address without a key) per window. */
@@ -52,7 +53,7 @@ const LOCAL_CACHE_ENTRIES = 100_000;
 type Scope = 'api' | 'graphql';
 
 function scopeOf(request: FastifyRequest, graphqlPath: string): Scope | undefined {
-  const route = request.routeOptions.url;
+  const route = routeUrl(request);
   if (route === graphqlPath) return 'graphql';
   // Unmatched URLs under /api (404s) are counted too: probing costs like any request.
   const path = route ?? request.url.split('?', 1)[0] ?? '';

@@ -1,0 +1,22 @@
+import type { FastifyRequest } from 'fastify';
+
+const ROUTE_URL = Symbol('routeUrl');
+type WithRouteUrl = FastifyRequest & { [ROUTE_URL]?: string | null };
+
+/**
+ * The URL pattern of the route a request matched (`/api/orders/:id`), or
+ * `undefined` when none did (a 404).
+ *
+ * Fastify's `request.routeOptions` builds a new object of thirteen fields on
+ * every read, and the gateway's hooks ask for the route's URL about eight
+ * times per request (security headers, load shedding, rate limits, GraphQL
+ * authentication, the response-size limit, telemetry…). Here it is read once
+ * per request and kept on the request.
+ */
+export function routeUrl(request: FastifyRequest): string | undefined {
+  const known = (request as WithRouteUrl)[ROUTE_URL];
+  if (known !== undefined) return known ?? undefined;
+  const url = request.routeOptions.url;
+  (request as WithRouteUrl)[ROUTE_URL] = url ?? null;
+  return url;
+}
