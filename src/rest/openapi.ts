@@ -18,6 +18,7 @@ import { ErrorCode } from '../errors/app-error';
 import { HTTP_STATUS } from './error-handler';
 import { LOOPBACK, readDevelopmentKey } from '../app/development-key';
 import { ErrorEnvelope } from './schemas';
+import { registerDocsSecurityHeaders } from '../security/headers';
 import {
   COMMON_HEADERS,
   RETRY_AFTER,
@@ -266,26 +267,30 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
 
   app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(fastifySwaggerUi, {
-    routePrefix: DOCS_PREFIX,
-    uiConfig: {
-      docExpansion: 'list',
-      deepLinking: true,
-      persistAuthorization: false,
-      ...(options.developmentKeyDir ? { onComplete: PREAUTHORIZE } : {}),
-    },
-  });
-  const keyDir = options.developmentKeyDir;
-  if (keyDir) {
-    // The development key is only ever given to a browser on this machine.
-    app.get(`${DOCS_PREFIX}/development-key`, { schema: { hide: true } }, async (request, reply) => {
-      const key = LOOPBACK.has(request.ip) ? await readDevelopmentKey(keyDir) : undefined;
-      void reply.header('cache-control', 'no-store');
-      if (!key)
-        return reply
-          .status(404)
-          .send({ success: false, error: { code: 'NOT_FOUND', message: 'No development key here' } });
-      return { key };
+  // Swagger UI's routes in a plugin of their own, with Helmet and its page's policy for them only.
+  await app.register(async (docs) => {
+    await registerDocsSecurityHeaders(docs);
+    await docs.register(fastifySwaggerUi, {
+      routePrefix: DOCS_PREFIX,
+      uiConfig: {
+        docExpansion: 'list',
+        deepLinking: true,
+        persistAuthorization: false,
+        ...(options.developmentKeyDir ? { onComplete: PREAUTHORIZE } : {}),
+      },
     });
-  }
+    const keyDir = options.developmentKeyDir;
+    if (keyDir) {
+      // The development key is only ever given to a browser on this machine.
+      docs.get(`${DOCS_PREFIX}/development-key`, { schema: { hide: true } }, async (request, reply) => {
+        const key = LOOPBACK.has(request.ip) ? await readDevelopmentKey(keyDir) : undefined;
+        void reply.header('cache-control', 'no-store');
+        if (!key)
+          return reply
+            .status(404)
+            .send({ success: false, error: { code: 'NOT_FOUND', message: 'No development key here' } });
+        return { key };
+      });
+    }
+  });
 }
