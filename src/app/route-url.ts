@@ -11,7 +11,9 @@ type WithRouteUrl = FastifyRequest & { [ROUTE_URL]?: string | null };
  * every read, and the gateway's hooks ask for the route's URL about eight
  * times per request (security headers, load shedding, rate limits, GraphQL
  * authentication, the response-size limit, telemetry…). Here it is read once
- * per request and kept on the request.
+ * per request and kept on the request. So a handler that hands its request
+ * to the not-found handler (`reply.callNotFound()`, the playground's unknown
+ * assets) is still counted under its own route, with its 404 status.
  */
 export function routeUrl(request: FastifyRequest): string | undefined {
   const known = (request as WithRouteUrl)[ROUTE_URL];
