@@ -25,7 +25,11 @@
  * promise here also pays for them.
  *
  * Settings: BENCH_ROUNDS (5), BENCH_CREATES (4000 per round), BENCH_TOP (0: when
- * set, the N functions that allocate the most per create are listed per transport).
+ * set, the N functions that allocate the most per create are listed per transport),
+ * BENCH_SERVICE (`stored`, the default, as above; `real`: every create is a real
+ * one, validated and written, so the service's and the driver's own work count
+ * too; on the embedded database, whose engine then runs in this process, or
+ * with DATABASE_URL on a throwaway database of that server).
  */
 import { createHook } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
@@ -34,14 +38,16 @@ import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { buildApp } from '../src/app/app';
 import { loadConfig } from '../src/config/config';
-import { openDatabase } from '../src/db/database';
+import { databaseTarget, openDatabase } from '../src/db/database';
+import { Client } from 'pg';
 import { renderTable } from './report';
-import { intEnv, ROOT } from './settings';
+import { choiceEnv, intEnv, ROOT } from './settings';
 import { log, median, round1, round2 } from './util';
 
 const rounds = intEnv('BENCH_ROUNDS', 5, 1, 50);
 const creates = intEnv('BENCH_CREATES', 4000, 100, 1_000_000);
 const top = intEnv('BENCH_TOP', 0, 0, 200);
+const service = choiceEnv('BENCH_SERVICE', ['stored', 'real'] as const, 'stored');
 const WARMUP = 5000;
 
 const requests = path.join(ROOT, 'bench/side-by-side/requests');
@@ -77,15 +83,36 @@ function bySite(node: SampledNode, sites = new Map<string, number>()): Map<strin
   return sites;
 }
 
+/** `DATABASE_URL` (real service only): a throwaway database on that server, dropped at the end. */
+async function throwawayDatabase(serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `bench_layers_${randomBytes(6).toString('hex')}`;
+  const admin = async (statement: string) => {
+    const client = new Client({ connectionString: serverUrl, connectionTimeoutMillis: 10_000 });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`drop database if exists ${name} with (force)`) };
+}
+
 async function main(): Promise<void> {
-  const db = await openDatabase({ kind: 'embedded', dataDir: null });
-  await db.migrate();
+  const server = service === 'real' ? process.env.DATABASE_URL?.trim() : undefined;
+  const throwaway = server ? await throwawayDatabase(server) : undefined;
   const config = loadConfig({
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
     METRICS_TOKEN: randomBytes(16).toString('hex'),
     RATE_LIMIT_PER_MINUTE: '1000000',
+    ...(throwaway ? { DATABASE_URL: throwaway.url } : {}),
   });
+  const db = await openDatabase(throwaway ? databaseTarget(config) : { kind: 'embedded', dataDir: null });
+  await db.migrate();
   const app = await buildApp({ config: { ...config, maxEventLoopDelayMs: 0 }, db });
   await app.services.auth.createWorkspace('layers', 'UTC');
   const authorization = `Bearer ${(await app.services.auth.createApiKey('layers')).key}`;
@@ -100,11 +127,13 @@ async function main(): Promise<void> {
     if (response.statusCode >= 300 || response.body.includes('"errors"'))
       throw new Error(`${transport} create answered ${response.statusCode}: ${response.body.slice(0, 300)}`);
   };
-  // The first create is stored; every later one answers with its result: what remains is the gateway's own work.
-  const orders = app.services.orders;
-  const create = orders.createOrderExactlyOnce.bind(orders);
-  let stored: ReturnType<typeof create> | undefined;
-  orders.createOrderExactlyOnce = (...args) => (stored ??= create(...args));
+  if (service === 'stored') {
+    // The first create is stored; every later one answers with its result: what remains is the gateway's own work.
+    const orders = app.services.orders;
+    const create = orders.createOrderExactlyOnce.bind(orders);
+    let stored: ReturnType<typeof create> | undefined;
+    orders.createOrderExactlyOnce = (...args) => (stored ??= create(...args));
+  }
   for (const transport of ['rest', 'graphql'] as const) await send(transport);
 
   const session = new Session();
@@ -156,6 +185,7 @@ async function main(): Promise<void> {
   session.disconnect();
   await app.close();
   await db.close();
+  await throwaway?.drop();
 
   const { rest, graphql } = results;
   const rows = [
@@ -176,7 +206,7 @@ async function main(): Promise<void> {
     ],
   ];
   console.log(
-    `\nbench:layers: creates through inject with the service answering a stored result (${rounds} rounds of ${creates})\n`,
+    `\nbench:layers: creates through inject, ${service === 'stored' ? 'the service answering a stored result' : `real creates on ${throwaway ? 'PostgreSQL' : 'the embedded database'}`} (${rounds} rounds of ${creates})\n`,
   );
   console.log(renderTable(rows, [false, true, true, true, false]));
 }
