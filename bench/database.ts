@@ -156,6 +156,17 @@ export async function checkDatabase(
   return { checks, ok: checks.every((check) => check.ok), orders, items };
 }
 
+/** Runs one statement (create or drop a database) on its own connection to `serverUrl`. */
+export async function adminStatement(serverUrl: string, statement: string): Promise<void> {
+  const client = new Client({ connectionString: serverUrl, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
 /** A throwaway database: a new one on the DATABASE_URL server (dropped at clean-up), or an embedded one in `tmp`. */
 export async function createBenchDatabase(
   tmp: string,
@@ -164,15 +175,7 @@ export async function createBenchDatabase(
   let sqlTarget: { url: string } | { dataDir: string };
   if (realPostgres) {
     const name = `bench_${randomBytes(6).toString('hex')}`;
-    const admin = async (statement: string) => {
-      const client = new Client({ connectionString: settings.databaseUrl, connectionTimeoutMillis: 10_000 });
-      await client.connect();
-      try {
-        await client.query(statement);
-      } finally {
-        await client.end();
-      }
-    };
+    const admin = (statement: string) => adminStatement(settings.databaseUrl as string, statement);
     await admin(`create database ${name}`);
     onCleanup(`drop database ${name}`, () => admin(`drop database if exists ${name} with (force)`));
     const url = new URL(settings.databaseUrl as string);

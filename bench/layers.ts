@@ -39,7 +39,7 @@ import path from 'node:path';
 import { buildApp } from '../src/app/app';
 import { loadConfig } from '../src/config/config';
 import { databaseTarget, openDatabase } from '../src/db/database';
-import { Client } from 'pg';
+import { adminStatement } from './database';
 import { renderTable } from './report';
 import { choiceEnv, intEnv, ROOT } from './settings';
 import { log, median, round1, round2 } from './util';
@@ -86,15 +86,7 @@ function bySite(node: SampledNode, sites = new Map<string, number>()): Map<strin
 /** `DATABASE_URL` (real service only): a throwaway database on that server, dropped at the end. */
 async function throwawayDatabase(serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `bench_layers_${randomBytes(6).toString('hex')}`;
-  const admin = async (statement: string) => {
-    const client = new Client({ connectionString: serverUrl, connectionTimeoutMillis: 10_000 });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = (statement: string) => adminStatement(serverUrl, statement);
   await admin(`create database ${name}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;

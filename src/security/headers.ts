@@ -95,8 +95,8 @@ export function withSecurityHeaders(handler: ErrorHandler): ErrorHandler {
 }
 
 /**
- * The API's headers on every response but Swagger UI's (`registerDocsSecurityHeaders`).
- * Call it before the routes: its hooks reach only the routes registered after it.
+ * The API's headers on every response but Swagger UI's (`registerDocsSecurityHeaders`),
+ * and `Cache-Control: no-store` on `/api` and `/graphql`. Call it before the routes.
  */
 export async function registerSecurityHeaders(
   app: FastifyInstance,
