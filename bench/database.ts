@@ -156,7 +156,7 @@ export async function checkDatabase(
   return { checks, ok: checks.every((check) => check.ok), orders, items };
 }
 
-/** Runs one statement (create or drop a database) on its own connection to `serverUrl`. */
+/** Runs one statement (create or drop a database, load a schema) on its own connection to `serverUrl`. */
 export async function adminStatement(serverUrl: string, statement: string): Promise<void> {
   const client = new Client({ connectionString: serverUrl, connectionTimeoutMillis: 10_000 });
   await client.connect();

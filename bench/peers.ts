@@ -27,7 +27,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
+import { adminStatement } from './database';
 import { abort, cleanUp, createBenchKey, onCleanup, prepareGatewayCommand } from './processes';
 import { HOST, ROOT } from './settings';
 import { log, runCommand } from './util';
@@ -36,15 +36,7 @@ const HARNESS = path.join(__dirname, 'side-by-side');
 const PEERS = ['raw-fastify-pg', 'mercurius-jit'];
 const SERVER_URL = process.env.DATABASE_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/test';
 
-async function admin(statement: string, url = SERVER_URL): Promise<void> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
+const admin = (statement: string, url = SERVER_URL) => adminStatement(url, statement);
 
 /** A new database on the server, dropped when the run ends. */
 async function throwawayDatabase(prefix: string): Promise<string> {
