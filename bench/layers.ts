@@ -25,11 +25,13 @@
  * promise here also pays for them.
  *
  * Settings: BENCH_ROUNDS (5), BENCH_CREATES (4000 per round), BENCH_TOP (0: when
- * set, the N functions that allocate the most per create are listed per transport),
+ * set, the N functions that allocate the most per create, and the N places
+ * that make the most promises, are listed per transport),
  * BENCH_SERVICE (`stored`, the default, as above; `real`: every create is a real
  * one, validated and written, so the service's and the driver's own work count
  * too; on the embedded database, whose engine then runs in this process, or
- * with DATABASE_URL on a throwaway database of that server).
+ * with DATABASE_URL on a throwaway database of that server), EVENTS_OUTBOX
+ * (false: creates write no event; with BENCH_SERVICE=real, what the outbox costs).
  */
 import { createHook } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
@@ -93,6 +95,25 @@ async function throwawayDatabase(serverUrl: string): Promise<{ url: string; drop
   return { url: url.toString(), drop: () => admin(`drop database if exists ${name} with (force)`) };
 }
 
+/**
+ * Where a promise was made: the first frame of its stack outside Node's own
+ * code, this file and the built-ins' anonymous frames (`Promise.then`), as
+ * the package (or our file), line and function.
+ */
+function promiseSite(stack: string | undefined): string {
+  const frames = (stack ?? '').split('\n').slice(1);
+  const frame =
+    frames.find(
+      (line) => !line.includes('(node:') && !line.includes('(<anonymous>)') && !line.includes(__filename),
+    ) ?? '?';
+  return frame
+    .trim()
+    .replace(/^at /, '')
+    .split(`${ROOT}/`)
+    .join('')
+    .replace(/\(.*node_modules\//, '(');
+}
+
 async function main(): Promise<void> {
   const server = service === 'real' ? process.env.DATABASE_URL?.trim() : undefined;
   const throwaway = server ? await throwawayDatabase(server) : undefined;
@@ -101,6 +122,8 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     METRICS_TOKEN: randomBytes(16).toString('hex'),
     RATE_LIMIT_PER_MINUTE: '1000000',
+    // EVENTS_OUTBOX=false measures a create without its event (what the outbox costs).
+    ...(process.env.EVENTS_OUTBOX ? { EVENTS_OUTBOX: process.env.EVENTS_OUTBOX } : {}),
     ...(throwaway ? { DATABASE_URL: throwaway.url } : {}),
   });
   const db = await openDatabase(throwaway ? databaseTarget(config) : { kind: 'embedded', dataDir: null });
@@ -144,14 +167,25 @@ async function main(): Promise<void> {
     }
 
     let promises = 0;
+    const promiseSites = new Map<string, number>();
     const counter = createHook({
       init(_id, type) {
-        if (type === 'PROMISE') promises++;
+        if (type !== 'PROMISE') return;
+        promises++;
+        if (top > 0) {
+          const site = promiseSite(new Error().stack);
+          promiseSites.set(site, (promiseSites.get(site) ?? 0) + 1);
+        }
       },
     }).enable();
     const counted = 500;
     for (let i = 0; i < counted; i++) await send(transport);
     counter.disable();
+    if (top > 0) {
+      console.log(`\n${transport}: promises per create by where they are made (the ${top} commonest)`);
+      for (const [site, count] of [...promiseSites].sort((a, b) => b[1] - a[1]).slice(0, top))
+        console.log(`${(count / counted).toFixed(2).padStart(7)}  ${site}`);
+    }
 
     await session.post('HeapProfiler.startSampling', {
       samplingInterval: 4096,
