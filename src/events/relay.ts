@@ -168,19 +168,8 @@ export class EventRelay {
     claimed: readonly ClaimedEvent[],
   ): Promise<{ claimed: number; published: number }> {
     if (events.length === 0) return { claimed: 0, published: 0 };
-    const byOrder = new Map<string, ClaimedEvent[]>();
-    for (const event of events) byOrder.set(event.orderId, [...(byOrder.get(event.orderId) ?? []), event]);
-    const published = new Map<string, CloudEvent>();
-    await Promise.all(
-      [...byOrder.values()].map(async (chain) => {
-        for (const event of chain) {
-          const cloudEvent = toCloudEvent(event);
-          // The rest of a failed order's events wait behind it; they go out with it on a later round.
-          if (!(await this.publish(event, cloudEvent))) return;
-          published.set(event.position, cloudEvent);
-        }
-      }),
-    );
+    const published =
+      this.options.publishers.length === 0 ? this.nothingToPublish(events) : await this.publishEach(events);
     const done = events.flatMap((event) => published.get(event.position) ?? []);
     const deliveries = await this.options.store.markPublished(
       events.flatMap((event) => (published.has(event.position) ? [event.position] : [])),
@@ -204,6 +193,37 @@ export class EventRelay {
     return { claimed: new Set(claimed.map((event) => event.orderId)).size, published: done.length };
   }
 
+  /**
+   * Publishes each order's events in `sequence` order, orders in parallel;
+   * the rest of a failed order's events wait behind it, and go out with it on
+   * a later round. Returns what went out, by position.
+   */
+  private async publishEach(events: readonly ClaimedEvent[]): Promise<Map<string, CloudEvent>> {
+    const byOrder = new Map<string, ClaimedEvent[]>();
+    for (const event of events) byOrder.set(event.orderId, [...(byOrder.get(event.orderId) ?? []), event]);
+    const published = new Map<string, CloudEvent>();
+    await Promise.all(
+      [...byOrder.values()].map(async (chain) => {
+        for (const event of chain) {
+          const cloudEvent = toCloudEvent(event);
+          if (!(await this.publish(event, cloudEvent))) return;
+          published.set(event.position, cloudEvent);
+        }
+      }),
+    );
+    return published;
+  }
+
+  /**
+   * With no broker configured, every event "goes out" at once: it is marked
+   * published, and webhooks and subscribers take it from there. Synchronous,
+   * because a promise per event for nothing was most of what the relay cost a
+   * create (`npm run bench:layers`).
+   */
+  private nothingToPublish(events: readonly ClaimedEvent[]): Map<string, CloudEvent> {
+    return new Map(events.map((event) => [event.position, toCloudEvent(event)]));
+  }
+
   /** The claimable events, less any also handed over (its lease ran out before this round). */
   private async claim(handed: readonly ClaimedEvent[]): Promise<ClaimedEvent[]> {
     this.claimAsked = false;
@@ -215,7 +235,6 @@ export class EventRelay {
 
   /** Every publisher, in turn; true when all took it, false after giving the event back for a retry. */
   private async publish(event: ClaimedEvent, cloudEvent: CloudEvent): Promise<boolean> {
-    if (this.options.publishers.length === 0) return true;
     // stringifyJson: metadata's numbers beyond a double leave as the numbers they are (shared/exact-json.ts).
     const body = this.encoder.encode(stringifyJson(cloudEvent));
     for (const publisher of this.options.publishers) {

@@ -149,8 +149,13 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     const order = numbered(whole, row);
     if (!leased || !row) return { order };
     // The event as it is published: with the number and `updated_at` the statement gave the order.
-    const event = { ...events.numbered(created, order), position: row.eventPosition };
-    return { order, event: { ...event, workspaceId: newOrder.workspaceId, orderId: order.id } };
+    const event = {
+      ...events.numbered(created, order),
+      position: row.eventPosition,
+      workspaceId: newOrder.workspaceId,
+      orderId: order.id,
+    };
+    return { order, event };
   }
 
   /**
