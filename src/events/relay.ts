@@ -216,9 +216,9 @@ export class EventRelay {
 
   /**
    * With no broker configured, every event "goes out" at once: it is marked
-   * published, and webhooks and subscribers take it from there. Synchronous,
-   * because a promise per event for nothing was most of what the relay cost a
-   * create (`npm run bench:layers`).
+   * published, and webhooks and subscribers take it from there. Synchronous:
+   * the promises of a chain per order and a publish per event, for nothing,
+   * were 4 of the 6.4 that an event added to a create (`npm run bench:layers`).
    */
   private nothingToPublish(events: readonly ClaimedEvent[]): Map<string, CloudEvent> {
     return new Map(events.map((event) => [event.position, toCloudEvent(event)]));
