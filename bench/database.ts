@@ -167,6 +167,22 @@ export async function adminStatement(serverUrl: string, statement: string): Prom
   }
 }
 
+/** A new database `<prefix>_<random>` on the server at `serverUrl`: its URL, and how to drop it. */
+export async function throwawayServerDatabase(
+  serverUrl: string,
+  prefix: string,
+): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await adminStatement(serverUrl, `create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.toString(),
+    drop: () => adminStatement(serverUrl, `drop database if exists ${name} with (force)`),
+  };
+}
+
 /** A throwaway database: a new one on the DATABASE_URL server (dropped at clean-up), or an embedded one in `tmp`. */
 export async function createBenchDatabase(
   tmp: string,
@@ -174,15 +190,11 @@ export async function createBenchDatabase(
   let dbEnv: Record<string, string>;
   let sqlTarget: { url: string } | { dataDir: string };
   if (realPostgres) {
-    const name = `bench_${randomBytes(6).toString('hex')}`;
-    const admin = (statement: string) => adminStatement(settings.databaseUrl as string, statement);
-    await admin(`create database ${name}`);
-    onCleanup(`drop database ${name}`, () => admin(`drop database if exists ${name} with (force)`));
-    const url = new URL(settings.databaseUrl as string);
-    url.pathname = `/${name}`;
-    dbEnv = { DATABASE_URL: url.toString() };
-    sqlTarget = { url: url.toString() };
-    log(`bench: database ${name} on ${url.host}`);
+    const { name, url, drop } = await throwawayServerDatabase(settings.databaseUrl as string, 'bench');
+    onCleanup(`drop database ${name}`, drop);
+    dbEnv = { DATABASE_URL: url };
+    sqlTarget = { url };
+    log(`bench: database ${name} on ${new URL(url).host}`);
   } else {
     const dataDir = path.join(tmp, 'data');
     fs.mkdirSync(dataDir);

@@ -41,7 +41,7 @@ import path from 'node:path';
 import { buildApp } from '../src/app/app';
 import { loadConfig } from '../src/config/config';
 import { databaseTarget, openDatabase } from '../src/db/database';
-import { adminStatement } from './database';
+import { throwawayServerDatabase } from './database';
 import { renderTable } from './report';
 import { choiceEnv, intEnv, ROOT } from './settings';
 import { log, median, round1, round2 } from './util';
@@ -85,16 +85,6 @@ function bySite(node: SampledNode, sites = new Map<string, number>()): Map<strin
   return sites;
 }
 
-/** `DATABASE_URL` (real service only): a throwaway database on that server, dropped at the end. */
-async function throwawayDatabase(serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `bench_layers_${randomBytes(6).toString('hex')}`;
-  const admin = (statement: string) => adminStatement(serverUrl, statement);
-  await admin(`create database ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`drop database if exists ${name} with (force)`) };
-}
-
 /**
  * Where a promise was made: the first frame of its stack outside Node's own
  * code, this file and the built-ins' anonymous frames (`Promise.then`), as
@@ -116,7 +106,8 @@ function promiseSite(stack: string | undefined): string {
 
 async function main(): Promise<void> {
   const server = service === 'real' ? process.env.DATABASE_URL?.trim() : undefined;
-  const throwaway = server ? await throwawayDatabase(server) : undefined;
+  // `DATABASE_URL` (real service only): a throwaway database on that server, dropped at the end.
+  const throwaway = server ? await throwawayServerDatabase(server, 'bench_layers') : undefined;
   const config = loadConfig({
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',

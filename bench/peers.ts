@@ -27,7 +27,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { adminStatement } from './database';
+import { adminStatement, throwawayServerDatabase } from './database';
 import { abort, cleanUp, createBenchKey, onCleanup, prepareGatewayCommand } from './processes';
 import { HOST, ROOT } from './settings';
 import { log, runCommand } from './util';
@@ -36,16 +36,11 @@ const HARNESS = path.join(__dirname, 'side-by-side');
 const PEERS = ['raw-fastify-pg', 'mercurius-jit'];
 const SERVER_URL = process.env.DATABASE_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/test';
 
-const admin = (statement: string, url = SERVER_URL) => adminStatement(url, statement);
-
 /** A new database on the server, dropped when the run ends. */
 async function throwawayDatabase(prefix: string): Promise<string> {
-  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
-  await admin(`create database ${name}`);
-  onCleanup(`drop database ${name}`, () => admin(`drop database if exists ${name} with (force)`));
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
+  const { name, url, drop } = await throwawayServerDatabase(SERVER_URL, prefix);
+  onCleanup(`drop database ${name}`, drop);
+  return url;
 }
 
 async function installWhenMissing(): Promise<void> {
@@ -64,7 +59,7 @@ async function main(): Promise<number> {
 
   const peersDb = await throwawayDatabase('bench_peers');
   const schema = ['schema.sql', 'seed.sql'].map((file) => fs.readFileSync(path.join(HARNESS, file), 'utf8'));
-  await admin(`set client_min_messages = warning;\n${schema.join('\n')}`, peersDb);
+  await adminStatement(peersDb, `set client_min_messages = warning;\n${schema.join('\n')}`);
 
   const gatewayDb = await throwawayDatabase('bench_gateway');
   const auth = await createBenchKey(cli, { DATABASE_URL: gatewayDb }, { url: gatewayDb }, notes);
