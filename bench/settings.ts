@@ -8,6 +8,8 @@
  *   BENCH_WARMUP_SECONDS   unmeasured warm-up per path and target (default 2; 0 = none)
  *   BENCH_CONNECTIONS      concurrent connections (default 10)
  *   BENCH_RUNNER           dist (default: node dist/…, built first when stale) or swc (node -r @swc-node/register src/…)
+ *   BENCH_BASELINE         on (default) or off: off runs the gateway alone on a server too, every round
+ *                          its own (a soak: BENCH_BASELINE=off BENCH_PATHS=graphql-create BENCH_ROUNDS=60 BENCH_SECONDS=10)
  *   BENCH_BASELINE_MODE    single (default: key lookup, counter, order and items in one statement)
  *                          or tx (BEGIN, key lookup, the CTE statement, COMMIT: four round trips)
  *   BENCH_PATHS            comma list of rest-create,graphql-create,get,list (default: all)
@@ -53,6 +55,7 @@ export const settings = {
   warmupSeconds: intEnv('BENCH_WARMUP_SECONDS', 2, 0, 60),
   connections: intEnv('BENCH_CONNECTIONS', 10, 1, 256),
   runner: choiceEnv('BENCH_RUNNER', ['dist', 'swc'] as const, 'dist'),
+  baseline: choiceEnv('BENCH_BASELINE', ['on', 'off'] as const, 'on'),
   baselineMode: choiceEnv('BENCH_BASELINE_MODE', ['single', 'tx'] as const, 'single'),
   paths: (process.env.BENCH_PATHS?.trim() || ALL_PATHS.join(','))
     .split(',')
@@ -69,3 +72,5 @@ for (const name of settings.paths) {
     throw new Error(`BENCH_PATHS: unknown path "${name}"; known: ${ALL_PATHS.join(', ')}`);
 }
 export const realPostgres = settings.databaseUrl !== undefined;
+/** The hand-written baseline runs only on a server (it needs one), and can be switched off. */
+export const withBaseline = realPostgres && settings.baseline === 'on';
