@@ -9,7 +9,7 @@
  *   BENCH_CONNECTIONS      concurrent connections (default 10)
  *   BENCH_RUNNER           dist (default: node dist/…, built first when stale) or swc (node -r @swc-node/register src/…)
  *   BENCH_BASELINE         on (default) or off: off runs the gateway alone on a server too, every round
- *                          its own (a soak: BENCH_BASELINE=off BENCH_PATHS=graphql-create BENCH_ROUNDS=60 BENCH_SECONDS=10)
+ *                          its own (a soak: BENCH_BASELINE=off BENCH_PATHS=graphql-create BENCH_ROUNDS=30 BENCH_SECONDS=20)
  *   BENCH_BASELINE_MODE    single (default: key lookup, counter, order and items in one statement)
  *                          or tx (BEGIN, key lookup, the CTE statement, COMMIT: four round trips)
  *   BENCH_PATHS            comma list of rest-create,graphql-create,get,list (default: all)
