@@ -1,0 +1,115 @@
+/**
+ * `npm run bench:profile -- FILE.cpuprofile [--top N] [--per REQUESTS]`: where a
+ * `--cpu-prof` profile's time went, by self time, as issue 16 asks for "the
+ * top items of each profile".
+ *
+ * Prints the busy time (everything but idle), then the places that spent the
+ * most of it, grouped three ways: by package (a folder under node_modules,
+ * Node's own modules, this repository's files, the garbage collector), by file,
+ * and by function. With `--per`, each figure is also given in µs per request.
+ *
+ * A profile comes from `BENCH_CPU_PROF=DIR npm run bench` (the gateway writes
+ * it there when it stops), or from `node --cpu-prof` on any process.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+/** The repository (this file is bench/profile.ts); settings.ts is not imported, so no BENCH_ variable is read. */
+const ROOT = path.resolve(__dirname, '..');
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Which package a frame's code belongs to. */
+export function packageOf(frame: CallFrame): string {
+  const { url, functionName } = frame;
+  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
+  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
+  const file = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
+  const at = file.lastIndexOf('/node_modules/');
+  if (at >= 0) {
+    const parts = file.slice(at + '/node_modules/'.length).split('/');
+    return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
+  }
+  if (file.startsWith(`${ROOT}/`)) return 'order-gateway';
+  return file;
+}
+
+/** A frame's file, shortened to the part after node_modules or the repository. */
+export function fileOf(frame: CallFrame): string {
+  const file = frame.url.startsWith('file://') ? decodeURIComponent(frame.url.slice(7)) : frame.url;
+  if (!file) return packageOf(frame);
+  const at = file.lastIndexOf('/node_modules/');
+  if (at >= 0) return file.slice(at + '/node_modules/'.length);
+  return file.startsWith(`${ROOT}/`) ? path.relative(ROOT, file) : file;
+}
+
+/** Self time in µs per key, from the samples (each sample lasts until the next one). */
+export function selfTimes(profile: CpuProfile, keyOf: (frame: CallFrame) => string): Map<string, number> {
+  const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+  const totals = new Map<string, number>();
+  for (let index = 0; index < profile.samples.length; index++) {
+    const frame = frames.get(profile.samples[index]);
+    if (!frame) continue;
+    const micros = profile.timeDeltas[index + 1] ?? 0;
+    const key = keyOf(frame);
+    totals.set(key, (totals.get(key) ?? 0) + micros);
+  }
+  return totals;
+}
+
+function main(): void {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { top: { type: 'string', default: '15' }, per: { type: 'string' } },
+  });
+  const top = Number(values.top);
+  const per = values.per === undefined ? undefined : Number(values.per);
+  if (positionals.length !== 1 || !Number.isInteger(top) || top < 1 || (per !== undefined && !(per > 0))) {
+    process.stderr.write('usage: npm run bench:profile -- FILE.cpuprofile [--top N] [--per REQUESTS]\n');
+    process.exitCode = 2;
+    return;
+  }
+  const profile = JSON.parse(fs.readFileSync(positionals[0], 'utf8')) as CpuProfile;
+  const byPackage = selfTimes(profile, packageOf);
+  const idle = byPackage.get('(idle)') ?? 0;
+  const busy = [...byPackage.values()].reduce((sum, value) => sum + value, 0) - idle;
+  const line = (label: string, micros: number) =>
+    `${(micros / 1000).toFixed(1).padStart(9)} ms ${((micros / busy) * 100).toFixed(1).padStart(5)} %` +
+    `${per ? `${(micros / per).toFixed(1).padStart(8)} µs/request` : ''}  ${label}`;
+  const section = (title: string, totals: Map<string, number>) => {
+    const rows = [...totals].filter(([key]) => key !== '(idle)').sort((a, b) => b[1] - a[1]);
+    process.stdout.write(
+      `\n${title}\n${rows
+        .slice(0, top)
+        .map(([key, micros]) => line(key, micros))
+        .join('\n')}\n`,
+    );
+  };
+  process.stdout.write(
+    `${line('busy (all but idle)', busy)}\n${(idle / 1000).toFixed(1).padStart(9)} ms idle\n`,
+  );
+  section('by package (self time)', byPackage);
+  section('by file', selfTimes(profile, fileOf));
+  section(
+    'by function',
+    selfTimes(
+      profile,
+      (frame) => `${frame.functionName || '(anonymous)'} ${fileOf(frame)}:${frame.lineNumber + 1}`,
+    ),
+  );
+}
+
+if (require.main === module) main();
