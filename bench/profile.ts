@@ -1,5 +1,5 @@
 /**
- * `npm run bench:profile -- FILE.cpuprofile [--top N] [--per REQUESTS]`: where a
+ * `npm run bench:profile -- FILE.cpuprofile [--top N] [--per REQUESTS] [--callers REGEX]`: where a
  * `--cpu-prof` profile's time went, by self time, as issue 16 asks for "the
  * top items of each profile".
  *
@@ -7,6 +7,8 @@
  * most of it, grouped three ways: by package (a folder under node_modules,
  * Node's own modules, this repository's files, the garbage collector), by file,
  * and by function. With `--per`, each figure is also given in µs per request.
+ * With `--callers`, it prints instead the call paths under which the functions
+ * matching REGEX (`name file:line`) spent their time, to see who pays for them.
  *
  * A profile comes from `BENCH_CPU_PROF=DIR npm run bench` (the gateway writes
  * it there when it stops), or from `node --cpu-prof` on any process.
@@ -25,6 +27,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -56,7 +59,10 @@ export function fileOf(frame: CallFrame): string {
   return file.startsWith(`${ROOT}/`) ? path.relative(ROOT, file) : file;
 }
 
-/** Self time in µs per key, from the samples (each sample lasts until the next one). */
+/** Whether a frame is V8's marker for time the thread waited (for I/O or a timer). */
+const isIdle = (frame: CallFrame) => !frame.url && frame.functionName === '(idle)';
+
+/** Self time in µs per key, from the samples (each sample lasts until the next one); idle samples under `(idle)`. */
 export function selfTimes(profile: CpuProfile, keyOf: (frame: CallFrame) => string): Map<string, number> {
   const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
   const totals = new Map<string, number>();
@@ -64,21 +70,61 @@ export function selfTimes(profile: CpuProfile, keyOf: (frame: CallFrame) => stri
     const frame = frames.get(profile.samples[index]);
     if (!frame) continue;
     const micros = profile.timeDeltas[index + 1] ?? 0;
-    const key = keyOf(frame);
+    const key = isIdle(frame) ? '(idle)' : keyOf(frame);
     totals.set(key, (totals.get(key) ?? 0) + micros);
   }
   return totals;
 }
 
+/**
+ * The call paths (up to `depth` callers) under which frames matching `pattern`
+ * spent their self time, heaviest first: which caller pays for a hot function.
+ */
+export function callPaths(profile: CpuProfile, pattern: RegExp, depth = 10): [string, number][] {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  const perNode = new Map<number, number>();
+  for (let index = 0; index < profile.samples.length; index++) {
+    const id = profile.samples[index];
+    perNode.set(id, (perNode.get(id) ?? 0) + (profile.timeDeltas[index + 1] ?? 0));
+  }
+  const label = (frame: CallFrame) =>
+    `${frame.functionName || '(anonymous)'} ${fileOf(frame)}:${frame.lineNumber + 1}`;
+  const totals = new Map<string, number>();
+  for (const [id, micros] of perNode) {
+    const node = byId.get(id);
+    if (!node || micros === 0 || !pattern.test(label(node.callFrame))) continue;
+    const path = [label(node.callFrame)];
+    for (
+      let parent = parentOf.get(id);
+      parent !== undefined && path.length <= depth;
+      parent = parentOf.get(parent)
+    ) {
+      const frame = byId.get(parent)?.callFrame;
+      if (frame) path.push(label(frame));
+    }
+    const key = path.join('\n      <- ');
+    totals.set(key, (totals.get(key) ?? 0) + micros);
+  }
+  return [...totals].sort((a, b) => b[1] - a[1]);
+}
+
 function main(): void {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { top: { type: 'string', default: '15' }, per: { type: 'string' } },
+    options: {
+      top: { type: 'string', default: '15' },
+      per: { type: 'string' },
+      callers: { type: 'string' },
+    },
   });
   const top = Number(values.top);
   const per = values.per === undefined ? undefined : Number(values.per);
   if (positionals.length !== 1 || !Number.isInteger(top) || top < 1 || (per !== undefined && !(per > 0))) {
-    process.stderr.write('usage: npm run bench:profile -- FILE.cpuprofile [--top N] [--per REQUESTS]\n');
+    process.stderr.write(
+      'usage: npm run bench:profile -- FILE.cpuprofile [--top N] [--per REQUESTS] [--callers REGEX]\n',
+    );
     process.exitCode = 2;
     return;
   }
@@ -101,6 +147,13 @@ function main(): void {
   process.stdout.write(
     `${line('busy (all but idle)', busy)}\n${(idle / 1000).toFixed(1).padStart(9)} ms idle\n`,
   );
+  if (values.callers !== undefined) {
+    const paths = callPaths(profile, new RegExp(values.callers)).slice(0, top);
+    process.stdout.write(
+      `\ncall paths of /${values.callers}/\n${paths.map(([key, micros]) => line(key, micros)).join('\n')}\n`,
+    );
+    return;
+  }
   section('by package (self time)', byPackage);
   section('by file', selfTimes(profile, fileOf));
   section(
