@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+
 /** The repository (this file is bench/profile.ts); settings.ts is not imported, so no BENCH_ variable is read. */
 const ROOT = path.resolve(__dirname, '..');
 
@@ -62,14 +63,28 @@ export function fileOf(frame: CallFrame): string {
 /** Whether a frame is V8's marker for time the thread waited (for I/O or a timer). */
 const isIdle = (frame: CallFrame) => !frame.url && frame.functionName === '(idle)';
 
-/** Self time in µs per key, from the samples (each sample lasts until the next one); idle samples under `(idle)`. */
+/** Self time in µs per profile node: each sample lasts until the next one. */
+function timePerNode(profile: CpuProfile): Map<number, number> {
+  const perNode = new Map<number, number>();
+  for (let index = 0; index < profile.samples.length; index++) {
+    const id = profile.samples[index];
+    perNode.set(id, (perNode.get(id) ?? 0) + (profile.timeDeltas[index + 1] ?? 0));
+  }
+  return perNode;
+}
+
+/** A function as the listings name it: `name file:line`. */
+export function frameLabel(frame: CallFrame): string {
+  return `${frame.functionName || '(anonymous)'} ${fileOf(frame)}:${frame.lineNumber + 1}`;
+}
+
+/** Self time in µs per key; idle samples under `(idle)`, whatever the key. */
 export function selfTimes(profile: CpuProfile, keyOf: (frame: CallFrame) => string): Map<string, number> {
   const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
   const totals = new Map<string, number>();
-  for (let index = 0; index < profile.samples.length; index++) {
-    const frame = frames.get(profile.samples[index]);
+  for (const [id, micros] of timePerNode(profile)) {
+    const frame = frames.get(id);
     if (!frame) continue;
-    const micros = profile.timeDeltas[index + 1] ?? 0;
     const key = isIdle(frame) ? '(idle)' : keyOf(frame);
     totals.set(key, (totals.get(key) ?? 0) + micros);
   }
@@ -84,25 +99,18 @@ export function callPaths(profile: CpuProfile, pattern: RegExp, depth = 10): [st
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parentOf = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
-  const perNode = new Map<number, number>();
-  for (let index = 0; index < profile.samples.length; index++) {
-    const id = profile.samples[index];
-    perNode.set(id, (perNode.get(id) ?? 0) + (profile.timeDeltas[index + 1] ?? 0));
-  }
-  const label = (frame: CallFrame) =>
-    `${frame.functionName || '(anonymous)'} ${fileOf(frame)}:${frame.lineNumber + 1}`;
   const totals = new Map<string, number>();
-  for (const [id, micros] of perNode) {
-    const node = byId.get(id);
-    if (!node || micros === 0 || !pattern.test(label(node.callFrame))) continue;
-    const path = [label(node.callFrame)];
+  for (const [id, micros] of timePerNode(profile)) {
+    const frame = byId.get(id)?.callFrame;
+    if (!frame || micros === 0 || isIdle(frame) || !pattern.test(frameLabel(frame))) continue;
+    const path = [frameLabel(frame)];
     for (
       let parent = parentOf.get(id);
       parent !== undefined && path.length <= depth;
       parent = parentOf.get(parent)
     ) {
-      const frame = byId.get(parent)?.callFrame;
-      if (frame) path.push(label(frame));
+      const caller = byId.get(parent)?.callFrame;
+      if (caller) path.push(frameLabel(caller));
     }
     const key = path.join('\n      <- ');
     totals.set(key, (totals.get(key) ?? 0) + micros);
@@ -128,7 +136,18 @@ function main(): void {
     process.exitCode = 2;
     return;
   }
-  const profile = JSON.parse(fs.readFileSync(positionals[0], 'utf8')) as CpuProfile;
+  let profile: CpuProfile;
+  try {
+    profile = JSON.parse(fs.readFileSync(positionals[0], 'utf8')) as CpuProfile;
+    if (!Array.isArray(profile.nodes) || !Array.isArray(profile.samples))
+      throw new Error('no nodes or samples');
+  } catch (error) {
+    process.stderr.write(
+      `bench:profile: ${positionals[0]} is not a readable .cpuprofile (${(error as Error).message})\n`,
+    );
+    process.exitCode = 1;
+    return;
+  }
   const byPackage = selfTimes(profile, packageOf);
   const idle = byPackage.get('(idle)') ?? 0;
   const busy = [...byPackage.values()].reduce((sum, value) => sum + value, 0) - idle;
@@ -156,13 +175,7 @@ function main(): void {
   }
   section('by package (self time)', byPackage);
   section('by file', selfTimes(profile, fileOf));
-  section(
-    'by function',
-    selfTimes(
-      profile,
-      (frame) => `${frame.functionName || '(anonymous)'} ${fileOf(frame)}:${frame.lineNumber + 1}`,
-    ),
-  );
+  section('by function', selfTimes(profile, frameLabel));
 }
 
 if (require.main === module) main();

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fileOf, packageOf, selfTimes } from '../../bench/profile';
+import { callPaths, fileOf, frameLabel, packageOf, selfTimes } from '../../bench/profile';
 
 const ROOT = path.resolve(__dirname, '../..');
 const frame = (url: string, functionName = 'f', lineNumber = 0) => ({ url, functionName, lineNumber });
@@ -40,5 +40,33 @@ describe('bench:profile', () => {
       'fn:parseRow': 250,
       '(idle)': 0,
     });
+  });
+
+  it('names the callers that pay for a function, heaviest path first', () => {
+    const pg = `${ROOT}/node_modules/pg/lib/query.js`;
+    const http = 'node:_http_outgoing';
+    // root → end (http) → writev; root → submit (pg) → writev
+    const profile = {
+      nodes: [
+        { id: 1, callFrame: frame('', '(root)'), children: [2, 4, 6] },
+        { id: 2, callFrame: frame(http, 'end', 1033), children: [3] },
+        { id: 3, callFrame: frame('', 'writev') },
+        { id: 4, callFrame: frame(pg, 'submit', 151), children: [5] },
+        { id: 5, callFrame: frame('', 'writev') },
+        { id: 6, callFrame: frame('', '(idle)') },
+      ],
+      samples: [3, 5, 5, 6, 2],
+      timeDeltas: [0, 10, 20, 30, 40],
+    };
+    expect(frameLabel(frame(pg, 'submit', 151))).toBe('submit pg/lib/query.js:152');
+    expect(callPaths(profile, /^writev /)).toEqual([
+      ['writev (native):1\n      <- submit pg/lib/query.js:152\n      <- (root) (root):1', 50],
+      ['writev (native):1\n      <- end node:_http_outgoing:1034\n      <- (root) (root):1', 10],
+    ]);
+    // Idle time is never a path, even when the pattern matches it; a depth of 1 keeps one caller.
+    expect(callPaths(profile, /idle/)).toEqual([]);
+    expect(callPaths(profile, /^writev /, 1)[0][0]).toBe(
+      'writev (native):1\n      <- submit pg/lib/query.js:152',
+    );
   });
 });
