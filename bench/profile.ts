@@ -36,28 +36,38 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
+const NODE_MODULES = '/node_modules/';
+
+/** A frame's URL as a file path (`file://…` decoded); `node:…` and empty URLs as they are. */
+function filePath(url: string): string {
+  return url.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url;
+}
+
+/** The part of a path after its last `node_modules/` (a nested copy belongs to the innermost package). */
+function insideNodeModules(file: string): string | undefined {
+  const at = file.lastIndexOf(NODE_MODULES);
+  return at < 0 ? undefined : file.slice(at + NODE_MODULES.length);
+}
+
 /** Which package a frame's code belongs to. */
 export function packageOf(frame: CallFrame): string {
   const { url, functionName } = frame;
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
-  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
-  const file = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
-  const at = file.lastIndexOf('/node_modules/');
-  if (at >= 0) {
-    const parts = file.slice(at + '/node_modules/'.length).split('/');
-    return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
+  if (url.startsWith('node:')) return `node:${url.slice('node:'.length).split('/')[0]}`;
+  const file = filePath(url);
+  const inside = insideNodeModules(file);
+  if (inside !== undefined) {
+    const [first, second] = inside.split('/');
+    return first.startsWith('@') ? `${first}/${second}` : first;
   }
-  if (file.startsWith(`${ROOT}/`)) return 'order-gateway';
-  return file;
+  return file.startsWith(`${ROOT}/`) ? 'order-gateway' : file;
 }
 
 /** A frame's file, shortened to the part after node_modules or the repository. */
 export function fileOf(frame: CallFrame): string {
-  const file = frame.url.startsWith('file://') ? decodeURIComponent(frame.url.slice(7)) : frame.url;
-  if (!file) return packageOf(frame);
-  const at = file.lastIndexOf('/node_modules/');
-  if (at >= 0) return file.slice(at + '/node_modules/'.length);
-  return file.startsWith(`${ROOT}/`) ? path.relative(ROOT, file) : file;
+  if (!frame.url) return packageOf(frame);
+  const file = filePath(frame.url);
+  return insideNodeModules(file) ?? (file.startsWith(`${ROOT}/`) ? path.relative(ROOT, file) : file);
 }
 
 /** Whether a frame is V8's marker for time the thread waited (for I/O or a timer). */
@@ -178,4 +188,11 @@ function main(): void {
   section('by function', selfTimes(profile, frameLabel));
 }
 
-if (require.main === module) main();
+if (require.main === module) {
+  // Piped into `head`, the reader may leave early: that is the end of the listing, not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(0);
+  });
+  main();
+}

@@ -6,15 +6,7 @@ import { checkDatabase } from './database';
 import { type PathReport, type Target, accounting } from './load';
 import { checkParity } from './parity';
 import { type HeapReading, RssSampler } from './processes';
-import {
-  ITEMS_PER_ORDER,
-  type PathKey,
-  RESULTS,
-  ROOT,
-  realPostgres,
-  settings,
-  withBaseline,
-} from './settings';
+import { ITEMS_PER_ORDER, type PathKey, RESULTS, ROOT, realPostgres, settings } from './settings';
 import { round1 } from './util';
 
 // ---------------------------------------------------------------------------
@@ -101,7 +93,7 @@ export function writeReport(input: ReportInput): void {
       itemsPerOrder: ITEMS_PER_ORDER,
       runner: settings.runner,
       builtBeforeRun: built,
-      baselineMode: withBaseline ? settings.baselineMode : null,
+      baselineMode: input.withBaseline ? settings.baselineMode : null,
       poolMax: settings.poolMax,
       gatewayLogLevel: settings.gatewayLogLevel ?? 'gateway default',
       gatewayEnvironment: Object.fromEntries(
@@ -170,7 +162,7 @@ export function writeReport(input: ReportInput): void {
   const header =
     `order-gateway bench: ${realPostgres ? `PostgreSQL (${sql.version.split(' ').slice(0, 2).join(' ')})` : 'embedded PGlite'}, ` +
     `${cpus.length} cores, node ${process.version}, gateway from ${settings.runner === 'dist' ? 'dist/' : 'src/ via SWC'}` +
-    `${withBaseline ? `, baseline ${settings.baselineMode}` : realPostgres ? ', no baseline (BENCH_BASELINE=off)' : ', no baseline (embedded)'}\n` +
+    `${input.withBaseline ? `, baseline ${settings.baselineMode}` : realPostgres ? ', no baseline (BENCH_BASELINE=off)' : ', no baseline (embedded)'}\n` +
     `${settings.connections} connections, ${ITEMS_PER_ORDER} items per order, ${settings.rounds} rounds × ${settings.seconds} s per target` +
     `${baselineServer ? ' (A B A B …)' : ''}; figures are medians of the rounds; creates/s count only responses that are a created order` +
     `${baselineServer ? "; the baseline's counterpart of GraphQL create is its REST create" : ''}`;
