@@ -22,8 +22,6 @@ declare module 'autocannon' {
       connections?: number;
       duration?: number;
       amount?: number;
-      /** Requests per second across all connections. */
-      overallRate?: number;
       timeout?: number;
       pipelining?: number;
       method?: string;

@@ -7,9 +7,11 @@
  *    alternating rounds (on, off, on, off …), each on a fresh start.
  * 2. Relay throughput: BENCH_RELAY_EVENTS creates with the relay off, then a
  *    gateway with the relay on drains the backlog; events per second.
- * 3. Commit to publish: creates at a steady BENCH_RATE per second with the
- *    relay on; p50 and p99 of (arrival at a NATS subscriber − the change's time),
- *    per event (with NATS; without it, only the gateway's latency histogram).
+ * 3. Commit to publish: creates at an even BENCH_RATE per second (open loop,
+ *    `paced.ts`; autocannon's rate option sends each second's share in a
+ *    burst) with the relay on; p50 and p99 of (arrival at a NATS subscriber −
+ *    the change's time), per event (with NATS; without it, only the gateway's
+ *    latency histogram), and the creates' own latency.
  *
  * Settings: DATABASE_URL (a fresh database on that server; embedded
  * otherwise), BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (3, unmeasured load
@@ -27,6 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
+import { paced } from './paced';
 import { intEnv } from './settings';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -119,7 +122,7 @@ async function startGateway(env: NodeJS.ProcessEnv): Promise<{ url: string; stop
   };
 }
 
-async function load(url: string, key: string, options: { duration?: number; amount?: number; overallRate?: number }) {
+async function load(url: string, key: string, options: { duration?: number; amount?: number }) {
   const result = await autocannon({
     url: `${url}/api/orders`,
     connections,
@@ -264,12 +267,25 @@ async function main(): Promise<void> {
       await nc.flush();
       subscriber = nc;
     }
-    const steady = await load(relay.url, key, { duration: seconds * 2, overallRate: rate });
+    const steady = await paced({
+      url: `${relay.url}/api/orders`,
+      rate,
+      seconds: seconds * 2,
+      connections,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: BODY,
+    });
     await new Promise((resolve) => setTimeout(resolve, 1000));
     await subscriber?.drain();
     const metrics = await (await fetch(`${relay.url}/metrics`, { headers: { authorization: `Bearer ${env.METRICS_TOKEN}` } })).text();
     await relay.stop();
-    const latency: Record<string, unknown> = { rate, creates: steady.total };
+    const latency: Record<string, unknown> = {
+      rate,
+      creates: steady.ok,
+      failed: steady.sent - steady.ok,
+      createP50Ms: steady.p50,
+      createP99Ms: steady.p99,
+    };
     if (arrivals.length > 0) {
       const sorted = arrivals.sort((a, b) => a - b);
       const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
