@@ -76,9 +76,14 @@ export class EventRelay {
     this.loop = new WakeableLoop(
       async (polled) => {
         if (polled) this.claimAsked = true;
-        // A full batch: there may be more waiting.
-        const { claimed } = await this.round();
-        return claimed === this.batchSize || this.handedOver.length > 0;
+        const { claimed, published } = await this.round();
+        // A full batch that went out: there may be more waiting, so the next round claims again at
+        // once (a backlog drains at the database's and broker's pace, not one batch per poll). One
+        // that all failed waits for the poll: the broker is down, and claiming on would only lease
+        // and give back the whole backlog, batch after batch.
+        const more = claimed === this.batchSize && published > 0;
+        if (more) this.claimAsked = true;
+        return more || this.handedOver.length > 0;
       },
       options.pollIntervalMs,
       (error) => options.log.warn({ err: error }, 'event relay: the outbox could not be read; will retry'),
