@@ -89,28 +89,30 @@ export async function paced(options: PacedOptions): Promise<PacedResult> {
   const send = (due: number) => {
     sent++;
     open++;
+    // A request ends once, whichever of its answer's end or an error comes first.
+    let ended = false;
+    const end = (outcome: 'ok' | 'non2xx' | 'error') => {
+      if (ended) return;
+      ended = true;
+      if (outcome === 'error') errors++;
+      else {
+        latencies.push(performance.now() - due);
+        if (outcome === 'ok') ok++;
+        else non2xx++;
+      }
+      finished();
+    };
     const request = http.request(
       url,
       { method: options.method ?? (body ? 'POST' : 'GET'), headers, agent },
       (response) => {
+        const status = response.statusCode ?? 0;
         response.resume();
-        response.on('end', () => {
-          latencies.push(performance.now() - due);
-          if (response.statusCode !== undefined && response.statusCode >= 200 && response.statusCode < 300)
-            ok++;
-          else non2xx++;
-          finished();
-        });
-        response.on('error', () => {
-          errors++;
-          finished();
-        });
+        response.on('end', () => end(status >= 200 && status < 300 ? 'ok' : 'non2xx'));
+        response.on('error', () => end('error'));
       },
     );
-    request.on('error', () => {
-      errors++;
-      finished();
-    });
+    request.on('error', () => end('error'));
     request.end(body);
   };
 
