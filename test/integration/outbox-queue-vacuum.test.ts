@@ -7,20 +7,12 @@ import { expect, it } from 'vitest';
 import { OutboxStore } from '../../src/events/outbox.store';
 import { EventRelay } from '../../src/events/relay';
 import { useTestApp } from '../support/app';
+import { createOrdersThroughRest } from '../support/orders';
 
 // This app's own relay stays off, so the one below is the only one taking events.
 const t = useTestApp({ eventsRelay: false });
 
-const create = async (n: number) => {
-  for (let i = 0; i < n; i++) {
-    const res = await t.rest.post('/api/orders', {
-      customer_id: `c${i}`,
-      items: [{ product_id: 'p', quantity: 1, price: 2 }],
-      total: 2,
-    });
-    expect(res.statusCode, res.body).toBe(201);
-  }
-};
+const create = (n: number) => createOrdersThroughRest(t.rest, n);
 
 it('vacuums the queue once per queueVacuumEvery events published, and the queue ends empty', async () => {
   const store = new OutboxStore(t.app.db.em);

@@ -8,19 +8,15 @@ import { OutboxStore } from '../../src/events/outbox.store';
 import { EventRelay } from '../../src/events/relay';
 import type { EventPublisher } from '../../src/events/publisher';
 import { useTestApp } from '../support/app';
+import { createOrdersThroughRest } from '../support/orders';
 
 // The app's own relay stays off: the one below is the only one taking events.
 const t = useTestApp({ eventsRelay: false });
 
+const createOrders = (n: number) => createOrdersThroughRest(t.rest, n);
+
 it('drains a backlog of several batches after one wake, with no poll in between', async () => {
-  for (let i = 0; i < 23; i++) {
-    const res = await t.rest.post('/api/orders', {
-      customer_id: `c${i}`,
-      items: [{ product_id: 'p', quantity: 1, price: 2 }],
-      total: 2,
-    });
-    expect(res.statusCode, res.body).toBe(201);
-  }
+  await createOrders(23);
   expect(await t.db.count('order_event_queue')).toBe(23);
 
   const ids: string[] = [];
@@ -54,14 +50,7 @@ it('drains a backlog of several batches after one wake, with no poll in between'
 });
 
 it('claims no further batch while every publish fails: the backlog waits for the poll', async () => {
-  for (let i = 0; i < 12; i++) {
-    const res = await t.rest.post('/api/orders', {
-      customer_id: `c${i}`,
-      items: [{ product_id: 'p', quantity: 1, price: 2 }],
-      total: 2,
-    });
-    expect(res.statusCode, res.body).toBe(201);
-  }
+  await createOrders(12);
   let attempts = 0;
   const relay = new EventRelay({
     store: new OutboxStore(t.app.db.em),

@@ -1,5 +1,7 @@
+import { expect } from 'vitest';
 import type { OrderService } from '../../src/orders/order.service';
 import type { Order, RequestContext } from '../../src/orders/order.types';
+import type { TestClient } from './app';
 
 /** Creates an order through the service, without an idempotency key, and returns it. */
 export async function createOrder(
@@ -8,4 +10,16 @@ export async function createOrder(
   request: unknown,
 ): Promise<Order> {
   return (await service.createOrderExactlyOnce(ctx, request)).order;
+}
+
+/** Creates `n` small orders through REST, each answered 201 (so each one's `order.created` is queued). */
+export async function createOrdersThroughRest(rest: TestClient['rest'], n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const res = await rest.post('/api/orders', {
+      customer_id: `c${i}`,
+      items: [{ product_id: 'p', quantity: 1, price: 2 }],
+      total: 2,
+    });
+    expect(res.statusCode, res.body).toBe(201);
+  }
 }
