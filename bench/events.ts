@@ -29,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
-import { paced } from './paced';
+import { paced, quantile } from './paced';
 import { intEnv } from './settings';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -288,8 +288,12 @@ async function main(): Promise<void> {
     };
     if (arrivals.length > 0) {
       const sorted = arrivals.sort((a, b) => a - b);
-      const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-      Object.assign(latency, { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1), events: sorted.length });
+      Object.assign(latency, {
+        p50Ms: quantile(sorted, 0.5),
+        p99Ms: quantile(sorted, 0.99),
+        maxMs: sorted.at(-1),
+        events: sorted.length,
+      });
     }
     latency.histogram = metrics
       .split('\n')

@@ -64,6 +64,7 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
+// util.ts has the same helper, but importing it installs bench/processes.ts's signal handlers.
 const round2 = (value: number) => Math.round(value * 100) / 100;
 
 export async function paced(options: PacedOptions): Promise<PacedResult> {
