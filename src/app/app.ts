@@ -276,6 +276,9 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
         await http.close(); // drains Apollo through its drain plugin
         await metricsServer?.close();
         await apollo.stop().catch(() => undefined);
+        // Requests whose clients left are no longer counted by the server, but still commit: their
+        // events go to a running relay (see OrderService.settle).
+        await services.orders.settle();
         await events.stop();
         await stopFeed();
         stopDatabaseMetrics();

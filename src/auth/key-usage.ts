@@ -7,6 +7,7 @@
  * process has already done it. Writes are fire-and-forget: a failure is
  * logged and never fails the request that triggered it.
  */
+import { InFlight } from '../shared/in-flight';
 
 export interface UsageLogger {
   warn(details: object, message: string): void;
@@ -21,7 +22,7 @@ const PRUNE_ABOVE = 10_000;
 
 export class KeyUsageRecorder {
   private readonly lastWritten = new Map<string, number>();
-  private readonly pending = new Set<Promise<void>>();
+  private readonly writes = new InFlight();
 
   constructor(
     private readonly write: UsageWriter,
@@ -43,15 +44,16 @@ export class KeyUsageRecorder {
     }
     this.lastWritten.set(keyId, now);
     if (this.lastWritten.size > PRUNE_ABOVE) this.prune(now);
-    const write: Promise<void> = this.write(keyId, new Date(now), new Date(now - this.intervalMs))
-      .catch((error: unknown) => this.log.warn({ err: error, keyId }, 'could not record the use of an API key'))
-      .finally(() => this.pending.delete(write));
-    this.pending.add(write);
+    void this.writes.track(
+      this.write(keyId, new Date(now), new Date(now - this.intervalMs)).catch((error: unknown) =>
+        this.log.warn({ err: error, keyId }, 'could not record the use of an API key'),
+      ),
+    );
   }
 
   /** Waits for the writes already started (before the database closes). */
   async settle(): Promise<void> {
-    await Promise.all([...this.pending]);
+    await this.writes.settle();
   }
 
   private prune(now: number): void {

@@ -65,6 +65,7 @@ export class EventRelay {
   private handedOver: ClaimedEvent[] = [];
   /** Whether the next round claims: a wake or the poll asked for it (at the start too). */
   private claimAsked = true;
+  private stopped = false;
 
   constructor(private readonly options: RelayOptions) {
     this.batchSize = options.batchSize ?? 200;
@@ -103,6 +104,7 @@ export class EventRelay {
   }
 
   start(): void {
+    this.stopped = false;
     this.loop.start();
   }
 
@@ -117,24 +119,34 @@ export class EventRelay {
    * (`leaseMs`): the next round publishes it as it is, with no claim.
    */
   publishCommitted(event: StoredEvent): void {
-    this.handedOver.push({ ...event, attempts: 0 });
-    this.loop.wake();
+    // After `stop` (a commit that outran the shutdown): give the lease up at once, for any relay.
+    if (this.stopped) void this.giveUp([event.position]);
+    else {
+      this.handedOver.push({ ...event, attempts: 0 });
+      this.loop.wake();
+    }
   }
 
   /**
    * Stops the timer and waits for the round in flight. What is left stays in
    * the outbox for the next start; the leases of events handed over and not
-   * yet published are given up, so that no relay waits for them to run out.
+   * yet published are given up, so that no relay waits for them to run out,
+   * and so is the lease of any event handed over after it.
    */
   async stop(): Promise<void> {
     await this.loop.stop();
-    const left = this.handedOver.splice(0).map((event) => event.position);
+    this.stopped = true;
+    await this.giveUp(this.handedOver.splice(0).map((event) => event.position));
+    await Promise.all(this.options.publishers.map((publisher) => publisher.close().catch(() => undefined)));
+  }
+
+  /** Ends this relay's leases on these events, so that any relay may claim them at once. */
+  private async giveUp(positions: string[]): Promise<void> {
     await this.options.store
-      .unlease(left)
+      .unlease(positions)
       .catch((error: unknown) =>
         this.options.log.warn({ err: error }, 'event relay: could not give up its leases'),
       );
-    await Promise.all(this.options.publishers.map((publisher) => publisher.close().catch(() => undefined)));
   }
 
   /** Publishes until no event is claimable (tests and benchmarks); returns how many were published. */

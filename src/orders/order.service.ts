@@ -24,6 +24,7 @@ import { assertCouldExist, isOrderId } from './order-id';
 import { isOrderNumber, localDay } from './order-number';
 import type { Order, OrderList, OrderPage, RequestContext } from './order.types';
 import { workspaceCreateGate } from './create-gate';
+import { InFlight } from '../shared/in-flight';
 
 export interface OrderServiceOptions {
   /**
@@ -72,6 +73,8 @@ export class OrderService {
    * about 9 µs of CPU and garbage, a twentieth of a GET. Transactions fork their own.
    */
   private readonly statements: OrderRepository;
+  /** Creates and updates running, for `settle`. */
+  private readonly changes = new InFlight();
 
   constructor(
     private readonly em: EntityManager,
@@ -100,7 +103,11 @@ export class OrderService {
    * create queues per workspace in the process before it writes (see
    * `create-gate.ts`); a refused one never joins the queue.
    */
-  async createOrderExactlyOnce(ctx: RequestContext, request: unknown, key?: string): Promise<CreatedOrder> {
+  createOrderExactlyOnce(ctx: RequestContext, request: unknown, key?: string): Promise<CreatedOrder> {
+    return this.changes.track(this.create(ctx, request, key));
+  }
+
+  private async create(ctx: RequestContext, request: unknown, key?: string): Promise<CreatedOrder> {
     // Everything that needs no database happens before the workspace's queue, whose places
     // (CREATES_PER_WORKSPACE per process) are held only while a create writes: a refused
     // create never waits for one, and checking a body never holds one.
@@ -257,7 +264,28 @@ export class OrderService {
    * transaction, so concurrent updates of one order queue and none is lost.
    * Setting the current status again is a no-op; other moves follow §4.
    */
-  async updateOrder(ctx: RequestContext, id: string, request: unknown): Promise<Order> {
+  updateOrder(ctx: RequestContext, id: string, request: unknown): Promise<Order> {
+    return this.changes.track(this.update(ctx, id, request));
+  }
+
+  /**
+   * Waits for the creates and updates in flight. A shutdown calls it after
+   * the HTTP server has closed and before the relay stops: a request whose
+   * client went away still runs to its commit, after the server no longer
+   * counts it, and its event must reach a running relay. Handed to a stopped
+   * one, a create's event would keep its lease (30 s) and wait that long for
+   * any relay.
+   */
+  async settle(): Promise<void> {
+    await this.changes.settle();
+  }
+
+  /** Creates and updates in flight (tests). */
+  get changesInFlight(): number {
+    return this.changes.size;
+  }
+
+  private async update(ctx: RequestContext, id: string, request: unknown): Promise<Order> {
     const changes = parseUpdateOrderRequest(request);
     assertCouldExist(id, isOrderId);
     const { updated, evented } = await this.em.fork().transactional(async (em) => {
