@@ -6,12 +6,21 @@
  * delivered; anything else is retried on the schedule with jitter, then the
  * delivery is `failed` until someone redelivers it. Deliveries are rows made
  * from the outbox, so a restart loses none.
+ *
+ * Attempts run side by side, each on its own: a round claims as many due
+ * deliveries as this process has room for (`maxInFlight`) and starts them
+ * without waiting, and each attempt that ends wakes the loop to claim again.
+ * So a receiver that hangs until the timeout holds up nobody else's
+ * deliveries or retries, and the claim gives one endpoint at most
+ * `perEndpoint` attempts in flight across all processes, so that a hanging
+ * endpoint with a backlog cannot take every place either.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { Webhook } from 'standardwebhooks';
 import { toCloudEvent } from '../events/order-events';
 import { WakeableLoop } from '../events/wakeable-loop';
 import { stringifyJson } from '../shared/exact-json';
+import { InFlight } from '../shared/in-flight';
 import type { Lookup } from './network-guard';
 import { retryDelay } from './retry-schedule';
 import { sendWebhook } from './webhook.sender';
@@ -29,21 +38,33 @@ export interface DispatcherOptions {
   allowPrivateNetworks: boolean;
   /** Name resolution (tests give their own). */
   lookup?: Lookup;
-  batchSize?: number;
+  /** Attempts this process runs at once (50). */
+  maxInFlight?: number;
+  /** Attempts one endpoint may have in flight, across all processes (5). */
+  perEndpoint?: number;
   onAttempt?: (result: AttemptResult) => void;
 }
 
 export class WebhookDispatcher {
   private readonly loop: WakeableLoop;
-  private readonly batchSize: number;
+  private readonly maxInFlight: number;
+  private readonly perEndpoint: number;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly attempts = new InFlight();
 
   constructor(private readonly options: DispatcherOptions) {
-    this.batchSize = options.batchSize ?? 50;
+    this.maxInFlight = options.maxInFlight ?? 50;
+    this.perEndpoint = options.perEndpoint ?? 5;
     this.loop = new WakeableLoop(
-      async () => (await this.round()) === this.batchSize,
+      async () => {
+        await this.round();
+        // Never "more at once": every attempt that ends wakes the loop, which then claims again.
+        return false;
+      },
       options.pollIntervalMs,
       (error) => options.log.warn({ err: error }, 'webhooks: deliveries could not be read; will retry'),
+      // The attempts that end in one busy moment share one claim.
+      20,
     );
   }
 
@@ -55,17 +76,28 @@ export class WebhookDispatcher {
     this.loop.wake();
   }
 
+  /** Stops claiming and waits for the attempts in flight (each ends within `timeoutMs`) to be recorded. */
   async stop(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     await this.loop.stop();
+    await this.attempts.settle();
   }
 
-  private async round(): Promise<number> {
+  private async round(): Promise<void> {
+    const room = this.maxInFlight - this.attempts.size;
+    if (room <= 0) return;
     // The lease outlives the longest attempt, so no other process takes a delivery in flight.
-    const due = await this.options.store.claimDue(this.batchSize, this.options.timeoutMs + 30_000);
-    await Promise.all(due.map((delivery) => this.attempt(delivery)));
-    return due.length;
+    const due = await this.options.store.claimDue(room, this.options.timeoutMs + 30_000, this.perEndpoint);
+    for (const delivery of due)
+      void this.attempts.track(
+        this.attempt(delivery)
+          .catch((error: unknown) =>
+            // Its lease runs out and any process tries it again.
+            this.options.log.warn({ err: error, deliveryId: delivery.id }, 'webhooks: an attempt could not be recorded'),
+          )
+          .finally(() => this.wake()),
+      );
   }
 
   private async attempt(delivery: DueDelivery): Promise<void> {

@@ -13,16 +13,33 @@ export interface DueDelivery {
   event: StoredEvent;
 }
 
+/**
+ * Claims due deliveries, the longest-waiting first, at most `limit`, and at
+ * most `perEndpoint` in flight for one endpoint across every process: a
+ * delivery in flight is a pending one still leased (`claimed_until` ahead;
+ * `record` clears it), so `in_flight` counts the attempts running anywhere,
+ * and `place` numbers an endpoint's claimable deliveries in their order.
+ * An endpoint that hangs holds at most `perEndpoint` attempts, never the
+ * whole process. One scan of the due index: a delivery in flight was due
+ * when it was claimed.
+ */
 const CLAIM = `
-with due as (
-  select d.id from webhook_deliveries d
+with pending as (
+  select d.id, d.next_attempt_at,
+         (d.claimed_until is null or d.claimed_until < clock_timestamp()) as free,
+         count(*) filter (where d.claimed_until >= clock_timestamp()) over (partition by d.endpoint_id) as in_flight,
+         count(*) filter (where d.claimed_until is null or d.claimed_until < clock_timestamp())
+           over (partition by d.endpoint_id order by d.next_attempt_at, d.id) as place
+  from webhook_deliveries d
   where d.status = 'pending' and d.next_attempt_at <= clock_timestamp()
-    and (d.claimed_until is null or d.claimed_until < clock_timestamp())
-  order by d.next_attempt_at
-  limit ?
-  for update skip locked
+), due as (
+  select d.id from webhook_deliveries d join pending p on p.id = d.id
+  where p.free and p.in_flight + p.place <= ?::int
+  order by p.next_attempt_at
+  limit ?::int
+  for update of d skip locked
 )
-update webhook_deliveries d set claimed_until = clock_timestamp() + ? * interval '1 millisecond'
+update webhook_deliveries d set claimed_until = clock_timestamp() + ?::int * interval '1 millisecond'
 from due, webhook_endpoints w, order_events e, orders o
 where d.id = due.id and w.id = d.endpoint_id and e.id = d.event_id and o.id = e.order_id
 returning d.id, d.attempts, w.url, w.secret, e.position::text as position, e.id as "eventId", e.workspace_id as "workspaceId",
@@ -38,8 +55,9 @@ export type DeliveryOutcome =
 export class WebhookStore {
   constructor(private readonly em: EntityManager) {}
 
-  async claimDue(limit: number, leaseMs: number): Promise<DueDelivery[]> {
-    const rows = await queryAll<ClaimRow & { data: string }>(this.em.fork(), CLAIM, [limit, leaseMs]);
+  /** Up to `limit` due deliveries, leased for `leaseMs`, leaving no endpoint more than `perEndpoint` in flight (see CLAIM). */
+  async claimDue(limit: number, leaseMs: number, perEndpoint: number): Promise<DueDelivery[]> {
+    const rows = await queryAll<ClaimRow & { data: string }>(this.em.fork(), CLAIM, [perEndpoint, limit, leaseMs]);
     // `data` as text, parsed exactly: metadata numbers beyond a double go out as they were sent (shared/exact-json.ts).
     return rows.map(({ id, attempts, url, secret, eventId, data, ...event }) => ({
       id,

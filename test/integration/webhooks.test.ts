@@ -5,6 +5,8 @@
  * never crossing workspaces.
  */
 import type dns from 'node:dns';
+import http from 'node:http';
+import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../src/events/order-events';
 import type { RequestContext } from '../../src/orders/order.types';
@@ -153,6 +155,65 @@ describe('deliveries', () => {
       code: 'VALIDATION_ERROR',
       details: [{ path: ['events'] }],
     });
+  });
+});
+
+describe('a receiver that hangs', () => {
+  // The default timeout (10 s): long enough that a delivery held up behind a hanging attempt shows.
+  const t = useTestApp({ webhookAllowPrivateNetworks: true, eventsPollIntervalMs: 100 });
+
+  /** Accepts every request and never answers; counts the requests it holds open. */
+  async function startHangingReceiver() {
+    const held = new Set<http.ServerResponse>();
+    let mostHeld = 0;
+    const server = http.createServer((request, response) => {
+      request.resume();
+      held.add(response);
+      mostHeld = Math.max(mostHeld, held.size);
+      response.on('close', () => held.delete(response));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/hooks`,
+      held: () => held.size,
+      mostHeld: () => mostHeld,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    };
+  }
+
+  it('holds up no other endpoint’s deliveries, and gets at most five attempts at once', async () => {
+    const hanging = await startHangingReceiver();
+    const healthy = await startReceiver([200]);
+    try {
+      const acme = await t.context();
+      const globex = await t.context(await t.bearer('globex'));
+      const stuck = await t.app.services.webhooks.createEndpoint(acme, { url: hanging.url });
+      healthy.secret = (await t.app.services.webhooks.createEndpoint(globex, { url: healthy.url })).secret;
+      for (let i = 0; i < 8; i++) expect((await t.rest.post('/api/orders', orderBody(`hang${i}`))).statusCode).toBe(201);
+      await eventually(async () => hanging.held() === 5, 10_000, 'five attempts held by the hanging receiver');
+
+      // Another workspace's event goes out while those five are still waiting for their answer.
+      const own = await t.rest.post('/api/orders', orderBody('healthy'), { authorization: await t.bearer('globex') });
+      await eventually(async () => healthy.received.length === 1, 8000, 'the healthy endpoint’s delivery');
+      expect(healthy.received[0]?.verified).toBe(true);
+      expect((JSON.parse(healthy.received[0]?.body ?? '{}') as CloudEvent).subject).toBe(own.json().data.id);
+      const attemptsOfStuck = await t.db.count(
+        'webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id',
+        'd.endpoint_id = ?',
+        [stuck.id],
+      );
+      expect(attemptsOfStuck).toBe(0);
+      // The other three of its eight wait for a place: never more than five at once.
+      expect(hanging.mostHeld()).toBe(5);
+      expect(await t.db.count('webhook_deliveries', "endpoint_id = ? and status = 'pending'", [stuck.id])).toBe(8);
+    } finally {
+      await hanging.close();
+      await healthy.close();
+    }
   });
 });
 
