@@ -25,6 +25,7 @@ import { isOrderNumber, localDay } from './order-number';
 import type { Order, OrderList, OrderPage, RequestContext } from './order.types';
 import { workspaceCreateGate } from './create-gate';
 import { InFlight } from '../shared/in-flight';
+import { jsonEqual } from '../shared/exact-json';
 
 export interface OrderServiceOptions {
   /**
@@ -302,7 +303,8 @@ export class OrderService {
         key: K,
         value: OrderEntity[K] | undefined,
       ) => {
-        if (value === undefined || JSON.stringify(order[key] ?? null) === JSON.stringify(value)) return;
+        // Structural: a stored object comes back with jsonb's key order, and an exact number with its spelling.
+        if (value === undefined || jsonEqual(order[key] ?? null, value)) return;
         order[key] = value;
         changed.push(REST_FIELD_NAMES[key]);
       };

@@ -14,6 +14,7 @@
  * exact number is parsed and written by the native `JSON` functions, which
  * are several times faster.
  */
+import Big from 'big.js';
 import { isLosslessNumber, isSafeNumber, LosslessNumber, parse, stringify } from 'lossless-json';
 
 let exactNumbersWritten = 0;
@@ -133,6 +134,42 @@ export function exactNumbersAsText(value: unknown): unknown {
     exactNumbersAsText(entry),
   ]);
   return Object.fromEntries(entries);
+}
+
+/**
+ * Whether two JSON values say the same: objects whatever the order of their
+ * keys (jsonb hands them back in its own order), arrays item by item, and
+ * numbers by their exact value, `ExactNumber`s included (`1e21` is
+ * `1000000000000000000000`; `12345678901234567891` is not
+ * `12345678901234567890`, and neither is the string of those digits). A key
+ * whose value is `undefined` is no key, as in JSON text.
+ */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === 'number' && typeof b === 'number') return false;
+  const aExact = a instanceof LosslessNumber;
+  const bExact = b instanceof LosslessNumber;
+  if (aExact || bExact) return isJsonNumber(a) && isJsonNumber(b) && exactValue(a).eq(exactValue(b));
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, index) => jsonEqual(item, b[index]));
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  const keys = Object.keys(left).filter((key) => left[key] !== undefined);
+  if (keys.length !== Object.keys(right).filter((key) => right[key] !== undefined).length) return false;
+  // hasOwn: a key such as "__proto__" must be the object's own, never what it inherits.
+  return keys.every((key) => Object.hasOwn(right, key) && jsonEqual(left[key], right[key]));
+}
+
+function isJsonNumber(value: unknown): value is number | LosslessNumber {
+  return typeof value === 'number' || value instanceof LosslessNumber;
+}
+
+/** A number's exact decimal value: a double's is the shortest literal that reads back as it, as `JSON.stringify` writes it. */
+function exactValue(value: number | LosslessNumber): Big {
+  return new Big(typeof value === 'number' ? String(value) : value.toString());
 }
 
 const NUMBER_LITERAL = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;

@@ -47,6 +47,8 @@ async function restOrder(id: string) {
   return res.json().data as Record<string, unknown>;
 }
 
+const ADDRESS = { name: 'John Doe', address: '123 Main St', city: 'Jakarta', state: 'DKI', postal_code: '12345', country: 'ID' };
+
 let workspaceId: string;
 beforeAll(async () => {
   workspaceId = (await t.context()).workspaceId;
@@ -164,6 +166,56 @@ describe('an update', () => {
     expect(res.statusCode, res.body).toBe(200);
     expect(await eventsOf(created.id)).toHaveLength(1);
     expect(await t.db.query('select version from orders where id = ?', [created.id])).toStrictEqual([{ version: 1 }]);
+  });
+
+  // jsonb gives objects back with their keys in its own order, and exact numbers in its own spelling.
+  it.each([
+    ['the same shipping address again', { shipping_address: ADDRESS }, { shipping_address: ADDRESS }],
+    ['metadata whose nested keys come in another order', { metadata: { x: { p: 1, q: 2 } } }, { metadata: { x: { q: 2, p: 1 } } }],
+    [
+      'metadata with the same exact numbers spelled another way',
+      '{"metadata":{"n":12345678901234567890,"e":1e21}}',
+      '{"metadata":{"e":1000000000000000000000,"n":12345678901234567890.0}}',
+    ],
+  ])('%s is no change: no event, and the version and updated_at stay', async (_name, first, again) => {
+    const order = await createViaRest();
+    const changed = await t.rest.put(`/api/orders/${order.id}`, first);
+    expect(changed.statusCode, changed.body).toBe(200);
+    const before = await t.db.query('select version, updated_at from orders where id = ?', [order.id]);
+    const repeated = await t.rest.put(`/api/orders/${order.id}`, again);
+    expect(repeated.statusCode, repeated.body).toBe(200);
+    expect(repeated.body).toBe(changed.body);
+    expect(await t.db.query('select version, updated_at from orders where id = ?', [order.id])).toStrictEqual(before);
+    expect((await eventsOf(order.id)).map((event) => [event.type, event.sequence])).toStrictEqual([
+      ['order.created', 1],
+      ['order.updated', 2],
+    ]);
+  });
+
+  it('a metadata value that turns from an exact number into the same digits as a string is a change', async () => {
+    const order = await createViaRest();
+    await t.rest.put(`/api/orders/${order.id}`, '{"metadata":{"n":12345678901234567890}}');
+    const res = await t.rest.put(`/api/orders/${order.id}`, { metadata: { n: '12345678901234567890' } });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().data.metadata).toStrictEqual({ n: '12345678901234567890' });
+    const events = await eventsOf(order.id);
+    expect(events.map((event) => [event.sequence, (event.data as { changes?: string[] }).changes])).toStrictEqual([
+      [1, undefined],
+      [2, ['metadata']],
+      [3, ['metadata']],
+    ]);
+  });
+
+  it('with a null status keeps the status and lists only what else changed', async () => {
+    const created = await createViaRest();
+    const res = await t.rest.put(`/api/orders/${created.id}`, { status: null, notes: 'second' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().data).toMatchObject({ status: 'pending', notes: 'second' });
+    const events = await eventsOf(created.id);
+    expect(events.map((event) => [event.type, event.sequence, event.data])).toStrictEqual([
+      ['order.created', 1, expect.anything()],
+      ['order.updated', 2, { order: await restOrder(created.id), changes: ['notes'] }],
+    ]);
   });
 
   it.each([
