@@ -6,13 +6,15 @@ import { AddressInput } from './create-order.input';
 import { OrderStatus } from './order.type';
 import { JsonScalar } from './scalars';
 
-@InputType({ description: 'Leave a field out to keep it; set it to null to clear it.' })
+@InputType({
+  description: 'Leave a field out to keep it; set it to null to clear it (status: null keeps the status).',
+})
 export class UpdateOrderInput {
   @Field(() => OrderStatus, {
     nullable: true,
-    description: 'Moves follow the status machine; the current status is a no-op',
+    description: 'Moves follow the status machine; null or the current status leaves it as it is',
   })
-  status?: OrderStatusValue;
+  status?: OrderStatusValue | null;
   @Field(() => String, { nullable: true, description: 'Carrier tracking number; null clears it' })
   trackingNumber?: string | null;
   @Field(() => String, { nullable: true, description: 'An http or https URL' }) trackingUrl?: string | null;

@@ -15,6 +15,7 @@ import {
 
 /** What an update asks for. `undefined`: leave as is; `null`: clear. */
 export interface OrderChanges {
+  /** Never `null`: an order always has a status, so a `null` one in the request is left out. */
   status?: OrderStatus;
   trackingNumber?: string | null;
   trackingUrl?: string | null;
@@ -38,7 +39,8 @@ export function parseUpdateOrderRequest(body: unknown): OrderChanges {
 
   const request = input as UpdateOrderRequest;
   const changes: OrderChanges = {};
-  if (request.status !== undefined) changes.status = request.status;
+  // null means what leaving it out means (README): the status is the one field null cannot clear.
+  if (request.status !== undefined && request.status !== null) changes.status = request.status;
   if (request.tracking_number !== undefined) changes.trackingNumber = request.tracking_number;
   if (request.tracking_url !== undefined) changes.trackingUrl = request.tracking_url;
   if (request.notes !== undefined) changes.notes = request.notes;

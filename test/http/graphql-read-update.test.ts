@@ -56,6 +56,21 @@ describe('updateOrder', () => {
     expect(second.data.updateOrder.order).toMatchObject({ metadata: { b: 2 }, notes: null, trackingNumber: 'JNE1' });
   });
 
+  it('keeps the status for status: null, in variables and in a literal, while notes: null clears the notes', async () => {
+    const order = await create('wrap it');
+    await t.gql(UPDATE, { id: order.id, input: { status: 'PAID' } });
+    const paid = { status: 'PAID', trackingNumber: null, metadata: null, statusHistory: [{ status: 'PENDING' }, { status: 'PAID' }] };
+    const viaVariables = (await t.gql(UPDATE, { id: order.id, input: { status: null } })).json();
+    expect(viaVariables.data.updateOrder).toStrictEqual({ order: { ...paid, notes: 'wrap it' }, userErrors: [] });
+    const literal = `mutation($id: ID!) {
+      updateOrder(id: $id, input: { status: null, notes: null }) { order { status trackingNumber notes metadata statusHistory { status } } userErrors { field message code } }
+    }`;
+    const viaLiteral = (await t.gql(literal, { id: order.id })).json();
+    expect(viaLiteral.data.updateOrder).toStrictEqual({ order: { ...paid, notes: null }, userErrors: [] });
+    const rows = await t.db.query('select version from orders where id = ?', [order.id]);
+    expect(rows).toStrictEqual([{ version: 3 }]);
+  });
+
   it('returns a forbidden move as a userError on input.status', async () => {
     const order = await create();
     const res = (await t.gql(UPDATE, { id: order.id, input: { status: 'DELIVERED' } })).json();

@@ -180,6 +180,18 @@ describe('PUT /api/orders/:id', () => {
     expect((await t.app.services.orders.getOrder(ctx, order.id)).updatedAt).toStrictEqual(order.updatedAt);
   });
 
+  it('keeps the status for a null status, while null still clears tracking and notes', async () => {
+    const order = await fresh({ notes: 'ring twice' });
+    await t.rest.put(`/api/orders/${order.id}`, { status: 'paid', tracking_number: 'JNE9' });
+    const res = await t.rest.put(`/api/orders/${order.id}`, { status: null, tracking_number: null, notes: null });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().data).toMatchObject({ status: 'paid', status_history: [{ status: 'pending' }, { status: 'paid' }] });
+    for (const key of ['tracking_number', 'notes']) expect(res.json().data).not.toHaveProperty(key);
+    const unchanged = await t.rest.put(`/api/orders/${order.id}`, { status: null });
+    expect(unchanged.statusCode, unchanged.body).toBe(200);
+    expect(unchanged.body).toBe(res.body);
+  });
+
   it('merges metadata key by key, removes keys set to null, and clears it all with null', async () => {
     const order = await fresh({ metadata: { a: 1, b: { c: 2 }, keep: true } });
     const merged = await t.rest.put(`/api/orders/${order.id}`, { metadata: { b: null, d: 'x' } });
