@@ -15,7 +15,11 @@ export class OrderFilter {
     description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time',
   })
   from?: string;
-  @Field(() => String, { nullable: true, description: 'YYYY-MM-DD (inclusive) or an ISO 8601 date-time' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'YYYY-MM-DD or an ISO 8601 date-time, inclusive: the whole day, minute or second it names (with a fraction, exact)',
+  })
   to?: string;
   @Field(() => DecimalScalar, {
     nullable: true,

@@ -25,8 +25,16 @@ export interface OrderFilter {
 /**
  * `date`: a calendar day in the workspace's time zone (`to` includes the whole day).
  * `instant`: a timestamp with a zone. `local`: a timestamp without one, read in the workspace's time zone.
+ *
+ * `unit`: the last unit a timestamp is written in, when it has no fraction of a second. As `to`
+ * it includes that whole second or minute, as a date includes its whole day: REST writes
+ * times to the second, so an order's own `created_at` given back as `to` must include it.
+ * A fraction is exact.
  */
-export type TimeBound = { kind: 'date' | 'instant' | 'local'; value: string };
+export type TimeBound =
+  | { kind: 'date'; value: string }
+  | { kind: 'instant' | 'local'; value: string; unit?: TimeUnit };
+export type TimeUnit = 'minute' | 'second';
 
 export const LIST_LIMITS = { defaultLimit: 50, maxLimit: 100, search: 200 } as const;
 
@@ -129,11 +137,19 @@ function readTimeBound(value: string): TimeBound | undefined {
   const match = DATE_TIME.exec(value);
   if (!match || !isRealDate(match[1]) || !isClockTime(match[2])) return undefined;
   const zone = match[3];
+  const unit = unitOf(match[2]);
+  const written = unit ? { unit } : {};
   if (zone)
     return isPostgresOffset(zone) && !Number.isNaN(Date.parse(value))
-      ? { kind: 'instant', value }
+      ? { kind: 'instant', value, ...written }
       : undefined;
-  return { kind: 'local', value: `${match[1]}T${match[2]}` };
+  return { kind: 'local', value: `${match[1]}T${match[2]}`, ...written };
+}
+
+/** `HH:MM` is to the minute, `HH:MM:SS` to the second; with a fraction there is no whole unit to take. */
+function unitOf(time: string): TimeUnit | undefined {
+  if (time.includes('.')) return undefined;
+  return time.length === 5 ? 'minute' : 'second';
 }
 
 /**

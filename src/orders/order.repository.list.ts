@@ -75,13 +75,7 @@ export function whereFilter(qb: Knex.QueryBuilder, scope: Scope, filter: OrderFi
       `o.created_at >= ${boundSql(filter.from, 'start')}`,
       boundParams(filter.from, scope.timeZone),
     );
-  if (filter.to) {
-    const op = filter.to.kind === 'date' ? '<' : '<=';
-    qb.andWhereRaw(
-      `o.created_at ${op} ${boundSql(filter.to, 'end')}`,
-      boundParams(filter.to, scope.timeZone),
-    );
-  }
+  if (filter.to) qb.andWhereRaw(...upTo(filter.to, scope.timeZone));
   if (filter.minTotal !== undefined) qb.andWhereRaw('o.total >= ?::numeric', [filter.minTotal]);
   if (filter.maxTotal !== undefined) qb.andWhereRaw('o.total <= ?::numeric', [filter.maxTotal]);
   if (filter.updatedSince !== undefined)
@@ -113,6 +107,18 @@ function boundSql(bound: TimeBound, side: 'start' | 'end'): string {
 
 function boundParams(bound: TimeBound, timeZone: string): string[] {
   return bound.kind === 'instant' ? [bound.value] : [bound.value, timeZone];
+}
+
+/**
+ * `to` is inclusive of the whole unit it is written in (see `TimeBound`): a day up to the
+ * next local midnight, a time to the second or minute up to the next one, a fraction exactly.
+ * The column stays bare on the left, so the list indexes serve the range.
+ */
+function upTo(bound: TimeBound, timeZone: string): [string, string[]] {
+  const params = boundParams(bound, timeZone);
+  if (bound.kind === 'date') return [`o.created_at < ${boundSql(bound, 'end')}`, params];
+  if (bound.unit === undefined) return [`o.created_at <= ${boundSql(bound, 'end')}`, params];
+  return [`o.created_at < (${boundSql(bound, 'end')} + ?::interval)`, [...params, `1 ${bound.unit}`]];
 }
 
 /** Newest first, or oldest change first; ties by id. Each is the order of a list index (see the entity). */

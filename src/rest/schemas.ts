@@ -93,7 +93,12 @@ export const ListOrdersQuery = Type.Object({
   from: Type.Optional(
     Type.String({ description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time' }),
   ),
-  to: Type.Optional(Type.String({ description: 'YYYY-MM-DD (inclusive) or an ISO 8601 date-time' })),
+  to: Type.Optional(
+    Type.String({
+      description:
+        'YYYY-MM-DD or an ISO 8601 date-time, inclusive: the whole day, minute or second it names (with a fraction, exact)',
+    }),
+  ),
   min_total: Type.Optional(
     Type.String({ description: 'Exact decimal, e.g. 100.00', pattern: '^\\d{1,15}(\\.\\d{1,4})?$' }),
   ),

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { OrderService } from '../../src/orders/order.service';
 import type { RequestContext } from '../../src/orders/order.types';
 import { useTestApp } from '../support/app';
 import { createOrder } from '../support/orders';
@@ -161,6 +162,31 @@ describe('orders connection', () => {
     expect(res.totalCount).toBe(1);
     expect(res.edges.map((edge: { node: unknown }) => edge.node)).toStrictEqual([{ id: wanted.id, orderNumber: wanted.orderNumber, items: [{ productId: 'x' }] }]);
     expect(res.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: false });
+  });
+
+  it('filter.to given to the second includes that whole second, as on REST; with milliseconds it is exact', async () => {
+    const auth = await t.bearer('to-the-second');
+    const sctx = await t.context(auth);
+    const order = await createOrder(new OrderService(t.app.db.em, { clock: () => new Date('2025-03-02T10:00:00.250Z') }), sctx, {
+      customer_id: 's',
+      items: [{ product_id: 'p', quantity: 1, price: 1 }],
+      total: 1,
+    });
+    const createdAt = ((await t.gql('query($id: ID!) { order(id: $id) { createdAt } }', { id: order.id }, { authorization: auth })).json()).data.order.createdAt;
+    expect(createdAt).toBe('2025-03-02T10:00:00.250Z');
+    const count = async (filter: Record<string, string>) => {
+      const res = (await t.gql(PAGE, { filter }, { authorization: auth })).json();
+      expect(res.errors).toBeUndefined();
+      const rest = await t.rest.get(`/api/orders?${new URLSearchParams(filter).toString()}`, { authorization: auth });
+      expect(rest.json().pagination.total).toBe(res.data.orders.totalCount);
+      return res.data.orders.totalCount as number;
+    };
+    expect(await count({ to: '2025-03-02T10:00:00Z' })).toBe(1);
+    expect(await count({ from: '2025-03-02T10:00:00Z', to: '2025-03-02T10:00:00Z' })).toBe(1);
+    expect(await count({ to: createdAt })).toBe(1);
+    expect(await count({ from: createdAt, to: createdAt })).toBe(1);
+    expect(await count({ to: '2025-03-02T10:00:00.249Z' })).toBe(0);
+    expect(await count({ to: '2025-03-02T09:59:59Z' })).toBe(0);
   });
 
   it('never lists another workspace’s orders', async () => {

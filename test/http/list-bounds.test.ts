@@ -47,7 +47,7 @@ const BAD_BOUNDS = [
   '2020-01-01T10:00-99',
 ];
 /** The edges PostgreSQL takes. */
-const GOOD_BOUNDS = ['0001-01-01', '9999-12-31', '2020-01-01T23:59:59.999999', '2020-01-01T10:00+15:59', '2020-01-01T10:00-1559', '0001-01-01T00:00:00Z'];
+const GOOD_BOUNDS = ['0001-01-01', '9999-12-31', '2020-01-01T23:59:59.999999', '2020-01-01T10:00+15:59', '2020-01-01T10:00-1559', '0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '9999-12-31T23:59'];
 
 const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const ID = 'order_01ARZ3NDEKTSV4RRFFQ69G5FAV';

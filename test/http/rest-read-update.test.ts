@@ -99,6 +99,61 @@ describe('GET /api/orders', () => {
     expect(late.orderNumber).toBe('ORD-2025-0304-001');
   });
 
+  describe('a `to` includes the whole of the last unit it is written in', () => {
+    // In Asia/Jakarta (UTC+7), so that a bound without a zone is read there. REST writes times to the second.
+    let auth: string;
+    const at: Record<'early' | 'a' | 'b' | 'd', Order> = {} as never;
+    beforeAll(async () => {
+      auth = await t.bearer('seconds', 'Asia/Jakarta');
+      const sctx = await t.context(auth);
+      for (const [name, time] of [
+        ['early', '2025-03-02T09:59:59.999Z'],
+        ['a', '2025-03-02T10:00:00.250Z'],
+        ['b', '2025-03-02T10:00:01.000Z'],
+        ['d', '2025-03-02T10:01:00.000Z'],
+      ] as const)
+        at[name] = await createAt(sctx, time, { customer_id: 's', total: '1.00' });
+    });
+    const ids = async (query: string) => {
+      const res = await t.rest.get(`/api/orders?${query}`, { authorization: auth });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json().pagination.total).toBe(res.json().data.length);
+      return (res.json().data as { id: string }[]).map((row) => row.id);
+    };
+    const of = (...names: ('early' | 'a' | 'b' | 'd')[]) => names.map((name) => at[name].id);
+
+    it('an order’s own created_at, as REST writes it, is a `to` that includes it, and from=X&to=X finds it', async () => {
+      const written = (await t.rest.get(`/api/orders/${at.a.id}`, { authorization: auth })).json().data.created_at;
+      expect(written).toBe('2025-03-02T10:00:00Z');
+      expect(await ids(`to=${written}`)).toStrictEqual(of('a', 'early'));
+      expect(await ids(`from=${written}&to=${written}`)).toStrictEqual(of('a'));
+      expect(await ids(`customer_id=s&from=${written}&to=${written}`)).toStrictEqual(of('a'));
+    });
+
+    it.each([
+      ['to=2025-03-02T10:00:00Z', ['a', 'early']],
+      ['to=2025-03-02T17:00:00%2B07:00', ['a', 'early']],
+      ['to=2025-03-02T17:00:00', ['a', 'early']],
+      ['to=2025-03-02T09:59:59Z', ['early']],
+      ['from=2025-03-02T10:00:01Z&to=2025-03-02T10:00:01Z', ['b']],
+      // To the minute: the whole minute, as a date is the whole day.
+      ['to=2025-03-02T10:00Z', ['b', 'a', 'early']],
+      ['to=2025-03-02T17:00', ['b', 'a', 'early']],
+      ['from=2025-03-02T17:01&to=2025-03-02T17:01', ['d']],
+      // With a fraction the bound is exact.
+      ['to=2025-03-02T10:00:00.250Z', ['a', 'early']],
+      ['to=2025-03-02T10:00:00.249Z', ['early']],
+      ['to=2025-03-02T10:00:00.000Z', ['early']],
+      ['to=2025-03-02T10:00:00.000001Z', ['early']],
+      ['to=2025-03-02T17:00:00.5', ['a', 'early']],
+      // A date is still the whole day in the workspace's zone (17:00Z is midnight in Jakarta).
+      ['to=2025-03-02', ['d', 'b', 'a', 'early']],
+      ['to=2025-03-01', []],
+    ] as [string, ('early' | 'a' | 'b' | 'd')[]][])('%s', async (query, expected) => {
+      expect(await ids(query)).toStrictEqual(of(...expected));
+    });
+  });
+
   it('pages with limit and offset, and says when there is more', async () => {
     const first = (await t.rest.get('/api/orders?limit=2')).json();
     expect(first.pagination).toStrictEqual({ total: 4, limit: 2, offset: 0, has_more: true, next_cursor: expect.any(String) });

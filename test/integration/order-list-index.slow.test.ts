@@ -49,6 +49,7 @@ interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
   'Index Name'?: string;
+  'Index Cond'?: string;
   Plans?: PlanNode[];
 }
 
@@ -74,6 +75,22 @@ it.each([
   const scans = nodes(result.Plan).filter((node) => node['Relation Name'] === 'orders');
   expect(scans.every((node) => node['Node Type'] !== 'Seq Scan')).toBe(true);
   expect(scans.map((node) => node['Index Name'])).toContain(index);
+}, 60_000);
+
+it.each([
+  ['to the second', { to: { kind: 'instant' as const, value: '2025-02-01T00:00:00Z', unit: 'second' as const } }, 'orders_workspace_id_created_at_id_index'],
+  ['to the minute, local', { to: { kind: 'local' as const, value: '2025-02-01T00:00', unit: 'minute' as const } }, 'orders_workspace_id_created_at_id_index'],
+  ['to with milliseconds', { to: { kind: 'instant' as const, value: '2025-02-01T00:00:00.000Z' } }, 'orders_workspace_id_created_at_id_index'],
+  ['a customer, from and to the second', {
+    customerId: 'c42',
+    from: { kind: 'instant' as const, value: '2025-01-20T00:00:00Z', unit: 'second' as const },
+    to: { kind: 'instant' as const, value: '2025-02-01T00:00:00Z', unit: 'second' as const },
+  }, 'orders_workspace_customer_created_index'],
+])('bounds the index scan by created_at for %s (the bound stays sargable)', async (_label, filter, index) => {
+  const result = await explain(filter);
+  const scans = nodes(result.Plan).filter((node) => node['Relation Name'] === 'orders');
+  expect(scans.map((node) => [node['Node Type'], node['Index Name']])).toStrictEqual([['Index Scan', index]]);
+  expect(scans[0]?.['Index Cond']).toMatch(/created_at </);
 }, 60_000);
 
 it.each([

@@ -41,7 +41,7 @@ describe('parseListQuery', () => {
         customerId: 'c1',
         status: 'paid',
         from: { kind: 'date', value: '2025-03-01' },
-        to: { kind: 'instant', value: '2025-03-31T23:59:59+07:00' },
+        to: { kind: 'instant', value: '2025-03-31T23:59:59+07:00', unit: 'second' },
         minTotal: '10',
         maxTotal: '99.99',
         search: 'gift',
@@ -54,7 +54,18 @@ describe('parseListQuery', () => {
   });
 
   it('reads a date-time without a zone as local time', () => {
-    expect(parseListQuery({ from: '2025-03-01T08:30' }).filter.from).toStrictEqual({ kind: 'local', value: '2025-03-01T08:30' });
+    expect(parseListQuery({ from: '2025-03-01T08:30' }).filter.from).toStrictEqual({ kind: 'local', value: '2025-03-01T08:30', unit: 'minute' });
+  });
+
+  it.each([
+    ['2025-03-01', { kind: 'date', value: '2025-03-01' }],
+    ['2025-03-01T08:30Z', { kind: 'instant', value: '2025-03-01T08:30Z', unit: 'minute' }],
+    ['2025-03-01T08:30:00Z', { kind: 'instant', value: '2025-03-01T08:30:00Z', unit: 'second' }],
+    ['2025-03-01 08:30:00', { kind: 'local', value: '2025-03-01T08:30:00', unit: 'second' }],
+    ['2025-03-01T08:30:00.000Z', { kind: 'instant', value: '2025-03-01T08:30:00.000Z' }],
+    ['2025-03-01T08:30:00.5', { kind: 'local', value: '2025-03-01T08:30:00.5' }],
+  ])('notes the unit to=%s is written in (a fraction is exact)', (to, bound) => {
+    expect(parseListQuery({ to }).filter.to).toStrictEqual(bound);
   });
 
   it.each([
