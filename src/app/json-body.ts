@@ -17,7 +17,7 @@
  * `MAX_NUMBER_LITERAL_LENGTH` characters long. Both are checked in one pass
  * over the text before it is parsed.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { parseExactJson, scanJsonText } from '../shared/exact-json';
 
@@ -30,9 +30,10 @@ export const MAX_JSON_DEPTH = 64;
  */
 export const MAX_NUMBER_LITERAL_LENGTH = 64;
 
+const emptyBody = () => new AppError(ErrorCode.INVALID_JSON, 'The request body is empty; send a JSON object');
+
 export function parseJsonBody(text: string): unknown {
-  if (text.trim() === '')
-    throw new AppError(ErrorCode.INVALID_JSON, 'The request body is empty; send a JSON object');
+  if (text.trim() === '') throw emptyBody();
   const shape = scanJsonText(text, MAX_JSON_DEPTH);
   if (shape.tooDeep) {
     throw new AppError(
@@ -77,6 +78,16 @@ export function decodeJsonBody(body: Buffer, contentType: string | undefined): s
   } catch {
     throw new AppError(ErrorCode.INVALID_JSON, 'The request body is not valid UTF-8');
   }
+}
+
+/**
+ * A `preValidation` hook for a route that reads a JSON body. A request with no
+ * Content-Type and no body never reaches the parser above (Fastify hands the
+ * route `undefined`), so it is refused here as the same empty body, not left
+ * for the service to call a body that is not an object.
+ */
+export async function requireJsonBody(request: FastifyRequest): Promise<void> {
+  if (request.body === undefined) throw emptyBody();
 }
 
 /** JSON is the only body this API reads: anything else is 415, never parsed as text. */

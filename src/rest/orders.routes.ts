@@ -11,6 +11,7 @@ import { containsExactNumber, stringifyJson } from '../shared/exact-json';
 import { errorCodes } from './openapi';
 import { ErrorEnvelope, ListOrdersQuery, OrderEnvelope, OrderListEnvelope } from './schemas';
 import { routeUrl } from '../app/route-url';
+import { requireJsonBody } from '../app/json-body';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -86,6 +87,7 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
         },
       },
       validatorCompiler: serviceValidates,
+      preValidation: requireJsonBody,
     },
     async (request, reply) => {
       const key = request.headers['idempotency-key'];
@@ -130,6 +132,7 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
         },
       },
       validatorCompiler: serviceValidates,
+      preValidation: requireJsonBody,
     },
     async (request) => {
       const { id } = request.params as { id: string };

@@ -219,6 +219,27 @@ describe('refusals on /graphql are GraphQL responses (point 5)', () => {
     },
   );
 
+  it('a POST with no body and no Content-Type: 400, a GraphQL error response with Apollo’s message', async () => {
+    for (const [accept, type] of [
+      [ACCEPT, 'application/graphql-response+json; charset=utf-8'],
+      ['application/json', 'application/json; charset=utf-8'],
+    ]) {
+      const res = await t.app.http.inject({ method: 'POST', url: '/graphql', headers: { authorization: auth, accept } });
+      expect(res.statusCode).toBe(400);
+      expect(res.headers['content-type']).toBe(type);
+      expect(res.json()).toStrictEqual({
+        errors: [
+          {
+            message: 'POST body missing, invalid Content-Type, or JSON object has no keys.',
+            extensions: { code: 'BAD_REQUEST' },
+          },
+        ],
+      });
+      expect(res.headers['x-request-id']).toBeTruthy();
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+    }
+  });
+
   it('a 401 is UNAUTHENTICATED with WWW-Authenticate: Bearer, on GraphQL and on REST', async () => {
     const gqlRes = await gql('{ __typename }', {}, { authorization: 'Bearer ogk_wrong', accept: ACCEPT });
     expect(gqlRes.statusCode).toBe(401);

@@ -142,6 +142,64 @@ describe('request charset (point 10)', () => {
   });
 });
 
+describe('a missing body answers as an empty JSON body', () => {
+  const EMPTY = { code: 'INVALID_JSON', message: 'The request body is empty; send a JSON object' };
+  const send = (method: 'POST' | 'PUT', url: string, headers: Record<string, string> = {}) =>
+    t.app.http.inject({ method, url, headers: { authorization: auth, ...headers } });
+  const total = async () =>
+    (await t.app.http.inject({ method: 'GET', url: '/api/orders?limit=1', headers: { authorization: auth } })).json()
+      .pagination.total as number;
+
+  it('POST /api/orders with no body and no Content-Type is 400 INVALID_JSON, as with Content-Type: application/json', async () => {
+    const before = await total();
+    for (const headers of [{}, { 'content-length': '0' }, { 'content-type': 'application/json' }] as Record<string, string>[]) {
+      const res = await send('POST', '/api/orders', headers);
+      expect(res.statusCode, JSON.stringify(headers)).toBe(400);
+      expect(res.json()).toStrictEqual({ success: false, error: { ...EMPTY, request_id: res.headers['x-request-id'] } });
+    }
+    expect(await total()).toBe(before);
+  });
+
+  it('PUT /api/orders/:id with no body is 400 INVALID_JSON and changes nothing; an unknown id too', async () => {
+    const ctx = await t.app.services.auth.authenticate(auth);
+    const order = await createOrder(t.app.services.orders, ctx, { ...ORDER, notes: 'kept' });
+    for (const url of [`/api/orders/${order.id}`, '/api/orders/order_01ARZ3NDEKTSV4RRFFQ69G5FAV']) {
+      const res = await send('PUT', url);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toStrictEqual({ success: false, error: { ...EMPTY, request_id: res.headers['x-request-id'] } });
+    }
+    const after = await t.app.services.orders.getOrder(ctx, order.id);
+    expect([after.notes, after.updatedAt]).toStrictEqual([order.notes, order.updatedAt]);
+  });
+
+  it('a missing key is still 401 first; a body without a Content-Type is still 415', async () => {
+    const anonymous = await t.app.http.inject({ method: 'POST', url: '/api/orders' });
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.json().error.code).toBe('UNAUTHORIZED');
+    const untyped = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/orders',
+      headers: { authorization: auth },
+      payload: Buffer.from(JSON.stringify(ORDER)),
+    });
+    expect(untyped.statusCode).toBe(415);
+    expect(untyped.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('an Idempotency-Key sent with no body is not taken: the real request under it creates the order', async () => {
+    const key = { 'idempotency-key': 'empty-then-real' };
+    expect((await send('POST', '/api/orders', key)).statusCode).toBe(400);
+    const keyed = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/orders',
+      headers: { authorization: auth, 'content-type': 'application/json', ...key },
+      payload: JSON.stringify(ORDER),
+    });
+    expect(keyed.statusCode).toBe(201);
+    expect(keyed.headers['idempotent-replayed']).toBeUndefined();
+  });
+});
+
 describe('compression (point 12)', () => {
   it('a large list is gzip-compressed for a client that accepts it; a small answer is not', async () => {
     const ctx = await t.app.services.auth.authenticate(auth);

@@ -224,6 +224,7 @@ describe('every response of the battery is in the document', () => {
     await expectDocumented('createOrder', 422, { method: 'POST', url: '/api/orders', ...json({ customer_id: '', items: [], colour: 'red' }) });
     await expectDocumented('createOrder', 400, { method: 'POST', url: '/api/orders', ...json('{"customer_id":') });
     await expectDocumented('createOrder', 400, { method: 'POST', url: '/api/orders', ...json(Buffer.from([0x7b, 0xff, 0x7d])) });
+    await expectDocumented('createOrder', 400, { method: 'POST', url: '/api/orders' });
     await expectDocumented('createOrder', 401, { method: 'POST', url: '/api/orders', ...json(ORDER), authorization: null });
     await expectDocumented('createOrder', 401, { method: 'POST', url: '/api/orders', ...json(ORDER), authorization: 'Bearer ogk_nope' });
     await expectDocumented('createOrder', 413, { method: 'POST', url: '/api/orders', ...json(`{"notes":"${'x'.repeat(1_100_000)}"}`) });
@@ -263,6 +264,7 @@ describe('every response of the battery is in the document', () => {
     await expectDocumented('updateOrder', 409, { method: 'PUT', url: `/api/orders/${cancelledId}`, ...json({ status: 'paid' }) });
     await expectDocumented('updateOrder', 422, { method: 'PUT', url: `/api/orders/${orderId}`, ...json({ status: 'lost', tracking_url: 'ftp://x' }) });
     await expectDocumented('updateOrder', 400, { method: 'PUT', url: `/api/orders/${orderId}`, ...json('[') });
+    await expectDocumented('updateOrder', 400, { method: 'PUT', url: `/api/orders/${orderId}` });
     await expectDocumented('updateOrder', 415, { method: 'PUT', url: `/api/orders/${orderId}`, headers: { 'content-type': 'application/xml' }, payload: '<a/>' });
     await expectDocumented('updateOrder', 413, { method: 'PUT', url: `/api/orders/${orderId}`, ...json(`{"notes":"${'x'.repeat(1_100_000)}"}`) });
   });
