@@ -91,9 +91,9 @@ const TOP_LEVEL_CODES: Partial<Record<ErrorCode, { code: string; status: number 
 
 /**
  * An `AppError` as a top-level GraphQL error, with the HTTP status Apollo
- * should answer with. An unexpected failure before execution (while
- * authenticating) is a 500 that names the request id, under which the
- * original error is logged.
+ * should answer with. An unexpected failure before execution (while building
+ * the context) is a 500 that names the request id, under which the original
+ * error is logged.
  */
 export function toGraphQLError(error: AppError, requestId?: string): GraphQLError {
   if (error.code === ErrorCode.INTERNAL_ERROR) {
@@ -153,10 +153,11 @@ type Classified =
 
 /**
  * Sorts an error that reached Apollo. Only our own code paths without a known
- * code are masked: a plain `Error`, or a code-less `GraphQLError` raised while
- * executing a field (a scalar that cannot serialise its value). Code-less
- * errors of the request itself (a subscription this schema has no type for,
- * an APQ hash that does not match its query) are client errors: BAD_REQUEST.
+ * code are masked: a plain `Error` (also when Apollo wrapped it), or a
+ * code-less `GraphQLError` raised while executing a field (a scalar that
+ * cannot serialise its value). Code-less errors of the request itself (a
+ * subscription this schema has no type for, an APQ hash that does not match
+ * its query) are client errors: BAD_REQUEST.
  */
 function classify(formatted: GraphQLFormattedError, raw: unknown): Classified {
   const original = unwrap(raw);
@@ -164,8 +165,12 @@ function classify(formatted: GraphQLFormattedError, raw: unknown): Classified {
   if (isGraphQLError(original)) {
     const code = formatted.extensions?.code;
     if (code !== 'INTERNAL_SERVER_ERROR') return { kind: 'graphql' };
-    if (original !== raw || original.path)
-      return { kind: 'unexpected', error: toAppError(original.originalError ?? original) };
+    // What our own code throws outside a field (a request hook) reaches here wrapped by Apollo,
+    // its message copied: a failure of ours all the same, never the client's.
+    const cause = original.originalError;
+    if (cause instanceof AppError) return { kind: 'app', error: cause };
+    if (original !== raw || original.path || (cause && !isGraphQLError(cause)))
+      return { kind: 'unexpected', error: toAppError(cause ?? original) };
     return { kind: 'graphql', code: 'BAD_REQUEST' };
   }
   const error = toAppError(original);
@@ -207,7 +212,9 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, raw: unknow
 
 /** True when an error reaching Apollo is a bug rather than an expected failure: it is masked and must be logged. */
 export function isUnexpectedGraphQLError(error: GraphQLError): boolean {
-  const formatted = { message: error.message, extensions: error.extensions };
+  // As Apollo will format it: an error without a code gets INTERNAL_SERVER_ERROR.
+  const code = error.extensions.code ?? 'INTERNAL_SERVER_ERROR';
+  const formatted = { message: error.message, extensions: { ...error.extensions, code } };
   return classify(formatted, error).kind === 'unexpected';
 }
 

@@ -16,7 +16,8 @@ import type { RequestContext } from '../orders/order.types';
 import { type GraphQLProtection, QUERY_LIMIT_EXCEEDED, type QueryLimit } from '../security/graphql-armor';
 import type { AuthenticateRequest } from '../security/request-authentication';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
-import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError } from './errors';
+import { toAppError } from '../errors/to-app-error';
+import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError, toGraphQLError } from './errors';
 import { jitExecution } from './jit-executor';
 import { oneCallAtATime } from './one-call-at-a-time';
 import { type GraphQLRequestHooks, type RequestHooks, requestHooksPlugin } from './request-hooks';
@@ -130,16 +131,23 @@ export async function registerGraphQL(
   });
 
   const context = async (request: FastifyRequest): Promise<GraphQLContext> => {
-    const requestContext = authenticated.get(request);
-    // Only GET and POST execute operations, and the hook above authenticated both.
-    if (!requestContext) throw new Error(`no authenticated workspace for ${request.method} ${GRAPHQL_PATH}`);
-    return {
-      requestContext,
-      orders: oneCallAtATime(options.orders),
-      webhooks: options.webhooks,
-      requestId: request.id,
-      telemetry: request.telemetry,
-    };
+    try {
+      const requestContext = authenticated.get(request);
+      // Only GET and POST execute operations, and the hook above authenticated both.
+      if (!requestContext)
+        throw new Error(`no authenticated workspace for ${request.method} ${GRAPHQL_PATH}`);
+      return {
+        requestContext,
+        orders: oneCallAtATime(options.orders),
+        webhooks: options.webhooks,
+        requestId: request.id,
+        telemetry: request.telemetry,
+      };
+    } catch (error) {
+      // Apollo neither logs a failed context nor masks its message: both are done here.
+      request.log.error({ err: error }, 'graphql context failed');
+      throw toGraphQLError(toAppError(error), request.id);
+    }
   };
   // GET is a route of its own so that a WebSocket upgrade of it can go to the subscriptions.
   await app.register(fastifyApollo(apollo), { path: GRAPHQL_PATH, method: ['POST', 'OPTIONS'], context });

@@ -75,3 +75,112 @@ it('answers a masked 500 and logs the failure under the request id', async () =>
   expect(requestIds).toHaveLength(2);
   expect(logged[0]).toMatchObject({ level: 50, reqId: requestIds[1], err: { message: 'a hook broke' } });
 });
+
+/** A Fastify app of its own for one test, with its log lines and the id of each request. */
+function ownServer() {
+  const logged: Record<string, unknown>[] = [];
+  const logger: FastifyBaseLogger = pino(
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logged.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    }),
+  );
+  const server = Fastify({ loggerInstance: logger });
+  const requestIds: string[] = [];
+  server.decorateRequest('telemetry', null as never);
+  server.addHook('onRequest', (request, _reply, done) => {
+    request.telemetry = {};
+    requestIds.push(request.id);
+    done();
+  });
+  return { server, logged, requestIds };
+}
+
+it('an unexpected failure while building the context is a masked 500 INTERNAL_ERROR, logged with its stack', async () => {
+  const { server, logged: own, requestIds } = ownServer();
+  try {
+    let broken = false;
+    await registerGraphQL(server, {
+      schema,
+      // Read by the context of every request: a broken wiring fails there.
+      get orders(): never {
+        if (broken) throw new Error('secret detail: the order service is not wired');
+        return {} as never;
+      },
+      webhooks: {} as never,
+      authenticate: async (): Promise<RequestContext> => ({ workspaceId: 'ws_1', timeZone: 'UTC' }),
+      introspection: false,
+    });
+    const ask = (method: 'GET' | 'POST') =>
+      server.inject({
+        method,
+        url: method === 'GET' ? '/graphql?query=%7Bhello%7D' : '/graphql',
+        headers: { authorization: 'Bearer any', 'content-type': 'application/json' },
+        ...(method === 'POST' ? { payload: JSON.stringify({ query: '{ hello }' }) } : {}),
+      });
+    expect((await ask('POST')).statusCode).toBe(200);
+
+    broken = true;
+    for (const method of ['POST', 'GET'] as const) {
+      const res = await ask(method);
+      const requestId = requestIds.at(-1);
+      expect(res.statusCode).toBe(500);
+      expect(res.json()).toStrictEqual({
+        errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_ERROR', requestId } }],
+      });
+      expect(res.body).not.toMatch(/secret|context|wired/i);
+      const logged = own.filter((line) => line.level === 50 && line.reqId === requestId);
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatchObject({
+        msg: 'graphql context failed',
+        err: {
+          message: 'secret detail: the order service is not wired',
+          stack: expect.stringContaining('Error: secret'),
+        },
+      });
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+it('a request hook of ours throwing a plain Error once the operation is known: masked INTERNAL_ERROR, logged with its stack', async () => {
+  const { server, logged: own, requestIds } = ownServer();
+  try {
+    await registerGraphQL(server, {
+      schema,
+      orders: {} as never,
+      webhooks: {} as never,
+      authenticate: async (): Promise<RequestContext> => ({ workspaceId: 'ws_1', timeZone: 'UTC' }),
+      introspection: false,
+      requestHooks: [
+        () => ({
+          didResolveOperation() {
+            throw new Error('secret detail: a hook broke');
+          },
+        }),
+      ],
+    });
+    const res = await server.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { authorization: 'Bearer any', 'content-type': 'application/json' },
+      payload: JSON.stringify({ query: '{ hello }' }),
+    });
+    const requestId = requestIds.at(-1);
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toStrictEqual({
+      errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_ERROR' } }],
+    });
+    const logged = own.filter((line) => line.level === 50 && line.reqId === requestId);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({
+      msg: 'graphql operation failed',
+      err: { message: 'secret detail: a hook broke', stack: expect.stringContaining('Error: secret') },
+    });
+  } finally {
+    await server.close();
+  }
+});
