@@ -1,5 +1,6 @@
 /** Apollo Server on Fastify at `/graphql`. */
-import { ApolloServer } from '@apollo/server';
+import { Readable } from 'node:stream';
+import { ApolloServer, HeaderMap } from '@apollo/server';
 import { stringifyJson } from '../shared/exact-json';
 
 /** Apollo's recommended CSRF prevention headers (`recommendedCsrfPreventionRequestHeaders`, not exported by its entry point). */
@@ -8,9 +9,9 @@ import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
-import fastifyApollo, { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { WebsocketHandler } from '@fastify/websocket';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, type GraphQLSchema, OperationTypeNode } from 'graphql';
 import type { RequestContext } from '../orders/order.types';
 import { type GraphQLProtection, QUERY_LIMIT_EXCEEDED, type QueryLimit } from '../security/graphql-armor';
@@ -116,11 +117,11 @@ export async function registerGraphQL(
   // megabyte of JSON or GraphQL. A refusal goes to the app's error handler,
   // which writes it as a GraphQL response (errors.ts).
   const authenticated = new WeakMap<object, RequestContext>();
+  // Every method of the route (GET, its HEAD, POST) can run an operation, so every one is checked.
   // Callback style, because every request of the app passes here: an async hook would cost the
   // REST routes two promises each for nothing.
   app.addHook('onRequest', (request, reply, done) => {
-    if (routeUrl(request) !== GRAPHQL_PATH || (request.method !== 'POST' && request.method !== 'GET'))
-      return done();
+    if (routeUrl(request) !== GRAPHQL_PATH) return done();
     // A WebSocket (subscriptions) authenticates in its connection_init message instead: see subscriptions.ts.
     if (request.ws) return done();
     options.authenticate(request, reply).then((requestContext) => {
@@ -133,7 +134,7 @@ export async function registerGraphQL(
   const context = async (request: FastifyRequest): Promise<GraphQLContext> => {
     try {
       const requestContext = authenticated.get(request);
-      // Only GET and POST execute operations, and the hook above authenticated both.
+      // The hook above authenticated every request of the route, or refused it.
       if (!requestContext)
         throw new Error(`no authenticated workspace for ${request.method} ${GRAPHQL_PATH}`);
       return {
@@ -149,16 +150,50 @@ export async function registerGraphQL(
       throw toGraphQLError(toAppError(error), request.id);
     }
   };
+  const handler = apolloHandler(apollo, context);
+  // No OPTIONS route: without CORS_ORIGINS an OPTIONS is a 405 naming these methods, as on REST;
+  // with it, @fastify/cors answers preflights. Fastify adds HEAD to the GET route.
+  app.route({ method: 'POST', url: GRAPHQL_PATH, handler });
   // GET is a route of its own so that a WebSocket upgrade of it can go to the subscriptions.
-  await app.register(fastifyApollo(apollo), { path: GRAPHQL_PATH, method: ['POST', 'OPTIONS'], context });
   app.route({
     method: 'GET',
     url: GRAPHQL_PATH,
-    handler: fastifyApolloHandler(apollo, { context }),
+    handler,
     ...(options.wsHandler ? { wsHandler: options.wsHandler } : {}),
   });
   if (options.maxResponseBytes !== undefined) limitResponseSize(app, options.maxResponseBytes);
   return apollo;
+}
+
+/**
+ * `@as-integrations/fastify`'s handler, except that a HEAD is handed to Apollo
+ * as the GET it is (Apollo answers GET and POST only): the same key check,
+ * CSRF check and refusal of mutations, and Fastify sends no body.
+ */
+function apolloHandler(
+  apollo: ApolloServer<GraphQLContext>,
+  context: (request: FastifyRequest) => Promise<GraphQLContext>,
+) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<string | FastifyReply> => {
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const query = request.url.indexOf('?');
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: {
+        method: request.method === 'HEAD' ? 'GET' : request.method,
+        headers,
+        search: query === -1 ? '' : request.url.slice(query),
+        body: request.body,
+      },
+      context: () => context(request),
+    });
+    for (const [name, value] of response.headers) void reply.header(name, value);
+    void reply.code(response.status ?? 200);
+    if (response.body.kind === 'complete') return response.body.string;
+    return reply.send(Readable.from(response.body.asyncIterator));
+  };
 }
 
 /**
@@ -199,11 +234,7 @@ function errorsAndStatus(app: FastifyInstance): GraphQLRequestHooks<GraphQLConte
  */
 function limitResponseSize(app: FastifyInstance, maxBytes: number): void {
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (
-      routeUrl(request) !== GRAPHQL_PATH ||
-      typeof payload !== 'string' ||
-      payload.length <= maxBytes / 3
-    )
+    if (routeUrl(request) !== GRAPHQL_PATH || typeof payload !== 'string' || payload.length <= maxBytes / 3)
       return done(null, payload);
     const bytes = Buffer.byteLength(payload);
     if (bytes <= maxBytes) return done(null, payload);

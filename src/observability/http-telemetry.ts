@@ -43,7 +43,7 @@ export function registerHttpTelemetry(app: FastifyInstance, { metrics, graphqlPa
 
     let operationName: string | undefined;
     let outcome: string | undefined;
-    if (route === graphqlPath && (request.method === 'POST' || request.method === 'GET') && !isHtml(reply)) {
+    if (route === graphqlPath && !isHtml(reply)) {
       operationName = telemetry.operationName ?? '(unknown)';
       const graphqlOutcome = telemetry.operationOutcome ?? (status === 401 ? 'unauthenticated' : 'error');
       outcome = graphqlOutcome;

@@ -81,7 +81,7 @@ export function registerPlayground(app: FastifyInstance, options: PlaygroundOpti
   // Callback style, because every request of the app passes here. A browser's page is the answer
   // itself, so `done` is not called then (Fastify's way to respond from a callback hook).
   app.addHook('onRequest', (request, reply, done) => {
-    if (request.method !== 'GET' || routeUrl(request) !== options.endpoint) return done();
+    if ((request.method !== 'GET' && request.method !== 'HEAD') || routeUrl(request) !== options.endpoint) return done();
     if (!prefersHtml(request.headers.accept)) return done();
     sendPage(request, reply).catch(done);
   });

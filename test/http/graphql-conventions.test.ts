@@ -189,6 +189,132 @@ describe('CSRF prevention and GET (point 4)', () => {
   });
 });
 
+describe('HEAD and OPTIONS on /graphql', () => {
+  const QUERY_URL = '/graphql?query=%7B__typename%7D';
+  const errorLines = (requestId: string) => logsOf(requestId).filter((line) => (line.level as number) >= 50);
+
+  it('HEAD without a key is a 401 like GET, with WWW-Authenticate and no body', async () => {
+    const res = await t.app.http.inject({ method: 'HEAD', url: QUERY_URL });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer /);
+    expect(res.body).toBe('');
+    const wrong = await t.app.http.inject({
+      method: 'HEAD',
+      url: QUERY_URL,
+      headers: { authorization: 'Bearer ogk_wrong' },
+    });
+    expect(wrong.statusCode).toBe(401);
+  });
+
+  it('HEAD with a key answers what GET answers, without the body', async () => {
+    const get = await t.app.http.inject({ method: 'GET', url: QUERY_URL, headers: { authorization: auth } });
+    const head = await t.app.http.inject({
+      method: 'HEAD',
+      url: QUERY_URL,
+      headers: { authorization: auth },
+    });
+    expect(get.statusCode).toBe(200);
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBe('');
+    expect(head.headers['content-type']).toBe(get.headers['content-type']);
+    expect(head.headers['content-length']).toBe(get.headers['content-length']);
+    expect(errorLines(head.headers['x-request-id'] as string)).toStrictEqual([]);
+  });
+
+  it('a HEAD mutation is refused like a GET one (405, Allow: POST) and runs nothing', async () => {
+    const spy = vi.spyOn(t.app.services.orders, 'createOrderExactlyOnce');
+    const query = encodeURIComponent(
+      'mutation { createOrder(input: {customerId: "c", items: [{productId: "p", quantity: 1, price: "1"}], total: "1"}) { order { id } } }',
+    );
+    const res = await t.app.http.inject({
+      method: 'HEAD',
+      url: `/graphql?query=${query}`,
+      headers: { authorization: auth },
+    });
+    expect(res.statusCode).toBe(405);
+    expect(res.headers.allow).toBe('POST');
+    expect(spy).not.toHaveBeenCalled();
+    spy.mockRestore();
+  });
+
+  it.each([
+    ['without a key', {}],
+    ['with a key', { authorization: 'KEY' }],
+  ])(
+    'OPTIONS %s (no CORS_ORIGINS) is a 405 naming the methods, as on REST, and runs no operation',
+    async (_label, extra: Record<string, string>) => {
+      const spy = vi.spyOn(t.app.services.orders, 'findOrders');
+      const res = await t.app.http.inject({
+        method: 'OPTIONS',
+        url: '/graphql',
+        headers: {
+          'content-type': 'application/json',
+          'apollo-require-preflight': '1',
+          ...(extra.authorization ? { authorization: auth } : {}),
+        },
+        payload: JSON.stringify({ query: '{ orders(first: 1) { totalCount } }' }),
+      });
+      expect(res.statusCode).toBe(405);
+      expect(res.headers.allow).toBe('GET, HEAD, POST');
+      expect(res.json()).toStrictEqual({
+        errors: [
+          { message: 'Use GET or HEAD or POST for GraphQL', extensions: { code: 'METHOD_NOT_ALLOWED' } },
+        ],
+      });
+      expect(res.body).not.toMatch(/context|authenticated workspace/i);
+      expect(spy).not.toHaveBeenCalled();
+      spy.mockRestore();
+      expect(errorLines(res.headers['x-request-id'] as string)).toStrictEqual([]);
+    },
+  );
+
+  it('the Allow of a 405 lists only methods /graphql answers', async () => {
+    const res = await t.app.http.inject({ method: 'PUT', url: '/graphql', headers: { authorization: auth } });
+    expect(res.statusCode).toBe(405);
+    expect(res.headers.allow).toBe('GET, HEAD, POST');
+  });
+
+  it('with CORS_ORIGINS, a preflight of /graphql is answered (204) before the key check; a listed origin can POST', async () => {
+    const cors = await createTestApp({ corsOrigins: ['https://shop.example.com'] });
+    try {
+      const preflight = await cors.app.http.inject({
+        method: 'OPTIONS',
+        url: '/graphql',
+        headers: {
+          origin: 'https://shop.example.com',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization, content-type',
+        },
+      });
+      expect(preflight.statusCode).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe('https://shop.example.com');
+      expect(preflight.headers['access-control-allow-methods']).toContain('POST');
+      expect(preflight.body).toBe('');
+      const key = await cors.bearer('cors');
+      const res = await cors.app.http.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: {
+          authorization: key,
+          origin: 'https://shop.example.com',
+          'content-type': 'application/json',
+        },
+        payload: JSON.stringify({ query: '{ __typename }' }),
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['access-control-allow-origin']).toBe('https://shop.example.com');
+      const put = await cors.app.http.inject({
+        method: 'PUT',
+        url: '/graphql',
+        headers: { authorization: key },
+      });
+      expect(put.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
+    } finally {
+      await cors.close();
+    }
+  });
+});
+
 describe('refusals on /graphql are GraphQL responses (point 5)', () => {
   const ACCEPT = 'application/graphql-response+json, application/json;q=0.9';
 

@@ -46,6 +46,15 @@ describe('GET /graphql from a browser', () => {
     expect(JSON.parse(config.headers)).toStrictEqual({ Authorization: 'Bearer <your API key>' });
   });
 
+  it('answers a browser’s HEAD like its GET, without the body', async () => {
+    const get = await t.rest.get('/graphql', { authorization: null, headers: { accept: BROWSER_ACCEPT } });
+    const head = await t.app.http.inject({ method: 'HEAD', url: '/graphql', headers: { accept: BROWSER_ACCEPT } });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(head.headers['content-length']).toBe(get.headers['content-length']);
+    expect(head.body).toBe('');
+  });
+
   it('opens with an example that runs as it stands, given a key', async () => {
     const config = pageConfig((await t.rest.get('/graphql', { authorization: null, headers: { accept: BROWSER_ACCEPT } })).body);
     const res = await t.rest.post('/graphql', { query: config.query, variables: JSON.parse(config.variables), operationName: 'CreateOrder' });
