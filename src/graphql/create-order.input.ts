@@ -2,7 +2,7 @@ import { Field, InputType, Int } from 'type-graphql';
 import { renameKeys } from '../shared/case';
 import { addressFields } from './address-fields';
 import type { JsonObject } from '../orders/order.types';
-import { DecimalScalar, JsonScalar } from './scalars';
+import { type DecimalInput, DecimalScalar, JsonScalar } from './scalars';
 
 @InputType({
   description: 'A postal address. Every field is optional; null means the same as leaving it out.',
@@ -19,7 +19,7 @@ export class OrderItemInput {
   @Field(() => Int, { description: 'Units ordered, 1 to 1,000,000' })
   quantity!: number;
   @Field(() => DecimalScalar, { description: 'Unit price, at most the currency’s minor digits' })
-  price!: string;
+  price!: DecimalInput;
   @Field(() => String, { nullable: true, description: 'Stock-keeping unit, at most 128 characters' })
   sku?: string;
 }
@@ -31,12 +31,12 @@ export class CreateOrderInput {
   @Field(() => [OrderItemInput], { description: 'The order lines, 1 to 500' })
   items!: OrderItemInput[];
   @Field(() => DecimalScalar, { description: 'Must equal Σ(quantity × price) + shipping + tax exactly' })
-  total!: string;
+  total!: DecimalInput;
   @Field(() => String, { nullable: true, description: 'ISO 4217 code, default USD' }) currency?: string;
   @Field(() => DecimalScalar, { nullable: true, description: 'Shipping charged, default 0' })
-  shipping?: string;
+  shipping?: DecimalInput;
   @Field(() => DecimalScalar, { nullable: true, description: 'Tax charged, default 0' })
-  tax?: string;
+  tax?: DecimalInput;
   @Field(() => AddressInput, { nullable: true, description: 'Where the order is shipped' })
   shippingAddress?: AddressInput;
   @Field(() => AddressInput, { nullable: true, description: 'Where the order is billed' })

@@ -2,7 +2,7 @@ import { Field, InputType, registerEnumType } from 'type-graphql';
 import type { OrderStatus as OrderStatusValue } from '../orders/order.types';
 import { renameKeys } from '../shared/case';
 import { OrderStatus } from './order.type';
-import { DecimalScalar } from './scalars';
+import { type DecimalInput, DecimalScalar } from './scalars';
 
 @InputType({ description: 'Every field narrows the list; they combine with AND.' })
 export class OrderFilter {
@@ -25,12 +25,12 @@ export class OrderFilter {
     nullable: true,
     description: 'Only orders whose total is at least this (exact decimal comparison)',
   })
-  minTotal?: string;
+  minTotal?: DecimalInput;
   @Field(() => DecimalScalar, {
     nullable: true,
     description: 'Only orders whose total is at most this (exact decimal comparison)',
   })
-  maxTotal?: string;
+  maxTotal?: DecimalInput;
   @Field(() => String, {
     nullable: true,
     description: 'Part of the order number or the notes, case-insensitive',

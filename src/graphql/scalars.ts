@@ -11,12 +11,16 @@ function bounded(value: string, ast?: Parameters<GraphQLScalarType['parseLiteral
   return value;
 }
 
+/** A `Decimal` input as the service reads an amount: a decimal string, or a number. */
+export type DecimalInput = string | number;
+
 /**
  * Money. Output is the service's decimal string with exactly the currency's
  * digits (`"227.00"`), so no client ever sees a float. Input takes a string
- * (`"99.00"`, exact) or a number; the service checks digits and range.
+ * (`"99.00"`, exact) or a number, written in the document or in the
+ * variables; the service checks digits and range, as for REST.
  */
-export const DecimalScalar = new GraphQLScalarType<string, string>({
+export const DecimalScalar = new GraphQLScalarType<DecimalInput, string>({
   name: 'Decimal',
   description:
     'An exact decimal amount, serialised as a string with exactly the currency’s ISO 4217 minor-unit digits, ' +
@@ -31,11 +35,18 @@ export const DecimalScalar = new GraphQLScalarType<string, string>({
     if (typeof value === 'string') return bounded(value);
     // A variable's number a double cannot hold, as written (see shared/exact-json.ts): its digits are checked like a string's.
     if (isExactNumber(value)) return bounded(value.toString());
-    if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+    if (typeof value === 'number' && Number.isFinite(value)) return value;
     throw new GraphQLError('Decimal must be a string such as "99.00" or a number');
   },
   parseLiteral(ast) {
-    if (ast.kind === Kind.STRING || ast.kind === Kind.INT || ast.kind === Kind.FLOAT) return bounded(ast.value, ast);
+    if (ast.kind === Kind.STRING) return bounded(ast.value, ast);
+    if (ast.kind === Kind.INT || ast.kind === Kind.FLOAT) {
+      // The value the same literal has in the variables or a REST body, so that `1e2` is 100 and
+      // `1e-7` has too many decimals either way; one a double cannot hold goes on as its text, as
+      // the service reads it from JSON (`prepareExactNumbers`).
+      const value = parseNumberLiteral(bounded(ast.value, ast));
+      return isExactNumber(value) ? ast.value : value;
+    }
     throw new GraphQLError('Decimal must be a string such as "99.00" or a number', { nodes: ast });
   },
 });

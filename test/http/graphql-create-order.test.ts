@@ -97,6 +97,94 @@ describe('createOrder over HTTP', () => {
   });
 });
 
+describe('a Decimal written as a number, exponent or not (contract §2: "a string or a number")', () => {
+  /** Each literal as price and total of a one-line USD order; what every transport must answer. */
+  const CASES: [literal: string, answer: { total: string } | { message: string }][] = [
+    ['1e2', { total: '100.00' }],
+    ['1E2', { total: '100.00' }],
+    ['1.5e1', { total: '15.00' }],
+    ['2.5E-1', { total: '0.25' }],
+    ['0e0', { total: '0.00' }],
+    ['100', { total: '100.00' }],
+    ['99.5', { total: '99.50' }],
+    ['1e-7', { message: 'must have at most 2 decimal places in USD' }],
+    ['1.005', { message: 'must have at most 2 decimal places in USD' }],
+    ['9.9999999999999999', { message: 'must have at most 2 decimal places in USD' }],
+    ['1e15', { message: 'must be at most 9999999999999.99' }],
+    // A literal a double cannot hold is read as its text, which must then be plain decimal (as over REST).
+    ['1e21', { message: 'must be a decimal number such as "99.00"' }],
+    ['12345678901234567890', { message: 'must be at most 9999999999999.99' }],
+    ['-1e2', { message: 'must be 0 or more' }],
+  ];
+  const customerId = 'decimal-number';
+  const mutation = (price: string, total: string) =>
+    `mutation { createOrder(input: {customerId: "${customerId}", items: [{productId: "p", quantity: 1, price: ${price}}], total: ${total}}) { order { id total items { price } } userErrors { field message code } } }`;
+  const VARIABLES_MUTATION =
+    'mutation($input: CreateOrderInput!) { createOrder(input: $input) { order { id total items { price } } userErrors { field message code } } }';
+  const raw = (payload: string) =>
+    t.app.http.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { authorization: t.auth, 'content-type': 'application/json' },
+      payload,
+    });
+
+  it.each(CASES)('%s: the same answer in the document, as a variable and over REST', async (literal, answer) => {
+    const before = await t.db.count('orders');
+    const inDocument = await t.gql(mutation(literal, literal));
+    // The variables' JSON text carries the literal as written, as a client's JSON would.
+    const asVariable = await raw(
+      `{"query": ${JSON.stringify(VARIABLES_MUTATION)}, "variables": {"input": {"customerId": "${customerId}", "items": [{"productId": "p", "quantity": 1, "price": ${literal}}], "total": ${literal}}}}`,
+    );
+    const rest = await t.rest.post(
+      '/api/orders',
+      `{"customer_id": "${customerId}", "items": [{"product_id": "p", "quantity": 1, "price": ${literal}}], "total": ${literal}}`,
+    );
+    for (const res of [inDocument, asVariable]) expect(res.statusCode, res.body).toBe(200);
+    const payloads = [inDocument, asVariable].map((res) => res.json().data.createOrder);
+
+    if ('total' in answer) {
+      for (const payload of payloads) {
+        expect(payload.userErrors).toStrictEqual([]);
+        expect(payload.order).toMatchObject({ total: answer.total, items: [{ price: answer.total }] });
+      }
+      expect(rest.statusCode, rest.body).toBe(201);
+      expect(rest.json().data).toMatchObject({ total: Number(answer.total), items: [{ price: Number(answer.total) }] });
+      expect(await t.db.count('orders')).toBe(before + 3);
+      return;
+    }
+    for (const payload of payloads) {
+      expect(payload).toStrictEqual({
+        order: null,
+        userErrors: [
+          { field: ['input', 'items', '0', 'price'], message: answer.message, code: 'VALIDATION_ERROR' },
+          { field: ['input', 'total'], message: answer.message, code: 'VALIDATION_ERROR' },
+        ],
+      });
+    }
+    expect(rest.statusCode).toBe(422);
+    expect(rest.json().error).toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [
+        { field: 'items[0].price', message: answer.message },
+        { field: 'total', message: answer.message },
+      ],
+    });
+    expect(await t.db.count('orders')).toBe(before);
+  });
+
+  it('an order filter takes minTotal: 1e2 in the document as it does as a variable', async () => {
+    const filter = (minTotal: string) => `orders(first: 5, filter: {customerId: "${customerId}", minTotal: ${minTotal}}) { totalCount }`;
+    const inDocument = await t.gql(`{ ${filter('1e2')} }`);
+    const asVariable = await raw(
+      `{"query": ${JSON.stringify(`query($m: Decimal) { ${filter('$m')} }`)}, "variables": {"m": 1e2}}`,
+    );
+    expect(inDocument.json().errors).toBeUndefined();
+    expect(inDocument.json()).toStrictEqual(asVariable.json());
+    expect(inDocument.json().data.orders.totalCount).toBeGreaterThan(0);
+  });
+});
+
 describe('authentication and tenancy', () => {
   it('answers 401 with extensions.code UNAUTHENTICATED without a key, and with a bad one', async () => {
     for (const authorization of ['', 'Bearer nope', `Bearer ogk_${'B'.repeat(43)}`]) {

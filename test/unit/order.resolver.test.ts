@@ -85,7 +85,8 @@ describe('createOrder', () => {
       {
         customer_id: 'contact_abc123',
         items: [{ product_id: 'prod_001', quantity: 2, price: '99.00', sku: 'WGT-PRE' }],
-        total: '198',
+        // A number stays the number it is, as in a REST body.
+        total: 198,
         shipping_address: { postal_code: '12345', country: 'ID' },
       },
       undefined,
@@ -166,13 +167,21 @@ describe('createOrder', () => {
   it('accepts Decimal as a number or a string literal, and rejects other kinds', async () => {
     const orders = fakeOrders();
     const literal = await run(
-      'mutation { createOrder(input: { customerId: "c", items: [{ productId: "p", quantity: 1, price: 1.5 }], total: "1.50" }) { userErrors { code } } }',
+      'mutation { createOrder(input: { customerId: "c", items: [{ productId: "p", quantity: 1, price: 1.5 }, { productId: "q", quantity: 1, price: 1e2 }], total: "101.50", tax: 12345678901234567890 }) { userErrors { code } } }',
       orders,
     );
     expect(literal.errors).toBeUndefined();
+    // Numbers as a JSON body holds them (1e2 is 100); one a double cannot hold as its text, as the service reads it.
     expect(orders.createOrderExactlyOnce).toHaveBeenCalledWith(
       workspace,
-      expect.objectContaining({ total: '1.50', items: [{ product_id: 'p', quantity: 1, price: '1.5' }] }),
+      expect.objectContaining({
+        total: '101.50',
+        tax: '12345678901234567890',
+        items: [
+          { product_id: 'p', quantity: 1, price: 1.5 },
+          { product_id: 'q', quantity: 1, price: 100 },
+        ],
+      }),
       undefined,
     );
     const wrong = await run('mutation { createOrder(input: { customerId: "c", items: [], total: true }) { userErrors { code } } }', orders);
