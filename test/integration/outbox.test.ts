@@ -102,18 +102,6 @@ describe('a create', () => {
     expect(await eventsOf(first.json().data.id)).toHaveLength(1);
   });
 
-  it('with a null status keeps the status and lists only what else changed', async () => {
-    const created = await createViaRest();
-    const res = await t.rest.put(`/api/orders/${created.id}`, { status: null, notes: 'second' });
-    expect(res.statusCode, res.body).toBe(200);
-    expect(res.json().data).toMatchObject({ status: 'pending', notes: 'second' });
-    const events = await eventsOf(created.id);
-    expect(events.map((event) => [event.type, event.sequence, event.data])).toStrictEqual([
-      ['order.created', 1, expect.anything()],
-      ['order.updated', 2, { order: await restOrder(created.id), changes: ['notes'] }],
-    ]);
-  });
-
   it.each([
     ['a validation error', body({ customer_id: '' }), 422],
     ['a total mismatch', body({ total: 26 }), 422],

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql';
 import pino from 'pino';
-import { afterAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { registerGraphQL } from '../../src/graphql/server';
 import type { RequestContext } from '../../src/orders/order.types';
 
@@ -20,60 +20,52 @@ const schema = new GraphQLSchema({
   }),
 });
 
-const lines: Record<string, unknown>[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-    done();
-  },
-});
-const logger: FastifyBaseLogger = pino(sink);
-const http = Fastify({ loggerInstance: logger });
-afterAll(() => http.close());
+/** What every server below is registered with, less what a test varies. */
+const base = {
+  schema,
+  orders: {} as never,
+  webhooks: {} as never,
+  authenticate: async (): Promise<RequestContext> => ({ workspaceId: 'ws_1', timeZone: 'UTC' }),
+  introspection: false,
+};
 
 it('answers a masked 500 and logs the failure under the request id', async () => {
-  const requestIds: string[] = [];
-  http.decorateRequest('telemetry', null as never);
-  http.addHook('onRequest', (request, _reply, done) => {
-    request.telemetry = {};
-    requestIds.push(request.id);
-    done();
-  });
-  let failing = false;
-  await registerGraphQL(http, {
-    schema,
-    orders: {} as never,
-    webhooks: {} as never,
-    authenticate: async (): Promise<RequestContext> => ({ workspaceId: 'ws_1', timeZone: 'UTC' }),
-    introspection: false,
-    requestHooks: [
-      () => {
-        if (failing) throw new Error('a hook broke');
-        return undefined;
-      },
-    ],
-  });
-
-  const ask = () =>
-    http.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: { authorization: 'Bearer any', 'content-type': 'application/json' },
-      payload: JSON.stringify({ query: '{ hello }' }),
+  const { server: http, logged: lines, requestIds } = ownServer();
+  try {
+    let failing = false;
+    await registerGraphQL(http, {
+      ...base,
+      requestHooks: [
+        () => {
+          if (failing) throw new Error('a hook broke');
+          return undefined;
+        },
+      ],
     });
-  const fine = await ask();
-  expect(fine.statusCode, fine.body).toBe(200);
-  expect(fine.json()).toStrictEqual({ data: { hello: 'world' } });
-  expect(lines.filter((line) => line.msg === 'graphql request failed')).toStrictEqual([]);
 
-  failing = true;
-  const broken = await ask();
-  expect(broken.statusCode).toBe(500);
-  expect(broken.body).not.toContain('a hook broke');
-  const logged = lines.filter((line) => line.msg === 'graphql request failed');
-  expect(logged).toHaveLength(1);
-  expect(requestIds).toHaveLength(2);
-  expect(logged[0]).toMatchObject({ level: 50, reqId: requestIds[1], err: { message: 'a hook broke' } });
+    const ask = () =>
+      http.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { authorization: 'Bearer any', 'content-type': 'application/json' },
+        payload: JSON.stringify({ query: '{ hello }' }),
+      });
+    const fine = await ask();
+    expect(fine.statusCode, fine.body).toBe(200);
+    expect(fine.json()).toStrictEqual({ data: { hello: 'world' } });
+    expect(lines.filter((line) => line.msg === 'graphql request failed')).toStrictEqual([]);
+
+    failing = true;
+    const broken = await ask();
+    expect(broken.statusCode).toBe(500);
+    expect(broken.body).not.toContain('a hook broke');
+    const logged = lines.filter((line) => line.msg === 'graphql request failed');
+    expect(logged).toHaveLength(1);
+    expect(requestIds).toHaveLength(2);
+    expect(logged[0]).toMatchObject({ level: 50, reqId: requestIds[1], err: { message: 'a hook broke' } });
+  } finally {
+    await http.close();
+  }
 });
 
 /** A Fastify app of its own for one test, with its log lines and the id of each request. */
@@ -103,15 +95,12 @@ it('an unexpected failure while building the context is a masked 500 INTERNAL_ER
   try {
     let broken = false;
     await registerGraphQL(server, {
-      schema,
+      ...base,
       // Read by the context of every request: a broken wiring fails there.
       get orders(): never {
         if (broken) throw new Error('secret detail: the order service is not wired');
         return {} as never;
       },
-      webhooks: {} as never,
-      authenticate: async (): Promise<RequestContext> => ({ workspaceId: 'ws_1', timeZone: 'UTC' }),
-      introspection: false,
     });
     const ask = (method: 'GET' | 'POST') =>
       server.inject({
@@ -150,11 +139,7 @@ it('a request hook of ours throwing a plain Error once the operation is known: m
   const { server, logged: own, requestIds } = ownServer();
   try {
     await registerGraphQL(server, {
-      schema,
-      orders: {} as never,
-      webhooks: {} as never,
-      authenticate: async (): Promise<RequestContext> => ({ workspaceId: 'ws_1', timeZone: 'UTC' }),
-      introspection: false,
+      ...base,
       requestHooks: [
         () => ({
           didResolveOperation() {
