@@ -79,7 +79,7 @@ export class WebhookResolver {
   }
 
   @Mutation(() => RedeliverWebhookPayload, {
-    description: 'Delivers the event again now, with a fresh retry schedule (a failed delivery above all).',
+    description: 'Delivers the event again now, with a fresh retry schedule (a failed delivery above all); one with an attempt under way is left to that attempt.',
   })
   async redeliverWebhook(
     @Arg('deliveryId', () => ID, { description: 'The delivery id, whdl_…' }) deliveryId: string,

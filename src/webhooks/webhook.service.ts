@@ -169,7 +169,10 @@ export class WebhookService {
   /**
    * Schedules the delivery again, now, with a fresh retry schedule (its
    * attempt log is kept). Any delivery of the workspace may be redelivered,
-   * `failed` ones above all; another workspace's is NOT_FOUND.
+   * `failed` ones above all; another workspace's is NOT_FOUND. A delivery
+   * with an attempt under way (pending and leased) is left to that attempt:
+   * clearing its lease would let the dispatcher start a second attempt beside
+   * it, the same event twice at once, past the endpoint's in-flight cap.
    */
   async redeliver(scope: Scope, deliveryId: string): Promise<WebhookDelivery> {
     const em = this.em.fork();
@@ -177,12 +180,16 @@ export class WebhookService {
       em,
       `update webhook_deliveries d set status = 'pending', attempts = 0, next_attempt_at = clock_timestamp(), claimed_until = null
        from webhook_endpoints w
-       where d.id = ? and w.id = d.endpoint_id and w.workspace_id = ?`,
+       where d.id = ? and w.id = d.endpoint_id and w.workspace_id = ?
+         and not (d.status = 'pending' and d.claimed_until is not null and d.claimed_until >= clock_timestamp())`,
       [deliveryId, scope.workspaceId],
     );
-    if (touched === 0) throw AppError.notFound('Webhook delivery');
-    this.options.onRedeliver?.();
-    const row = await queryOne<DeliveryRow>(em, `${SELECT_DELIVERIES} where d.id = ?`, [deliveryId]);
+    if (touched > 0) this.options.onRedeliver?.();
+    const row = await queryOne<DeliveryRow>(
+      em,
+      `${SELECT_DELIVERIES} join webhook_endpoints w on w.id = d.endpoint_id where d.id = ? and w.workspace_id = ?`,
+      [deliveryId, scope.workspaceId],
+    );
     if (!row) throw AppError.notFound('Webhook delivery');
     return toDelivery(row);
   }

@@ -215,6 +215,27 @@ describe('a receiver that hangs', () => {
       await healthy.close();
     }
   });
+
+  it('redeliverWebhook on a delivery whose attempt is still in flight starts no second attempt beside it', async () => {
+    const hanging = await startHangingReceiver();
+    try {
+      const authorization = await t.bearer('initech');
+      const ctx = await t.context(authorization);
+      const endpoint = await t.app.services.webhooks.createEndpoint(ctx, { url: hanging.url });
+      expect((await t.rest.post('/api/orders', orderBody('in-flight'), { authorization })).statusCode).toBe(201);
+      await eventually(async () => hanging.held() === 1, 10_000, 'the first attempt, held by the hanging receiver');
+      const [edge] = (await t.app.services.webhooks.listDeliveries(ctx, endpoint.id, {})).edges;
+      for (let i = 0; i < 6; i++) {
+        expect((await t.app.services.webhooks.redeliver(ctx, edge?.delivery.id ?? '')).status).toBe('pending');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // One delivery, one attempt at a time: the one under way is the redelivery.
+      expect(hanging.mostHeld()).toBe(1);
+    } finally {
+      await hanging.close();
+    }
+  });
 });
 
 describe('the private-network guard', () => {
