@@ -62,6 +62,18 @@ export interface WebhookServiceOptions {
 type Scope = { workspaceId: string };
 
 const MAX_URL_LENGTH = 2048;
+
+/** `whep_` + a ULID and `whdl_` + 32 hex digits: the only ids this service makes. */
+const ENDPOINT_ID = /^whep_[0-9A-HJKMNP-TV-Z]{26}$/;
+const DELIVERY_ID = /^whdl_[0-9a-f]{32}$/;
+
+/**
+ * An id of another shape names nothing: NOT_FOUND before any query, since
+ * PostgreSQL refuses some such text (a NUL byte) with an error of its own.
+ */
+function assertCouldExist(id: string, shape: RegExp, what: string): void {
+  if (!shape.test(id)) throw AppError.notFound(what);
+}
 const MAX_ENDPOINTS_PER_WORKSPACE = 50;
 const MAX_PAGE = 100;
 
@@ -132,12 +144,14 @@ export class WebhookService {
 
   /** Deletes the workspace's endpoint, its deliveries and their attempts. Another workspace's endpoint is NOT_FOUND. */
   async deleteEndpoint(scope: Scope, id: string): Promise<void> {
+    assertCouldExist(id, ENDPOINT_ID, 'Webhook endpoint');
     const deleted = await execute(this.em.fork(), 'delete from webhook_endpoints where id = ? and workspace_id = ?', [id, scope.workspaceId]);
     if (deleted === 0) throw AppError.notFound('Webhook endpoint');
   }
 
   /** The workspace of an endpoint (the CLI deletes by id alone, as an operator). */
   async workspaceOfEndpoint(id: string): Promise<string | undefined> {
+    if (!ENDPOINT_ID.test(id)) return undefined;
     const row = await queryOne<{ workspaceId: string }>(this.em.fork(), 'select workspace_id as "workspaceId" from webhook_endpoints where id = ?', [id]);
     return row?.workspaceId;
   }
@@ -149,6 +163,7 @@ export class WebhookService {
       throw AppError.validation([{ path: ['first'], message: `must be between 1 and ${MAX_PAGE}` }]);
     }
     const after = page.after ? decodeCursor(page.after) : undefined;
+    assertCouldExist(endpointId, ENDPOINT_ID, 'Webhook endpoint');
     const em = this.em.fork();
     const owner = await queryOne(em, 'select 1 as found from webhook_endpoints where id = ? and workspace_id = ?', [endpointId, scope.workspaceId]);
     if (!owner) throw AppError.notFound('Webhook endpoint');
@@ -175,6 +190,7 @@ export class WebhookService {
    * it, the same event twice at once, past the endpoint's in-flight cap.
    */
   async redeliver(scope: Scope, deliveryId: string): Promise<WebhookDelivery> {
+    assertCouldExist(deliveryId, DELIVERY_ID, 'Webhook delivery');
     const em = this.em.fork();
     const touched = await execute(
       em,

@@ -90,6 +90,21 @@ describe('webhook endpoints over GraphQL', () => {
   });
 
   it.each([
+    ['a NUL byte', 'whep_\u0000'],
+    ['another shape', 'whep_../../etc'],
+  ])('an endpoint or delivery id with %s names none of yours: null and NOT_FOUND, never an internal error', async (_what, id) => {
+    expect((await data(DELIVERIES, { id })).webhookDeliveries).toBeNull();
+    const deleted = (await data('mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { deletedId userErrors { field code } } }', { id }))
+      .deleteWebhookEndpoint;
+    expect(deleted).toStrictEqual({ deletedId: null, userErrors: [{ field: ['id'], code: 'NOT_FOUND' }] });
+    const REDELIVER = 'mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { delivery { id } userErrors { field code } } }';
+    expect((await data(REDELIVER, { id: id.replace('whep_', 'whdl_') })).redeliverWebhook).toStrictEqual({
+      delivery: null,
+      userErrors: [{ field: ['deliveryId'], code: 'NOT_FOUND' }],
+    });
+  });
+
+  it.each([
     ['ftp://example.com/x', 'must be an http or https URL'],
     ['http://user:pw@example.com/x', 'must not carry credentials'],
   ])('createWebhookEndpoint puts a bad URL (%s) in userErrors', async (url, message) => {
