@@ -277,10 +277,18 @@ function encodeCursor(cursor: { createdAt: string; id: string }): string {
   return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
 }
 
+function isIsoInstant(text: string): boolean {
+  // Years 0001 to 9999 (PostgreSQL has no year 0).
+  if (!/^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(text)) return false;
+  const time = Date.parse(text);
+  return !Number.isNaN(time) && new Date(time).toISOString() === text;
+}
+
 function decodeCursor(text: string): { createdAt: string; id: string } {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(text, 'base64url').toString()) as unknown[];
-    if (typeof createdAt === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(createdAt)) && /^whdl_[0-9a-f]{32}$/.test(id)) {
+    // Exactly the form encodeCursor writes (toISOString), which PostgreSQL reads: Date.parse takes more ("1", "+275760-…").
+    if (typeof createdAt === 'string' && typeof id === 'string' && isIsoInstant(createdAt) && DELIVERY_ID.test(id)) {
       return { createdAt, id };
     }
   } catch {

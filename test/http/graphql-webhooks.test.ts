@@ -84,6 +84,10 @@ describe('webhook endpoints over GraphQL', () => {
     [{ first: 0 }, 'first'],
     [{ first: 101 }, 'first'],
     [{ after: 'bm90IGEgY3Vyc29y' }, 'after'],
+    // Well-formed JSON whose time JavaScript parses ("1" is 2001-01-01) but PostgreSQL does not.
+    [{ after: Buffer.from(JSON.stringify(['1', `whdl_${'0'.repeat(32)}`])).toString('base64url') }, 'after'],
+    [{ after: Buffer.from(JSON.stringify(['+275760-09-13T00:00:00Z', `whdl_${'0'.repeat(32)}`])).toString('base64url') }, 'after'],
+    [{ after: Buffer.from(JSON.stringify(['0000-01-01T00:00:00.000Z', `whdl_${'0'.repeat(32)}`])).toString('base64url') }, 'after'],
   ])('webhookDeliveries refuses %j', async (variables, field) => {
     const body = (await t.gql(DELIVERIES, { id: endpointId, ...variables })).json();
     expect(body.errors[0].extensions).toMatchObject({ code: 'VALIDATION_ERROR', fields: [{ path: [field] }] });
