@@ -24,11 +24,17 @@ export class PrivateAddressError extends Error {
   }
 }
 
+/** IPv4-compatible IPv6 addresses, `::a.b.c.d`. */
+const IPV4_COMPATIBLE = ipaddr.parseCIDR('::/96');
+
 /** True for anything but a public unicast address: private, loopback, link-local, CGNAT, multicast, reserved… */
 export function isPrivateAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return true;
   // IPv4-mapped IPv6 (::ffff:10.0.0.1) is judged as the IPv4 address it is.
   const parsed = ipaddr.process(address);
+  // IPv4-compatible IPv6 (::a.b.c.d, deprecated by RFC 4291), which ipaddr.js calls
+  // unicast: a host with automatic tunnels sends it to the IPv4 address it holds.
+  if (parsed.kind() === 'ipv6' && parsed.match(IPV4_COMPATIBLE)) return true;
   return parsed.range() !== 'unicast';
 }
 
