@@ -90,7 +90,8 @@ export function toAddress(input: AddressInput | null | undefined): Address | und
 /**
  * Checks metadata's limits, and returns it as it will be stored and answered:
  * each number a double cannot hold written as PostgreSQL writes it
- * (`1e21` → `1000000000000000000000`), so that create, read and replay agree.
+ * (`1e21` → `1000000000000000000000`), and every object's keys in jsonb's
+ * order, so that create, read and replay agree byte for byte.
  * The size limit counts that form.
  */
 export function checkMetadata(metadata: unknown, errors: FieldError[]): JsonObject | undefined {
@@ -138,8 +139,21 @@ function storedNumbers(value: unknown, path: FieldPath, errors: FieldError[]): u
     return value.map((entry, index) => storedNumbers(entry, [...path, index], errors));
   if (typeof value !== 'object' || value === null) return value;
   return Object.fromEntries(
-    Object.entries(value).map(([key, entry]) => [key, storedNumbers(entry, [...path, key], errors)]),
+    Object.entries(value)
+      .sort(([a], [b]) => jsonbKeyOrder(a, b))
+      .map(([key, entry]) => [key, storedNumbers(entry, [...path, key], errors)]),
   );
+}
+
+/**
+ * jsonb's order of an object's keys: shorter first, in UTF-8 bytes, then by
+ * bytes. Metadata is answered in this order from the start, so the create's
+ * answer, an idempotent replay and a read (all from jsonb) are the same bytes.
+ */
+function jsonbKeyOrder(a: string, b: string): number {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length - right.length || Buffer.compare(left, right);
 }
 
 function nestingDepth(value: unknown): number {
