@@ -2,7 +2,7 @@ import { type EntityManager, UniqueConstraintViolationException } from '@mikro-o
 import { ulid } from 'ulid';
 import { execute, queryOne } from '../db/sql';
 import { AppError, ErrorCode } from '../errors/app-error';
-import { isValidTimeZone } from '../shared/time-zone';
+import { canonicalTimeZone, isValidTimeZone } from '../shared/time-zone';
 import type { RequestContext } from '../orders/order.types';
 import { bearerToken, generateApiKey, hashApiKey, looksLikeApiKey, sameHash } from './api-key';
 import { ApiKeyCache } from './api-key-cache';
@@ -113,9 +113,23 @@ export class AuthService {
     ]);
   }
 
+  /**
+   * Creates a workspace. Its time zone must be one PostgreSQL knows as well as the runtime:
+   * order numbers are dated with the runtime's zone data, the list's calendar-day bounds with
+   * PostgreSQL's, and a zone only the runtime knows (`US/Pacific-New`, an alias it still
+   * takes) made every day-bounded list of the workspace fail. The zone is stored under
+   * PostgreSQL's spelling of the name given (`asia/jakarta` → `Asia/Jakarta`), or else of the
+   * runtime's canonical name for it (`US/Pacific-New` → `America/Los_Angeles`).
+   */
   async createWorkspace(slug: string, timeZone = 'UTC'): Promise<WorkspaceInfo> {
     checkWorkspaceInput(slug, timeZone);
-    const workspace = { id: `ws_${ulid()}`, slug, timeZone };
+    const zone = await this.databaseTimeZone([timeZone, canonicalTimeZone(timeZone) ?? timeZone]);
+    if (zone === undefined) {
+      throw AppError.validation([
+        { path: ['timezone'], message: 'must be an IANA time zone such as Asia/Jakarta (the database does not know this one)' },
+      ]);
+    }
+    const workspace = { id: `ws_${ulid()}`, slug, timeZone: zone };
     try {
       await this.em.fork().insert(WorkspaceEntity, { ...workspace, createdAt: new Date() });
     } catch (error) {
@@ -126,6 +140,19 @@ export class AuthService {
       throw error;
     }
     return workspace;
+  }
+
+  /** PostgreSQL's name for the first of `names` it knows (matched as it matches them, ignoring case). */
+  private async databaseTimeZone(names: string[]): Promise<string | undefined> {
+    for (const name of names) {
+      const row = await queryOne<{ name: string }>(
+        this.em.fork(),
+        'select name from pg_timezone_names where lower(name) = lower(?) order by name = ? desc, name limit 1',
+        [name, name],
+      );
+      if (row) return row.name;
+    }
+    return undefined;
   }
 
   async hasAnyWorkspace(): Promise<boolean> {

@@ -116,3 +116,28 @@ describe('GraphQL filter and cursor', () => {
     expect(res.json()).toStrictEqual({ data: { orders: { totalCount: 1 } } });
   });
 });
+
+describe("a workspace's time zone, which calendar-day bounds are read in", () => {
+  // The runtime's time-zone data still takes US/Pacific-New as an alias of America/Los_Angeles; PostgreSQL's no longer knows it.
+  it.each([
+    ['US/Pacific-New', 'America/Los_Angeles'],
+    ['asia/jakarta', 'Asia/Jakarta'],
+    ['Pacific/Kanton', 'Pacific/Kanton'],
+  ])('%s is stored as %s, and a day-bounded list works in it', async (zone, stored) => {
+    const slug = `tz-${zone.toLowerCase().replace(/[^a-z0-9]/g, '-')}`;
+    const key = await t.bearer(slug, zone);
+    const created = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/orders',
+      headers: { authorization: key, 'content-type': 'application/json' },
+      payload: { customer_id: 'c', items: [{ product_id: 'p', quantity: 1, price: '1.00' }], total: '1.00' },
+    });
+    expect(created.statusCode).toBe(201);
+    const day = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+    const res = await t.app.http.inject({ method: 'GET', url: `/api/orders?from=${day}&to=${day}`, headers: { authorization: key } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().pagination.total).toBe(1);
+    const [row] = await t.app.db.em.fork().execute('select time_zone from workspaces where slug = ?', [slug]);
+    expect(row.time_zone).toBe(stored);
+  });
+});
