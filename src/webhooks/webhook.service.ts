@@ -117,18 +117,23 @@ export class WebhookService {
       }
     }
     if (errors.length > 0 || !url) throw AppError.validation(errors);
-    const em = this.em.fork();
-    const count = await queryOne<{ n: number }>(em, 'select count(*)::int as n from webhook_endpoints where workspace_id = ?', [scope.workspaceId]);
-    if ((count?.n ?? 0) >= MAX_ENDPOINTS_PER_WORKSPACE) {
-      throw AppError.validation([{ path: ['url'], message: `a workspace has at most ${MAX_ENDPOINTS_PER_WORKSPACE} endpoints` }]);
-    }
     const secret = `whsec_${randomBytes(32).toString('base64')}`;
-    const row = await queryOne<EndpointRow>(
-      em,
-      `insert into webhook_endpoints (id, workspace_id, url, events, secret, enabled, created_at)
-       values (?, ?, ?, ?::jsonb, ?, true, ?) returning ${ENDPOINT_COLUMNS}`,
-      [`whep_${newUlid(new Date())}`, scope.workspaceId, url.toString(), events ? JSON.stringify(events) : null, secret, new Date()],
-    );
+    // The count and the insert in one transaction, under a lock on the workspace's row: two
+    // creates (in any processes) cannot both count 49 and both insert. FOR NO KEY UPDATE does
+    // not conflict with the key-share locks that inserts of the workspace's orders take.
+    const row = await this.em.fork().transactional(async (em) => {
+      await queryOne(em, 'select 1 as locked from workspaces where id = ? for no key update', [scope.workspaceId]);
+      const count = await queryOne<{ n: number }>(em, 'select count(*)::int as n from webhook_endpoints where workspace_id = ?', [scope.workspaceId]);
+      if ((count?.n ?? 0) >= MAX_ENDPOINTS_PER_WORKSPACE) {
+        throw AppError.validation([{ path: ['url'], message: `a workspace has at most ${MAX_ENDPOINTS_PER_WORKSPACE} endpoints` }]);
+      }
+      return queryOne<EndpointRow>(
+        em,
+        `insert into webhook_endpoints (id, workspace_id, url, events, secret, enabled, created_at)
+         values (?, ?, ?, ?::jsonb, ?, true, ?) returning ${ENDPOINT_COLUMNS}`,
+        [`whep_${newUlid(new Date())}`, scope.workspaceId, url.toString(), events ? JSON.stringify(events) : null, secret, new Date()],
+      );
+    });
     if (!row) throw new Error('The endpoint insert returned no row');
     return { ...toEndpoint(row), secret };
   }

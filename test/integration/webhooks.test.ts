@@ -145,6 +145,20 @@ describe('deliveries', () => {
     });
   });
 
+  it('keeps a workspace at 50 endpoints when the last places are taken by concurrent creates', async () => {
+    const crowded = await t.context(await t.bearer('crowded'));
+    const service = t.app.services.webhooks;
+    for (let i = 0; i < 45; i++) await service.createEndpoint(crowded, { url: `http://127.0.0.1:9/hook${i}` });
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => service.createEndpoint(crowded, { url: `http://127.0.0.1:9/race${i}` })),
+    );
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(5);
+    for (const result of results.filter((result) => result.status === 'rejected')) {
+      expect(result.reason).toMatchObject({ code: 'VALIDATION_ERROR', details: [{ path: ['url'], message: 'a workspace has at most 50 endpoints' }] });
+    }
+    expect(await service.listEndpoints(crowded)).toHaveLength(50);
+  });
+
   it('refuses unknown event types and an empty list', async () => {
     const url = 'http://127.0.0.1:9/hook';
     await expect(t.app.services.webhooks.createEndpoint(ctx, { url, events: ['order.created', 'order.deleted'] })).rejects.toMatchObject({
