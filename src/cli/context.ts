@@ -30,6 +30,11 @@ export class NoDatabaseError extends Error {
   override name = 'NoDatabaseError';
 }
 
+/** Thrown when MIGRATE_ON_START=false and the database still has migrations to apply. */
+export class PendingMigrationsError extends Error {
+  override name = 'PendingMigrationsError';
+}
+
 /**
  * Which database a command would open, in words; `undefined` for the default
  * (the embedded database in ./data of the current folder), which goes unsaid.
@@ -80,6 +85,16 @@ export function createContext(
       try {
         const migrate = current.migrateOnStart && options.autoMigrate !== false;
         if (migrate) await namingDatabaseErrors(target, () => db.migrate());
+        else if (options.autoMigrate !== false) {
+          // MIGRATE_ON_START=false: a database without the latest schema would fail the command
+          // with an SQL error (a missing table); name the fix instead.
+          const pending = await namingDatabaseErrors(target, () => db.pendingMigrations());
+          if (pending.length > 0) {
+            throw new PendingMigrationsError(
+              `migrations pending: ${pending.join(', ')} (run \`order-gateway migrate\`; MIGRATE_ON_START=false skips it before each command)`,
+            );
+          }
+        }
         return await namingDatabaseErrors(target, () => run(db));
       } finally {
         await db.close();

@@ -3,7 +3,7 @@ import { ConfigError } from '../config/config';
 import { DatabaseStartError } from '../db/database-errors';
 import { DataDirLockedError } from '../db/data-dir-lock';
 import { AppError, formatPath } from '../errors/app-error';
-import { NoDatabaseError } from './context';
+import { NoDatabaseError, PendingMigrationsError } from './context';
 
 /** Thrown by `serve` for a start-up failure it can name (a port in use, a bad HOST, pending migrations). */
 export class StartupError extends Error {
@@ -15,6 +15,7 @@ export function explainError(error: unknown): string {
     error instanceof ConfigError ||
     error instanceof DataDirLockedError ||
     error instanceof NoDatabaseError ||
+    error instanceof PendingMigrationsError ||
     error instanceof DatabaseStartError ||
     error instanceof StartupError
   ) {

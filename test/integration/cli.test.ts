@@ -87,6 +87,41 @@ describe('order-gateway CLI', { timeout: 60_000 }, () => {
   });
 });
 
+describe('a database that is not migrated, with MIGRATE_ON_START=false', { timeout: 90_000 }, () => {
+  it('refuses with one line that says to run migrate, and works once migrate has run', async () => {
+    let fresh: Record<string, string>;
+    let usingFresh: string;
+    let drop: () => Promise<void>;
+    if (usingRealPostgres) {
+      const server = await createServerDatabase();
+      fresh = { DATABASE_URL: server.url };
+      usingFresh = `order-gateway: using PostgreSQL at ${server.url} (DATABASE_URL)\n`;
+      drop = server.drop;
+    } else {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-cli-unmigrated-'));
+      fresh = { DATA_DIR: dir };
+      usingFresh = `order-gateway: using the embedded database in ${dir} (DATA_DIR)\n`;
+      drop = async () => fs.rmSync(dir, { recursive: true, force: true });
+    }
+    try {
+      const env = { ...fresh, MIGRATE_ON_START: 'false' };
+      for (const args of [['workspace', 'list'], ['apikey', 'create', '--workspace', 'shop'], ['webhook', 'list', '--workspace', 'shop']]) {
+        const result = await runCli(args, env);
+        expect(result.code).toBe(1);
+        expect(result.stdout).toBe('');
+        expect(result.stderr.startsWith(usingFresh)).toBe(true);
+        expect(result.stderr.slice(usingFresh.length)).toMatch(
+          /^order-gateway: migrations pending: Migration\w+(, Migration\w+)* \(run `order-gateway migrate`; MIGRATE_ON_START=false skips it before each command\)\n$/,
+        );
+      }
+      expect((await runCli(['migrate'], env)).code).toBe(0);
+      expect(await runCli(['workspace', 'list'], env)).toMatchObject({ code: 0, stderr: usingFresh });
+    } finally {
+      await drop();
+    }
+  });
+});
+
 describe('the command itself', () => {
   it('--version prints the package version; serve --help lists every environment variable with its default', async () => {
     const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8'));
