@@ -134,6 +134,12 @@ describe('the command itself', () => {
     expect(help.stdout).toMatch(/^ {2}PORT +HTTP port \(default: 3000\)$/m);
   });
 
+  it('apikey --help does not promise more than the key cache keeps: a revoked key is refused within API_KEY_CACHE_TTL_MS', async () => {
+    const help = await runCli(['apikey', '--help'], {});
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^ {2}revoke <id> +revoke a key; servers refuse it within API_KEY_CACHE_TTL_MS$/m);
+  });
+
   it('run where there is no ./data, without DATA_DIR or DATABASE_URL, refuses and says where it looked (serve would create it)', async () => {
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'og-nodata-'));
     try {

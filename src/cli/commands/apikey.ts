@@ -44,7 +44,7 @@ export function registerApiKey(program: Command, context: CliContext): void {
     });
   apikey
     .command('revoke <id>')
-    .description('revoke a key; it stops working at once')
+    .description('revoke a key; servers refuse it within API_KEY_CACHE_TTL_MS')
     .action(async (id: string) => {
       const AuthService = await authService();
       await context.withDatabase((db) => new AuthService(db.em).revokeApiKey(id));
