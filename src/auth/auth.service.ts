@@ -182,6 +182,10 @@ export class AuthService {
 
   /** Creates a key for the workspace, creating the workspace (in UTC) when it does not exist yet. */
   async createApiKey(workspaceSlug: string, name?: string): Promise<CreatedApiKey> {
+    // Checked before a missing workspace is made, so that a refused key leaves nothing behind.
+    if (name !== undefined && [...name].length > API_KEY_NAME_MAX) {
+      throw AppError.validation([{ path: ['name'], message: `must be at most ${API_KEY_NAME_MAX} characters` }]);
+    }
     const existing = await this.findWorkspace(workspaceSlug);
     const workspace = existing ?? (await this.createWorkspace(workspaceSlug));
     const generated = generateApiKey();
@@ -222,6 +226,9 @@ export class AuthService {
     this.keyCache.deleteKey(id);
   }
 }
+
+/** The length of `api_keys.name`. */
+const API_KEY_NAME_MAX = 200;
 
 function checkWorkspaceInput(slug: string, timeZone: string): void {
   const errors = [];

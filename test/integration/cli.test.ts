@@ -80,6 +80,13 @@ describe('order-gateway CLI', { timeout: 60_000 }, () => {
       code: 1,
       stderr: `${using}order-gateway: Workspace "ghost" not found\n`,
     });
+    // A label longer than its column is named, and the missing workspace is not made for a key that was refused.
+    expect(await runCli(['apikey', 'create', '--workspace', 'long-label', '--name', 'n'.repeat(201)], env)).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: `${using}order-gateway: name must be at most 200 characters\n`,
+    });
+    expect((await runCli(['workspace', 'list'], env)).stdout).not.toContain('long-label');
     expect(await runCli(['migrate'], { ...env, MIGRATE_ON_START: 'sometimes' })).toMatchObject({
       code: 1,
       stderr: 'order-gateway: MIGRATE_ON_START must be true or false, got "sometimes"\n',
