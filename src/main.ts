@@ -77,7 +77,7 @@ export async function serve(config: Config): Promise<void> {
       if (config.migrateOnStart) await db.migrate();
       else pending = await db.pendingMigrations();
     });
-    app = await buildApp({ config, db });
+    app = await buildApp({ config, db, pendingMigrations: pending });
   } catch (error) {
     await db.close();
     throw error;
@@ -86,7 +86,7 @@ export async function serve(config: Config): Promise<void> {
   if (pending.length > 0) {
     log.warn(
       { pendingMigrations: pending },
-      `MIGRATE_ON_START=false and ${pending.length} migration(s) are pending: /readyz answers 503 until \`order-gateway migrate\` applies them`,
+      `MIGRATE_ON_START=false and ${pending.length} migration(s) are pending: /readyz and the API answer 503 until \`order-gateway migrate\` applies them`,
     );
   }
 

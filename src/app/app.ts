@@ -47,6 +47,7 @@ import { registerRateLimits } from '../security/rate-limit';
 import { requestAuthenticator } from '../security/request-authentication';
 import { requestIdOnInternalErrors } from '../graphql/request-id.hooks';
 import { startIdempotencySweeper } from './housekeeping';
+import { registerSchemaGate } from './schema-gate';
 import { registerJsonBodyParser } from './json-body';
 import { restErrorHandler, restNotFoundHandler } from '../rest/error-handler';
 import { healthRoutes } from '../rest/health.routes';
@@ -79,6 +80,8 @@ export interface BuildAppOptions {
   logStream?: NodeJS.WritableStream;
   /** Name resolution for webhooks (tests of the private-network guard give their own). */
   webhookLookup?: Lookup;
+  /** Migrations still to apply (MIGRATE_ON_START=false): the API waits for them (see schema-gate.ts). */
+  pendingMigrations?: readonly string[];
 }
 
 const GRAPHQL_PATH = '/graphql';
@@ -93,7 +96,7 @@ function errorHandler(error: FastifyError, request: FastifyRequest, reply: Fasti
 /** A caller's X-Request-Id is kept when it is a sane token; otherwise one is generated. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export async function buildApp({ config, db, logStream, webhookLookup }: BuildAppOptions): Promise<App> {
+export async function buildApp({ config, db, logStream, webhookLookup, pendingMigrations = [] }: BuildAppOptions): Promise<App> {
   const http = Fastify({
     logger: loggerOptions(config, logStream),
     // One line per request, written by the telemetry hook when the response is sent.
@@ -146,7 +149,6 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
       onRedeliver: () => events.webhooks.wake(),
     }),
   };
-  const stopSweeper = startIdempotencySweeper(services.orders, config.idempotencySweepIntervalMs, http.log);
 
   const stopDatabaseMetrics = instrumentDatabase(db, metrics);
   registerHttpTelemetry(http, { metrics, graphqlPath: '/graphql' });
@@ -186,6 +188,13 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     sampleIntervalMs: config.loadSampleIntervalMs,
     graphqlPath: '/graphql',
+  });
+  // Before authentication, which reads a table: no API, relay or sweeper until the schema is migrated.
+  const schemaGate = registerSchemaGate(http, {
+    pending: pendingMigrations,
+    pendingMigrations: () => db.pendingMigrations(),
+    graphqlPath: '/graphql',
+    log: http.log,
   });
   const rateLimits = await registerRateLimits(http, {
     perMinute: config.rateLimitPerMinute,
@@ -261,7 +270,12 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     protection,
   });
 
-  events.start();
+  // The relay, the webhook dispatcher and the sweeper work on tables that must exist.
+  let stopSweeper = () => {};
+  schemaGate.whenOpen(() => {
+    stopSweeper = startIdempotencySweeper(services.orders, config.idempotencySweepIntervalMs, http.log);
+    events.start();
+  });
   let closing: Promise<void> | undefined;
   return {
     http,
@@ -272,6 +286,7 @@ export async function buildApp({ config, db, logStream, webhookLookup }: BuildAp
     metricsServer,
     close() {
       closing ??= (async () => {
+        schemaGate.stop();
         stopSweeper();
         await http.close(); // drains Apollo through its drain plugin
         await metricsServer?.close();

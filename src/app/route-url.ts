@@ -22,3 +22,9 @@ export function routeUrl(request: FastifyRequest): string | undefined {
   (request as WithRouteUrl)[ROUTE_URL] = url ?? null;
   return url;
 }
+
+/** True for a request to the API itself (`/api…` or GraphQL), not a probe, `/metrics` or the docs. */
+export function isApiRequest(request: FastifyRequest, graphqlPath: string): boolean {
+  const path = routeUrl(request) ?? request.url.split('?', 1)[0] ?? '';
+  return path === graphqlPath || path === '/api' || path.startsWith('/api/');
+}

@@ -40,3 +40,13 @@ export function classifyRequestError(error: FastifyError): AppError {
   }
   return toAppError(error);
 }
+
+/**
+ * Whether a request error gets an error log with its stack: a failure (a 500,
+ * or the database found down), not a 503 the server chose to send (load
+ * shedding, the schema gate), whose request line records it.
+ */
+export function isRequestFailure(error: unknown, appError: AppError): boolean {
+  if (appError.code === ErrorCode.INTERNAL_ERROR) return true;
+  return appError.code === ErrorCode.SERVICE_UNAVAILABLE && !(error instanceof AppError);
+}

@@ -6,8 +6,8 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import Negotiator from 'negotiator';
-import { type AppError, ErrorCode } from '../errors/app-error';
-import { classifyRequestError } from '../errors/http-errors';
+import type { AppError } from '../errors/app-error';
+import { classifyRequestError, isRequestFailure } from '../errors/http-errors';
 import { WWW_AUTHENTICATE } from '../auth/api-key';
 import { topLevelErrorResponse } from './errors';
 
@@ -53,7 +53,7 @@ export function sendGraphQLRefusal(
  */
 export function graphqlErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const appError = classifyRequestError(error);
-  if (appError.code === ErrorCode.INTERNAL_ERROR || appError.code === ErrorCode.SERVICE_UNAVAILABLE) {
+  if (isRequestFailure(error, appError)) {
     request.log.error({ err: error }, 'request failed');
   }
   void sendGraphQLRefusal(request, reply, appError);

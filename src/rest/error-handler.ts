@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode, formatPath } from '../errors/app-error';
-import { classifyRequestError } from '../errors/http-errors';
+import { classifyRequestError, isRequestFailure } from '../errors/http-errors';
 import { WWW_AUTHENTICATE } from '../auth/api-key';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -49,7 +49,7 @@ export function errorBody(error: AppError, requestId: string) {
 export function restErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const appError = classifyRequestError(error);
   const status = HTTP_STATUS[appError.code];
-  if (status >= 500) request.log.error({ err: error }, 'request failed');
+  if (status >= 500 && isRequestFailure(error, appError)) request.log.error({ err: error }, 'request failed');
   if (appError.retryAfterSeconds !== undefined)
     reply.header('retry-after', String(appError.retryAfterSeconds));
   // A route with its own challenge (/metrics names its realm) keeps it.

@@ -10,9 +10,9 @@
  * because the process is busy, and readiness speaks for the database.
  */
 import underPressure from '@fastify/under-pressure';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { AppError, ErrorCode } from '../errors/app-error';
-import { routeUrl } from '../app/route-url';
+import { isApiRequest } from '../app/route-url';
 
 export interface LoadSheddingOptions {
   /** 0 turns shedding off. */
@@ -23,11 +23,6 @@ export interface LoadSheddingOptions {
 
 /** Long enough for a lagging process to work off its backlog. */
 const RETRY_AFTER_SECONDS = 2;
-
-function isShed(request: FastifyRequest, graphqlPath: string): boolean {
-  const path = routeUrl(request) ?? request.url.split('?', 1)[0] ?? '';
-  return path === graphqlPath || path === '/api' || path.startsWith('/api/');
-}
 
 export async function registerLoadShedding(app: FastifyInstance, options: LoadSheddingOptions): Promise<void> {
   if (options.maxEventLoopDelayMs === 0) return;
@@ -45,7 +40,7 @@ export async function registerLoadShedding(app: FastifyInstance, options: LoadSh
     armedAt = Date.now() + 2 * options.sampleIntervalMs;
   });
   app.addHook('onRequest', (request, _reply, done) => {
-    if (Date.now() < armedAt || !app.isUnderPressure() || !isShed(request, options.graphqlPath)) return done();
+    if (Date.now() < armedAt || !app.isUnderPressure() || !isApiRequest(request, options.graphqlPath)) return done();
     request.log.warn({ eventLoopDelayMs: Math.round(app.memoryUsage().eventLoopDelay) }, 'shedding load: the event loop lags');
     // Passed on: each transport's error handler writes it (REST envelope or GraphQL response) with Retry-After.
     done(new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is overloaded; retry shortly', [], RETRY_AFTER_SECONDS));

@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { usingRealPostgres } from '../support/database';
+import { createServerDatabase, usingRealPostgres } from '../support/database';
 import { runCli, startServer } from '../support/processes';
 
 const dirs: string[] = [];
@@ -97,18 +97,66 @@ describe('database and data-folder errors', () => {
 });
 
 describe('MIGRATE_ON_START=false on an unmigrated database', () => {
-  it('serve starts, says so, and /readyz answers 503 with the reason until `migrate` runs', async () => {
+  const ORDER = JSON.stringify({ customer_id: 'c', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
+  const post = (url: string, route: string, body: string) =>
+    fetch(`${url}${route}`, { method: 'POST', headers: { authorization: 'Bearer og_live_whatever', 'content-type': 'application/json' }, body });
+
+  /** The API's answers while the schema waits for `migrate`: 503 with Retry-After, never 500. */
+  async function expectGated(url: string) {
+    const rest = await post(url, '/api/orders', ORDER);
+    expect(rest.status).toBe(503);
+    expect(rest.headers.get('retry-after')).toBe('5');
+    expect(await rest.json()).toMatchObject({
+      success: false,
+      error: { code: 'SERVICE_UNAVAILABLE', message: expect.stringContaining('run `order-gateway migrate`') },
+    });
+    const graphql = await post(url, '/graphql', JSON.stringify({ query: '{ __typename }' }));
+    expect(graphql.status).toBe(503);
+    expect(await graphql.json()).toMatchObject({ errors: [{ extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
+  }
+
+  it('serve starts, says so, and /readyz and the API answer 503 with the reason; no background work fails meanwhile', async () => {
     const dataDir = tempDir();
-    const server = await startServer({ DATA_DIR: dataDir, MIGRATE_ON_START: 'false' });
+    const server = await startServer({ DATA_DIR: dataDir, MIGRATE_ON_START: 'false', EVENTS_POLL_INTERVAL_MS: '50' });
     try {
       const ready = await fetch(`${server.url}/readyz`);
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as { status: string }).status).toMatch(/^migrations pending: Migration20261127130000_initial, .* \(run `order-gateway migrate`\)$/);
       expect(server.output()).toContain('MIGRATE_ON_START=false and');
-      expect(server.output()).toContain('/readyz answers 503 until `order-gateway migrate` applies them');
+      expect(server.output()).toContain('/readyz and the API answer 503 until `order-gateway migrate` applies them');
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      await expectGated(server.url);
+      // The relay, the dispatcher and the sweeper wait for the schema instead of failing on it.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(server.output()).not.toMatch(/does not exist|"level":50/);
     } finally {
       expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it.skipIf(!usingRealPostgres)('once `migrate` runs from another process, the API opens with no restart (PostgreSQL pass)', async () => {
+    const database = await createServerDatabase();
+    const server = await startServer({ DATABASE_URL: database.url, MIGRATE_ON_START: 'false' });
+    try {
+      await expectGated(server.url);
+      expect((await runCli(['migrate'], { DATABASE_URL: database.url })).code).toBe(0);
+      const key = await runCli(['apikey', 'create', '--workspace', 'gated', '--json'], { DATABASE_URL: database.url });
+      const bearer = `Bearer ${(JSON.parse(key.stdout) as { key: string }).key}`;
+      let created: Response | undefined;
+      for (let tries = 0; tries < 50 && created?.status !== 201; tries++) {
+        if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+        created = await fetch(`${server.url}/api/orders`, { method: 'POST', headers: { authorization: bearer, 'content-type': 'application/json' }, body: ORDER });
+      }
+      expect(created?.status).toBe(201);
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+      // The log is written in batches: the line may trail the answers a little.
+      for (let tries = 0; tries < 20 && !server.output().includes('migrations applied'); tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(server.output()).toContain('migrations applied: serving the API');
+    } finally {
+      expect(await server.stop()).toBe(0);
+      await database.drop();
     }
   });
 });

@@ -1,0 +1,82 @@
+/**
+ * The schema gate: a server started with MIGRATE_ON_START=false on a database
+ * that still has migrations to apply serves no API until they are applied.
+ *
+ * Without it, every request that reached a missing table was a 500 and the
+ * relay, the webhook dispatcher and the idempotency sweeper logged a failure
+ * with its stack every second. Now `/api` and `/graphql` (the WebSocket too)
+ * answer 503 SERVICE_UNAVAILABLE with `Retry-After`, before authentication,
+ * and the background work waits. `/readyz` says why (migrations pending), as
+ * before, and probes, `/metrics` and the docs are answered as usual. The gate
+ * asks the database again every few seconds: once `order-gateway migrate` has
+ * run (from another process, on a PostgreSQL server), it opens by itself and
+ * starts the background work, with no restart.
+ */
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { AppError, ErrorCode } from '../errors/app-error';
+import { isApiRequest } from './route-url';
+
+export interface SchemaGateOptions {
+  /** The migrations pending when the server started (empty: the gate is open from the start). */
+  pending: readonly string[];
+  pendingMigrations: () => Promise<string[]>;
+  graphqlPath: string;
+  log: FastifyBaseLogger;
+  checkIntervalMs?: number;
+}
+
+const RETRY_AFTER_SECONDS = 5;
+
+export interface SchemaGate {
+  /** Runs `start` once the schema is up to date: now if it is, else when the gate opens. */
+  whenOpen(start: () => void): void;
+  /** Stops the checks; a gate still closed never runs `start`. */
+  stop(): void;
+}
+
+export function registerSchemaGate(app: FastifyInstance, options: SchemaGateOptions): SchemaGate {
+  if (options.pending.length === 0) return { whenOpen: (start) => start(), stop: () => undefined };
+  let open = false;
+  let onOpen: (() => void) | undefined;
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (open || !isApiRequest(request, options.graphqlPath)) return done();
+    // Passed on: each transport's error handler writes it (REST envelope or GraphQL response) with Retry-After.
+    done(
+      new AppError(
+        ErrorCode.SERVICE_UNAVAILABLE,
+        'The database schema is not up to date (migrations pending: run `order-gateway migrate`); retry shortly',
+        [],
+        RETRY_AFTER_SECONDS,
+      ),
+    );
+  });
+  let checking = false;
+  const timer = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    options
+      .pendingMigrations()
+      .then((pending) => {
+        if (pending.length > 0 || open) return;
+        open = true;
+        clearInterval(timer);
+        options.log.info('migrations applied: serving the API');
+        onOpen?.();
+      })
+      .catch((error: unknown) => options.log.warn({ err: error }, 'could not check for pending migrations'))
+      .finally(() => {
+        checking = false;
+      });
+  }, options.checkIntervalMs ?? 2_000);
+  timer.unref();
+  return {
+    whenOpen(start) {
+      if (open) start();
+      else onOpen = start;
+    },
+    stop() {
+      clearInterval(timer);
+      onOpen = undefined;
+    },
+  };
+}
