@@ -67,6 +67,8 @@ interface Connection {
 export async function registerSubscriptions(app: FastifyInstance, options: SubscriptionOptions): Promise<WebsocketHandler> {
   const connections = new WeakMap<object, Connection>();
   const perKey = new Map<string, number>();
+  /** Sockets already closed: one that closes while its key is being checked must not be counted after. */
+  const closed = new WeakSet<object>();
 
   const validateSubscription = (schema: GraphQLSchema, document: DocumentNode) =>
     validate(schema, document, [...specifiedRules, ...(options.validationRules ?? [])]);
@@ -84,6 +86,8 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       } catch {
         return false; // graphql-ws closes with 4403 Forbidden
       }
+      // Gone while the key was looked up: onClose has run already and would never give its place back.
+      if (closed.has(ctx)) return false;
       const key = createHash('sha256').update(String(authorization)).digest('hex');
       const open = perKey.get(key) ?? 0;
       if (open >= options.connectionsPerKey) {
@@ -95,6 +99,7 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       return true;
     },
     onClose: (ctx) => {
+      closed.add(ctx);
       const connection = connections.get(ctx);
       if (!connection) return;
       connections.delete(ctx);

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Client, createClient } from 'graphql-ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { useTestApp } from '../support/app';
 
@@ -157,6 +157,35 @@ describe('subscriptions', () => {
     const third = connect(auth);
     await expect.poll(() => third.closed()?.code, { timeout: 5_000 }).toBe(4431);
     expect(first.closed()).toBeUndefined();
+  });
+
+  it('does not count a connection that closed while its key was being checked', async () => {
+    const auth = await t.bearer('dropped');
+    // A slow key lookup (a busy database): each client below is gone before it ends.
+    const service = t.app.services.auth;
+    const authenticate = service.authenticate.bind(service);
+    const slow = vi.spyOn(service, 'authenticate').mockImplementation(async (value) => {
+      await sleep(150);
+      return authenticate(value);
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const socket = new WebSocket(url, 'graphql-transport-ws');
+        await new Promise((resolve) => socket.once('open', resolve));
+        socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: auth } }));
+        await sleep(20);
+        socket.terminate();
+      }
+      await sleep(300);
+    } finally {
+      slow.mockRestore();
+    }
+    const fresh = connect(auth);
+    const created = subscribe(fresh.client, 'subscription { orderCreated { id } }');
+    await sleep(300);
+    await t.rest.post('/api/orders', body, { authorization: auth });
+    await expect.poll(() => created.received.length, { timeout: 5_000 }).toBe(1);
+    expect(fresh.closed()).toBeUndefined();
   });
 
   it('applies the HTTP API’s document limits (aliases, tokens) to subscriptions too', async () => {
