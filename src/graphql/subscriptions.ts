@@ -28,6 +28,7 @@ import {
 } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/@fastify/websocket';
+import { AppError, ErrorCode } from '../errors/app-error';
 import type { OrderFeed } from '../events/order-feed';
 import type { RequestContext } from '../orders/order.types';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
@@ -56,6 +57,8 @@ export interface SubscriptionOptions {
 
 interface Connection {
   requestContext: RequestContext;
+  /** The `Authorization` value of connection_init, checked again before each delivery. */
+  authorization: string | undefined;
   key: string;
   subscriptions: Set<string>;
 }
@@ -70,6 +73,22 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
   /** Sockets already closed: one that closes while its key is being checked must not be counted after. */
   const closed = new WeakSet<object>();
 
+  /**
+   * Whether the connection's key still works (a cached lookup, so a revocation is seen within
+   * API_KEY_CACHE_TTL_MS); a revoked key's socket is closed with 4403, like a bad key at the start.
+   * Any other failure (the database is down) leaves an authenticated connection as it is.
+   */
+  const stillAuthorized = async (ctx: { extra: { socket: { close(code: number, reason: string): void } } }, connection: Connection) => {
+    try {
+      await options.authenticate(connection.authorization);
+      return true;
+    } catch (error) {
+      if (!(error instanceof AppError && error.code === ErrorCode.UNAUTHORIZED)) return true;
+      ctx.extra.socket.close(SUBSCRIPTION_CLOSE.forbidden, 'Forbidden: the API key has been revoked');
+      return false;
+    }
+  };
+
   const validateSubscription = (schema: GraphQLSchema, document: DocumentNode) =>
     validate(schema, document, [...specifiedRules, ...(options.validationRules ?? [])]);
 
@@ -79,10 +98,11 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
     onConnect: async (ctx) => {
       // `authorization` as the contract says; `Authorization` too, as GraphiQL sends its Headers tab.
       const params = ctx.connectionParams ?? {};
-      const authorization = params.authorization ?? (params as Record<string, unknown>).Authorization;
+      const given = params.authorization ?? (params as Record<string, unknown>).Authorization;
+      const authorization = typeof given === 'string' ? given : undefined;
       let requestContext: RequestContext;
       try {
-        requestContext = await options.authenticate(typeof authorization === 'string' ? authorization : undefined);
+        requestContext = await options.authenticate(authorization);
       } catch {
         return false; // graphql-ws closes with 4403 Forbidden
       }
@@ -95,7 +115,7 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
         return false;
       }
       perKey.set(key, open + 1);
-      connections.set(ctx, { requestContext, key, subscriptions: new Set() });
+      connections.set(ctx, { requestContext, authorization, key, subscriptions: new Set() });
       return true;
     },
     onClose: (ctx) => {
@@ -107,9 +127,12 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       if (open <= 0) perKey.delete(connection.key);
       else perKey.set(connection.key, open);
     },
-    onSubscribe: (ctx, id, payload) => {
+    onSubscribe: async (ctx, id, payload) => {
       const connection = connections.get(ctx);
       if (!connection) return [new GraphQLError('Not authenticated')];
+      // Before the count: from here on nothing awaits, so subscriptions sent at once cannot all pass it.
+      if (!(await stillAuthorized(ctx, connection)))
+        return [new GraphQLError('The API key has been revoked', { extensions: { code: 'UNAUTHENTICATED' } })];
       if (connection.subscriptions.size >= options.subscriptionsPerConnection) {
         ctx.extra.socket.close(
           SUBSCRIPTION_CLOSE.tooManySubscriptions,
@@ -135,6 +158,11 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       if (invalid.length > 0) return invalid;
       connection.subscriptions.add(id);
       return undefined;
+    },
+    onNext: async (ctx) => {
+      // A key revoked while connected gets nothing more: its socket closes before this goes out.
+      const connection = connections.get(ctx);
+      if (connection) await stillAuthorized(ctx, connection);
     },
     onComplete: (ctx, id) => {
       connections.get(ctx)?.subscriptions.delete(id);

@@ -126,6 +126,21 @@ describe('subscriptions', () => {
     await expect.poll(() => closed()?.code, { timeout: 5_000 }).toBe(4403);
   });
 
+  it('closes with 4403 and delivers nothing more once its key is revoked', async () => {
+    const auth = await t.bearer('revoked');
+    const { client, closed } = connect(auth);
+    const created = subscribe(client, 'subscription { orderCreated { id } }');
+    await sleep(200);
+    await t.rest.post('/api/orders', body, { authorization: auth });
+    await expect.poll(() => created.received.length, { timeout: 5_000 }).toBe(1);
+    const [key] = await t.app.services.auth.listApiKeys('revoked');
+    await t.app.services.auth.revokeApiKey(key?.id);
+    // Another key of the same workspace goes on creating orders.
+    await t.rest.post('/api/orders', body, { authorization: await t.bearer('revoked') });
+    await expect.poll(() => closed()?.code, { timeout: 5_000 }).toBe(4403);
+    expect(created.received).toHaveLength(1);
+  });
+
   it('closes with 4430 on one subscription too many', async () => {
     const { client, closed } = connect(await t.bearer('acme'));
     subscribe(client, 'subscription { orderCreated { id } }');
@@ -135,6 +150,21 @@ describe('subscriptions', () => {
     subscribe(client, 'subscription { orderCreated { id } }');
     await expect.poll(() => closed()?.code, { timeout: 5_000 }).toBe(4430);
     expect(closed()?.reason).toMatch(/too many subscriptions/i);
+  });
+
+  it('closes with 4430 when the subscriptions come all at once, too', async () => {
+    const auth = await t.bearer('acme');
+    const socket = new WebSocket(url, 'graphql-transport-ws');
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    const acked = new Promise((resolve) => socket.once('message', resolve));
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: auth } }));
+    await acked;
+    for (const id of ['1', '2', '3'])
+      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: 'subscription { orderCreated { id } }' } }));
+    const code = await Promise.race([closed, sleep(2000).then(() => 'still open')]);
+    socket.terminate();
+    expect(code).toBe(4430);
   });
 
   it('does not count a refused subscription against the limit', async () => {
