@@ -18,6 +18,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { ORDER_EVENT_TYPES } from '../orders/order-events';
 import type { CloudEvent } from './order-events';
 import type { EventPublisher } from './publisher';
 
@@ -88,8 +89,9 @@ export class NatsPublisher implements EventPublisher {
 
   private async ensureStream(jsm: JetStreamManager): Promise<void> {
     const subjects = [`${this.options.subjectPrefix}.>`];
+    let taken: string[];
     try {
-      await jsm.streams.info(this.options.stream);
+      taken = (await jsm.streams.info(this.options.stream)).config.subjects ?? [];
     } catch (error) {
       if (!isStreamNotFound(error)) throw error;
       await jsm.streams.add({
@@ -98,6 +100,21 @@ export class NatsPublisher implements EventPublisher {
         storage: StorageType.File,
         duplicate_window: nanos(DUPLICATE_WINDOW_MS),
       });
+      return;
+    }
+    // A stream of that name made by someone else for other subjects: JetStream would store nothing, and
+    // the client's error for it ("jetstream is not enabled", or a timeout) sends the operator the wrong way.
+    const missing = ORDER_EVENT_TYPES.filter(
+      (type) => !taken.some((pattern) => takesEveryWorkspace(pattern, this.options.subjectPrefix, type)),
+    );
+    if (missing.length > 0) {
+      const names = missing
+        .map((type) => `${this.options.subjectPrefix}.<workspace_id>.${type}`)
+        .join(' and ');
+      throw new Error(
+        `the JetStream stream ${this.options.stream} does not take the subjects ${names} ` +
+          `(it takes ${taken.join(', ') || 'none'}): add ${subjects[0]} to it, or set NATS_STREAM or NATS_SUBJECT_PREFIX`,
+      );
     }
   }
 
@@ -113,6 +130,20 @@ export class NatsPublisher implements EventPublisher {
       // Never connected, or already gone.
     }
   }
+}
+
+/** Whether the stream subject `pattern` takes `<prefix>.<any workspace>.<type>`. */
+export function takesEveryWorkspace(pattern: string, prefix: string, type: string): boolean {
+  const wanted = [...prefix.split('.'), '*', ...type.split('.')];
+  const tokens = pattern.split('.');
+  for (const [i, token] of tokens.entries()) {
+    if (token === '>') return i < wanted.length;
+    if (i >= wanted.length) return false;
+    if (token === '*') continue;
+    // A literal token cannot take every workspace.
+    if (wanted[i] === '*' || token !== wanted[i]) return false;
+  }
+  return tokens.length === wanted.length;
 }
 
 function isStreamNotFound(error: unknown): boolean {

@@ -9,15 +9,28 @@
  * none answers (a failure under REQUIRE_SERVICES=1, as in CI). The outage
  * test starts a `nats-server` of its own.
  */
-import type { StoredMsg } from '@nats-io/jetstream';
+import { jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { NatsPublisher } from '../../src/events/nats.publisher';
+import { NatsPublisher, takesEveryWorkspace } from '../../src/events/nats.publisher';
 import { toCloudEvent, type CloudEvent, type StoredEvent } from '../../src/events/order-events';
 import { PUBLISHED_DATA_SQL } from '../../src/events/outbox.store';
 import { clientFor, createTestApp, useTestApp, type TestApp, type TestClient } from '../support/app';
-import { deleteStream, eventually, ownNatsServer, readStream, SHARED_NATS_URL, uniqueStream, type OwnNatsServer } from '../support/nats';
+import {
+  deleteStream,
+  eventually,
+  ownNatsServer,
+  readStream,
+  SHARED_NATS_URL,
+  uniqueStream,
+  type OwnNatsServer,
+} from '../support/nats';
 
-const orderBody = (customer: string) => ({ customer_id: customer, items: [{ product_id: 'p', quantity: 1, price: '4.00' }], total: 4 });
+const orderBody = (customer: string) => ({
+  customer_id: customer,
+  items: [{ product_id: 'p', quantity: 1, price: '4.00' }],
+  total: 4,
+});
 
 const outbox = (t: TestClient) =>
   t.db.query<StoredEvent & { queued: boolean }>(
@@ -34,7 +47,12 @@ const shared = inject('nats');
 
 describe.skipIf(!shared.up)(`with NATS at hand ${shared.reason}`, () => {
   const { stream, subjectPrefix } = uniqueStream();
-  const t = useTestApp({ natsUrl: SHARED_NATS_URL, natsStream: stream, natsSubjectPrefix: subjectPrefix, eventsPollIntervalMs: 200 });
+  const t = useTestApp({
+    natsUrl: SHARED_NATS_URL,
+    natsStream: stream,
+    natsSubjectPrefix: subjectPrefix,
+    eventsPollIntervalMs: 200,
+  });
   const heard: CloudEvent[] = [];
   beforeAll(() => {
     t.app.events.relay.subscribe((event) => heard.push(event));
@@ -81,7 +99,9 @@ describe.skipIf(!shared.up)(`with NATS at hand ${shared.reason}`, () => {
         ['order.status_changed', 2],
         ['order.updated', 3],
       ]);
-      expect(inStream.map((event) => event.id)).toStrictEqual(rows.filter((row) => row.orderId === id).map((row) => row.id));
+      expect(inStream.map((event) => event.id)).toStrictEqual(
+        rows.filter((row) => row.orderId === id).map((row) => row.id),
+      );
     }
     // The in-process hook heard the same events, in the same per-order order.
     expect(heard.map((event) => event.id).sort()).toStrictEqual(rows.map((row) => row.id).sort());
@@ -106,6 +126,63 @@ describe.skipIf(!shared.up)(`with NATS at hand ${shared.reason}`, () => {
   });
 });
 
+describe.skipIf(!shared.up)(
+  `a stream of that name that does not take the gateway's subjects ${shared.reason}`,
+  () => {
+    const { stream, subjectPrefix } = uniqueStream();
+    let testApp: TestApp;
+    beforeAll(async () => {
+      const nc = await connect({ servers: SHARED_NATS_URL });
+      try {
+        // Made by someone else, for other subjects, and for this prefix's creates only.
+        await (
+          await jetstreamManager(nc)
+        ).streams.add({
+          name: stream,
+          subjects: [`${subjectPrefix}_other.>`, `${subjectPrefix}.*.order.created`],
+        });
+      } finally {
+        await nc.close();
+      }
+      testApp = await createTestApp({
+        natsUrl: SHARED_NATS_URL,
+        natsStream: stream,
+        natsSubjectPrefix: subjectPrefix,
+        eventsPollIntervalMs: 200,
+      });
+    });
+    afterAll(async () => {
+      await testApp?.close();
+      await deleteStream(SHARED_NATS_URL, stream);
+    });
+
+    it('is named in the relay’s warning, with the subjects it lacks, and nothing is published to it', async () => {
+      const t = clientFor(
+        () => testApp,
+        () => '',
+      );
+      const auth = await testApp.bearer('acme');
+      const created = await t.rest.post('/api/orders', orderBody('c'), { authorization: auth });
+      expect(created.statusCode).toBe(201);
+      expect(
+        (await t.rest.put(`/api/orders/${created.json().data.id}`, { notes: 'n' }, { authorization: auth }))
+          .statusCode,
+      ).toBe(200);
+      const warning = () =>
+        testApp.logs.find((line) => line.msg === 'event relay: publish failed; will retry') as
+          { err?: { message?: string } } | undefined;
+      await eventually(async () => warning() !== undefined, 10_000, 'the relay’s warning');
+      expect(warning()?.err?.message).toBe(
+        `the JetStream stream ${stream} does not take the subjects ${subjectPrefix}.<workspace_id>.order.updated and ` +
+          `${subjectPrefix}.<workspace_id>.order.status_changed (it takes ${subjectPrefix}_other.>, ${subjectPrefix}.*.order.created): ` +
+          `add ${subjectPrefix}.> to it, or set NATS_STREAM or NATS_SUBJECT_PREFIX`,
+      );
+      expect(await readStream(SHARED_NATS_URL, stream)).toHaveLength(0);
+      expect(await backlog(t)).toBe(2);
+    });
+  },
+);
+
 describe('while NATS is down', () => {
   let nats: OwnNatsServer;
   let testApp: TestApp;
@@ -117,7 +194,12 @@ describe('while NATS is down', () => {
   beforeAll(async () => {
     nats = await ownNatsServer();
     // The contract's own stream and subjects: this server is the test's alone.
-    testApp = await createTestApp({ natsUrl: nats.url, natsPublishTimeoutMs: 500, eventsPollIntervalMs: 100, rateLimitPerMinute: 1_000_000 });
+    testApp = await createTestApp({
+      natsUrl: nats.url,
+      natsPublishTimeoutMs: 500,
+      eventsPollIntervalMs: 100,
+      rateLimitPerMinute: 1_000_000,
+    });
     authorization = await testApp.bearer('acme');
   });
   afterAll(async () => {
@@ -125,32 +207,65 @@ describe('while NATS is down', () => {
     await nats?.destroy();
   });
 
-  it('creates still answer 201, and after it returns every event arrives, none twice', { timeout: 180_000 }, async () => {
-    const first = await t.rest.post('/api/orders', orderBody('before'));
-    expect(first.statusCode).toBe(201);
-    await eventually(async () => (await backlog(t)) === 0, 20_000, 'the first event to be published');
-    const workspaceId = (await t.context()).workspaceId;
+  it(
+    'creates still answer 201, and after it returns every event arrives, none twice',
+    { timeout: 180_000 },
+    async () => {
+      const first = await t.rest.post('/api/orders', orderBody('before'));
+      expect(first.statusCode).toBe(201);
+      await eventually(async () => (await backlog(t)) === 0, 20_000, 'the first event to be published');
+      const workspaceId = (await t.context()).workspaceId;
 
-    await nats.stop();
-    const statuses: number[] = [];
-    for (let batch = 0; batch < 20; batch++) {
-      const answers = await Promise.all(
-        Array.from({ length: 25 }, (_, i) => t.rest.post('/api/orders', orderBody(`outage-${batch}-${i}`))),
+      await nats.stop();
+      const statuses: number[] = [];
+      for (let batch = 0; batch < 20; batch++) {
+        const answers = await Promise.all(
+          Array.from({ length: 25 }, (_, i) => t.rest.post('/api/orders', orderBody(`outage-${batch}-${i}`))),
+        );
+        statuses.push(...answers.map((res) => res.statusCode));
+      }
+      expect(statuses.filter((status) => status !== 201)).toStrictEqual([]);
+      expect(statuses).toHaveLength(500);
+      expect((await t.rest.get('/readyz', { authorization: null })).statusCode).toBe(200);
+      expect(await backlog(t)).toBeGreaterThan(0);
+
+      await nats.start();
+      await eventually(
+        async () => (await backlog(t)) === 0,
+        120_000,
+        'the backlog to drain after NATS returned',
       );
-      statuses.push(...answers.map((res) => res.statusCode));
-    }
-    expect(statuses.filter((status) => status !== 201)).toStrictEqual([]);
-    expect(statuses).toHaveLength(500);
-    expect((await t.rest.get('/readyz', { authorization: null })).statusCode).toBe(200);
-    expect(await backlog(t)).toBeGreaterThan(0);
+      const messages = await readStream(nats.url, 'ORDERS');
+      const ids = messages.map((message) => bodyOf(message).id);
+      expect(ids).toHaveLength(501);
+      expect(new Set(ids).size).toBe(501);
+      expect(new Set(ids)).toStrictEqual(new Set((await outbox(t)).map((row) => row.id)));
+      expect(new Set(messages.map((message) => message.subject))).toStrictEqual(
+        new Set([`orders.${workspaceId}.order.created`]),
+      );
+    },
+  );
+});
 
-    await nats.start();
-    await eventually(async () => (await backlog(t)) === 0, 120_000, 'the backlog to drain after NATS returned');
-    const messages = await readStream(nats.url, 'ORDERS');
-    const ids = messages.map((message) => bodyOf(message).id);
-    expect(ids).toHaveLength(501);
-    expect(new Set(ids).size).toBe(501);
-    expect(new Set(ids)).toStrictEqual(new Set((await outbox(t)).map((row) => row.id)));
-    expect(new Set(messages.map((message) => message.subject))).toStrictEqual(new Set([`orders.${workspaceId}.order.created`]));
+describe('which stream subjects take every workspace’s events', () => {
+  it.each([
+    ['orders.>', true],
+    ['>', true],
+    ['orders.*.>', true],
+    ['orders.*.order.*', true],
+    ['orders.*.*.updated', true],
+    ['orders.ws_1.>', false],
+    ['orders.*.order', false],
+    ['orders.*.order.created', false],
+    ['orders', false],
+    ['other.>', false],
+  ])('%s: %s for order.updated', (pattern, takes) => {
+    expect(takesEveryWorkspace(pattern, 'orders', 'order.updated')).toBe(takes);
+  });
+
+  it('reads a prefix of several tokens', () => {
+    expect(takesEveryWorkspace('acme.orders.>', 'acme.orders', 'order.created')).toBe(true);
+    expect(takesEveryWorkspace('acme.>', 'acme.orders', 'order.created')).toBe(true);
+    expect(takesEveryWorkspace('acme.*.order.created', 'acme.orders', 'order.created')).toBe(false);
   });
 });
