@@ -28,6 +28,23 @@ export interface FeedEvent {
 
 type Listener = (event: FeedEvent) => void;
 
+/**
+ * A subscriber that let MAX_QUEUED events pile up unread: it was cut off, and the events after
+ * those never reach it. Its iterator throws this once the queued ones are read, so that the
+ * client learns of the gap (a quiet end would look like the server finishing the subscription).
+ */
+export class SubscriberTooSlowError extends Error {
+  override name = 'SubscriberTooSlowError';
+  readonly code = 'SUBSCRIBER_TOO_SLOW';
+
+  constructor(readonly queued: number) {
+    super(
+      `This subscription fell ${queued} events behind and was ended; subscribe again, and read what changed ` +
+        'meanwhile from the orders list sorted by updated_at',
+    );
+  }
+}
+
 /** Events a subscriber may have queued before it is cut off (a client that does not read). */
 const MAX_QUEUED = 1000;
 
@@ -73,6 +90,8 @@ export class OrderFeed {
     const waiting: ((result: IteratorResult<Order>) => void)[] = [];
     const latest = new Map<string, number>();
     let done = false;
+    /** Cut off for not reading; thrown once the queue is read. */
+    let tooSlow: SubscriberTooSlowError | undefined;
     const listener: Listener = (event) => {
       if (done || !accept(event)) return;
       if ((latest.get(event.orderId) ?? 0) >= event.sequence) return;
@@ -80,7 +99,10 @@ export class OrderFeed {
       const resolve = waiting.shift();
       if (resolve) resolve({ value: event.order, done: false });
       else if (queue.length < MAX_QUEUED) queue.push(event.order);
-      else void finish();
+      else {
+        tooSlow = new SubscriberTooSlowError(queue.length);
+        void finish();
+      }
     };
     const unsubscribe = this.subscribe(workspaceId, listener);
     const finish = (): Promise<IteratorResult<Order>> => {
@@ -95,10 +117,20 @@ export class OrderFeed {
       next: () => {
         const value = queue.shift();
         if (value) return Promise.resolve({ value, done: false });
+        if (tooSlow) {
+          const error = tooSlow;
+          tooSlow = undefined;
+          return Promise.reject(error);
+        }
         if (done) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => waiting.push(resolve));
       },
-      return: finish,
+      return: () => {
+        // Ended by the client (or its socket closing): nothing left to tell it.
+        tooSlow = undefined;
+        queue.length = 0;
+        return finish();
+      },
       throw: (error: unknown) => finish().then(() => Promise.reject(error as Error)),
       [Symbol.asyncIterator]() {
         return this;

@@ -29,7 +29,7 @@ import {
 import { CloseCode } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/@fastify/websocket';
 import { AppError, ErrorCode } from '../errors/app-error';
-import type { OrderFeed } from '../events/order-feed';
+import { type OrderFeed, SubscriberTooSlowError } from '../events/order-feed';
 import type { RequestContext } from '../orders/order.types';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
 
@@ -164,6 +164,13 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       const connection = connections.get(ctx);
       if (connection) await stillAuthorized(ctx, connection);
     },
+    onError: (_ctx, _id, _payload, errors) =>
+      // A subscriber that fell too far behind learns why its subscription ended, with a code to act on.
+      errors.map((error) =>
+        error.originalError instanceof SubscriberTooSlowError
+          ? { message: error.message, extensions: { code: error.originalError.code } }
+          : error.toJSON(),
+      ),
     onComplete: (ctx, id) => {
       connections.get(ctx)?.subscriptions.delete(id);
     },

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Client, createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import type { CloudEvent } from '../../src/events/order-events';
 import { useTestApp } from '../support/app';
 
 const t = useTestApp({ subscriptionsPerConnection: 2, subscriptionConnectionsPerKey: 2 });
@@ -139,6 +140,31 @@ describe('subscriptions', () => {
     await t.rest.post('/api/orders', body, { authorization: await t.bearer('revoked') });
     await expect.poll(() => closed()?.code, { timeout: 5_000 }).toBe(4403);
     expect(created.received).toHaveLength(1);
+  });
+
+  it('ends a subscription that fell 1,000 events behind with SUBSCRIBER_TOO_SLOW, not a quiet complete', async () => {
+    const auth = await t.bearer('burst');
+    const { client, closed } = connect(auth);
+    const created = subscribe(client, 'subscription { orderCreated { id } }');
+    await sleep(200);
+    const published: CloudEvent[] = [];
+    const stop = t.app.events.relay.subscribe((event) => published.push(event));
+    await t.rest.post('/api/orders', body, { authorization: auth });
+    await expect.poll(() => created.received.length, { timeout: 5_000 }).toBe(1);
+    stop();
+    // More events at once than the subscriber can have queued: the one after them cuts it off.
+    const [template] = published as [CloudEvent];
+    const notify = (t.app.events.relay as unknown as { notify(event: CloudEvent): void }).notify.bind(t.app.events.relay);
+    for (let n = 0; n < 1002; n++) {
+      const id = `order_burst${String(n).padStart(21, '0')}`;
+      const data = template.data as { order: Record<string, unknown> };
+      notify({ ...template, id: `evt_burst${n}`, subject: id, data: { ...data, order: { ...data.order, id } } });
+    }
+    await expect.poll(() => created.errors.length, { timeout: 10_000 }).toBe(1);
+    expect(created.received).toHaveLength(1 + 1001);
+    expect(created.errors[0]).toMatchObject([{ extensions: { code: 'SUBSCRIBER_TOO_SLOW' } }]);
+    expect(created.completed()).toBe(false);
+    expect(closed()).toBeUndefined();
   });
 
   it('closes with 4430 on one subscription too many', async () => {

@@ -10,7 +10,7 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { feedFromNats, OrderFeed } from '../../src/events/order-feed';
+import { feedFromNats, OrderFeed, SubscriberTooSlowError } from '../../src/events/order-feed';
 import type { CloudEvent } from '../../src/events/order-events';
 import { SHARED_NATS_URL, uniqueStream } from '../support/nats';
 
@@ -94,5 +94,30 @@ describe.skipIf(!shared.up)(`the feed from NATS ${shared.reason}`, () => {
     } finally {
       await north.return?.();
     }
+  });
+});
+
+describe('a subscriber that does not read', () => {
+  it('gets what was queued, then an error saying it fell behind, never a quiet end', async () => {
+    const feed = new OrderFeed({ warn: vi.fn() });
+    const slow = feed.iterate('ws_slow', () => true);
+    for (let n = 0; n < 1001; n++) feed.receive(event('ws_slow', `order_${String(n).padStart(4, '0')}`));
+    expect(feed.listensTo('ws_slow')).toBe(false); // it stopped listening: nothing more is kept for it
+    const ids: string[] = [];
+    let failure: unknown;
+    try {
+      for (;;) {
+        const next = await slow.next();
+        if (next.done) break;
+        ids.push(next.value.id);
+      }
+    } catch (error) {
+      failure = error;
+    }
+    expect(ids).toHaveLength(1000);
+    expect(ids.at(-1)).toBe('order_0999');
+    expect(failure).toBeInstanceOf(SubscriberTooSlowError);
+    expect((failure as Error).message).toMatch(/fell 1000 events behind/);
+    expect(await slow.next()).toStrictEqual({ value: undefined, done: true });
   });
 });
