@@ -48,10 +48,27 @@ export class SubscriberTooSlowError extends Error {
 /** Events a subscriber may have queued before it is cut off (a client that does not read). */
 const MAX_QUEUED = 1000;
 
+/** Orders whose latest version a subscriber remembers (see the constructor). */
+const REMEMBERED_ORDERS = 10_000;
+
 export class OrderFeed {
   private readonly byWorkspace = new Map<string, Set<Listener>>();
 
-  constructor(private readonly log: Pick<FastifyBaseLogger, 'warn'>) {}
+  private readonly rememberedOrders: number;
+
+  constructor(
+    private readonly log: Pick<FastifyBaseLogger, 'warn'>,
+    options: {
+      /**
+       * Orders whose latest version each subscriber remembers, to drop a repeated or stale event
+       * (10,000): the most recently changed ones, so that a subscription open for weeks does not
+       * keep an entry for every order its workspace ever changed.
+       */
+      rememberedOrders?: number;
+    } = {},
+  ) {
+    this.rememberedOrders = options.rememberedOrders ?? REMEMBERED_ORDERS;
+  }
 
   /** Whether anyone in this process listens to `workspaceId`'s events. */
   listensTo(workspaceId: string): boolean {
@@ -95,7 +112,10 @@ export class OrderFeed {
     const listener: Listener = (event) => {
       if (done || !accept(event)) return;
       if ((latest.get(event.orderId) ?? 0) >= event.sequence) return;
+      // Most recently changed last; the least recently changed order is forgotten past the bound.
+      latest.delete(event.orderId);
       latest.set(event.orderId, event.sequence);
+      if (latest.size > this.rememberedOrders) latest.delete(latest.keys().next().value as string);
       const resolve = waiting.shift();
       if (resolve) resolve({ value: event.order, done: false });
       else if (queue.length < MAX_QUEUED) queue.push(event.order);

@@ -121,3 +121,39 @@ describe('a subscriber that does not read', () => {
     expect(await slow.next()).toStrictEqual({ value: undefined, done: true });
   });
 });
+
+describe('a long-lived subscriber', () => {
+  const updated = (orderId: string, sequence: number): CloudEvent => ({
+    ...event('ws_long', orderId),
+    type: 'order.updated',
+    id: `evt_${orderId}_${sequence}`,
+    sequence,
+  });
+
+  it('remembers the versions of the most recent orders only, so that its memory stays bounded', async () => {
+    const feed = new OrderFeed({ warn: vi.fn() }, { rememberedOrders: 3 });
+    const long = feed.iterate('ws_long', () => true);
+    const received: string[] = [];
+    const take = async (count: number) => {
+      for (let n = 0; n < count; n++) {
+        const next = await Promise.race([
+          long.next(),
+          new Promise<never>((_, reject) =>
+            setTimeout(() => reject(new Error(`nothing after ${received.join(', ')}`)), 2000),
+          ),
+        ]);
+        received.push(`${(next.value as { id: string }).id}`);
+      }
+    };
+    for (const id of ['order_a', 'order_b', 'order_c', 'order_d']) feed.receive(updated(id, 2));
+    await take(4);
+    // A repeat of a recent order is still dropped ...
+    feed.receive(updated('order_d', 2));
+    feed.receive(updated('order_c', 1));
+    // ... while the first order, four orders ago, is forgotten: its repeat goes out again.
+    feed.receive(updated('order_a', 2));
+    await take(1);
+    expect(received).toStrictEqual(['order_a', 'order_b', 'order_c', 'order_d', 'order_a']);
+    await long.return?.();
+  });
+});
