@@ -3,13 +3,25 @@
  * (issue 10): Apollo Client 4 (POST, `Accept: application/graphql-response+json`)
  * and urql 6 (queries as GET) create, read, page with fetchMore, update, and
  * read a 429's code and retry time. Only the bearer key is configured.
+ * Each also runs a subscription through its own WebSocket link (graphql-ws).
  */
 import type { AddressInfo } from 'node:net';
-import { ApolloClient, CombinedGraphQLErrors, gql, HttpLink, InMemoryCache } from '@apollo/client';
-import { relayStylePagination } from '@apollo/client/utilities';
-import { cacheExchange, Client, fetchExchange, gql as urqlGql } from '@urql/core';
+import {
+  ApolloClient,
+  ApolloLink,
+  CombinedGraphQLErrors,
+  gql,
+  HttpLink,
+  InMemoryCache,
+} from '@apollo/client';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { getMainDefinition, relayStylePagination } from '@apollo/client/utilities';
+import { cacheExchange, Client, fetchExchange, gql as urqlGql, subscriptionExchange } from '@urql/core';
+import { Kind, OperationTypeNode } from 'graphql';
+import { createClient } from 'graphql-ws';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createTestApp, type TestApp } from '../support/app';
 
 let t: TestApp;
@@ -214,5 +226,103 @@ describe('urql 6', () => {
     const graphQLError = result?.error?.graphQLErrors[0];
     expect(graphQLError?.extensions.code).toBe('RATE_LIMITED');
     expect(graphQLError?.extensions.retryAfterSeconds).toBeGreaterThan(0);
+  });
+});
+
+/** Subscriptions through each client's own WebSocket link, on graphql-ws, beside its HTTP link. */
+describe('subscriptions with the stock WebSocket links', () => {
+  const SUBSCRIBE = `subscription Changes { orderUpdated { id status total trackingNumber items { productId price } updatedAt } }`;
+  const disposers: (() => unknown)[] = [];
+  afterAll(async () => {
+    for (const dispose of disposers) await dispose();
+  });
+
+  it('Apollo Client 4: GraphQLWsLink beside HttpLink hears an update made through the HttpLink', async () => {
+    const authorization = await freshKey('apollo-ws');
+    const wsClient = createClient({
+      url: url.replace('http', 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization },
+    });
+    disposers.push(() => wsClient.dispose());
+    const link = ApolloLink.split(
+      ({ query }) => {
+        const definition = getMainDefinition(query);
+        return (
+          definition.kind === Kind.OPERATION_DEFINITION &&
+          definition.operation === OperationTypeNode.SUBSCRIPTION
+        );
+      },
+      new GraphQLWsLink(wsClient),
+      new HttpLink({ uri: url, headers: { authorization } }),
+    );
+    const client = new ApolloClient({ link, cache: new InMemoryCache() });
+    const heard: unknown[] = [];
+    const errors: unknown[] = [];
+    const subscription = client.subscribe({ query: gql(SUBSCRIBE) }).subscribe({
+      next: (r) => (r.error ? errors.push(r.error) : heard.push(r.data)),
+      error: (e) => errors.push(e),
+    });
+    disposers.push(() => subscription.unsubscribe());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const created = await client.mutate<Created>({
+      mutation: gql(CREATE),
+      variables: { input: input('apollo-ws') },
+    });
+    const id = created.data!.createOrder.order!.id;
+    await client.mutate({
+      mutation: gql(UPDATE),
+      variables: { id, input: { status: 'PAID', trackingNumber: 'T1' } },
+    });
+    await expect.poll(() => heard.length, { timeout: 5_000 }).toBe(1);
+    expect(errors).toStrictEqual([]);
+    expect(heard).toMatchObject([
+      {
+        orderUpdated: {
+          id,
+          status: 'PAID',
+          total: '20.00',
+          trackingNumber: 'T1',
+          items: [{ productId: 'p1', price: '10.00' }],
+        },
+      },
+    ]);
+  });
+
+  it('urql 6: subscriptionExchange over graphql-ws', async () => {
+    const authorization = await freshKey('urql-ws');
+    const wsClient = createClient({
+      url: url.replace('http', 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization },
+    });
+    disposers.push(() => wsClient.dispose());
+    const client = new Client({
+      url,
+      fetchOptions: { headers: { authorization } },
+      exchanges: [
+        cacheExchange,
+        fetchExchange,
+        subscriptionExchange({
+          forwardSubscription(request) {
+            const input = { ...request, query: request.query || '' };
+            return { subscribe: (sink) => ({ unsubscribe: wsClient.subscribe(input, sink) }) };
+          },
+        }),
+      ],
+    });
+    const heard: unknown[] = [];
+    const { unsubscribe } = client
+      .subscription(urqlGql(SUBSCRIBE), {})
+      .subscribe((result) => heard.push(result.error ?? result.data));
+    disposers.push(unsubscribe);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const created = await client.mutation<Created>(urqlGql(CREATE), { input: input('urql-ws') }).toPromise();
+    const id = created.data!.createOrder.order!.id;
+    await client.mutation(urqlGql(UPDATE), { id, input: { status: 'PAID' } }).toPromise();
+    await expect.poll(() => heard.length, { timeout: 5_000 }).toBe(1);
+    expect(heard).toMatchObject([
+      { orderUpdated: { id, status: 'PAID', total: '20.00', items: [{ productId: 'p1', price: '10.00' }] } },
+    ]);
   });
 });
