@@ -38,6 +38,8 @@ export const SUBSCRIPTION_CLOSE = {
   forbidden: CloseCode.Forbidden,
   tooManySubscriptions: 4430,
   tooManyConnectionsForKey: 4431,
+  /** The key could not be checked (the database is unavailable): WebSocket's Try Again Later. */
+  tryAgainLater: 1013,
 } as const;
 
 export interface SubscriptionOptions {
@@ -103,8 +105,12 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       let requestContext: RequestContext;
       try {
         requestContext = await options.authenticate(authorization);
-      } catch {
-        return false; // graphql-ws closes with 4403 Forbidden
+      } catch (error) {
+        if (error instanceof AppError && error.code === ErrorCode.UNAUTHORIZED) return false; // graphql-ws closes with 4403 Forbidden
+        // Not the key's fault (the database is down): 1013 Try Again Later, which graphql-ws clients retry.
+        if (!(error instanceof AppError)) app.log.error({ err: error }, 'subscriptions: could not check the key of a connection');
+        ctx.extra.socket.close(SUBSCRIPTION_CLOSE.tryAgainLater, 'The key could not be checked now; try again later');
+        return false;
       }
       // Gone while the key was looked up: onClose has run already and would never give its place back.
       if (closed.has(ctx)) return false;

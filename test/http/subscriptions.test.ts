@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Client, createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { AppError, ErrorCode } from '../../src/errors/app-error';
 import type { CloudEvent } from '../../src/events/order-events';
 import { useTestApp } from '../support/app';
 
@@ -165,6 +166,20 @@ describe('subscriptions', () => {
     expect(created.errors[0]).toMatchObject([{ extensions: { code: 'SUBSCRIBER_TOO_SLOW' } }]);
     expect(created.completed()).toBe(false);
     expect(closed()).toBeUndefined();
+  });
+
+  it('closes with 1013 (try again later), not 4403, when the key cannot be checked because the database is down', async () => {
+    const auth = await t.bearer('outage');
+    const down = vi
+      .spyOn(t.app.services.auth, 'authenticate')
+      .mockRejectedValue(new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable'));
+    try {
+      const { closed } = connect(auth);
+      await expect.poll(() => closed()?.code, { timeout: 5_000 }).toBe(1013);
+      expect(closed()?.reason).toMatch(/try again/i);
+    } finally {
+      down.mockRestore();
+    }
   });
 
   it('closes with 4430 on one subscription too many', async () => {
