@@ -57,6 +57,9 @@ export interface SubscriptionOptions {
   connectionsPerKey: number;
 }
 
+/** How often the key of open connections is checked again, at most (the key cache may add its TTL). */
+const KEY_RECHECK_MS = 500;
+
 interface Connection {
   requestContext: RequestContext;
   /** The `Authorization` value of connection_init, checked again before each delivery. */
@@ -75,20 +78,28 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
   /** Sockets already closed: one that closes while its key is being checked must not be counted after. */
   const closed = new WeakSet<object>();
 
+  /** The last check of each key's connections, shared by them all (see `stillAuthorized`). */
+  const checks = new Map<string, { at: number; revoked: Promise<boolean> }>();
+
   /**
-   * Whether the connection's key still works (a cached lookup, so a revocation is seen within
-   * API_KEY_CACHE_TTL_MS); a revoked key's socket is closed with 4403, like a bad key at the start.
+   * Whether the connection's key still works; a revoked key's socket is closed with 4403, like a
+   * bad key at the start. One check a key per KEY_RECHECK_MS, shared by every delivery and every
+   * connection of the key (a burst of events to many subscribers costs one lookup, not one each),
+   * on top of the key cache: a revocation is seen within about a second.
    * Any other failure (the database is down) leaves an authenticated connection as it is.
    */
   const stillAuthorized = async (ctx: { extra: { socket: { close(code: number, reason: string): void } } }, connection: Connection) => {
-    try {
-      await options.authenticate(connection.authorization);
-      return true;
-    } catch (error) {
-      if (!(error instanceof AppError && error.code === ErrorCode.UNAUTHORIZED)) return true;
-      ctx.extra.socket.close(SUBSCRIPTION_CLOSE.forbidden, 'Forbidden: the API key has been revoked');
-      return false;
+    let check = checks.get(connection.key);
+    if (!check || Date.now() - check.at >= KEY_RECHECK_MS) {
+      const revoked = options.authenticate(connection.authorization).then(
+        () => false,
+        (error: unknown) => error instanceof AppError && error.code === ErrorCode.UNAUTHORIZED,
+      );
+      checks.set(connection.key, (check = { at: Date.now(), revoked }));
     }
+    if (!(await check.revoked)) return true;
+    ctx.extra.socket.close(SUBSCRIPTION_CLOSE.forbidden, 'Forbidden: the API key has been revoked');
+    return false;
   };
 
   const validateSubscription = (schema: GraphQLSchema, document: DocumentNode) =>
@@ -130,7 +141,10 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       if (!connection) return;
       connections.delete(ctx);
       const open = (perKey.get(connection.key) ?? 1) - 1;
-      if (open <= 0) perKey.delete(connection.key);
+      if (open <= 0) {
+        perKey.delete(connection.key);
+        checks.delete(connection.key);
+      }
       else perKey.set(connection.key, open);
     },
     onSubscribe: async (ctx, id, payload) => {

@@ -137,6 +137,7 @@ describe('subscriptions', () => {
     await expect.poll(() => created.received.length, { timeout: 5_000 }).toBe(1);
     const [key] = await t.app.services.auth.listApiKeys('revoked');
     await t.app.services.auth.revokeApiKey(key?.id);
+    await sleep(600); // its connections check it again twice a second
     // Another key of the same workspace goes on creating orders.
     await t.rest.post('/api/orders', body, { authorization: await t.bearer('revoked') });
     await expect.poll(() => closed()?.code, { timeout: 5_000 }).toBe(4403);
