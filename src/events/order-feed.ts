@@ -87,7 +87,9 @@ export class OrderFeed {
         workspaceId: event.workspaceid,
         orderId: event.subject,
         sequence: Number(event.sequence),
-        order: orderFromRest(data.order),
+        // The REST order's times are to the second; the event's `time` is its updated_at to the millisecond,
+        // as GraphQL's DateTime gives it everywhere else (order(id), the mutation's answer).
+        order: { ...orderFromRest(data.order), updatedAt: new Date(event.time) },
       };
     } catch (error) {
       this.log.warn({ err: error, eventId: event.id }, 'order feed: an event could not be read');

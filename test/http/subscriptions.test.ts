@@ -87,6 +87,26 @@ describe('subscriptions', () => {
     updated.dispose();
   }, 20_000);
 
+  it('delivers updatedAt to the millisecond, as order(id) and the mutation answer it, for a create and an update', async () => {
+    const { client } = connect(await t.bearer('acme')); // a key of its own: this file allows 2 connections a key
+    const created = subscribe(client, 'subscription { orderCreated { id updatedAt } }');
+    await sleep(200);
+    const id = (await t.rest.post('/api/orders', body)).json<{ data: { id: string } }>().data.id;
+    await expect.poll(() => created.received.length, { timeout: 10_000 }).toBe(1);
+    const first = await t.gql('query($id: ID!) { order(id: $id) { id updatedAt } }', { id });
+    expect(created.received).toStrictEqual([{ orderCreated: first.json<{ data: { order: unknown } }>().data.order }]);
+    created.dispose();
+    const updated = subscribe(client, 'subscription($id: ID) { orderUpdated(id: $id) { id updatedAt } }', { id });
+    await sleep(200);
+    const answer = await t.gql('mutation($id: ID!) { updateOrder(id: $id, input: { notes: "ms" }) { order { updatedAt } } }', { id });
+    const updatedAt = answer.json<{ data: { updateOrder: { order: { updatedAt: string } } } }>().data.updateOrder.order.updatedAt;
+    await expect.poll(() => updated.received.length, { timeout: 10_000 }).toBe(1);
+    expect(updated.received).toStrictEqual([{ orderUpdated: { id, updatedAt } }]);
+    const read = await t.gql('query($id: ID!) { order(id: $id) { updatedAt } }', { id });
+    expect(read.json<{ data: { order: { updatedAt: string } } }>().data.order.updatedAt).toBe(updatedAt);
+    updated.dispose();
+  }, 20_000);
+
   it('orderUpdated(id) follows one order only', async () => {
     const { client } = connect(t.auth);
     const a = (await t.rest.post('/api/orders', body)).json<{ data: { id: string } }>().data.id;
