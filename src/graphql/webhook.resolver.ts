@@ -41,7 +41,7 @@ export class WebhookResolver {
         edges,
         pageInfo: {
           hasNextPage: page.hasNextPage,
-          hasPreviousPage: Boolean(after),
+          hasPreviousPage: page.hasPreviousPage,
           startCursor: edges[0]?.cursor ?? null,
           endCursor: edges.at(-1)?.cursor ?? null,
         },

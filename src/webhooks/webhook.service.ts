@@ -50,6 +50,8 @@ export interface DeliveryPage {
   /** Each delivery with its cursor (pass it as `after` for the deliveries that follow). */
   edges: { cursor: string; delivery: WebhookDelivery }[];
   hasNextPage: boolean;
+  /** True when the page was asked for after a cursor (an empty one means the first page). */
+  hasPreviousPage: boolean;
 }
 
 export interface WebhookServiceOptions {
@@ -183,7 +185,7 @@ export class WebhookService {
       const delivery = toDelivery(row);
       return { cursor: encodeCursor({ createdAt: delivery.createdAt.toISOString(), id: delivery.id }), delivery };
     });
-    return { edges, hasNextPage: rows.length > first };
+    return { edges, hasNextPage: rows.length > first, hasPreviousPage: after !== undefined };
   }
 
   /**

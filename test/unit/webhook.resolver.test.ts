@@ -1,0 +1,175 @@
+/**
+ * The webhook resolvers against the real schema with a fake service, as
+ * order.resolver.test.ts does for orders: no HTTP, no database.
+ */
+import { graphql, type GraphQLSchema } from 'graphql';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { AppError } from '../../src/errors/app-error';
+import type { GraphQLContext, OrderOperations, WebhookOperations } from '../../src/graphql/context';
+import { buildGraphQLSchema } from '../../src/graphql/schema';
+import { WebhookResolver } from '../../src/graphql/webhook.resolver';
+import type { RequestContext } from '../../src/orders/order.types';
+import type { CreatedWebhookEndpoint, WebhookDelivery } from '../../src/webhooks/webhook.service';
+
+let schema: GraphQLSchema;
+beforeAll(async () => {
+  schema = await buildGraphQLSchema();
+});
+
+const workspace: RequestContext = { workspaceId: 'ws_test', timeZone: 'UTC' };
+
+const endpoint: CreatedWebhookEndpoint = {
+  id: 'whep_01HZX0000000000000000000AB',
+  url: 'https://hooks.example.com/orders',
+  events: ['order.created'],
+  enabled: true,
+  createdAt: new Date('2025-03-27T15:00:00.000Z'),
+  secret: 'whsec_secret',
+};
+
+const delivery: WebhookDelivery = {
+  id: 'whdl_0123456789abcdef0123456789abcdef',
+  endpointId: endpoint.id,
+  eventId: 'evt_1',
+  eventType: 'order.created',
+  status: 'failed',
+  createdAt: new Date('2025-03-27T15:00:00.000Z'),
+  attempts: [{ attemptedAt: new Date('2025-03-27T15:00:01.000Z'), statusCode: 500, durationMs: 12 }],
+};
+
+function fakeWebhooks(overrides: Partial<WebhookOperations> = {}): WebhookOperations {
+  return {
+    createEndpoint: vi.fn(async () => endpoint),
+    listEndpoints: vi.fn(async () => [endpoint]),
+    deleteEndpoint: vi.fn(async () => undefined),
+    listDeliveries: vi.fn(async () => ({ edges: [{ cursor: 'd1', delivery }], hasNextPage: false, hasPreviousPage: false })),
+    redeliver: vi.fn(async () => ({ ...delivery, status: 'pending' as const })),
+    ...overrides,
+  };
+}
+
+/** The webhook resolvers never touch orders. */
+const noOrders = new Proxy({} as OrderOperations, {
+  get: () => {
+    throw new Error('the webhook resolvers must not use orders');
+  },
+});
+
+async function run(source: string, webhooks: WebhookOperations, variableValues?: Record<string, unknown>) {
+  const contextValue: GraphQLContext = { requestContext: workspace, orders: noOrders, webhooks };
+  const result = await graphql({ schema, source, contextValue, variableValues });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- responses are read by shape in assertions
+  return JSON.parse(JSON.stringify(result)) as { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+}
+
+describe('createWebhookEndpoint', () => {
+  const CREATE = `mutation($input: CreateWebhookEndpointInput!) {
+    createWebhookEndpoint(input: $input) { endpoint { id url events enabled } secret userErrors { field message code } }
+  }`;
+
+  it('hands the service the URL and event types in the workspace, and shows the secret once', async () => {
+    const webhooks = fakeWebhooks();
+    const result = await run(CREATE, webhooks, { input: { url: endpoint.url, events: ['ORDER_CREATED'] } });
+    expect(webhooks.createEndpoint).toHaveBeenCalledWith(workspace, { url: endpoint.url, events: ['order.created'] });
+    expect(result).toStrictEqual({
+      data: {
+        createWebhookEndpoint: {
+          endpoint: { id: endpoint.id, url: endpoint.url, events: ['ORDER_CREATED'], enabled: true },
+          secret: 'whsec_secret',
+          userErrors: [],
+        },
+      },
+    });
+  });
+
+  it('returns the service’s validation errors as userErrors under input', async () => {
+    const webhooks = fakeWebhooks({
+      createEndpoint: async () => {
+        throw AppError.validation([{ path: ['url'], message: 'must reach a public address' }]);
+      },
+    });
+    const result = await run(CREATE, webhooks, { input: { url: 'http://10.0.0.1/' } });
+    expect(result.data?.createWebhookEndpoint).toStrictEqual({
+      endpoint: null,
+      secret: null,
+      userErrors: [{ field: ['input', 'url'], message: 'must reach a public address', code: 'VALIDATION_ERROR' }],
+    });
+  });
+});
+
+describe('deleteWebhookEndpoint and redeliverWebhook', () => {
+  it('name the id argument in a NOT_FOUND userError', async () => {
+    const webhooks = fakeWebhooks({
+      deleteEndpoint: async () => {
+        throw AppError.notFound('Webhook endpoint');
+      },
+      redeliver: async () => {
+        throw AppError.notFound('Webhook delivery');
+      },
+    });
+    const result = await run(
+      `mutation { deleteWebhookEndpoint(id: "whep_x") { deletedId userErrors { field code } }
+                  redeliverWebhook(deliveryId: "whdl_x") { delivery { id } userErrors { field code } } }`,
+      webhooks,
+    );
+    expect(result.data).toStrictEqual({
+      deleteWebhookEndpoint: { deletedId: null, userErrors: [{ field: ['id'], code: 'NOT_FOUND' }] },
+      redeliverWebhook: { delivery: null, userErrors: [{ field: ['deliveryId'], code: 'NOT_FOUND' }] },
+    });
+  });
+});
+
+describe('webhookDeliveries', () => {
+  const DELIVERIES = `query($first: Int, $after: String) {
+    webhookDeliveries(endpointId: "${endpoint.id}", first: $first, after: $after) {
+      edges { cursor node { id status attempts { statusCode durationMs } } }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    }
+  }`;
+
+  it('passes the page arguments through and the service’s page on, hasPreviousPage included', async () => {
+    // The service decides what a page is; the resolver only shapes it.
+    const webhooks = fakeWebhooks({
+      listDeliveries: vi.fn(async () => ({ edges: [{ cursor: 'd2', delivery }], hasNextPage: true, hasPreviousPage: true })),
+    });
+    const result = await run(DELIVERIES, webhooks, { first: 1 });
+    expect(webhooks.listDeliveries).toHaveBeenCalledWith(workspace, endpoint.id, { first: 1, after: undefined });
+    expect(result.data?.webhookDeliveries).toStrictEqual({
+      edges: [{ cursor: 'd2', node: { id: delivery.id, status: 'FAILED', attempts: [{ statusCode: 500, durationMs: 12 }] } }],
+      pageInfo: { hasNextPage: true, hasPreviousPage: true, startCursor: 'd2', endCursor: 'd2' },
+    });
+  });
+
+  it('is null for an endpoint the workspace does not have', async () => {
+    const webhooks = fakeWebhooks({
+      listDeliveries: async () => {
+        throw AppError.notFound('Webhook endpoint');
+      },
+    });
+    expect(await run(DELIVERIES, webhooks)).toStrictEqual({ data: { webhookDeliveries: null } });
+  });
+
+  it('names a bad page argument by its GraphQL name in a top-level VALIDATION_ERROR', async () => {
+    const webhooks = fakeWebhooks({
+      listDeliveries: async () => {
+        throw AppError.validation([{ path: ['after'], message: 'is not a cursor this API gave out' }]);
+      },
+    });
+    const result = await run(DELIVERIES, webhooks, { after: 'nonsense' });
+    expect(result.data).toStrictEqual({ webhookDeliveries: null });
+    expect(result.errors?.[0]).toMatchObject({
+      message: 'Invalid request: after is not a cursor this API gave out',
+      extensions: { code: 'VALIDATION_ERROR', fields: [{ path: ['after'], message: 'is not a cursor this API gave out' }] },
+    });
+  });
+});
+
+describe('without the schema', () => {
+  it('a resolver is a plain class: call its method with a context', async () => {
+    const webhooks = fakeWebhooks();
+    const ctx: GraphQLContext = { requestContext: workspace, orders: noOrders, webhooks };
+    expect(await new WebhookResolver().webhookEndpoints(ctx)).toStrictEqual([endpoint]);
+    expect(webhooks.listEndpoints).toHaveBeenCalledWith(workspace);
+  });
+});
+
