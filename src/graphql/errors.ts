@@ -63,6 +63,19 @@ export async function withUserErrors<T>(
   }
 }
 
+/**
+ * Runs a query's service call: NOT_FOUND is `null`, the GraphQL way to say
+ * "there is none"; anything else is passed on.
+ */
+export async function nullWhenNotFound<T>(find: () => Promise<T>): Promise<T | null> {
+  try {
+    return await find();
+  } catch (error) {
+    if (error instanceof AppError && error.code === ErrorCode.NOT_FOUND) return null;
+    throw error;
+  }
+}
+
 /** `['items', 0, 'product_id']` under `input` → `['input', 'items', '0', 'productId']`. */
 export function toGraphQLPath(argument: string, path: FieldPath): string[] {
   // The key is an argument of its own, not a field of the input.

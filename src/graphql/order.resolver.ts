@@ -1,23 +1,11 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { AppError, ErrorCode } from '../errors/app-error';
-import type { Order as OrderValue } from '../orders/order.types';
 import type { GraphQLContext } from './context';
 import { CreateOrderInput, toCreateOrderRequest } from './create-order.input';
 import { pageCost } from './cost';
-import { toGraphQLPath, withArgumentErrors, withUserErrors } from './errors';
+import { nullWhenNotFound, toGraphQLPath, withArgumentErrors, withUserErrors } from './errors';
 import { OrderFilter, OrdersOrderBy, toFilterRequest } from './order-list.input';
 import { CreateOrderPayload, Order, OrderConnection, UpdateOrderPayload } from './order.type';
 import { toUpdateOrderRequest, UpdateOrderInput } from './update-order.input';
-
-/** A missing order is `null` for a query: the GraphQL way to say "not found". */
-async function orNull(find: () => Promise<OrderValue>): Promise<OrderValue | null> {
-  try {
-    return await find();
-  } catch (error) {
-    if (error instanceof AppError && error.code === ErrorCode.NOT_FOUND) return null;
-    throw error;
-  }
-}
 
 /** Thin by design: parse arguments, call the service, shape the payload. Rules live in `OrderService`. */
 @Resolver(() => Order)
@@ -30,7 +18,7 @@ export class OrderResolver {
     @Arg('id', () => ID, { description: 'The order id, order_…' }) id: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<Order | null> {
-    return orNull(() => ctx.orders.getOrder(ctx.requestContext, id));
+    return nullWhenNotFound(() => ctx.orders.getOrder(ctx.requestContext, id));
   }
 
   @Query(() => Order, {
@@ -42,7 +30,7 @@ export class OrderResolver {
     orderNumber: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<Order | null> {
-    return orNull(() => ctx.orders.getOrderByNumber(ctx.requestContext, orderNumber));
+    return nullWhenNotFound(() => ctx.orders.getOrderByNumber(ctx.requestContext, orderNumber));
   }
 
   @Query(() => OrderConnection, {

@@ -1,8 +1,7 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { AppError, ErrorCode } from '../errors/app-error';
 import type { GraphQLContext } from './context';
 import { pageCost } from './cost';
-import { withArgumentErrors, withUserErrors } from './errors';
+import { nullWhenNotFound, withArgumentErrors, withUserErrors } from './errors';
 import {
   CreateWebhookEndpointInput,
   CreateWebhookEndpointPayload,
@@ -31,25 +30,23 @@ export class WebhookResolver {
     @Arg('first', () => Int, { nullable: true, description: 'Page size, 1 to 100 (default 20)' }) first?: number,
     @Arg('after', () => String, { nullable: true, description: 'The endCursor of the previous page' }) after?: string,
   ): Promise<WebhookDeliveryConnection | null> {
-    try {
-      const page = await withArgumentErrors(
+    const page = await nullWhenNotFound(() =>
+      withArgumentErrors(
         () => ctx.webhooks.listDeliveries(ctx.requestContext, endpointId, { first: first ?? undefined, after: after ?? undefined }),
         (path) => path.map(String),
-      );
-      const edges = page.edges.map((edge) => ({ cursor: edge.cursor, node: edge.delivery }));
-      return {
-        edges,
-        pageInfo: {
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: page.hasPreviousPage,
-          startCursor: edges[0]?.cursor ?? null,
-          endCursor: edges.at(-1)?.cursor ?? null,
-        },
-      };
-    } catch (error) {
-      if (error instanceof AppError && error.code === ErrorCode.NOT_FOUND) return null;
-      throw error;
-    }
+      ),
+    );
+    if (!page) return null;
+    const edges = page.edges.map((edge) => ({ cursor: edge.cursor, node: edge.delivery }));
+    return {
+      edges,
+      pageInfo: {
+        hasNextPage: page.hasNextPage,
+        hasPreviousPage: page.hasPreviousPage,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
+    };
   }
 
   @Mutation(() => CreateWebhookEndpointPayload, {

@@ -6,6 +6,7 @@ import { graphql, type GraphQLSchema } from 'graphql';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../src/errors/app-error';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from '../../src/graphql/context';
+import { nullWhenNotFound } from '../../src/graphql/errors';
 import { buildGraphQLSchema } from '../../src/graphql/schema';
 import { WebhookResolver } from '../../src/graphql/webhook.resolver';
 import type { RequestContext } from '../../src/orders/order.types';
@@ -173,3 +174,12 @@ describe('without the schema', () => {
   });
 });
 
+describe('nullWhenNotFound (errors.ts): the one mapping of NOT_FOUND to a null query answer', () => {
+  it('is null for NOT_FOUND and passes every other outcome on', async () => {
+    expect(await nullWhenNotFound(async () => 'found')).toBe('found');
+    expect(await nullWhenNotFound(async () => Promise.reject(AppError.notFound('Order x')))).toBeNull();
+    const validation = AppError.validation([{ path: ['id'], message: 'bad' }]);
+    await expect(nullWhenNotFound(async () => Promise.reject(validation))).rejects.toBe(validation);
+    await expect(nullWhenNotFound(async () => Promise.reject(new Error('lost')))).rejects.toThrow('lost');
+  });
+});
