@@ -1,0 +1,80 @@
+/**
+ * The subscription resolvers with a fake order feed: graphql-js's `subscribe`
+ * on the real schema, no WebSocket, no events.
+ */
+import { type ExecutionResult, type GraphQLSchema, parse, subscribe } from 'graphql';
+import { beforeAll, expect, it } from 'vitest';
+import type { FeedEvent } from '../../src/events/order-feed';
+import type { GraphQLContext, OrderOperations, WebhookOperations } from '../../src/graphql/context';
+import { buildGraphQLSchema } from '../../src/graphql/schema';
+import type { Order, RequestContext } from '../../src/orders/order.types';
+
+let schema: GraphQLSchema;
+beforeAll(async () => {
+  schema = await buildGraphQLSchema();
+});
+
+const workspace: RequestContext = { workspaceId: 'ws_test', timeZone: 'UTC' };
+const order = {
+  id: 'order_01HZX0000000000000000000AB',
+  orderNumber: 'ORD-2025-0327-001',
+  customerId: 'c',
+  status: 'paid',
+  items: [],
+  subtotal: '0.00',
+  shipping: '0.00',
+  tax: '0.00',
+  total: '0.00',
+  currency: 'USD',
+  statusHistory: [],
+  createdAt: new Date('2025-03-27T15:00:00.000Z'),
+  updatedAt: new Date('2025-03-27T15:00:00.000Z'),
+} satisfies Order;
+
+/** A feed that records what it was asked for and hands out one order. */
+function fakeFeed() {
+  const asked: { workspaceId: string; accept: (event: FeedEvent) => boolean }[] = [];
+  const feed: NonNullable<GraphQLContext['feed']> = {
+    iterate(workspaceId, accept) {
+      asked.push({ workspaceId, accept });
+      return (async function* () {
+        yield order;
+      })();
+    },
+  };
+  return { feed, asked };
+}
+
+async function firstOf(source: string, feed?: GraphQLContext['feed']) {
+  const contextValue: GraphQLContext = { requestContext: workspace, orders: {} as OrderOperations, webhooks: {} as WebhookOperations, feed };
+  const result = await subscribe({ schema, document: parse(source), contextValue });
+  if (!(Symbol.asyncIterator in result)) return result;
+  const first = await result.next();
+  await result.return?.();
+  return first.value as ExecutionResult;
+}
+
+const event = (type: string, orderId = order.id) => ({ type, orderId }) as FeedEvent;
+
+it('orderCreated listens to the caller’s workspace only, and to order.created only', async () => {
+  const { feed, asked } = fakeFeed();
+  const result = await firstOf('subscription { orderCreated { id status } }', feed);
+  expect(JSON.parse(JSON.stringify(result))).toStrictEqual({ data: { orderCreated: { id: order.id, status: 'PAID' } } });
+  expect(asked.map((call) => call.workspaceId)).toStrictEqual([workspace.workspaceId]);
+  const accept = asked[0]?.accept ?? (() => true);
+  expect([accept(event('order.created')), accept(event('order.updated')), accept(event('order.status_changed'))]).toStrictEqual([true, false, false]);
+});
+
+it('orderUpdated(id) passes on that order’s order.updated events only', async () => {
+  const { feed, asked } = fakeFeed();
+  await firstOf(`subscription { orderUpdated(id: "${order.id}") { id } }`, feed);
+  await firstOf('subscription { orderUpdated { id } }', feed);
+  const [one, every] = asked.map((call) => call.accept);
+  expect([one?.(event('order.updated')), one?.(event('order.updated', 'order_other')), one?.(event('order.created'))]).toStrictEqual([true, false, false]);
+  expect([every?.(event('order.updated', 'order_other')), every?.(event('order.status_changed'))]).toStrictEqual([true, false]);
+});
+
+it('without a feed (not over WebSocket) is an error, not a silent empty stream', async () => {
+  const result = await firstOf('subscription { orderCreated { id } }');
+  expect(result.errors?.[0]?.message).toBe('subscriptions run over WebSocket only');
+});
