@@ -4,10 +4,34 @@
  * contract §2); building them (the CloudEvents data, in the REST
  * representation) is the events module's business, wired in by the app.
  */
+import { AppError, ErrorCode } from '../errors/app-error';
 import type { Order, OrderStatus } from './order.types';
 
 /** The PostgreSQL NOTIFY channel a commit with events signals on. */
 export const EVENTS_CHANNEL = 'order_events';
+
+/**
+ * The most bytes an event's `data` may take as JSON. Every event must fit one
+ * NATS message (`max_payload` is 1 MiB by default, and the CloudEvents
+ * envelope and the headers take a little of it): a larger one could never be
+ * published and would stay in the outbox for good, and the order's later
+ * events behind it. The REST order in an event is a little larger than the
+ * request that made it (each item gains its subtotal), so a body near the
+ * 1 MiB body limit can make one; such a change is refused instead.
+ */
+export const MAX_EVENT_DATA_BYTES = 1024 * 1024 - 8 * 1024;
+
+/** Refuses a change whose event's `data`, as this JSON text, is over MAX_EVENT_DATA_BYTES: 413 PAYLOAD_TOO_LARGE. */
+export function checkEventSize(dataJson: string): void {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: nearly every event is far below without counting.
+  if (dataJson.length * 3 <= MAX_EVENT_DATA_BYTES) return;
+  const bytes = Buffer.byteLength(dataJson);
+  if (bytes <= MAX_EVENT_DATA_BYTES) return;
+  throw new AppError(
+    ErrorCode.PAYLOAD_TOO_LARGE,
+    `The order is too large to send as an event: ${bytes} bytes, at most ${MAX_EVENT_DATA_BYTES} (every event must fit one broker message); send fewer items or shorter texts`,
+  );
+}
 
 export const ORDER_EVENT_TYPES = ['order.created', 'order.updated', 'order.status_changed'] as const;
 export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];

@@ -16,7 +16,7 @@ import { EntityRepository, LockMode } from '@mikro-orm/postgresql';
 import { queryAll, queryOne, queryPrepared } from '../db/sql';
 import type { OrderEntity } from './order.entity';
 import type { OrderFilter } from './order-filter';
-import type { CommittedOrderEvent, NewOrderEvent, OrderEventBuilder } from './order-events';
+import { checkEventSize, MAX_EVENT_DATA_BYTES, type CommittedOrderEvent, type NewOrderEvent, type OrderEventBuilder } from './order-events';
 import { orderNumberPrefix } from './order-number';
 import {
   type ItemRecord,
@@ -129,6 +129,9 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
   ): Promise<{ order: Order; event?: CommittedOrderEvent }> {
     const { whole, params } = insertParameters(newOrder);
     const created = events.created(whole);
+    // stringifyJson: an event's order keeps metadata's exact numbers (shared/exact-json.ts).
+    const data = stringifyJson(created.data);
+    checkEventSize(data);
     const leased = leaseMs !== undefined;
     const [row] = await queryPrepared<InsertedRow & { eventPosition: string }>(
       this.em,
@@ -141,8 +144,7 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
         whole.id,
         created.type,
         created.sequence,
-        // stringifyJson: an event's order keeps metadata's exact numbers (shared/exact-json.ts).
-        stringifyJson(created.data),
+        data,
         ...(leased ? [leaseMs] : []),
       ],
     );
@@ -220,11 +222,10 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
   ): Promise<void> {
     if (events.length === 0) return;
     // stringifyJson: an event's order keeps metadata's exact numbers (shared/exact-json.ts).
-    await queryOne(this.em, notify ? INSERT_EVENTS.notify : INSERT_EVENTS.quiet, [
-      workspaceId,
-      orderId,
-      stringifyJson(events),
-    ]);
+    const text = stringifyJson(events);
+    // Each event holds the whole order: only a large change needs each one's data measured.
+    if (text.length * 3 > MAX_EVENT_DATA_BYTES) for (const event of events) checkEventSize(stringifyJson(event.data));
+    await queryOne(this.em, notify ? INSERT_EVENTS.notify : INSERT_EVENTS.quiet, [workspaceId, orderId, text]);
   }
 
   /** One order of the workspace by id or by number, or undefined. */

@@ -252,6 +252,58 @@ describe('an update', () => {
   });
 });
 
+describe('an order whose event would not fit one NATS message', () => {
+  // 500 items whose names are control characters, which JSON writes as \u0001 (six bytes each): a body
+  // under the 1 MiB limit, whose event (the REST order: every item with its subtotal) is a little larger.
+  const EVENT_LIMIT = 1024 * 1024 - 8 * 1024;
+  const items = (nameLength: number) =>
+    Array.from({ length: 500 }, (_, i) => ({ product_id: `p${i}`, name: '\u0001'.repeat(nameLength), quantity: 1, price: '1.00' }));
+  const bigBody = (customer: string, nameLength: number) => body({ customer_id: customer, items: items(nameLength), total: '500.00' });
+  /** The event's data as JSON, in bytes (PostgreSQL's json keeps the text as written). */
+  const dataBytes = async (orderId: string) =>
+    (await t.db.query<{ bytes: number }>('select octet_length(data::text) as bytes from order_events where order_id = ? order by position desc limit 1', [orderId]))[0]?.bytes;
+
+  it('is refused on create with 413 PAYLOAD_TOO_LARGE, REST and GraphQL alike, and nothing is written', async () => {
+    const request = bigBody('event-too-large', 338);
+    expect(JSON.stringify(request).length).toBeLessThan(1024 * 1024); // under the body limit
+    const before = await allEvents();
+    const key = { 'idempotency-key': 'event-too-large-1' };
+    const res = await t.rest.post('/api/orders', request, { headers: key });
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(413);
+    expect(res.json()).toMatchObject({
+      success: false,
+      error: { code: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/^The order is too large to send as an event: \d+ bytes, at most 1040384/) },
+    });
+    const graphql = await t.gql('mutation($input: CreateOrderInput!) { createOrder(input: $input) { order { id } userErrors { code } } }', {
+      input: {
+        customerId: 'event-too-large',
+        items: request.items.map((item) => ({ productId: item.product_id, name: item.name, quantity: 1, price: '1.00' })),
+        total: '500.00',
+      },
+    });
+    expect(graphql.json()).toMatchObject({ errors: [{ extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+    expect(await t.db.count('orders', `customer_id = 'event-too-large'`)).toBe(0);
+    expect(await allEvents()).toStrictEqual(before);
+    // The key is free again (the refusal comes before the create's statement, which takes the number).
+    const smaller = await t.rest.post('/api/orders', bigBody('event-too-large', 300), { headers: key });
+    expect(smaller.statusCode).toBe(201);
+    expect(await dataBytes(smaller.json().data.id)).toBeLessThanOrEqual(EVENT_LIMIT);
+  });
+
+  it('is refused on an update that would make it so, and the order stays as it was', async () => {
+    const created = await createViaRest({ customer_id: 'event-grows', items: items(330), total: '500.00' });
+    const bytes = await dataBytes(created.id);
+    expect(bytes).toBeLessThanOrEqual(EVENT_LIMIT);
+    expect(bytes).toBeGreaterThan(EVENT_LIMIT - 30_000);
+    const before = await restOrder(created.id);
+    const res = await t.rest.put(`/api/orders/${created.id}`, { notes: '\u0001'.repeat(5000), status: 'paid' });
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(413);
+    expect(res.json()).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
+    expect(await restOrder(created.id)).toStrictEqual(before);
+    expect(await eventsOf(created.id)).toHaveLength(1);
+  });
+});
+
 describe('a database error', () => {
   // A trigger that refuses the outbox row of one marked change: the change and its event commit together or not at all.
   beforeAll(async () => {
