@@ -128,6 +128,9 @@ export const PLAYGROUND_SCRIPT = `'use strict';
       query: config.query,
       variables: config.variables,
       headers: config.headers,
+      // The headers of a tab that has none: a new tab, and every tab GraphiQL restores after a
+      // reload (it keeps tabs without their headers). Without it those tabs run without the key.
+      defaultHeaders: config.headers,
       defaultEditorToolsVisibility: 'headers',
       isHeadersEditorEnabled: true,
       shouldPersistHeaders: false,

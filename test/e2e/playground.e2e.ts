@@ -93,6 +93,16 @@ function elsewhere(requests: string[]): string[] {
   return requests.filter((url) => !url.startsWith('data:') && new URL(url).origin !== origin);
 }
 
+/** The text of each editor under the query editor (variables, headers), whether shown or not. */
+async function toolEditors(page: Page): Promise<{ hidden: boolean; text: string }[]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('.graphiql-editor-tool .graphiql-editor')).map((editor) => ({
+      hidden: editor.classList.contains('hidden'),
+      text: (editor.querySelector('.CodeMirror') as CodeMirrorHost).CodeMirror.getValue(),
+    })),
+  );
+}
+
 describe('GraphQL playground', () => {
   it('runs the example createOrder with the development key and shows the order number', async () => {
     const { page, requests, errors, editorText } = await openPlayground();
@@ -135,6 +145,38 @@ describe('GraphQL playground', () => {
     expect(requests).toContain(`${server.url}/graphql/assets/graphiql.min.js`);
     expect(elsewhere(requests)).toStrictEqual([]);
     expect(errors).toStrictEqual([]);
+    await page.context().close();
+  });
+
+  it('gives every tab the key: a new tab, and each tab restored after a reload', async () => {
+    const { page, editorText } = await openPlayground();
+    const developmentKey = fs.readFileSync(path.join(dataDir, 'development-key'), 'utf8').trim();
+    const withKey = JSON.stringify({ Authorization: `Bearer ${developmentKey}` });
+    const headersText = async () => {
+      const editors = await toolEditors(page);
+      return JSON.stringify(JSON.parse(editors.find((editor) => editor.text.includes('Authorization'))?.text ?? '{}'));
+    };
+    await page.locator('.graphiql-tab-add').click();
+    await expect.poll(() => editorText('.graphiql-query-editor .CodeMirror')).not.toContain('mutation CreateOrder');
+    expect(await headersText()).toBe(withKey);
+    await page.evaluate(() =>
+      (document.querySelector('.graphiql-query-editor .CodeMirror') as CodeMirrorHost).CodeMirror.setValue(
+        'query Mine { orders(first: 1) { totalCount } }',
+      ),
+    );
+    await page.waitForTimeout(1000);
+    await page.locator('.graphiql-execute-button').click();
+    const responsePane = '.graphiql-response .CodeMirror';
+    await expect.poll(() => editorText(responsePane), { timeout: 20_000 }).toContain('"data"');
+    expect(await editorText(responsePane)).not.toContain('UNAUTHENTICATED');
+
+    // GraphiQL keeps the tabs (not their headers) across a reload; each one has the key again.
+    await page.reload({ waitUntil: 'load' });
+    await page.locator('.graphiql-tab').nth(1).waitFor();
+    for (const index of [1, 0]) {
+      await page.locator('.graphiql-tab').nth(index).locator('button').first().click();
+      await expect.poll(headersText).toBe(withKey);
+    }
     await page.context().close();
   });
 });
