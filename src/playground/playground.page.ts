@@ -101,7 +101,8 @@ export const PLAYGROUND_CSS = `html, body { margin: 0; height: 100%; }
 
 /**
  * Runs in the browser after React, ReactDOM and GraphiQL's UMD builds. The
- * headers are not persisted (GraphiQL's default), so a key never lands in
+ * headers are not persisted: not in tabs (GraphiQL's default) and not in the
+ * history (stripped by the storage below), so a key never lands in
  * localStorage.
  */
 export const PLAYGROUND_SCRIPT = `'use strict';
@@ -121,6 +122,39 @@ export const PLAYGROUND_SCRIPT = `'use strict';
     }
     return fetchGraphQL(params, options);
   };
+  // GraphiQL's history (and favourites) saves each run's headers in localStorage whatever
+  // shouldPersistHeaders says, so the API key would stay in the browser. They are dropped on the
+  // way in; on the way out an entry gets this page's headers, so picking it still runs with a key.
+  var HISTORY_KEY = /^graphiql:(queries|favorites)$/;
+  function rewriteEntries(key, value, headers) {
+    if (value === null || !HISTORY_KEY.test(key)) return value;
+    try {
+      var saved = JSON.parse(value);
+      var list = saved && saved[key.slice('graphiql:'.length)];
+      if (!Array.isArray(list)) return value;
+      list.forEach(function (entry) {
+        if (!entry || typeof entry !== 'object') return;
+        if (headers === undefined) delete entry.headers;
+        else entry.headers = headers;
+      });
+      return JSON.stringify(saved);
+    } catch (error) {
+      return value;
+    }
+  }
+  var storage = {
+    getItem: function (key) { return rewriteEntries(key, window.localStorage.getItem(key), config.headers); },
+    setItem: function (key, value) { window.localStorage.setItem(key, rewriteEntries(key, value, undefined)); },
+    removeItem: function (key) { window.localStorage.removeItem(key); },
+    clear: function () {
+      Object.keys(window.localStorage).forEach(function (key) {
+        if (key.indexOf('graphiql:') === 0) window.localStorage.removeItem(key);
+      });
+    },
+    get length() {
+      return Object.keys(window.localStorage).filter(function (key) { return key.indexOf('graphiql:') === 0; }).length;
+    },
+  };
   var root = ReactDOM.createRoot(document.getElementById('graphiql'));
   root.render(
     React.createElement(GraphiQL, {
@@ -134,6 +168,7 @@ export const PLAYGROUND_SCRIPT = `'use strict';
       defaultEditorToolsVisibility: 'headers',
       isHeadersEditorEnabled: true,
       shouldPersistHeaders: false,
+      storage: storage,
     }),
   );
 })();

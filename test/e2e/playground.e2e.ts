@@ -179,6 +179,31 @@ describe('GraphQL playground', () => {
     }
     await page.context().close();
   });
+
+  it('keeps the key out of localStorage, history included, and a history entry runs with the key', async () => {
+    const { page, editorText } = await openPlayground();
+    const developmentKey = fs.readFileSync(path.join(dataDir, 'development-key'), 'utf8').trim();
+    const responsePane = '.graphiql-response .CodeMirror';
+    await page.locator('.graphiql-execute-button').click();
+    await expect.poll(() => editorText(responsePane), { timeout: 20_000 }).toContain('orderNumber');
+    // GraphiQL saves history as soon as the run starts and tabs after a 500 ms debounce.
+    await page.waitForTimeout(1000);
+    const stored = () => page.evaluate(() => JSON.stringify({ ...(globalThis as unknown as { localStorage: object }).localStorage }));
+    expect(await stored()).toContain('mutation CreateOrder');
+    expect(await stored()).not.toContain(developmentKey);
+
+    // After a reload, picking the run from the history puts the page's key back in the Headers tab.
+    await page.reload({ waitUntil: 'load' });
+    await page.locator('.graphiql-container').waitFor();
+    await page.locator('.graphiql-tab-add').click();
+    await page.locator('button[aria-label="Show History"]').click();
+    await page.locator('.graphiql-history-item-label').first().click();
+    await expect.poll(() => editorText('.graphiql-query-editor .CodeMirror')).toContain('mutation CreateOrder');
+    const headers = (await toolEditors(page)).find((editor) => editor.text.includes('Authorization'))?.text ?? '{}';
+    expect(JSON.parse(headers)).toStrictEqual({ Authorization: `Bearer ${developmentKey}` });
+    expect(await stored()).not.toContain(developmentKey);
+    await page.context().close();
+  });
 });
 
 describe('GraphQL playground subscriptions', () => {
