@@ -89,6 +89,7 @@ export function playgroundHtml(options: { endpoint: string; apiKey: string | und
 <script src="${ASSET_PREFIX}/react.production.min.js"></script>
 <script src="${ASSET_PREFIX}/react-dom.production.min.js"></script>
 <script src="${ASSET_PREFIX}/graphiql.min.js"></script>
+<script src="${ASSET_PREFIX}/graphql-ws.min.js"></script>
 <script src="${ASSET_PREFIX}/playground.js"></script>
 </body>
 </html>
@@ -111,8 +112,25 @@ export const PLAYGROUND_SCRIPT = `'use strict';
   var httpUrl = new URL(config.endpoint, window.location.href);
   var wsUrl = new URL(httpUrl.toString());
   wsUrl.protocol = httpUrl.protocol === 'https:' ? 'wss:' : 'ws:';
-  // Subscriptions go over graphql-ws on the same path; GraphiQL sends the Headers tab as connection_init's payload.
-  var fetchGraphQL = GraphiQL.createFetcher({ url: httpUrl.toString(), subscriptionUrl: wsUrl.toString() });
+  // Subscriptions go over graphql-ws on the same path, with the Headers tab as connection_init's
+  // payload: one lazy client per operation (it connects only for a subscription), as GraphiQL's
+  // own subscriptionUrl does, but one that does not retry a refused key. graphql-ws retries
+  // 4403 Forbidden five times with back-off, which left the result pane empty for about 40 s.
+  var REFUSED_KEY = 4403;
+  function wsClient(headers) {
+    return graphqlWs.createClient({
+      url: wsUrl.toString(),
+      connectionParams: headers || {},
+      lazy: true,
+      shouldRetry: function (closed) {
+        return typeof closed === 'object' && closed !== null && 'code' in closed && closed.code !== REFUSED_KEY;
+      },
+    });
+  }
+  var fetchGraphQL = function (params, options) {
+    var headers = options && options.headers;
+    return GraphiQL.createFetcher({ url: httpUrl.toString(), wsClient: wsClient(headers) })(params, options);
+  };
   var initialHeaders = JSON.parse(config.headers);
   // GraphiQL fetches the schema before its headers editor exists, so that first
   // request goes without headers; give it the page's own.

@@ -2,7 +2,7 @@
  * GraphiQL at `GET /graphql` for browsers. A request whose Accept header
  * prefers HTML gets the page; every other GET or POST to `/graphql` goes on to
  * Apollo untouched. The scripts and styles are the UMD builds in
- * node_modules (graphiql 4, React 18), served by `/graphql/assets/*`.
+ * node_modules (graphiql 4, React 18, graphql-ws), served by `/graphql/assets/*`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,6 +41,7 @@ const ASSETS = new Map<string, Asset>(Object.entries({
   'react.production.min.js': { contentType: JS, load: packageFile('react', 'umd/react.production.min.js') },
   'react-dom.production.min.js': { contentType: JS, load: packageFile('react-dom', 'umd/react-dom.production.min.js') },
   'graphiql.min.js': { contentType: JS, load: packageFile('graphiql', 'graphiql.min.js') },
+  'graphql-ws.min.js': { contentType: JS, load: packageFile('graphql-ws', 'umd/graphql-ws.min.js') },
   'graphiql.min.css': { contentType: CSS, load: packageFile('graphiql', 'graphiql.min.css') },
   'playground.js': { contentType: JS, load: () => Buffer.from(PLAYGROUND_SCRIPT) },
   'playground.css': { contentType: CSS, load: () => Buffer.from(PLAYGROUND_CSS) },

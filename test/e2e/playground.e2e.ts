@@ -244,6 +244,33 @@ describe('GraphQL playground subscriptions', () => {
     expect(errors).toStrictEqual([]);
     await page.context().close();
   });
+
+  it('reports a refused key on a subscription at once, without trying the same key again', async () => {
+    const { page, editorText } = await openPlayground();
+    const sockets: string[] = [];
+    page.on('websocket', (socket) => sockets.push(socket.url()));
+    await page.evaluate(() => {
+      const editors = Array.from(document.querySelectorAll('.graphiql-editor-tool .graphiql-editor')).map(
+        (editor) => (editor.querySelector('.CodeMirror') as CodeMirrorHost).CodeMirror,
+      );
+      const headers = editors.find((editor) => editor.getValue().includes('Authorization'));
+      headers?.setValue(JSON.stringify({ Authorization: `Bearer ogk_${'x'.repeat(43)}` }));
+      (document.querySelector('.graphiql-query-editor .CodeMirror') as CodeMirrorHost).CodeMirror.setValue(
+        'subscription Refused { orderCreated { id } }',
+      );
+    });
+    await page.waitForTimeout(1000);
+    const started = Date.now();
+    await page.locator('.graphiql-execute-button').click();
+    const responsePane = '.graphiql-response .CodeMirror';
+    await expect.poll(() => editorText(responsePane), { timeout: 30_000 }).toContain('4403');
+    // graphql-ws retries a 4403 five times by default, with back-off: about 40 s of an empty pane.
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(sockets).toHaveLength(1);
+    // Stopped: the button offers to run again.
+    await expect.poll(() => page.locator('.graphiql-execute-button').getAttribute('aria-label')).toMatch(/^Execute/);
+    await page.context().close();
+  });
 });
 
 describe('REST docs', () => {

@@ -29,7 +29,7 @@ describe('GET /graphql from a browser', () => {
     expect(res.headers['content-security-policy']).toContain("connect-src 'self'");
 
     const urls = [...res.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] ?? '');
-    expect(urls.filter((u) => u.startsWith('/graphql/assets/'))).toHaveLength(6);
+    expect(urls.filter((u) => u.startsWith('/graphql/assets/'))).toHaveLength(7);
     for (const url of urls) {
       expect(url).not.toMatch(/^(https?:)?\/\//);
       if (url.startsWith('data:')) continue;
