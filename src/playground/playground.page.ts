@@ -116,16 +116,31 @@ export const PLAYGROUND_SCRIPT = `'use strict';
   // payload: one lazy client per operation (it connects only for a subscription), as GraphiQL's
   // own subscriptionUrl does, but one that does not retry a refused key. graphql-ws retries
   // 4403 Forbidden five times with back-off, which left the result pane empty for about 40 s.
+  // Everything else is retried (five times, about 30 to 45 s in all), a socket that could not
+  // connect too: graphql-ws gives up on that at once by default, so a subscription ended with
+  // {"isTrusted": true} whenever a restarting server was not back by the first retry.
   var REFUSED_KEY = 4403;
   function wsClient(headers) {
-    return graphqlWs.createClient({
+    var client = graphqlWs.createClient({
       url: wsUrl.toString(),
       connectionParams: headers || {},
       lazy: true,
       shouldRetry: function (closed) {
-        return typeof closed === 'object' && closed !== null && 'code' in closed && closed.code !== REFUSED_KEY;
+        return !(typeof closed === 'object' && closed !== null && closed.code === REFUSED_KEY);
       },
     });
+    // GraphiQL words a close event itself; a socket that never connected is a bare Event, shown as
+    // {"isTrusted": true}. Say what it was instead.
+    return {
+      subscribe: function (payload, sink) {
+        return client.subscribe(payload, Object.assign({}, sink, {
+          error: function (error) {
+            var unreachable = error instanceof Event && !(error instanceof CloseEvent);
+            sink.error(unreachable ? new Error('Could not connect to ' + wsUrl + ' (is the server running?)') : error);
+          },
+        }));
+      },
+    };
   }
   var fetchGraphQL = function (params, options) {
     var headers = options && options.headers;

@@ -4,6 +4,7 @@
  * in a fresh data directory.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -270,6 +271,66 @@ describe('GraphQL playground subscriptions', () => {
     // Stopped: the button offers to run again.
     await expect.poll(() => page.locator('.graphiql-execute-button').getAttribute('aria-label')).toMatch(/^Execute/);
     await page.context().close();
+  });
+
+  it('keeps a running subscription through a server restart that takes longer than the first retry', async () => {
+    // A server of its own on a fixed port, so that it can come back where the page expects it.
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const address = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(address.port));
+      });
+    });
+    const ownDir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-e2e-restart-'));
+    const env = { DATA_DIR: ownDir, NODE_ENV: 'development', PORT: String(port) };
+    let own = await startServer(env);
+    try {
+      const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+      const page = await context.newPage();
+      await page.goto(`${own.url}/graphql`, { waitUntil: 'load' });
+      await page.locator('.graphiql-container').waitFor();
+      const editorText = (selector: string) =>
+        page.evaluate((s) => (document.querySelector(s) as CodeMirrorHost).CodeMirror.getValue(), selector);
+      await expect.poll(() => editorText('.graphiql-query-editor .CodeMirror')).toContain('mutation CreateOrder');
+      await page.evaluate(() =>
+        (document.querySelector('.graphiql-query-editor .CodeMirror') as CodeMirrorHost).CodeMirror.setValue(
+          'subscription Live { orderCreated { orderNumber } }',
+        ),
+      );
+      await page.waitForTimeout(1000);
+      const key = fs.readFileSync(path.join(ownDir, 'development-key'), 'utf8').trim();
+      const create = async (url: string) => {
+        const created = await fetch(`${url}/api/orders`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ customer_id: 'c', items: [{ product_id: 'p', quantity: 1, price: 5 }], total: 5 }),
+        });
+        return ((await created.json()) as { data: { order_number: string } }).data.order_number;
+      };
+      await page.locator('.graphiql-execute-button').click();
+      const responsePane = '.graphiql-response .CodeMirror';
+      for (let i = 0; i < 40 && !(await editorText(responsePane)).includes('orderCreated'); i++) {
+        await create(own.url);
+        await page.waitForTimeout(250);
+      }
+      expect(await editorText(responsePane)).toContain('orderCreated');
+
+      // Down for longer than graphql-ws's first back-off (at most 4 s): the page's first retry finds nothing listening.
+      await own.stop();
+      await page.waitForTimeout(6000);
+      own = await startServer(env);
+      let orderNumber = '';
+      for (let i = 0; i < 120 && !(orderNumber && (await editorText(responsePane)).includes(orderNumber)); i++) {
+        orderNumber = await create(own.url);
+        await page.waitForTimeout(500);
+      }
+      expect(await editorText(responsePane)).toContain(orderNumber);
+      expect(await page.locator('.graphiql-execute-button').getAttribute('aria-label')).toMatch(/^Stop/);
+      await context.close();
+    } finally {
+      await own.stop();
+      fs.rmSync(ownDir, { recursive: true, force: true });
+    }
   });
 });
 
