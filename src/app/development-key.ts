@@ -20,6 +20,38 @@ export async function ensureDevelopmentKey(auth: AuthService, dataDir: string): 
 /** Addresses of this machine: the development key is only ever shown to a browser on it. */
 export const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
+/** The host part of a Host header (`[::1]:3000` → `::1`, `localhost:3000` → `localhost`), lower-cased. */
+function hostName(host: string): string {
+  const value = host.trim().toLowerCase();
+  if (value.startsWith('[')) {
+    const end = value.indexOf(']');
+    return value.slice(1, end < 0 ? undefined : end);
+  }
+  return value.split(':', 1)[0] ?? '';
+}
+
+/** Names that always mean this machine: `localhost` (and `*.localhost`), 127.0.0.0/8, `::1`. */
+function isLoopbackName(name: string): boolean {
+  return (
+    name === 'localhost' ||
+    name.endsWith('.localhost') ||
+    name === '::1' ||
+    /^127(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(name)
+  );
+}
+
+/**
+ * True for a request that may be given the development key: from this machine, and addressed
+ * to it by a loopback name. The name matters because of DNS rebinding: a page of another site
+ * whose name is made to resolve to 127.0.0.1 reaches the server from this machine, and is
+ * same-origin with what it loads, so it could read a key in the answer; its Host header still
+ * carries its own name.
+ */
+export function isLocalBrowser(request: { ip: string; headers: { host?: string | undefined } }): boolean {
+  const host = request.headers.host;
+  return LOOPBACK.has(request.ip) && host !== undefined && isLoopbackName(hostName(host));
+}
+
 /** The development key in `dir`, or undefined when there is none (yet). */
 export async function readDevelopmentKey(dir: string): Promise<string | undefined> {
   try {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { LOOPBACK, readDevelopmentKey } from '../app/development-key';
+import { isLocalBrowser, readDevelopmentKey } from '../app/development-key';
 import { ASSET_PREFIX, PLAYGROUND_CSP, PLAYGROUND_CSS, PLAYGROUND_SCRIPT, playgroundHtml } from './playground.page';
 import { routeUrl } from '../app/route-url';
 
@@ -69,8 +69,8 @@ export function prefersHtml(accept: string | undefined): boolean {
 
 export function registerPlayground(app: FastifyInstance, options: PlaygroundOptions): void {
   const sendPage = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    // The development key is only ever shown to a browser on this machine.
-    const apiKey = options.developmentKeyDir && LOOPBACK.has(request.ip) ? await readDevelopmentKey(options.developmentKeyDir) : undefined;
+    // The development key is only ever shown to a browser on this machine that calls it by a loopback name.
+    const apiKey = options.developmentKeyDir && isLocalBrowser(request) ? await readDevelopmentKey(options.developmentKeyDir) : undefined;
     void reply
       .header('content-type', 'text/html; charset=utf-8')
       .header('content-security-policy', PLAYGROUND_CSP)

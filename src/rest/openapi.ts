@@ -16,7 +16,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { ErrorCode } from '../errors/app-error';
 import { HTTP_STATUS } from './error-handler';
-import { LOOPBACK, readDevelopmentKey } from '../app/development-key';
+import { isLocalBrowser, readDevelopmentKey } from '../app/development-key';
 import { ErrorEnvelope } from './schemas';
 import { registerDocsSecurityHeaders } from '../security/headers';
 import {
@@ -281,9 +281,9 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
     });
     const keyDir = options.developmentKeyDir;
     if (keyDir) {
-      // The development key is only ever given to a browser on this machine.
+      // The development key is only ever given to a browser on this machine that calls it by a loopback name.
       docs.get(`${DOCS_PREFIX}/development-key`, { schema: { hide: true } }, async (request, reply) => {
-        const key = LOOPBACK.has(request.ip) ? await readDevelopmentKey(keyDir) : undefined;
+        const key = isLocalBrowser(request) ? await readDevelopmentKey(keyDir) : undefined;
         void reply.header('cache-control', 'no-store');
         if (!key)
           return reply

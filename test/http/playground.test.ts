@@ -109,7 +109,7 @@ describe('configuration', () => {
     }
   });
 
-  it.skipIf(usingRealPostgres)('fills in the development key in development on the embedded database, for this machine only', async () => {
+  it.skipIf(usingRealPostgres)('fills in the development key in development on the embedded database, for this machine under its own name only', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-playground-'));
     fs.writeFileSync(path.join(dataDir, 'development-key'), `ogk_${'A'.repeat(43)}\n`);
     const dev = await createTestApp({ nodeEnv: 'development', dataDir });
@@ -118,6 +118,19 @@ describe('configuration', () => {
       expect(JSON.parse(pageConfig(local.body).headers)).toStrictEqual({ Authorization: `Bearer ogk_${'A'.repeat(43)}` });
       const remote = await dev.app.http.inject({ method: 'GET', url: '/graphql', headers: { accept: BROWSER_ACCEPT }, remoteAddress: '192.0.2.10' });
       expect(JSON.parse(pageConfig(remote.body).headers)).toStrictEqual({ Authorization: 'Bearer <your API key>' });
+      for (const host of ['localhost:3000', '127.0.0.1:3000', '[::1]:3000', 'app.localhost:3000', 'localhost']) {
+        const named = await dev.app.http.inject({ method: 'GET', url: '/graphql', headers: { accept: BROWSER_ACCEPT, host } });
+        expect(JSON.parse(pageConfig(named.body).headers), host).toStrictEqual({ Authorization: `Bearer ogk_${'A'.repeat(43)}` });
+      }
+      // A page of another site whose name was made to resolve to 127.0.0.1 (DNS rebinding) reaches
+      // this server from this machine, but under its own name: it must not read the key.
+      for (const host of ['rebound.example.com:3000', '127.0.0.1.nip.example:3000', 'localhost.example.com']) {
+        const rebound = await dev.app.http.inject({ method: 'GET', url: '/graphql', headers: { accept: BROWSER_ACCEPT, host } });
+        expect(JSON.parse(pageConfig(rebound.body).headers), host).toStrictEqual({ Authorization: 'Bearer <your API key>' });
+        const docsKey = await dev.app.http.inject({ method: 'GET', url: '/docs/development-key', headers: { host } });
+        expect(docsKey.statusCode, host).toBe(404);
+        expect(docsKey.body).not.toContain('A'.repeat(43));
+      }
     } finally {
       await dev.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
