@@ -51,8 +51,11 @@ export const FILTER_KEYS = [
 ] as const;
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** A fraction of a second may have any number of digits, as in ISO 8601 and RFC 3339 (Go writes nine). */
 const DATE_TIME =
-  /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+  /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+/** The digits of a fraction PostgreSQL keeps: times are stored to the microsecond. */
+const MICROSECOND_DIGITS = 6;
 /** A total to compare with: up to 15 integer digits and the 4 fraction digits an amount can have. */
 const DECIMAL = /^\d{1,15}(\.\d{1,4})?$/;
 
@@ -94,14 +97,14 @@ export function readFilter(query: Record<string, unknown>, errors: FieldError[])
   for (const key of ['from', 'to'] as const) {
     const value = text(key, 64);
     if (value === undefined) continue;
-    const bound = readTimeBound(value);
+    const bound = readTimeBound(value, key === 'from' ? 'start' : 'end');
     if (bound) filter[key] = bound;
     else errors.push({ path: [key], message: 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time' });
   }
   const updatedSince = text('updated_since', 64);
   if (updatedSince !== undefined) {
     // The same rules as from/to, but only an instant: a sync position has no time zone of its own.
-    const bound = readTimeBound(updatedSince);
+    const bound = readTimeBound(updatedSince, 'start');
     if (bound?.kind === 'instant') filter.updatedSince = bound.value;
     else
       errors.push({
@@ -132,18 +135,50 @@ export function readFilter(query: Record<string, unknown>, errors: FieldError[])
   return filter;
 }
 
-function readTimeBound(value: string): TimeBound | undefined {
+/**
+ * `side`: whether the bound is a lower one (`from`, `updated_since`: at or after) or an upper
+ * one (`to`: at or before). A fraction finer than the microseconds PostgreSQL keeps (and would
+ * round to the nearest) is cut to them for an upper bound and rounded up for a lower one, so
+ * that no stored time on the wrong side of the bound as written is let in.
+ */
+function readTimeBound(value: string, side: 'start' | 'end'): TimeBound | undefined {
   if (DATE.test(value)) return isRealDate(value) ? { kind: 'date', value } : undefined;
   const match = DATE_TIME.exec(value);
   if (!match || !isRealDate(match[1]) || !isClockTime(match[2])) return undefined;
   const zone = match[3];
   const unit = unitOf(match[2]);
   const written = unit ? { unit } : {};
+  const [day, time] = toMicroseconds(match[1], match[2], side);
   if (zone)
-    return isPostgresOffset(zone) && !Number.isNaN(Date.parse(value))
-      ? { kind: 'instant', value, ...written }
+    return isPostgresOffset(zone) && !Number.isNaN(Date.parse(`${day}T${time}${zone}`))
+      ? { kind: 'instant', value: `${day}T${time}${zone}`, ...written }
       : undefined;
-  return { kind: 'local', value: `${match[1]}T${match[2]}`, ...written };
+  return { kind: 'local', value: `${day}T${time}`, ...written };
+}
+
+/** `day` and `time` with at most six fraction digits: the extra ones dropped (`end`), or rounded up (`start`). */
+function toMicroseconds(day: string, time: string, side: 'start' | 'end'): [string, string] {
+  const point = time.indexOf('.');
+  if (point < 0 || time.length - point - 1 <= MICROSECOND_DIGITS) return [day, time];
+  const kept = time.slice(0, point + 1 + MICROSECOND_DIGITS);
+  if (side === 'end' || /^0*$/.test(time.slice(point + 1 + MICROSECOND_DIGITS))) return [day, kept];
+  // One microsecond later, counted on the wall clock (the zone, if any, is the same on both).
+  const [hours, minutes, seconds] = kept.split(':').map(Number) as [number, number, number];
+  const start = new Date(0);
+  start.setUTCFullYear(Number(day.slice(0, 4)), Number(day.slice(5, 7)) - 1, Number(day.slice(8, 10)));
+  start.setUTCHours(hours, minutes, Math.trunc(seconds));
+  const micros = BigInt(start.getTime()) * 1000n + BigInt(kept.slice(point + 1)) + 1n;
+  // Floored, not truncated: before 1970 the count is negative.
+  const sub = ((micros % 1000n) + 1000n) % 1000n;
+  const next = new Date(Number((micros - sub) / 1000n));
+  // Past 9999-12-31T23:59:59.999999 there is no year PostgreSQL reads in this form, and no order.
+  if (next.getUTCFullYear() > 9999) return [day, kept];
+  const pad = (n: number | bigint, width = 2) => String(n).padStart(width, '0');
+  return [
+    `${pad(next.getUTCFullYear(), 4)}-${pad(next.getUTCMonth() + 1)}-${pad(next.getUTCDate())}`,
+    `${pad(next.getUTCHours())}:${pad(next.getUTCMinutes())}:${pad(next.getUTCSeconds())}.` +
+      `${pad(next.getUTCMilliseconds(), 3)}${pad(sub, 3)}`,
+  ];
 }
 
 /** `HH:MM` is to the minute, `HH:MM:SS` to the second; with a fraction there is no whole unit to take. */

@@ -96,7 +96,8 @@ export const ListOrdersQuery = Type.Object({
   to: Type.Optional(
     Type.String({
       description:
-        'YYYY-MM-DD or an ISO 8601 date-time, inclusive: the whole day, minute or second it names (with a fraction, exact)',
+        'YYYY-MM-DD or an ISO 8601 date-time, inclusive: the whole day, minute or second it names (with a fraction, ' +
+        'of any number of digits, exact)',
     }),
   ),
   min_total: Type.Optional(
