@@ -2,8 +2,24 @@
  * The service's `Order` in the Cekat REST representation: snake_case names,
  * amounts as JSON numbers, absent optional fields left out.
  */
-import type { Order, OrderItem, OrderList, OrderSummary } from '../orders/order.types';
+import type { Address, Order, OrderItem, OrderList, OrderSummary } from '../orders/order.types';
+import { ADDRESS_FIELDS } from '../orders/create-order.schema';
 import { renameKeys, type SnakeKeys } from '../shared/case';
+
+/** Each address field in the contract's name and in the service's, in the contract's order. */
+const ADDRESS_KEYS = ADDRESS_FIELDS.map(
+  (field) => [field, Object.keys(renameKeys({ [field]: '' }, 'camel'))[0] as keyof Address] as const,
+);
+
+/**
+ * An address in the contract's order of fields (the seed's `name, address, city, state,
+ * postal_code, country`), whatever order it was sent or stored in (jsonb keeps its own).
+ */
+function toRestAddress(address: Address): NonNullable<RestOrder['shipping_address']> {
+  const rest: Record<string, string> = {};
+  for (const [field, key] of ADDRESS_KEYS) if (address[key] !== undefined) rest[field] = address[key];
+  return rest;
+}
 
 /**
  * Amounts are capped at 15 significant digits (see `orders/money.ts`), so the
@@ -53,7 +69,7 @@ function toRestItem(item: OrderItem): RestItem {
  * create, read and update presents one, and a create twice (its answer and
  * its event), where the generic renaming of the whole order was the largest
  * cost of the presenter. The addresses, whose keys are the contract's, still
- * go through `renameKeys`; metadata is the caller's and is passed as it is.
+ * are written in the contract's order of fields (see `toRestAddress`); metadata is the caller's and is passed as it is.
  * test/unit/order-presenter.test.ts checks it against the generic renaming.
  */
 export function toRestOrder(order: Order): RestOrder {
@@ -69,8 +85,8 @@ export function toRestOrder(order: Order): RestOrder {
     total: amount(order.total),
     currency: order.currency,
   } as RestOrder;
-  if (order.shippingAddress !== undefined) rest.shipping_address = renameKeys(order.shippingAddress, 'snake');
-  if (order.billingAddress !== undefined) rest.billing_address = renameKeys(order.billingAddress, 'snake');
+  if (order.shippingAddress !== undefined) rest.shipping_address = toRestAddress(order.shippingAddress);
+  if (order.billingAddress !== undefined) rest.billing_address = toRestAddress(order.billingAddress);
   if (order.notes !== undefined) rest.notes = order.notes;
   if (order.metadata !== undefined) rest.metadata = order.metadata;
   if (order.trackingNumber !== undefined) rest.tracking_number = order.trackingNumber;

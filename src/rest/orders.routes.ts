@@ -40,11 +40,16 @@ function workspaceOf(request: FastifyRequest): RequestContext {
 /** `/api/orders`: the Cekat-compatible REST shim. Thin: authenticate, call the service, present. */
 export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app, { orders, authenticate }) => {
   app.decorateRequest('requestContext', null);
+  // The response schemas document the answers; the bodies are written as the presenter and the error
+  // handler build them, key by key in the seed's and the contract's order. (fast-json-stringify would put
+  // every required key before the optional ones: `name` after `price` in an item, `request_id` before
+  // `details` in an error.)
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.addHook('onRequest', async (request, reply) => {
     request.requestContext = await authenticate(request, reply);
   });
-  // The response schemas' serialiser writes every number as a double; an order whose metadata holds
-  // one a double cannot (12345678901234567890) is written losslessly instead (shared/exact-json.ts).
+  // JSON.stringify writes every number as a double; an order whose metadata holds one a double
+  // cannot (12345678901234567890) is written losslessly instead (shared/exact-json.ts).
   app.addHook('preSerialization', (_request, reply, payload: { data?: { metadata?: unknown } }, done) => {
     if (containsExactNumber(payload?.data?.metadata)) reply.serializer(stringifyJson);
     done(null, payload);

@@ -44,6 +44,41 @@ describe('POST /api/orders: the seed document', () => {
     expect(body.data).not.toHaveProperty('tracking_number');
   });
 
+  it('writes the keys in the seed’s order, the contract’s additions where the contract lists them', async () => {
+    // JSON.parse keeps the order the keys were written in (none of these is integer-like).
+    const res = await t.rest.post('/api/orders', seed.request);
+    const data = JSON.parse(res.body).data as Record<string, unknown> & { items: Record<string, unknown>[] };
+    // The contract's representation (§2), of which the seed's keys are a subsequence.
+    const contract = ['id', 'order_number', 'customer_id', 'status', 'items', 'subtotal', 'shipping', 'tax', 'total', 'currency', 'shipping_address', 'billing_address', 'notes', 'metadata', 'tracking_number', 'tracking_url', 'status_history', 'created_at', 'updated_at'];
+    expect(Object.keys(data)).toStrictEqual(contract.filter((key) => key in data));
+    expect(Object.keys(data).filter((key) => key in seed.response.data)).toStrictEqual(Object.keys(seed.response.data));
+    const seedItem = Object.keys((seed.response.data.items as Record<string, unknown>[])[0] ?? {});
+    expect(seedItem).toStrictEqual(['product_id', 'name', 'quantity', 'price', 'subtotal']);
+    for (const item of data.items) expect(Object.keys(item)).toStrictEqual(['product_id', 'name', 'quantity', 'price', 'sku', 'subtotal']);
+    expect(Object.keys(data.shipping_address as object)).toStrictEqual(Object.keys(seed.response.data.shipping_address as object));
+    // The same order whatever the order holds, and on every route: GET and PUT too.
+    const got = await t.rest.get(`/api/orders/${data.id as string}`);
+    expect(got.body).toBe(res.body);
+    const updated = JSON.parse((await t.rest.put(`/api/orders/${data.id as string}`, { tracking_number: 'TRK1', metadata: { a: 1 } })).body).data;
+    expect(Object.keys(updated)).toStrictEqual(contract.filter((key) => key in updated));
+  });
+
+  it('writes the error envelope’s keys in the contract’s order (§5) on every route', async () => {
+    const order = ['code', 'message', 'details', 'request_id'];
+    for (const res of [
+      await t.rest.post('/api/orders', { ...seed.request, total: 1 }),
+      await t.rest.post('/api/orders', { ...seed.request, colour: 'red' }),
+      await t.rest.get('/api/orders?limit=0'),
+      await t.rest.put('/api/orders/order_01ZZZZZZZZZZZZZZZZZZZZZZZZ', { status: 'lost' }),
+      await t.rest.get('/api/orders/order_01ZZZZZZZZZZZZZZZZZZZZZZZZ'),
+      await t.rest.post('/api/orders', seed.request, { authorization: null }),
+    ]) {
+      const body = JSON.parse(res.body) as { error: Record<string, unknown> };
+      expect(Object.keys(body), res.body).toStrictEqual(['success', 'error']);
+      expect(Object.keys(body.error), res.body).toStrictEqual(order.filter((key) => key in body.error));
+    }
+  });
+
   it('stores what it returned: the order and its items are rows, and GET returns the same representation', async () => {
     const created = (await t.rest.post('/api/orders', seed.request)).json().data;
     const got = await t.rest.get(`/api/orders/${created.id}`);
