@@ -68,6 +68,10 @@ function readInteger(
   errors: FieldError[],
 ): number {
   if (raw === undefined) return fallback;
+  if (Array.isArray(raw)) {
+    errors.push({ path: [key], message: 'must be given once' });
+    return fallback;
+  }
   const value =
     typeof raw === 'number' ? raw : typeof raw === 'string' && INTEGER.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(value) || value < min || value > max) {

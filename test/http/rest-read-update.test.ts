@@ -196,6 +196,14 @@ describe('GET /api/orders', () => {
     expect(res.json().error.code).toBe('VALIDATION_ERROR');
     expect(res.json().error.details.map((detail: { field: string }) => detail.field)).toStrictEqual([field]);
   });
+  it.each(['limit=5&limit=6', 'offset=0&offset=10', 'limit=5&limit=5'])(
+    'says a repeated %s must be given once, as for every other parameter, not that it is not a whole number',
+    async (query) => {
+      const res = await t.rest.get(`/api/orders?${query}`);
+      expect(res.statusCode).toBe(422);
+      expect(res.json().error.details).toStrictEqual([{ field: query.slice(0, query.indexOf('=')), message: 'must be given once' }]);
+    },
+  );
 });
 
 describe('PUT /api/orders/:id', () => {
