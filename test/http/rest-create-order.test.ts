@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { useTestApp } from '../support/app';
 import { loadSeed } from '../support/seed';
@@ -86,6 +89,36 @@ describe('POST /api/orders: the seed document', () => {
     expect(got.json()).toStrictEqual({ success: true, data: created });
     const [row] = await t.db.query('select total::text, currency, status from orders where id = ?', [created.id]);
     expect(row).toStrictEqual({ total: '227.0000', currency: 'USD', status: 'pending' });
+  });
+});
+
+describe('POST, GET and PUT against a schema written from the seed, checked by ajv', () => {
+  const schemas = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'cekat-create-order.schema.json'), 'utf8')) as { request: object; response: object };
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  const request = ajv.compile(schemas.request);
+  const response = ajv.compile(schemas.response);
+  const problems = (validate: typeof response, value: unknown) => (validate(value) ? [] : validate.errors);
+
+  it('the schema holds the seed’s own example', () => {
+    expect(problems(request, seed.request)).toStrictEqual([]);
+    expect(problems(response, seed.response)).toStrictEqual([]);
+  });
+
+  it.each([
+    ['the seed request', seed.request],
+    ['the seed’s JavaScript example', { customer_id: 'contact_abc123', items: [{ product_id: 'prod_001', name: 'Widget', quantity: 1, price: 99.0 }], total: 99.0, currency: 'USD' }],
+    ['KWD, a billing address and metadata', { customer_id: 'c', items: [{ product_id: 'p', quantity: 3, price: 1.005 }], total: 3.015, currency: 'kwd', billing_address: { name: 'X', country: 'kw' }, metadata: { a: [1, { b: null }] } }],
+    ['JPY', { customer_id: 'c', items: [{ product_id: 'p', quantity: 1, price: 5000 }], total: 5000, currency: 'JPY' }],
+  ])('%s: every answer has the seed’s keys and JSON types', async (_name, body) => {
+    expect(problems(request, body)).toStrictEqual([]);
+    const created = await t.rest.post('/api/orders', body);
+    expect(created.statusCode).toBe(201);
+    expect(problems(response, created.json())).toStrictEqual([]);
+    const id = created.json().data.id as string;
+    expect(problems(response, (await t.rest.get(`/api/orders/${id}`)).json())).toStrictEqual([]);
+    const updated = await t.rest.put(`/api/orders/${id}`, { status: 'paid', tracking_number: 'TRK1', tracking_url: 'https://t.example/1', metadata: { gift_wrap: true } });
+    expect(updated.statusCode).toBe(200);
+    expect(problems(response, updated.json())).toStrictEqual([]);
   });
 });
 
