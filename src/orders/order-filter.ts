@@ -56,8 +56,12 @@ const DATE_TIME =
   /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 /** The digits of a fraction PostgreSQL keeps: times are stored to the microsecond. */
 const MICROSECOND_DIGITS = 6;
-/** A total to compare with: up to 15 integer digits and the 4 fraction digits an amount can have. */
-const DECIMAL = /^\d{1,15}(\.\d{1,4})?$/;
+/**
+ * A total to compare with: any plain non-negative decimal within the parameter's 32 characters,
+ * compared exactly as `numeric`, also with more digits than an amount has (`0.30000000000000004`,
+ * as a client's float printing writes 0.1 × 3).
+ */
+const DECIMAL = /^\d+(\.\d+)?$/;
 
 /** Parses a filter given in the contract's names; unknown keys are errors. */
 export function parseOrderFilter(input: Record<string, unknown>): OrderFilter {

@@ -101,10 +101,10 @@ export const ListOrdersQuery = Type.Object({
     }),
   ),
   min_total: Type.Optional(
-    Type.String({ description: 'Exact decimal, e.g. 100.00', pattern: '^\\d{1,15}(\\.\\d{1,4})?$' }),
+    Type.String({ description: 'Exact decimal, e.g. 100.00', pattern: '^\\d+(\\.\\d+)?$', maxLength: 32 }),
   ),
   max_total: Type.Optional(
-    Type.String({ description: 'Exact decimal', pattern: '^\\d{1,15}(\\.\\d{1,4})?$' }),
+    Type.String({ description: 'Exact decimal', pattern: '^\\d+(\\.\\d+)?$', maxLength: 32 }),
   ),
   search: Type.Optional(Type.String({ description: 'Part of the order number or notes' })),
   order_number: Type.Optional(

@@ -73,6 +73,11 @@ describe('GET /api/orders', () => {
     ['max_total=99.99', [3, 1]],
     ['min_total=250.5&max_total=250.50', [2]],
     ['min_total=250.501', [4]],
+    // A number as a client's float printing writes it (0.1 * 3 in JavaScript), compared exactly.
+    ['min_total=0.30000000000000004', [4, 3, 2, 1]],
+    ['min_total=250.50000000000001', [4]],
+    ['max_total=250.500000000000000001', [3, 2, 1]],
+    ['min_total=1000.00000&max_total=1000.000000', [4]],
     ['search=gift', [1]],
     ['search=urgent', [3]],
     ['search=ORD-2025-0303', [3]],
