@@ -18,6 +18,9 @@ import { checkServeConfig, type Config } from './config/config';
 import { databaseTarget, openDatabase, type Database } from './db/database';
 import { namingDatabaseErrors, safeUrl } from './db/database-errors';
 
+/** After SHUTDOWN_GRACE_MS, how long the rest of the shutdown (database, relay, webhooks) may take before the process exits 1. */
+export const SHUTDOWN_AFTER_GRACE_MS = 2000;
+
 /** Waits until buffered log lines are written (the production logger writes asynchronously). */
 function flushed(log: FastifyBaseLogger): Promise<void> {
   const logger = log as FastifyBaseLogger & { flush?: (done: () => void) => void };
@@ -136,6 +139,19 @@ export async function serve(config: Config): Promise<void> {
     const deadline = setTimeout(() => {
       log.warn({ graceMs: config.shutdownGraceMs }, 'requests still running after the grace period; closing their connections');
       app.http.server.closeAllConnections();
+      // A request whose client is gone may still wait at the database (a lock, a slow statement:
+      // up to DB_STATEMENT_TIMEOUT_MS), and the close waits for it; so do webhook attempts (up to
+      // WEBHOOK_TIMEOUT_MS). The orchestrator would kill the process anyway: exit first, with the
+      // log flushed. Uncommitted transactions roll back, and leased events and deliveries go to
+      // another process when their lease ends.
+      const last = setTimeout(() => {
+        log.error(
+          { graceMs: config.shutdownGraceMs, afterGraceMs: SHUTDOWN_AFTER_GRACE_MS },
+          'shutdown did not finish within SHUTDOWN_GRACE_MS and 2 s; exiting without waiting for the rest',
+        );
+        void flushed(log).then(() => process.exit(1));
+      }, SHUTDOWN_AFTER_GRACE_MS);
+      last.unref();
     }, config.shutdownGraceMs);
     deadline.unref();
     app

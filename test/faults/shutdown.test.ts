@@ -7,9 +7,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { lockDataDir } from '../../src/db/data-dir-lock';
-import { startServer } from '../support/processes';
+import { createServerDatabase } from '../support/database';
+import { runCli, startServer } from '../support/processes';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-shutdown-'));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
@@ -114,4 +116,37 @@ it('finishes the requests in flight on SIGTERM, exits 0 and keeps every confirme
     refused: results.filter((r) => r.kind === 'refused').length,
     resetBeforeAccepted: broken.length,
   });
+});
+
+it('exits within SHUTDOWN_GRACE_MS and 2 s even when a request is still stuck at the database', async () => {
+  process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/test';
+  const database = await createServerDatabase();
+  const holder = new Client({ connectionString: database.url });
+  try {
+    const env = { DATABASE_URL: database.url };
+    expect((await runCli(['migrate'], env, 120_000)).code).toBe(0);
+    const created = await runCli(['apikey', 'create', '--workspace', 'stuck', '--json'], env, 120_000);
+    const bearer = `Bearer ${(JSON.parse(created.stdout) as { key: string }).key}`;
+    // A statement timeout far past the grace: only the shutdown itself may bound the wait.
+    const server = await startServer({ ...env, SHUTDOWN_GRACE_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '60000' });
+    await holder.connect();
+    await holder.query('begin');
+    await holder.query('lock table orders in access exclusive mode');
+    const stuck = create(server.url, bearer, 0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const started = Date.now();
+    const code = await server.stop();
+    const tookMs = Date.now() - started;
+    await holder.query('rollback');
+    expect(tookMs).toBeLessThan(1000 + 2000 + 1500);
+    expect(code).toBe(1);
+    // The client lost its connection: the create never committed (its transaction rolled back).
+    expect((await stuck).kind).toBe('broken');
+    const count = await holder.query('select count(*)::int as n from orders');
+    expect(count.rows[0].n).toBe(0);
+    expect(server.output()).toContain('shutdown did not finish');
+  } finally {
+    await holder.end().catch(() => undefined);
+    await database.drop();
+  }
 });
