@@ -16,10 +16,12 @@ const DATABASE_DOWN_CODES = new Set([
  * connections. MikroORM copies the message when it wraps an error (and renames
  * it), so messages are matched, not class names. knex says "Transaction query
  * already complete" when the connection under a transaction died and the
- * transaction's next query finds it already rolled back.
+ * transaction's next query finds it already rolled back. pg says "timeout
+ * expired" when a new connection got no answer within its connect timeout
+ * (DB_CONNECT_TIMEOUT_MS: a hung server, or an address that drops packets).
  */
 const DATABASE_DOWN_MESSAGES =
-  /Connection terminated|Connection ended unexpectedly|not queryable|timeout exceeded when trying to connect|Timeout acquiring a connection|terminating connection|the database system is (starting up|shutting down|in recovery mode)|Unable to acquire a connection|Transaction query already complete/i;
+  /Connection terminated|Connection ended unexpectedly|not queryable|timeout exceeded when trying to connect|Timeout acquiring a connection|terminating connection|the database system is (starting up|shutting down|in recovery mode)|Unable to acquire a connection|Transaction query already complete|^timeout expired$/i;
 
 /**
  * PostgreSQL's class 08 is about the connection, except 08P01

@@ -2,7 +2,11 @@
  * What a client sees while the database cannot be reached (the real outage is
  * in test/faults/database-faults.test.ts; this pins the answers down quickly).
  */
-import { describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../../src/db/database';
+import { ErrorCode } from '../../src/errors/app-error';
+import { toAppError } from '../../src/errors/to-app-error';
 import { useTestApp } from '../support/app';
 
 
@@ -62,5 +66,34 @@ describe('while the database is unreachable', () => {
       db.ping = original;
     }
     expect((await t.rest.get('/readyz', { authorization: null })).statusCode).toBe(200);
+  });
+});
+
+describe('a database server that accepts connections and never answers (hung, or a black-holed address)', () => {
+  let server: net.Server;
+  let db: Database;
+  const sockets = new Set<net.Socket>();
+  beforeAll(async () => {
+    server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    db = await openDatabase({ kind: 'postgres', url: `postgres://gateway@127.0.0.1:${port}/orders`, poolMax: 2, connectTimeoutMs: 300, statementTimeoutMs: 1000 });
+  });
+  afterAll(async () => {
+    await db?.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('a query that cannot get a connection within DB_CONNECT_TIMEOUT_MS is a 503, not a 500', async () => {
+    const error = await db.em.fork().execute('select 1').then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeDefined();
+    expect(toAppError(error).code).toBe(ErrorCode.SERVICE_UNAVAILABLE);
   });
 });
