@@ -103,7 +103,9 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
         },
       },
     });
-    return wrap('postgres', orm, async () => orm.close(true), target.url);
+    // A ping waits for a connection (at most connectTimeoutMs), then for `select 1`: a server that
+    // stops answering on a connection already open would hold it until TCP gave up, so it is bounded.
+    return wrap('postgres', orm, async () => orm.close(true), target.url, target.connectTimeoutMs + PING_QUERY_MS);
   }
 
   let lock: DataDirLock | undefined;
@@ -139,7 +141,16 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
   });
 }
 
-function wrap(kind: DatabaseTarget['kind'], orm: MikroORM, close: () => Promise<void>, url?: string): Database {
+/** How long `select 1` may take, on top of waiting for a connection, before a ping says the database does not answer. */
+const PING_QUERY_MS = 1000;
+
+function wrap(
+  kind: DatabaseTarget['kind'],
+  orm: MikroORM,
+  close: () => Promise<void>,
+  url?: string,
+  pingTimeoutMs?: number,
+): Database {
   const em = orm.em as EntityManager;
   let closed = false;
   return {
@@ -164,11 +175,22 @@ function wrap(kind: DatabaseTarget['kind'], orm: MikroORM, close: () => Promise<
       return (await orm.getMigrator().getPendingMigrations()).map((migration) => migration.name);
     },
     async ping() {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await em.fork().execute('select 1');
+        const query = em.fork().execute('select 1');
+        if (pingTimeoutMs === undefined) await query;
+        else {
+          query.catch(() => undefined); // it may still fail after the ping has given up
+          const timedOut = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('ping timed out')), pingTimeoutMs);
+          });
+          await Promise.race([query, timedOut]);
+        }
         return true;
       } catch {
         return false;
+      } finally {
+        clearTimeout(timer);
       }
     },
     async close() {

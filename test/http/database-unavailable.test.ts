@@ -8,6 +8,7 @@ import { openDatabase, type Database } from '../../src/db/database';
 import { ErrorCode } from '../../src/errors/app-error';
 import { toAppError } from '../../src/errors/to-app-error';
 import { useTestApp } from '../support/app';
+import { usingRealPostgres } from '../support/database';
 
 
 const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
@@ -95,5 +96,45 @@ describe('a database server that accepts connections and never answers (hung, or
     );
     expect(error).toBeDefined();
     expect(toAppError(error).code).toBe(ErrorCode.SERVICE_UNAVAILABLE);
+  });
+});
+
+// The server stops answering on connections already open (SIGSTOP, a frozen VM, a network partition
+// without resets): only the client's own timer can end the wait. A server is needed to open them.
+describe.skipIf(!usingRealPostgres)('a database server that stops answering on open connections', () => {
+  let proxy: net.Server;
+  let db: Database;
+  let frozen = false;
+  const sockets = new Set<net.Socket>();
+  beforeAll(async () => {
+    const upstream = new URL(process.env.DATABASE_URL as string);
+    proxy = net.createServer((client) => {
+      const server = net.connect(Number(upstream.port || 5432), upstream.hostname);
+      for (const socket of [client, server]) {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+      }
+      client.on('data', (chunk) => frozen || server.write(chunk));
+      server.on('data', (chunk) => frozen || client.write(chunk));
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const via = new URL(upstream);
+    via.hostname = '127.0.0.1';
+    via.port = String((proxy.address() as net.AddressInfo).port);
+    db = await openDatabase({ kind: 'postgres', url: via.toString(), poolMax: 2, connectTimeoutMs: 300, statementTimeoutMs: 60_000 });
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await db?.close();
+    await new Promise((resolve) => proxy.close(resolve));
+  });
+
+  it('ping (so /readyz) answers false within DB_CONNECT_TIMEOUT_MS and 1 s, not when TCP gives up', async () => {
+    expect(await db.ping()).toBe(true);
+    frozen = true;
+    const started = Date.now();
+    const answer = await Promise.race([db.ping(), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5000))]);
+    expect(answer).toBe(false);
+    expect(Date.now() - started).toBeLessThan(300 + 1000 + 500);
   });
 });
