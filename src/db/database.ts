@@ -97,6 +97,9 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
       pool: { min: 0, max: target.poolMax, acquireTimeoutMillis: target.connectTimeoutMs },
       driverOptions: {
         connection: {
+          // MikroORM takes only host, port, user, password and database from clientUrl; pg reads the
+          // rest of the URL (sslmode, sslrootcert, application_name, options…) from connectionString.
+          connectionString: target.url,
           connectionTimeoutMillis: target.connectTimeoutMs,
           statement_timeout: target.statementTimeoutMs,
           idle_in_transaction_session_timeout: target.idleInTransactionTimeoutMs ?? 30_000,

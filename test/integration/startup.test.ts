@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/database';
 import { createServerDatabase, usingRealPostgres } from '../support/database';
 import { runCli, startServer } from '../support/processes';
 
@@ -157,6 +158,30 @@ describe('MIGRATE_ON_START=false on an unmigrated database', () => {
     } finally {
       expect(await server.stop()).toBe(0);
       await database.drop();
+    }
+  });
+});
+
+describe('DATABASE_URL parameters', () => {
+  // libpq's sslmode in the URL is how operators ask for TLS; dropping it silently sends passwords
+  // and orders in plain text. With it, a connection is encrypted, or there is none.
+  it.skipIf(!usingRealPostgres)('sslmode=require is honoured by the pool: TLS, or no connection (PostgreSQL pass)', async () => {
+    const url = new URL(process.env.DATABASE_URL as string);
+    url.searchParams.set('sslmode', 'require');
+    const db = await openDatabase({ kind: 'postgres', url: url.toString(), poolMax: 2, connectTimeoutMs: 2000, statementTimeoutMs: 10_000 });
+    try {
+      const answer = await db.em
+        .fork()
+        .execute<{ ssl: boolean }[]>('select ssl from pg_stat_ssl where pid = pg_backend_pid()')
+        .then(
+          (rows) => rows[0]?.ssl,
+          (error: Error) => error.message,
+        );
+      // Either the server speaks TLS and the session uses it, or it does not and the pool refuses to connect.
+      if (typeof answer === 'string') expect(answer).toMatch(/SSL/i);
+      else expect(answer).toBe(true);
+    } finally {
+      await db.close();
     }
   });
 });
