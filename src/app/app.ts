@@ -93,8 +93,11 @@ function errorHandler(error: FastifyError, request: FastifyRequest, reply: Fasti
   else restErrorHandler(error, request, reply);
 }
 
-/** A caller's X-Request-Id is kept when it is a sane token; otherwise one is generated. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/**
+ * A caller's X-Request-Id is kept when it is a sane token that is not an API key (a request id is
+ * in every log line of its request, unredacted); otherwise one is generated.
+ */
+const REQUEST_ID = /^(?![\s\S]*ogk_)[A-Za-z0-9._:-]{1,128}$/;
 
 export async function buildApp({ config, db, logStream, webhookLookup, pendingMigrations = [] }: BuildAppOptions): Promise<App> {
   const http = Fastify({

@@ -122,6 +122,15 @@ describe('query strings stay out of the log', () => {
     expect(JSON.stringify(t.logs)).not.toContain('jane');
   });
 
+  it('never takes an API key sent as X-Request-Id for the request id (it would be in every line of the request)', async () => {
+    const key = auth.slice('Bearer '.length);
+    const res = await t.app.http.inject({ method: 'GET', url: '/api/orders/order_x', headers: { authorization: auth, 'x-request-id': key } });
+    const reqId = res.headers['x-request-id'] as string;
+    expect(reqId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(completed(reqId)).toMatchObject({ route: '/api/orders/:id', status: 404 });
+    expect(JSON.stringify(t.logs)).not.toContain(key);
+  });
+
   it('redacts a key written into the path, and in a logged error message', async () => {
     const key = auth.slice('Bearer '.length);
     const res = await t.app.http.inject({ method: 'GET', url: `/api/orders/${key}`, headers: { authorization: auth, 'x-request-id': 'key-in-path' } });
