@@ -184,6 +184,9 @@ export class OrderFeed {
  * subscribed workspace: a subscriber is live once its resolver returns, with
  * no wait for NATS to take a new subscription.
  */
+/** How long one attempt to reach NATS may take before the next. */
+const FIRST_CONNECT_TIMEOUT_MS = 2000;
+
 export function feedFromNats(
   feed: OrderFeed,
   options: { url: string; subjectPrefix: string },
@@ -191,35 +194,50 @@ export function feedFromNats(
 ): () => Promise<void> {
   let connection: NatsConnection | undefined;
   let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  let attempt: Promise<unknown> = Promise.resolve();
+  let warned = false;
   const workspaceToken = options.subjectPrefix.split('.').length;
-  const connecting = connect({
-    servers: options.url,
-    name: 'order-gateway-subscriptions',
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    waitOnFirstConnect: true,
-  }).then(
-    (nc) => {
-      connection = nc;
-      if (stopped) return nc.close();
-      nc.subscribe(`${options.subjectPrefix}.>`, {
-        callback: (error, message) => {
-          if (error) return log.warn({ err: error }, 'order feed: NATS subscription error');
-          const workspaceId = message.subject.split('.', workspaceToken + 1)[workspaceToken];
-          if (workspaceId === undefined || !feed.listensTo(workspaceId)) return;
-          try {
-            feed.receive(parseExactJson(message.string()) as CloudEvent);
-          } catch (parseError) {
-            log.warn({ err: parseError }, 'order feed: a NATS message is not an event');
-          }
-        },
-      });
-    },
-    (error: unknown) => log.warn({ err: error }, 'order feed: could not connect to NATS'),
-  );
+  const subscribe = (nc: NatsConnection) =>
+    nc.subscribe(`${options.subjectPrefix}.>`, {
+      callback: (error, message) => {
+        if (error) return log.warn({ err: error }, 'order feed: NATS subscription error');
+        const workspaceId = message.subject.split('.', workspaceToken + 1)[workspaceToken];
+        if (workspaceId === undefined || !feed.listensTo(workspaceId)) return;
+        try {
+          feed.receive(parseExactJson(message.string()) as CloudEvent);
+        } catch (parseError) {
+          log.warn({ err: parseError }, 'order feed: a NATS message is not an event');
+        }
+      },
+    });
+  // One attempt at a time, each bounded, retried until it connects or the feed stops. (The client's own
+  // waitOnFirstConnect retries inside a promise that nothing can end: stopping would wait for ever.)
+  const tryToConnect = () => {
+    attempt = connect({
+      servers: options.url,
+      name: 'order-gateway-subscriptions',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      timeout: FIRST_CONNECT_TIMEOUT_MS,
+    }).then(
+      (nc) => {
+        if (stopped) return nc.close();
+        connection = nc;
+        subscribe(nc);
+      },
+      (error: unknown) => {
+        if (!warned) log.warn({ err: error }, 'order feed: could not connect to NATS; retrying');
+        warned = true;
+        if (!stopped) retry = setTimeout(tryToConnect, 500);
+      },
+    );
+  };
+  tryToConnect();
   return async () => {
     stopped = true;
-    await connecting;
+    clearTimeout(retry);
+    await attempt;
     await connection?.drain().catch(() => undefined);
   };
 }

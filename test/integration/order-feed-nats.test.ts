@@ -157,3 +157,20 @@ describe('a long-lived subscriber', () => {
     await long.return?.();
   });
 });
+
+describe('NATS unreachable', () => {
+  it('stopping the feed does not wait for a connection that never comes (a shutdown would hang)', async () => {
+    // A port nobody listens on: the client keeps trying to make its first connection.
+    const server = (await import('node:net')).createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    const log = { warn: vi.fn() };
+    const stop = feedFromNats(new OrderFeed(log), { url: `nats://127.0.0.1:${port}`, subjectPrefix: 'unreachable' }, log);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const answer = await Promise.race([stop().then(() => 'stopped'), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 3000))]);
+    expect(answer).toBe('stopped');
+    // Said once, not at every attempt.
+    expect(log.warn).toHaveBeenCalledTimes(1);
+  });
+});
