@@ -75,6 +75,13 @@ function readVariable(name: string, schema: Schema, raw: string | undefined): un
         `${name} must start with ${schema.protocols.map((p) => `${p}//`).join(' or ')}, got "${parsed.protocol}//"`,
       );
     }
+    // The drivers percent-decode these parts: a bare % would stop them later with "URI malformed",
+    // naming no variable. The message never repeats the value (it may hold a password).
+    try {
+      for (const part of [parsed.username, parsed.password, parsed.pathname]) decodeURIComponent(part);
+    } catch {
+      throw new ConfigError(`${name}: its user name, password or path has a % not followed by two hex digits (write % as %25)`);
+    }
   }
   if (schema.pattern && !new RegExp(schema.pattern).test(value))
     throw new ConfigError(`${name} ${schema.message}`);

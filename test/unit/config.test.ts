@@ -177,6 +177,11 @@ describe('loadConfig errors name the variable', () => {
       { DATABASE_URL: 'not a url' },
       'DATABASE_URL must be a URL such as postgres://user@127.0.0.1:5432/orders',
     ],
+    [
+      // The driver decodes the password; a bare % stopped the start with "URI malformed", naming nothing.
+      { DATABASE_URL: 'postgres://app:50%off@db/orders' },
+      'DATABASE_URL: its user name, password or path has a % not followed by two hex digits (write % as %25)',
+    ],
     [{ DB_POOL_MAX: '1' }, 'DB_POOL_MAX must be between 2 and 500, got 1'],
     [{ DB_POOL_MAX: '501' }, 'DB_POOL_MAX must be between 2 and 500, got 501'],
     [{ BODY_LIMIT_BYTES: '1023' }, 'BODY_LIMIT_BYTES must be between 1024 and 67108864, got 1023'],
