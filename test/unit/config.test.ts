@@ -269,6 +269,11 @@ describe('the variables are documented', () => {
     expect((schema as { description?: string }).description).toBeTruthy();
     expect(readme).toContain(`| \`${name}\` |`);
   });
+
+  const example = fs.readFileSync(path.join(__dirname, '../../.env.example'), 'utf8');
+  it.each(Object.keys(ENV.properties))('%s is in .env.example (set, or commented out)', (name) => {
+    expect(example).toMatch(new RegExp(`^(# )?${name}=`, 'm'));
+  });
 });
 
 describe('checkServeConfig', () => {
