@@ -37,6 +37,8 @@ describe('Dockerfile and compose.yaml', () => {
     expect(compose).toContain('command: ["migrate"]');
     expect(compose).toContain('REDIS_URL: redis://redis:6379');
     expect(compose).toContain('service_completed_successfully');
+    // Both of the gateway's own services run under an init, which passes SIGTERM on from the start.
+    expect(compose.match(/^ {4}init: true$/gm)).toHaveLength(2);
   });
 
   it('packs dist/ and leaves src/ out; prepare and prestart build only when TypeScript is there', () => {
