@@ -40,6 +40,8 @@ export const SUBSCRIPTION_CLOSE = {
   tooManyConnectionsForKey: 4431,
   /** The key could not be checked (the database is unavailable): WebSocket's Try Again Later. */
   tryAgainLater: 1013,
+  /** The server is shutting down: WebSocket's Going Away, which graphql-ws clients retry. */
+  goingAway: 1001,
 } as const;
 
 export interface SubscriptionOptions {
@@ -206,6 +208,13 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
     },
   });
 
-  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: 64 * 1024 },
+    // On shutdown each subscriber is told why (the plugin's own close sends no code: 1005).
+    preClose(done) {
+      for (const client of this.websocketServer.clients) client.close(SUBSCRIPTION_CLOSE.goingAway, 'The server is shutting down');
+      this.websocketServer.close(() => done());
+    },
+  });
   return handler;
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { AppError, ErrorCode } from '../../src/errors/app-error';
 import type { CloudEvent } from '../../src/events/order-events';
-import { useTestApp } from '../support/app';
+import { createTestApp, useTestApp } from '../support/app';
 
 const t = useTestApp({ subscriptionsPerConnection: 2, subscriptionConnectionsPerKey: 2 });
 let url: string;
@@ -298,5 +298,24 @@ describe('subscriptions', () => {
     expect(query.errors[0]).toMatchObject([{ message: 'Only subscriptions run over WebSocket; send queries and mutations over HTTP' }]);
     const res = await t.gql('{ orders { totalCount } }');
     expect(res.statusCode).toBe(200);
+  });
+});
+
+describe('a server that shuts down', () => {
+  it('closes its subscribers with 1001 Going Away, which graphql-ws clients retry', async () => {
+    const own = await createTestApp();
+    const auth = await own.bearer('acme');
+    const address = await own.app.http.listen({ port: 0, host: '127.0.0.1' });
+    const socket = new WebSocket(`${address.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+    const acked = new Promise((resolve) => socket.once('message', resolve));
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: auth } }));
+    await acked;
+    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { orderCreated { id } }' } }));
+    await own.close();
+    expect(await closed).toStrictEqual({ code: 1001, reason: 'The server is shutting down' });
   });
 });
