@@ -42,7 +42,7 @@ registerEnumType(UserErrorCode, {
   valuesConfig: {
     VALIDATION_ERROR: { description: 'A field is missing, malformed or out of range; `field` names it' },
     TOTAL_MISMATCH: { description: 'total is not Σ(quantity × price) + shipping + tax' },
-    NOT_FOUND: { description: 'No order with this id in your workspace' },
+    NOT_FOUND: { description: 'Nothing with this id in your workspace (an order, a webhook endpoint or delivery); `field` names the id' },
     INVALID_STATUS_TRANSITION: {
       description: 'The status machine does not allow this move; the message lists the allowed ones',
     },
