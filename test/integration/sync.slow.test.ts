@@ -21,6 +21,19 @@ const body = (customer: string, notes?: string) => ({
 });
 const NEXT_STATUS: Record<string, string> = { pending: 'paid', paid: 'processing', processing: 'shipped', shipped: 'delivered' };
 
+/** `promise`, or a failure naming `what` if it has not settled within `ms`: a hung request fails the test, it does not hang it. */
+async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A small deterministic generator, so a failure can be replayed. */
 function random(seed: number) {
   let state = seed;
@@ -44,10 +57,24 @@ describe('sync under concurrent writers', () => {
     const auth = await t.bearer('syncing');
     const ids: string[] = [];
     const status = new Map<string, string>();
-    const tally = { creates: 0, updates: 0, held: 0, statusMoves: 0, failed: 0 };
+    const tally = { creates: 0, updates: 0, held: 0, statusMoves: 0, failed: 0, retried: 0 };
     const holds: Promise<void>[] = [];
     let next = 0;
     let writing = true;
+
+    /**
+     * As a real client does: a 503 (the embedded database's one connection busy with the sync
+     * client's pages, so a create waited its turn past DB_CONNECT_TIMEOUT_MS) is tried again after
+     * its Retry-After. It wrote nothing, so trying again is safe.
+     */
+    const retrying = async <R extends { statusCode: number; headers: Record<string, unknown> }>(what: string, send: () => Promise<R>): Promise<R> => {
+      for (let attempt = 1; ; attempt++) {
+        const res = await within(60_000, what, send());
+        if (res.statusCode !== 503 || attempt === 5) return res;
+        tally.retried += 1;
+        await sleep(Number(res.headers['retry-after'] ?? 1) * 1000);
+      }
+    };
 
     const writer = async () => {
       for (let op = next++; op < OPS; op = next++) {
@@ -62,7 +89,7 @@ describe('sync under concurrent writers', () => {
           holds.push(sleep(200 + Math.floor(rand() * 1_300)).then(() => h.release(`op${op}`)));
         }
         if (create) {
-          const res = await t.rest.post('/api/orders', body('c', notes), { authorization: auth });
+          const res = await retrying(`create op${op}`, () => t.rest.post('/api/orders', body('c', notes), { authorization: auth }));
           if (res.statusCode !== 201) throw new Error(`create: ${res.statusCode} ${res.body}`);
           const id = res.json<{ data: { id: string } }>().data.id;
           ids.push(id);
@@ -71,10 +98,8 @@ describe('sync under concurrent writers', () => {
         } else {
           const id = ids[Math.floor(rand() * ids.length)];
           const move = rand() < 0.3 ? NEXT_STATUS[status.get(id) ?? ''] : undefined;
-          const res = await t.rest.put(
-            `/api/orders/${id}`,
-            { tracking_number: `t${op}`, notes, ...(move ? { status: move } : {}) },
-            { authorization: auth },
+          const res = await retrying(`update op${op}`, () =>
+            t.rest.put(`/api/orders/${id}`, { tracking_number: `t${op}`, notes, ...(move ? { status: move } : {}) }, { authorization: auth }),
           );
           // A status move raced by another writer's move of the same order can be refused; the update then changed nothing.
           if (res.statusCode === 409) tally.failed += 1;
@@ -99,6 +124,8 @@ describe('sync under concurrent writers', () => {
       while (writing) {
         const more = await client.page(20);
         pages += 1;
+        // Far more than the writers' 1,000 changes need: a cursor that never ends fails here, naming itself.
+        if (pages > 20_000) throw new Error(`sync: ${pages} pages while writing; position ${client.position}`);
         if (pages % 7 === 0) {
           client.restart();
           restarts += 1;
@@ -106,13 +133,19 @@ describe('sync under concurrent writers', () => {
       }
     })();
 
-    await Promise.all(Array.from({ length: WRITERS }, writer));
-    await Promise.all(holds);
-    writing = false;
-    await syncing;
+    // A writer that fails (or a sync that does) ends the test with its error: the sync loop stops
+    // with the writers, whatever happened to them, instead of paging on until the process runs out of memory.
+    const writes = (async () => {
+      await Promise.all(Array.from({ length: WRITERS }, writer));
+      await Promise.all(holds);
+    })().finally(() => {
+      writing = false;
+    });
+    await Promise.all([writes, syncing]);
     // Caught up: passes until one brings no change.
     let changes = -1;
-    while (client.changes !== changes) {
+    for (let passes = 0; client.changes !== changes; passes++) {
+      if (passes >= 50) throw new Error(`sync: still changing after ${passes} passes once the writers stopped`);
       changes = client.changes;
       await sleep(20);
       await client.pass(100);
@@ -123,7 +156,7 @@ describe('sync under concurrent writers', () => {
     console.info(
       `sync test (${usingRealPostgres ? 'PostgreSQL' : 'embedded'}): ${OPS} writes by ${WRITERS} writers = ` +
         `${tally.creates} creates + ${tally.updates} updates (${tally.statusMoves} status moves, ${tally.failed} refused moves), ` +
-        `${tally.held} held open 200–1500 ms; client: ${client.pages} pages, ${client.rowsSeen} rows read (${client.changes} changes), ${restarts} restarts; ` +
+        `${tally.held} held open 200–1500 ms, ${tally.retried} answers of 503 tried again; client: ${client.pages} pages, ${client.rowsSeen} rows read (${client.changes} changes), ${restarts} restarts; ` +
         `final: ${truth.size} orders, ${client.orders.size} synced, ${wrong.length} wrong or missing`,
     );
     expect(tally.creates + tally.updates + tally.failed).toBe(OPS);

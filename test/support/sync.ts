@@ -53,9 +53,14 @@ export class SyncClient {
     return this.cursor !== null;
   }
 
-  /** Reads pages until the end of the list. */
-  async pass(limit = 50): Promise<void> {
-    while (await this.page(limit));
+  /**
+   * Reads pages until the end of the list. A cursor that never reaches the end is a failure
+   * that names it, not a loop that runs until the test's process runs out of memory.
+   */
+  async pass(limit = 50, maxPages = 2_000): Promise<void> {
+    for (let pages = 1; await this.page(limit); pages++) {
+      if (pages >= maxPages) throw new Error(`sync pass: no end after ${maxPages} pages; position ${this.position}, cursor ${this.cursor}`);
+    }
   }
 
   /** A crash and a restart: only the persisted position survives (and what was already stored). */
