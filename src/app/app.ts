@@ -289,7 +289,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     metricsServer,
     close() {
       closing ??= (async () => {
-        schemaGate.stop();
+        await schemaGate.stop();
         stopSweeper();
         await http.close(); // drains Apollo through its drain plugin
         await metricsServer?.close();

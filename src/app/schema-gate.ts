@@ -14,6 +14,7 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { AppError, ErrorCode } from '../errors/app-error';
+import { WakeableLoop } from '../events/wakeable-loop';
 import { isApiRequest } from './route-url';
 
 export interface SchemaGateOptions {
@@ -30,12 +31,12 @@ const RETRY_AFTER_SECONDS = 5;
 export interface SchemaGate {
   /** Runs `start` once the schema is up to date: now if it is, else when the gate opens. */
   whenOpen(start: () => void): void;
-  /** Stops the checks; a gate still closed never runs `start`. */
-  stop(): void;
+  /** Stops the checks (waiting for one in flight); a gate still closed never runs `start`. */
+  stop(): Promise<void>;
 }
 
 export function registerSchemaGate(app: FastifyInstance, options: SchemaGateOptions): SchemaGate {
-  if (options.pending.length === 0) return { whenOpen: (start) => start(), stop: () => undefined };
+  if (options.pending.length === 0) return { whenOpen: (start) => start(), stop: async () => undefined };
   let open = false;
   let onOpen: (() => void) | undefined;
   app.addHook('onRequest', (request, _reply, done) => {
@@ -50,33 +51,28 @@ export function registerSchemaGate(app: FastifyInstance, options: SchemaGateOpti
       ),
     );
   });
-  let checking = false;
-  const timer = setInterval(() => {
-    if (checking) return;
-    checking = true;
-    options
-      .pendingMigrations()
-      .then((pending) => {
-        if (pending.length > 0 || open) return;
-        open = true;
-        clearInterval(timer);
-        options.log.info('migrations applied: serving the API');
-        onOpen?.();
-      })
-      .catch((error: unknown) => options.log.warn({ err: error }, 'could not check for pending migrations'))
-      .finally(() => {
-        checking = false;
-      });
-  }, options.checkIntervalMs ?? 2_000);
-  timer.unref();
+  // Asked at once, then every checkIntervalMs, never two checks at a time (the relay's kind of loop).
+  const checks = new WakeableLoop(
+    async () => {
+      if ((await options.pendingMigrations()).length > 0) return false;
+      open = true;
+      void checks.stop(); // not awaited: it waits for this very round
+      options.log.info('migrations applied: serving the API');
+      onOpen?.();
+      return false;
+    },
+    options.checkIntervalMs ?? 2_000,
+    (error) => options.log.warn({ err: error }, 'could not check for pending migrations'),
+  );
+  checks.start();
   return {
     whenOpen(start) {
       if (open) start();
       else onOpen = start;
     },
-    stop() {
-      clearInterval(timer);
+    async stop() {
       onOpen = undefined;
+      await checks.stop();
     },
   };
 }
