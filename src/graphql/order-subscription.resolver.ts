@@ -24,12 +24,24 @@ export class OrderSubscriptionResolver {
 
   @Subscription(() => Order, {
     description:
-      'Every change of an order of your workspace from now on, or of one order with id: the order after the change.',
-    subscribe: ({ context, args }: SubscribeResolverData<unknown, { id?: string | null }, GraphQLContext>) =>
-      feedOf(context).iterate(
+      'Every change of an order of your workspace from now on, or of one order with id (NOT_FOUND when your workspace has none with it): the order after the change.',
+    subscribe: async ({ context, args }: SubscribeResolverData<unknown, { id?: string | null }, GraphQLContext>) => {
+      const { id } = args;
+      const updates = feedOf(context).iterate(
         context.requestContext.workspaceId,
-        (event) => event.type === 'order.updated' && (args.id == null || event.orderId === args.id),
-      ),
+        (event) => event.type === 'order.updated' && (id == null || event.orderId === id),
+      );
+      if (id == null) return updates;
+      // Following an order that is not there (or is another workspace's) would never deliver
+      // anything, so it is NOT_FOUND. Subscribed before the check, so no change in between is lost.
+      try {
+        await context.orders.getOrder(context.requestContext, id);
+      } catch (error) {
+        await updates.return?.();
+        throw error;
+      }
+      return updates;
+    },
   })
   orderUpdated(
     @Root() order: OrderValue,

@@ -14,10 +14,11 @@
  */
 import { createHash } from 'node:crypto';
 import fastifyWebsocket, { type WebsocketHandler } from '@fastify/websocket';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import {
   GraphQLError,
   type DocumentNode,
+  type GraphQLFormattedError,
   type GraphQLSchema,
   getOperationAST,
   OperationTypeNode,
@@ -32,6 +33,7 @@ import { AppError, ErrorCode } from '../errors/app-error';
 import { type OrderFeed, SubscriberTooSlowError } from '../events/order-feed';
 import type { RequestContext } from '../orders/order.types';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
+import { formatGraphQLError, isUnexpectedGraphQLError } from './errors';
 
 export const SUBSCRIPTION_CLOSE = {
   /** A bad or missing key in connection_init (graphql-ws's Forbidden). */
@@ -57,6 +59,19 @@ export interface SubscriptionOptions {
   maxTokens?: number;
   subscriptionsPerConnection: number;
   connectionsPerKey: number;
+}
+
+/**
+ * A subscription's error as the client gets it: the codes and masking of the HTTP API
+ * (`formatGraphQLError`), and SUBSCRIBER_TOO_SLOW for a subscriber that fell too far behind, so
+ * that it learns why its subscription ended, with a code to act on.
+ */
+function formatSubscriptionError(error: GraphQLError, log: FastifyBaseLogger): GraphQLFormattedError {
+  if (error.originalError instanceof SubscriberTooSlowError)
+    return { message: error.message, extensions: { code: error.originalError.code } };
+  // Masked for the client (INTERNAL_ERROR), so the cause is logged here.
+  if (isUnexpectedGraphQLError(error)) log.error({ err: error.originalError ?? error }, 'a subscription failed');
+  return formatGraphQLError(error.toJSON(), error);
 }
 
 /** How often the key of open connections is checked again, at most (the key cache may add its TTL). */
@@ -181,18 +196,15 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       connection.subscriptions.add(id);
       return undefined;
     },
-    onNext: async (ctx) => {
+    onNext: async (ctx, _id, _payload, _args, result) => {
       // A key revoked while connected gets nothing more: its socket closes before this goes out.
       const connection = connections.get(ctx);
       if (connection) await stillAuthorized(ctx, connection);
+      // A subscription refused as it starts (orderUpdated of an unknown id) answers one result with errors.
+      if (result.errors) return { ...result, errors: result.errors.map((error) => formatSubscriptionError(error, app.log)) };
+      return undefined;
     },
-    onError: (_ctx, _id, _payload, errors) =>
-      // A subscriber that fell too far behind learns why its subscription ended, with a code to act on.
-      errors.map((error) =>
-        error.originalError instanceof SubscriberTooSlowError
-          ? { message: error.message, extensions: { code: error.originalError.code } }
-          : error.toJSON(),
-      ),
+    onError: (_ctx, _id, _payload, errors) => errors.map((error) => formatSubscriptionError(error, app.log)),
     onComplete: (ctx, id) => {
       connections.get(ctx)?.subscriptions.delete(id);
     },

@@ -50,18 +50,23 @@ function connect(authorization: string | undefined) {
 function subscribe(client: Client, query: string, variables: Record<string, unknown> = {}) {
   const received: Record<string, unknown>[] = [];
   const errors: unknown[] = [];
+  /** Errors inside a result (`next`), as a subscription refused when it starts answers them. */
+  const resultErrors: unknown[] = [];
   let completed = false;
   const dispose = client.subscribe(
     { query, variables },
     {
-      next: (value) => received.push(value.data as Record<string, unknown>),
+      next: (value) => {
+        if (value.errors) resultErrors.push(...value.errors);
+        else received.push(value.data as Record<string, unknown>);
+      },
       error: (error) => errors.push(error),
       complete: () => {
         completed = true;
       },
     },
   );
-  return { received, errors, dispose, completed: () => completed };
+  return { received, errors, resultErrors, dispose, completed: () => completed };
 }
 
 describe('subscriptions', () => {
@@ -119,6 +124,37 @@ describe('subscriptions', () => {
     await sleep(300);
     expect(one.received).toStrictEqual([{ orderUpdated: { id: a, notes: 'a' } }]);
     one.dispose();
+  }, 20_000);
+
+  it('refuses orderUpdated(id) of an order that is not the workspace’s with NOT_FOUND, instead of never delivering', async () => {
+    // A workspace of its own, so that its key's two connections are this test's alone.
+    const auth = await t.bearer('follower');
+    const { client, closed } = connect(auth);
+    const foreign = (await t.rest.post('/api/orders', body)).json<{ data: { id: string } }>().data.id;
+    const missing = `order_${'0'.repeat(26)}`;
+    for (const id of [foreign, missing, 'not-an-order-id']) {
+      const refused = subscribe(client, 'subscription($id: ID) { orderUpdated(id: $id) { id } }', { id });
+      await expect.poll(() => refused.completed(), { timeout: 5_000 }).toBe(true);
+      expect(refused.resultErrors).toStrictEqual([
+        expect.objectContaining({ path: ['orderUpdated'], extensions: { code: 'NOT_FOUND' } }),
+      ]);
+      // Named when it could be an id; text of another shape is not echoed (as order(id) and REST do).
+      expect((refused.resultErrors[0] as { message: string }).message).toBe(
+        id.startsWith('order_') ? `Order ${id} not found` : 'Order not found',
+      );
+      expect(refused.received).toStrictEqual([]);
+    }
+    // The refusals left the connection usable, and were not counted against its two subscriptions.
+    const own = (await t.rest.post('/api/orders', body, { authorization: auth })).json<{ data: { id: string } }>().data.id;
+    const followed = subscribe(client, 'subscription($id: ID) { orderUpdated(id: $id) { id notes } }', { id: own });
+    const all = subscribe(client, 'subscription { orderUpdated { id } }');
+    await sleep(200);
+    await t.rest.put(`/api/orders/${own}`, { notes: 'seen' }, { authorization: auth });
+    await expect.poll(() => followed.received, { timeout: 10_000 }).toStrictEqual([{ orderUpdated: { id: own, notes: 'seen' } }]);
+    await expect.poll(() => all.received, { timeout: 10_000 }).toStrictEqual([{ orderUpdated: { id: own } }]);
+    expect(closed()).toBeUndefined();
+    followed.dispose();
+    all.dispose();
   }, 20_000);
 
   it('takes the key as Authorization too (GraphiQL sends its Headers tab as the payload)', async () => {
