@@ -29,7 +29,7 @@ import { OrderService } from '../orders/order.service';
 import { createEvents, type Events } from '../events/events';
 import { orderEvents } from '../events/order-events';
 import { feedFromNats, OrderFeed } from '../events/order-feed';
-import { registerSubscriptions } from '../graphql/subscriptions';
+import { registerSubscriptions, registerWebSocketSupport } from '../graphql/subscriptions';
 import type { Lookup } from '../webhooks/network-guard';
 import { WebhookService } from '../webhooks/webhook.service';
 import { instrumentDatabase } from '../observability/db-metrics';
@@ -184,6 +184,8 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
   });
   if (config.corsOrigins.length > 0) await registerCors(http, config.corsOrigins);
 
+  // Before every hook that may refuse a request, so that a refused WebSocket upgrade's socket is closed.
+  await registerWebSocketSupport(http);
   // Before every route: the headers reach them all, and the limits run before authentication.
   await registerSecurityHeaders(http, { docsPrefix: DOCS_PREFIX, graphqlPath: '/graphql' });
   // Before the rate limits and authentication: a request refused for load costs nothing else.
@@ -248,13 +250,14 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
         (unsubscribe) => async () =>
           unsubscribe()
       )(events.relay.subscribe((event) => feed.receive(event)));
-  // Before Apollo's routes: WebSocket support must exist before the GET /graphql route that upgrades.
+  // Before Apollo's routes, which give the GET /graphql route this handler for upgrades.
   const wsHandler = await registerSubscriptions(http, {
     schema,
     feed,
     orders: services.orders,
     webhooks: services.webhooks,
     authenticate: (authorization) => services.auth.authenticate(authorization),
+    countFailedAuthentication: rateLimits.countFailedAuthentication,
     // The same depth, alias and directive limits as over HTTP.
     validationRules: protection.validationRules,
     maxTokens: config.graphqlMaxTokens,

@@ -32,6 +32,7 @@ import { makeHandler } from 'graphql-ws/use/@fastify/websocket';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { type OrderFeed, SubscriberTooSlowError } from '../events/order-feed';
 import type { RequestContext } from '../orders/order.types';
+import type { FailedAuthenticationCounter } from '../security/request-authentication';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
 import { formatGraphQLError, isUnexpectedGraphQLError } from './errors';
 
@@ -53,6 +54,12 @@ export interface SubscriptionOptions {
   webhooks: WebhookOperations;
   /** The workspace of an `Authorization` value; throws for a bad key. */
   authenticate(authorization: string | undefined): Promise<RequestContext>;
+  /**
+   * Counts a refused key against the upgrade request's address, as over HTTP, so that guessing keys
+   * over WebSocket meets the same failed-authentication limit; the address's next requests and
+   * upgrades are then refused with 429 before any lookup.
+   */
+  countFailedAuthentication?: FailedAuthenticationCounter;
   /** Validation rules on top of graphql-js's own (the HTTP API's depth, alias and directive limits). */
   validationRules?: readonly ValidationRule[];
   /** The most lexical tokens a subscription document may have. */
@@ -86,8 +93,8 @@ interface Connection {
 }
 
 /**
- * Registers Fastify's WebSocket support and returns the graphql-ws handler
- * for the `GET /graphql` route (which must be added after this).
+ * The graphql-ws handler for the `GET /graphql` route, on the WebSocket
+ * support of `registerWebSocketSupport` (which must be registered first).
  */
 export async function registerSubscriptions(app: FastifyInstance, options: SubscriptionOptions): Promise<WebsocketHandler> {
   const connections = new WeakMap<object, Connection>();
@@ -134,7 +141,12 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       try {
         requestContext = await options.authenticate(authorization);
       } catch (error) {
-        if (error instanceof AppError && error.code === ErrorCode.UNAUTHORIZED) return false; // graphql-ws closes with 4403 Forbidden
+        if (error instanceof AppError && error.code === ErrorCode.UNAUTHORIZED) {
+          const tooMany = await options.countFailedAuthentication?.(ctx.extra.request);
+          // 4403 all the same (graphql-ws clients do not retry it); the reason says why.
+          if (tooMany) ctx.extra.socket.close(SUBSCRIPTION_CLOSE.forbidden, `Forbidden: ${tooMany.message}`);
+          return false; // graphql-ws closes with 4403 Forbidden
+        }
         // Not the key's fault (the database is down): 1013 Try Again Later, which graphql-ws clients retry.
         if (!(error instanceof AppError)) app.log.error({ err: error }, 'subscriptions: could not check the key of a connection');
         ctx.extra.socket.close(SUBSCRIPTION_CLOSE.tryAgainLater, 'The key could not be checked now; try again later');
@@ -219,7 +231,16 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       };
     },
   });
+  return handler;
+}
 
+/**
+ * Fastify's WebSocket support. Register it before any hook that may answer a request itself (load
+ * shedding, the schema gate, rate limits): its own `onRequest` hook marks an upgrade request, and
+ * only a marked one has its socket closed after a plain HTTP answer. An upgrade refused by an
+ * earlier hook (a 429) kept its socket open, and `close()` then waited for it for ever.
+ */
+export async function registerWebSocketSupport(app: FastifyInstance): Promise<void> {
   await app.register(fastifyWebsocket, {
     options: { maxPayload: 64 * 1024 },
     // On shutdown each subscriber is told why (the plugin's own close sends no code: 1005).
@@ -228,5 +249,4 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       this.websocketServer.close(() => done());
     },
   });
-  return handler;
 }

@@ -251,7 +251,7 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
       const failures = await authFailures(request);
       if (failures.isAllowed || !failures.isExceeded) return undefined;
       reply
-        .header('x-ratelimit-limit', failures.max)
+        ?.header('x-ratelimit-limit', failures.max)
         .header('x-ratelimit-remaining', 0)
         .header('x-ratelimit-reset', failures.ttlInSeconds);
       return new AppError(

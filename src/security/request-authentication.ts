@@ -12,8 +12,11 @@ import type { RequestContext } from '../orders/order.types';
 /** Resolves the request's workspace, or throws UNAUTHORIZED (or RATE_LIMITED once the address is past its limit). */
 export type AuthenticateRequest = (request: FastifyRequest, reply: FastifyReply) => Promise<RequestContext>;
 
-/** Counts one failed authentication; returns the error to answer with instead of 401 when that was one too many. */
-export type FailedAuthenticationCounter = (request: FastifyRequest, reply: FastifyReply) => Promise<AppError | undefined>;
+/**
+ * Counts one failed authentication; returns the error to answer with instead of 401 when that was one too many.
+ * Without a reply (a WebSocket's upgrade request, which has been answered already) no headers are set.
+ */
+export type FailedAuthenticationCounter = (request: FastifyRequest, reply?: FastifyReply) => Promise<AppError | undefined>;
 
 export function requestAuthenticator(auth: Pick<AuthService, 'authenticate'>, countFailure: FailedAuthenticationCounter): AuthenticateRequest {
   return async (request, reply) => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
+import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { hashApiKey } from '../../src/auth/api-key';
 import { createTestApp, type TestApp } from '../support/app';
@@ -158,6 +159,62 @@ describe('the failed-authentication limit per address', () => {
   it('does not count successful requests', async () => {
     const good = await t.bearer('acme');
     for (let i = 0; i < 10; i++) expect((await restGet(t.app, good, '192.0.2.44')).statusCode).toBe(200);
+  });
+});
+
+/** Opens a graphql-ws socket and sends connection_init: how the server closed it, or the status that refused the upgrade (once the server closed that connection). */
+function connectionInit(url: string, authorization: string): Promise<{ code: number; reason: string } | { status: number }> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(url, 'graphql-transport-ws');
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization } })));
+    socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    socket.on('unexpected-response', (_request, response) => {
+      // Only once the server has closed the connection: a refused upgrade's socket used to stay open,
+      // and the server's close() then waited for it for ever.
+      response.socket.on('close', () => resolve({ status: response.statusCode ?? 0 }));
+      response.resume();
+    });
+  });
+}
+
+describe('the failed-authentication limit over WebSocket (subscriptions)', () => {
+  let t: TestApp;
+  let url: string;
+  beforeAll(async () => {
+    t = await createTestApp({ authFailuresPerMinute: 2 });
+    url = `${(await t.app.http.listen({ port: 0, host: '127.0.0.1' })).replace('http', 'ws')}/graphql`;
+  });
+  afterAll(() => t.close());
+
+  it('counts a key refused in connection_init like a 401, so guessing keys over WebSocket meets the same limit', async () => {
+    const good = await t.bearer('acme');
+    const wrong = `Bearer ogk_${'D'.repeat(43)}`;
+    expect(await connectionInit(url, wrong)).toStrictEqual({ code: 4403, reason: 'Forbidden' });
+    expect(await connectionInit(url, wrong)).toStrictEqual({ code: 4403, reason: 'Forbidden' });
+    // From now on the address is refused before any lookup: the next upgrade, and HTTP on both transports.
+    expect(await connectionInit(url, good)).toStrictEqual({ status: 429 });
+    expect((await restGet(t.app, good, '127.0.0.1')).statusCode).toBe(429);
+    expect((await gql(t.app, good, '127.0.0.1')).statusCode).toBe(429);
+    // Other addresses are not affected.
+    expect((await restGet(t.app, good, '198.51.100.2')).statusCode).toBe(200);
+  });
+
+  it('says why in the close reason when attempts arriving together pass the limit', async () => {
+    const wrong = `Bearer ogk_${'E'.repeat(43)}`;
+    // A fresh address would be needed for a clean count; the sockets all come from 127.0.0.1, already
+    // refused above, so this one shows the reason on a server with a limit of one.
+    const one = await createTestApp({ authFailuresPerMinute: 1 });
+    try {
+      const at = `${(await one.app.http.listen({ port: 0, host: '127.0.0.1' })).replace('http', 'ws')}/graphql`;
+      const closes = await Promise.all([connectionInit(at, wrong), connectionInit(at, wrong), connectionInit(at, wrong)]);
+      expect(closes).toContainEqual({ code: 4403, reason: 'Forbidden' });
+      expect(closes).toContainEqual({
+        code: 4403,
+        reason: expect.stringMatching(/^Forbidden: Too many failed authentication attempts from this address; retry in \d+ s$/),
+      });
+    } finally {
+      await one.close();
+    }
   });
 });
 
