@@ -4,6 +4,7 @@
  */
 import { type ExecutionResult, type GraphQLSchema, parse, subscribe } from 'graphql';
 import { beforeAll, expect, it } from 'vitest';
+import { AppError } from '../../src/errors/app-error';
 import type { FeedEvent } from '../../src/events/order-feed';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from '../../src/graphql/context';
 import { buildGraphQLSchema } from '../../src/graphql/schema';
@@ -31,22 +32,41 @@ const order = {
   updatedAt: new Date('2025-03-27T15:00:00.000Z'),
 } satisfies Order;
 
-/** A feed that records what it was asked for and hands out one order. */
+/** A feed that records what it was asked for and hands out one order; `ended` counts iterators given back. */
 function fakeFeed() {
   const asked: { workspaceId: string; accept: (event: FeedEvent) => boolean }[] = [];
+  let ended = 0;
   const feed: NonNullable<GraphQLContext['feed']> = {
     iterate(workspaceId, accept) {
       asked.push({ workspaceId, accept });
-      return (async function* () {
-        yield order;
-      })();
+      let given = false;
+      // By hand rather than a generator: a generator not yet started skips its `finally` on return().
+      const updates: AsyncIterableIterator<Order> = {
+        next: async () => (given ? { value: undefined, done: true } : ((given = true), { value: order, done: false })),
+        return: async () => {
+          ended++;
+          return { value: undefined, done: true };
+        },
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      };
+      return updates;
     },
   };
-  return { feed, asked };
+  return { feed, asked, ended: () => ended };
 }
 
+/** The service's lookup: the one order of the workspace, NOT_FOUND for any other id. */
+const orders = {
+  getOrder: async (_ctx: RequestContext, id: string) => {
+    if (id !== order.id) throw AppError.notFound(`Order ${id}`);
+    return order;
+  },
+} as unknown as OrderOperations;
+
 async function firstOf(source: string, feed?: GraphQLContext['feed']) {
-  const contextValue: GraphQLContext = { requestContext: workspace, orders: {} as OrderOperations, webhooks: {} as WebhookOperations, feed };
+  const contextValue: GraphQLContext = { requestContext: workspace, orders, webhooks: {} as WebhookOperations, feed };
   const result = await subscribe({ schema, document: parse(source), contextValue });
   if (!(Symbol.asyncIterator in result)) return result;
   const first = await result.next();
@@ -72,6 +92,16 @@ it('orderUpdated(id) passes on that order’s order.updated events only', async 
   const [one, every] = asked.map((call) => call.accept);
   expect([one?.(event('order.updated')), one?.(event('order.updated', 'order_other')), one?.(event('order.created'))]).toStrictEqual([true, false, false]);
   expect([every?.(event('order.updated', 'order_other')), every?.(event('order.status_changed'))]).toStrictEqual([true, false]);
+});
+
+it('orderUpdated(id) of an order the workspace does not have is NOT_FOUND, and gives its feed back', async () => {
+  const { feed, ended } = fakeFeed();
+  const result = await firstOf('subscription { orderUpdated(id: "order_01HZX0000000000000000000ZZ") { id } }', feed);
+  expect(result.data).toBeUndefined();
+  expect(result.errors?.map((error) => [error.message, (error.originalError as AppError).code])).toStrictEqual([
+    ['Order order_01HZX0000000000000000000ZZ not found', 'NOT_FOUND'],
+  ]);
+  expect(ended()).toBe(1);
 });
 
 it('without a feed (not over WebSocket) is an error, not a silent empty stream', async () => {
