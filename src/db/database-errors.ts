@@ -36,6 +36,16 @@ const NETWORK_CODES: Record<string, (url: URL) => string> = {
   EHOSTUNREACH: (url) => `host ${url.hostname} is unreachable`,
 };
 
+/** Node's codes for a server certificate that TLS refused (sslmode=verify-ca or verify-full). */
+const CERTIFICATE_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 const FILE_CODES: Record<string, string> = {
   EACCES: 'permission denied',
   EPERM: 'operation not permitted',
@@ -60,6 +70,11 @@ export function explainDatabaseError(error: unknown, target: DatabaseTarget): st
     const where = `DATABASE_URL (${safeUrl(target.url)})`;
     if (code && POSTGRES_CODES[code]) return `${where}: ${POSTGRES_CODES[code](url)}`;
     if (code && NETWORK_CODES[code]) return `${where}: ${NETWORK_CODES[code](url)}`;
+    // sslmode in the URL asks for TLS (see database.ts); these failures name no code of PostgreSQL's.
+    if (/server does not support SSL/i.test(message))
+      return `${where}: the server does not accept SSL connections, which sslmode=${url.searchParams.get('sslmode') ?? '…'} requires (turn ssl on in the server, or change sslmode)`;
+    if (code && CERTIFICATE_CODES.has(code))
+      return `${where}: the server's certificate was refused (${code}); give the CA that signed it with sslrootcert=<file> (node-postgres checks it for sslmode=require too; uselibpqcompat=true&sslmode=require encrypts without checking, as libpq does)`;
     if (/timeout/i.test(message) && /connect|acquir/i.test(message)) return `${where}: no connection within DB_CONNECT_TIMEOUT_MS (${target.connectTimeoutMs} ms)`;
     return undefined;
   }

@@ -184,4 +184,19 @@ describe('DATABASE_URL parameters', () => {
       await db.close();
     }
   });
+
+  it.skipIf(!usingRealPostgres)('sslmode=require on a server without TLS: one line naming DATABASE_URL and sslmode (PostgreSQL pass)', async () => {
+    const url = new URL(process.env.DATABASE_URL as string);
+    url.searchParams.set('sslmode', 'require');
+    const result = await runCli(['migrate'], { DATABASE_URL: url.toString() });
+    const db = await openDatabase({ kind: 'postgres', url: process.env.DATABASE_URL as string, poolMax: 1, connectTimeoutMs: 2000, statementTimeoutMs: 10_000 });
+    const ssl = await db.em.fork().execute<{ ssl: string }[]>('show ssl').finally(() => db.close());
+    if (ssl[0]?.ssl === 'on') expect(result.code, result.stderr).toBe(0);
+    else {
+      expect(result.code).toBe(1);
+      expect(oneLine(result.stderr)).toBe(
+        `order-gateway: DATABASE_URL (${url.toString()}): the server does not accept SSL connections, which sslmode=require requires (turn ssl on in the server, or change sslmode)`,
+      );
+    }
+  });
 });

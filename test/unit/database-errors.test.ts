@@ -1,0 +1,35 @@
+/**
+ * Start-up failures of a PostgreSQL connection as one line naming DATABASE_URL
+ * (README, "Start-up errors"): the TLS failures that `sslmode` in the URL can
+ * cause, which carry no PostgreSQL error code.
+ */
+import { describe, expect, it } from 'vitest';
+import { explainDatabaseError } from '../../src/db/database-errors';
+import type { DatabaseTarget } from '../../src/db/database';
+
+const target = (url: string): DatabaseTarget => ({ kind: 'postgres', url, poolMax: 2, connectTimeoutMs: 1000, statementTimeoutMs: 1000 });
+
+describe('explainDatabaseError', () => {
+  it('names DATABASE_URL and sslmode when the server does not speak TLS', () => {
+    // node-postgres's own message when sslmode asks for TLS and the server answers "no".
+    const error = new Error('The server does not support SSL connections');
+    expect(explainDatabaseError(error, target('postgres://app:secret@db.internal:5432/orders?sslmode=require'))).toBe(
+      'DATABASE_URL (postgres://app:***@db.internal:5432/orders?sslmode=require): the server does not accept SSL ' +
+        'connections, which sslmode=require requires (turn ssl on in the server, or change sslmode)',
+    );
+  });
+
+  it('names the certificate failure and what to give, without the password', () => {
+    const error = Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+    const line = explainDatabaseError(error, target('postgres://app:secret@db.internal/orders?sslmode=verify-full'));
+    expect(line).toBe(
+      "DATABASE_URL (postgres://app:***@db.internal/orders?sslmode=verify-full): the server's certificate was refused " +
+        '(SELF_SIGNED_CERT_IN_CHAIN); give the CA that signed it with sslrootcert=<file> (node-postgres checks it for sslmode=require too; ' +
+        'uselibpqcompat=true&sslmode=require encrypts without checking, as libpq does)',
+    );
+  });
+
+  it('leaves an error it cannot name to the caller', () => {
+    expect(explainDatabaseError(new Error('something else'), target('postgres://db/orders'))).toBeUndefined();
+  });
+});
