@@ -68,7 +68,13 @@ export class WebhookStore {
     }));
   }
 
-  /** Logs the attempt and moves the delivery on, in one statement. */
+  /**
+   * Logs the attempt and moves the delivery on, in one statement. A delivery
+   * whose endpoint was deleted while the attempt ran is gone (with its
+   * attempts): then nothing is written. The row lock makes the delete wait for
+   * this statement, or this statement find no row after the delete, so the
+   * attempt never meets a foreign-key violation.
+   */
   async record(
     deliveryId: string,
     attempt: { at: Date; statusCode?: number; error?: string; durationMs: number },
@@ -76,13 +82,16 @@ export class WebhookStore {
   ): Promise<void> {
     await execute(
       this.em.fork(),
-      `with attempt as (
-         insert into webhook_attempts (delivery_id, attempted_at, status_code, error, duration_ms) values (?, ?, ?, ?, ?)
+      `with delivery as (
+         select id from webhook_deliveries where id = ? for no key update
+       ), attempt as (
+         insert into webhook_attempts (delivery_id, attempted_at, status_code, error, duration_ms)
+         select id, ?::timestamptz, ?::int, ?::text, ?::int from delivery
        )
-       update webhook_deliveries set attempts = attempts + 1, claimed_until = null, status = ?,
+       update webhook_deliveries d set attempts = attempts + 1, claimed_until = null, status = ?,
          next_attempt_at = case when ?::bigint is null then next_attempt_at else clock_timestamp() + ?::bigint * interval '1 millisecond' end,
          delivered_at = case when ? = 'delivered' then clock_timestamp() else delivered_at end
-       where id = ?`,
+       from delivery where d.id = delivery.id`,
       [
         deliveryId,
         attempt.at,
@@ -93,7 +102,6 @@ export class WebhookStore {
         outcome.status === 'pending' ? outcome.retryInMs : null,
         outcome.status === 'pending' ? outcome.retryInMs : null,
         outcome.status,
-        deliveryId,
       ],
     );
   }

@@ -250,6 +250,26 @@ describe('a receiver that hangs', () => {
       await hanging.close();
     }
   });
+
+  it('an endpoint deleted while an attempt is under way: the attempt ends quietly, and nothing is tried again', async () => {
+    const hanging = await startHangingReceiver();
+    const authorization = await t.bearer('umbrella');
+    const ctx = await t.context(authorization);
+    const endpoint = await t.app.services.webhooks.createEndpoint(ctx, { url: hanging.url });
+    try {
+      expect((await t.rest.post('/api/orders', orderBody('deleted-mid-attempt'), { authorization })).statusCode).toBe(201);
+      await eventually(async () => hanging.held() === 1, 10_000, 'the attempt, held by the hanging receiver');
+      await t.app.services.webhooks.deleteEndpoint(ctx, endpoint.id);
+    } finally {
+      // The attempt ends (the connection drops) after its endpoint and delivery are gone.
+      await hanging.close();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Deleting an endpoint is an ordinary act, not a fault: no warning about an attempt that could
+    // not be recorded (a foreign-key violation on the deleted delivery), and no row left behind.
+    expect(t.logs.filter((line) => line.component === 'webhooks' && (line.level as number) >= 40).map((line) => line.msg)).toStrictEqual([]);
+    expect(await t.db.count('webhook_deliveries', 'endpoint_id = ?', [endpoint.id])).toBe(0);
+  });
 });
 
 describe('the private-network guard', () => {
