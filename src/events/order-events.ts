@@ -31,8 +31,11 @@ export const orderEvents: OrderEventBuilder = {
   },
   updated(order: Order, sequence: number, changes: string[], previousStatus?: OrderStatus): NewOrderEvent[] {
     const rest = toRestOrder(order);
+    // Both events of a status move share a millisecond, where ULIDs order at random: the lower id
+    // goes to the order.updated, so that sorting by id keeps the order they are published in.
+    const [updatedId, statusChangedId] = [newEventId(order.updatedAt), newEventId(order.updatedAt)].sort();
     const updated: NewOrderEvent = {
-      id: newEventId(order.updatedAt),
+      id: updatedId,
       type: 'order.updated',
       sequence,
       time: order.updatedAt,
@@ -42,7 +45,7 @@ export const orderEvents: OrderEventBuilder = {
     return [
       updated,
       {
-        id: newEventId(order.updatedAt),
+        id: statusChangedId,
         type: 'order.status_changed',
         sequence,
         time: order.updatedAt,

@@ -157,6 +157,19 @@ describe('an update', () => {
     expect(new Set(events.map((event) => event.id)).size).toBe(4);
   });
 
+  it('that moves the status gives order.status_changed an id that sorts after its order.updated', async () => {
+    // Ids are time-sortable, and the two events of one move share a millisecond: a consumer that
+    // orders what it stored by id must still find the order.updated first, as it was published.
+    for (let i = 0; i < 12; i++) {
+      const created = await createViaRest();
+      expect((await t.rest.put(`/api/orders/${created.id}`, { status: 'paid' })).statusCode).toBe(200);
+      const events = await eventsOf(created.id);
+      const ids = events.map((event) => event.id);
+      expect(events.map((event) => event.type)).toStrictEqual(['order.created', 'order.updated', 'order.status_changed']);
+      expect([...ids].sort()).toStrictEqual(ids);
+    }
+  });
+
   it.each([
     ['an empty update', {}],
     ['setting what is already set', { status: 'pending', notes: 'first' }],
