@@ -5,6 +5,7 @@
  * representation) is the events module's business, wired in by the app.
  */
 import { AppError, ErrorCode } from '../errors/app-error';
+import { stringifyJson } from '../shared/exact-json';
 import type { Order, OrderStatus } from './order.types';
 
 /** The PostgreSQL NOTIFY channel a commit with events signals on. */
@@ -31,6 +32,19 @@ export function checkEventSize(dataJson: string): void {
     ErrorCode.PAYLOAD_TOO_LARGE,
     `The order is too large to send as an event: ${bytes} bytes, at most ${MAX_EVENT_DATA_BYTES} (every event must fit one broker message); send fewer items or shorter texts`,
   );
+}
+
+/**
+ * The text of an `order.created` event's `data` as the create stores it:
+ * `{"order":{"id":…,"order_number":null,…,"updated_at":null}}`. The create
+ * does not know these two yet; `PUBLISHED_DATA_SQL` (events/outbox.store.ts)
+ * writes them in where they stand: the number is the order's second key, and
+ * `updated_at` its last, so the text starts and ends in a known way whatever
+ * the order holds.
+ */
+export function storedCreatedData(data: { order: object }): string {
+  // stringifyJson: an event's order keeps metadata's exact numbers (shared/exact-json.ts).
+  return stringifyJson({ ...data, order: { ...data.order, order_number: null, updated_at: null } });
 }
 
 export const ORDER_EVENT_TYPES = ['order.created', 'order.updated', 'order.status_changed'] as const;

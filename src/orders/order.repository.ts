@@ -16,7 +16,7 @@ import { EntityRepository, LockMode } from '@mikro-orm/postgresql';
 import { queryAll, queryOne, queryPrepared } from '../db/sql';
 import type { OrderEntity } from './order.entity';
 import type { OrderFilter } from './order-filter';
-import { checkEventSize, MAX_EVENT_DATA_BYTES, type CommittedOrderEvent, type NewOrderEvent, type OrderEventBuilder } from './order-events';
+import { checkEventSize, MAX_EVENT_DATA_BYTES, storedCreatedData, type CommittedOrderEvent, type NewOrderEvent, type OrderEventBuilder } from './order-events';
 import { orderNumberPrefix } from './order-number';
 import {
   type ItemRecord,
@@ -129,8 +129,7 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
   ): Promise<{ order: Order; event?: CommittedOrderEvent }> {
     const { whole, params } = insertParameters(newOrder);
     const created = events.created(whole);
-    // stringifyJson: an event's order keeps metadata's exact numbers (shared/exact-json.ts).
-    const data = stringifyJson(created.data);
+    const data = storedCreatedData(created.data as { order: object });
     checkEventSize(data);
     const leased = leaseMs !== undefined;
     const [row] = await queryPrepared<InsertedRow & { eventPosition: string }>(

@@ -35,7 +35,7 @@ const orderBody = (customer: string) => ({
 const outbox = (t: TestClient) =>
   t.db.query<StoredEvent & { queued: boolean }>(
     `select e.position::text as position, e.id, e.workspace_id as "workspaceId", e.order_id as "orderId", e.type, e.sequence,
-            e.time, ${PUBLISHED_DATA_SQL} as data, exists (select 1 from order_event_queue q where q.position = e.position) as queued
+            e.time, (${PUBLISHED_DATA_SQL})::json as data, exists (select 1 from order_event_queue q where q.position = e.position) as queued
      from order_events e join orders o on o.id = e.order_id order by e.position`,
   );
 

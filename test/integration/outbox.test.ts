@@ -26,7 +26,7 @@ const body = (overrides: Record<string, unknown> = {}) => ({
 
 // The events as they are published: a create's row takes its order's number from the order (PUBLISHED_DATA_SQL).
 const SELECT_EVENTS = `select e.position::text as position, e.id, e.workspace_id as "workspaceId", e.order_id as "orderId", e.type,
-  e.sequence, e.time, ${PUBLISHED_DATA_SQL} as data,
+  e.sequence, e.time, (${PUBLISHED_DATA_SQL})::json as data,
   exists (select 1 from order_event_queue q where q.position = e.position) as queued
   from order_events e join orders o on o.id = e.order_id`;
 

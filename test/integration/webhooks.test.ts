@@ -92,6 +92,30 @@ describe('deliveries', () => {
     await t.app.services.webhooks.deleteEndpoint(ctx, endpoint.id);
   });
 
+  it('a delivery carries the order exactly as GET /api/orders/:id writes it at that moment, key for key', async () => {
+    const receiver = await startReceiver([200]);
+    receivers.push(receiver);
+    const endpoint = await endpointFor(receiver);
+    const created = await t.rest.post('/api/orders', {
+      ...orderBody('key-order'),
+      items: [{ product_id: 'p', name: 'Widget', quantity: 1, price: 1, sku: 'W-1' }],
+      shipping_address: { country: 'ID', name: 'Jo', address: '1 Jalan', city: 'Jakarta', postal_code: '12345' },
+      metadata: { b: 1, a: 2 },
+    });
+    const id = created.json().data.id as string;
+    const afterCreate = (await t.rest.get(`/api/orders/${id}`)).json().data as object;
+    await eventually(async () => receiver.received.length === 1, 10_000, 'the order.created delivery');
+    await t.rest.put(`/api/orders/${id}`, { tracking_number: 'TRK-1' });
+    const afterUpdate = (await t.rest.get(`/api/orders/${id}`)).json().data as object;
+    await eventually(async () => receiver.received.length === 2, 10_000, 'the order.updated delivery');
+
+    // The contract's "exactly as GET would return it": the same keys in the same order, not a
+    // re-sorted copy (a consumer that hashes or diffs the text sees the difference).
+    const orders = receiver.received.map((request) => JSON.stringify((JSON.parse(request.body) as { data: { order: object } }).data.order));
+    expect(orders).toStrictEqual([JSON.stringify(afterCreate), JSON.stringify(afterUpdate)]);
+    await t.app.services.webhooks.deleteEndpoint(ctx, endpoint.id);
+  });
+
   it('an endpoint gets only the types it asked for, and never another workspace’s events', async () => {
     const statusOnly = await startReceiver([200]);
     const everything = await startReceiver([200]);
