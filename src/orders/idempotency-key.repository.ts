@@ -53,6 +53,22 @@ export class IdempotencyKeyRepository extends EntityRepository<IdempotencyKeyEnt
     );
   }
 
+  /**
+   * True when the key was stored before Migration20261201170000_sync_order ran on this database:
+   * no version that fingerprints exact numbers as such (2611ab1 on) lacks that migration, so only
+   * such a key can carry `legacyFingerprint`'s form.
+   */
+  async storedBeforeUpgrade(workspaceId: string, key: string): Promise<boolean> {
+    const row = await queryOne<{ before: boolean }>(
+      this.em,
+      `select k.created_at < coalesce((select min(executed_at) from mikro_orm_migrations
+                                       where name = 'Migration20261201170000_sync_order'), '-infinity') as before
+       from idempotency_keys k where k.workspace_id = ? and k.key = ?`,
+      [workspaceId, key],
+    );
+    return row?.before === true;
+  }
+
   async forget(workspaceId: string, key: string): Promise<void> {
     await this.nativeDelete({ workspace: workspaceId, key });
   }

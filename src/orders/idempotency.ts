@@ -17,7 +17,7 @@
  * `idle_in_transaction_session_timeout` (DB_IDLE_IN_TRANSACTION_TIMEOUT_MS),
  * after which the key can be taken over.
  */
-import { isExactNumber } from '../shared/exact-json';
+import { containsExactNumber, isExactNumber } from '../shared/exact-json';
 import { createHash } from 'node:crypto';
 import stringify from 'safe-stable-stringify';
 import { AppError, ErrorCode } from '../errors/app-error';
@@ -46,16 +46,41 @@ export function fingerprint(value: unknown): string {
 }
 
 /**
+ * The fingerprint that versions before 2611ab1 stored for the same request, or
+ * undefined when the request holds no exact number (then it is `fingerprint`'s).
+ * Their body parser kept a number literal a double cannot hold as the string of
+ * the literal (`1e21` as "1e21"), so the request is read that way here, as they
+ * read it; without this, a create retried across the upgrade was
+ * IDEMPOTENCY_KEY_REUSED. `claimKey` takes it only for a key stored before the
+ * upgrade (`storedBeforeUpgrade`).
+ */
+export function legacyFingerprint(
+  request: unknown,
+  parse: (request: unknown) => unknown,
+): string | undefined {
+  if (!containsExactNumber(request)) return undefined;
+  try {
+    return fingerprint(parse(mapExactNumbers(request, (exact) => exact.toString())));
+  } catch {
+    return undefined; // a request those versions refused has no key of theirs to match
+  }
+}
+
+/**
  * An `ExactNumber` would be written as its literal string, the same as the
  * string itself; tagged, the number 12345678901234567890 and the string
  * "12345678901234567890" are different requests. The tag's key holds NUL,
  * which no stored key can (see `findUnstorableText`).
  */
 function tagExactNumbers(value: unknown): unknown {
-  if (isExactNumber(value)) return { '\u0000exact': value.toString() };
-  if (Array.isArray(value)) return value.map(tagExactNumbers);
+  return mapExactNumbers(value, (exact) => ({ '\u0000exact': exact.toString() }));
+}
+
+function mapExactNumbers(value: unknown, map: (exact: { toString(): string }) => unknown): unknown {
+  if (isExactNumber(value)) return map(value);
+  if (Array.isArray(value)) return value.map((entry) => mapExactNumbers(entry, map));
   if (typeof value !== 'object' || value === null || value instanceof Date) return value;
-  return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, tagExactNumbers(entry)]));
+  return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, mapExactNumbers(entry, map)]));
 }
 
 /** A signed 64-bit advisory-lock id for a workspace's key. */
@@ -79,6 +104,8 @@ export async function claimKey(
   workspaceId: string,
   key: string,
   requestFingerprint: string,
+  /** `legacyFingerprint` of the request: a key an older version stored may carry it instead. */
+  legacy?: string,
 ): Promise<Remembered> {
   if (!(await keys.tryLock(idempotencyLockId(workspaceId, key)))) {
     throw new AppError(
@@ -94,6 +121,12 @@ export async function claimKey(
     return { kind: 'new' };
   }
   if (stored.fingerprint !== requestFingerprint) {
+    if (
+      legacy !== undefined &&
+      stored.fingerprint === legacy &&
+      (await keys.storedBeforeUpgrade(workspaceId, key))
+    )
+      return { kind: 'replay', order: stored.order };
     throw new AppError(
       ErrorCode.IDEMPOTENCY_KEY_REUSED,
       'This Idempotency-Key was already used for a different request; use a new key for a new order',

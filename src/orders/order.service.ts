@@ -2,7 +2,7 @@ import { type EntityManager, UniqueConstraintViolationException } from '@mikro-o
 import { AppError, collectFieldErrors, type FieldError } from '../errors/app-error';
 import { computeTotals, parseCreateOrderRequest, type OrderDraft } from './create-order.validation';
 import { IdempotencyKeyEntity } from './idempotency.entity';
-import { checkIdempotencyKey, claimKey, fingerprint } from './idempotency';
+import { checkIdempotencyKey, claimKey, fingerprint, legacyFingerprint } from './idempotency';
 import { parseListQuery } from './list-parameters';
 import {
   checkPageSize,
@@ -117,7 +117,14 @@ export class OrderService {
     assertTotalMatches(draft, totals.total);
     if (key !== undefined) checkIdempotencyKey(key);
     const newOrder = this.newOrder(ctx, draft, totals);
-    const once = key === undefined ? undefined : { key, fingerprint: fingerprint(draft) };
+    const once =
+      key === undefined
+        ? undefined
+        : {
+            key,
+            fingerprint: fingerprint(draft),
+            legacy: legacyFingerprint(request, parseCreateOrderRequest),
+          };
     const { event, ...created } = await this.gate.run(ctx.workspaceId, () =>
       once ? this.createOrderOnce(ctx, newOrder, once) : this.createOrder(newOrder),
     );
@@ -134,13 +141,13 @@ export class OrderService {
   private async createOrderOnce(
     ctx: RequestContext,
     newOrder: NewOrder,
-    once: { key: string; fingerprint: string },
+    once: { key: string; fingerprint: string; legacy?: string },
   ): Promise<CreatedOrder & { event?: CommittedOrderEvent }> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.em.fork().transactional(async (em) => {
           const keys = em.getRepository(IdempotencyKeyEntity);
-          const remembered = await claimKey(keys, ctx.workspaceId, once.key, once.fingerprint);
+          const remembered = await claimKey(keys, ctx.workspaceId, once.key, once.fingerprint, once.legacy);
           if (remembered.kind === 'replay') return { order: remembered.order, replayed: true };
           const { order, event } = await this.insertOrder(em.getRepository(OrderEntity), newOrder);
           await keys.remember({
