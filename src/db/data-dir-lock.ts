@@ -38,6 +38,23 @@ function holderOf(file: string): number | undefined {
   }
 }
 
+/** True when process `pid` has a file under `dir` open; false when that cannot be told (Linux's /proc only). */
+function hasFilesOpenUnder(pid: number, dir: string): boolean {
+  try {
+    const prefix = fs.realpathSync(dir) + path.sep;
+    const fds = `/proc/${pid}/fd`;
+    return fs.readdirSync(fds).some((entry) => {
+      try {
+        return fs.readlinkSync(path.join(fds, entry)).startsWith(prefix);
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
 export function lockDataDir(dataDir: string): DataDirLock {
   fs.mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, LOCK_FILE);
@@ -48,10 +65,28 @@ export function lockDataDir(dataDir: string): DataDirLock {
     locked = tryLock(fd);
     if (!locked) {
       const holder = holderOf(file);
-      const who = holder === undefined ? 'another process' : `process ${holder}${holder === process.pid ? ' (this one)' : ''}`;
+      const who =
+        holder === undefined
+          ? 'another process'
+          : `process ${holder}${holder === process.pid ? ' (this one)' : ''}`;
       throw new DataDirLockedError(
         `The embedded database in ${dataDir} is in use by ${who}. Opening it twice corrupts it: stop that process ` +
           `first, or point DATA_DIR at another folder, or use DATABASE_URL for a database shared by several processes.`,
+      );
+    }
+    // Versions before this lock (fc49ae5) only wrote their pid here and kept no OS lock, so a
+    // server of such a version that is still running holds nothing we would have seen: it is
+    // the process the file names, alive, with the database's files open (an unrelated process
+    // that got a dead holder's pid has none of them open, and does not block).
+    const legacy = holderOf(file);
+    if (
+      legacy !== undefined &&
+      legacy !== process.pid &&
+      hasFilesOpenUnder(legacy, path.join(dataDir, 'pgdata'))
+    ) {
+      throw new DataDirLockedError(
+        `The embedded database in ${dataDir} is in use by process ${legacy}, a gateway of an older version ` +
+          `(it keeps only ${LOCK_FILE}). Opening it twice corrupts it: stop that process first.`,
       );
     }
     fs.ftruncateSync(fd, 0);

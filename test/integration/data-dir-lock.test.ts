@@ -42,6 +42,39 @@ describe('a lock file left behind', () => {
   });
 });
 
+describe('a server of a version before the OS lock (pid file only)', () => {
+  it('still running on the directory, is not opened under', async () => {
+    // What such a server leaves while it runs: the lock file written with its pid and no OS lock,
+    // and the database's files open. Opening the directory beside it corrupts the database.
+    const dataDir = tempDataDir();
+    fs.mkdirSync(path.join(dataDir, 'pgdata'));
+    fs.writeFileSync(path.join(dataDir, 'pgdata', 'PG_VERSION'), '17\n');
+    const holder = spawnTracked(
+      process.execPath,
+      [
+        '-e',
+        `require('fs').openSync(${JSON.stringify(path.join(dataDir, 'pgdata', 'PG_VERSION'))}, 'r+'); console.log('open'); setInterval(() => {}, 60000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('open') && resolve());
+        holder.once('exit', (code) => reject(new Error(`the holder exited with ${code} before opening`)));
+      });
+      fs.writeFileSync(path.join(dataDir, LOCK_FILE), `${holder.pid}\n`, { flag: 'wx' });
+      expect(() => lockDataDir(dataDir)).toThrow(`in use by process ${holder.pid}`);
+      expect(fs.readFileSync(path.join(dataDir, LOCK_FILE), 'utf8')).toBe(`${holder.pid}\n`);
+    } finally {
+      holder.kill('SIGKILL');
+      await exited;
+    }
+    // Once it is gone, the directory is free.
+    expect(() => lockDataDir(dataDir).release()).not.toThrow();
+  });
+});
+
 describe('a live holder', () => {
   it('refuses a second lock in the same process, and frees the directory on release', () => {
     const dataDir = tempDataDir();
@@ -56,7 +89,12 @@ describe('a live holder', () => {
     const dataDir = tempDataDir();
     const holder = spawnTracked(
       process.execPath,
-      ['-r', '@swc-node/register', '-e', `require('./src/db/data-dir-lock.ts').lockDataDir(${JSON.stringify(dataDir)}); console.log('locked'); setInterval(() => {}, 60000);`],
+      [
+        '-r',
+        '@swc-node/register',
+        '-e',
+        `require('./src/db/data-dir-lock.ts').lockDataDir(${JSON.stringify(dataDir)}); console.log('locked'); setInterval(() => {}, 60000);`,
+      ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const exited = new Promise((resolve) => holder.once('exit', resolve));
