@@ -26,6 +26,12 @@ export const LIMITS = {
   metadataDepth: 32,
 } as const;
 
+/**
+ * A required id must hold something besides whitespace: `"  "` names no customer or product,
+ * and is refused like `""` ("must not be blank"). An id is otherwise kept exactly as sent.
+ */
+export const NOT_BLANK = '\\S';
+
 /** An optional field may be left out or sent as `null`; both mean "not given". */
 export function nullable<T extends TSchema>(schema: T) {
   const types = ([] as string[]).concat(schema.type as string | string[]);
@@ -60,7 +66,7 @@ export const AddressSchema = Type.Object(
 
 export const OrderItemInputSchema = Type.Object(
   {
-    product_id: Type.String({ minLength: 1, maxLength: LIMITS.productId }),
+    product_id: Type.String({ minLength: 1, maxLength: LIMITS.productId, pattern: NOT_BLANK }),
     name: nullable(text(LIMITS.itemName)),
     quantity: Type.Integer({ minimum: 1, maximum: LIMITS.quantity }),
     price: Amount,
@@ -74,6 +80,7 @@ export const CreateOrderRequestSchema = Type.Object(
     customer_id: Type.String({
       minLength: 1,
       maxLength: LIMITS.customerId,
+      pattern: NOT_BLANK,
       description: 'Contact id of the customer',
     }),
     items: Type.Array(OrderItemInputSchema, { minItems: 1, maxItems: LIMITS.items }),

@@ -8,7 +8,7 @@ import countries from 'i18n-iso-countries';
 import type { TSchema } from '@sinclair/typebox';
 import type { FieldError, FieldPath } from '../errors/app-error';
 import { renameKeys } from '../shared/case';
-import { type AddressField, type AddressInput, LIMITS } from './create-order.schema';
+import { type AddressField, type AddressInput, LIMITS, NOT_BLANK } from './create-order.schema';
 import type { Address, JsonObject } from './order.types';
 import {
   canonicalNumber,
@@ -226,6 +226,9 @@ function describeSchemaError(error: ErrorObject): FieldError {
       };
     case 'maxLength':
       return { path, message: `must be at most ${limit} characters` };
+    case 'pattern':
+      if (params.pattern === NOT_BLANK) return { path, message: 'must not be blank' };
+      return { path, message: error.message ?? 'is invalid' };
     case 'minItems':
       return { path, message: `must have at least ${limit} item${params.limit === 1 ? '' : 's'}` };
     case 'maxItems':

@@ -74,6 +74,18 @@ describe('createOrder over HTTP', () => {
     expect(after).toBe(before);
   });
 
+  it('refuses a customerId or productId of only whitespace as blank, as REST does', async () => {
+    const res = await t.gql(CREATE_ORDER, { input: { ...seedInput, customerId: ' ', items: [{ productId: '\n', quantity: 1, price: '227.00' }] } });
+    expect(res.json().data.createOrder).toStrictEqual({
+      order: null,
+      replayed: false,
+      userErrors: [
+        { field: ['input', 'customerId'], message: 'must not be blank', code: 'VALIDATION_ERROR' },
+        { field: ['input', 'items', '0', 'productId'], message: 'must not be blank', code: 'VALIDATION_ERROR' },
+      ],
+    });
+  });
+
   it('returns TOTAL_MISMATCH with the expected total', async () => {
     const res = await t.gql(CREATE_ORDER, { input: { ...seedInput, total: '226.99' } });
     expect(res.json().data.createOrder).toStrictEqual({

@@ -215,6 +215,25 @@ describe('POST /api/orders: bad input', () => {
     expect(await countRows()).toStrictEqual(before);
   });
 
+  it('refuses a customer_id or product_id of only whitespace as blank, and writes nothing', async () => {
+    const before = await countRows();
+    const res = await t.rest.post('/api/orders', {
+      customer_id: '  ',
+      items: [{ product_id: '\t\u00a0', quantity: 1, price: 1 }],
+      total: 1,
+    });
+    expect(res.statusCode, res.body).toBe(422);
+    expect(res.json().error.details).toStrictEqual([
+      { field: 'customer_id', message: 'must not be blank' },
+      { field: 'items[0].product_id', message: 'must not be blank' },
+    ]);
+    expect(await countRows()).toStrictEqual(before);
+    // Spaces inside or around an id are the caller's: kept as sent.
+    const ok = await t.rest.post('/api/orders', { customer_id: ' c 1 ', items: [{ product_id: 'p 1', quantity: 1, price: 1 }], total: 1 });
+    expect(ok.statusCode, ok.body).toBe(201);
+    expect(ok.json().data.customer_id).toBe(' c 1 ');
+  });
+
   it('rejects a camelCase field name on REST rather than guessing what it means', async () => {
     const res = await t.rest.post('/api/orders', { customerId: 'c', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
     expect(res.statusCode).toBe(422);
