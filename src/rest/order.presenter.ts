@@ -108,7 +108,7 @@ type RestSummary = SnakeKeys<Omit<OrderSummary, 'total' | 'createdAt' | 'updated
 
 /** Written out field by field: a list maps up to 100 summaries per request, and the generic renaming was its largest cost. */
 export function toRestSummary(order: OrderSummary): RestSummary {
-  const summary: RestSummary = {
+  const summary = {
     id: order.id,
     order_number: order.orderNumber,
     customer_id: order.customerId,
@@ -116,10 +116,11 @@ export function toRestSummary(order: OrderSummary): RestSummary {
     items_count: order.itemsCount,
     total: amount(order.total),
     currency: order.currency,
-    created_at: timestamp(order.createdAt),
-    updated_at: timestamp(order.updatedAt),
-  };
+  } as RestSummary;
+  // In the contract's order (§3): tracking_number, when there is one, before the timestamps.
   if (order.trackingNumber !== undefined) summary.tracking_number = order.trackingNumber;
+  summary.created_at = timestamp(order.createdAt);
+  summary.updated_at = timestamp(order.updatedAt);
   return summary;
 }
 

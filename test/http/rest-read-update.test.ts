@@ -306,6 +306,8 @@ describe('PUT /api/orders/:id', () => {
     expect(set.json().data.shipping_address).not.toHaveProperty('city');
     const summary = (await t.rest.get(`/api/orders?search=${order.orderNumber}`)).json().data[0];
     expect(summary.tracking_number).toBe('JNE123');
+    // The summary's keys in the contract's order (§3), tracking_number before the timestamps, as an order's are.
+    expect(Object.keys(summary)).toStrictEqual(['id', 'order_number', 'customer_id', 'status', 'items_count', 'total', 'currency', 'tracking_number', 'created_at', 'updated_at']);
     const cleared = await t.rest.put(`/api/orders/${order.id}`, { tracking_number: null, tracking_url: null, notes: null, shipping_address: null });
     for (const key of ['tracking_number', 'tracking_url', 'notes', 'shipping_address']) expect(cleared.json().data).not.toHaveProperty(key);
   });
