@@ -48,8 +48,14 @@ export function prepareExactNumbers(input: Record<string, unknown>): Record<stri
   // Nearly every request has none: no copy then.
   if (!containsExactNumber(input)) return input;
   const walk = (value: unknown, key: string | number): unknown => {
-    if (isExactNumber(value))
-      return AMOUNT_FIELDS.has(String(key)) ? value.toString() : Number(value.toString());
+    if (isExactNumber(value)) {
+      const literal = value.toString();
+      if (AMOUNT_FIELDS.has(String(key))) return literal;
+      // The nearest double of 2.9999999999999999 is 3: a literal with a fraction must not
+      // become a whole number and pass as a quantity (GraphQL's Int refuses it too). NaN is
+      // "not an integer" to the shape rules, and "not a string" to any text field.
+      return isWholeLiteral(literal) ? Number(literal) : Number.NaN;
+    }
     if (Array.isArray(value)) return value.map((entry, index) => walk(entry, index));
     if (typeof value !== 'object' || value === null) return value;
     return Object.fromEntries(Object.entries(value).map(([name, entry]) => [name, walk(entry, name)]));
@@ -60,6 +66,19 @@ export function prepareExactNumbers(input: Record<string, unknown>): Record<stri
       key === 'metadata' && isObject(value) ? value : walk(value, key),
     ]),
   );
+}
+
+const NUMBER_LITERAL = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
+/** Whether a JSON number literal is a whole number as written (`3.000`, `1e2`), not only once rounded to a double. */
+function isWholeLiteral(literal: string): boolean {
+  const match = NUMBER_LITERAL.exec(literal);
+  if (!match) return false;
+  const whole = match[1] ?? '';
+  const digits = whole + (match[2] ?? '');
+  // Where the decimal point falls among the digits once the exponent has moved it.
+  const point = whole.length + Number(match[3] ?? '0');
+  return point >= digits.length || /^0*$/.test(digits.slice(Math.max(0, point)));
 }
 
 const COUNTRY_CODE = /^[A-Za-z]{2}$/;

@@ -152,6 +152,19 @@ describe('POST /api/orders: money', () => {
     ]);
   });
 
+  it('does not let JSON number parsing round a quantity into a whole one, as GraphQL does not', async () => {
+    // JSON.parse would read 2.9999999999999999 as 3; GraphQL's Int refuses the same literal.
+    const before = await countRows();
+    const res = await t.rest.post('/api/orders', '{"customer_id":"c","items":[{"product_id":"a","quantity":2.9999999999999999,"price":1}],"total":3}');
+    expect(res.statusCode, res.body).toBe(422);
+    expect(res.json().error.details).toStrictEqual([{ field: 'items[0].quantity', message: 'must be an integer' }]);
+    expect(await countRows()).toStrictEqual(before);
+    // A whole number written long is still whole.
+    const whole = await t.rest.post('/api/orders', '{"customer_id":"c","items":[{"product_id":"a","quantity":3.0000000000000000,"price":1}],"total":3}');
+    expect(whole.statusCode, whole.body).toBe(201);
+    expect(whole.json().data.items[0].quantity).toBe(3);
+  });
+
   it('refuses amounts past 15 significant digits, where a JSON number stops being exact', async () => {
     const res = await t.rest.post('/api/orders', order({ items: [{ product_id: 'a', quantity: 1, price: '10000000000000.00' }], total: '10000000000000.00' }));
     expect(res.statusCode).toBe(422);
