@@ -16,7 +16,8 @@ export interface ListPage {
 }
 
 const PAGE_KEYS = ['limit', 'offset', 'cursor', 'sort'] as const;
-const INTEGER = /^\d{1,9}$/;
+/** Up to ten digits: offset's maximum, 1000000000, has ten (the range is checked after). */
+const INTEGER = /^\d{1,10}$/;
 
 export function parseListQuery(query: Record<string, unknown>): {
   filter: OrderFilter;

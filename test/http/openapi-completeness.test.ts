@@ -83,6 +83,20 @@ describe('OpenAPI document', () => {
     expect(parameters.find((p) => p.name === 'offset')!.schema.maximum).toBe(1_000_000_000);
     expect(parameters.find((p) => p.name === 'min_total')!.schema.pattern).toBeDefined();
   });
+
+  it('takes every integer query parameter at its documented minimum and maximum', async () => {
+    const auth = await t.bearer('docs-bounds');
+    const integers = doc.paths['/api/orders'].get.parameters!.filter(
+      (p) => (p.schema as { type?: string }).type === 'integer',
+    ) as { name: string; schema: { minimum: number; maximum: number } }[];
+    expect(integers.map((p) => p.name).sort()).toEqual(['limit', 'offset']);
+    for (const { name, schema } of integers) {
+      for (const value of [schema.minimum, schema.maximum]) {
+        const res = await t.app.http.inject({ method: 'GET', url: `/api/orders?${name}=${value}`, headers: { authorization: auth } });
+        expect(res.statusCode, `${name}=${value}: ${res.body}`).toBe(200);
+      }
+    }
+  });
 });
 
 type Schema = Record<string, unknown> & {
