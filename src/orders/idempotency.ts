@@ -25,7 +25,7 @@ import type { IdempotencyKeyRepository } from './idempotency-key.repository';
 import type { Order } from './order.types';
 
 /** 1–255 visible ASCII characters (contract §6). */
-const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+export const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 export function checkIdempotencyKey(key: string): void {
   if (!KEY_PATTERN.test(key)) {

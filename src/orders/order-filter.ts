@@ -36,7 +36,17 @@ export type TimeBound =
   | { kind: 'instant' | 'local'; value: string; unit?: TimeUnit };
 export type TimeUnit = 'minute' | 'second';
 
-export const LIST_LIMITS = { defaultLimit: 50, maxLimit: 100, search: 200 } as const;
+/** Also the lengths of the text parameters, which the OpenAPI document states (`rest/schemas.ts`). */
+export const LIST_LIMITS = {
+  defaultLimit: 50,
+  maxLimit: 100,
+  search: 200,
+  customerId: 128,
+  status: 32,
+  /** from, to, updated_since */
+  time: 64,
+  orderNumber: 32,
+} as const;
 
 export const FILTER_KEYS = [
   'customer_id',
@@ -92,20 +102,20 @@ export function readFilter(query: Record<string, unknown>, errors: FieldError[])
     return value;
   };
 
-  filter.customerId = text('customer_id', 128);
-  const status = text('status', 32);
+  filter.customerId = text('customer_id', LIST_LIMITS.customerId);
+  const status = text('status', LIST_LIMITS.status);
   if (status !== undefined) {
     if ((ORDER_STATUSES as readonly string[]).includes(status)) filter.status = status as OrderStatus;
     else errors.push({ path: ['status'], message: `must be one of ${ORDER_STATUSES.join(', ')}` });
   }
   for (const key of ['from', 'to'] as const) {
-    const value = text(key, 64);
+    const value = text(key, LIST_LIMITS.time);
     if (value === undefined) continue;
     const bound = readTimeBound(value, key === 'from' ? 'start' : 'end');
     if (bound) filter[key] = bound;
     else errors.push({ path: [key], message: 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time' });
   }
-  const updatedSince = text('updated_since', 64);
+  const updatedSince = text('updated_since', LIST_LIMITS.time);
   if (updatedSince !== undefined) {
     // The same rules as from/to, but only an instant: a sync position has no time zone of its own.
     const bound = readTimeBound(updatedSince, 'start');
@@ -127,7 +137,7 @@ export function readFilter(query: Record<string, unknown>, errors: FieldError[])
     else errors.push({ path: [key], message: 'must be a non-negative decimal number such as 100.50' });
   }
   filter.search = text('search', LIST_LIMITS.search);
-  const orderNumber = text('order_number', 32);
+  const orderNumber = text('order_number', LIST_LIMITS.orderNumber);
   if (orderNumber !== undefined) {
     // Not echoed: a lookup value may hold anything. A well-formed number that is not there is an empty list.
     if (isOrderNumber(orderNumber)) filter.orderNumber = orderNumber;

@@ -49,7 +49,7 @@ export function orderNumberPrefix(day: string): string {
 export const ORDER_NUMBER_SQL = `? || lpad(last_value::text, greatest(3, length(last_value::text)), '0')`;
 
 /** `ORD-YYYY-MMDD-` and at least 3 digits, within the column's 32 characters. */
-const ORDER_NUMBER = /^ORD-\d{4}-\d{4}-\d{3,18}$/;
+export const ORDER_NUMBER = /^ORD-\d{4}-\d{4}-\d{3,18}$/;
 
 /** True when `value` could be an order number; anything else is "not found" without a query. */
 export function isOrderNumber(value: string): boolean {

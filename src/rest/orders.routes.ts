@@ -12,6 +12,7 @@ import { errorCodes } from './openapi';
 import { ErrorEnvelope, ListOrdersQuery, OrderEnvelope, OrderListEnvelope } from './schemas';
 import { routeUrl } from '../app/route-url';
 import { requireJsonBody } from '../app/json-body';
+import { KEY_PATTERN } from '../orders/idempotency';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -66,7 +67,13 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
           'order (with Idempotent-Replayed: true) instead of creating another.',
         headers: Type.Object({
           'idempotency-key': Type.Optional(
-            Type.String({ minLength: 1, maxLength: 255, description: '1–255 visible ASCII characters' }),
+            Type.String({
+              minLength: 1,
+              maxLength: 255,
+              // The service's own rule: a space or a non-ASCII character is a 422.
+              pattern: KEY_PATTERN.source,
+              description: '1–255 visible ASCII characters',
+            }),
           ),
         }),
         body: CreateOrderRequestSchema,

@@ -6,6 +6,8 @@ import { Type } from '@sinclair/typebox';
 import { ADDRESS_FIELDS } from '../orders/create-order.schema';
 import { DEFAULT_SORT, ORDER_SORTS } from '../orders/order-cursor';
 import { ORDER_STATUSES } from '../orders/order.types';
+import { LIST_LIMITS } from '../orders/order-filter';
+import { ORDER_NUMBER } from '../orders/order-number';
 import { ErrorCode } from '../errors/app-error';
 
 /** The request's address as answered: the same fields, each a string when set. */
@@ -86,15 +88,24 @@ export const OrderListEnvelope = Type.Object({
   }, { title: 'Pagination' }),
 }, { title: 'OrderListEnvelope' });
 
-/** The list's query parameters, as documented; the service checks them. */
+/**
+ * The list's query parameters, as documented; the service checks them (`orders/order-filter.ts`,
+ * `orders/list-parameters.ts`). The lengths and patterns are the service's, so that a value the
+ * document allows is never refused (a generated client's validation would let an empty `search` through).
+ */
+const text = (maxLength: number) => ({ minLength: 1, maxLength });
 export const ListOrdersQuery = Type.Object({
-  customer_id: Type.Optional(Type.String()),
+  customer_id: Type.Optional(Type.String(text(LIST_LIMITS.customerId))),
   status: Type.Optional(Status),
   from: Type.Optional(
-    Type.String({ description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time' }),
+    Type.String({
+      ...text(LIST_LIMITS.time),
+      description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time',
+    }),
   ),
   to: Type.Optional(
     Type.String({
+      ...text(LIST_LIMITS.time),
       description:
         'YYYY-MM-DD or an ISO 8601 date-time, inclusive: the whole day, minute or second it names (with a fraction, ' +
         'of any number of digits, exact)',
@@ -106,9 +117,11 @@ export const ListOrdersQuery = Type.Object({
   max_total: Type.Optional(
     Type.String({ description: 'Exact decimal', pattern: '^\\d+(\\.\\d+)?$', maxLength: 32 }),
   ),
-  search: Type.Optional(Type.String({ description: 'Part of the order number or notes' })),
+  search: Type.Optional(Type.String({ ...text(LIST_LIMITS.search), description: 'Part of the order number or notes' })),
   order_number: Type.Optional(
     Type.String({
+      ...text(LIST_LIMITS.orderNumber),
+      pattern: ORDER_NUMBER.source,
       description:
         'Lookup by number: exactly this order number (ORD-YYYY-MMDD-NNN); the list then holds that order or nothing',
       examples: ['ORD-2025-0327-001'],
@@ -116,6 +129,7 @@ export const ListOrdersQuery = Type.Object({
   ),
   updated_since: Type.Optional(
     Type.String({
+      ...text(LIST_LIMITS.time),
       format: 'date-time',
       description:
         'Only orders changed at or after this RFC 3339 date-time (with a zone). With `sort=updated_at`, the way to sync: ' +

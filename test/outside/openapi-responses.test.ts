@@ -299,6 +299,31 @@ describe('every response of the battery is in the document', () => {
     expect(doc.info.description).toMatch(/405/);
   });
 
+  it('a parameter value the server refuses, the document refuses too', async () => {
+    // What a generated client may send: each is a 422 naming the parameter, so the document must say so.
+    const refused: [string, InjectOptions & { url: string }, string][] = [
+      ['listOrders', { method: 'GET', url: '/api/orders?search=' }, 'search'],
+      ['listOrders', { method: 'GET', url: `/api/orders?search=${'x'.repeat(201)}` }, 'search'],
+      ['listOrders', { method: 'GET', url: '/api/orders?customer_id=' }, 'customer_id'],
+      ['listOrders', { method: 'GET', url: `/api/orders?customer_id=${'c'.repeat(129)}` }, 'customer_id'],
+      ['listOrders', { method: 'GET', url: '/api/orders?from=' }, 'from'],
+      ['listOrders', { method: 'GET', url: `/api/orders?to=2025-01-01T00:00:00.${'0'.repeat(60)}Z` }, 'to'],
+      ['listOrders', { method: 'GET', url: `/api/orders?updated_since=2025-01-01T00:00:00.${'0'.repeat(60)}Z` }, 'updated_since'],
+      ['listOrders', { method: 'GET', url: '/api/orders?order_number=12345' }, 'order_number'],
+      ['createOrder', { method: 'POST', url: '/api/orders', ...json(ORDER), headers: { ...json(ORDER).headers, 'idempotency-key': 'two words' } }, 'idempotency_key'],
+    ];
+    for (const [operationId, request, field] of refused) {
+      const res = await expectDocumented(operationId, 422, request);
+      expect(res.json<{ error: { details: { field: string }[] } }>().error.details.map((d) => d.field), request.url).toContain(field);
+      expect(refusedByDocument(operationId, request), `${request.method} ${request.url.slice(0, 80)}`).not.toStrictEqual([]);
+    }
+    // The same parameters at their limits are taken by both.
+    const id = 'x'.repeat(200);
+    for (const url of [`/api/orders?search=${id}`, `/api/orders?customer_id=${'c'.repeat(128)}`, '/api/orders?order_number=ORD-2025-0327-1234']) {
+      await expectDocumented('listOrders', 200, { method: 'GET', url });
+    }
+  });
+
   it('covered every status that the document lists for every operation', () => {
     const listed = Object.values(doc.paths).flatMap((methods) =>
       Object.values(methods).flatMap((operation) =>
