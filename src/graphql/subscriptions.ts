@@ -33,6 +33,7 @@ import { AppError, ErrorCode } from '../errors/app-error';
 import { type OrderFeed, SubscriberTooSlowError } from '../events/order-feed';
 import type { RequestContext } from '../orders/order.types';
 import type { FailedAuthenticationCounter } from '../security/request-authentication';
+import { markExactNumbers, writeMarkedNumbers } from '../shared/exact-json';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
 import { formatGraphQLError, isUnexpectedGraphQLError } from './errors';
 
@@ -131,6 +132,9 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
 
   const handler = makeHandler<{ authorization?: unknown }, Record<PropertyKey, never>>({
     schema: options.schema,
+    // graphql-ws writes each message with JSON.stringify, which writes a metadata number a double
+    // cannot hold as a string; marked here, it is written as the number it is in `send` below.
+    jsonMessageReplacer: markExactNumbers,
     validate: (schema, document) => validateSubscription(schema, document),
     onConnect: async (ctx) => {
       // `authorization` as the contract says; `Authorization` too, as GraphiQL sends its Headers tab.
@@ -231,7 +235,12 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       };
     },
   });
-  return handler;
+  return function exactNumbersHandler(socket, request) {
+    const send = socket.send.bind(socket);
+    socket.send = ((data: unknown, ...rest: unknown[]) =>
+      (send as (...args: unknown[]) => void)(typeof data === 'string' ? writeMarkedNumbers(data) : data, ...rest)) as typeof socket.send;
+    return handler.call(this, socket, request);
+  };
 }
 
 /**

@@ -112,6 +112,23 @@ export function stringifyJson(value: unknown): string {
   return stringify(value) as string;
 }
 
+/**
+ * For writers that only take a `JSON.stringify` replacer (graphql-ws's messages): the replacer
+ * writes each `ExactNumber` as a marked string, and `writeMarkedNumbers` turns every marked string
+ * of the text back into the number it is. The mark starts with NUL, which no string the API
+ * stores or answers can hold (PostgreSQL refuses it), so no caller's text is ever taken for one.
+ */
+const NUMBER_MARK = '\u0000exact-number:';
+export function markExactNumbers(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown> | null)?.[key];
+  return isLosslessNumber(raw) ? NUMBER_MARK + raw.value : value;
+}
+/** In JSON text the mark's NUL is written `\u0000`; a literal is digits, sign, point and exponent. */
+const MARKED_NUMBER = /(?<!\\)"\\u0000exact-number:([-+.0-9eE]+)"/g;
+export function writeMarkedNumbers(text: string): string {
+  return text.includes('\\u0000exact-number:') ? text.replace(MARKED_NUMBER, '$1') : text;
+}
+
 /** Whether an `ExactNumber` occurs anywhere in `value`. */
 export function containsExactNumber(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;

@@ -112,6 +112,30 @@ describe('subscriptions', () => {
     updated.dispose();
   }, 20_000);
 
+  it('delivers metadata numbers beyond a double as the JSON numbers they are, as order(id) does', async () => {
+    // A raw socket, to see the text graphql-ws writes (a client's JSON.parse would round the number).
+    const authorization = await t.bearer('exact-numbers');
+    const socket = new WebSocket(url, 'graphql-transport-ws');
+    const frames: string[] = [];
+    socket.on('message', (data: Buffer) => frames.push(data.toString()));
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization } }));
+    await expect.poll(() => frames.some((frame) => frame.includes('connection_ack'))).toBe(true);
+    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { orderCreated { metadata } }' } }));
+    await sleep(200);
+    const created = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/orders',
+      headers: { authorization, 'content-type': 'application/json' },
+      payload: '{"customer_id":"c","items":[{"product_id":"p","quantity":1,"price":5}],"total":5,"metadata":{"big":12345678901234567890,"small":1}}',
+    });
+    expect(created.statusCode).toBe(201);
+    await expect.poll(() => frames.filter((frame) => frame.includes('"next"')).length, { timeout: 10_000 }).toBe(1);
+    const next = frames.find((frame) => frame.includes('"next"'))!;
+    expect(next).toContain('"metadata":{"big":12345678901234567890,"small":1}');
+    socket.close();
+  }, 20_000);
+
   it('orderUpdated(id) follows one order only', async () => {
     const { client } = connect(t.auth);
     const a = (await t.rest.post('/api/orders', body)).json<{ data: { id: string } }>().data.id;
