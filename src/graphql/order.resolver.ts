@@ -45,7 +45,14 @@ export class OrderResolver {
       description: 'Narrows the list; every field is optional',
     })
     filter?: OrderFilter,
-    @Arg('first', () => Int, { nullable: true, description: 'Page size, 1 to 100 (default 50)' })
+    @Arg('first', () => Int, {
+      nullable: true,
+      // The cost limit (README, "GraphQL limits") counts an order's items 500 times: a client generated
+      // from the schema must learn here that the default page with items is refused.
+      description:
+        'Page size, 1 to 100 (default 50). Under the default query cost limit (QUERY_LIMIT_EXCEEDED), a page that ' +
+        'asks for every field of the orders and of their items holds at most 16 orders; ask for items on fewer orders, or with order(id)',
+    })
     first?: number,
     @Arg('after', () => String, {
       nullable: true,

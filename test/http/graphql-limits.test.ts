@@ -112,6 +112,27 @@ describe('each limit rejects a document just past its default, as a top-level er
     ]);
   });
 
+  it('cost: the schema says how large a page of orders with every field may be, and the default page is not', async () => {
+    // What a client generated from the schema sees: orders' and first's descriptions.
+    const described = await t.gql('{ __type(name: "Query") { fields { name description args { name description } } } }');
+    const orders = described
+      .json<{ data: { __type: { fields: { name: string; description: string; args: { name: string; description: string }[] }[] } } }>()
+      .data.__type.fields.find((field) => field.name === 'orders')!;
+    const first = orders.args.find((arg) => arg.name === 'first')!.description;
+    const most = Number(/at most (\d+) orders/.exec(`${orders.description} ${first}`)?.[1]);
+    expect(most, `${orders.description} / ${first}`).toBeGreaterThan(0);
+    const address = '{ name company address address2 city state postalCode country phone email }';
+    const everyField = (page: string) =>
+      `{ orders${page} { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node {
+        id orderNumber customerId status currency subtotal shipping tax total notes metadata trackingNumber trackingUrl createdAt updatedAt
+        items { productId name quantity price sku subtotal } shippingAddress ${address} billingAddress ${address}
+        statusHistory { status timestamp } } } } }`;
+    expect((await limitErrors(everyField(`(first: ${most})`))).limits).toStrictEqual([]);
+    expect((await limitErrors(everyField(`(first: ${most + 1})`))).limits.map((e) => e.extensions?.limit)).toStrictEqual(['cost']);
+    // Without `first` (the default page of 50), too.
+    expect((await limitErrors(everyField(''))).limits.map((e) => e.extensions?.limit)).toStrictEqual(['cost']);
+  });
+
   it('cost, with the page size in a variable: one document, judged again for each size', async () => {
     // The gateway remembers the documents it allowed, with the page size they had: the same text
     // with a larger size must still be refused, and an input variable must not change the verdict.
