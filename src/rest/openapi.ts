@@ -243,6 +243,9 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
           'Answers outside every operation below are an `ErrorEnvelope` too: an unknown `/api` URL is 404 ' +
           '`NOT_FOUND`, and a method a path does not serve is 405 `METHOD_NOT_ALLOWED` with `Allow`.',
       },
+      // OpenAPI's own default, written out: Redocly's recommended rules refuse a document without
+      // servers, and a relative URL keeps "Try it out" and generated clients on the host that serves it.
+      servers: [{ url: '/', description: 'This gateway' }],
       components: {
         securitySchemes: {
           bearerAuth: {
