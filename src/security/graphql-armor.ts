@@ -125,6 +125,15 @@ function costVariables(operation: OperationDefinitionNode | undefined): string[]
   return names;
 }
 
+/**
+ * The most selections graphql-query-complexity walks, fragments expanded (its own default):
+ * fragments spreading fragments twice over double at every level, so the walk is what needs the
+ * bound; a 2,000-token document without such reuse has far fewer.
+ */
+const MAX_COST_NODES = 10_000;
+/** graphql-query-complexity's error when it stops at `maxQueryNodes`. */
+const TOO_MANY_NODES = /^Query exceeds the maximum allowed number of nodes\.$/;
+
 /** How many allowed variable combinations one document remembers (page sizes, in practice). */
 const ALLOWED_PER_DOCUMENT = 64;
 
@@ -152,8 +161,22 @@ function costLimit(maxCost: number): GraphQLRequestHooks<BaseContext> {
           variables,
           operationName: operationName ?? undefined,
           estimators,
+          maxQueryNodes: MAX_COST_NODES,
         });
       } catch (error) {
+        // A document that expands (fragments spread within fragments) past graphql-query-complexity's
+        // node limit has no cost computed: it is refused, not let through unpriced.
+        if (error instanceof GraphQLError && TOO_MANY_NODES.test(error.message))
+          throw new GraphQLError(
+            `Query cost limit of ${maxCost} exceeded: the document expands to more than ${MAX_COST_NODES} selections.`,
+            {
+              extensions: {
+                code: QUERY_LIMIT_EXCEEDED,
+                limit: 'cost' satisfies QueryLimit,
+                http: { status: 400 },
+              },
+            },
+          );
         // Variables that do not fit their types: execution reports them as BAD_USER_INPUT.
         if (error instanceof GraphQLError) return;
         throw error;

@@ -133,6 +133,23 @@ describe('each limit rejects a document just past its default, as a top-level er
     expect((await limitErrors(everyField(''))).limits.map((e) => e.extensions?.limit)).toStrictEqual(['cost']);
   });
 
+  it('cost, of a document padded with fragments that expand to thousands of selections', async () => {
+    // `F_k` spreads `F_(k-1)` twice: 14 levels are 2^14 selections once expanded, which
+    // graphql-query-complexity stops counting at its node limit, with an error. The
+    // gateway took that error for one about variables and let the document run unpriced,
+    // here with 100 orders of 500 items each.
+    const fragments = ['fragment F0 on Query { __typename }'];
+    for (let i = 1; i <= 14; i++) fragments.push(`fragment F${i} on Query { ...F${i - 1} ...F${i - 1} }`);
+    const padded = `{ ...F14 orders(first: 100) { edges { node { id items { productId } } } } } ${fragments.join(' ')}`;
+    const past = await limitErrors(padded);
+    expect(past.res.statusCode).toBe(400);
+    expect(past.limits.map((error) => error.extensions?.limit)).toStrictEqual(['cost']);
+    // The padding alone is cheap to answer (execution collects each fragment once) but is still refused.
+    const paddingOnly = await limitErrors(`{ ...F14 } ${fragments.join(' ')}`);
+    expect(paddingOnly.res.statusCode).toBe(400);
+    expect(paddingOnly.limits.map((error) => error.extensions?.limit)).toStrictEqual(['cost']);
+  });
+
   it('cost, with the page size in a variable: one document, judged again for each size', async () => {
     // The gateway remembers the documents it allowed, with the page size they had: the same text
     // with a larger size must still be refused, and an input variable must not change the verdict.
