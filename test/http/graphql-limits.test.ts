@@ -65,6 +65,17 @@ describe('each limit rejects a document just past its default, as a top-level er
     ]);
   });
 
+  it('aliases of __typename count too', async () => {
+    // Armor leaves `__typename` out of the count by default, so `{ a: __typename a: __typename … }`
+    // (hundreds of them within the token limit) passed, and graphql-js compares every pair of
+    // fields sharing a response name: tens of milliseconds of CPU for each such request.
+    const aliased = (n: number) => `{ ${Array.from({ length: n }, () => 'a: __typename').join(' ')} }`;
+    expect((await limitErrors(aliased(15))).errors).toStrictEqual([]);
+    const past = await limitErrors(aliased(500));
+    expect(past.res.statusCode).toBe(400);
+    expect(past.limits.map((error) => error.extensions?.limit)).toStrictEqual(['aliases']);
+  });
+
   it('directives', async () => {
     const directed = (n: number) => `{ __typename ${'@include(if: true) '.repeat(n)}}`;
     expect((await limitErrors(directed(50))).limits).toStrictEqual([]);
