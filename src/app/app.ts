@@ -258,6 +258,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     webhooks: services.webhooks,
     authenticate: (authorization) => services.auth.authenticate(authorization),
     countFailedAuthentication: rateLimits.countFailedAuthentication,
+    countSubscribe: (request, authorization) => rateLimits.countKeyRequest(request, authorization),
     // The same depth, alias and directive limits as over HTTP.
     validationRules: protection.validationRules,
     maxTokens: config.graphqlMaxTokens,

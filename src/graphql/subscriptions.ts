@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import fastifyWebsocket, { type WebsocketHandler } from '@fastify/websocket';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import {
   GraphQLError,
   type DocumentNode,
@@ -61,6 +61,12 @@ export interface SubscriptionOptions {
    * upgrades are then refused with 429 before any lookup.
    */
   countFailedAuthentication?: FailedAuthenticationCounter;
+  /**
+   * Counts a `subscribe` message against its key's rate limit (RATE_LIMIT_PER_MINUTE, shared with
+   * HTTP); returns the refusal past it. Each one is parsed and validated, which can cost as much
+   * as an HTTP request: without this, one socket could send them without end.
+   */
+  countSubscribe?(request: FastifyRequest, authorization: string | undefined): Promise<AppError | undefined>;
   /** Validation rules on top of graphql-js's own (the HTTP API's depth, alias and directive limits). */
   validationRules?: readonly ValidationRule[];
   /** The most lexical tokens a subscription document may have. */
@@ -183,6 +189,13 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
     onSubscribe: async (ctx, id, payload) => {
       const connection = connections.get(ctx);
       if (!connection) return [new GraphQLError('Not authenticated')];
+      const refused = await options.countSubscribe?.(ctx.extra.request, connection.authorization);
+      if (refused)
+        return [
+          new GraphQLError(refused.message, {
+            extensions: { code: refused.code, retryAfterSeconds: refused.retryAfterSeconds },
+          }),
+        ];
       // Before the count: from here on nothing awaits, so subscriptions sent at once cannot all pass it.
       if (!(await stillAuthorized(ctx, connection)))
         return [new GraphQLError('The API key has been revoked', { extensions: { code: 'UNAUTHENTICATED' } })];

@@ -137,6 +137,11 @@ function refuse(reply: FastifyReply, refusal: Refusal): never {
 export interface RateLimits {
   /** Call when a request's key is refused: counts it, and returns the 429 to answer instead once the address is past its limit. */
   countFailedAuthentication: FailedAuthenticationCounter;
+  /**
+   * Counts one more request of the key in `authorization` (a WebSocket's `subscribe` message, which
+   * no HTTP hook sees) in the key's bucket; returns the refusal once the key is past its limit.
+   */
+  countKeyRequest(request: FastifyRequest, authorization: string | undefined): Promise<AppError | undefined>;
 }
 
 /**
@@ -245,6 +250,18 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
   });
 
   return {
+    async countKeyRequest(request, authorization) {
+      // The upgrade request, seen with the key of connection_init, so that it lands in the key's bucket.
+      const asKey = Object.create(request, { headers: { value: { ...request.headers, authorization } } }) as FastifyRequest;
+      const limit = await perKey(asKey);
+      if (limit.isAllowed || !limit.isExceeded) return undefined;
+      return new AppError(
+        ErrorCode.RATE_LIMITED,
+        `Rate limit of ${limit.max} requests a minute exceeded; retry in ${limit.ttlInSeconds} s`,
+        [],
+        limit.ttlInSeconds,
+      );
+    },
     async countFailedAuthentication(request, reply) {
       recentFailures?.add(clientAddress(request), Date.now());
       // One increment, whose result is the check: the store counts atomically (in Redis too).

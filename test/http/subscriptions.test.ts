@@ -4,6 +4,7 @@
  * another workspace; a bad key closes with 4403; one subscription too many
  * closes with 4430, one connection too many for a key with 4431.
  */
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Client, createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -377,5 +378,101 @@ describe('a server that shuts down', () => {
     socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { orderCreated { id } }' } }));
     await own.close();
     expect(await closed).toStrictEqual({ code: 1001, reason: 'The server is shutting down' });
+  });
+});
+
+describe('failed authentication over the socket', () => {
+  it('counts a refused key in connection_init against the address, as a refused key over HTTP is', async () => {
+    // AUTH_FAILURES_PER_MINUTE bounds the keys one address may try; a connection_init is one more way to try them.
+    const own = await createTestApp({ authFailuresPerMinute: 3 });
+    try {
+      const address = await own.app.http.listen({ port: 0, host: '127.0.0.1' });
+      const wrong = `Bearer ogk_${'W'.repeat(43)}`;
+      const attempt = async () => {
+        const socket = new WebSocket(`${address.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+        const outcome = new Promise<string>((resolve) => {
+          socket.once('close', (code) => resolve(`closed ${code}`));
+          socket.once('unexpected-response', (_request, response) => {
+            resolve(`refused ${response.statusCode}`);
+            socket.terminate();
+          });
+          socket.once('error', () => undefined);
+        });
+        socket.once('open', () =>
+          socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: wrong } })),
+        );
+        return outcome;
+      };
+      const outcomes: string[] = [];
+      for (let i = 0; i < 5; i++) outcomes.push(await attempt());
+      expect(outcomes).toStrictEqual(['closed 4403', 'closed 4403', 'closed 4403', 'refused 429', 'refused 429']);
+      // The address is refused over HTTP too, before any key is looked up.
+      const res = await fetch(`${address}/api/orders`, { headers: { authorization: wrong } });
+      expect(res.status).toBe(429);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('a refused upgrade', () => {
+  it('closes its socket once answered: a 429 before the WebSocket plugin saw the request kept it open for good', async () => {
+    const own = await createTestApp({ rateLimitPerMinute: 1 });
+    try {
+      const address = await own.app.http.listen({ port: 0, host: '127.0.0.1' });
+      const port = Number(new URL(address).port);
+      const openSockets = () => new Promise<number>((resolve) => own.app.http.server.getConnections((_e, n) => resolve(n)));
+      const upgrade = async (path: string) => {
+        const socket = net.connect(port, '127.0.0.1');
+        await new Promise((resolve) => socket.once('connect', resolve));
+        socket.write(
+          `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+            'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n',
+        );
+        const status = await new Promise<string>((resolve) => socket.once('data', (data) => resolve(data.toString().split('\r\n')[0] ?? '')));
+        socket.end(); // the client is done; the server must close its side
+        return status;
+      };
+      expect(await upgrade('/graphql')).toBe('HTTP/1.1 101 Switching Protocols');
+      await expect.poll(openSockets, { timeout: 5_000 }).toBe(0);
+      const refused = [];
+      for (const path of ['/graphql', '/graphql', '/api/orders']) refused.push(await upgrade(path));
+      expect(refused).toStrictEqual(Array(3).fill('HTTP/1.1 429 Too Many Requests'));
+      await expect.poll(openSockets, { timeout: 5_000 }).toBe(0);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('the rate limit over the socket', () => {
+  it('counts each subscribe message against its key, with its HTTP requests', async () => {
+    // Each subscribe is parsed and validated; refused ones (and subscribe, complete, subscribe…) hold
+    // no place under SUBSCRIPTIONS_PER_CONNECTION, so only the key's rate limit can bound them.
+    const own = await createTestApp({ rateLimitPerMinute: 3 });
+    try {
+      const auth = await own.bearer('acme');
+      const address = await own.app.http.listen({ port: 0, host: '127.0.0.1' });
+      const socket = new WebSocket(`${address.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+      await new Promise((resolve) => socket.once('open', resolve));
+      const acked = new Promise((resolve) => socket.once('message', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: auth } }));
+      await acked;
+      const codes: unknown[] = [];
+      socket.on('message', (data: Buffer) => {
+        const message = JSON.parse(data.toString('utf8')) as { type: string; payload?: { extensions?: { code?: string } }[] };
+        if (message.type === 'error') codes.push(message.payload?.[0]?.extensions?.code ?? 'no code (a validation error)');
+      });
+      for (let i = 0; i < 5; i++) {
+        socket.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: 'subscription { orderCreated { nope } }' } }));
+        await expect.poll(() => codes.length, { timeout: 5_000 }).toBe(i + 1);
+      }
+      expect(codes).toStrictEqual([...Array(3).fill('no code (a validation error)'), 'RATE_LIMITED', 'RATE_LIMITED']);
+      socket.terminate();
+      // The same bucket as the key's HTTP requests.
+      expect((await own.app.http.inject({ method: 'GET', url: '/api/orders', headers: { authorization: auth } })).statusCode).toBe(429);
+    } finally {
+      await own.close();
+    }
   });
 });
