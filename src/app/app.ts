@@ -168,7 +168,10 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     // A route that exists for this very method and still says "not found" (an unknown
     // playground asset) is a 404, not a 405.
     const methods = methodsOf(path);
-    const allowed = methods.includes(request.method) ? [] : methods;
+    // With CORS_ORIGINS, @fastify/cors's `OPTIONS *` route matches every path: a path that has no
+    // other method is still an unknown URL (404), not a 405 that says "use OPTIONS".
+    const known = methods.some((method) => method !== 'OPTIONS');
+    const allowed = !known || methods.includes(request.method) ? [] : methods;
     if (path !== GRAPHQL_PATH) return restNotFoundHandler(request, reply, allowed);
     void reply.header('allow', allowed.join(', '));
     return void sendGraphQLRefusal(

@@ -292,6 +292,43 @@ describe('CORS (point 13)', () => {
   });
 });
 
+describe('CORS_ORIGINS set: routing is unchanged apart from preflights', () => {
+  let cors: TestApp;
+  let key: string;
+  beforeAll(async () => {
+    cors = await createTestApp({ corsOrigins: ['https://shop.example.com'] });
+    key = await cors.bearer('cors');
+  });
+  afterAll(() => cors.close());
+
+  it.each(['/api/nothing', '/nonexistent', '//api/orders'])(
+    'an unknown URL (GET %s) stays 404 without Allow, not 405 "use OPTIONS"',
+    async (url) => {
+      const res = await cors.app.http.inject({ method: 'GET', url, headers: { authorization: key } });
+      expect(res.statusCode).toBe(404);
+      expect(res.headers.allow).toBeUndefined();
+      expect(res.json()).toMatchObject({ success: false, error: { code: 'NOT_FOUND' } });
+    },
+  );
+
+  it('a real preflight is still answered, and a known URL under another method is still 405', async () => {
+    const preflight = await cors.app.http.inject({
+      method: 'OPTIONS',
+      url: '/api/orders/order_x',
+      headers: { origin: 'https://shop.example.com', 'access-control-request-method': 'PUT' },
+    });
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('https://shop.example.com');
+    const del = await cors.app.http.inject({
+      method: 'DELETE',
+      url: '/api/orders/order_x',
+      headers: { authorization: key },
+    });
+    expect(del.statusCode).toBe(405);
+    expect(del.headers.allow).toBe('GET, HEAD, PUT, OPTIONS');
+  });
+});
+
 describe('trailing slash (point 14)', () => {
   it('GET /api/orders/ is the list, not an order with an empty id', async () => {
     const res = await t.app.http.inject({
