@@ -171,6 +171,10 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     // With CORS_ORIGINS, @fastify/cors's `OPTIONS *` route matches every path: a path that has no
     // other method is still an unknown URL (404), not a 405 that says "use OPTIONS".
     const known = methods.some((method) => method !== 'OPTIONS');
+    // An OPTIONS that is not a CORS preflight (registerCors leaves it to this handler) on a known URL.
+    if (known && request.method === 'OPTIONS' && methods.includes('OPTIONS')) {
+      return void reply.status(204).header('allow', methods.join(', ')).send();
+    }
     const allowed = !known || methods.includes(request.method) ? [] : methods;
     if (path !== GRAPHQL_PATH) return restNotFoundHandler(request, reply, allowed);
     void reply.header('allow', allowed.join(', '));

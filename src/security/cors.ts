@@ -8,11 +8,11 @@
  * the headers it answers with. No cookies are involved, so credentials are
  * not allowed. Preflights are answered before the rate limits and the key check.
  */
-import fastifyCors from '@fastify/cors';
+import fastifyCors, { type FastifyCorsOptions } from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
 
 export async function registerCors(app: FastifyInstance, origins: string[]): Promise<void> {
-  await app.register(fastifyCors, {
+  const options: FastifyCorsOptions = {
     origin: origins,
     methods: ['GET', 'POST', 'PUT'],
     allowedHeaders: [
@@ -36,5 +36,16 @@ export async function registerCors(app: FastifyInstance, origins: string[]): Pro
     credentials: false,
     maxAge: 600,
     strictPreflight: true,
+  };
+  // An OPTIONS without Origin or Access-Control-Request-Method is not a preflight (curl -X OPTIONS,
+  // a monitoring probe): CORS stays out of it, and the not-found handler answers it with `Allow`
+  // as RFC 9110 §9.3.7 has it, instead of @fastify/cors's text/plain "Invalid Preflight Request".
+  await app.register(fastifyCors, {
+    delegator: (request, callback) => {
+      const preflight =
+        request.method !== 'OPTIONS' ||
+        (request.headers.origin !== undefined && request.headers['access-control-request-method'] !== undefined);
+      callback(null, preflight ? options : { origin: false });
+    },
   });
 }

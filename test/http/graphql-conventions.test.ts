@@ -298,6 +298,18 @@ describe('HEAD and OPTIONS on /graphql', () => {
       await cors.close();
     }
   });
+
+  it('with CORS_ORIGINS, an OPTIONS that is not a preflight (no Origin) is answered with Allow, not a text/plain 400', async () => {
+    const cors = await createTestApp({ corsOrigins: ['https://shop.example.com'] });
+    try {
+      const res = await cors.app.http.inject({ method: 'OPTIONS', url: '/graphql' });
+      expect(res.statusCode).toBe(204);
+      expect(res.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
+      expect(res.body).toBe('');
+    } finally {
+      await cors.close();
+    }
+  });
 });
 
 describe('refusals on /graphql are GraphQL responses (point 5)', () => {

@@ -311,6 +311,16 @@ describe('CORS_ORIGINS set: routing is unchanged apart from preflights', () => {
     },
   );
 
+  it('a plain OPTIONS (no Origin, not a preflight) is answered with Allow, not a text/plain 400', async () => {
+    const res = await cors.app.http.inject({ method: 'OPTIONS', url: '/api/orders/order_x' });
+    expect(res.statusCode).toBe(204);
+    expect(res.headers.allow).toBe('GET, HEAD, PUT, OPTIONS');
+    expect(res.body).toBe('');
+    const unknown = await cors.app.http.inject({ method: 'OPTIONS', url: '/api/nothing' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ success: false, error: { code: 'NOT_FOUND' } });
+  });
+
   it('a real preflight is still answered, and a known URL under another method is still 405', async () => {
     const preflight = await cors.app.http.inject({
       method: 'OPTIONS',
