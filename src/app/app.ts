@@ -189,6 +189,14 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     threshold: 1024,
     brotliOptions: { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } },
   });
+  // Fastify gives a GET's HEAD route an onSend hook that drops the body, and @fastify/compress adds
+  // its own after it, so it saw no body: HEAD answered without the Content-Encoding, Vary and
+  // Content-Length that GET sends. Dropping the body last makes HEAD's headers GET's (RFC 9110 §9.3.2).
+  http.addHook('onRoute', (route) => {
+    if (route.method !== 'HEAD' || !Array.isArray(route.onSend)) return;
+    const dropBody = route.onSend.findIndex((hook) => hook.name === 'headRouteOnSendHandler');
+    if (dropBody >= 0) route.onSend.push(...route.onSend.splice(dropBody, 1));
+  });
   if (config.corsOrigins.length > 0) await registerCors(http, config.corsOrigins);
 
   // Before every hook that may refuse a request, so that a refused WebSocket upgrade's socket is closed.

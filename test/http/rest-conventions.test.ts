@@ -234,6 +234,26 @@ describe('compression (point 12)', () => {
     });
     expect(plain.headers['content-encoding']).toBeUndefined();
   });
+
+  it('HEAD answers the headers GET does, compression included (RFC 9110 §9.3.2)', async () => {
+    const ctx = await t.app.services.auth.authenticate(auth);
+    for (let i = 0; i < 30; i++) {
+      await createOrder(t.app.services.orders, ctx, {
+        customer_id: `head-${i}`,
+        items: [{ product_id: 'p', quantity: 1, price: 1 }],
+        total: 1,
+      });
+    }
+    const headers = { authorization: auth, 'accept-encoding': 'gzip' };
+    const get = await t.app.http.inject({ method: 'GET', url: '/api/orders?limit=50', headers });
+    const head = await t.app.http.inject({ method: 'HEAD', url: '/api/orders?limit=50', headers });
+    expect(get.headers['content-encoding']).toBe('gzip');
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBe('');
+    expect(head.headers['content-encoding']).toBe('gzip');
+    expect(head.headers['content-length']).toBe(get.headers['content-length']);
+    expect(head.headers.vary).toBe(get.headers.vary);
+  });
 });
 
 describe('CORS (point 13)', () => {
