@@ -18,9 +18,27 @@ export type AuthenticateRequest = (request: FastifyRequest, reply: FastifyReply)
  */
 export type FailedAuthenticationCounter = (request: FastifyRequest, reply?: FastifyReply) => Promise<AppError | undefined>;
 
+/**
+ * More than one Authorization field line: Node keeps only the first in `headers.authorization`, so
+ * a request with two keys (a proxy that adds its own, a client that sets it twice) would silently
+ * run as whichever came first. Authorization is not a list field (RFC 9110 §11.6.2): it is refused.
+ */
+function hasSeveralAuthorizations(request: FastifyRequest): boolean {
+  const raw = request.raw.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) return true;
+  }
+  return false;
+}
+
 export function requestAuthenticator(auth: Pick<AuthService, 'authenticate'>, countFailure: FailedAuthenticationCounter): AuthenticateRequest {
   return async (request, reply) => {
     try {
+      if (hasSeveralAuthorizations(request)) {
+        throw new AppError(ErrorCode.UNAUTHORIZED, 'Send one Authorization header, not several');
+      }
       return await auth.authenticate(request.headers.authorization);
     } catch (error) {
       if (error instanceof AppError && error.code === ErrorCode.UNAUTHORIZED) throw (await countFailure(request, reply)) ?? error;

@@ -359,6 +359,26 @@ describe('CORS_ORIGINS set: routing is unchanged apart from preflights', () => {
   });
 });
 
+describe('one Authorization header', () => {
+  it.each([
+    ['GET', '/api/orders', undefined, 'UNAUTHORIZED'],
+    ['POST', '/graphql', JSON.stringify({ query: '{ __typename }' }), 'UNAUTHENTICATED'],
+  ])('%s %s with two Authorization headers is 401: the key is not picked from one of them', async (method, url, payload, code) => {
+    const other = await t.bearer('someone-else');
+    const res = await t.app.http.inject({
+      method: method as 'GET',
+      url,
+      // Two field lines, as Node's parser hands them over (light-my-request does the same).
+      headers: { authorization: [auth, other] as unknown as string, 'content-type': 'application/json' },
+      ...(payload === undefined ? {} : { payload }),
+    });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+    const body = res.json();
+    expect(body.error?.code ?? body.errors?.[0]?.extensions?.code).toBe(code);
+  });
+});
+
 describe('trailing slash (point 14)', () => {
   it('GET /api/orders/ is the list, not an order with an empty id', async () => {
     const res = await t.app.http.inject({
