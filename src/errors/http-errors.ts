@@ -16,6 +16,12 @@ const FASTIFY_CODES: Record<string, AppError> = {
     ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     'Send the request body as application/json',
   ),
+  // @fastify/compress decodes gzip, deflate and br request bodies; any other Content-Encoding is
+  // its 415, which the generic 4xx rule below would turn into a 400 "could not be read".
+  FST_CP_ERR_INVALID_CONTENT_ENCODING: new AppError(
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    'Send the request body uncompressed, or with Content-Encoding gzip, deflate or br',
+  ),
   // A path parameter too long for the router: no such id can exist.
   FST_ERR_MAX_PARAM_LENGTH: new AppError(ErrorCode.NOT_FOUND, 'Not found'),
 };
