@@ -189,6 +189,13 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     threshold: 1024,
     brotliOptions: { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } },
   });
+  // Content codings are case-insensitive (RFC 9110 §8.4.1); @fastify/compress compares the request's
+  // Content-Encoding as written, so `GZIP` was refused as unsupported.
+  http.addHook('onRequest', (request, _reply, done) => {
+    const encoding = request.headers['content-encoding'];
+    if (encoding !== undefined) request.headers['content-encoding'] = encoding.trim().toLowerCase();
+    done();
+  });
   // Fastify gives a GET's HEAD route an onSend hook that drops the body, and @fastify/compress adds
   // its own after it, so it saw no body: HEAD answered without the Content-Encoding, Vary and
   // Content-Length that GET sends. Dropping the body last makes HEAD's headers GET's (RFC 9110 §9.3.2).

@@ -164,6 +164,15 @@ describe('request Content-Encoding', () => {
       expect(gql.json().errors[0].extensions.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     },
   );
+
+  it.each(['gzip', 'GZIP', 'Gzip'])(
+    'a gzip body is read whatever the case of its coding (%j): content codings are case-insensitive (RFC 9110 §8.4.1)',
+    async (encoding) => {
+      const res = await send('/api/orders', zlib.gzipSync(JSON.stringify(ORDER)), encoding);
+      expect(res.statusCode).toBe(201);
+      expect(res.json().data.items[0].name).toBe('Café crème');
+    },
+  );
 });
 
 describe('a missing body answers as an empty JSON body', () => {
