@@ -161,9 +161,8 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     reply.header('x-request-id', request.id);
     done(null, payload);
   });
-  http.setErrorHandler(errorHandler);
   const methodsOf = trackRouteMethods(http);
-  http.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply): void => {
     const path = request.url.split('?', 1)[0] ?? '';
     // A route that exists for this very method and still says "not found" (an unknown
     // playground asset) is a 404, not a 405.
@@ -183,6 +182,15 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
       reply,
       new AppError(ErrorCode.METHOD_NOT_ALLOWED, `Use ${allowed.join(' or ')} for GraphQL`),
     );
+  };
+  http.setNotFoundHandler(notFound);
+  http.setErrorHandler((error: FastifyError, request, reply) => {
+    // Fastify reads the body even when no route matched, for the not-found handler alone: a broken
+    // or oversized body there is still the URL's 404 or 405, not a 400 or 413 about a body nothing reads.
+    const bodyError =
+      error.code?.startsWith('FST_ERR_CTP_') || (error instanceof AppError && error.code === ErrorCode.INVALID_JSON);
+    if (bodyError && routeUrl(request) === undefined) return notFound(request, reply);
+    errorHandler(error, request, reply);
   });
   // Responses above 1 KiB are compressed for clients that accept it; small ones are not worth the CPU.
   await http.register(fastifyCompress, {

@@ -53,6 +53,24 @@ describe('405 Method Not Allowed (point 8)', () => {
     });
   });
 
+  it.each([
+    ['DELETE', '/api/orders/order_x', '{not json', 'application/json', 405],
+    ['PATCH', '/api/orders/order_x', '{"a":1}', 'text/plain', 405],
+    ['POST', '/api/nothing', '{not json', 'application/json', 404],
+  ])(
+    '%s %s with a body nothing would read (%j, %s) is still %i, not a complaint about the body',
+    async (method, url, payload, contentType, status) => {
+      const res = await t.app.http.inject({
+        method: method as 'DELETE',
+        url,
+        headers: { authorization: auth, 'content-type': contentType },
+        payload,
+      });
+      expect(res.statusCode).toBe(status);
+      expect(res.json().error.code).toBe(status === 405 ? 'METHOD_NOT_ALLOWED' : 'NOT_FOUND');
+    },
+  );
+
   it('an unknown URL stays 404', async () => {
     const res = await t.app.http.inject({
       method: 'DELETE',
