@@ -4,35 +4,20 @@
  * written before it, and still to publish, must read back as they were.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../src/db/database';
+import type { Database } from '../../src/db/database';
 import { execute, queryAll } from '../../src/db/sql';
 import { PUBLISHED_DATA_SQL } from '../../src/events/outbox.store';
-import { createServerDatabase, usingRealPostgres } from '../support/database';
+import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const BEFORE = 'Migration20261201200543_event_queue';
 
+let fresh: TestDatabase;
 let db: Database;
-let drop: () => Promise<void> = async () => {};
 beforeAll(async () => {
-  if (usingRealPostgres) {
-    const server = await createServerDatabase();
-    drop = server.drop;
-    db = await openDatabase({
-      kind: 'postgres',
-      url: server.url,
-      poolMax: 2,
-      connectTimeoutMs: 2000,
-      statementTimeoutMs: 10_000,
-    });
-  } else {
-    db = await openDatabase({ kind: 'embedded', dataDir: null });
-  }
-  await db.orm.getMigrator().up({ to: BEFORE });
+  fresh = await createTestDatabase({ migrateTo: BEFORE });
+  db = fresh.db;
 });
-afterAll(async () => {
-  await db.close();
-  await drop();
-});
+afterAll(() => fresh.destroy());
 
 const order = (updatedAt: string) => ({
   id: 'order_01KBZZZZZZZZZZZZZZZZZZZZZZ',

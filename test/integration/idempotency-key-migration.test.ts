@@ -11,10 +11,10 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app/app';
-import { openDatabase, type Database } from '../../src/db/database';
+import type { Database } from '../../src/db/database';
 import { execute } from '../../src/db/sql';
 import { testConfig } from '../support/app';
-import { createServerDatabase, usingRealPostgres } from '../support/database';
+import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const OLD_SCHEMA = 'Migration20261127150000_idempotency';
 const fixture = JSON.parse(
@@ -28,29 +28,16 @@ const fixture = JSON.parse(
   replays: { key: string; request: string; replayedThen: string }[];
 };
 
+let fresh: TestDatabase;
 let db: Database;
 let app: App | undefined;
-let drop: () => Promise<void> = async () => {};
 beforeAll(async () => {
-  if (usingRealPostgres) {
-    const server = await createServerDatabase();
-    drop = server.drop;
-    db = await openDatabase({
-      kind: 'postgres',
-      url: server.url,
-      poolMax: 4,
-      connectTimeoutMs: 2000,
-      statementTimeoutMs: 10_000,
-    });
-  } else {
-    db = await openDatabase({ kind: 'embedded', dataDir: null });
-  }
-  await db.orm.getMigrator().up({ to: OLD_SCHEMA });
+  fresh = await createTestDatabase({ migrateTo: OLD_SCHEMA });
+  db = fresh.db;
 });
 afterAll(async () => {
   await app?.close();
-  await db.close();
-  await drop();
+  await fresh.destroy();
 });
 
 /** Inserts a row as it was read with row_to_json: objects and arrays go back as jsonb. */

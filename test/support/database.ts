@@ -39,17 +39,20 @@ export async function createServerDatabase(): Promise<{ url: string; drop: () =>
   };
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+/** `migrateTo`: only the migrations up to this one, for a test of what a later one does to older data. */
+export async function createTestDatabase(options: { migrateTo?: string } = {}): Promise<TestDatabase> {
+  const migrate = (db: Database) =>
+    options.migrateTo ? db.orm.getMigrator().up({ to: options.migrateTo }) : db.migrate();
   if (!usingRealPostgres) {
     const target: DatabaseTarget = { kind: 'embedded', dataDir: null };
     const db = await openDatabase(target);
-    await db.migrate();
+    await migrate(db);
     return { db, target, destroy: () => db.close() };
   }
   const server = await createServerDatabase();
   const target: DatabaseTarget = { kind: 'postgres', url: server.url, poolMax: 10, connectTimeoutMs: 2000, statementTimeoutMs: 10_000 };
   const db = await openDatabase(target);
-  await db.migrate();
+  await migrate(db);
   return {
     db,
     target,
