@@ -17,10 +17,25 @@ export type Lookup = (
   callback: (error: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void,
 ) => void;
 
+/**
+ * A target that is not public. The message is the tenant's to read (the endpoint's validation
+ * error, its attempt log): a name is named, never the internal address it resolved to, so that
+ * registering names cannot map the private network; an address the tenant wrote is named as written.
+ */
 export class PrivateAddressError extends Error {
   override name = 'PrivateAddressError';
-  constructor(readonly address: string) {
-    super(`refused: ${address} is not a public address (WEBHOOK_ALLOW_PRIVATE_NETWORKS is off)`);
+  constructor(
+    readonly address: string,
+    /** The name that resolved to `address`, when the URL held a name. */
+    readonly hostname?: string,
+  ) {
+    super(`refused: ${PrivateAddressError.what(address, hostname)} (WEBHOOK_ALLOW_PRIVATE_NETWORKS is off)`);
+  }
+
+  /** `10.0.0.1 is private, loopback, link-local or reserved`, or `hooks.example.com resolves to such an address`. */
+  static what(address: string, hostname?: string): string {
+    const kind = 'private, loopback, link-local or reserved';
+    return hostname === undefined ? `${address} is ${kind}` : `${hostname} resolves to a ${kind} address`;
   }
 }
 
@@ -45,7 +60,7 @@ export function guardedLookup(lookup: Lookup = dns.lookup): Lookup {
       if (error) return callback(error, '', 0);
       const list = addresses as dns.LookupAddress[];
       const refused = list.find((entry) => isPrivateAddress(entry.address));
-      if (refused) return callback(Object.assign(new PrivateAddressError(refused.address), { code: 'EPRIVATE' }), '', 0);
+      if (refused) return callback(Object.assign(new PrivateAddressError(refused.address, hostname), { code: 'EPRIVATE' }), '', 0);
       if (options.all) return callback(null, list);
       const first = list[0];
       if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);

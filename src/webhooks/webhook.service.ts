@@ -113,7 +113,7 @@ export class WebhookService {
           path: ['url'],
           message:
             error instanceof PrivateAddressError
-              ? `must reach a public address (${error.address} is private, loopback or link-local)`
+              ? `must reach a public address (${PrivateAddressError.what(error.address, error.hostname)})`
               : 'must name a host that resolves',
         });
       }

@@ -57,7 +57,7 @@ describe('order-gateway webhook', { timeout: 300_000 }, () => {
   it('refuses a private address with the guard on (outside development), naming the address', async () => {
     const guarded = await runCli(['webhook', 'create', '--workspace', 'shop', '--url', 'http://10.0.0.1/hooks', '--events', 'order.gone'], env, TIMEOUT);
     expect(guarded.code).toBe(1);
-    expect(guarded.stderr).toContain('url must reach a public address (10.0.0.1 is private, loopback or link-local)');
+    expect(guarded.stderr).toContain('url must reach a public address (10.0.0.1 is private, loopback, link-local or reserved)');
     expect(guarded.stderr).toContain('events[0] must be one of order.created, order.updated, order.status_changed');
   });
 });
