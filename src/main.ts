@@ -93,20 +93,6 @@ export async function serve(config: Config): Promise<void> {
     );
   }
 
-  // Only a newcomer's first start in development gets a key made and shown; anywhere else keys
-  // are made on purpose, with the CLI (`apikey create`), and never printed by the server.
-  let hasDevelopmentKey = false;
-  if (db.kind === 'embedded' && config.nodeEnv === 'development' && pending.length === 0) {
-    const key = await ensureDevelopmentKey(app.services.auth, config.dataDir);
-    if (key) {
-      // Printed once, on purpose: this is the only time the secret is shown.
-      process.stdout.write(
-        `\nCreated workspace "default" with a development API key (also saved in ${config.dataDir}/${DEVELOPMENT_KEY_FILE}):\n\n    ${key}\n`,
-      );
-    }
-    hasDevelopmentKey = fs.existsSync(path.join(config.dataDir, DEVELOPMENT_KEY_FILE));
-  }
-
   let address: string;
   try {
     address = await app.http.listen({ port: config.port, host: config.host, listenTextResolver: (at) => `listening on ${at}` });
@@ -125,6 +111,21 @@ export async function serve(config: Config): Promise<void> {
       throw explained ? new StartupError(explained, { cause: error }) : error;
     }
   }
+  // Only a newcomer's first start in development gets a key made and shown, and only once it
+  // serves: a start that failed (a port in use) showed it above its error, and never again. Anywhere
+  // else keys are made on purpose, with the CLI (`apikey create`), and never printed by the server.
+  let hasDevelopmentKey = false;
+  if (db.kind === 'embedded' && config.nodeEnv === 'development' && pending.length === 0) {
+    const key = await ensureDevelopmentKey(app.services.auth, config.dataDir);
+    if (key) {
+      // Printed once, on purpose: this is the only time the secret is shown.
+      process.stdout.write(
+        `\nCreated workspace "default" with a development API key (also saved in ${config.dataDir}/${DEVELOPMENT_KEY_FILE}):\n\n    ${key}\n`,
+      );
+    }
+    hasDevelopmentKey = fs.existsSync(path.join(config.dataDir, DEVELOPMENT_KEY_FILE));
+  }
+
   log.info({ database: db.kind, address }, `order-gateway started: GraphQL at ${address}/graphql, REST at ${address}/api`);
   if (config.nodeEnv === 'development') process.stdout.write(banner(config, db, address, hasDevelopmentKey));
 

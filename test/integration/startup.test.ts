@@ -49,13 +49,23 @@ describe('serve cannot listen', () => {
     const port = (blocker.address() as net.AddressInfo).port;
     try {
       const started = Date.now();
-      const result = await runCli(['serve'], { DATA_DIR: tempDir(), PORT: String(port), METRICS_TOKEN: 'test-metrics-token-0123456789' });
+      const dataDir = tempDir();
+      const result = await runCli(['serve'], { DATA_DIR: dataDir, PORT: String(port), NODE_ENV: 'development' });
       expect(result.code).toBe(1);
       expect(oneLine(result.stderr)).toBe(
         `order-gateway: PORT=${port}: the port is already in use on 127.0.0.1 (stop the other process, or choose another PORT)`,
       );
       // It did not wait for anything after the failure (the test's 30 s budget would catch a hang).
       expect(Date.now() - started).toBeLessThan(30_000);
+      // A newcomer's development key is made and shown by the first start that serves, not by one
+      // that failed (its one showing would scroll by above the error).
+      expect(result.stdout).not.toContain('development API key');
+      const server = await startServer({ DATA_DIR: dataDir, NODE_ENV: 'development' });
+      try {
+        expect(server.output()).toContain('Created workspace "default" with a development API key');
+      } finally {
+        await server.stop();
+      }
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }
