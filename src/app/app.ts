@@ -149,7 +149,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     webhooks: new WebhookService(db.em, {
       allowPrivateNetworks: config.webhookAllowPrivateNetworks,
       lookup: webhookLookup,
-      onRedeliver: () => events.webhooks.wake(),
+      onDeliveriesDue: () => events.webhooks.wake(),
     }),
   };
 

@@ -7,6 +7,8 @@ import {
   CreateWebhookEndpointPayload,
   DeleteWebhookEndpointPayload,
   RedeliverWebhookPayload,
+  UpdateWebhookEndpointInput,
+  UpdateWebhookEndpointPayload,
   WebhookDeliveryConnection,
   WebhookEndpoint,
 } from './webhook.type';
@@ -62,6 +64,21 @@ export class WebhookResolver {
     if (!result) return { endpoint: null, secret: null, userErrors };
     const { secret, ...endpoint } = result;
     return { endpoint, secret, userErrors };
+  }
+
+  @Mutation(() => UpdateWebhookEndpointPayload, {
+    description: 'Changes one of your endpoints: its URL, its event types, or whether it is enabled (pause it with enabled: false).',
+  })
+  async updateWebhookEndpoint(
+    @Arg('id', () => ID, { description: 'The endpoint id, whep_…' }) id: string,
+    @Arg('input', () => UpdateWebhookEndpointInput, { description: 'The fields to change' }) input: UpdateWebhookEndpointInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<UpdateWebhookEndpointPayload> {
+    const { result, userErrors } = await withUserErrors('input', () =>
+      ctx.webhooks.updateEndpoint(ctx.requestContext, id, { url: input.url, events: input.events, enabled: input.enabled }),
+      'id',
+    );
+    return { endpoint: result, userErrors };
   }
 
   @Mutation(() => DeleteWebhookEndpointPayload, {

@@ -106,6 +106,28 @@ export class CreateWebhookEndpointInput {
   events?: string[] | null;
 }
 
+@InputType({ description: 'Changes to a webhook endpoint; a field left out or null keeps its value, and the secret never changes.' })
+export class UpdateWebhookEndpointInput {
+  @Field(() => String, { nullable: true, description: 'A new http(s) URL reaching a public address; deliveries not yet attempted go there' })
+  url?: string | null;
+  @Field(() => [WebhookEventType], { nullable: true, description: 'The event types to send from now on' })
+  events?: string[] | null;
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'false: the endpoint receives nothing, events committed meanwhile make no delivery for it, and its pending deliveries wait; true: they go out again',
+  })
+  enabled?: boolean | null;
+}
+
+@ObjectType({ simpleResolvers: true, description: 'The result of updateWebhookEndpoint.' })
+export class UpdateWebhookEndpointPayload {
+  @Field(() => WebhookEndpoint, { nullable: true, description: 'The endpoint as it now is, or null when userErrors is not empty' })
+  endpoint!: WebhookEndpoint | null;
+  @Field(() => [UserError], { description: 'Input errors, or NOT_FOUND when your workspace has no such endpoint; empty on success' })
+  userErrors!: UserError[];
+}
+
 @ObjectType({ simpleResolvers: true, description: 'The result of createWebhookEndpoint: the endpoint and its secret, or the reasons it was refused.' })
 export class CreateWebhookEndpointPayload {
   @Field(() => WebhookEndpoint, { nullable: true, description: 'The endpoint, or null when userErrors is not empty' })

@@ -57,8 +57,8 @@ export interface DeliveryPage {
 export interface WebhookServiceOptions {
   allowPrivateNetworks: boolean;
   lookup?: Lookup;
-  /** Called after a redelivery is scheduled, to wake this process's dispatcher. */
-  onRedeliver?: () => void;
+  /** Called when deliveries may have fallen due (a redelivery, an endpoint enabled again), to wake this process's dispatcher. */
+  onDeliveriesDue?: () => void;
 }
 
 type Scope = { workspaceId: string };
@@ -105,19 +105,7 @@ export class WebhookService {
     const errors: FieldError[] = [];
     const url = checkUrl(input.url, errors);
     const events = checkEventTypes(input.events, errors);
-    if (url && !this.options.allowPrivateNetworks) {
-      try {
-        await assertPublicTarget(url, this.options.lookup);
-      } catch (error) {
-        errors.push({
-          path: ['url'],
-          message:
-            error instanceof PrivateAddressError
-              ? `must reach a public address (${PrivateAddressError.what(error.address, error.hostname)})`
-              : 'must name a host that resolves',
-        });
-      }
-    }
+    if (url) await this.checkTarget(url, errors);
     if (errors.length > 0 || !url) throw AppError.validation(errors);
     const secret = `whsec_${randomBytes(32).toString('base64')}`;
     // The count and the insert in one transaction, under a lock on the workspace's row: two
@@ -138,6 +126,55 @@ export class WebhookService {
     });
     if (!row) throw new Error('The endpoint insert returned no row');
     return { ...toEndpoint(row), secret };
+  }
+
+  /**
+   * Changes an endpoint's URL, event types or whether it is enabled; a field
+   * left out (or null) keeps its value, and its secret never changes. The
+   * URL and types are checked as at creation.
+   *
+   * A disabled endpoint receives nothing: an event committed while it is
+   * disabled makes no delivery for it (as with an endpoint made later), and
+   * its pending deliveries wait, on their schedule, until it is enabled
+   * again; then those that fell due go out at once. A new URL or list of types
+   * applies to every delivery not yet attempted, and to events from now on.
+   */
+  async updateEndpoint(
+    scope: Scope,
+    id: string,
+    input: { url?: string | null; events?: readonly string[] | null; enabled?: boolean | null },
+  ): Promise<WebhookEndpoint> {
+    assertCouldExist(id, ENDPOINT_ID, 'Webhook endpoint');
+    const errors: FieldError[] = [];
+    const url = input.url === undefined || input.url === null ? undefined : checkUrl(input.url, errors);
+    const events = checkEventTypes(input.events, errors);
+    if (url) await this.checkTarget(url, errors);
+    if (errors.length > 0) throw AppError.validation(errors);
+    const row = await queryOne<EndpointRow>(
+      this.em.fork(),
+      `update webhook_endpoints set url = coalesce(?, url), events = coalesce(?::jsonb, events), enabled = coalesce(?::boolean, enabled)
+       where id = ? and workspace_id = ? returning ${ENDPOINT_COLUMNS}`,
+      [url?.toString() ?? null, events ? JSON.stringify(events) : null, input.enabled ?? null, id, scope.workspaceId],
+    );
+    if (!row) throw AppError.notFound('Webhook endpoint');
+    if (input.enabled === true) this.options.onDeliveriesDue?.();
+    return toEndpoint(row);
+  }
+
+  /** Unless private networks are allowed, a URL must reach only public addresses (checked again at every delivery). */
+  private async checkTarget(url: URL, errors: FieldError[]): Promise<void> {
+    if (this.options.allowPrivateNetworks) return;
+    try {
+      await assertPublicTarget(url, this.options.lookup);
+    } catch (error) {
+      errors.push({
+        path: ['url'],
+        message:
+          error instanceof PrivateAddressError
+            ? `must reach a public address (${PrivateAddressError.what(error.address, error.hostname)})`
+            : 'must name a host that resolves',
+      });
+    }
   }
 
   async listEndpoints(scope: Scope): Promise<WebhookEndpoint[]> {
@@ -207,7 +244,7 @@ export class WebhookService {
          and not (d.status = 'pending' and d.claimed_until is not null and d.claimed_until >= clock_timestamp())`,
       [deliveryId, scope.workspaceId],
     );
-    if (touched > 0) this.options.onRedeliver?.();
+    if (touched > 0) this.options.onDeliveriesDue?.();
     const row = await queryOne<DeliveryRow>(
       em,
       `${SELECT_DELIVERIES} join webhook_endpoints w on w.id = d.endpoint_id where d.id = ? and w.workspace_id = ?`,

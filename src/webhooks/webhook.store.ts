@@ -21,7 +21,8 @@ export interface DueDelivery {
  * and `place` numbers an endpoint's claimable deliveries in their order.
  * An endpoint that hangs holds at most `perEndpoint` attempts, never the
  * whole process. One scan of the due index: a delivery in flight was due
- * when it was claimed.
+ * when it was claimed. A disabled endpoint's deliveries wait where they are
+ * (`WebhookService.updateEndpoint`).
  */
 const CLAIM = `
 with pending as (
@@ -32,6 +33,7 @@ with pending as (
            over (partition by d.endpoint_id order by d.next_attempt_at, d.id) as place
   from webhook_deliveries d
   where d.status = 'pending' and d.next_attempt_at <= clock_timestamp()
+    and d.endpoint_id in (select id from webhook_endpoints where enabled)
 ), due as (
   select d.id from webhook_deliveries d join pending p on p.id = d.id
   where p.free and p.in_flight + p.place <= ?::int

@@ -80,6 +80,26 @@ describe('webhook endpoints over GraphQL', () => {
     expect(receiver.received[3]?.headers['webhook-id']).toBe(first.edges[0].node.eventId);
   });
 
+  it('updateWebhookEndpoint pauses and resumes an endpoint of the workspace; another workspace gets NOT_FOUND', async () => {
+    const UPDATE = `mutation($id: ID!, $input: UpdateWebhookEndpointInput!) {
+      updateWebhookEndpoint(id: $id, input: $input) { endpoint { id url events enabled } userErrors { field message code } }
+    }`;
+    expect((await data(UPDATE, { id: endpointId, input: { enabled: false } }, other)).updateWebhookEndpoint).toMatchObject({
+      endpoint: null,
+      userErrors: [{ field: ['id'], code: 'NOT_FOUND' }],
+    });
+    expect((await data(UPDATE, { id: endpointId, input: { enabled: false } })).updateWebhookEndpoint).toStrictEqual({
+      endpoint: { id: endpointId, url: receiver.url, events: ['ORDER_CREATED', 'ORDER_STATUS_CHANGED'], enabled: false },
+      userErrors: [],
+    });
+    expect((await data('{ webhookEndpoints { id enabled } }')).webhookEndpoints).toStrictEqual([{ id: endpointId, enabled: false }]);
+    expect((await data(UPDATE, { id: endpointId, input: { url: 'ftp://example.com/x' } })).updateWebhookEndpoint).toStrictEqual({
+      endpoint: null,
+      userErrors: [{ field: ['input', 'url'], message: 'must be an http or https URL', code: 'VALIDATION_ERROR' }],
+    });
+    expect((await data(UPDATE, { id: endpointId, input: { enabled: true } })).updateWebhookEndpoint.endpoint.enabled).toBe(true);
+  });
+
   it.each([
     [{ first: 0 }, 'first'],
     [{ first: 101 }, 'first'],

@@ -1,4 +1,4 @@
-/** `order-gateway webhook create | list | delete` (events contract §4), on the same database selection as the server. */
+/** `order-gateway webhook create | list | update | delete` (events contract §4), on the same database selection as the server. */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +26,7 @@ beforeAll(async () => {
 afterAll(() => cleanup());
 
 describe('order-gateway webhook', { timeout: 300_000 }, () => {
-  it('create --json prints {id, url, events, secret}; list shows it without the secret; delete removes it', async () => {
+  it('create --json prints {id, url, events, secret}; list shows it without the secret; update disables it; delete removes it', async () => {
     const local = { ...env, WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' };
     const created = await runCli(
       ['webhook', 'create', '--workspace', 'shop', '--url', 'http://127.0.0.1:9/hooks', '--events', 'order.created,order.updated', '--json'],
@@ -49,6 +49,14 @@ describe('order-gateway webhook', { timeout: 300_000 }, () => {
     expect(listed.code).toBe(0);
     expect(listed.stdout).toBe(`${endpoint.id}  http://127.0.0.1:9/hooks  order.created,order.updated\n`);
     expect(listed.stdout).not.toContain(endpoint.secret);
+
+    const updated = await runCli(['webhook', 'update', endpoint.id, '--disable', '--events', 'order.status_changed', '--json'], local, TIMEOUT);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(JSON.parse(updated.stdout)).toMatchObject({ id: endpoint.id, url: 'http://127.0.0.1:9/hooks', events: ['order.status_changed'], enabled: false });
+    expect(updated.stdout).not.toContain(endpoint.secret);
+    const both = await runCli(['webhook', 'update', endpoint.id, '--enable', '--disable'], local, TIMEOUT);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain("option '--disable' cannot be used with option '--enable'");
 
     expect((await runCli(['webhook', 'delete', endpoint.id], local, TIMEOUT)).stdout).toBe(`Deleted ${endpoint.id}\n`);
   });

@@ -196,6 +196,92 @@ describe('deliveries', () => {
   });
 });
 
+describe('changing an endpoint (updateEndpoint)', () => {
+  // One retry, 1.2–1.8 s after the first attempt: time enough to disable the endpoint in between.
+  const t = useTestApp({ webhookAllowPrivateNetworks: true, webhookRetrySchedule: [1500], eventsPollIntervalMs: 100 });
+  let ctx: RequestContext;
+  const receivers: Receiver[] = [];
+  beforeAll(async () => {
+    ctx = await t.context();
+  });
+  afterAll(async () => {
+    await Promise.all(receivers.map((receiver) => receiver.close()));
+  });
+  const deliveriesOf = async (endpointId: string) =>
+    (await t.app.services.webhooks.listDeliveries(ctx, endpointId, { first: 100 })).edges.map((edge) => edge.delivery);
+  const subjects = (receiver: Receiver) => receiver.received.map((request) => (JSON.parse(request.body) as CloudEvent).subject);
+
+  it('a disabled endpoint receives nothing: its pending retry waits, an event meanwhile makes no delivery, and enabling it sends the retry', async () => {
+    const receiver = await startReceiver([500, 200]);
+    receivers.push(receiver);
+    const service = t.app.services.webhooks;
+    const endpoint = await service.createEndpoint(ctx, { url: receiver.url, events: ['order.created'] });
+    receiver.secret = endpoint.secret;
+    const first = (await t.rest.post('/api/orders', orderBody('before'))).json().data.id as string;
+    await eventually(async () => receiver.received.length === 1, 10_000, 'the first attempt');
+
+    expect(await service.updateEndpoint(ctx, endpoint.id, { enabled: false })).toMatchObject({ id: endpoint.id, enabled: false });
+    const during = (await t.rest.post('/api/orders', orderBody('during'))).json().data.id as string;
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(receiver.received).toHaveLength(1);
+    const waiting = await deliveriesOf(endpoint.id);
+    expect(waiting.map((delivery) => [delivery.status, delivery.attempts.length])).toStrictEqual([['pending', 1]]);
+
+    expect((await service.updateEndpoint(ctx, endpoint.id, { enabled: true })).enabled).toBe(true);
+    await eventually(async () => (await deliveriesOf(endpoint.id))[0]?.status === 'delivered', 10_000, 'the retry after enabling');
+    const after = (await t.rest.post('/api/orders', orderBody('after'))).json().data.id as string;
+    await eventually(async () => receiver.received.length === 3, 10_000, 'the event after enabling');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(subjects(receiver)).toStrictEqual([first, first, after]);
+    expect(subjects(receiver)).not.toContain(during);
+    expect(receiver.received.every((request) => request.verified)).toBe(true);
+    expect((await service.listEndpoints(ctx)).find((listed) => listed.id === endpoint.id)?.enabled).toBe(true);
+  });
+
+  it('a new URL and event types apply from then on, the secret stays, and a field left out keeps its value', async () => {
+    const before = await startReceiver([200]);
+    const moved = await startReceiver([200]);
+    receivers.push(before, moved);
+    const service = t.app.services.webhooks;
+    const endpoint = await service.createEndpoint(ctx, { url: before.url });
+    before.secret = endpoint.secret;
+    moved.secret = endpoint.secret;
+    const updated = await service.updateEndpoint(ctx, endpoint.id, { url: moved.url, events: ['order.status_changed'] });
+    const { secret: _secret, ...made } = endpoint;
+    expect(updated).toStrictEqual({ ...made, url: moved.url, events: ['order.status_changed'] });
+    expect(await service.updateEndpoint(ctx, endpoint.id, {})).toStrictEqual(updated);
+
+    const id = (await t.rest.post('/api/orders', orderBody('moved'))).json().data.id as string;
+    await t.rest.put(`/api/orders/${id}`, { status: 'paid' });
+    await eventually(async () => moved.received.length === 1, 10_000, 'the status change at the new URL');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(before.received).toStrictEqual([]);
+    expect(moved.received.map((request) => [(JSON.parse(request.body) as CloudEvent).type, request.verified])).toStrictEqual([
+      ['order.status_changed', true],
+    ]);
+    await service.deleteEndpoint(ctx, endpoint.id);
+  });
+
+  it('refuses a bad URL or event type, changing nothing, and another workspace’s endpoint is NOT_FOUND', async () => {
+    const service = t.app.services.webhooks;
+    const endpoint = await service.createEndpoint(ctx, { url: 'http://127.0.0.1:9/hook', events: ['order.created'] });
+    await expect(service.updateEndpoint(ctx, endpoint.id, { url: 'ftp://example.com/x', events: ['order.gone'], enabled: false })).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [
+        { path: ['url'], message: 'must be an http or https URL' },
+        { path: ['events', 0] },
+      ],
+    });
+    await expect(service.updateEndpoint(ctx, endpoint.id, { events: [] })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', details: [{ path: ['events'] }] });
+    const other = await t.context(await t.bearer('globex'));
+    await expect(service.updateEndpoint(other, endpoint.id, { enabled: false })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(service.updateEndpoint(ctx, 'whep_\u0000', { enabled: false })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const [unchanged] = (await service.listEndpoints(ctx)).filter((listed) => listed.id === endpoint.id);
+    expect(unchanged).toMatchObject({ url: 'http://127.0.0.1:9/hook', events: ['order.created'], enabled: true });
+    await service.deleteEndpoint(ctx, endpoint.id);
+  });
+});
+
 describe('a receiver that hangs', () => {
   // The default timeout (10 s): long enough that a delivery held up behind a hanging attempt shows.
   const t = useTestApp({ webhookAllowPrivateNetworks: true, eventsPollIntervalMs: 100 });
@@ -336,6 +422,18 @@ describe('the private-network guard', () => {
       code: 'VALIDATION_ERROR',
       details: [{ path: ['url'], message: expect.stringContaining('must reach a public address') }],
     });
+  });
+
+  it('refuses a new URL that reaches a private address when an endpoint is changed, keeping the old one', async () => {
+    answers = { 'hooks.example.com': '93.184.216.34', 'moved.example.com': '10.0.0.8' };
+    const ctx = await t.context();
+    const endpoint = await t.app.services.webhooks.createEndpoint(ctx, { url: 'https://hooks.example.com/in' });
+    await expect(t.app.services.webhooks.updateEndpoint(ctx, endpoint.id, { url: 'https://moved.example.com/in' })).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [{ path: ['url'], message: 'must reach a public address (moved.example.com resolves to a private, loopback, link-local or reserved address)' }],
+    });
+    expect((await t.app.services.webhooks.listEndpoints(ctx)).find((listed) => listed.id === endpoint.id)?.url).toBe('https://hooks.example.com/in');
+    await t.app.services.webhooks.deleteEndpoint(ctx, endpoint.id);
   });
 
   it('refuses a public name that resolves to a private address', async () => {

@@ -41,6 +41,7 @@ const delivery: WebhookDelivery = {
 function fakeWebhooks(overrides: Partial<WebhookOperations> = {}): WebhookOperations {
   return {
     createEndpoint: vi.fn(async () => endpoint),
+    updateEndpoint: vi.fn(async () => ({ ...endpoint, enabled: false })),
     listEndpoints: vi.fn(async () => [endpoint]),
     deleteEndpoint: vi.fn(async () => undefined),
     listDeliveries: vi.fn(async () => ({ edges: [{ cursor: 'd1', delivery }], hasNextPage: false, hasPreviousPage: false })),
@@ -94,6 +95,40 @@ describe('createWebhookEndpoint', () => {
       endpoint: null,
       secret: null,
       userErrors: [{ field: ['input', 'url'], message: 'must reach a public address', code: 'VALIDATION_ERROR' }],
+    });
+  });
+});
+
+describe('updateWebhookEndpoint', () => {
+  const UPDATE = `mutation($id: ID!, $input: UpdateWebhookEndpointInput!) {
+    updateWebhookEndpoint(id: $id, input: $input) { endpoint { id enabled } userErrors { field message code } }
+  }`;
+
+  it('hands the service the id and the fields, event types as the contract names them, and returns the endpoint', async () => {
+    const webhooks = fakeWebhooks();
+    const result = await run(UPDATE, webhooks, { id: endpoint.id, input: { enabled: false, events: ['ORDER_UPDATED'] } });
+    expect(webhooks.updateEndpoint).toHaveBeenCalledWith(workspace, endpoint.id, { url: undefined, events: ['order.updated'], enabled: false });
+    expect(result.data?.updateWebhookEndpoint).toStrictEqual({ endpoint: { id: endpoint.id, enabled: false }, userErrors: [] });
+  });
+
+  it('returns validation errors under input and NOT_FOUND under id', async () => {
+    const refused = fakeWebhooks({
+      updateEndpoint: async () => {
+        throw AppError.validation([{ path: ['url'], message: 'must be an http or https URL' }]);
+      },
+    });
+    expect((await run(UPDATE, refused, { id: endpoint.id, input: { url: 'ftp://x' } })).data?.updateWebhookEndpoint).toStrictEqual({
+      endpoint: null,
+      userErrors: [{ field: ['input', 'url'], message: 'must be an http or https URL', code: 'VALIDATION_ERROR' }],
+    });
+    const missing = fakeWebhooks({
+      updateEndpoint: async () => {
+        throw AppError.notFound('Webhook endpoint');
+      },
+    });
+    expect((await run(UPDATE, missing, { id: endpoint.id, input: {} })).data?.updateWebhookEndpoint).toMatchObject({
+      endpoint: null,
+      userErrors: [{ field: ['id'], code: 'NOT_FOUND' }],
     });
   });
 });

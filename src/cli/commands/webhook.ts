@@ -3,7 +3,7 @@
  * contract §4) from the command line, as an operator. The rules are the
  * webhook service's, as over GraphQL.
  */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Config } from '../../config/config';
 import type { Database } from '../../db/database';
 import { AppError } from '../../errors/app-error';
@@ -67,6 +67,33 @@ export function registerWebhookCommands(program: Command, context: CliContext): 
         else print(`${endpoint.id}  ${endpoint.url}  ${endpoint.events.join(',')}${endpoint.enabled ? '' : '  disabled'}`);
       }
       if (!options.json && endpoints.length === 0) print(`Workspace ${options.workspace} has no webhook endpoints.`);
+    });
+  webhook
+    .command('update <id>')
+    .description("change an endpoint's URL or event types, or disable and enable it (its secret stays)")
+    .option('--url <url>', 'a new http(s) URL for its deliveries')
+    .option('--events <types>', 'comma-separated event types to send from now on')
+    .addOption(new Option('--disable', 'send it nothing; its pending deliveries wait until it is enabled').conflicts('enable'))
+    .addOption(new Option('--enable', 'send it events again, the deliveries that waited first'))
+    .option('--json', 'print the endpoint as one JSON line')
+    .action(async (id: string, options: { url?: string; events?: string; disable?: boolean; enable?: boolean; json?: boolean }) => {
+      const settings = config();
+      const updated = await withDatabase(settings, async (db) => {
+        const webhooks = service(db, settings);
+        const owner = await webhooks.workspaceOfEndpoint(id);
+        if (!owner) throw AppError.notFound(`Webhook endpoint ${id}`);
+        return webhooks.updateEndpoint(
+          { workspaceId: owner },
+          id,
+          {
+            url: options.url,
+            events: options.events?.split(',').map((type) => type.trim()),
+            enabled: options.disable ? false : options.enable ? true : undefined,
+          },
+        );
+      });
+      if (options.json) print(JSON.stringify(updated));
+      else print(`${updated.id}  ${updated.url}  ${updated.events.join(',')}${updated.enabled ? '' : '  disabled'}`);
     });
   webhook
     .command('delete <id>')
