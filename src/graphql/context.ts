@@ -13,7 +13,7 @@ export type OrderOperations = Pick<
 /** What the webhook resolvers need from the service layer. */
 export type WebhookOperations = Pick<
   WebhookService,
-  'createEndpoint' | 'updateEndpoint' | 'listEndpoints' | 'deleteEndpoint' | 'listDeliveries' | 'redeliver'
+  'createEndpoint' | 'updateEndpoint' | 'rotateSecret' | 'listEndpoints' | 'deleteEndpoint' | 'listDeliveries' | 'redeliver'
 >;
 
 export interface GraphQLContext {

@@ -26,7 +26,8 @@ function isUserErrorCode(code: ErrorCode): code is ErrorCode & UserErrorCode {
  * top-level error.
  */
 export async function withUserErrors<T>(
-  argument: string,
+  /** The input argument the service's field paths are under; null when they name the arguments themselves. */
+  argument: string | null,
   run: () => Promise<T>,
   /** The argument that names the object, for NOT_FOUND (e.g. `id`). */
   idArgument?: string,
@@ -77,10 +78,10 @@ export async function nullWhenNotFound<T>(find: () => Promise<T>): Promise<T | n
 }
 
 /** `['items', 0, 'product_id']` under `input` → `['input', 'items', '0', 'productId']`. */
-export function toGraphQLPath(argument: string, path: FieldPath): string[] {
+export function toGraphQLPath(argument: string | null, path: FieldPath): string[] {
   // The key is an argument of its own, not a field of the input.
   if (path[0] === 'idempotency_key') return ['idempotencyKey'];
-  const out = [argument];
+  const out = argument === null ? [] : [argument];
   let inMetadata = false;
   for (const part of path) {
     if (part === 'body') continue;

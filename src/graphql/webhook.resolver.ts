@@ -7,6 +7,7 @@ import {
   CreateWebhookEndpointPayload,
   DeleteWebhookEndpointPayload,
   RedeliverWebhookPayload,
+  RotateWebhookSecretPayload,
   UpdateWebhookEndpointInput,
   UpdateWebhookEndpointPayload,
   WebhookDeliveryConnection,
@@ -79,6 +80,29 @@ export class WebhookResolver {
       'id',
     );
     return { endpoint: result, userErrors };
+  }
+
+  @Mutation(() => RotateWebhookSecretPayload, {
+    description:
+      'Gives one of your endpoints a new signing secret, returned once. The previous one signs each delivery beside it for a day (or previousSecretValidForSeconds), so your receiver can switch without refusing one.',
+  })
+  async rotateWebhookSecret(
+    @Arg('id', () => ID, { description: 'The endpoint id, whep_…' }) id: string,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('previousSecretValidForSeconds', () => Int, {
+      nullable: true,
+      description: 'How long the previous secret keeps signing: 0 (at once, for a secret that leaked) to 604800 (7 days); 86400 when left out',
+    })
+    previousSecretValidForSeconds?: number | null,
+  ): Promise<RotateWebhookSecretPayload> {
+    const { result, userErrors } = await withUserErrors(
+      null,
+      () => ctx.webhooks.rotateSecret(ctx.requestContext, id, previousSecretValidForSeconds),
+      'id',
+    );
+    if (!result) return { endpoint: null, secret: null, userErrors };
+    const { secret, ...endpoint } = result;
+    return { endpoint, secret, userErrors };
   }
 
   @Mutation(() => DeleteWebhookEndpointPayload, {

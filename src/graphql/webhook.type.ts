@@ -48,6 +48,11 @@ export class WebhookEndpoint {
   enabled!: boolean;
   @Field(() => Date, { description: 'When it was made' })
   createdAt!: Date;
+  @Field(() => Date, {
+    nullable: true,
+    description: 'After rotateWebhookSecret: until when the previous secret still signs each delivery beside the new one; null otherwise',
+  })
+  previousSecretExpiresAt?: Date;
 }
 
 @ObjectType({ simpleResolvers: true, description: 'One attempt to deliver an event: its answer or error, and how long it took.' })
@@ -138,6 +143,16 @@ export class CreateWebhookEndpointPayload {
   })
   secret!: string | null;
   @Field(() => [UserError], { description: 'Input errors; empty on success' })
+  userErrors!: UserError[];
+}
+
+@ObjectType({ simpleResolvers: true, description: 'The result of rotateWebhookSecret: the endpoint and its new secret, or the reasons it was refused.' })
+export class RotateWebhookSecretPayload {
+  @Field(() => WebhookEndpoint, { nullable: true, description: 'The endpoint, or null when userErrors is not empty' })
+  endpoint!: WebhookEndpoint | null;
+  @Field(() => String, { nullable: true, description: 'The new signing secret, whsec_…. Shown only here, only once' })
+  secret!: string | null;
+  @Field(() => [UserError], { description: 'Input errors, or NOT_FOUND when your workspace has no such endpoint; empty on success' })
   userErrors!: UserError[];
 }
 

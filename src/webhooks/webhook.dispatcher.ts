@@ -104,7 +104,9 @@ export class WebhookDispatcher {
     const event = toCloudEvent(delivery.event);
     const body = stringifyJson(event);
     const at = new Date();
-    const signature = new Webhook(delivery.secret).sign(event.id, at, body);
+    // Standard Webhooks: several signatures, space-separated; a receiver accepts any one it can verify.
+    let signature = new Webhook(delivery.secret).sign(event.id, at, body);
+    if (delivery.previousSecret) signature += ` ${new Webhook(delivery.previousSecret).sign(event.id, at, body)}`;
     const result = await sendWebhook({
       url: delivery.url,
       headers: {

@@ -4,7 +4,7 @@ import { WorkspaceEntity } from '../auth/workspace.entity';
 /** A receiver of a workspace's events (events contract §4). */
 @Entity({ tableName: 'webhook_endpoints' })
 export class WebhookEndpointEntity {
-  [OptionalProps]?: 'enabled' | 'createdAt';
+  [OptionalProps]?: 'enabled' | 'createdAt' | 'previousSecret' | 'previousSecretExpiresAt';
 
   /** `whep_` + a ULID. */
   @PrimaryKey({ type: 'string', length: 40 })
@@ -23,6 +23,17 @@ export class WebhookEndpointEntity {
   /** `whsec_` + base64 of 32 random bytes (Standard Webhooks). */
   @Property({ type: 'string', length: 128 })
   secret!: string;
+
+  /**
+   * The secret before the last rotation, which signs each delivery beside the
+   * new one (Standard Webhooks' several signatures) until
+   * `previousSecretExpiresAt`, so that receivers can switch without a gap.
+   */
+  @Property({ type: 'string', length: 128, nullable: true })
+  previousSecret?: string | null;
+
+  @Property({ type: 'datetime', nullable: true })
+  previousSecretExpiresAt?: Date | null;
 
   @Property({ type: 'boolean', default: true })
   enabled: boolean = true;

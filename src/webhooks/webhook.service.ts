@@ -17,6 +17,8 @@ export interface WebhookEndpoint {
   events: OrderEventType[];
   enabled: boolean;
   createdAt: Date;
+  /** While a rotated-out secret still signs deliveries beside the current one: until when. */
+  previousSecretExpiresAt?: Date;
 }
 
 export interface CreatedWebhookEndpoint extends WebhookEndpoint {
@@ -79,8 +81,21 @@ function assertCouldExist(id: string, shape: RegExp, what: string): void {
 const MAX_ENDPOINTS_PER_WORKSPACE = 50;
 const MAX_PAGE = 100;
 
-type EndpointRow = { id: string; url: string; events: OrderEventType[] | null; enabled: boolean; createdAt: Date };
-const ENDPOINT_COLUMNS = 'id, url, events, enabled, created_at as "createdAt"';
+/** How long a rotated-out secret signs beside the new one, by default and at most (seconds). */
+export const DEFAULT_PREVIOUS_SECRET_SECONDS = 24 * 60 * 60;
+export const MAX_PREVIOUS_SECRET_SECONDS = 7 * 24 * 60 * 60;
+
+type EndpointRow = {
+  id: string;
+  url: string;
+  events: OrderEventType[] | null;
+  enabled: boolean;
+  createdAt: Date;
+  previousSecretExpiresAt: Date | null;
+};
+/** A previous secret's expiry shows only while it still signs. */
+const ENDPOINT_COLUMNS = `id, url, events, enabled, created_at as "createdAt",
+  case when previous_secret_expires_at > clock_timestamp() then previous_secret_expires_at end as "previousSecretExpiresAt"`;
 
 const toEndpoint = (row: EndpointRow): WebhookEndpoint => ({
   id: row.id,
@@ -88,7 +103,10 @@ const toEndpoint = (row: EndpointRow): WebhookEndpoint => ({
   events: row.events ?? [...ORDER_EVENT_TYPES],
   enabled: row.enabled,
   createdAt: new Date(row.createdAt),
+  ...(row.previousSecretExpiresAt ? { previousSecretExpiresAt: new Date(row.previousSecretExpiresAt) } : {}),
 });
+
+const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 
 export class WebhookService {
   constructor(
@@ -107,7 +125,7 @@ export class WebhookService {
     const events = checkEventTypes(input.events, errors);
     if (url) await this.checkTarget(url, errors);
     if (errors.length > 0 || !url) throw AppError.validation(errors);
-    const secret = `whsec_${randomBytes(32).toString('base64')}`;
+    const secret = newSecret();
     // The count and the insert in one transaction, under a lock on the workspace's row: two
     // creates (in any processes) cannot both count 49 and both insert. FOR NO KEY UPDATE does
     // not conflict with the key-share locks that inserts of the workspace's orders take.
@@ -159,6 +177,35 @@ export class WebhookService {
     if (!row) throw AppError.notFound('Webhook endpoint');
     if (input.enabled === true) this.options.onDeliveriesDue?.();
     return toEndpoint(row);
+  }
+
+  /**
+   * Gives the endpoint a new secret, shown once. The secret it had signs
+   * every delivery beside the new one (a second `v1,` signature in
+   * `webhook-signature`, which Standard Webhooks receivers accept) for
+   * `previousSecretValidForSeconds` (default a day, at most 7; 0 ends it at
+   * once, for a secret that leaked), so receivers can move to the new secret
+   * without refusing a delivery. Rotating again before that ends drops the
+   * older one: at most two secrets sign.
+   */
+  async rotateSecret(scope: Scope, id: string, previousSecretValidForSeconds?: number | null): Promise<CreatedWebhookEndpoint> {
+    const keep = previousSecretValidForSeconds ?? DEFAULT_PREVIOUS_SECRET_SECONDS;
+    if (!Number.isInteger(keep) || keep < 0 || keep > MAX_PREVIOUS_SECRET_SECONDS) {
+      throw AppError.validation([
+        { path: ['previous_secret_valid_for_seconds'], message: `must be a whole number of seconds from 0 to ${MAX_PREVIOUS_SECRET_SECONDS}` },
+      ]);
+    }
+    assertCouldExist(id, ENDPOINT_ID, 'Webhook endpoint');
+    const secret = newSecret();
+    const row = await queryOne<EndpointRow>(
+      this.em.fork(),
+      `update webhook_endpoints set previous_secret = case when ? > 0 then secret end,
+         previous_secret_expires_at = case when ? > 0 then clock_timestamp() + ? * interval '1 second' end, secret = ?
+       where id = ? and workspace_id = ? returning ${ENDPOINT_COLUMNS}`,
+      [keep, keep, keep, secret, id, scope.workspaceId],
+    );
+    if (!row) throw AppError.notFound('Webhook endpoint');
+    return { ...toEndpoint(row), secret };
   }
 
   /** Unless private networks are allowed, a URL must reach only public addresses (checked again at every delivery). */

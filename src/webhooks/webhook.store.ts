@@ -10,6 +10,8 @@ export interface DueDelivery {
   attempts: number;
   url: string;
   secret: string;
+  /** A rotated-out secret that still signs beside `secret` (see `WebhookService.rotateSecret`). */
+  previousSecret: string | null;
   event: StoredEvent;
 }
 
@@ -44,7 +46,8 @@ with pending as (
 update webhook_deliveries d set claimed_until = clock_timestamp() + ?::int * interval '1 millisecond'
 from due, webhook_endpoints w, order_events e, orders o
 where d.id = due.id and w.id = d.endpoint_id and e.id = d.event_id and o.id = e.order_id
-returning d.id, d.attempts, w.url, w.secret, e.position::text as position, e.id as "eventId", e.workspace_id as "workspaceId",
+returning d.id, d.attempts, w.url, w.secret,
+          case when w.previous_secret_expires_at > clock_timestamp() then w.previous_secret end as "previousSecret", e.position::text as position, e.id as "eventId", e.workspace_id as "workspaceId",
           e.order_id as "orderId", e.type, e.sequence, e.time, (${PUBLISHED_DATA_SQL})::text as data`;
 
 type ClaimRow = Omit<DueDelivery, 'event'> & Omit<StoredEvent, 'id'> & { eventId: string };
@@ -61,11 +64,12 @@ export class WebhookStore {
   async claimDue(limit: number, leaseMs: number, perEndpoint: number): Promise<DueDelivery[]> {
     const rows = await queryAll<ClaimRow & { data: string }>(this.em.fork(), CLAIM, [perEndpoint, limit, leaseMs]);
     // `data` as text, parsed exactly: metadata numbers beyond a double go out as they were sent (shared/exact-json.ts).
-    return rows.map(({ id, attempts, url, secret, eventId, data, ...event }) => ({
+    return rows.map(({ id, attempts, url, secret, previousSecret, eventId, data, ...event }) => ({
       id,
       attempts,
       url,
       secret,
+      previousSecret,
       event: { ...event, data: parseExactJson(data) as object, id: eventId },
     }));
   }

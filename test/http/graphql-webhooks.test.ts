@@ -100,6 +100,25 @@ describe('webhook endpoints over GraphQL', () => {
     expect((await data(UPDATE, { id: endpointId, input: { enabled: true } })).updateWebhookEndpoint.endpoint.enabled).toBe(true);
   });
 
+  it('rotateWebhookSecret returns a new secret once, for the workspace’s own endpoint only', async () => {
+    const ROTATE = `mutation($id: ID!, $seconds: Int) {
+      rotateWebhookSecret(id: $id, previousSecretValidForSeconds: $seconds) { endpoint { id previousSecretExpiresAt } secret userErrors { field code } }
+    }`;
+    expect((await data(ROTATE, { id: endpointId }, other)).rotateWebhookSecret).toStrictEqual({
+      endpoint: null,
+      secret: null,
+      userErrors: [{ field: ['id'], code: 'NOT_FOUND' }],
+    });
+    expect((await data(ROTATE, { id: endpointId, seconds: 700_000 })).rotateWebhookSecret.userErrors).toStrictEqual([
+      { field: ['previousSecretValidForSeconds'], code: 'VALIDATION_ERROR' },
+    ]);
+    const rotated = (await data(ROTATE, { id: endpointId })).rotateWebhookSecret;
+    expect(rotated.secret).toMatch(/^whsec_/);
+    expect(rotated.secret).not.toBe(receiver.secret);
+    expect(Date.parse(rotated.endpoint.previousSecretExpiresAt)).toBeGreaterThan(Date.now());
+    receiver.secret = rotated.secret;
+  });
+
   it.each([
     [{ first: 0 }, 'first'],
     [{ first: 101 }, 'first'],

@@ -1,4 +1,4 @@
-/** `order-gateway webhook create | list | update | delete` (events contract §4), on the same database selection as the server. */
+/** `order-gateway webhook create | list | update | rotate-secret | delete` (events contract §4), on the same database selection as the server. */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +26,7 @@ beforeAll(async () => {
 afterAll(() => cleanup());
 
 describe('order-gateway webhook', { timeout: 300_000 }, () => {
-  it('create --json prints {id, url, events, secret}; list shows it without the secret; update disables it; delete removes it', async () => {
+  it('create --json prints {id, url, events, secret}; list shows it without the secret; update disables it; rotate-secret prints a new secret once; delete removes it', async () => {
     const local = { ...env, WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' };
     const created = await runCli(
       ['webhook', 'create', '--workspace', 'shop', '--url', 'http://127.0.0.1:9/hooks', '--events', 'order.created,order.updated', '--json'],
@@ -54,6 +54,15 @@ describe('order-gateway webhook', { timeout: 300_000 }, () => {
     expect(updated.code, updated.stderr).toBe(0);
     expect(JSON.parse(updated.stdout)).toMatchObject({ id: endpoint.id, url: 'http://127.0.0.1:9/hooks', events: ['order.status_changed'], enabled: false });
     expect(updated.stdout).not.toContain(endpoint.secret);
+    const rotated = await runCli(['webhook', 'rotate-secret', endpoint.id, '--previous-secret-valid-for', '60', '--json'], local, TIMEOUT);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const rotation = JSON.parse(rotated.stdout);
+    expect(rotation).toStrictEqual({ id: endpoint.id, secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/), previousSecretExpiresAt: expect.any(String) });
+    expect(rotation.secret).not.toBe(endpoint.secret);
+    expect(Math.abs(Date.parse(rotation.previousSecretExpiresAt) - Date.now() - 60_000)).toBeLessThan(30_000);
+    const refused = await runCli(['webhook', 'rotate-secret', endpoint.id, '--previous-secret-valid-for', 'soon'], local, TIMEOUT);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('previous_secret_valid_for_seconds must be a whole number of seconds from 0 to 604800');
     const both = await runCli(['webhook', 'update', endpoint.id, '--enable', '--disable'], local, TIMEOUT);
     expect(both.code).toBe(1);
     expect(both.stderr).toContain("option '--disable' cannot be used with option '--enable'");

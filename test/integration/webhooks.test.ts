@@ -12,6 +12,7 @@ import type { CloudEvent } from '../../src/events/order-events';
 import type { RequestContext } from '../../src/orders/order.types';
 import type { Lookup } from '../../src/webhooks/network-guard';
 import { isPrivateAddress } from '../../src/webhooks/network-guard';
+import { Webhook } from 'standardwebhooks';
 import { clientFor, createTestApp, useTestApp, type TestApp } from '../support/app';
 import { eventually, freePort } from '../support/nats';
 import { startReceiver, type Receiver } from '../support/webhook-receiver';
@@ -196,7 +197,7 @@ describe('deliveries', () => {
   });
 });
 
-describe('changing an endpoint (updateEndpoint)', () => {
+describe('changing an endpoint (updateEndpoint, rotateSecret)', () => {
   // One retry, 1.2–1.8 s after the first attempt: time enough to disable the endpoint in between.
   const t = useTestApp({ webhookAllowPrivateNetworks: true, webhookRetrySchedule: [1500], eventsPollIntervalMs: 100 });
   let ctx: RequestContext;
@@ -258,6 +259,55 @@ describe('changing an endpoint (updateEndpoint)', () => {
     expect(before.received).toStrictEqual([]);
     expect(moved.received.map((request) => [(JSON.parse(request.body) as CloudEvent).type, request.verified])).toStrictEqual([
       ['order.status_changed', true],
+    ]);
+    await service.deleteEndpoint(ctx, endpoint.id);
+  });
+
+  it('rotateSecret: the old secret signs beside the new one for the grace period; with 0 it stops at once', async () => {
+    const receiver = await startReceiver([200]);
+    receivers.push(receiver);
+    const service = t.app.services.webhooks;
+    const endpoint = await service.createEndpoint(ctx, { url: receiver.url, events: ['order.created'] });
+    const rotated = await service.rotateSecret(ctx, endpoint.id);
+    expect(rotated.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(rotated.secret).not.toBe(endpoint.secret);
+    const graceEnds = rotated.previousSecretExpiresAt?.getTime() ?? 0;
+    expect(Math.abs(graceEnds - Date.now() - 24 * 3600_000)).toBeLessThan(60_000);
+    expect((await service.listEndpoints(ctx)).find((listed) => listed.id === endpoint.id)?.previousSecretExpiresAt).toStrictEqual(rotated.previousSecretExpiresAt);
+
+    // A receiver still on the old secret, and one already on the new, both verify the same delivery.
+    receiver.secret = endpoint.secret;
+    await t.rest.post('/api/orders', orderBody('rotating'));
+    await eventually(async () => receiver.received.length === 1, 10_000, 'the delivery during the grace period');
+    const during = receiver.received[0];
+    expect(during?.verified).toBe(true);
+    expect(String(during?.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(() => new Webhook(rotated.secret).verify(during?.body ?? '', during?.headers as Record<string, string>)).not.toThrow();
+
+    const again = await service.rotateSecret(ctx, endpoint.id, 0);
+    expect(again.previousSecretExpiresAt).toBeUndefined();
+    receiver.secret = rotated.secret;
+    await t.rest.post('/api/orders', orderBody('rotated'));
+    await eventually(async () => receiver.received.length === 2, 10_000, 'the delivery after the grace period');
+    const after = receiver.received[1];
+    expect(after?.verified).toBe(false);
+    expect(String(after?.headers['webhook-signature']).split(' ')).toHaveLength(1);
+    expect(() => new Webhook(again.secret).verify(after?.body ?? '', after?.headers as Record<string, string>)).not.toThrow();
+    expect(() => new Webhook(endpoint.secret).verify(after?.body ?? '', after?.headers as Record<string, string>)).toThrow();
+    await service.deleteEndpoint(ctx, endpoint.id);
+  });
+
+  it.each([-1, 1.5, 7 * 24 * 3600 + 1])('rotateSecret refuses a grace period of %s seconds, changing nothing', async (seconds) => {
+    const service = t.app.services.webhooks;
+    const endpoint = await service.createEndpoint(ctx, { url: 'http://127.0.0.1:9/hook' });
+    await expect(service.rotateSecret(ctx, endpoint.id, seconds)).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [{ path: ['previous_secret_valid_for_seconds'], message: 'must be a whole number of seconds from 0 to 604800' }],
+    });
+    const other = await t.context(await t.bearer('globex'));
+    await expect(service.rotateSecret(other, endpoint.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await t.db.query('select secret, previous_secret from webhook_endpoints where id = ?', [endpoint.id])).toStrictEqual([
+      { secret: endpoint.secret, previous_secret: null },
     ]);
     await service.deleteEndpoint(ctx, endpoint.id);
   });

@@ -42,6 +42,7 @@ function fakeWebhooks(overrides: Partial<WebhookOperations> = {}): WebhookOperat
   return {
     createEndpoint: vi.fn(async () => endpoint),
     updateEndpoint: vi.fn(async () => ({ ...endpoint, enabled: false })),
+    rotateSecret: vi.fn(async () => ({ ...endpoint, secret: 'whsec_new', previousSecretExpiresAt: new Date('2025-03-28T15:00:00.000Z') })),
     listEndpoints: vi.fn(async () => [endpoint]),
     deleteEndpoint: vi.fn(async () => undefined),
     listDeliveries: vi.fn(async () => ({ edges: [{ cursor: 'd1', delivery }], hasNextPage: false, hasPreviousPage: false })),
@@ -128,6 +129,45 @@ describe('updateWebhookEndpoint', () => {
     });
     expect((await run(UPDATE, missing, { id: endpoint.id, input: {} })).data?.updateWebhookEndpoint).toMatchObject({
       endpoint: null,
+      userErrors: [{ field: ['id'], code: 'NOT_FOUND' }],
+    });
+  });
+});
+
+describe('rotateWebhookSecret', () => {
+  const ROTATE = `mutation($id: ID!, $seconds: Int) {
+    rotateWebhookSecret(id: $id, previousSecretValidForSeconds: $seconds) { endpoint { id previousSecretExpiresAt } secret userErrors { field message code } }
+  }`;
+
+  it('hands the service the id and the grace period, and shows the new secret once', async () => {
+    const webhooks = fakeWebhooks();
+    const result = await run(ROTATE, webhooks, { id: endpoint.id, seconds: 3600 });
+    expect(webhooks.rotateSecret).toHaveBeenCalledWith(workspace, endpoint.id, 3600);
+    expect(result.data?.rotateWebhookSecret).toStrictEqual({
+      endpoint: { id: endpoint.id, previousSecretExpiresAt: '2025-03-28T15:00:00.000Z' },
+      secret: 'whsec_new',
+      userErrors: [],
+    });
+  });
+
+  it('names the argument itself in a validation error, and the id in NOT_FOUND', async () => {
+    const refused = fakeWebhooks({
+      rotateSecret: async () => {
+        throw AppError.validation([{ path: ['previous_secret_valid_for_seconds'], message: 'must be a whole number of seconds from 0 to 604800' }]);
+      },
+    });
+    expect((await run(ROTATE, refused, { id: endpoint.id, seconds: -1 })).data?.rotateWebhookSecret).toStrictEqual({
+      endpoint: null,
+      secret: null,
+      userErrors: [{ field: ['previousSecretValidForSeconds'], message: 'must be a whole number of seconds from 0 to 604800', code: 'VALIDATION_ERROR' }],
+    });
+    const missing = fakeWebhooks({
+      rotateSecret: async () => {
+        throw AppError.notFound('Webhook endpoint');
+      },
+    });
+    expect((await run(ROTATE, missing, { id: endpoint.id })).data?.rotateWebhookSecret).toMatchObject({
+      secret: null,
       userErrors: [{ field: ['id'], code: 'NOT_FOUND' }],
     });
   });

@@ -96,6 +96,27 @@ export function registerWebhookCommands(program: Command, context: CliContext): 
       else print(`${updated.id}  ${updated.url}  ${updated.events.join(',')}${updated.enabled ? '' : '  disabled'}`);
     });
   webhook
+    .command('rotate-secret <id>')
+    .description('give an endpoint a new signing secret, printed once; the old one signs beside it for a day')
+    .option('--previous-secret-valid-for <seconds>', 'how long the old secret keeps signing: 0 (at once) to 604800', '86400')
+    .option('--json', 'print one JSON line: {"id","secret","previousSecretExpiresAt"}')
+    .action(async (id: string, options: { previousSecretValidFor: string; json?: boolean }) => {
+      const settings = config();
+      const rotated = await withDatabase(settings, async (db) => {
+        const webhooks = service(db, settings);
+        const owner = await webhooks.workspaceOfEndpoint(id);
+        if (!owner) throw AppError.notFound(`Webhook endpoint ${id}`);
+        return webhooks.rotateSecret({ workspaceId: owner }, id, Number(options.previousSecretValidFor));
+      });
+      const until = rotated.previousSecretExpiresAt?.toISOString() ?? null;
+      if (options.json) {
+        print(JSON.stringify({ id: rotated.id, secret: rotated.secret, previousSecretExpiresAt: until }));
+      } else {
+        print(`New signing secret of ${rotated.id} (shown only this once): ${rotated.secret}`);
+        print(until ? `The previous secret signs every delivery beside it until ${until}.` : 'The previous secret no longer signs.');
+      }
+    });
+  webhook
     .command('delete <id>')
     .description('delete an endpoint and its deliveries')
     .action(async (id: string) => {
