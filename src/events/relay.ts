@@ -63,6 +63,14 @@ export class EventRelay {
   private removedSinceVacuum = 0;
   /** Events committed by this process and leased to this relay, not yet published. */
   private handedOver: ClaimedEvent[] = [];
+  /**
+   * Events every publisher took whose queue rows could not be deleted (the
+   * database failed): the next round deletes them before anything else, and
+   * they are never published again by this relay. Publishing them again
+   * while the database is away would store them in the stream a second time
+   * once the broker's duplicate window (2 minutes) has passed.
+   */
+  private unmarked: { position: string; event: CloudEvent }[] = [];
   /** Whether the next round claims: a wake or the poll asked for it (at the start too). */
   private claimAsked = true;
   private stopped = false;
@@ -136,6 +144,9 @@ export class EventRelay {
   async stop(): Promise<void> {
     await this.loop.stop();
     this.stopped = true;
+    // Published but still queued: taken off the queue if the database is back, else free for any relay.
+    const unmarked = this.unmarked.splice(0).map(({ position }) => position);
+    await this.options.store.markPublished(unmarked).catch(() => this.giveUp(unmarked));
     await this.giveUp(this.handedOver.splice(0).map((event) => event.position));
     await Promise.all(this.options.publishers.map((publisher) => publisher.close().catch(() => undefined)));
   }
@@ -170,13 +181,37 @@ export class EventRelay {
   private async round(): Promise<{ claimed: number; published: number }> {
     const handed = this.handedOver.splice(0, this.batchSize);
     try {
+      const marked = await this.markUnmarked();
       const claimed = this.claimAsked ? await this.claim(handed) : [];
-      return await this.publishAndMark([...handed, ...claimed], claimed);
+      const round = await this.publishAndMark([...handed, ...claimed], claimed);
+      return { ...round, published: round.published + marked };
     } catch (error) {
-      // The database failed us: claim, and publish these again, with the next round (a broker drops a repeat by its id).
+      // The database failed us: claim, and publish what did not go out, with the next round. What went out
+      // waits in `unmarked` to be taken off the queue, and is not published again.
       this.claimAsked = true;
-      this.handedOver.unshift(...handed);
+      const published = new Set(this.unmarked.map(({ position }) => position));
+      this.handedOver.unshift(...handed.filter((event) => !published.has(event.position)));
       throw error;
+    }
+  }
+
+  /** Takes off the queue what went out in an earlier round whose marking failed, then tells the subscribers. */
+  private async markUnmarked(): Promise<number> {
+    if (this.unmarked.length === 0) return 0;
+    const marked = this.unmarked;
+    const deliveries = await this.options.store.markPublished(marked.map(({ position }) => position));
+    this.unmarked = this.unmarked.filter((entry) => !marked.includes(entry));
+    this.published(marked.map(({ event }) => event), deliveries);
+    return marked.length;
+  }
+
+  /** Tells the observer, webhooks and subscribers of events taken off the queue. */
+  private published(done: readonly CloudEvent[], deliveries: number): void {
+    if (deliveries > 0) this.options.onDeliveriesMade?.();
+    const now = Date.now();
+    for (const cloudEvent of done) {
+      this.options.observer?.published(cloudEvent, (now - Date.parse(cloudEvent.time)) / 1000);
+      this.notify(cloudEvent);
     }
   }
 
@@ -187,16 +222,19 @@ export class EventRelay {
     if (events.length === 0) return { claimed: 0, published: 0 };
     const published =
       this.options.publishers.length === 0 ? this.nothingToPublish(events) : await this.publishEach(events);
-    const done = events.flatMap((event) => published.get(event.position) ?? []);
-    const deliveries = await this.options.store.markPublished(
-      events.flatMap((event) => (published.has(event.position) ? [event.position] : [])),
-    );
-    if (deliveries > 0) this.options.onDeliveriesMade?.();
-    const now = Date.now();
-    for (const cloudEvent of done) {
-      this.options.observer?.published(cloudEvent, (now - Date.parse(cloudEvent.time)) / 1000);
-      this.notify(cloudEvent);
+    const went = events.flatMap((event) => {
+      const cloudEvent = published.get(event.position);
+      return cloudEvent ? [{ position: event.position, event: cloudEvent }] : [];
+    });
+    const done = went.map(({ event }) => event);
+    let deliveries: number;
+    try {
+      deliveries = await this.options.store.markPublished(went.map(({ position }) => position));
+    } catch (error) {
+      this.unmarked.push(...went);
+      throw error;
     }
+    this.published(done, deliveries);
     // After the subscribers heard, so that the vacuum never delays them.
     this.removedSinceVacuum += done.length;
     if (this.removedSinceVacuum >= this.queueVacuumEvery) {
@@ -245,8 +283,9 @@ export class EventRelay {
   private async claim(handed: readonly ClaimedEvent[]): Promise<ClaimedEvent[]> {
     this.claimAsked = false;
     const claimed = await this.options.store.claim(this.batchSize, this.leaseMs);
-    if (handed.length === 0) return claimed;
-    const positions = new Set(handed.map((event) => event.position));
+    if (handed.length === 0 && this.unmarked.length === 0) return claimed;
+    // Also less any that went out already and wait to be taken off the queue (their lease ran out meanwhile).
+    const positions = new Set([...handed.map((event) => event.position), ...this.unmarked.map(({ position }) => position)]);
     return claimed.filter((event) => !positions.has(event.position));
   }
 

@@ -40,9 +40,15 @@ function capture(failures = 0): EventPublisher & { bodies: string[] } {
 }
 
 const relays: EventRelay[] = [];
-function relay(publisher: EventPublisher, maxRetryDelayMs = 5000, pollIntervalMs = 600_000): EventRelay {
+function relay(
+  publisher: EventPublisher,
+  maxRetryDelayMs = 5000,
+  pollIntervalMs = 600_000,
+  options: { store?: OutboxStore; leaseMs?: number } = {},
+): EventRelay {
   const made = new EventRelay({
-    store: new OutboxStore(t.app.db.em),
+    store: options.store ?? new OutboxStore(t.app.db.em),
+    leaseMs: options.leaseMs,
     publishers: [publisher],
     log: quiet,
     pollIntervalMs,
@@ -195,5 +201,48 @@ describe('a create in a process with a relay', () => {
     await own.drain();
     expect(mine.bodies.filter((text) => text.includes('handover-fail'))).toStrictEqual([]);
     expect(await t.db.count('order_events')).toBe(before);
+  });
+});
+
+/** The outbox, whose `markPublished` fails `failures` times first (the database went away after the publish). */
+class MarkFailingStore extends OutboxStore {
+  constructor(private failures: number) {
+    super(t.app.db.em);
+  }
+
+  override async markPublished(positions: readonly string[]): Promise<number> {
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('the database is unavailable');
+    }
+    return super.markPublished(positions);
+  }
+}
+
+describe('events published while the database cannot take them off the queue', () => {
+  it('go to the broker once: the relay retries marking them, not publishing them again, which the broker keeps as new past its duplicate window', async () => {
+    const mine = capture();
+    const heard: string[] = [];
+    // A short lease: a claimed event's lease runs out while the database is away, as in an outage of minutes.
+    const own = relay(mine, 5000, 600_000, { store: new MarkFailingStore(3), leaseMs: 50 });
+    own.subscribe((event) => heard.push(event.subject));
+    const service = new OrderService(t.app.db.em, { events: orderEvents, relay: own });
+    const elsewhere = new OrderService(t.app.db.em, { events: orderEvents });
+    // One handed over by a create in this process, one committed by another process and claimed.
+    const handed = await service.createOrderExactlyOnce(ctx, JSON.parse(body('mark-fails-handed')));
+    const claimed = await elsewhere.createOrderExactlyOnce(ctx, JSON.parse(body('mark-fails-claimed')));
+    for (let round = 0; round < 3; round++) {
+      await expect(own.drain()).rejects.toThrow('the database is unavailable');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await own.drain();
+    expect(bodiesAbout(mine, handed.order.id)).toHaveLength(1);
+    expect(bodiesAbout(mine, claimed.order.id)).toHaveLength(1);
+    expect(await queueRow(handed.order.id)).toStrictEqual([]);
+    expect(await queueRow(claimed.order.id)).toStrictEqual([]);
+    // Subscribers hear each once, after it is marked.
+    expect(heard.filter((id) => id === handed.order.id || id === claimed.order.id).sort()).toStrictEqual(
+      [handed.order.id, claimed.order.id].sort(),
+    );
   });
 });
