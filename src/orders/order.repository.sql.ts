@@ -111,8 +111,9 @@ with new_events as (
 select 1 as appended${notify ? NOTIFY : ''}`;
 export const INSERT_EVENTS = { notify: insertEvents(true), quiet: insertEvents(false) };
 
-export const SELECT_ORDERS = `
-select o.id, o.order_number as "orderNumber", o.customer_id as "customerId", o.status, o.currency,
+/** The columns of a whole order `o` (see `SELECT_ORDERS`), its items aggregated. */
+export const ORDER_COLUMNS = `
+       o.id, o.order_number as "orderNumber", o.customer_id as "customerId", o.status, o.currency,
        o.subtotal::text as subtotal, o.shipping::text as shipping, o.tax::text as tax, o.total::text as total,
        o.shipping_address as "shippingAddress", o.billing_address as "billingAddress", o.notes, o.metadata::text as metadata,
        o.tracking_number as "trackingNumber", o.tracking_url as "trackingUrl", o.status_history as "statusHistory",
@@ -120,7 +121,10 @@ select o.id, o.order_number as "orderNumber", o.customer_id as "customerId", o.s
        (select coalesce(jsonb_agg(jsonb_build_object(
                  'position', i.position, 'productId', i.product_id, 'name', i.name, 'quantity', i.quantity,
                  'price', i.price::text, 'sku', i.sku, 'subtotal', i.subtotal::text) order by i.position), '[]'::jsonb)
-          from order_items i where i.order_id = o.id) as items
+          from order_items i where i.order_id = o.id) as items`;
+
+export const SELECT_ORDERS = `
+select ${ORDER_COLUMNS}
 from orders o
 where o.workspace_id = ?`;
 

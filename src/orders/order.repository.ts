@@ -13,7 +13,7 @@
  * by the service, and flushed.
  */
 import { EntityRepository, LockMode } from '@mikro-orm/postgresql';
-import { queryAll, queryOne, queryPrepared } from '../db/sql';
+import { queryOne, queryPrepared } from '../db/sql';
 import type { OrderEntity } from './order.entity';
 import type { OrderFilter } from './order-filter';
 import { checkEventSize, MAX_EVENT_DATA_BYTES, storedCreatedData, type CommittedOrderEvent, type NewOrderEvent, type OrderEventBuilder } from './order-events';
@@ -33,7 +33,7 @@ import {
   INSERT_ORDER,
   INSERT_ORDER_WITH_EVENT,
   INSERT_EVENTS,
-  SELECT_ORDERS,
+  ORDER_COLUMNS,
   SELECT_ORDER_BY_ID,
   SELECT_ORDER_BY_NUMBER,
 } from './order.repository.sql';
@@ -242,16 +242,6 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     return record ? toOrder(record, record.items) : undefined;
   }
 
-  /** The workspace's orders with these ids, in the order of `ids`. */
-  async findWholeByIds(workspaceId: string, ids: readonly string[]): Promise<Order[]> {
-    if (ids.length === 0) return [];
-    const records = (
-      await queryAll<SelectedOrder>(this.em, `${SELECT_ORDERS} and o.id in (?)`, [workspaceId, ids])
-    ).map(withMetadata);
-    const byId = new Map(records.map((record) => [record.id, toOrder(record, record.items)]));
-    return ids.flatMap((id) => byId.get(id) ?? []);
-  }
-
   /** The order's entity, locked (`SELECT … FOR UPDATE`) until the transaction ends; call inside one. */
   async findForUpdate(workspaceId: string, id: string): Promise<OrderEntity | null> {
     return this.findOne({ id, workspace: workspaceId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
@@ -284,21 +274,29 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     filter: OrderFilter,
     page: Omit<ListWindow, 'offset'>,
   ): Promise<{ orders: Order[]; total: number; hasMore: boolean }> {
-    const matching = whereWindow(whereFilter(this.getKnex()('orders as o'), scope, filter), page);
-    const pageQuery = inOrder(whereAfter(matching.clone().select('o.id'), page), page.sort).limit(
+    const knex = this.getKnex();
+    const matching = whereWindow(whereFilter(knex('orders as o'), scope, filter), page);
+    const pageIds = inOrder(whereAfter(matching.clone().select('o.id'), page), page.sort).limit(
       page.limit + 1,
     );
-    const { records, total } = await pageWithTotal<{ id: string }>(
+    // The page's orders are read whole by the statement that chooses them, in its snapshot: read by a
+    // later one, an order changed in between came with an updatedAt (and a cursor) past the changes
+    // it skipped, and past the sync horizon.
+    const pageQuery = inOrder(
+      knex.with('page', pageIds).from('page').join('orders as o', 'o.id', 'page.id').select(knex.raw(ORDER_COLUMNS)),
+      page.sort,
+    );
+    const { records, total } = await pageWithTotal<SelectedOrder>(
       this.em,
       'order_page',
       filter,
       pageQuery,
       matching.clone().count({ n: '*' }),
     );
-    const orders = await this.findWholeByIds(
-      scope.workspaceId,
-      records.slice(0, page.limit).map((row) => row.id),
-    );
+    const orders = records
+      .slice(0, page.limit)
+      .map(withMetadata)
+      .map((record) => toOrder(record, record.items));
     return { orders, total, hasMore: records.length > page.limit };
   }
 }
