@@ -5,6 +5,9 @@
  * takes the authentication query off nearly every request. The TTL is what
  * bounds revocation: a key revoked by another process (or the CLI) stops
  * working here once its entry expires, so the TTL is capped at one second.
+ * An entry's TTL counts from when its lookup was sent, not from when the
+ * answer arrived, so a slow answer read before a revocation is not kept
+ * longer than the TTL after it.
  * A revocation made through this process's own AuthService removes the entry
  * at once.
  */
@@ -29,7 +32,8 @@ export class ApiKeyCache {
     private readonly ttlMs: number,
     /** Bounds memory whatever the number of keys; the oldest entry goes first. */
     private readonly maxEntries = 10_000,
-    private readonly now: () => number = Date.now,
+    /** The cache's clock, in ms; `set` takes its reading from before the lookup. */
+    readonly now: () => number = Date.now,
   ) {
     if (ttlMs < 0 || ttlMs > MAX_API_KEY_CACHE_TTL_MS) {
       throw new RangeError(`The API key cache TTL must be between 0 and ${MAX_API_KEY_CACHE_TTL_MS} ms, got ${ttlMs}`);
@@ -47,14 +51,20 @@ export class ApiKeyCache {
     return entry;
   }
 
-  set(hash: string, value: CachedApiKey): void {
-    if (this.ttlMs === 0) return;
+  /**
+   * Caches a lookup until `TTL` after `askedAt`, the cache's `now()` read before the lookup was
+   * sent: its answer may predate a revocation that commits while it travels back, and the TTL is
+   * what bounds how long that revocation goes unseen.
+   */
+  set(hash: string, value: CachedApiKey, askedAt: number = this.now()): void {
+    const expiresAt = askedAt + this.ttlMs;
+    if (this.ttlMs === 0 || expiresAt <= this.now()) return;
     this.entries.delete(hash); // re-inserting moves it to the young end
     if (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    this.entries.set(hash, { ...value, expiresAt: this.now() + this.ttlMs });
+    this.entries.set(hash, { ...value, expiresAt });
   }
 
   /** Drops every entry of a key, by its id (used on revocation). */

@@ -84,6 +84,8 @@ export class AuthService {
       this.usage.record(cached.keyId);
       return cached.context;
     }
+    // The entry's TTL counts from here: the answer reflects the key as it was when the query ran.
+    const askedAt = this.keyCache.now();
     const row = await queryOne<KeyRow>(
       this.em.fork(),
       `select k.id, k.secret_hash, k.workspace_id, w.time_zone, k.last_used_at
@@ -95,7 +97,7 @@ export class AuthService {
       throw new AppError(ErrorCode.UNAUTHORIZED, 'The API key is unknown or has been revoked');
     }
     const context: RequestContext = { workspaceId: row.workspace_id, timeZone: row.time_zone };
-    this.keyCache.set(hash, { keyId: row.id, context });
+    this.keyCache.set(hash, { keyId: row.id, context }, askedAt);
     this.usage.record(row.id, row.last_used_at === null ? null : new Date(row.last_used_at));
     return context;
   }

@@ -108,4 +108,36 @@ describe('on another process', () => {
     expect(elapsed).toBeLessThan(1000);
     expect((await gql(two.app, auth)).statusCode).toBe(401);
   });
+
+  it('a lookup answered before the revocation but returned after it is not cached past the TTL from when it was asked', async () => {
+    const auth = await bearer('acme');
+    const [key] = (await one.app.services.auth.listApiKeys('acme')).filter((entry) => !entry.revokedAt);
+    // The second app's lookup reads the key (not yet revoked), then reaches the app late, as on a
+    // busy process: 700 ms later, past the default API_KEY_CACHE_TTL_MS of 500.
+    const connection = two.app.db.em.getConnection() as unknown as { executeQuery: (...args: unknown[]) => Promise<unknown> };
+    const original = connection.executeQuery.bind(connection);
+    let answered!: () => void;
+    const read = new Promise<void>((resolve) => (answered = resolve));
+    const slow = vi.spyOn(connection, 'executeQuery').mockImplementation(async (...args: unknown[]) => {
+      const result = await original(...args);
+      if (String(args[0]).includes('from api_keys k')) {
+        answered();
+        await new Promise((resolve) => setTimeout(resolve, 700));
+      }
+      return result;
+    });
+    try {
+      const inFlight = rest(two.app, auth);
+      await read;
+      await one.app.services.auth.revokeApiKey(key?.id);
+      const revokedAt = Date.now();
+      // The request already past authentication finishes; that is not a use after revocation.
+      expect((await inFlight).statusCode).toBe(200);
+      slow.mockRestore();
+      expect(Date.now() - revokedAt).toBeGreaterThan(500);
+      expect((await rest(two.app, auth)).statusCode).toBe(401);
+    } finally {
+      slow.mockRestore();
+    }
+  });
 });
