@@ -93,6 +93,9 @@ order by e.position`;
  * event's workspace that takes its type. `created_at` is to the millisecond,
  * as the deliveries' page cursors are (`webhookDeliveries` pages by
  * `(created_at, id)`; a batch's deliveries share a millisecond).
+ * `for key share of w` takes, as the select reads it, the lock the foreign
+ * key takes anyway: an endpoint another process is deleting is waited for
+ * and then left out, instead of failing the whole batch on the foreign key.
  */
 const MARK_PUBLISHED = `
 with published as (
@@ -105,6 +108,7 @@ from order_events e
 join webhook_endpoints w on w.workspace_id = e.workspace_id and w.enabled
   and (w.events is null or jsonb_exists(w.events, e.type))
 where e.position = any(array(select position from published))
+for key share of w
 on conflict (endpoint_id, event_id) do nothing
 returning 1 as made`;
 

@@ -7,6 +7,7 @@
 import type dns from 'node:dns';
 import http from 'node:http';
 import type net from 'node:net';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../src/events/order-events';
 import type { RequestContext } from '../../src/orders/order.types';
@@ -14,6 +15,7 @@ import type { Lookup } from '../../src/webhooks/network-guard';
 import { isPrivateAddress } from '../../src/webhooks/network-guard';
 import { Webhook } from 'standardwebhooks';
 import { clientFor, createTestApp, useTestApp, type TestApp } from '../support/app';
+import { usingRealPostgres } from '../support/database';
 import { eventually, freePort } from '../support/nats';
 import { startReceiver, type Receiver } from '../support/webhook-receiver';
 
@@ -67,6 +69,42 @@ describe('deliveries', () => {
     expect(delivery?.attempts.map((attempt) => attempt.statusCode)).toStrictEqual([500, 500, 200]);
     expect(delivery?.deliveredAt).toBeInstanceOf(Date);
     await t.app.services.webhooks.deleteEndpoint(ctx, endpoint.id);
+  });
+
+  it.runIf(usingRealPostgres)('an endpoint deleted while its event is being published: the workspace’s other endpoints get it at once, and the relay does not fail', async () => {
+    const scope = await t.context(await t.bearer('hooli'));
+    const staying = await startReceiver([200]);
+    receivers.push(staying);
+    const kept = await endpointFor(staying, undefined, scope);
+    const going = await t.app.services.webhooks.createEndpoint(scope, { url: staying.url });
+    // Another process deletes the second endpoint; its statement is still running (it holds the row).
+    const deleter = new Client({ connectionString: t.app.db.orm.config.get('clientUrl') });
+    await deleter.connect();
+    try {
+      await deleter.query('begin');
+      await deleter.query('delete from webhook_endpoints where id = $1', [going.id]);
+      const authorization = `Bearer ${(await t.app.services.auth.createApiKey('hooli')).key}`;
+      expect((await t.rest.post('/api/orders', orderBody('deleted-while-published'), { authorization })).statusCode).toBe(201);
+      // The relay is making the event's deliveries, and waits on the endpoint being deleted.
+      await eventually(
+        async () =>
+          (await t.db.query<{ n: number }>(
+            "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database() and query like '%insert into webhook_deliveries%'",
+          ))[0]?.n === 1,
+        5000,
+        'the relay waiting on the deleted endpoint',
+      );
+      await deleter.query('commit');
+    } finally {
+      await deleter.end();
+    }
+    await eventually(async () => (await t.app.services.webhooks.listDeliveries(scope, kept.id, { first: 10 })).edges[0]?.delivery.status === 'delivered', 5000, 'the delivery to the endpoint that stayed');
+    expect(staying.received).toHaveLength(1);
+    expect(await t.db.count('order_event_queue')).toBe(0);
+    // No batch failed on the deleted endpoint's foreign key (it did: the relay logged it and published the whole batch again,
+    // and a batch it had claimed from the outbox waited out the 30 s lease first).
+    expect(t.logs.filter((line) => line.component === 'event-relay' && (line.level as number) >= 40).map((line) => line.msg)).toStrictEqual([]);
+    await t.app.services.webhooks.deleteEndpoint(scope, kept.id);
   });
 
   it('a receiver down past the schedule leaves a failed delivery, which redeliverWebhook then delivers', async () => {
