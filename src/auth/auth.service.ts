@@ -124,6 +124,16 @@ export class AuthService {
    * runtime's canonical name for it (`US/Pacific-New` → `America/Los_Angeles`).
    */
   async createWorkspace(slug: string, timeZone = 'UTC'): Promise<WorkspaceInfo> {
+    const made = await this.makeWorkspace(slug, timeZone);
+    if (!made) throw AppError.validation([{ path: ['slug'], message: `"${slug}" is already taken` }]);
+    return made;
+  }
+
+  /**
+   * `createWorkspace`, but undefined when the slug is taken. The unique constraint decides, so
+   * two concurrent creates (from any processes) cannot both win.
+   */
+  private async makeWorkspace(slug: string, timeZone: string): Promise<WorkspaceInfo | undefined> {
     checkWorkspaceInput(slug, timeZone);
     const zone = await this.databaseTimeZone([timeZone, canonicalTimeZone(timeZone) ?? timeZone]);
     if (zone === undefined) {
@@ -135,10 +145,7 @@ export class AuthService {
     try {
       await this.em.fork().insert(WorkspaceEntity, { ...workspace, createdAt: new Date() });
     } catch (error) {
-      // The unique constraint decides, so two concurrent creates cannot both win.
-      if (error instanceof UniqueConstraintViolationException) {
-        throw AppError.validation([{ path: ['slug'], message: `"${slug}" is already taken` }]);
-      }
+      if (error instanceof UniqueConstraintViolationException) return undefined;
       throw error;
     }
     return workspace;
@@ -189,7 +196,10 @@ export class AuthService {
       throw AppError.validation([{ path: ['name'], message: `must be at most ${API_KEY_NAME_MAX} characters` }]);
     }
     const existing = await this.findWorkspace(workspaceSlug);
-    const workspace = existing ?? (await this.createWorkspace(workspaceSlug));
+    // Made by another process since the look above (two `apikey create` at once): it is the one.
+    const made = existing ? undefined : await this.makeWorkspace(workspaceSlug, 'UTC');
+    const workspace = existing ?? made ?? (await this.findWorkspace(workspaceSlug));
+    if (!workspace) throw new Error(`Workspace ${workspaceSlug} was neither found nor made`);
     const generated = generateApiKey();
     const em = this.em.fork();
     const key = em.create(ApiKeyEntity, {
@@ -200,7 +210,7 @@ export class AuthService {
       secretHash: generated.hash,
     });
     await em.flush();
-    return { id: key.id, key: generated.secret, workspace: workspace.slug, workspaceCreated: existing === undefined };
+    return { id: key.id, key: generated.secret, workspace: workspace.slug, workspaceCreated: made !== undefined };
   }
 
   async listApiKeys(workspaceSlug: string): Promise<ApiKeyInfo[]> {
