@@ -3,10 +3,15 @@ import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { MAX_AMOUNT_LENGTH } from '../orders/money';
 import { isExactNumber, parseNumberLiteral } from '../shared/exact-json';
 
-/** Longer text is refused before anything parses it as a number; the service reads the rest. */
-function bounded(value: string, ast?: Parameters<GraphQLScalarType['parseLiteral']>[0]): string {
+/**
+ * A number literal in the document longer than this is refused before anything parses it as a
+ * number, as the REST body parser refuses one (INVALID_JSON). A decimal string is not checked
+ * here: it goes to the service, which refuses one over the same length as a VALIDATION_ERROR
+ * naming its field (a userError), on REST and GraphQL alike, before reading its digits.
+ */
+function bounded(value: string, ast: ValueNode): string {
   if (value.length > MAX_AMOUNT_LENGTH) {
-    throw new GraphQLError(`Decimal must be at most ${MAX_AMOUNT_LENGTH} characters`, ast ? { nodes: ast } : undefined);
+    throw new GraphQLError(`Decimal must be at most ${MAX_AMOUNT_LENGTH} characters`, { nodes: ast });
   }
   return value;
 }
@@ -32,14 +37,15 @@ export const DecimalScalar = new GraphQLScalarType<DecimalInput, string>({
     return value;
   },
   parseValue(value) {
-    if (typeof value === 'string') return bounded(value);
+    if (typeof value === 'string') return value;
     // A variable's number a double cannot hold, as written (see shared/exact-json.ts): its digits are checked like a string's.
-    if (isExactNumber(value)) return bounded(value.toString());
+    // (The body parser has refused number literals over MAX_AMOUNT_LENGTH already.)
+    if (isExactNumber(value)) return value.toString();
     if (typeof value === 'number' && Number.isFinite(value)) return value;
     throw new GraphQLError('Decimal must be a string such as "99.00" or a number');
   },
   parseLiteral(ast) {
-    if (ast.kind === Kind.STRING) return bounded(ast.value, ast);
+    if (ast.kind === Kind.STRING) return ast.value;
     if (ast.kind === Kind.INT || ast.kind === Kind.FLOAT) {
       // The value the same literal has in the variables or a REST body, so that `1e2` is 100 and
       // `1e-7` has too many decimals either way; one a double cannot hold goes on as its text, as

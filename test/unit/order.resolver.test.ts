@@ -187,6 +187,20 @@ describe('createOrder', () => {
     const wrong = await run('mutation { createOrder(input: { customerId: "c", items: [], total: true }) { userErrors { code } } }', orders);
     expect(wrong.errors?.[0]?.message).toContain('Decimal must be a string such as "99.00" or a number');
   });
+
+  it('hands a Decimal string of any length to the service, as a direct call does: its length is the service’s rule', async () => {
+    const long = `1.${'0'.repeat(100)}`;
+    const orders = fakeOrders();
+    const input = { customerId: 'c', items: [{ productId: 'p', quantity: 1, price: long }], total: long };
+    const viaVariables = await run(CREATE, orders, { input });
+    const viaLiteral = await run(
+      `mutation { createOrder(input: { customerId: "c", items: [{ productId: "p", quantity: 1, price: "${long}" }], total: "${long}" }) { userErrors { code } } }`,
+      orders,
+    );
+    expect([viaVariables.errors, viaLiteral.errors]).toStrictEqual([undefined, undefined]);
+    expect(orders.createOrderExactlyOnce).toHaveBeenNthCalledWith(1, workspace, expect.objectContaining({ total: long, items: [{ product_id: 'p', quantity: 1, price: long }] }), undefined);
+    expect(orders.createOrderExactlyOnce).toHaveBeenNthCalledWith(2, workspace, expect.objectContaining({ total: long }), undefined);
+  });
 });
 
 describe('order(id)', () => {
