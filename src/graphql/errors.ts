@@ -212,6 +212,8 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, raw: unknow
     path: formatted.path,
     extensions: {
       code: TOP_LEVEL_CODES[error.code]?.code ?? error.code,
+      // When to try again, as the service said (REST sends the same number as Retry-After).
+      ...(error.retryAfterSeconds !== undefined ? { retryAfterSeconds: error.retryAfterSeconds } : {}),
       ...(error.details.length > 0
         ? {
             fields: error.details.map((detail) => ({
@@ -247,6 +249,15 @@ export function httpStatusForErrors(
     const mapped = Object.values(TOP_LEVEL_CODES).find((entry) => entry.code === code);
     if (mapped && mapped.status !== 200 && mapped.status !== 500) return mapped.status;
     if (code === 'BAD_REQUEST' && !error.path && data == null) return 400;
+  }
+  return undefined;
+}
+
+/** The `Retry-After` of a response with top-level errors: the first error's `retryAfterSeconds`, if any. */
+export function retryAfterForErrors(errors: readonly GraphQLFormattedError[] | undefined): number | undefined {
+  for (const error of errors ?? []) {
+    const seconds = error.extensions?.retryAfterSeconds;
+    if (typeof seconds === 'number') return seconds;
   }
   return undefined;
 }

@@ -18,7 +18,13 @@ import { type GraphQLProtection, QUERY_LIMIT_EXCEEDED, type QueryLimit } from '.
 import type { AuthenticateRequest } from '../security/request-authentication';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
 import { toAppError } from '../errors/to-app-error';
-import { formatGraphQLError, httpStatusForErrors, isUnexpectedGraphQLError, toGraphQLError } from './errors';
+import {
+  formatGraphQLError,
+  httpStatusForErrors,
+  isUnexpectedGraphQLError,
+  retryAfterForErrors,
+  toGraphQLError,
+} from './errors';
 import { jitExecution } from './jit-executor';
 import { oneCallAtATime } from './one-call-at-a-time';
 import { type GraphQLRequestHooks, type RequestHooks, requestHooksPlugin } from './request-hooks';
@@ -220,7 +226,8 @@ function errorsAndStatus(app: FastifyInstance): GraphQLRequestHooks<GraphQLConte
       // A request error keeps a status Apollo chose itself (405 for a GET mutation).
       if (status === 400 && response.http.status !== undefined && response.http.status !== 200) return;
       response.http.status = status;
-      if (status === 503) response.http.headers.set('retry-after', '2');
+      const retryAfter = retryAfterForErrors(response.body.singleResult.errors) ?? (status === 503 ? 2 : undefined);
+      if (retryAfter !== undefined) response.http.headers.set('retry-after', String(retryAfter));
     },
   };
   return () => hooks;

@@ -89,6 +89,27 @@ it('gives a service error its stable code and the HTTP status a client would get
   });
 });
 
+it('tells a client when to retry as the service said, in Retry-After and extensions.retryAfterSeconds, as REST does', async () => {
+  // The workspace's create queue is full: the service asks for a retry in 1 s (REST: 503, Retry-After: 1).
+  const busy = new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'Too many creates in this workspace at once; retry shortly', [], 1);
+  const gated = { ...orders, createOrderExactlyOnce: async () => Promise.reject(busy) } as OrderOperations;
+  const app = Fastify();
+  const apollo = await registerGraphQL(app, { schema: await buildGraphQLSchema(), orders: gated, webhooks, authenticate: async () => workspace, introspection: false });
+  try {
+    const response = await apollo.executeOperation(
+      { query: 'mutation { createOrder(input: { customerId: "c", items: [], total: "1" }) { order { id } } }' },
+      { contextValue: { requestContext: workspace, orders: gated, webhooks } },
+    );
+    assert(response.body.kind === 'single');
+    expect(response.http.status).toBe(503);
+    expect(response.http.headers.get('retry-after')).toBe('1');
+    expect(response.body.singleResult.errors?.[0]?.extensions).toStrictEqual({ code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 1 });
+  } finally {
+    await apollo.stop();
+    await app.close();
+  }
+});
+
 it('refuses a subscription, which runs over WebSocket only', async () => {
   await withApollo(async (run) => {
     const refused = await run('subscription { orderCreated { id } }');
