@@ -9,6 +9,7 @@ import { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { AppError, ErrorCode, type FieldPath } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
+import { SubscriberTooSlowError } from '../events/order-feed';
 import { snakeToCamel } from '../shared/case';
 import { WWW_AUTHENTICATE } from '../auth/api-key';
 import { type UserError, UserErrorCode } from './order.type';
@@ -224,6 +225,18 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, raw: unknow
         : {}),
     },
   };
+}
+
+/**
+ * A subscription's error as the client gets it over WebSocket: the codes and masking of the
+ * HTTP API (`formatGraphQLError`), and SUBSCRIBER_TOO_SLOW for a subscriber that fell too far
+ * behind, so that it learns why its subscription ended, with a code to act on. A test that runs
+ * a subscription with graphql-js's `subscribe` passes its errors here to see what a client sees.
+ */
+export function formatSubscriptionError(error: GraphQLError): GraphQLFormattedError {
+  if (error.originalError instanceof SubscriberTooSlowError)
+    return { message: error.message, extensions: { code: error.originalError.code } };
+  return formatGraphQLError(error.toJSON(), error);
 }
 
 /** True when an error reaching Apollo is a bug rather than an expected failure: it is masked and must be logged. */

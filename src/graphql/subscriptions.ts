@@ -30,12 +30,12 @@ import {
 import { CloseCode } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/@fastify/websocket';
 import { AppError, ErrorCode } from '../errors/app-error';
-import { type OrderFeed, SubscriberTooSlowError } from '../events/order-feed';
+import type { OrderFeed } from '../events/order-feed';
 import type { RequestContext } from '../orders/order.types';
 import type { FailedAuthenticationCounter } from '../security/request-authentication';
 import { markExactNumbers, writeMarkedNumbers } from '../shared/exact-json';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
-import { formatGraphQLError, isUnexpectedGraphQLError } from './errors';
+import { formatSubscriptionError, isUnexpectedGraphQLError } from './errors';
 
 export const SUBSCRIPTION_CLOSE = {
   /** A bad or missing key in connection_init (graphql-ws's Forbidden). */
@@ -75,17 +75,10 @@ export interface SubscriptionOptions {
   connectionsPerKey: number;
 }
 
-/**
- * A subscription's error as the client gets it: the codes and masking of the HTTP API
- * (`formatGraphQLError`), and SUBSCRIBER_TOO_SLOW for a subscriber that fell too far behind, so
- * that it learns why its subscription ended, with a code to act on.
- */
-function formatSubscriptionError(error: GraphQLError, log: FastifyBaseLogger): GraphQLFormattedError {
-  if (error.originalError instanceof SubscriberTooSlowError)
-    return { message: error.message, extensions: { code: error.originalError.code } };
-  // Masked for the client (INTERNAL_ERROR), so the cause is logged here.
+/** A subscription's error as the client gets it (`formatSubscriptionError`); one masked for the client is logged here. */
+function formatAndLogSubscriptionError(error: GraphQLError, log: FastifyBaseLogger): GraphQLFormattedError {
   if (isUnexpectedGraphQLError(error)) log.error({ err: error.originalError ?? error }, 'a subscription failed');
-  return formatGraphQLError(error.toJSON(), error);
+  return formatSubscriptionError(error);
 }
 
 /** How often the key of open connections is checked again, at most (the key cache may add its TTL). */
@@ -230,10 +223,10 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       const connection = connections.get(ctx);
       if (connection) await stillAuthorized(ctx, connection);
       // A subscription refused as it starts (orderUpdated of an unknown id) answers one result with errors.
-      if (result.errors) return { ...result, errors: result.errors.map((error) => formatSubscriptionError(error, app.log)) };
+      if (result.errors) return { ...result, errors: result.errors.map((error) => formatAndLogSubscriptionError(error, app.log)) };
       return undefined;
     },
-    onError: (_ctx, _id, _payload, errors) => errors.map((error) => formatSubscriptionError(error, app.log)),
+    onError: (_ctx, _id, _payload, errors) => errors.map((error) => formatAndLogSubscriptionError(error, app.log)),
     onComplete: (ctx, id) => {
       connections.get(ctx)?.subscriptions.delete(id);
     },

@@ -2,11 +2,13 @@
  * The subscription resolvers with a fake order feed: graphql-js's `subscribe`
  * on the real schema, no WebSocket, no events.
  */
-import { type ExecutionResult, type GraphQLSchema, parse, subscribe } from 'graphql';
+import { type ExecutionResult, GraphQLError, type GraphQLSchema, parse, subscribe } from 'graphql';
+import assert from 'node:assert/strict';
 import { beforeAll, expect, it } from 'vitest';
 import { AppError } from '../../src/errors/app-error';
-import type { FeedEvent } from '../../src/events/order-feed';
+import { type FeedEvent, SubscriberTooSlowError } from '../../src/events/order-feed';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from '../../src/graphql/context';
+import { formatSubscriptionError } from '../../src/graphql/errors';
 import { buildGraphQLSchema } from '../../src/graphql/schema';
 import type { Order, RequestContext } from '../../src/orders/order.types';
 
@@ -107,4 +109,40 @@ it('orderUpdated(id) of an order the workspace does not have is NOT_FOUND, and g
 it('without a feed (not over WebSocket) is an error, not a silent empty stream', async () => {
   const result = await firstOf('subscription { orderCreated { id } }');
   expect(result.errors?.[0]?.message).toBe('subscriptions run over WebSocket only');
+});
+
+it('what the client gets over WebSocket for NOT_FOUND: formatSubscriptionError, the server’s own mapping', async () => {
+  const { feed } = fakeFeed();
+  const result = await firstOf('subscription { orderUpdated(id: "order_01HZX0000000000000000000ZZ") { id } }', feed);
+  expect(result.errors?.map((error) => formatSubscriptionError(error))).toStrictEqual([
+    {
+      message: 'Order order_01HZX0000000000000000000ZZ not found',
+      locations: [{ line: 1, column: 16 }],
+      path: ['orderUpdated'],
+      extensions: { code: 'NOT_FOUND' },
+    },
+  ]);
+});
+
+it('a subscriber that fell behind gets SUBSCRIBER_TOO_SLOW, as graphql-ws wraps the feed’s error', async () => {
+  const tooSlow = new SubscriberTooSlowError(1000);
+  const feed: NonNullable<GraphQLContext['feed']> = {
+    iterate: () => ({
+      next: () => Promise.reject(tooSlow),
+      return: async () => ({ value: undefined, done: true }),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    }),
+  };
+  const contextValue: GraphQLContext = { requestContext: workspace, orders, webhooks: {} as WebhookOperations, feed };
+  const result = await subscribe({ schema, document: parse('subscription { orderCreated { id } }'), contextValue });
+  assert(Symbol.asyncIterator in result);
+  const thrown: unknown = await result.next().catch((error: unknown) => error);
+  expect(thrown).toBe(tooSlow);
+  // graphql-ws sends an iterator's failure as an `error` message made of this GraphQLError.
+  expect(formatSubscriptionError(new GraphQLError(tooSlow.message, { originalError: tooSlow }))).toStrictEqual({
+    message: tooSlow.message,
+    extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
+  });
 });
