@@ -145,8 +145,7 @@ export async function registerGraphQL(
         throw new Error(`no authenticated workspace for ${request.method} ${GRAPHQL_PATH}`);
       return {
         requestContext,
-        orders: oneCallAtATime(options.orders),
-        webhooks: options.webhooks,
+        ...oneCallAtATime(options.orders, options.webhooks),
         requestId: request.id,
         telemetry: request.telemetry,
       };

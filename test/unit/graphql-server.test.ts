@@ -10,6 +10,8 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql';
 import pino from 'pino';
 import { expect, it } from 'vitest';
+import type { WebhookOperations } from '../../src/graphql/context';
+import { buildGraphQLSchema } from '../../src/graphql/schema';
 import { registerGraphQL } from '../../src/graphql/server';
 import type { RequestContext } from '../../src/orders/order.types';
 
@@ -165,6 +167,39 @@ it('a request hook of ours throwing a plain Error once the operation is known: m
       msg: 'graphql operation failed',
       err: { message: 'secret detail: a hook broke', stack: expect.stringContaining('Error: secret') },
     });
+  } finally {
+    await server.close();
+  }
+});
+
+it('runs the webhook calls of one request one at a time, as it runs the order calls (one pool connection a request)', async () => {
+  const { server } = ownServer();
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const oneAtATime = async <T>(value: T): Promise<T> => {
+    maxInFlight = Math.max(maxInFlight, ++inFlight);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    inFlight--;
+    return value;
+  };
+  try {
+    await registerGraphQL(server, {
+      ...base,
+      schema: await buildGraphQLSchema(),
+      webhooks: {
+        listEndpoints: () => oneAtATime([]),
+        listDeliveries: () => oneAtATime({ edges: [], hasNextPage: false, hasPreviousPage: false }),
+      } as Partial<WebhookOperations> as WebhookOperations,
+    });
+    const query = `{ ${Array.from({ length: 5 }, (_, i) => `e${i}: webhookEndpoints { id } d${i}: webhookDeliveries(endpointId: "whep_x") { edges { cursor } }`).join(' ')} }`;
+    const res = await server.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { authorization: 'Bearer any', 'content-type': 'application/json' },
+      payload: JSON.stringify({ query }),
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(maxInFlight).toBe(1);
   } finally {
     await server.close();
   }
