@@ -30,6 +30,8 @@ export function oneCallAtATime(
     },
     webhooks: {
       createEndpoint: (...args) => queued(() => webhooks.createEndpoint(...args)),
+      updateEndpoint: (...args) => queued(() => webhooks.updateEndpoint(...args)),
+      rotateSecret: (...args) => queued(() => webhooks.rotateSecret(...args)),
       listEndpoints: (...args) => queued(() => webhooks.listEndpoints(...args)),
       deleteEndpoint: (...args) => queued(() => webhooks.deleteEndpoint(...args)),
       listDeliveries: (...args) => queued(() => webhooks.listDeliveries(...args)),
