@@ -221,3 +221,95 @@ describe('order(id)', () => {
     expect(result).toStrictEqual({ data: { order: null } });
   });
 });
+
+describe('orderByNumber', () => {
+  it('asks the service by number and is null when it finds none', async () => {
+    const orders = fakeOrders();
+    const found = await run('{ orderByNumber(orderNumber: "ORD-2025-0327-001") { id orderNumber } }', orders);
+    expect(orders.getOrderByNumber).toHaveBeenCalledWith(workspace, 'ORD-2025-0327-001');
+    expect(found).toStrictEqual({ data: { orderByNumber: { id: order.id, orderNumber: 'ORD-2025-0327-001' } } });
+    const none = await run('{ orderByNumber(orderNumber: "nope") { id } }', fakeOrders({ getOrderByNumber: async () => Promise.reject(AppError.notFound('Order nope')) }));
+    expect(none).toStrictEqual({ data: { orderByNumber: null } });
+  });
+});
+
+describe('orders', () => {
+  const ORDERS = `query($filter: OrderFilter, $first: Int, $after: String, $orderBy: OrdersOrderBy) {
+    orders(filter: $filter, first: $first, after: $after, orderBy: $orderBy) {
+      totalCount edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    }
+  }`;
+
+  it('hands the service the filter in the contract’s names, the page and the sort (newest first by default)', async () => {
+    const orders = fakeOrders();
+    const result = await run(ORDERS, orders, { filter: { customerId: 'c', minTotal: '10.00', updatedSince: '2025-01-01T00:00:00Z' }, first: 5, after: 'c0' });
+    expect(orders.findOrders).toHaveBeenCalledWith(
+      workspace,
+      { customer_id: 'c', min_total: '10.00', updated_since: '2025-01-01T00:00:00Z' },
+      { first: 5, after: 'c0', sort: '-created_at' },
+    );
+    expect(result.data?.orders).toStrictEqual({
+      totalCount: 1,
+      edges: [{ cursor: 'c1', node: { id: order.id } }],
+      pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: 'c1', endCursor: 'c1' },
+    });
+    await run(ORDERS, orders, { orderBy: 'UPDATED_AT_ASC' });
+    expect(orders.findOrders).toHaveBeenLastCalledWith(workspace, {}, { first: undefined, after: undefined, sort: 'updated_at' });
+  });
+
+  it('an empty page has null cursors', async () => {
+    const orders = fakeOrders({ findOrders: vi.fn(async () => ({ edges: [], totalCount: 0, hasNextPage: false, hasPreviousPage: true })) });
+    const result = await run(ORDERS, orders);
+    expect(result.data?.orders.pageInfo).toStrictEqual({ hasNextPage: false, hasPreviousPage: true, startCursor: null, endCursor: null });
+  });
+
+  it('names bad arguments by their GraphQL paths in one top-level VALIDATION_ERROR', async () => {
+    const orders = fakeOrders({
+      findOrders: async () => {
+        throw AppError.validation([
+          { path: ['first'], message: 'must be between 1 and 100' },
+          { path: ['min_total'], message: 'must be a decimal number such as "99.00"' },
+        ]);
+      },
+    });
+    const result = await run(ORDERS, orders, { first: 0, filter: { minTotal: 'x' } });
+    expect(result.data).toBeNull();
+    expect(result.errors).toMatchObject([
+      {
+        message: 'Invalid request: first must be between 1 and 100; filter.minTotal must be a decimal number such as "99.00"',
+        extensions: {
+          code: 'VALIDATION_ERROR',
+          fields: [
+            { path: ['first'], message: 'must be between 1 and 100' },
+            { path: ['filter', 'minTotal'], message: 'must be a decimal number such as "99.00"' },
+          ],
+        },
+      },
+    ]);
+  });
+});
+
+describe('updateOrder', () => {
+  const UPDATE = `mutation($id: ID!, $input: UpdateOrderInput!) {
+    updateOrder(id: $id, input: $input) { order { id status } userErrors { field message code } }
+  }`;
+
+  it('keeps a left-out field absent and an explicit null null (keep versus clear)', async () => {
+    const orders = fakeOrders();
+    const result = await run(UPDATE, orders, { id: order.id, input: { status: 'PAID', trackingNumber: null, metadata: { some_key: 1 } } });
+    expect(orders.updateOrder).toHaveBeenCalledWith(workspace, order.id, { status: 'paid', tracking_number: null, metadata: { some_key: 1 } });
+    expect(result.data?.updateOrder).toStrictEqual({ order: { id: order.id, status: 'PAID' }, userErrors: [] });
+  });
+
+  it('names the id in NOT_FOUND and the field in a refused move', async () => {
+    const missing = await run(UPDATE, fakeOrders({ updateOrder: async () => Promise.reject(AppError.notFound('Order order_x')) }), { id: 'order_x', input: {} });
+    expect(missing.data?.updateOrder).toStrictEqual({ order: null, userErrors: [{ field: ['id'], message: 'Order order_x not found', code: 'NOT_FOUND' }] });
+    const message = 'Cannot move the order from delivered to pending: delivered is final';
+    const refused = await run(
+      UPDATE,
+      fakeOrders({ updateOrder: async () => Promise.reject(new AppError(ErrorCode.INVALID_STATUS_TRANSITION, message, [{ path: ['status'], message }])) }),
+      { id: order.id, input: { status: 'PENDING' } },
+    );
+    expect(refused.data?.updateOrder).toStrictEqual({ order: null, userErrors: [{ field: ['input', 'status'], message, code: 'INVALID_STATUS_TRANSITION' }] });
+  });
+});
