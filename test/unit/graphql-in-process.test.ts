@@ -21,8 +21,10 @@ const orders = {
   getOrder: async () => {
     throw new Error('connection to the database was lost');
   },
+  // As the service throws it (order-status.ts): the refused move names the status field.
   updateOrder: async () => {
-    throw new AppError(ErrorCode.INVALID_STATUS_TRANSITION, 'Cannot move from delivered to pending');
+    const message = 'Cannot move the order from delivered to pending: delivered is final';
+    throw new AppError(ErrorCode.INVALID_STATUS_TRANSITION, message, [{ path: ['status'], message }]);
   },
   findOrders: async () => {
     throw new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The database is not reachable', [], 2);
@@ -82,7 +84,9 @@ it('gives a service error its stable code and the HTTP status a client would get
       data: {
         updateOrder: {
           order: null,
-          userErrors: [{ field: ['input'], code: 'INVALID_STATUS_TRANSITION', message: 'Cannot move from delivered to pending' }],
+          userErrors: [
+            { field: ['input', 'status'], code: 'INVALID_STATUS_TRANSITION', message: 'Cannot move the order from delivered to pending: delivered is final' },
+          ],
         },
       },
     });
