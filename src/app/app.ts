@@ -40,7 +40,7 @@ import { Metrics } from '../observability/metrics';
 import { createMetricsServer, registerMetricsRoute } from '../observability/metrics.routes';
 import { registerPlayground } from '../playground/playground';
 import { DOCS_PREFIX, registerOpenApi } from '../rest/openapi';
-import { graphqlProtection } from '../security/graphql-armor';
+import { graphqlLimits, graphqlProtection } from '../security/graphql-armor';
 import { registerSecurityHeaders, withSecurityHeaders } from '../security/headers';
 import { registerLoadShedding } from '../security/load-shedding';
 import { registerRateLimits } from '../security/rate-limit';
@@ -264,14 +264,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     });
   }
   const schema = await buildGraphQLSchema();
-  const protection = graphqlProtection({
-    maxDepth: config.graphqlMaxDepth,
-    maxAliases: config.graphqlMaxAliases,
-    maxDirectives: config.graphqlMaxDirectives,
-    maxTokens: config.graphqlMaxTokens,
-    maxCost: config.graphqlMaxCost,
-    introspection: config.introspection,
-  });
+  const protection = graphqlProtection(graphqlLimits(config));
   // Subscriptions: fed from NATS when configured (events from every process), else from this process's relay.
   const feed = new OrderFeed(http.log.child({ component: 'order-feed' }));
   const stopFeed = config.natsUrl

@@ -22,6 +22,7 @@
  * every error message too: they would describe the schema piece by piece.
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { Config } from '../config/config';
 import type { GraphQLRequestHooks, RequestHooks } from '../graphql/request-hooks';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import {
@@ -196,6 +197,26 @@ function costLimit(maxCost: number): GraphQLRequestHooks<BaseContext> {
     },
   };
   return () => hooks;
+}
+
+/**
+ * The limits of a configuration (GRAPHQL_MAX_*, INTROSPECTION): what the server runs with, and
+ * what a test builds its in-process server with (`graphqlLimits(loadConfig({}))`: the defaults).
+ */
+export function graphqlLimits(
+  config: Pick<
+    Config,
+    'graphqlMaxDepth' | 'graphqlMaxAliases' | 'graphqlMaxDirectives' | 'graphqlMaxTokens' | 'graphqlMaxCost' | 'introspection'
+  >,
+): GraphQLLimits {
+  return {
+    maxDepth: config.graphqlMaxDepth,
+    maxAliases: config.graphqlMaxAliases,
+    maxDirectives: config.graphqlMaxDirectives,
+    maxTokens: config.graphqlMaxTokens,
+    maxCost: config.graphqlMaxCost,
+    introspection: config.introspection,
+  };
 }
 
 export function graphqlProtection(limits: GraphQLLimits): GraphQLProtection {

@@ -9,11 +9,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Fastify from 'fastify';
 import { expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config';
 import { AppError, ErrorCode } from '../../src/errors/app-error';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from '../../src/graphql/context';
 import { buildGraphQLSchema } from '../../src/graphql/schema';
 import { registerGraphQL } from '../../src/graphql/server';
 import type { RequestContext } from '../../src/orders/order.types';
+import { graphqlLimits, graphqlProtection } from '../../src/security/graphql-armor';
 
 const workspace: RequestContext = { workspaceId: 'ws_test', timeZone: 'UTC' };
 /** Fakes: only the calls a test makes need to exist. */
@@ -36,7 +38,8 @@ it('runs an operation through Apollo with a context of its own (the README recip
   // recipe begin
   const schema = await buildGraphQLSchema(); // ~30 ms: once per file is plenty
   const app = Fastify(); // never listens
-  const apollo = await registerGraphQL(app, { schema, orders, webhooks, authenticate: async () => workspace, introspection: false });
+  const protection = graphqlProtection(graphqlLimits(loadConfig({}))); // the default query limits, as a client meets them
+  const apollo = await registerGraphQL(app, { schema, orders, webhooks, authenticate: async () => workspace, introspection: false, protection });
   const contextValue: GraphQLContext = { requestContext: workspace, orders, webhooks };
   const response = await apollo.executeOperation({ query: '{ order(id: "order_x") { id } }' }, { contextValue });
   assert(response.body.kind === 'single');
@@ -56,6 +59,7 @@ async function withApollo(test: (run: (query: string) => Promise<{ status?: numb
     webhooks,
     authenticate: async () => workspace,
     introspection: false,
+    protection: graphqlProtection(graphqlLimits(loadConfig({}))),
   });
   const contextValue: GraphQLContext = { requestContext: workspace, orders, webhooks };
   try {
@@ -112,6 +116,16 @@ it('tells a client when to retry as the service said, in Retry-After and extensi
     await apollo.stop();
     await app.close();
   }
+});
+
+it('applies the query limits a client meets: a page of 100 orders with their items is over the cost limit', async () => {
+  await withApollo(async (run) => {
+    const heavy = await run('{ orders(first: 100) { edges { node { id items { productId name quantity price sku subtotal } } } } }');
+    expect(heavy.status).toBe(400);
+    expect(heavy.result).toStrictEqual({
+      errors: [{ message: expect.stringMatching(/^Query cost limit of 50000 exceeded, found \d+\.$/), extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'cost' } }],
+    });
+  });
 });
 
 it('refuses a subscription, which runs over WebSocket only', async () => {
