@@ -110,7 +110,7 @@ export async function claimKey(
   if (!(await keys.tryLock(idempotencyLockId(workspaceId, key)))) {
     throw new AppError(
       ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS,
-      'A request with this Idempotency-Key is still being processed; retry after it finishes',
+      'A request with this idempotency key is still being processed; retry after it finishes',
     );
   }
   const stored = await keys.findStored(workspaceId, key);
@@ -129,7 +129,7 @@ export async function claimKey(
       return { kind: 'replay', order: stored.order };
     throw new AppError(
       ErrorCode.IDEMPOTENCY_KEY_REUSED,
-      'This Idempotency-Key was already used for a different request; use a new key for a new order',
+      'This idempotency key was already used for a different request; use a new key for a new order',
     );
   }
   return { kind: 'replay', order: stored.order };

@@ -135,7 +135,8 @@ describe('idempotencyKey on createOrder', () => {
       userErrors: [
         {
           field: ['idempotencyKey'],
-          message: 'This Idempotency-Key was already used for a different request; use a new key for a new order',
+          // The service's words, for either transport: no REST header name in a GraphQL answer.
+          message: 'This idempotency key was already used for a different request; use a new key for a new order',
           code: 'IDEMPOTENCY_KEY_REUSED',
         },
       ],
