@@ -15,6 +15,9 @@ import type { Order, OrderStatus } from '../orders/order.types';
 import { renameKeys } from '../shared/case';
 import { parseExactJson } from '../shared/exact-json';
 import type { CloudEvent } from './order-events';
+import { SubscriberTooSlowError } from './subscriber-too-slow';
+
+export { SubscriberTooSlowError };
 
 export interface FeedEvent {
   type: CloudEvent['type'];
@@ -27,23 +30,6 @@ export interface FeedEvent {
 }
 
 type Listener = (event: FeedEvent) => void;
-
-/**
- * A subscriber that let MAX_QUEUED events pile up unread: it was cut off, and the events after
- * those never reach it. Its iterator throws this once the queued ones are read, so that the
- * client learns of the gap (a quiet end would look like the server finishing the subscription).
- */
-export class SubscriberTooSlowError extends Error {
-  override name = 'SubscriberTooSlowError';
-  readonly code = 'SUBSCRIBER_TOO_SLOW';
-
-  constructor(readonly queued: number) {
-    super(
-      `This subscription fell ${queued} events behind and was ended; subscribe again, and read what changed ` +
-        'meanwhile from the orders list sorted by updated_at',
-    );
-  }
-}
 
 /** Events a subscriber may have queued before it is cut off (a client that does not read). */
 const MAX_QUEUED = 1000;

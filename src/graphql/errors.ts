@@ -9,7 +9,8 @@ import { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { AppError, ErrorCode, type FieldPath } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
-import { SubscriberTooSlowError } from '../events/order-feed';
+// Its own module, not order-feed.ts: the resolvers import this file, and order-feed.ts loads the NATS client.
+import { SubscriberTooSlowError } from '../events/subscriber-too-slow';
 import { snakeToCamel } from '../shared/case';
 import { WWW_AUTHENTICATE } from '../auth/api-key';
 import { type UserError, UserErrorCode } from './order.type';
