@@ -3,62 +3,21 @@
  * service: no HTTP, no database. This is the pattern to copy when you test
  * your own resolvers.
  */
-import { graphql, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { AppError, ErrorCode } from '../../src/errors/app-error';
-import type { GraphQLContext, OrderOperations, WebhookOperations } from '../../src/graphql/context';
+import type { OrderOperations } from '../../src/graphql/context';
 import { buildGraphQLSchema } from '../../src/graphql/schema';
-import type { Order, RequestContext } from '../../src/orders/order.types';
+import { fakeOrders, order, runGraphQL, workspace } from '../support/resolvers';
 
 let schema: GraphQLSchema;
 beforeAll(async () => {
   schema = await buildGraphQLSchema();
 });
 
-const workspace: RequestContext = { workspaceId: 'ws_test', timeZone: 'UTC' };
-
-const order: Order = {
-  id: 'order_01HZX0000000000000000000AB',
-  orderNumber: 'ORD-2025-0327-001',
-  customerId: 'contact_abc123',
-  status: 'pending',
-  items: [{ productId: 'prod_001', name: 'Premium Widget', quantity: 2, price: '99.00', subtotal: '198.00' }],
-  subtotal: '198.00',
-  shipping: '0.00',
-  tax: '0.00',
-  total: '198.00',
-  currency: 'USD',
-  metadata: { channel: 'web' },
-  statusHistory: [{ status: 'pending', timestamp: new Date('2025-03-27T15:00:00.000Z') }],
-  createdAt: new Date('2025-03-27T15:00:00.000Z'),
-  updatedAt: new Date('2025-03-27T15:00:00.000Z'),
-};
-
-function fakeOrders(overrides: Partial<OrderOperations> = {}): OrderOperations {
-  return {
-    createOrderExactlyOnce: vi.fn(async () => ({ order, replayed: false })),
-    getOrder: vi.fn(async () => order),
-    getOrderByNumber: vi.fn(async () => order),
-    findOrders: vi.fn(async () => ({ edges: [{ cursor: 'c1', order }], totalCount: 1, hasNextPage: false, hasPreviousPage: false })),
-    updateOrder: vi.fn(async () => ({ ...order, status: 'paid' as const })),
-    ...overrides,
-  };
-}
-
-/** The order resolvers never touch webhooks. */
-const noWebhooks = new Proxy({} as WebhookOperations, {
-  get: () => {
-    throw new Error('the order resolvers must not use webhooks');
-  },
-});
-
-async function run(source: string, orders: OrderOperations, variableValues?: Record<string, unknown>) {
-  const contextValue: GraphQLContext = { requestContext: workspace, orders, webhooks: noWebhooks };
-  const result = await graphql({ schema, source, contextValue, variableValues });
-  // graphql-js builds null-prototype objects; compare them as the JSON a client receives.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- responses are read by shape in assertions
-  return JSON.parse(JSON.stringify(result)) as { data?: Record<string, any> | null; errors?: { message: string }[] };
-}
+/** The order resolvers never touch webhooks: `runGraphQL` hands them a service that throws on use. */
+const run = (source: string, orders: OrderOperations, variableValues?: Record<string, unknown>) =>
+  runGraphQL(schema, source, { orders }, variableValues);
 
 const CREATE = `
   mutation Create($input: CreateOrderInput!) {

@@ -2,68 +2,25 @@
  * The webhook resolvers against the real schema with a fake service, as
  * order.resolver.test.ts does for orders: no HTTP, no database.
  */
-import { graphql, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../src/errors/app-error';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from '../../src/graphql/context';
 import { nullWhenNotFound } from '../../src/graphql/errors';
 import { buildGraphQLSchema } from '../../src/graphql/schema';
 import { WebhookResolver } from '../../src/graphql/webhook.resolver';
-import type { RequestContext } from '../../src/orders/order.types';
-import type { CreatedWebhookEndpoint, WebhookDelivery } from '../../src/webhooks/webhook.service';
+import { delivery, endpoint, fakeWebhooks, runGraphQL, untouchable, workspace } from '../support/resolvers';
 
 let schema: GraphQLSchema;
 beforeAll(async () => {
   schema = await buildGraphQLSchema();
 });
 
-const workspace: RequestContext = { workspaceId: 'ws_test', timeZone: 'UTC' };
-
-const endpoint: CreatedWebhookEndpoint = {
-  id: 'whep_01HZX0000000000000000000AB',
-  url: 'https://hooks.example.com/orders',
-  events: ['order.created'],
-  enabled: true,
-  createdAt: new Date('2025-03-27T15:00:00.000Z'),
-  secret: 'whsec_secret',
-};
-
-const delivery: WebhookDelivery = {
-  id: 'whdl_0123456789abcdef0123456789abcdef',
-  endpointId: endpoint.id,
-  eventId: 'evt_1',
-  eventType: 'order.created',
-  status: 'failed',
-  createdAt: new Date('2025-03-27T15:00:00.000Z'),
-  attempts: [{ attemptedAt: new Date('2025-03-27T15:00:01.000Z'), statusCode: 500, durationMs: 12 }],
-};
-
-function fakeWebhooks(overrides: Partial<WebhookOperations> = {}): WebhookOperations {
-  return {
-    createEndpoint: vi.fn(async () => endpoint),
-    updateEndpoint: vi.fn(async () => ({ ...endpoint, enabled: false })),
-    rotateSecret: vi.fn(async () => ({ ...endpoint, secret: 'whsec_new', previousSecretExpiresAt: new Date('2025-03-28T15:00:00.000Z') })),
-    listEndpoints: vi.fn(async () => [endpoint]),
-    deleteEndpoint: vi.fn(async () => undefined),
-    listDeliveries: vi.fn(async () => ({ edges: [{ cursor: 'd1', delivery }], hasNextPage: false, hasPreviousPage: false })),
-    redeliver: vi.fn(async () => ({ ...delivery, status: 'pending' as const })),
-    ...overrides,
-  };
-}
-
 /** The webhook resolvers never touch orders. */
-const noOrders = new Proxy({} as OrderOperations, {
-  get: () => {
-    throw new Error('the webhook resolvers must not use orders');
-  },
-});
+const noOrders = untouchable<OrderOperations>('orders');
 
-async function run(source: string, webhooks: WebhookOperations, variableValues?: Record<string, unknown>) {
-  const contextValue: GraphQLContext = { requestContext: workspace, orders: noOrders, webhooks };
-  const result = await graphql({ schema, source, contextValue, variableValues });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- responses are read by shape in assertions
-  return JSON.parse(JSON.stringify(result)) as { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
-}
+const run = (source: string, webhooks: WebhookOperations, variableValues?: Record<string, unknown>) =>
+  runGraphQL(schema, source, { webhooks }, variableValues);
 
 describe('createWebhookEndpoint', () => {
   const CREATE = `mutation($input: CreateWebhookEndpointInput!) {
