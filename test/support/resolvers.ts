@@ -5,6 +5,7 @@
  */
 import { graphql, type GraphQLSchema } from 'graphql';
 import { vi } from 'vitest';
+import type { FeedEvent } from '../../src/events/order-feed';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from '../../src/graphql/context';
 import type { Order, RequestContext } from '../../src/orders/order.types';
 import type { CreatedWebhookEndpoint, WebhookDelivery } from '../../src/webhooks/webhook.service';
@@ -75,6 +76,38 @@ export function fakeWebhooks(overrides: Partial<WebhookOperations> = {}): Webhoo
     redeliver: vi.fn(async () => ({ ...delivery, status: 'pending' as const })),
     ...overrides,
   };
+}
+
+/**
+ * An order feed (the context's `feed`, which subscriptions read) that hands each subscription
+ * `orders`, then ends. `asked` records each `iterate` call (its workspace and its event filter,
+ * to try on events); `ended()` counts the iterators given back with `return()`.
+ */
+export function fakeFeed(orders: readonly Order[] = [order]) {
+  const asked: { workspaceId: string; accept: (event: FeedEvent) => boolean }[] = [];
+  let ended = 0;
+  const feed: NonNullable<GraphQLContext['feed']> = {
+    iterate(workspaceId, accept) {
+      asked.push({ workspaceId, accept });
+      let next = 0;
+      // By hand rather than a generator: a generator not yet started skips its `finally` on return().
+      const updates: AsyncIterableIterator<Order> = {
+        next: async () => {
+          const value = orders[next++];
+          return value ? { value, done: false } : { value: undefined, done: true };
+        },
+        return: async () => {
+          ended++;
+          return { value: undefined, done: true };
+        },
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      };
+      return updates;
+    },
+  };
+  return { feed, asked, ended: () => ended };
 }
 
 /** A service the resolvers under test must not touch: any use throws, naming it. */

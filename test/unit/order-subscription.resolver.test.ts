@@ -11,6 +11,7 @@ import type { GraphQLContext, OrderOperations, WebhookOperations } from '../../s
 import { formatSubscriptionError } from '../../src/graphql/errors';
 import { buildGraphQLSchema } from '../../src/graphql/schema';
 import type { Order, RequestContext } from '../../src/orders/order.types';
+import { fakeFeed as fakeFeedOf } from '../support/resolvers';
 
 let schema: GraphQLSchema;
 beforeAll(async () => {
@@ -34,30 +35,8 @@ const order = {
   updatedAt: new Date('2025-03-27T15:00:00.000Z'),
 } satisfies Order;
 
-/** A feed that records what it was asked for and hands out one order; `ended` counts iterators given back. */
-function fakeFeed() {
-  const asked: { workspaceId: string; accept: (event: FeedEvent) => boolean }[] = [];
-  let ended = 0;
-  const feed: NonNullable<GraphQLContext['feed']> = {
-    iterate(workspaceId, accept) {
-      asked.push({ workspaceId, accept });
-      let given = false;
-      // By hand rather than a generator: a generator not yet started skips its `finally` on return().
-      const updates: AsyncIterableIterator<Order> = {
-        next: async () => (given ? { value: undefined, done: true } : ((given = true), { value: order, done: false })),
-        return: async () => {
-          ended++;
-          return { value: undefined, done: true };
-        },
-        [Symbol.asyncIterator]() {
-          return this;
-        },
-      };
-      return updates;
-    },
-  };
-  return { feed, asked, ended: () => ended };
-}
+/** A feed that hands out this file's order once (see `fakeFeed` in test/support/resolvers.ts). */
+const fakeFeed = () => fakeFeedOf([order]);
 
 /** The service's lookup: the one order of the workspace, NOT_FOUND for any other id. */
 const orders = {
