@@ -28,7 +28,11 @@ function isUserErrorCode(code: ErrorCode): code is ErrorCode & UserErrorCode {
  * top-level error.
  */
 export async function withUserErrors<T>(
-  /** The input argument the service's field paths are under; null when they name the arguments themselves. */
+  /**
+   * The input argument the service's field paths lie under (`input`); null when the mutation has
+   * none: a path then names an argument itself (`previousSecretValidForSeconds`), and an error
+   * with no path is about `idArgument`.
+   */
   argument: string | null,
   run: () => Promise<T>,
   /** The argument that names the object, for NOT_FOUND (e.g. `id`). */
@@ -56,7 +60,8 @@ export async function withUserErrors<T>(
     }
     const details = error.details.length > 0 ? error.details : [{ path: [], message: error.message }];
     const userErrors = details.map((detail) => ({
-      field: toGraphQLPath(argument, detail.path),
+      // Without an input argument, an error naming no field is about the id: never name an argument the mutation does not have.
+      field: argument === null && detail.path.length === 0 ? [idArgument ?? 'id'] : toGraphQLPath(argument, detail.path),
       // A single detail of a non-validation error carries the fuller top-level message.
       message:
         error.code === ErrorCode.VALIDATION_ERROR || details.length > 1 ? detail.message : error.message,

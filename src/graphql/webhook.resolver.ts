@@ -112,7 +112,7 @@ export class WebhookResolver {
     @Arg('id', () => ID, { description: 'The endpoint id, whep_…' }) id: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<DeleteWebhookEndpointPayload> {
-    const { result, userErrors } = await withUserErrors('input', () => ctx.webhooks.deleteEndpoint(ctx.requestContext, id).then(() => id), 'id');
+    const { result, userErrors } = await withUserErrors(null, () => ctx.webhooks.deleteEndpoint(ctx.requestContext, id).then(() => id), 'id');
     return { deletedId: result, userErrors };
   }
 
@@ -123,7 +123,7 @@ export class WebhookResolver {
     @Arg('deliveryId', () => ID, { description: 'The delivery id, whdl_…' }) deliveryId: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<RedeliverWebhookPayload> {
-    const { result, userErrors } = await withUserErrors('input', () => ctx.webhooks.redeliver(ctx.requestContext, deliveryId), 'deliveryId');
+    const { result, userErrors } = await withUserErrors(null, () => ctx.webhooks.redeliver(ctx.requestContext, deliveryId), 'deliveryId');
     return { delivery: result, userErrors };
   }
 }

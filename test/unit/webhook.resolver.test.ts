@@ -152,6 +152,24 @@ describe('deleteWebhookEndpoint and redeliverWebhook', () => {
   });
 });
 
+describe('deleteWebhookEndpoint and redeliverWebhook take no input', () => {
+  it('name their id argument in any userError, never an input argument they do not have', async () => {
+    const webhooks = fakeWebhooks({
+      deleteEndpoint: async () => Promise.reject(AppError.validation([{ path: ['id'], message: 'is not an endpoint id' }])),
+      redeliver: async () => Promise.reject(AppError.validation([{ path: [], message: 'cannot be redelivered' }])),
+    });
+    const result = await run(
+      `mutation { deleteWebhookEndpoint(id: "whep_x") { deletedId userErrors { field message code } }
+                  redeliverWebhook(deliveryId: "whdl_x") { delivery { id } userErrors { field message code } } }`,
+      webhooks,
+    );
+    expect(result.data).toStrictEqual({
+      deleteWebhookEndpoint: { deletedId: null, userErrors: [{ field: ['id'], message: 'is not an endpoint id', code: 'VALIDATION_ERROR' }] },
+      redeliverWebhook: { delivery: null, userErrors: [{ field: ['deliveryId'], message: 'cannot be redelivered', code: 'VALIDATION_ERROR' }] },
+    });
+  });
+});
+
 describe('webhookDeliveries', () => {
   const DELIVERIES = `query($first: Int, $after: String) {
     webhookDeliveries(endpointId: "${endpoint.id}", first: $first, after: $after) {
