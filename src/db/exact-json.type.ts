@@ -5,6 +5,12 @@
  * text and parses it losslessly, and writes `ExactNumber`s as the numbers
  * they are (see `shared/exact-json.ts`). Used for metadata, the caller's own
  * JSON.
+ *
+ * The value is written as a plain string literal, which PostgreSQL casts to the
+ * jsonb column itself. No `convertToDatabaseValueSQL` (`?::jsonb`): MikroORM
+ * wrote such a value into the SQL with each `?` of its text escaped as `\?`,
+ * which is no JSON escape, so any text holding a `?` (notes "Gift? yes" under an
+ * Idempotency-Key, a metadata value in an update) failed with a 500.
  */
 import { Type } from '@mikro-orm/core';
 import { parseExactJson, stringifyJson } from '../shared/exact-json';
@@ -22,10 +28,6 @@ export class ExactJsonType extends Type<object | null | undefined, string | null
 
   override convertToJSValueSQL(key: string): string {
     return `${key}::text`;
-  }
-
-  override convertToDatabaseValueSQL(key: string): string {
-    return `${key}::jsonb`;
   }
 
   override getColumnType(): string {
