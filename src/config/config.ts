@@ -9,6 +9,7 @@
  * This folder imports nothing else from `src/`: every other layer receives a
  * `Config` value, so tests can build one without touching `process.env`.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { ENV, type Env } from './env';
@@ -96,13 +97,26 @@ export function readEnv(env: Record<string, string | undefined>): Env {
   return values as Env;
 }
 
+/**
+ * One `TRUST_PROXY` entry: an IPv4 or IPv6 address, optionally with a prefix length that fits
+ * it, or one of proxy-addr's names. Checked here so that a typo stops the start naming the
+ * variable, not with proxy-addr's own "invalid IP address" later.
+ */
+function isProxyAddress(entry: string): boolean {
+  if (/^(loopback|linklocal|uniquelocal)$/i.test(entry)) return true;
+  const match = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(entry);
+  const version = match ? isIP(match[1]) : 0;
+  if (version === 0) return false;
+  return match?.[2] === undefined || Number(match[2]) <= (version === 4 ? 32 : 128);
+}
+
 /** `false`, `true` (believe any proxy), or a list of proxy addresses/CIDRs to believe. */
 function trustProxy(raw: string): boolean | string[] {
   if (/^(true|yes|1)$/i.test(raw)) return true;
   if (/^(false|no|0)$/i.test(raw)) return false;
   const entries = raw.split(',').map((entry) => entry.trim());
   for (const entry of entries) {
-    if (!/^([0-9a-f:.]+(\/\d{1,3})?|loopback|linklocal|uniquelocal)$/i.test(entry)) {
+    if (!isProxyAddress(entry)) {
       throw new ConfigError(
         `TRUST_PROXY must be true, false or a comma-separated list of proxy addresses, got "${entry}"`,
       );

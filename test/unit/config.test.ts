@@ -249,6 +249,12 @@ describe('security and limit settings', () => {
       keepAliveTimeoutMs: 3000,
     });
     expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '::1, fd00::/8, loopback, 192.168.0.1/32' }).trustProxy).toEqual([
+      '::1',
+      'fd00::/8',
+      'loopback',
+      '192.168.0.1/32',
+    ]);
   });
 
   it.each([
@@ -256,6 +262,12 @@ describe('security and limit settings', () => {
     [{ REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL must start with redis:// or rediss://, got "http://"'],
     [{ API_KEY_CACHE_TTL_MS: '1001' }, 'API_KEY_CACHE_TTL_MS must be between 0 and 1000, got 1001'],
     [{ TRUST_PROXY: 'my-proxy' }, 'TRUST_PROXY must be true, false or a comma-separated list of proxy addresses, got "my-proxy"'],
+    // Hex letters, dots and colons passed the shape check, then proxy-addr stopped the start with
+    // "invalid IP address: cafe", naming no variable.
+    [{ TRUST_PROXY: 'cafe' }, 'TRUST_PROXY must be true, false or a comma-separated list of proxy addresses, got "cafe"'],
+    [{ TRUST_PROXY: '10.0.0.0/8,1.2.3' }, 'TRUST_PROXY must be true, false or a comma-separated list of proxy addresses, got "1.2.3"'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY must be true, false or a comma-separated list of proxy addresses, got "10.0.0.0/33"'],
+    [{ TRUST_PROXY: '::1/129' }, 'TRUST_PROXY must be true, false or a comma-separated list of proxy addresses, got "::1/129"'],
     [{ HEADERS_TIMEOUT_MS: '40000' }, 'HEADERS_TIMEOUT_MS (40000) must not exceed REQUEST_TIMEOUT_MS (30000)'],
     [{ INTROSPECTION: 'maybe' }, 'INTROSPECTION must be true or false, got "maybe"'],
   ])('rejects %o', (env, message) => {
