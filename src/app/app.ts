@@ -285,6 +285,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     // The same depth, alias and directive limits as over HTTP.
     validationRules: protection.validationRules,
     maxTokens: config.graphqlMaxTokens,
+    hideSuggestions: !config.introspection,
     subscriptionsPerConnection: config.subscriptionsPerConnection,
     connectionsPerKey: config.subscriptionConnectionsPerKey,
   });

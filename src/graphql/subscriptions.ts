@@ -33,6 +33,7 @@ import { AppError, ErrorCode } from '../errors/app-error';
 import type { OrderFeed } from '../events/order-feed';
 import type { RequestContext } from '../orders/order.types';
 import type { FailedAuthenticationCounter } from '../security/request-authentication';
+import { withoutSuggestions } from '../security/graphql-armor';
 import { markExactNumbers, writeMarkedNumbers } from '../shared/exact-json';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
 import { formatSubscriptionError, isUnexpectedGraphQLError } from './errors';
@@ -71,6 +72,8 @@ export interface SubscriptionOptions {
   validationRules?: readonly ValidationRule[];
   /** The most lexical tokens a subscription document may have. */
   maxTokens?: number;
+  /** Strip "Did you mean …?" from validation errors, as over HTTP (while introspection is off). */
+  hideSuggestions?: boolean;
   subscriptionsPerConnection: number;
   connectionsPerKey: number;
 }
@@ -214,7 +217,11 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
           }),
         ];
       const invalid = validateSubscription(options.schema, document);
-      if (invalid.length > 0) return invalid;
+      if (invalid.length > 0) {
+        // As over HTTP: no "Did you mean …?" while introspection is off (it would describe the schema).
+        if (options.hideSuggestions) for (const error of invalid) error.message = withoutSuggestions(error.message);
+        return invalid;
+      }
       connection.subscriptions.add(id);
       return undefined;
     },

@@ -75,6 +75,11 @@ const TOO_MANY_VARIABLE_ERRORS = /^Too many errors processing variables/;
 /** Field, argument, type and enum value suggestions, in every form graphql-js writes them. */
 const SUGGESTION = / ?Did you mean [^?]*\?/g;
 
+/** A graphql-js message without its "Did you mean …?" suggestions (used while introspection is off). */
+export function withoutSuggestions(message: string): string {
+  return message.replace(SUGGESTION, '');
+}
+
 /** Reports Armor's rejection as our error, so the limit is named and the code is stable. */
 function rejectAs(limit: QueryLimit): RejectCallback {
   return (context, error) => {
@@ -103,7 +108,7 @@ function limitErrors(hideSuggestions: boolean): GraphQLRequestHooks<BaseContext>
         if (extensions.limit !== undefined) extensions.code = QUERY_LIMIT_EXCEEDED;
         if (TOO_MANY_VARIABLE_ERRORS.test(error.message) && extensions.code === undefined)
           extensions.code = 'BAD_USER_INPUT';
-        if (hideSuggestions) error.message = error.message.replace(SUGGESTION, '');
+        if (hideSuggestions) error.message = withoutSuggestions(error.message);
       }
     },
   };

@@ -362,6 +362,37 @@ describe('subscriptions', () => {
   });
 });
 
+describe('a subscription document that does not validate', () => {
+  it('names no schema field it was not asked for when introspection is off, as over HTTP', async () => {
+    // Over HTTP the suggestions are stripped (README: shown only while introspection is on); the
+    // socket answered "Did you mean "orderCreated" or "orderUpdated"?" in production.
+    const own = await createTestApp({ introspection: false });
+    try {
+      const auth = await own.bearer('acme');
+      const address = await own.app.http.listen({ port: 0, host: '127.0.0.1' });
+      const client = createClient({
+        url: `${address.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        connectionParams: { authorization: auth },
+      });
+      const typo = subscribe(client, 'subscription { orderCreatd { id } }');
+      await expect.poll(() => typo.errors.length, { timeout: 5_000 }).toBe(1);
+      expect(typo.errors[0]).toMatchObject([{ message: 'Cannot query field "orderCreatd" on type "Subscription".' }]);
+      const http = await own.app.http.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        payload: { query: 'subscription { orderCreatd { id } }' },
+      });
+      expect(http.json()).toMatchObject({ errors: [{ message: 'Cannot query field "orderCreatd" on type "Subscription".' }] });
+      await client.dispose();
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('a server that shuts down', () => {
   it('closes its subscribers with 1001 Going Away, which graphql-ws clients retry', async () => {
     const own = await createTestApp();
