@@ -35,11 +35,51 @@ export function redactUrl(url: string): string {
   return `${path}?${names.join('&')}`;
 }
 
-/** Errors are logged with their stack; a message that quotes a key (a bad URL, say) must not carry it into the log. */
+/** The start of an SQL statement, as knex begins the message of one that failed. */
+const STATEMENT_START = /^\s*(select|insert|update|delete|with|begin|commit|rollback|savepoint|release|set|lock|create|alter|drop|vacuum)\b/i;
+
+/**
+ * A failed statement's message without the values written into it. MikroORM writes a query's
+ * values into its text, and knex begins the error's message with that text (`<statement> -
+ * <PostgreSQL's reason>`): an update's notes and shipping address, a webhook's secret. The
+ * statement is kept up to its first quoted value, then `[values not logged]`, then the reason.
+ */
+export function withoutStatementValues(message: string): string {
+  if (!STATEMENT_START.test(message)) return message;
+  const reasonAt = message.lastIndexOf(' - ');
+  if (reasonAt === -1) return message;
+  return `${statementWithoutValues(message.slice(0, reasonAt))}${message.slice(reasonAt)}`;
+}
+
+/** An SQL statement's text up to its first quoted value. */
+function statementWithoutValues(statement: string): string {
+  const firstValue = statement.indexOf("'");
+  return firstValue === -1 ? statement : `${statement.slice(0, firstValue)}[values not logged]`;
+}
+
+/** `text` with the message of `error` and of each of its causes written without statement values. */
+function redactStatements(error: Error, text: string): string {
+  let result = text;
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth++, current = current.cause) {
+    const redacted = withoutStatementValues(current.message);
+    if (redacted !== current.message) result = result.split(current.message).join(redacted);
+  }
+  return result;
+}
+
+/**
+ * Errors are logged with their stack; a message that quotes a key (a bad URL, say) must not carry it
+ * into the log, nor one that quotes a failed statement the values the request sent.
+ */
 function errorSerializer(error: Error): pino.SerializedError {
   const serialized = pino.stdSerializers.err(error);
-  if (typeof serialized.message === 'string') serialized.message = redactKeys(serialized.message);
-  if (typeof serialized.stack === 'string') serialized.stack = redactKeys(serialized.stack);
+  if (typeof serialized.message === 'string') serialized.message = redactKeys(redactStatements(error, serialized.message));
+  if (typeof serialized.stack === 'string') serialized.stack = redactKeys(redactStatements(error, serialized.stack));
+  // The embedded driver's errors also carry the statement and its bound values on their own.
+  const fields = serialized as pino.SerializedError & { query?: unknown; params?: unknown };
+  if (typeof fields.query === 'string') fields.query = statementWithoutValues(fields.query);
+  if (Array.isArray(fields.params) && fields.params.length > 0) fields.params = `[${fields.params.length} values not logged]`;
   return serialized;
 }
 

@@ -152,4 +152,41 @@ describe('query strings stay out of the log', () => {
     expect(logged.err.message).toBe('something quoted ogk_[redacted]');
     expect(JSON.stringify(t.logs)).not.toContain(key);
   });
+
+  it('logs a failed statement without the values written into it (an update’s notes and address stay out of the log)', async () => {
+    // MikroORM writes the values into the statement's text, and the driver's error message begins
+    // with that text: a database failure logged the customer's address and notes whole.
+    const created = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/orders',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      payload: JSON.stringify(ORDER),
+    });
+    const id = created.json<{ data: { id: string } }>().data.id;
+    const connection = t.app.db.em.fork().getConnection();
+    await connection.execute(
+      "create function refuse_order_update() returns trigger language plpgsql as $$ begin raise exception 'order updates are refused'; end $$",
+    );
+    await connection.execute('create trigger refuse_order_update before update on orders for each row execute function refuse_order_update()');
+    try {
+      const failed = await t.app.http.inject({
+        method: 'PUT',
+        url: `/api/orders/${id}`,
+        headers: { authorization: auth, 'content-type': 'application/json', 'x-request-id': 'statement-failed' },
+        payload: JSON.stringify({
+          notes: 'Leave it with Mrs Secretname, +62 811 555',
+          shipping_address: { name: 'Jane Secretname', address: '1 Hidden Street', city: 'Jakarta', postal_code: '12345', country: 'ID' },
+        }),
+      });
+      expect(failed.statusCode).toBe(500);
+    } finally {
+      await connection.execute('drop trigger refuse_order_update on orders');
+      await connection.execute('drop function refuse_order_update()');
+    }
+    const logged = t.logs.find((line) => line.reqId === 'statement-failed' && line.level === 50) as { err: { message: string; stack: string } };
+    // What failed stays readable: the statement's start, and PostgreSQL's reason.
+    expect(logged.err.message).toMatch(/^update "orders" set .*\[values not logged\].* - order updates are refused$/);
+    expect(logged.err.stack).toContain('order updates are refused');
+    expect(JSON.stringify(t.logs)).not.toMatch(/Secretname|Hidden Street|811 555/);
+  });
 });
