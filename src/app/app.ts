@@ -52,7 +52,7 @@ import { registerJsonBodyParser } from './json-body';
 import { restErrorHandler, restNotFoundHandler } from '../rest/error-handler';
 import { healthRoutes } from '../rest/health.routes';
 import { ordersRoutes } from '../rest/orders.routes';
-import { routeUrl } from './route-url';
+import { routeUrl, setRouteUrl } from './route-url';
 
 export interface Services {
   orders: OrderService;
@@ -166,10 +166,12 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     const path = request.url.split('?', 1)[0] ?? '';
     // A route that exists for this very method and still says "not found" (an unknown
     // playground asset) is a 404, not a 405.
-    const methods = methodsOf(path);
+    const { methods, pattern } = methodsOf(path);
     // With CORS_ORIGINS, @fastify/cors's `OPTIONS *` route matches every path: a path that has no
     // other method is still an unknown URL (404), not a 405 that says "use OPTIONS".
     const known = methods.some((method) => method !== 'OPTIONS');
+    // A known URL is logged and counted under its route, as a 404 only when no route has it.
+    if (known && pattern !== undefined) setRouteUrl(request, pattern);
     // An OPTIONS that is not a CORS preflight (registerCors leaves it to this handler) on a known URL.
     if (known && request.method === 'OPTIONS' && methods.includes('OPTIONS')) {
       return void reply.status(204).header('allow', methods.join(', ')).send();

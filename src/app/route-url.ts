@@ -23,6 +23,11 @@ export function routeUrl(request: FastifyRequest): string | undefined {
   return url;
 }
 
+/** Counts a request that no route took (a 405 on a known URL) under the route pattern of its URL. */
+export function setRouteUrl(request: FastifyRequest, url: string): void {
+  (request as WithRouteUrl)[ROUTE_URL] = url;
+}
+
 /** True for a request to the API itself (`/api…` or GraphQL), not a probe, `/metrics` or the docs. */
 export function isApiRequest(request: FastifyRequest, graphqlPath: string): boolean {
   const path = routeUrl(request) ?? request.url.split('?', 1)[0] ?? '';

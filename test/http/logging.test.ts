@@ -68,6 +68,18 @@ describe('access log', () => {
     const res = await t.app.http.inject({ method: 'GET', url: '/no/such/thing' });
     expect(completed(res.headers['x-request-id'] as string)).toMatchObject({ route: '(unmatched)', status: 404, url: '/no/such/thing' });
   });
+
+  it('labels a known URL under another method (405) with its route, in the log and the metrics', async () => {
+    // It was "(unmatched)", as though the URL were unknown: a dashboard by route missed every 405.
+    const res = await t.app.http.inject({ method: 'DELETE', url: '/api/orders/order_x', headers: { authorization: auth } });
+    expect(res.statusCode).toBe(405);
+    expect(completed(res.headers['x-request-id'] as string)).toMatchObject({ route: '/api/orders/:id', status: 405 });
+    const graphql = await t.app.http.inject({ method: 'PUT', url: '/graphql', headers: { authorization: auth } });
+    expect(graphql.statusCode).toBe(405);
+    expect(completed(graphql.headers['x-request-id'] as string)).toMatchObject({ route: '/graphql', status: 405 });
+    const metrics = await t.app.http.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toContain('http_request_duration_seconds_count{method="DELETE",route="/api/orders/:id",status_code="405"} 1');
+  });
 });
 
 describe('keys stay out of the log', () => {
