@@ -18,6 +18,8 @@ export interface PoolStats {
 
 /** Operation names come from callers; past this many distinct names new ones are counted as `(other)`. */
 const MAX_OPERATION_NAMES = 200;
+/** A longer operation name (GraphQL bounds it only by the body) is counted as `(other)` too. */
+const MAX_OPERATION_NAME_LENGTH = 100;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -132,7 +134,8 @@ export class Metrics {
   countGraphQLOperation(operationName: string, outcome: GraphQLOutcome): void {
     let operation = operationName;
     if (!this.operationNames.has(operation)) {
-      if (this.operationNames.size >= MAX_OPERATION_NAMES) operation = '(other)';
+      if (this.operationNames.size >= MAX_OPERATION_NAMES || operation.length > MAX_OPERATION_NAME_LENGTH)
+        operation = '(other)';
       else this.operationNames.add(operation);
     }
     this.graphqlOperations.inc({ operation, outcome });

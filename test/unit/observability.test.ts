@@ -58,4 +58,16 @@ describe('Metrics', () => {
     expect(text).not.toContain('operation="Op200"');
     expect(text).toContain('graphql_operations_total{operation="(other)",outcome="success"} 50');
   });
+
+  it('counts an over-long operation name as (other), so one request cannot put a megabyte into a label', async () => {
+    // A GraphQL name may be as long as the body allows: 200 such names were 200 MB on every scrape.
+    const metrics = new Metrics();
+    metrics.countGraphQLOperation(`Q${'A'.repeat(200_000)}`, 'success');
+    metrics.countGraphQLOperation(`Q${'B'.repeat(100)}`, 'success');
+    metrics.countGraphQLOperation(`Q${'C'.repeat(99)}`, 'success');
+    const text = await metrics.render();
+    expect(text.length).toBeLessThan(20_000);
+    expect(text).toContain('graphql_operations_total{operation="(other)",outcome="success"} 2');
+    expect(text).toContain(`graphql_operations_total{operation="Q${'C'.repeat(99)}",outcome="success"} 1`);
+  });
 });
