@@ -19,6 +19,9 @@ export interface HttpTelemetryOptions {
 /** Probes and scrapes arrive every few seconds; their lines are debug-level so they do not drown the rest. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
+/** GraphQL bounds a name only by the body: the log line keeps this many characters of it. */
+const LOGGED_OPERATION_NAME_LENGTH = 100;
+
 /** A 404 has no route; its label is fixed so that random URLs cannot multiply the series. */
 const UNMATCHED = '(unmatched)';
 
@@ -60,7 +63,10 @@ export function registerHttpTelemetry(app: FastifyInstance, { metrics, graphqlPa
       status,
       latencyMs: Math.round(latencyMs * 1000) / 1000,
       workspaceId: telemetry.workspaceId ?? request.requestContext?.workspaceId,
-      operationName,
+      operationName:
+        operationName !== undefined && operationName.length > LOGGED_OPERATION_NAME_LENGTH
+          ? `${operationName.slice(0, LOGGED_OPERATION_NAME_LENGTH)}…`
+          : operationName,
       outcome,
     };
     if (QUIET_ROUTES.has(route)) request.log.debug(line, 'request completed');

@@ -57,6 +57,20 @@ describe('access log', () => {
     });
   });
 
+  it('writes an over-long operation name cut to 100 characters, so one request cannot make a 200 KB line', async () => {
+    const name = `Q${'A'.repeat(200_000)}`;
+    const res = await t.app.http.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { authorization: auth, 'content-type': 'application/json', 'x-request-id': 'long-operation-name' },
+      payload: JSON.stringify({ query: `query ${name} { orders(first: 1) { totalCount } }` }),
+    });
+    expect(res.statusCode).toBe(200);
+    const line = completed('long-operation-name');
+    expect(line.operationName).toBe(`${name.slice(0, 100)}…`);
+    expect(JSON.stringify(line).length).toBeLessThan(1000);
+  });
+
   it('generates a request id when the incoming one is not a sane token', async () => {
     const res = await t.app.http.inject({ method: 'GET', url: '/api/orders/order_x', headers: { authorization: auth, 'x-request-id': 'has spaces <and> more' } });
     const reqId = res.headers['x-request-id'] as string;
