@@ -9,11 +9,15 @@ export class DatabaseStartError extends Error {
   override name = 'DatabaseStartError';
 }
 
-/** A database URL without its password, for messages. */
+/** Parameters node-postgres reads a secret from (the password, the client key's passphrase). */
+const SECRET_PARAMETERS = ['password', 'sslpassword'];
+
+/** A database URL without its password (in the user part or as a parameter), for messages. */
 export function safeUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    for (const name of SECRET_PARAMETERS) if (parsed.searchParams.has(name)) parsed.searchParams.set(name, '***');
     return parsed.toString();
   } catch {
     return '(unparseable URL)';

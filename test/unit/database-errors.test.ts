@@ -4,7 +4,7 @@
  * cause, which carry no PostgreSQL error code.
  */
 import { describe, expect, it } from 'vitest';
-import { explainDatabaseError } from '../../src/db/database-errors';
+import { explainDatabaseError, safeUrl } from '../../src/db/database-errors';
 import type { DatabaseTarget } from '../../src/db/database';
 
 const target = (url: string): DatabaseTarget => ({ kind: 'postgres', url, poolMax: 2, connectTimeoutMs: 1000, statementTimeoutMs: 1000 });
@@ -31,5 +31,16 @@ describe('explainDatabaseError', () => {
 
   it('leaves an error it cannot name to the caller', () => {
     expect(explainDatabaseError(new Error('something else'), target('postgres://db/orders'))).toBeUndefined();
+  });
+});
+
+describe('safeUrl', () => {
+  it('hides a password given as a parameter too, as node-postgres takes it from there', () => {
+    // `?password=` (and the client key's `sslpassword`) were printed on every CLI command and start-up error.
+    expect(safeUrl('postgres://app@db:5432/orders?password=hunter2&sslmode=require&sslpassword=keypass')).toBe(
+      'postgres://app@db:5432/orders?password=***&sslmode=require&sslpassword=***',
+    );
+    expect(safeUrl('postgres://app:secret@db/orders')).toBe('postgres://app:***@db/orders');
+    expect(safeUrl('postgres://app@db/orders?application_name=gw')).toBe('postgres://app@db/orders?application_name=gw');
   });
 });
