@@ -40,6 +40,7 @@ type Schema = TSchema & {
   enum?: string[];
   protocols?: string[];
   example?: string;
+  needs?: 'host' | 'database';
   pattern?: string;
   message?: string;
 };
@@ -76,6 +77,11 @@ function readVariable(name: string, schema: Schema, raw: string | undefined): un
         `${name} must start with ${schema.protocols.map((p) => `${p}//`).join(' or ')}, got "${parsed.protocol}//"`,
       );
     }
+    // Without it the URL names nothing, and each client fell back on its own default or its own words.
+    if (schema.needs === 'host' && parsed.hostname === '')
+      throw new ConfigError(`${name} must name a host, such as ${schema.example}`);
+    if (schema.needs === 'database' && parsed.pathname.replace(/^\//, '') === '')
+      throw new ConfigError(`${name} must name a database, such as ${schema.example}`);
     // The drivers percent-decode these parts: a bare % would stop them later with "URI malformed",
     // naming no variable. The message never repeats the value (it may hold a password).
     try {

@@ -22,9 +22,12 @@ const bool = (fallback: boolean | undefined, description: string) =>
 const oneOf = <T extends string>(values: readonly T[], fallback: T, description: string) =>
   Type.Unsafe<T>({ type: 'string', enum: [...values], default: fallback, description });
 const text = (fallback: string, description: string) => Type.String({ default: fallback, description });
-/** A URL whose scheme is one of `protocols`; `example` goes into the error message. */
-const url = (protocols: string[], example: string, description: string) =>
-  Type.Optional(Type.String({ format: 'uri', protocols, example, description }));
+/**
+ * A URL whose scheme is one of `protocols`; `example` goes into the error message. `needs` is
+ * the part without which it names nothing (a host, or a database in its path).
+ */
+const url = (protocols: string[], example: string, needs: 'host' | 'database', description: string) =>
+  Type.Optional(Type.String({ format: 'uri', protocols, example, needs, description }));
 
 /** The default webhook retry schedule: eight attempts over about 28 hours. */
 export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
@@ -43,6 +46,7 @@ export const ENV = Type.Object({
   DATABASE_URL: url(
     ['postgres:', 'postgresql:'],
     'postgres://user@127.0.0.1:5432/orders',
+    'database',
     'use this PostgreSQL server instead of the embedded one',
   ),
   MIGRATE_ON_START: bool(true, 'apply pending migrations on `serve` and before each CLI command'),
@@ -111,6 +115,7 @@ export const ENV = Type.Object({
   REDIS_URL: url(
     ['redis:', 'rediss:'],
     'redis://127.0.0.1:6379',
+    'host',
     'share the rate-limit counters between processes',
   ),
   RATE_LIMIT_REDIS_PREFIX: text('order-gateway:ratelimit:', "prefix of the counters' Redis keys"),
@@ -181,7 +186,7 @@ export const ENV = Type.Object({
     1000,
     'how often the relay looks for events without being woken (it is woken at each commit)',
   ),
-  NATS_URL: url(['nats:', 'tls:'], 'nats://127.0.0.1:4222', 'publish events to this NATS server (JetStream)'),
+  NATS_URL: url(['nats:', 'tls:'], 'nats://127.0.0.1:4222', 'host', 'publish events to this NATS server (JetStream)'),
   NATS_STREAM: Type.String({
     default: 'ORDERS',
     pattern: '^[A-Za-z0-9_-]{1,64}$',

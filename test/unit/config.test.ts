@@ -182,6 +182,12 @@ describe('loadConfig errors name the variable', () => {
       { DATABASE_URL: 'postgres://app:50%off@db/orders' },
       'DATABASE_URL: its user name, password or path has a % not followed by two hex digits (write % as %25)',
     ],
+    // A URL without its host or database started anyway: NATS warned "Invalid URL" for ever, Redis
+    // quietly went to 127.0.0.1:6379, PostgreSQL stopped with MikroORM's words, naming no variable.
+    [{ NATS_URL: 'nats://' }, 'NATS_URL must name a host, such as nats://127.0.0.1:4222'],
+    [{ REDIS_URL: 'redis://' }, 'REDIS_URL must name a host, such as redis://127.0.0.1:6379'],
+    [{ DATABASE_URL: 'postgres://' }, 'DATABASE_URL must name a database, such as postgres://user@127.0.0.1:5432/orders'],
+    [{ DATABASE_URL: 'postgres://db.internal:5432/' }, 'DATABASE_URL must name a database, such as postgres://user@127.0.0.1:5432/orders'],
     [{ DB_POOL_MAX: '1' }, 'DB_POOL_MAX must be between 2 and 500, got 1'],
     [{ DB_POOL_MAX: '501' }, 'DB_POOL_MAX must be between 2 and 500, got 501'],
     [{ BODY_LIMIT_BYTES: '1023' }, 'BODY_LIMIT_BYTES must be between 1024 and 67108864, got 1023'],
