@@ -26,8 +26,13 @@ const text = (fallback: string, description: string) => Type.String({ default: f
  * A URL whose scheme is one of `protocols`; `example` goes into the error message. `needs` is
  * the part without which it names nothing (a host, or a database in its path).
  */
-const url = (protocols: string[], example: string, needs: 'host' | 'database', description: string) =>
-  Type.Optional(Type.String({ format: 'uri', protocols, example, needs, description }));
+const url = (
+  protocols: string[],
+  example: string,
+  needs: 'host' | 'database',
+  description: string,
+  shape: { pattern?: string; message?: string } = {},
+) => Type.Optional(Type.String({ format: 'uri', protocols, example, needs, description, ...shape }));
 
 /** The default webhook retry schedule: eight attempts over about 28 hours. */
 export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
@@ -117,6 +122,10 @@ export const ENV = Type.Object({
     'redis://127.0.0.1:6379',
     'host',
     'share the rate-limit counters between processes',
+    {
+      pattern: '^rediss?://[^/?#]*(/\\d*)?([?#].*)?$',
+      message: 'must have a database number as its path (redis://127.0.0.1:6379/2), or no path',
+    },
   ),
   RATE_LIMIT_REDIS_PREFIX: text('order-gateway:ratelimit:', "prefix of the counters' Redis keys"),
   TRUST_PROXY: text(

@@ -186,6 +186,8 @@ describe('loadConfig errors name the variable', () => {
     // quietly went to 127.0.0.1:6379, PostgreSQL stopped with MikroORM's words, naming no variable.
     [{ NATS_URL: 'nats://' }, 'NATS_URL must name a host, such as nats://127.0.0.1:4222'],
     [{ REDIS_URL: 'redis://' }, 'REDIS_URL must name a host, such as redis://127.0.0.1:6379'],
+    // ioredis sent SELECT NaN, and the refusal crashed the start with redis-parser's stack.
+    [{ REDIS_URL: 'redis://127.0.0.1:6379/abc' }, 'REDIS_URL must have a database number as its path (redis://127.0.0.1:6379/2), or no path'],
     [{ DATABASE_URL: 'postgres://' }, 'DATABASE_URL must name a database, such as postgres://user@127.0.0.1:5432/orders'],
     [{ DATABASE_URL: 'postgres://db.internal:5432/' }, 'DATABASE_URL must name a database, such as postgres://user@127.0.0.1:5432/orders'],
     [{ DB_POOL_MAX: '1' }, 'DB_POOL_MAX must be between 2 and 500, got 1'],
@@ -255,6 +257,8 @@ describe('security and limit settings', () => {
       keepAliveTimeoutMs: 3000,
     });
     expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ REDIS_URL: 'rediss://:secret@cache.internal:6380/' }).redisUrl).toBe('rediss://:secret@cache.internal:6380/');
+    expect(loadConfig({ REDIS_URL: 'redis://cache?family=6' }).redisUrl).toBe('redis://cache?family=6');
     expect(loadConfig({ TRUST_PROXY: '::1, fd00::/8, loopback, 192.168.0.1/32' }).trustProxy).toEqual([
       '::1',
       'fd00::/8',
