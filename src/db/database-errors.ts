@@ -80,6 +80,12 @@ export function explainDatabaseError(error: unknown, target: DatabaseTarget): st
     if (code && CERTIFICATE_CODES.has(code))
       return `${where}: the server's certificate was refused (${code}); give the CA that signed it with sslrootcert=<file> (node-postgres checks it for sslmode=require too; uselibpqcompat=true&sslmode=require encrypts without checking, as libpq does)`;
     if (/timeout/i.test(message) && /connect|acquir/i.test(message)) return `${where}: no connection within DB_CONNECT_TIMEOUT_MS (${target.connectTimeoutMs} ms)`;
+    // node-postgres's words for a port where something else listens: it hangs up, or never answers.
+    const server = `${url.hostname}:${url.port || 5432}`;
+    if (/^Connection terminated unexpectedly$/i.test(message))
+      return `${where}: the server at ${server} closed the connection (is it PostgreSQL, on the right port?)`;
+    if (/^timeout expired$/i.test(message))
+      return `${where}: no answer from ${server} within DB_CONNECT_TIMEOUT_MS (${target.connectTimeoutMs} ms) (is it PostgreSQL, on the right port?)`;
     return undefined;
   }
   if (code && FILE_CODES[code]) {

@@ -34,6 +34,22 @@ describe('explainDatabaseError', () => {
   });
 });
 
+describe('a DATABASE_URL at a port where no PostgreSQL answers', () => {
+  // node-postgres's own words, which named no variable: a server that hangs up (another
+  // service's port) and one that never answers (within DB_CONNECT_TIMEOUT_MS).
+  it('names DATABASE_URL when the server there hangs up', () => {
+    expect(explainDatabaseError(new Error('Connection terminated unexpectedly'), target('postgres://app:secret@db:4222/orders'))).toBe(
+      'DATABASE_URL (postgres://app:***@db:4222/orders): the server at db:4222 closed the connection (is it PostgreSQL, on the right port?)',
+    );
+  });
+
+  it('names DATABASE_URL and DB_CONNECT_TIMEOUT_MS when nothing answers in time', () => {
+    expect(explainDatabaseError(new Error('timeout expired'), target('postgres://app@db/orders'))).toBe(
+      'DATABASE_URL (postgres://app@db/orders): no answer from db:5432 within DB_CONNECT_TIMEOUT_MS (1000 ms) (is it PostgreSQL, on the right port?)',
+    );
+  });
+});
+
 describe('safeUrl', () => {
   it('hides a password given as a parameter too, as node-postgres takes it from there', () => {
     // `?password=` (and the client key's `sslpassword`) were printed on every CLI command and start-up error.
