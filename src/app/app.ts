@@ -154,6 +154,9 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
   };
 
   const stopDatabaseMetrics = instrumentDatabase(db, metrics);
+  // knex printed these with console.log: a plain-text line among the JSON ones.
+  const databaseLog = http.log.child({ component: 'database' });
+  db.onDriverWarning((message) => databaseLog.warn(message));
   registerHttpTelemetry(http, { metrics, graphqlPath: '/graphql' });
   registerJsonBodyParser(http);
 

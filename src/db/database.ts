@@ -40,7 +40,18 @@ export interface Database {
   pendingMigrations(): Promise<string[]>;
   /** True when the database answers a trivial query. */
   ping(): Promise<boolean>;
+  /**
+   * Where the driver's own warnings go (knex's "Connection Error: …" for a pooled connection the
+   * server dropped). Until set, they go to stderr; the server sends them to its JSON log.
+   */
+  onDriverWarning(log: (message: string) => void): void;
   close(): Promise<void>;
+}
+
+/** knex's `log` option: its warnings (which it would print with console.log) go where the sink says. */
+function driverLog() {
+  const sink = { warn: (message: string) => void process.stderr.write(`${message}\n`) };
+  return { sink, log: { warn: (message: string) => sink.warn(message) } };
 }
 
 export function databaseTarget(config: Config): DatabaseTarget {
@@ -89,6 +100,7 @@ function withSnapshot(options: OpenOptions): Options {
 }
 
 export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {}): Promise<Database> {
+  const warnings = driverLog();
   if (target.kind === 'postgres') {
     const orm = await MikroORM.init({
       ...withSnapshot(open),
@@ -104,11 +116,12 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
           statement_timeout: target.statementTimeoutMs,
           idle_in_transaction_session_timeout: target.idleInTransactionTimeoutMs ?? 30_000,
         },
+        log: warnings.log,
       },
     });
     // A ping waits for a connection (at most connectTimeoutMs), then for `select 1`: a server that
     // stops answering on a connection already open would hold it until TCP gave up, so it is bounded.
-    return wrap('postgres', orm, async () => orm.close(true), target.url, target.connectTimeoutMs + PING_QUERY_MS);
+    return wrap('postgres', orm, warnings.sink, async () => orm.close(true), target.url, target.connectTimeoutMs + PING_QUERY_MS);
   }
 
   let lock: DataDirLock | undefined;
@@ -131,9 +144,9 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
     ...withSnapshot(open),
     driver: EmbeddedDriver,
     dbName: 'postgres',
-    driverOptions: { connection: { pglite: () => pglite } },
+    driverOptions: { connection: { pglite: () => pglite }, log: warnings.log },
   });
-  return wrap('embedded', orm, async () => {
+  return wrap('embedded', orm, warnings.sink, async () => {
     try {
       await orm.close(true);
       // Closing PGlite checkpoints and flushes, leaving the data directory consistent.
@@ -150,6 +163,7 @@ const PING_QUERY_MS = 1000;
 function wrap(
   kind: DatabaseTarget['kind'],
   orm: MikroORM,
+  warnings: { warn: (message: string) => void },
   close: () => Promise<void>,
   url?: string,
   pingTimeoutMs?: number,
@@ -195,6 +209,9 @@ function wrap(
       } finally {
         clearTimeout(timer);
       }
+    },
+    onDriverWarning(log) {
+      warnings.warn = log;
     },
     async close() {
       if (closed) return;

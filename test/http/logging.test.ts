@@ -96,6 +96,26 @@ describe('access log', () => {
   });
 });
 
+describe('the database driver', () => {
+  it('writes its own warnings as JSON lines of the log, not plain text on stdout', async () => {
+    // knex warns "Connection Error: …" for each pooled connection the server dropped (an outage,
+    // a failover) and printed it with console.log, a line a JSON log shipper cannot parse.
+    const knexClient = t.app.db.em.getConnection().getKnex().client as { logger: { warn(message: string): void } };
+    const printed: unknown[] = [];
+    const log = console.log;
+    console.log = (...args: unknown[]) => void printed.push(args);
+    try {
+      knexClient.logger.warn('Connection Error: Error: Connection terminated unexpectedly');
+    } finally {
+      console.log = log;
+    }
+    expect(printed).toStrictEqual([]);
+    expect(t.logs).toContainEqual(
+      expect.objectContaining({ level: 40, component: 'database', msg: 'Connection Error: Error: Connection terminated unexpectedly' }),
+    );
+  });
+});
+
 describe('keys stay out of the log', () => {
   it('never writes an API key, whatever happens to the request', async () => {
     const key = auth.slice('Bearer '.length);
