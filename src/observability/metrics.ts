@@ -92,11 +92,12 @@ export class Metrics {
 
   private readonly outboxBacklog = new Gauge({
     name: 'outbox_backlog',
-    help: 'Order events in the outbox not yet published (all processes together)',
+    help: 'Order events in the outbox not yet published (all processes together); NaN while the outbox cannot be read',
     registers: [this.registry],
     collect: async () => {
-      const backlog = await this.outboxReader?.().catch(() => undefined);
-      if (backlog !== undefined) this.outboxBacklog.set(backlog);
+      if (!this.outboxReader) return;
+      // Unknown, not the last figure read (a fresh start with the database down showed 0 for good).
+      this.outboxBacklog.set(await this.outboxReader().catch(() => Number.NaN));
     },
   });
 

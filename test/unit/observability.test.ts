@@ -50,6 +50,18 @@ describe('Metrics', () => {
     expect(await b.render()).toContain('orders_created_total{transport="rest"} 0');
   });
 
+  it('outbox_backlog is NaN, not the last figure read, while the outbox cannot be read', async () => {
+    const metrics = new Metrics();
+    let backlog: () => Promise<number> = async () => 7;
+    metrics.watchOutbox(() => backlog());
+    expect(await metrics.render()).toMatch(/^outbox_backlog 7$/m);
+    backlog = async () => Promise.reject(new Error('the database is down'));
+    // prom-client writes "Nan"; Prometheus reads NaN in any case.
+    expect(await metrics.render()).toMatch(/^outbox_backlog nan$/im);
+    backlog = async () => 0;
+    expect(await metrics.render()).toMatch(/^outbox_backlog 0$/m);
+  });
+
   it('caps the number of distinct GraphQL operation names', async () => {
     const metrics = new Metrics();
     for (let i = 0; i < 250; i++) metrics.countGraphQLOperation(`Op${i}`, 'success');
