@@ -62,7 +62,7 @@ export function registerSchemaGate(app: FastifyInstance, options: SchemaGateOpti
       return false;
     },
     options.checkIntervalMs ?? 2_000,
-    (error) => options.log.warn({ err: error }, 'could not check for pending migrations'),
+    (error, failuresNotLogged) => options.log.warn({ err: error, failuresNotLogged }, 'could not check for pending migrations'),
   );
   checks.start();
   return {

@@ -95,7 +95,8 @@ export class EventRelay {
         return more || this.handedOver.length > 0;
       },
       options.pollIntervalMs,
-      (error) => options.log.warn({ err: error }, 'event relay: the outbox could not be read; will retry'),
+      (error, failuresNotLogged) =>
+        options.log.warn({ err: error, failuresNotLogged }, 'event relay: the outbox could not be read; will retry'),
       options.batchDelayMs ?? 20,
     );
   }

@@ -1,7 +1,16 @@
 /**
+ * How often a loop whose rounds keep failing reports it: a database outage failed every round of
+ * the relay and the webhook dispatcher, each logging a stack every poll (every second) in every
+ * process. The first failure after a success is reported at once.
+ */
+export const FAILURE_REPORT_INTERVAL_MS = 10_000;
+
+/**
  * A background worker's loop: rounds that never overlap, run when woken and
  * every `pollIntervalMs`; a wake during a round causes one more round. A
- * round that throws is logged and retried at the next wake or poll.
+ * round that throws is reported (`onError`, at most once per
+ * `FAILURE_REPORT_INTERVAL_MS` while rounds keep failing, with how many
+ * failures it left out) and retried at the next wake or poll.
  *
  * With `batchDelayMs`, a round starts that long after the wake that asked for
  * it, so that the wakes of a busy moment (one per commit) share one round
@@ -13,13 +22,18 @@ export class WakeableLoop {
   private again = false;
   private stopped = true;
   private polled = false;
+  /** When the last failure was reported, and how many were not since (both cleared by a round that succeeds). */
+  private reportedAt?: number;
+  private unreported = 0;
 
   constructor(
     /** One round (`polled`: the poll timer asked for it); resolves true when there may be more work right away. */
     private readonly round: (polled: boolean) => Promise<boolean>,
     private readonly pollIntervalMs: number,
-    private readonly onError: (error: unknown) => void,
+    /** `failuresNotReported`: failed rounds since the last report, which were not reported. */
+    private readonly onError: (error: unknown, failuresNotReported: number) => void,
     private readonly batchDelayMs = 0,
+    private readonly now: () => number = Date.now,
   ) {}
 
   start(): void {
@@ -58,9 +72,22 @@ export class WakeableLoop {
       this.polled = false;
       try {
         if (await this.round(polled)) this.again = true;
+        this.reportedAt = undefined;
+        this.unreported = 0;
       } catch (error) {
-        this.onError(error);
+        this.report(error);
       }
     }
+  }
+
+  private report(error: unknown): void {
+    const now = this.now();
+    if (this.reportedAt !== undefined && now - this.reportedAt < FAILURE_REPORT_INTERVAL_MS) {
+      this.unreported++;
+      return;
+    }
+    this.onError(error, this.unreported);
+    this.reportedAt = now;
+    this.unreported = 0;
   }
 }

@@ -62,7 +62,8 @@ export class WebhookDispatcher {
         return false;
       },
       options.pollIntervalMs,
-      (error) => options.log.warn({ err: error }, 'webhooks: deliveries could not be read; will retry'),
+      (error, failuresNotLogged) =>
+        options.log.warn({ err: error, failuresNotLogged }, 'webhooks: deliveries could not be read; will retry'),
       // The attempts that end in one busy moment share one claim.
       20,
     );
