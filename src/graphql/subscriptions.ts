@@ -27,6 +27,7 @@ import {
   validate,
   type ValidationRule,
 } from 'graphql';
+import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { CloseCode } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/@fastify/websocket';
 import { AppError, ErrorCode } from '../errors/app-error';
@@ -82,6 +83,24 @@ export interface SubscriptionOptions {
 function formatAndLogSubscriptionError(error: GraphQLError, log: FastifyBaseLogger): GraphQLFormattedError {
   if (isUnexpectedGraphQLError(error)) log.error({ err: error.originalError ?? error }, 'a subscription failed');
   return formatSubscriptionError(error);
+}
+
+/**
+ * graphql-js's parse and validation errors with the code Apollo gives the same errors over HTTP
+ * (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED), so that a client handles them alike on both.
+ */
+function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[] {
+  return errors.map(
+    (error) =>
+      new GraphQLError(error.message, {
+        nodes: error.nodes,
+        source: error.source,
+        positions: error.positions,
+        path: error.path,
+        originalError: error.originalError,
+        extensions: { ...error.extensions, code },
+      }),
+  );
 }
 
 /** How often the key of open connections is checked again, at most (the key cache may add its TTL). */
@@ -207,7 +226,7 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       try {
         document = parse(payload.query, { maxTokens: options.maxTokens });
       } catch (error) {
-        return [error instanceof GraphQLError ? error : new GraphQLError('The document does not parse')];
+        return withCode([error instanceof GraphQLError ? error : new GraphQLError('The document does not parse')], ApolloServerErrorCode.GRAPHQL_PARSE_FAILED);
       }
       const operation = getOperationAST(document, payload.operationName ?? undefined);
       if (operation && operation.operation !== OperationTypeNode.SUBSCRIPTION)
@@ -220,7 +239,7 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       if (invalid.length > 0) {
         // As over HTTP: no "Did you mean …?" while introspection is off (it would describe the schema).
         if (options.hideSuggestions) for (const error of invalid) error.message = withoutSuggestions(error.message);
-        return invalid;
+        return withCode(invalid, ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED);
       }
       connection.subscriptions.add(id);
       return undefined;

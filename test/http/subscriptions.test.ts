@@ -363,6 +363,22 @@ describe('subscriptions', () => {
 });
 
 describe('a subscription document that does not validate', () => {
+  it('gets the codes it gets over HTTP: GRAPHQL_PARSE_FAILED for a syntax error, GRAPHQL_VALIDATION_FAILED for an unknown field', async () => {
+    const { client } = connect(await t.bearer('acme'));
+    const cases = [
+      ['subscription { orderCreated { id }', 'GRAPHQL_PARSE_FAILED'],
+      ['subscription { orderCreated { nope } }', 'GRAPHQL_VALIDATION_FAILED'],
+    ] as const;
+    for (const [query, code] of cases) {
+      const socket = subscribe(client, query);
+      await expect.poll(() => socket.errors.length, { timeout: 5_000 }).toBe(1);
+      const http = await t.gql(query);
+      expect(http.statusCode).toBe(400);
+      expect(http.json().errors[0].extensions.code).toBe(code);
+      expect(socket.errors[0]).toMatchObject([{ message: http.json().errors[0].message, extensions: { code } }]);
+    }
+  });
+
   it('names no schema field it was not asked for when introspection is off, as over HTTP', async () => {
     // Over HTTP the suggestions are stripped (README: shown only while introspection is on); the
     // socket answered "Did you mean "orderCreated" or "orderUpdated"?" in production.
@@ -492,13 +508,14 @@ describe('the rate limit over the socket', () => {
       const codes: unknown[] = [];
       socket.on('message', (data: Buffer) => {
         const message = JSON.parse(data.toString('utf8')) as { type: string; payload?: { extensions?: { code?: string } }[] };
-        if (message.type === 'error') codes.push(message.payload?.[0]?.extensions?.code ?? 'no code (a validation error)');
+        if (message.type === 'error') codes.push(message.payload?.[0]?.extensions?.code ?? 'no code');
       });
       for (let i = 0; i < 5; i++) {
         socket.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: 'subscription { orderCreated { nope } }' } }));
         await expect.poll(() => codes.length, { timeout: 5_000 }).toBe(i + 1);
       }
-      expect(codes).toStrictEqual([...Array(3).fill('no code (a validation error)'), 'RATE_LIMITED', 'RATE_LIMITED']);
+      // A validation error has the code it has over HTTP.
+      expect(codes).toStrictEqual([...Array(3).fill('GRAPHQL_VALIDATION_FAILED'), 'RATE_LIMITED', 'RATE_LIMITED']);
       socket.terminate();
       // The same bucket as the key's HTTP requests.
       expect((await own.app.http.inject({ method: 'GET', url: '/api/orders', headers: { authorization: auth } })).statusCode).toBe(429);
