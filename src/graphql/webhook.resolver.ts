@@ -1,4 +1,5 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { DEFAULT_PREVIOUS_SECRET_SECONDS, MAX_PREVIOUS_SECRET_SECONDS } from '../webhooks/webhook-secret';
 import type { GraphQLContext } from './context';
 import { pageCost } from './cost';
 import { nullWhenNotFound, withArgumentErrors, withUserErrors } from './errors';
@@ -91,7 +92,7 @@ export class WebhookResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('previousSecretValidForSeconds', () => Int, {
       nullable: true,
-      description: 'How long the previous secret keeps signing: 0 (at once, for a secret that leaked) to 604800 (7 days); 86400 when left out',
+      description: `How long the previous secret keeps signing: 0 (at once, for a secret that leaked) to ${MAX_PREVIOUS_SECRET_SECONDS} (7 days); ${DEFAULT_PREVIOUS_SECRET_SECONDS} when left out`,
     })
     previousSecretValidForSeconds?: number | null,
   ): Promise<RotateWebhookSecretPayload> {

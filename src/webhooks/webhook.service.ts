@@ -2,12 +2,12 @@
  * Webhook endpoints and deliveries, scoped to the caller's workspace (events
  * contract §4). Every rule lives here; GraphQL and the CLI only call it.
  */
-import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError, type FieldError } from '../errors/app-error';
 import { execute, queryAll, queryOne } from '../db/sql';
 import { ORDER_EVENT_TYPES, type OrderEventType } from '../orders/order-events';
 import { newUlid } from '../orders/order-id';
+import { DEFAULT_PREVIOUS_SECRET_SECONDS, MAX_PREVIOUS_SECRET_SECONDS, newWebhookSecret } from './webhook-secret';
 import { assertPublicTarget, type Lookup, PrivateAddressError } from './network-guard';
 
 export interface WebhookEndpoint {
@@ -81,10 +81,6 @@ function assertCouldExist(id: string, shape: RegExp, what: string): void {
 const MAX_ENDPOINTS_PER_WORKSPACE = 50;
 const MAX_PAGE = 100;
 
-/** How long a rotated-out secret signs beside the new one, by default and at most (seconds). */
-export const DEFAULT_PREVIOUS_SECRET_SECONDS = 24 * 60 * 60;
-export const MAX_PREVIOUS_SECRET_SECONDS = 7 * 24 * 60 * 60;
-
 type EndpointRow = {
   id: string;
   url: string;
@@ -106,8 +102,6 @@ const toEndpoint = (row: EndpointRow): WebhookEndpoint => ({
   ...(row.previousSecretExpiresAt ? { previousSecretExpiresAt: new Date(row.previousSecretExpiresAt) } : {}),
 });
 
-const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
-
 export class WebhookService {
   constructor(
     private readonly em: EntityManager,
@@ -125,7 +119,7 @@ export class WebhookService {
     const events = checkEventTypes(input.events, errors);
     if (url) await this.checkTarget(url, errors);
     if (errors.length > 0 || !url) throw AppError.validation(errors);
-    const secret = newSecret();
+    const secret = newWebhookSecret();
     // The count and the insert in one transaction, under a lock on the workspace's row: two
     // creates (in any processes) cannot both count 49 and both insert. FOR NO KEY UPDATE does
     // not conflict with the key-share locks that inserts of the workspace's orders take.
@@ -196,7 +190,7 @@ export class WebhookService {
       ]);
     }
     assertCouldExist(id, ENDPOINT_ID, 'Webhook endpoint');
-    const secret = newSecret();
+    const secret = newWebhookSecret();
     const row = await queryOne<EndpointRow>(
       this.em.fork(),
       `update webhook_endpoints set previous_secret = case when ? > 0 then secret end,

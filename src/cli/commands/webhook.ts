@@ -7,6 +7,7 @@ import { type Command, Option } from 'commander';
 import type { Config } from '../../config/config';
 import type { Database } from '../../db/database';
 import { AppError } from '../../errors/app-error';
+import { DEFAULT_PREVIOUS_SECRET_SECONDS, MAX_PREVIOUS_SECRET_SECONDS } from '../../webhooks/webhook-secret';
 import type { CliContext } from '../context';
 
 // Loaded when a command runs (CommonJS `require`: the compiled CLI is CommonJS), so that other commands never load them.
@@ -98,7 +99,11 @@ export function registerWebhookCommands(program: Command, context: CliContext): 
   webhook
     .command('rotate-secret <id>')
     .description('give an endpoint a new signing secret, printed once; the old one signs beside it for a day')
-    .option('--previous-secret-valid-for <seconds>', 'how long the old secret keeps signing: 0 (at once) to 604800', '86400')
+    .option(
+      '--previous-secret-valid-for <seconds>',
+      `how long the old secret keeps signing: 0 (at once) to ${MAX_PREVIOUS_SECRET_SECONDS}`,
+      String(DEFAULT_PREVIOUS_SECRET_SECONDS),
+    )
     .option('--json', 'print one JSON line: {"id","secret","previousSecretExpiresAt"}')
     .action(async (id: string, options: { previousSecretValidFor: string; json?: boolean }) => {
       const settings = config();
