@@ -2,7 +2,10 @@
  * Publishes events to NATS JetStream (events contract §3): stream `ORDERS`
  * (file storage) made when missing, subject `orders.<workspace_id>.<type>`,
  * and `Nats-Msg-Id: <event id>` so that JetStream drops a republished event
- * inside its duplicate window.
+ * inside its duplicate window. The body is the structured event (the JSON
+ * format), marked `Content-Type: application/cloudevents+json`, as the
+ * CloudEvents NATS binding asks on a server with headers: a reader takes a
+ * message without it for binary mode, and finds no `ce-*` headers.
  *
  * The connection is made lazily and kept: while the broker is unreachable a
  * publish fails (the event stays in the outbox and the relay retries it), and
@@ -17,7 +20,7 @@ import {
   jetstreamManager,
   StorageType,
 } from '@nats-io/jetstream';
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { ORDER_EVENT_TYPES } from '../orders/order-events';
 import type { CloudEvent } from './order-events';
 import type { EventPublisher } from './publisher';
@@ -33,6 +36,9 @@ export interface NatsPublisherOptions {
 
 /** JetStream's duplicate window: a republish within it (a relay that died mid-publish, a lease that ran out) is dropped. */
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+
+/** The CloudEvents JSON format's media type: the body is a structured event. */
+const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 
 export class NatsPublisher implements EventPublisher {
   readonly name = 'nats';
@@ -53,7 +59,13 @@ export class NatsPublisher implements EventPublisher {
       this.streamReady = true;
     }
     try {
-      await js.publish(this.subject(event), body, { msgID: event.id, timeout: this.options.timeoutMs });
+      const structured = headers();
+      structured.set('Content-Type', STRUCTURED_CONTENT_TYPE);
+      await js.publish(this.subject(event), body, {
+        msgID: event.id,
+        headers: structured,
+        timeout: this.options.timeoutMs,
+      });
     } catch (error) {
       // The stream may have been deleted, or the server restarted without its store: check it again next time.
       this.streamReady = false;

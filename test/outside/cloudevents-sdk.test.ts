@@ -202,7 +202,7 @@ describe.skipIf(!shared.up)(`the CloudEvents SDK on every outlet ${shared.reason
     expect(deliveries).toHaveLength(expected);
   });
 
-  it('every JetStream message is a structured CloudEvent that the SDK validates strictly, with the contract’s subject and Nats-Msg-Id', () => {
+  it('every JetStream message is a structured CloudEvent that the SDK validates strictly, with the contract’s subject and Nats-Msg-Id, and marked as structured', () => {
     expect(messages.length).toBeGreaterThan(0);
     for (const message of messages) {
       const body = message.string();
@@ -211,6 +211,9 @@ describe.skipIf(!shared.up)(`the CloudEvents SDK on every outlet ${shared.reason
       const event = sdkEvent(body);
       expect(message.subject).toBe(`${subjectPrefix}.${event.workspaceid as string}.${event.type}`);
       expect(message.header?.get('Nats-Msg-Id')).toBe(event.id);
+      // The NATS binding (1.0.3): on a server with headers, a message is structured only under a CloudEvents
+      // content type; without one a reader takes it for binary mode, and finds no ce-* headers.
+      expect(message.header?.get('Content-Type')).toBe('application/cloudevents+json');
       expect(event.data).toStrictEqual(raw.data);
     }
   });
