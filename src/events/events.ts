@@ -82,6 +82,14 @@ export function createEvents(
       if (!config.eventsRelay) return;
       relay.start();
       webhooks.start();
+      // The stream exists from the start, not from the first event: a consumer can be added at once.
+      for (const publisher of publishers)
+        void publisher.prepare?.().catch((error: unknown) => {
+          relayLog.warn(
+            { err: error, publisher: publisher.name },
+            'event relay: could not prepare the publisher at start; the first publish tries again',
+          );
+        });
       if (db.url) stopListening = listenForEvents(db.url, () => relay.wake(), relayLog);
     },
     async stop() {

@@ -44,6 +44,8 @@ export class NatsPublisher implements EventPublisher {
   readonly name = 'nats';
   private connection?: Promise<{ nc: NatsConnection; js: JetStreamClient }>;
   private streamReady = false;
+  /** The stream check under way, shared by a start's prepare() and a publish that comes meanwhile. */
+  private streamCheck?: Promise<void>;
   private closed = false;
 
   constructor(private readonly options: NatsPublisherOptions) {}
@@ -52,12 +54,13 @@ export class NatsPublisher implements EventPublisher {
     return `${this.options.subjectPrefix}.${event.workspaceid}.${event.type}`;
   }
 
+  /** Connects and makes the stream when missing, so that consumers can be added before the first event. */
+  async prepare(): Promise<void> {
+    await this.ready();
+  }
+
   async publish(event: CloudEvent, body: Uint8Array): Promise<void> {
-    const { nc, js } = await this.connected();
-    if (!this.streamReady) {
-      await this.ensureStream(await jetstreamManager(nc, { timeout: this.options.timeoutMs }));
-      this.streamReady = true;
-    }
+    const js = await this.ready();
     try {
       const structured = headers();
       structured.set('Content-Type', STRUCTURED_CONTENT_TYPE);
@@ -71,6 +74,23 @@ export class NatsPublisher implements EventPublisher {
       this.streamReady = false;
       throw error;
     }
+  }
+
+  /** The client, once the stream is known to take the gateway's subjects (checked once per connection). */
+  private async ready(): Promise<JetStreamClient> {
+    const { nc, js } = await this.connected();
+    if (!this.streamReady) {
+      this.streamCheck ??= (async () => {
+        try {
+          await this.ensureStream(await jetstreamManager(nc, { timeout: this.options.timeoutMs }));
+        } finally {
+          this.streamCheck = undefined;
+        }
+      })();
+      await this.streamCheck;
+      this.streamReady = true;
+    }
+    return js;
   }
 
   private connected(): Promise<{ nc: NatsConnection; js: JetStreamClient }> {

@@ -4,5 +4,10 @@ import type { CloudEvent } from './order-events';
 export interface EventPublisher {
   readonly name: string;
   publish(event: CloudEvent, body: Uint8Array): Promise<void>;
+  /**
+   * Gets ready before the first event, when the relay starts (NATS: connects and makes the stream, so
+   * that a consumer can be added before anything is published). A failure is retried at the first publish.
+   */
+  prepare?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -126,6 +126,30 @@ describe.skipIf(!shared.up)(`with NATS at hand ${shared.reason}`, () => {
   });
 });
 
+describe.skipIf(!shared.up)(`a gateway that has published nothing yet ${shared.reason}`, () => {
+  const { stream, subjectPrefix } = uniqueStream();
+  useTestApp({ natsUrl: SHARED_NATS_URL, natsStream: stream, natsSubjectPrefix: subjectPrefix });
+  afterAll(() => deleteStream(SHARED_NATS_URL, stream));
+
+  it('has made the stream at start, so a consumer can be added before the first order', async () => {
+    const info = async () => {
+      const nc = await connect({ servers: SHARED_NATS_URL });
+      try {
+        return await (await jetstreamManager(nc)).streams.info(stream);
+      } catch {
+        return undefined;
+      } finally {
+        await nc.close();
+      }
+    };
+    await eventually(async () => (await info()) !== undefined, 10_000, `the stream ${stream} to exist`);
+    const config = (await info())?.config;
+    expect(config?.subjects).toStrictEqual([`${subjectPrefix}.>`]);
+    expect(config?.storage).toBe('file');
+    expect(config?.duplicate_window).toBe(120_000_000_000);
+  });
+});
+
 describe.skipIf(!shared.up)(
   `a stream of that name that does not take the gateway's subjects ${shared.reason}`,
   () => {
