@@ -7,27 +7,59 @@
  */
 import { ErrorCode } from '../errors/app-error';
 
+/**
+ * Marks a response header the server always sends with its status. @fastify/swagger copies a
+ * header's fields into its `schema`, so `requireHeaders` moves the mark out to the header's own
+ * `required: true` in the finished document (a generated client then types it as present).
+ */
+export const REQUIRED_HEADER = 'x-required';
+
 /** A response header as @fastify/swagger reads it: its schema, with the description beside the type. */
-const header = (description: string, schema: object = { type: 'string' }) => ({ ...schema, description });
+const header = (description: string, schema: object = { type: 'string' }) => ({
+  ...schema,
+  description,
+  [REQUIRED_HEADER]: true,
+});
 
 /** Route headers written OpenAPI's way (`{description, schema}`) in @fastify/swagger's (`{type, description}`). */
-export function flatHeaders(headers: Record<string, { description?: string; schema?: object }> = {}) {
+export function flatHeaders(
+  headers: Record<string, { description?: string; schema?: object; required?: boolean }> = {},
+) {
   return Object.fromEntries(
     Object.entries(headers).map(([name, value]) => [
       name,
-      value.schema ? { ...value.schema, description: value.description } : value,
+      value.schema
+        ? {
+            ...value.schema,
+            description: value.description,
+            ...(value.required ? { [REQUIRED_HEADER]: true } : {}),
+          }
+        : value,
     ]),
   );
 }
 
-/** Headers every `/api` response carries. */
-export const COMMON_HEADERS = {
-  'X-Request-Id': header('The request id; quote it when reporting a problem'),
+/** The request id: on every `/api` response. */
+const REQUEST_ID = { 'X-Request-Id': header('The request id; quote it when reporting a problem') };
+/** The rate limit's headers: on every `/api` response but a 503 of load shedding, which refuses before the limiter counts. */
+const RATE_LIMIT_HEADERS = {
   'X-RateLimit-Limit': header('Requests allowed per window for this key', { type: 'integer' }),
   'X-RateLimit-Remaining': header('Requests left in the current window', { type: 'integer' }),
   'X-RateLimit-Reset': header('Seconds until the window resets', { type: 'integer' }),
 };
+/** Headers every `/api` response carries, for a status (all required, but the rate limit's on a 503). */
+export function commonHeaders(status: number): Record<string, object> {
+  if (status !== 503) return { ...REQUEST_ID, ...RATE_LIMIT_HEADERS };
+  const optional: Record<string, object> = {};
+  for (const [name, value] of Object.entries(RATE_LIMIT_HEADERS)) {
+    const { [REQUIRED_HEADER]: _required, ...rest } = value;
+    optional[name] = rest;
+  }
+  return { ...REQUEST_ID, ...optional };
+}
+/** On every 429 and 503. */
 export const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before retrying', { type: 'integer' }) };
+/** On every 401. */
 export const WWW_AUTHENTICATE_HEADER = {
   'WWW-Authenticate': header('The bearer challenge: `Bearer realm="order-gateway"`'),
 };
@@ -164,4 +196,36 @@ export function documentParams(params: object): JsonSchema {
     id.examples = [EXAMPLE_ORDER_ID];
   }
   return copy;
+}
+
+/**
+ * The finished document's response headers marked `REQUIRED_HEADER` get `required: true` (and
+ * lose the mark); the others stay optional, as OpenAPI's default.
+ */
+export function requireHeaders<T extends { paths?: unknown }>(document: T): T {
+  const paths = (document.paths ?? {}) as Record<
+    string,
+    Record<
+      string,
+      {
+        responses?: Record<
+          string,
+          { headers?: Record<string, { required?: boolean; schema?: Record<string, unknown> }> }
+        >;
+      }
+    >
+  >;
+  for (const item of Object.values(paths)) {
+    for (const operation of Object.values(item)) {
+      for (const response of Object.values(operation.responses ?? {})) {
+        for (const value of Object.values(response.headers ?? {})) {
+          if (!value.schema || !(REQUIRED_HEADER in value.schema)) continue;
+          const { [REQUIRED_HEADER]: mark, ...schema } = value.schema;
+          value.schema = schema;
+          if (mark === true) value.required = true;
+        }
+      }
+    }
+  }
+  return document;
 }

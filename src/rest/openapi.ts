@@ -20,10 +20,11 @@ import { isLocalBrowser, readDevelopmentKey } from '../app/development-key';
 import { ErrorEnvelope } from './schemas';
 import { registerDocsSecurityHeaders } from '../security/headers';
 import {
-  COMMON_HEADERS,
+  commonHeaders,
   RETRY_AFTER,
   WWW_AUTHENTICATE_HEADER,
   flatHeaders,
+  requireHeaders,
   COMPONENT_TITLES,
   ERROR_CODE_SCHEMA,
   closeObjects,
@@ -113,7 +114,7 @@ function errorResponse(
     ...narrowed,
     description,
     headers: {
-      ...COMMON_HEADERS,
+      ...commonHeaders(status),
       ...(status === 429 || status === 503 ? RETRY_AFTER : {}),
       ...(status === 401 ? WWW_AUTHENTICATE_HEADER : {}),
     },
@@ -175,7 +176,7 @@ export function documentApiRoute(schema: RouteSchema, url: string, methods: stri
             ...response,
             description: SUCCESS_DESCRIPTIONS[status] ?? 'Success',
             headers: {
-              ...COMMON_HEADERS,
+              ...commonHeaders(code),
               ...flatHeaders((response as { headers?: Record<string, object> }).headers),
             },
           };
@@ -257,8 +258,10 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
       },
     },
     transformObject: (documentObject) =>
-      useComponents(
-        (documentObject as { openapiObject: Parameters<typeof useComponents>[0] }).openapiObject,
+      requireHeaders(
+        useComponents(
+          (documentObject as { openapiObject: Parameters<typeof useComponents>[0] }).openapiObject,
+        ),
       ) as never,
     transform: ({ schema, url, route }) => {
       const routeSchema = (schema ?? {}) as RouteSchema;

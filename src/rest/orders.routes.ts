@@ -39,7 +39,10 @@ function workspaceOf(request: FastifyRequest): RequestContext {
 }
 
 /** `/api/orders`: the Cekat-compatible REST shim. Thin: authenticate, call the service, present. */
-export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app, { orders, authenticate }) => {
+export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
+  app,
+  { orders, authenticate },
+) => {
   app.decorateRequest('requestContext', null);
   // The response schemas document the answers; the bodies are written as the presenter and the error
   // handler build them, key by key in the seed's and the contract's order. (fast-json-stringify would put
@@ -82,7 +85,7 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (app,
           201: {
             ...OrderEnvelope,
             headers: {
-              Location: { description: 'URL of the new order', schema: { type: 'string' } },
+              Location: { description: 'URL of the new order', required: true, schema: { type: 'string' } },
               'Idempotent-Replayed': {
                 description:
                   '`true` when an earlier request with the same Idempotency-Key created this order',
