@@ -242,7 +242,11 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
           'Errors use one envelope: `{"success": false, "error": {"code", "message", "details"?, "request_id"}}`. ' +
           'The GraphQL API is at `/graphql` (open it in a browser for the playground). ' +
           'Answers outside every operation below are an `ErrorEnvelope` too: an unknown `/api` URL is 404 ' +
-          '`NOT_FOUND`, and a method a path does not serve is 405 `METHOD_NOT_ALLOWED` with `Allow`.',
+          '`NOT_FOUND`, and a method a path does not serve is 405 `METHOD_NOT_ALLOWED` with `Allow`. ' +
+          'Some requests are refused before any operation is known, on any path: a URL that is not ' +
+          'percent-encoded UTF-8, or a request line or header that cannot be parsed, is 400 `INVALID_JSON`; ' +
+          'headers over the server’s limit are 431 `HEADERS_TOO_LARGE`; a request that does not arrive in ' +
+          'time is 408 `REQUEST_TIMEOUT`.',
       },
       // OpenAPI's own default, written out: Redocly's recommended rules refuse a document without
       // servers, and a relative URL keeps "Try it out" and generated clients on the host that serves it.
