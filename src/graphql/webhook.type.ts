@@ -44,7 +44,7 @@ export class WebhookEndpoint {
   url!: string;
   @Field(() => [WebhookEventType], { description: 'The event types it receives' })
   events!: string[];
-  @Field(() => Boolean, { description: 'Whether it receives events' })
+  @Field(() => Boolean, { description: 'Whether it receives events: false once paused, or once its receiver answered 410 Gone' })
   enabled!: boolean;
   @Field(() => Date, { description: 'When it was made' })
   createdAt!: Date;

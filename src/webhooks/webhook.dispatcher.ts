@@ -4,7 +4,9 @@
  * POSTs each signed with the endpoint's secret (Standard Webhooks, through
  * the `standardwebhooks` package), and records every attempt. A 2xx is
  * delivered; anything else is retried on the schedule with jitter, then the
- * delivery is `failed` until someone redelivers it. Deliveries are rows made
+ * delivery is `failed` until someone redelivers it. A 410 Gone disables the
+ * endpoint (Standard Webhooks: the receiver wants nothing more), so its
+ * deliveries wait, as for an endpoint disabled by hand, until it is enabled. Deliveries are rows made
  * from the outbox, so a restart loses none.
  *
  * Attempts run side by side, each on its own: a round claims as many due
@@ -129,7 +131,10 @@ export class WebhookDispatcher {
       : wait === undefined
         ? ({ status: 'failed' } as const)
         : ({ status: 'pending', retryInMs: wait } as const);
-    await this.options.store.record(delivery.id, { at, ...result }, outcome);
+    // Standard Webhooks: "410 Gone … Sender should disable the webhook endpoint, and stop sending it messages."
+    const gone = result.statusCode === 410;
+    await this.options.store.record(delivery.id, { at, ...result }, outcome, gone ? 'disable' : 'keep');
+    if (gone) this.options.log.warn({ deliveryId: delivery.id }, 'webhooks: a receiver answered 410 Gone; its endpoint is disabled');
     this.options.onAttempt?.(ok ? 'delivered' : outcome.status === 'failed' ? 'failed' : 'retry');
     // A retry due before the next poll gets a wake-up of its own.
     if (wait !== undefined && wait < this.options.pollIntervalMs) {

@@ -57,6 +57,9 @@ export type DeliveryOutcome =
   | { status: 'pending'; retryInMs: number }
   | { status: 'failed' };
 
+/** What an attempt does to its endpoint besides: `disable` it (its receiver answered 410 Gone). */
+export type EndpointOutcome = 'keep' | 'disable';
+
 export class WebhookStore {
   constructor(private readonly em: EntityManager) {}
 
@@ -79,20 +82,25 @@ export class WebhookStore {
    * whose endpoint was deleted while the attempt ran is gone (with its
    * attempts): then nothing is written. The row lock makes the delete wait for
    * this statement, or this statement find no row after the delete, so the
-   * attempt never meets a foreign-key violation.
+   * attempt never meets a foreign-key violation. With `endpoint` = `disable`,
+   * the same statement disables the delivery's endpoint.
    */
   async record(
     deliveryId: string,
     attempt: { at: Date; statusCode?: number; error?: string; durationMs: number },
     outcome: DeliveryOutcome,
+    endpoint: EndpointOutcome = 'keep',
   ): Promise<void> {
     await execute(
       this.em.fork(),
       `with delivery as (
-         select id from webhook_deliveries where id = ? for no key update
+         select id, endpoint_id from webhook_deliveries where id = ? for no key update
        ), attempt as (
          insert into webhook_attempts (delivery_id, attempted_at, status_code, error, duration_ms)
          select id, ?::timestamptz, ?::int, ?::text, ?::int from delivery
+       ), disabled as (
+         update webhook_endpoints set enabled = false
+         where ?::boolean and id = (select endpoint_id from delivery)
        )
        update webhook_deliveries d set attempts = attempts + 1, claimed_until = null, status = ?,
          next_attempt_at = case when ?::bigint is null then next_attempt_at else clock_timestamp() + ?::bigint * interval '1 millisecond' end,
@@ -104,6 +112,7 @@ export class WebhookStore {
         attempt.statusCode ?? null,
         attempt.error?.slice(0, 1000) ?? null,
         attempt.durationMs,
+        endpoint === 'disable',
         outcome.status,
         outcome.status === 'pending' ? outcome.retryInMs : null,
         outcome.status === 'pending' ? outcome.retryInMs : null,

@@ -277,6 +277,32 @@ describe('changing an endpoint (updateEndpoint, rotateSecret)', () => {
     expect((await service.listEndpoints(ctx)).find((listed) => listed.id === endpoint.id)?.enabled).toBe(true);
   });
 
+  it('a receiver that answers 410 Gone has its endpoint disabled (Standard Webhooks): no retry, no new delivery, until it is enabled again', async () => {
+    const receiver = await startReceiver([410, 200]);
+    receivers.push(receiver);
+    const service = t.app.services.webhooks;
+    const endpoint = await service.createEndpoint(ctx, { url: receiver.url, events: ['order.created'] });
+    receiver.secret = endpoint.secret;
+    const first = (await t.rest.post('/api/orders', orderBody('gone'))).json().data.id as string;
+    await eventually(async () => receiver.received.length === 1, 10_000, 'the first attempt');
+    await eventually(async () => (await deliveriesOf(endpoint.id))[0]?.attempts.length === 1, 10_000, 'the attempt to be recorded');
+    expect((await service.listEndpoints(ctx)).find((listed) => listed.id === endpoint.id)?.enabled).toBe(false);
+
+    // Past the retry (1.2–1.8 s), and an event meanwhile: the receiver hears nothing more.
+    const during = (await t.rest.post('/api/orders', orderBody('gone-during'))).json().data.id as string;
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(receiver.received).toHaveLength(1);
+    const waiting = await deliveriesOf(endpoint.id);
+    expect(waiting.map((delivery) => [delivery.status, delivery.attempts.map((attempt) => attempt.statusCode)])).toStrictEqual([['pending', [410]]]);
+
+    // Enabled again (the receiver is back), the delivery that got the 410 goes out.
+    await service.updateEndpoint(ctx, endpoint.id, { enabled: true });
+    await eventually(async () => (await deliveriesOf(endpoint.id))[0]?.status === 'delivered', 10_000, 'the retry after enabling');
+    expect(subjects(receiver)).toStrictEqual([first, first]);
+    expect(subjects(receiver)).not.toContain(during);
+    await service.deleteEndpoint(ctx, endpoint.id);
+  });
+
   it('a new URL and event types apply from then on, the secret stays, and a field left out keeps its value', async () => {
     const before = await startReceiver([200]);
     const moved = await startReceiver([200]);
