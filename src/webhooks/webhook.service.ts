@@ -149,7 +149,8 @@ export class WebhookService {
    * disabled makes no delivery for it (as with an endpoint made later), and
    * its pending deliveries wait, on their schedule, until it is enabled
    * again; then those that fell due go out at once. A new URL or list of types
-   * applies to every delivery not yet attempted, and to events from now on.
+   * applies to every attempt not yet made, and to events from now on: a type
+   * taken off the list is not sent again (NARROWED_DELIVERIES).
    */
   async updateEndpoint(
     scope: Scope,
@@ -162,12 +163,19 @@ export class WebhookService {
     const events = checkEventTypes(input.events, errors);
     if (url) await this.checkTarget(url, errors);
     if (errors.length > 0) throw AppError.validation(errors);
-    const row = await queryOne<EndpointRow>(
-      this.em.fork(),
-      `update webhook_endpoints set url = coalesce(?, url), events = coalesce(?::jsonb, events), enabled = coalesce(?::boolean, enabled)
-       where id = ? and workspace_id = ? returning ${ENDPOINT_COLUMNS}`,
-      [url?.toString() ?? null, events ? JSON.stringify(events) : null, input.enabled ?? null, id, scope.workspaceId],
-    );
+    const row = await this.em.fork().transactional(async (em) => {
+      const updated = await queryOne<EndpointRow>(
+        em,
+        `update webhook_endpoints set url = coalesce(?, url), events = coalesce(?::jsonb, events), enabled = coalesce(?::boolean, enabled)
+         where id = ? and workspace_id = ? returning ${ENDPOINT_COLUMNS}`,
+        [url?.toString() ?? null, events ? JSON.stringify(events) : null, input.enabled ?? null, id, scope.workspaceId],
+      );
+      // A type taken off the list is not attempted again: its deliveries still to go (but one
+      // with an attempt under way, left to it) are dropped, or failed when they have attempts
+      // to show (redeliverWebhook can still send one by hand).
+      if (updated && events) await execute(em, NARROWED_DELIVERIES, [id, JSON.stringify(events)]);
+      return updated;
+    });
     if (!row) throw AppError.notFound('Webhook endpoint');
     if (input.enabled === true) this.options.onDeliveriesDue?.();
     return toEndpoint(row);
@@ -295,6 +303,21 @@ export class WebhookService {
     return toDelivery(row);
   }
 }
+
+/** The pending deliveries of an endpoint whose type is not in the JSON list given, and not in flight: dropped, or failed once tried. */
+const NARROWED_DELIVERIES = `
+with narrowed as (
+  select d.id, exists (select 1 from webhook_attempts a where a.delivery_id = d.id) as tried
+  from webhook_deliveries d join order_events e on e.id = d.event_id
+  where d.endpoint_id = ? and d.status = 'pending'
+    and (d.claimed_until is null or d.claimed_until < clock_timestamp())
+    and e.type not in (select jsonb_array_elements_text(?::jsonb))
+  for update of d
+), dropped as (
+  delete from webhook_deliveries d using narrowed n where d.id = n.id and not n.tried
+)
+update webhook_deliveries d set status = 'failed', claimed_until = null
+from narrowed n where d.id = n.id and n.tried`;
 
 const SELECT_DELIVERIES = `
 select d.id, d.endpoint_id as "endpointId", d.event_id as "eventId", e.type as "eventType", d.status,

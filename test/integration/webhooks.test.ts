@@ -327,6 +327,30 @@ describe('changing an endpoint (updateEndpoint, rotateSecret)', () => {
     await service.deleteEndpoint(ctx, endpoint.id);
   });
 
+  it('a type taken off the list is not sent again: its retries waiting are failed, with their attempts kept', async () => {
+    const receiver = await startReceiver([500, 500, 500, 200]);
+    receivers.push(receiver);
+    const service = t.app.services.webhooks;
+    const endpoint = await service.createEndpoint(ctx, { url: receiver.url });
+    receiver.secret = endpoint.secret;
+    const id = (await t.rest.post('/api/orders', orderBody('narrowed'))).json().data.id as string;
+    await t.rest.put(`/api/orders/${id}`, { status: 'paid' });
+    await eventually(
+      async () => (await deliveriesOf(endpoint.id)).filter((delivery) => delivery.attempts.length === 1).length === 3,
+      10_000,
+      'a failed first attempt of each of the three events',
+    );
+    await service.updateEndpoint(ctx, endpoint.id, { events: ['order.created'] });
+
+    await eventually(async () => receiver.received.length === 4, 10_000, 'the retry of order.created');
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const types = receiver.received.map((request) => (JSON.parse(request.body) as CloudEvent).type);
+    expect(types.slice(3)).toStrictEqual(['order.created']);
+    const byType = Object.fromEntries((await deliveriesOf(endpoint.id)).map((delivery) => [delivery.eventType, [delivery.status, delivery.attempts.length]]));
+    expect(byType).toStrictEqual({ 'order.created': ['delivered', 2], 'order.updated': ['failed', 1], 'order.status_changed': ['failed', 1] });
+    await service.deleteEndpoint(ctx, endpoint.id);
+  });
+
   it('rotateSecret: the old secret signs beside the new one for the grace period; with 0 it stops at once', async () => {
     const receiver = await startReceiver([200]);
     receivers.push(receiver);
