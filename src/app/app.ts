@@ -47,6 +47,7 @@ import { registerRateLimits } from '../security/rate-limit';
 import { requestAuthenticator } from '../security/request-authentication';
 import { requestIdOnInternalErrors } from '../graphql/request-id.hooks';
 import { startIdempotencySweeper } from './housekeeping';
+import { registerDraining } from './draining';
 import { registerSchemaGate } from './schema-gate';
 import { registerJsonBodyParser } from './json-body';
 import { restErrorHandler, restNotFoundHandler } from '../rest/error-handler';
@@ -117,6 +118,8 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     clientErrorHandler,
     // A malformed URL gets the error envelope (and the security headers) like any other error.
     frameworkErrors: withSecurityHeaders(errorHandler),
+    // A request that arrives while the server closes gets the contract's 503 (registerDraining).
+    return503OnClosing: false,
     connectionTimeout: 30_000,
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
@@ -223,6 +226,9 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
   await registerWebSocketSupport(http);
   // Before every route: the headers reach them all, and the limits run before authentication.
   await registerSecurityHeaders(http, { docsPrefix: DOCS_PREFIX, graphqlPath: '/graphql' });
+  // Before anything else that works on a request: once shutdown began, a request on a kept-alive
+  // connection is refused as a 503 the client can retry, and the last answer closes its connection.
+  registerDraining(http);
   // Before the rate limits and authentication: a request refused for load costs nothing else.
   await registerLoadShedding(http, {
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
