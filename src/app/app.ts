@@ -48,6 +48,7 @@ import { requestAuthenticator } from '../security/request-authentication';
 import { requestIdOnInternalErrors } from '../graphql/request-id.hooks';
 import { startIdempotencySweeper } from './housekeeping';
 import { registerDraining } from './draining';
+import { registerExpectContinue } from './expect-continue';
 import { registerSchemaGate } from './schema-gate';
 import { registerJsonBodyParser } from './json-body';
 import { restErrorHandler, restNotFoundHandler } from '../rest/error-handler';
@@ -229,6 +230,8 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
   // Before anything else that works on a request: once shutdown began, a request on a kept-alive
   // connection is refused as a 503 the client can retry, and the last answer closes its connection.
   registerDraining(http);
+  // A client that waits for 100 Continue is asked for its body only once the request passed every check above and below.
+  registerExpectContinue(http, { bodyLimit: config.bodyLimit });
   // Before the rate limits and authentication: a request refused for load costs nothing else.
   await registerLoadShedding(http, {
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
