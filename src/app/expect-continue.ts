@@ -11,6 +11,9 @@
  * (the parser refuses it unread). A request answered without its 100 gets
  * `Connection: close`: its body was never read, so nothing after it on the
  * connection could be told apart from it.
+ *
+ * An expectation other than 100-continue is ignored (RFC 9110 §10.1.1 allows
+ * it): the request is served like any other.
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -35,6 +38,9 @@ export function registerExpectContinue(app: FastifyInstance, options: { bodyLimi
     request[EXPECTS] = true;
     app.server.emit('request', request, response);
   });
+  // Any other expectation: RFC 9110 lets a server go on as if it were absent, which it does, instead
+  // of Node's bare 417 (no request id, envelope or security headers).
+  app.server.on('checkExpectation', (request: IncomingMessage, response) => app.server.emit('request', request, response));
   // After every onRequest hook, before the body is read.
   app.addHook('preParsing', (request, reply, payload, done) => {
     if (expectsContinue(request) && hasBody(request)) {

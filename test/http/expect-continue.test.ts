@@ -109,3 +109,18 @@ it('says 100 Continue to a request it will read, and creates the order', async (
   expect(graphql.first).toBe('HTTP/1.1 100 Continue');
   expect(graphql.all).toMatch(/\r\n\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*"totalCount":2/);
 });
+
+it('serves a request with an expectation it does not know like any other, with its X-Request-Id and envelope', async () => {
+  // RFC 9110 lets a server refuse it with 417 or go on; Node's bare 417 had no request id, envelope or security headers.
+  const socket = net.connect(port, '127.0.0.1');
+  let all = '';
+  socket.on('data', (chunk) => (all += chunk.toString()));
+  socket.write(
+    `POST /api/orders HTTP/1.1\r\nHost: x\r\nAuthorization: ${bearer}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nExpect: x-unknown\r\nConnection: close\r\n\r\n${body}`,
+  );
+  await new Promise((resolve) => socket.on('close', resolve));
+  expect(all.split('\r\n', 1)[0]).toBe('HTTP/1.1 201 Created');
+  expect(all).toMatch(/\r\nx-request-id: [^\r]+\r\n/i);
+  expect(all).toMatch(/"success":true/);
+});
