@@ -251,6 +251,7 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
       // OpenAPI's own default, written out: Redocly's recommended rules refuse a document without
       // servers, and a relative URL keeps "Try it out" and generated clients on the host that serves it.
       servers: [{ url: '/', description: 'This gateway' }],
+      tags: [{ name: 'orders', description: 'Create, read, list and update the orders of your workspace' }],
       components: {
         securitySchemes: {
           bearerAuth: {

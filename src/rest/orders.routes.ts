@@ -123,6 +123,10 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
       schema: {
         summary: 'List orders: newest first, or by last change for syncing',
         operationId: 'listOrders',
+        description:
+          'Order summaries of your workspace, 1–100 a page (`limit`, default 50). Filter by customer, status, ' +
+          'creation date, total, text or order number. Page with `pagination.next_cursor` (or `offset`); for ' +
+          'syncing, `sort=updated_at` with `updated_since` returns changes oldest first and never skips one.',
         querystring: ListOrdersQuery,
         response: { 200: OrderListEnvelope },
       },
@@ -138,6 +142,10 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
       schema: {
         summary: 'Update an order',
         operationId: 'updateOrder',
+        description:
+          'Changes only the fields you send: `status` (along the allowed moves; another is 409 ' +
+          '`INVALID_STATUS_TRANSITION`), tracking, notes, `metadata` (merged key by key; a key set to null is ' +
+          'removed) and `shipping_address` (replaced whole). `null` clears a field. Returns the whole order.',
         params: Type.Object({ id: Type.String() }),
         body: UpdateOrderRequestSchema,
         response: {
@@ -164,6 +172,9 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
       schema: {
         summary: 'Get an order',
         operationId: 'getOrder',
+        description:
+          'The whole order with its items and status history. An id of another workspace, or one that does not ' +
+          'exist, is 404 `NOT_FOUND`.',
         params: Type.Object({ id: Type.String() }),
         response: { 200: OrderEnvelope, 404: errorCodes(ErrorEnvelope, [ErrorCode.NOT_FOUND]) },
       },

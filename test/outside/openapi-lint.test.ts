@@ -54,6 +54,12 @@ describe('the served OpenAPI document under Redocly recommended', () => {
     ).toStrictEqual(Object.keys(ACCEPTED_WARNINGS).sort());
   });
 
+  it('declares its tags and describes every operation (what Spectral’s oas ruleset also asks)', async () => {
+    const rules = { 'operation-tag-defined': 'error', 'operation-description': 'error' } as const;
+    const problems = (await lint(source, rules)).filter((p) => p.rule in rules);
+    expect(problems.map((p) => `${p.rule}${p.where}`)).toStrictEqual([]);
+  });
+
   it('the check can fail: missing or repeated operationIds, and an example that breaks its schema', async () => {
     const doc = JSON.parse(source) as {
       paths: Record<
