@@ -122,6 +122,36 @@ export function registerWebhookCommands(program: Command, context: CliContext): 
       }
     });
   webhook
+    .command('deliveries <id>')
+    .description("an endpoint's deliveries, newest first, each with every attempt (time, status code or error, duration)")
+    .option('--first <n>', 'how many deliveries, 1 to 100', '20')
+    .option('--json', 'print one JSON line per delivery')
+    .action(async (id: string, options: { first: string; json?: boolean }) => {
+      const settings = config();
+      const page = await withDatabase(settings, async (db) => {
+        const webhooks = service(db, settings);
+        const owner = await webhooks.workspaceOfEndpoint(id);
+        if (!owner) throw AppError.notFound(`Webhook endpoint ${id}`);
+        return webhooks.listDeliveries({ workspaceId: owner }, id, { first: Number(options.first) });
+      });
+      for (const { delivery } of page.edges) {
+        if (options.json) {
+          print(JSON.stringify(delivery));
+          continue;
+        }
+        const when = delivery.deliveredAt
+          ? `  delivered ${delivery.deliveredAt.toISOString()}`
+          : delivery.nextAttemptAt
+            ? `  next attempt ${delivery.nextAttemptAt.toISOString()}`
+            : '';
+        print(`${delivery.id}  ${delivery.eventType}  ${delivery.eventId}  ${delivery.status}${when}`);
+        for (const attempt of delivery.attempts) {
+          print(`  ${attempt.attemptedAt.toISOString()}  ${attempt.statusCode ?? attempt.error ?? ''}  ${attempt.durationMs} ms`);
+        }
+      }
+      if (!options.json && page.edges.length === 0) print(`Endpoint ${id} has no deliveries.`);
+    });
+  webhook
     .command('delete <id>')
     .description('delete an endpoint and its deliveries')
     .action(async (id: string) => {
