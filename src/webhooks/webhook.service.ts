@@ -249,6 +249,17 @@ export class WebhookService {
     return row?.workspaceId;
   }
 
+  /** The workspace of a delivery (the CLI redelivers by id alone, as an operator). */
+  async workspaceOfDelivery(id: string): Promise<string | undefined> {
+    if (!DELIVERY_ID.test(id)) return undefined;
+    const row = await queryOne<{ workspaceId: string }>(
+      this.em.fork(),
+      'select w.workspace_id as "workspaceId" from webhook_deliveries d join webhook_endpoints w on w.id = d.endpoint_id where d.id = ?',
+      [id],
+    );
+    return row?.workspaceId;
+  }
+
   /** The endpoint's deliveries, newest first, each with its attempts (oldest first). */
   async listDeliveries(scope: Scope, endpointId: string, page: { first?: number; after?: string }): Promise<DeliveryPage> {
     const first = page.first ?? 20;

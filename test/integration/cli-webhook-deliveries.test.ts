@@ -58,4 +58,12 @@ it('lists an endpoint’s deliveries with every attempt, as the receiver saw the
   expect(text[2]).toMatch(/^ {2}\d{4}-\d\d-\d\dT\S+Z {2}200 {2}\d+ ms$/);
 
   await expect(cli(['webhook', 'deliveries', 'whep_01ARZ3NDEKTSV4RRFFQ69G5FAV'])).rejects.toMatchObject({ code: 'NOT_FOUND' });
+
+  // Sent again by the running gateway, with the same webhook-id, and logged as a third attempt.
+  const [again] = (await cli(['webhook', 'redeliver', json[0].id, '--json'])).map((line) => JSON.parse(line));
+  expect(again).toMatchObject({ id: json[0].id, status: 'pending' });
+  await eventually(async () => receiver.received.length === 3, 10_000, 'the redelivery');
+  expect(receiver.received[2]?.headers['webhook-id']).toBe(json[0].eventId);
+  await eventually(async () => JSON.parse((await cli(['webhook', 'deliveries', endpoint.id, '--json']))[0] ?? '{}').attempts?.length === 3, 10_000, 'the third attempt');
+  await expect(cli(['webhook', 'redeliver', 'whdl_00000000000000000000000000000000'])).rejects.toMatchObject({ code: 'NOT_FOUND' });
 });

@@ -152,6 +152,21 @@ export function registerWebhookCommands(program: Command, context: CliContext): 
       if (!options.json && page.edges.length === 0) print(`Endpoint ${id} has no deliveries.`);
     });
   webhook
+    .command('redeliver <delivery-id>')
+    .description('send a delivery again now, with a fresh retry schedule (one with an attempt under way is left to it)')
+    .option('--json', 'print the delivery as one JSON line')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const settings = config();
+      const delivery = await withDatabase(settings, async (db) => {
+        const webhooks = service(db, settings);
+        const owner = await webhooks.workspaceOfDelivery(id);
+        if (!owner) throw AppError.notFound(`Webhook delivery ${id}`);
+        return webhooks.redeliver({ workspaceId: owner }, id);
+      });
+      if (options.json) print(JSON.stringify(delivery));
+      else print(`${delivery.id}  ${delivery.eventType}  ${delivery.eventId}  ${delivery.status}  (a running gateway sends it)`);
+    });
+  webhook
     .command('delete <id>')
     .description('delete an endpoint and its deliveries')
     .action(async (id: string) => {
