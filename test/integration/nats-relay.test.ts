@@ -19,6 +19,7 @@ import { clientFor, createTestApp, useTestApp, type TestApp, type TestClient } f
 import {
   deleteStream,
   eventually,
+  natsServerInstalled,
   ownNatsServer,
   readStream,
   SHARED_NATS_URL,
@@ -207,7 +208,9 @@ describe.skipIf(!shared.up)(
   },
 );
 
-describe('while NATS is down', () => {
+const ownServer = natsServerInstalled();
+
+describe.skipIf(!ownServer.up)(`while NATS is down ${ownServer.reason}`, () => {
   let nats: OwnNatsServer;
   let testApp: TestApp;
   let authorization = '';

@@ -3,7 +3,7 @@
  * subject prefix of the test's own (deleted afterwards), or a `nats-server`
  * of the test's own on a free port, for tests that stop and restart it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Availability } from './services';
 
 export { SHARED_NATS_URL } from './services';
 
@@ -56,6 +57,20 @@ export interface OwnNatsServer {
   stop(): Promise<void>;
   /** Stops it and removes its store. */
   destroy(): Promise<void>;
+}
+
+/**
+ * Whether `binary` (`nats-server`) runs, for the tests that start a broker of their own
+ * (`ownNatsServer`). When it does not, prints why once and skips them, or throws under
+ * REQUIRE_SERVICES=1 (CI), like the tests that need Redis or the shared NATS.
+ */
+export function natsServerInstalled(binary = 'nats-server'): Availability {
+  const run = spawnSync(binary, ['--version'], { stdio: 'ignore', timeout: 10_000 });
+  if (!run.error) return { up: true, reason: '' };
+  if (process.env.REQUIRE_SERVICES === '1') throw new Error(`REQUIRE_SERVICES=1 but no ${binary} is on PATH`);
+  const reason = `skipped: no ${binary} on PATH (install nats-server to run these; CI runs them)`;
+  process.stderr.write(`\n  ${reason}\n`);
+  return { up: false, reason };
 }
 
 /** A JetStream `nats-server` of the test's own, on a free port with a temporary store. */

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../support/pg-cluster';
+import { natsServerInstalled } from '../support/nats';
 import { optionalService, redisAnswers } from '../support/services';
 
 const servers: net.Server[] = [];
@@ -43,5 +44,32 @@ describe('tests that need Redis without one', () => {
     vi.stubEnv('REQUIRE_SERVICES', '1');
     const url = `redis://127.0.0.1:${await freePort()}`;
     await expect(optionalService('Redis', url, redisAnswers)).rejects.toThrow(`REQUIRE_SERVICES=1 but no Redis answers at ${url}`);
+  });
+});
+
+describe('tests that start a nats-server of their own, without the binary', () => {
+  it('skip with the reason printed when nats-server is not on PATH, and run when it is found', () => {
+    vi.stubEnv('REQUIRE_SERVICES', '0');
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const missing = natsServerInstalled('nats-server-that-is-not-installed');
+      expect(missing).toStrictEqual({
+        up: false,
+        reason:
+          'skipped: no nats-server-that-is-not-installed on PATH (install nats-server to run these; CI runs them)',
+      });
+      expect(stderr).toHaveBeenCalledWith(expect.stringContaining(missing.reason));
+      // Any program that runs stands in for the binary here.
+      expect(natsServerInstalled(process.execPath)).toStrictEqual({ up: true, reason: '' });
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+
+  it('fails instead of skipping under REQUIRE_SERVICES=1, as CI runs', () => {
+    vi.stubEnv('REQUIRE_SERVICES', '1');
+    expect(() => natsServerInstalled('nats-server-that-is-not-installed')).toThrow(
+      'REQUIRE_SERVICES=1 but no nats-server-that-is-not-installed is on PATH',
+    );
   });
 });
