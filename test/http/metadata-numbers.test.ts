@@ -60,6 +60,14 @@ describe('REST', () => {
     expect(row).toEqual({ kind: 'number', big: '12345678901234567890' });
   });
 
+  it('a number a double holds comes back plain, whatever its spelling (README: 1.50e1 is 15)', async () => {
+    const created = await createRest('{"f":1.50e1,"g":2.50E+1,"one":1.0,"frac":12345678901234567890.50}');
+    const answer = '"metadata":{"f":15,"g":25,"one":1,"frac":12345678901234567890.50}';
+    expect(created.body).toContain(answer);
+    const got = await t.rest.get(`/api/orders/${read(created.body).data.id}`);
+    expect(got.body).toContain(answer);
+  });
+
   it('an idempotent replay answers the same numbers', async () => {
     const headers = { 'idempotency-key': `meta-${Date.now()}` };
     const first = await createRest(SENT, headers);
