@@ -59,6 +59,14 @@ describe('webhook endpoints over GraphQL', () => {
     for (let i = 0; i < 3; i++) await t.rest.post('/api/orders', { customer_id: `c${i}`, items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
     await eventually(async () => receiver.received.length === 3, 10_000, 'three deliveries');
     expect(receiver.received.every((request) => request.verified)).toBe(true);
+    // The receiver has its requests before the dispatcher logs their answers: wait for the log.
+    await eventually(
+      async () =>
+        ((await data(DELIVERIES, { id: endpointId, first: 3 })).webhookDeliveries.edges as { node: { status: string } }[])
+          .every((edge) => edge.node.status === 'DELIVERED'),
+      10_000,
+      'three deliveries logged as delivered',
+    );
 
     const first = (await data(DELIVERIES, { id: endpointId, first: 2 })).webhookDeliveries;
     expect(first.edges).toHaveLength(2);
