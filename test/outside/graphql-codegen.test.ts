@@ -9,8 +9,9 @@
  */
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
-import { generate } from '@graphql-codegen/cli';
+import { generate, loadCodegenConfig } from '@graphql-codegen/cli';
 import { buildSchema, parse, type GraphQLSchema } from 'graphql';
 import { ClientError } from 'graphql-request';
 import ts from 'typescript';
@@ -59,6 +60,44 @@ describe('GraphQL Code Generator, configured as the README says', () => {
       process.chdir(cwd);
     }
   }, 30_000);
+
+  it("the README's codegen.ts, as written, generates types that tsc accepts", async () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('#### GraphQL Code Generator'));
+    const source = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(source, 'a ```ts block with codegen.ts under "GraphQL Code Generator"').toBeDefined();
+    // Loaded as the CLI loads a codegen.ts (`graphql-codegen --config codegen.ts`).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-codegen-'));
+    fs.writeFileSync(path.join(dir, 'codegen.ts'), source!);
+    const readmeConfig = (await loadCodegenConfig({ configFilePath: path.join(dir, 'codegen.ts') })).config;
+    const [target] = Object.values(readmeConfig.generates);
+    const cwd = process.cwd();
+    process.chdir(ROOT);
+    let content: string;
+    try {
+      // The README's configuration, with this fixture's documents and output path.
+      const outputs = await generate(
+        {
+          ...readmeConfig,
+          documents: 'test/fixtures/codegen/operations.graphql',
+          generates: { 'readme.ts': target },
+          silent: true,
+          verbose: false,
+        },
+        false,
+      );
+      content = outputs[0]!.content;
+    } finally {
+      process.chdir(cwd);
+    }
+    const file = path.join(dir, 'graphql.ts');
+    fs.writeFileSync(file, content);
+    try {
+      expect(diagnosticsOf(file)).toStrictEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('tsc --strict accepts the client program against the generated types', () => {
     expect(diagnosticsOf(path.join(FIXTURE, 'client.ts'))).toStrictEqual([]);
