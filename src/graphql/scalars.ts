@@ -29,7 +29,9 @@ export const DecimalScalar = new GraphQLScalarType<DecimalInput, string>({
   name: 'Decimal',
   description:
     'An exact decimal amount, serialised as a string with exactly the currency’s ISO 4217 minor-unit digits, ' +
-    'e.g. "227.00". Input: a string (exact; recommended) or a number.',
+    'e.g. "227.00". Input: a string (exact; recommended) of digits with an optional point and fraction, ' +
+    'such as "99.00" or "99", or a number. Of XML Schema’s decimal forms, a sign and a point without a digit ' +
+    'on each side are refused: "+10.00", ".5" and "10." are validation errors.',
   // The lexical form is XML Schema's decimal (digits, an optional point and fraction), without a sign or exponent.
   specifiedByURL: 'https://www.w3.org/TR/xmlschema11-2/#decimal',
   serialize(value) {

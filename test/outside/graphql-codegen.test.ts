@@ -204,6 +204,27 @@ describe('the typed documents against a live server', () => {
     expect(dinar.createOrder.order).toMatchObject({ total: '1.500', items: [{ price: '1.500' }] });
   });
 
+  it('Decimal input: the description names the lexical forms it refuses, and those are refused', async () => {
+    // @specifiedBy points at XML Schema's decimal, whose lexical space also holds "+10.00", ".5"
+    // and "10."; a client that validates against it must learn from the description which it may not send.
+    const description = schema.getType('Decimal')?.description ?? '';
+    for (const price of ['+10.00', '.5', '10.']) {
+      expect(description, `the Decimal description names ${price} as refused`).toContain(`"${price}"`);
+      const answer = await api.createOrder({
+        input: { customerId: 'c', items: [{ productId: 'p', quantity: 1, price }], total: '10.00' },
+      });
+      expect(answer.createOrder.userErrors.map((e) => [e.code, e.field.join('.')])).toStrictEqual([
+        ['VALIDATION_ERROR', 'input.items.0.price'],
+      ]);
+    }
+    for (const price of ['10.00', '10', 10]) {
+      const answer = await api.createOrder({
+        input: { customerId: 'c', items: [{ productId: 'p', quantity: 1, price }], total: '10.00' },
+      });
+      expect(answer.createOrder.order?.items[0]?.price).toBe('10.00');
+    }
+  });
+
   it('updateOrder: status moves, clearing fields, unknown and foreign ids, a refused move', async () => {
     const { createOrder } = await api.createOrder({
       input: { ...input(), notes: 'n', shippingAddress: { city: 'X' } },
