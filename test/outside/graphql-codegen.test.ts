@@ -359,6 +359,17 @@ describe('the typed documents against a live server', () => {
       ['VALIDATION_ERROR', ['input', 'url']],
     ]);
 
+    // An empty list is refused in words a GraphQL client can act on: no event names its enum refuses.
+    const none = await api.createWebhookEndpoint({ input: { url: receiver.url, events: [] } });
+    expect(mismatches('CreateWebhookEndpoint', none)).toStrictEqual([]);
+    expect(none.createWebhookEndpoint.userErrors).toStrictEqual([
+      {
+        code: 'VALIDATION_ERROR',
+        field: ['input', 'events'],
+        message: 'must name at least one event type (leave it out for every type)',
+      },
+    ]);
+
     const created = await api.createWebhookEndpoint({
       input: { url: receiver.url, events: ['ORDER_CREATED'] },
     });
