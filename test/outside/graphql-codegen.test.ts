@@ -16,7 +16,7 @@ import { buildSchema, parse, type GraphQLSchema } from 'graphql';
 import { ClientError } from 'graphql-request';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeOrder, documentOf, explain, ordersApi } from '../fixtures/codegen/client';
+import { describeOrder, documentOf, explain, ordersApi, ordersFeed } from '../fixtures/codegen/client';
 import config from '../fixtures/codegen/codegen';
 import { createTestApp, type TestApp } from '../support/app';
 import { eventually } from '../support/nats';
@@ -349,6 +349,33 @@ describe('the typed documents against a live server', () => {
     expect(
       (response.errors?.[0]?.extensions?.fields as { path: string[] }[]).map((f) => f.path.join('.')).sort(),
     ).toStrictEqual(['filter.minTotal', 'first']);
+  });
+
+  it('subscriptions over graphql-ws: orderCreated and orderUpdated fit their generated types', async () => {
+    const feed = ordersFeed(url.replace('http', 'ws'), await t.bearer('codegen'));
+    const created: unknown[] = [];
+    const updated: unknown[] = [];
+    const missing: unknown[] = [];
+    const stops = [
+      feed.orderCreated((result) => created.push(result)),
+      feed.orderUpdated({}, (result) => updated.push(result)),
+      feed.orderUpdated({ id: 'order_01ARZ3NDEKTSV4RRFFQ69G5FAV' }, (result) => missing.push(result)),
+    ];
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const { createOrder } = await api.createOrder({ input: { ...input(), metadata: { source: 'web' } } });
+      await api.updateOrder({ id: createOrder.order!.id, input: { status: 'PAID', trackingNumber: 'T9' } });
+      await expect.poll(() => created.length + updated.length + missing.length, { timeout: 5_000 }).toBe(3);
+      const [first] = created as { data: unknown }[];
+      const [change] = updated as { data: { orderUpdated: { status: string; trackingNumber: string } } }[];
+      expect(mismatches('OrderCreated', first?.data)).toStrictEqual([]);
+      expect(mismatches('OrderUpdated', change?.data)).toStrictEqual([]);
+      expect(change?.data.orderUpdated).toMatchObject({ status: 'PAID', trackingNumber: 'T9' });
+      expect(missing).toMatchObject([{ errors: [{ extensions: { code: 'NOT_FOUND' } }] }]);
+    } finally {
+      for (const stop of stops) stop();
+      await feed.dispose();
+    }
   });
 
   it('webhook management: create, list, update, rotate, deliveries, redeliver, delete', async () => {
