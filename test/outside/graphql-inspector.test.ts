@@ -14,13 +14,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Change, CriticalityLevel, diff, validate } from '@graphql-inspector/core';
-import { buildSchema, type GraphQLSchema, Source } from 'graphql';
+import { buildClientSchema, buildSchema, getIntrospectionQuery, type GraphQLSchema, Source } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app';
 import { buildGraphQLSchema, printSchemaSDL } from '../../src/graphql/schema';
 
 const ROOT = path.resolve(__dirname, '../..');
 const COMMITTED_SDL = fs.readFileSync(path.join(ROOT, 'schema.graphql'), 'utf8');
 const committed = buildSchema(COMMITTED_SDL);
+const t = useTestApp();
 
 /**
  * The breaking changes from `before` to `after`, one line each. Both sides are compared as SDL:
@@ -92,5 +94,22 @@ describe('GraphQL Inspector diff: breaking changes between the resolvers and sch
       '  notes: String\n\n  """Gift message"""\n  giftMessage: String\n',
     );
     expect(await breakingChanges(committed, buildSchema(added))).toStrictEqual([]);
+  });
+});
+
+describe('GraphQL Inspector diff: the live server against schema.graphql', () => {
+  it('introspecting the server, as a client that generates its types from a URL does, gives schema.graphql: no change at all', async () => {
+    const res = await t.gql(
+      getIntrospectionQuery({
+        descriptions: true,
+        specifiedByUrl: true,
+        directiveIsRepeatable: true,
+        inputValueDeprecation: true,
+      }),
+    );
+    expect(res.statusCode, res.body).toBe(200);
+    const live = buildClientSchema(res.json().data);
+    const changes = await diff(committed, buildSchema(printSchemaSDL(live)));
+    expect(changes.map((change) => `${change.criticality.level} ${change.message}`)).toStrictEqual([]);
   });
 });
