@@ -106,12 +106,20 @@ function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[]
 /** How often the key of open connections is checked again, at most (the key cache may add its TTL). */
 const KEY_RECHECK_MS = 500;
 
+/**
+ * How often the keys of every open connection are checked, events or not: a revoked key's idle
+ * connection is closed within this plus the key cache's TTL, rather than held open for good.
+ */
+const KEY_SWEEP_MS = 1000;
+
 interface Connection {
   requestContext: RequestContext;
   /** The `Authorization` value of connection_init, checked again before each delivery. */
   authorization: string | undefined;
   key: string;
   subscriptions: Set<string>;
+  /** Closes the connection's socket. */
+  close(code: number, reason: string): void;
 }
 
 /**
@@ -120,7 +128,8 @@ interface Connection {
  */
 export async function registerSubscriptions(app: FastifyInstance, options: SubscriptionOptions): Promise<WebsocketHandler> {
   const connections = new WeakMap<object, Connection>();
-  const perKey = new Map<string, number>();
+  /** The open connections of each key (their count is bounded by `connectionsPerKey`). */
+  const perKey = new Map<string, Set<Connection>>();
   /** Sockets already closed: one that closes while its key is being checked must not be counted after. */
   const closed = new WeakSet<object>();
 
@@ -134,7 +143,7 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
    * on top of the key cache: a revocation is seen within about a second.
    * Any other failure (the database is down) leaves an authenticated connection as it is.
    */
-  const stillAuthorized = async (ctx: { extra: { socket: { close(code: number, reason: string): void } } }, connection: Connection) => {
+  const stillAuthorized = async (connection: Connection) => {
     let check = checks.get(connection.key);
     if (!check || Date.now() - check.at >= KEY_RECHECK_MS) {
       const revoked = options.authenticate(connection.authorization).then(
@@ -144,9 +153,28 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       checks.set(connection.key, (check = { at: Date.now(), revoked }));
     }
     if (!(await check.revoked)) return true;
-    ctx.extra.socket.close(SUBSCRIPTION_CLOSE.forbidden, 'Forbidden: the API key has been revoked');
+    connection.close(SUBSCRIPTION_CLOSE.forbidden, 'Forbidden: the API key has been revoked');
     return false;
   };
+
+  // Every KEY_SWEEP_MS, one check of each key with open connections, closing them all when it is
+  // revoked: without it, a revoked key's connection was closed only at its next event or subscribe,
+  // so a quiet workspace's subscriber kept its socket (and its place) open on a dead key for good.
+  let sweeping = false;
+  const sweep = setInterval(() => {
+    if (sweeping || perKey.size === 0) return;
+    sweeping = true;
+    const checked = [...perKey.values()].map(async (open) => {
+      const [first] = open;
+      if (!first || (await stillAuthorized(first))) return;
+      for (const connection of [...open]) connection.close(SUBSCRIPTION_CLOSE.forbidden, 'Forbidden: the API key has been revoked');
+    });
+    void Promise.allSettled(checked).finally(() => {
+      sweeping = false;
+    });
+  }, KEY_SWEEP_MS);
+  sweep.unref();
+  app.addHook('onClose', async () => clearInterval(sweep));
 
   const validateSubscription = (schema: GraphQLSchema, document: DocumentNode) =>
     validate(schema, document, [...specifiedRules, ...(options.validationRules ?? [])]);
@@ -180,13 +208,20 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       // Gone while the key was looked up: onClose has run already and would never give its place back.
       if (closed.has(ctx)) return false;
       const key = createHash('sha256').update(String(authorization)).digest('hex');
-      const open = perKey.get(key) ?? 0;
-      if (open >= options.connectionsPerKey) {
+      const open = perKey.get(key) ?? new Set<Connection>();
+      if (open.size >= options.connectionsPerKey) {
         ctx.extra.socket.close(SUBSCRIPTION_CLOSE.tooManyConnectionsForKey, 'Too many connections for this API key');
         return false;
       }
-      perKey.set(key, open + 1);
-      connections.set(ctx, { requestContext, authorization, key, subscriptions: new Set() });
+      const connection: Connection = {
+        requestContext,
+        authorization,
+        key,
+        subscriptions: new Set(),
+        close: (code, reason) => ctx.extra.socket.close(code, reason),
+      };
+      perKey.set(key, open.add(connection));
+      connections.set(ctx, connection);
       return true;
     },
     onClose: (ctx) => {
@@ -194,12 +229,12 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       const connection = connections.get(ctx);
       if (!connection) return;
       connections.delete(ctx);
-      const open = (perKey.get(connection.key) ?? 1) - 1;
-      if (open <= 0) {
+      const open = perKey.get(connection.key);
+      open?.delete(connection);
+      if (!open || open.size === 0) {
         perKey.delete(connection.key);
         checks.delete(connection.key);
       }
-      else perKey.set(connection.key, open);
     },
     onSubscribe: async (ctx, id, payload) => {
       const connection = connections.get(ctx);
@@ -212,7 +247,7 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
           }),
         ];
       // Before the count: from here on nothing awaits, so subscriptions sent at once cannot all pass it.
-      if (!(await stillAuthorized(ctx, connection)))
+      if (!(await stillAuthorized(connection)))
         return [new GraphQLError('The API key has been revoked', { extensions: { code: 'UNAUTHENTICATED' } })];
       if (connection.subscriptions.size >= options.subscriptionsPerConnection) {
         ctx.extra.socket.close(
@@ -247,7 +282,7 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
     onNext: async (ctx, _id, _payload, _args, result) => {
       // A key revoked while connected gets nothing more: its socket closes before this goes out.
       const connection = connections.get(ctx);
-      if (connection) await stillAuthorized(ctx, connection);
+      if (connection) await stillAuthorized(connection);
       // A subscription refused as it starts (orderUpdated of an unknown id) answers one result with errors.
       if (result.errors) return { ...result, errors: result.errors.map((error) => formatAndLogSubscriptionError(error, app.log)) };
       return undefined;

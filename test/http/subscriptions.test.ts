@@ -225,6 +225,21 @@ describe('subscriptions', () => {
     expect(created.received).toHaveLength(1);
   });
 
+  it('closes an idle connection with 4403 within a few seconds of its key being revoked, with no event to trigger it', async () => {
+    const auth = await t.bearer('revoked-idle');
+    const { client, closed } = connect(auth);
+    const created = subscribe(client, 'subscription { orderCreated { id } }');
+    await sleep(200);
+    const [key] = await t.app.services.auth.listApiKeys('revoked-idle');
+    await t.app.services.auth.revokeApiKey(key?.id);
+    // Nothing happens in the workspace: the subscription used to stay open for good on a revoked key.
+    await expect.poll(() => closed(), { timeout: 4_000, interval: 100 }).toStrictEqual({
+      code: 4403,
+      reason: 'Forbidden: the API key has been revoked',
+    });
+    expect(created.received).toStrictEqual([]);
+  });
+
   it('ends a subscription that fell 1,000 events behind with SUBSCRIBER_TOO_SLOW, not a quiet complete', async () => {
     const auth = await t.bearer('burst');
     const { client, closed } = connect(auth);
