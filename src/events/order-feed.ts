@@ -190,11 +190,17 @@ export function feedFromNats(
         if (error) return log.warn({ err: error }, 'order feed: NATS subscription error');
         const workspaceId = message.subject.split('.', workspaceToken + 1)[workspaceToken];
         if (workspaceId === undefined || !feed.listensTo(workspaceId)) return;
+        let event: CloudEvent;
         try {
-          feed.receive(parseExactJson(message.string()) as CloudEvent);
+          event = parseExactJson(message.string()) as CloudEvent;
         } catch (parseError) {
-          log.warn({ err: parseError }, 'order feed: a NATS message is not an event');
+          return log.warn({ err: parseError }, 'order feed: a NATS message is not an event');
         }
+        // The subject is what NATS permissions guard: a body that names another workspace than its
+        // subject (written by someone allowed that subject only) is no event of that workspace.
+        if (event?.workspaceid !== workspaceId)
+          return log.warn({ subject: message.subject }, 'order feed: a NATS message names another workspace than its subject');
+        feed.receive(event);
       },
     });
   // One attempt at a time, each bounded, retried until it connects or the feed stops. (The client's own

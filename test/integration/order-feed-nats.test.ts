@@ -95,6 +95,37 @@ describe.skipIf(!shared.up)(`the feed from NATS ${shared.reason}`, () => {
       await north.return?.();
     }
   });
+
+  it('takes an event as the workspace its subject names: a body on one workspace’s subject that claims another never reaches the other', async () => {
+    // NATS permissions are per subject: a tenant's user allowed `<prefix>.<its workspace>.>` only
+    // must not reach another workspace's subscribers by writing that workspace's id in the body.
+    const victim = feed.iterate('ws_victim', () => true);
+    const intruder = feed.iterate('ws_intruder', () => true);
+    try {
+      const victimGot: string[] = [];
+      const intruderGot: string[] = [];
+      void (async () => {
+        for await (const order of victim) victimGot.push(order.id);
+      })();
+      void (async () => {
+        for await (const order of intruder) intruderGot.push(order.id);
+      })();
+      log.warn.mockClear();
+      publish('ws_intruder', JSON.stringify(event('ws_victim', 'order_forged')));
+      publish('ws_intruder', JSON.stringify(event('ws_intruder', 'order_own')));
+      publish('ws_victim', JSON.stringify(event('ws_victim', 'order_real')));
+      await vi.waitFor(() => expect(victimGot).toContain('order_real'), { timeout: 5_000 });
+      await vi.waitFor(() => expect(intruderGot).toContain('order_own'), { timeout: 5_000 });
+      expect(victimGot).toStrictEqual(['order_real']);
+      expect(intruderGot).toStrictEqual(['order_own']);
+      expect(log.warn.mock.calls.map(([, message]) => message)).toStrictEqual([
+        'order feed: a NATS message names another workspace than its subject',
+      ]);
+    } finally {
+      await victim.return?.();
+      await intruder.return?.();
+    }
+  });
 });
 
 describe('a subscriber that does not read', () => {
