@@ -44,6 +44,11 @@ export interface DispatcherOptions {
   maxInFlight?: number;
   /** Attempts one endpoint may have in flight, across all processes (5). */
   perEndpoint?: number;
+  /**
+   * Attempts one workspace's endpoints may have in flight together, across all processes (25, half
+   * of a process's places): ten hanging endpoints of one workspace took every place before.
+   */
+  perWorkspace?: number;
   onAttempt?: (result: AttemptResult) => void;
 }
 
@@ -51,12 +56,14 @@ export class WebhookDispatcher {
   private readonly loop: WakeableLoop;
   private readonly maxInFlight: number;
   private readonly perEndpoint: number;
+  private readonly perWorkspace: number;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly attempts = new InFlight();
 
   constructor(private readonly options: DispatcherOptions) {
     this.maxInFlight = options.maxInFlight ?? 50;
     this.perEndpoint = options.perEndpoint ?? 5;
+    this.perWorkspace = options.perWorkspace ?? 25;
     this.loop = new WakeableLoop(
       async () => {
         await this.round();
@@ -91,7 +98,7 @@ export class WebhookDispatcher {
     const room = this.maxInFlight - this.attempts.size;
     if (room <= 0) return;
     // The lease outlives the longest attempt, so no other process takes a delivery in flight.
-    const due = await this.options.store.claimDue(room, this.options.timeoutMs + 30_000, this.perEndpoint);
+    const due = await this.options.store.claimDue(room, this.options.timeoutMs + 30_000, this.perEndpoint, this.perWorkspace);
     for (const delivery of due)
       void this.attempts.track(
         this.attempt(delivery)

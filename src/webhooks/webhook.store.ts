@@ -22,24 +22,32 @@ export interface DueDelivery {
  * `record` clears it), so `in_flight` counts the attempts running anywhere,
  * and `place` numbers an endpoint's claimable deliveries in their order.
  * An endpoint that hangs holds at most `perEndpoint` attempts, never the
- * whole process. One scan of the due index: a delivery in flight was due
+ * whole process; and a workspace at most `perWorkspace` (`workspace_place`
+ * numbers its claimable deliveries the same way), so that one with many
+ * hanging endpoints cannot take every place and hold up other workspaces. One scan of the due index: a delivery in flight was due
  * when it was claimed. A disabled endpoint's deliveries wait where they are
  * (`WebhookService.updateEndpoint`).
  */
 const CLAIM = `
 with pending as (
-  select d.id, d.next_attempt_at,
+  select d.id, d.next_attempt_at, w.workspace_id,
          (d.claimed_until is null or d.claimed_until < clock_timestamp()) as free,
          count(*) filter (where d.claimed_until >= clock_timestamp()) over (partition by d.endpoint_id) as in_flight,
+         count(*) filter (where d.claimed_until >= clock_timestamp()) over (partition by w.workspace_id) as workspace_in_flight,
          count(*) filter (where d.claimed_until is null or d.claimed_until < clock_timestamp())
            over (partition by d.endpoint_id order by d.next_attempt_at, d.id) as place
   from webhook_deliveries d
+  join webhook_endpoints w on w.id = d.endpoint_id and w.enabled
   where d.status = 'pending' and d.next_attempt_at <= clock_timestamp()
-    and d.endpoint_id in (select id from webhook_endpoints where enabled)
+), claimable as (
+  select id, next_attempt_at, workspace_in_flight,
+         row_number() over (partition by workspace_id order by next_attempt_at, id) as workspace_place
+  from pending
+  where free and in_flight + place <= ?::int
 ), due as (
-  select d.id from webhook_deliveries d join pending p on p.id = d.id
-  where p.free and p.in_flight + p.place <= ?::int
-  order by p.next_attempt_at
+  select d.id from webhook_deliveries d join claimable c on c.id = d.id
+  where c.workspace_in_flight + c.workspace_place <= ?::int
+  order by c.next_attempt_at
   limit ?::int
   for update of d skip locked
 )
@@ -63,9 +71,12 @@ export type EndpointOutcome = 'keep' | 'disable';
 export class WebhookStore {
   constructor(private readonly em: EntityManager) {}
 
-  /** Up to `limit` due deliveries, leased for `leaseMs`, leaving no endpoint more than `perEndpoint` in flight (see CLAIM). */
-  async claimDue(limit: number, leaseMs: number, perEndpoint: number): Promise<DueDelivery[]> {
-    const rows = await queryAll<ClaimRow & { data: string }>(this.em.fork(), CLAIM, [perEndpoint, limit, leaseMs]);
+  /**
+   * Up to `limit` due deliveries, leased for `leaseMs`, leaving no endpoint more than `perEndpoint`
+   * and no workspace more than `perWorkspace` in flight (see CLAIM).
+   */
+  async claimDue(limit: number, leaseMs: number, perEndpoint: number, perWorkspace: number): Promise<DueDelivery[]> {
+    const rows = await queryAll<ClaimRow & { data: string }>(this.em.fork(), CLAIM, [perEndpoint, perWorkspace, limit, leaseMs]);
     // `data` as text, parsed exactly: metadata numbers beyond a double go out as they were sent (shared/exact-json.ts).
     return rows.map(({ id, attempts, url, secret, previousSecret, eventId, data, ...event }) => ({
       id,

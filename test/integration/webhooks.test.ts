@@ -478,6 +478,32 @@ describe('a receiver that hangs', () => {
     }
   });
 
+  it('holds up no other workspace’s deliveries when one workspace has many hanging endpoints', async () => {
+    const hanging = await startHangingReceiver();
+    const healthy = await startReceiver([200]);
+    try {
+      const hogAuth = await t.bearer('hog');
+      const hog = await t.context(hogAuth);
+      const victimAuth = await t.bearer('victim');
+      const victim = await t.context(victimAuth);
+      // Ten endpoints of one workspace, five attempts each, used to take every place of the process (50).
+      for (let i = 0; i < 10; i++) await t.app.services.webhooks.createEndpoint(hog, { url: `${hanging.url}?n=${i}` });
+      healthy.secret = (await t.app.services.webhooks.createEndpoint(victim, { url: healthy.url })).secret;
+      for (let i = 0; i < 6; i++) expect((await t.rest.post('/api/orders', orderBody(`hog${i}`), { authorization: hogAuth })).statusCode).toBe(201);
+      await eventually(async () => hanging.held() >= 20, 10_000, 'the hanging endpoints to hold their attempts');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      // The other workspace's event goes out while the hanging ones still wait for their answers (10 s).
+      const own = await t.rest.post('/api/orders', orderBody('victim'), { authorization: victimAuth });
+      await eventually(async () => healthy.received.length === 1, 3000, 'the other workspace’s delivery');
+      expect((JSON.parse(healthy.received[0]?.body ?? '{}') as CloudEvent).subject).toBe(own.json().data.id);
+      expect(hanging.mostHeld()).toBe(25);
+    } finally {
+      await hanging.close();
+      await healthy.close();
+    }
+  });
+
   it('redeliverWebhook on a delivery whose attempt is still in flight starts no second attempt beside it', async () => {
     const hanging = await startHangingReceiver();
     try {
