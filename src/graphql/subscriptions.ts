@@ -196,7 +196,7 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       } catch (error) {
         if (error instanceof AppError && error.code === ErrorCode.UNAUTHORIZED) {
           const tooMany = await options.countFailedAuthentication?.(ctx.extra.request);
-          // 4403 all the same (graphql-ws clients do not retry it); the reason says why.
+          // 4403 all the same (graphql-ws clients retry it, and each retry counts here); the reason says why.
           if (tooMany) ctx.extra.socket.close(SUBSCRIPTION_CLOSE.forbidden, `Forbidden: ${tooMany.message}`);
           return false; // graphql-ws closes with 4403 Forbidden
         }

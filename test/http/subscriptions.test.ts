@@ -225,6 +225,30 @@ describe('subscriptions', () => {
     expect(created.received).toHaveLength(1);
   });
 
+  it('a stock graphql-ws client retries a 4403 (graphql-ws deems Forbidden one that may pass later) unless told not to', async () => {
+    const closes: number[] = [];
+    const tries = (shouldRetry?: () => boolean) =>
+      new Promise<void>((resolve) => {
+        const client = createClient({
+          url,
+          webSocketImpl: WebSocket,
+          lazy: false,
+          retryAttempts: 2,
+          retryWait: async () => undefined,
+          ...(shouldRetry ? { shouldRetry } : {}),
+          connectionParams: { authorization: 'Bearer ogk_not-a-real-key' },
+          on: { closed: (event) => void closes.push((event as { code: number }).code) },
+          onNonLazyError: () => resolve(),
+        });
+        clients.push(client);
+      });
+    await tries();
+    expect(closes).toStrictEqual([4403, 4403, 4403]);
+    closes.length = 0;
+    await tries(() => false);
+    expect(closes).toStrictEqual([4403]);
+  });
+
   it('closes an idle connection with 4403 within a few seconds of its key being revoked, with no event to trigger it', async () => {
     const auth = await t.bearer('revoked-idle');
     const { client, closed } = connect(auth);
