@@ -30,6 +30,7 @@ import {
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { CloseCode } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/@fastify/websocket';
+import { bearerToken } from '../auth/api-key';
 import { AppError, ErrorCode } from '../errors/app-error';
 import type { OrderFeed } from '../events/order-feed';
 import type { RequestContext } from '../orders/order.types';
@@ -207,7 +208,9 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       }
       // Gone while the key was looked up: onClose has run already and would never give its place back.
       if (closed.has(ctx)) return false;
-      const key = createHash('sha256').update(String(authorization)).digest('hex');
+      // The key itself, not how the value spells it: `bearer`, `BEARER` or more spaces are the same key
+      // to authentication, and were each counted apart, 50 connections apiece.
+      const key = createHash('sha256').update(bearerToken(authorization) ?? '').digest('hex');
       const open = perKey.get(key) ?? new Set<Connection>();
       if (open.size >= options.connectionsPerKey) {
         ctx.extra.socket.close(SUBSCRIPTION_CLOSE.tooManyConnectionsForKey, 'Too many connections for this API key');

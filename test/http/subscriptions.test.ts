@@ -351,6 +351,20 @@ describe('subscriptions', () => {
     expect(first.closed()).toBeUndefined();
   });
 
+  it('counts one key as one, however its Authorization is spelled (scheme case, spaces)', async () => {
+    const auth = await t.bearer('respelled');
+    const token = auth.slice('Bearer '.length);
+    const first = connect(auth);
+    const second = connect(`bearer ${token}`);
+    subscribe(first.client, 'subscription { orderCreated { id } }');
+    subscribe(second.client, 'subscription { orderCreated { id } }');
+    await sleep(300);
+    // Each spelling used to be a key of its own, so a client opened 50 connections per spelling.
+    const respelled = [`BEARER ${token}`, `Bearer  ${token}`, `Bearer ${token} `].map((authorization) => connect(authorization));
+    for (const third of respelled) await expect.poll(() => third.closed()?.code, { timeout: 5_000 }).toBe(4431);
+    expect([first.closed(), second.closed()]).toStrictEqual([undefined, undefined]);
+  });
+
   it('does not count a connection that closed while its key was being checked', async () => {
     const auth = await t.bearer('dropped');
     // A slow key lookup (a busy database): each client below is gone before it ends.
