@@ -161,18 +161,23 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
   // Every KEY_SWEEP_MS, one check of each key with open connections, closing them all when it is
   // revoked: without it, a revoked key's connection was closed only at its next event or subscribe,
   // so a quiet workspace's subscriber kept its socket (and its place) open on a dead key for good.
+  // One key after another, so that many keys never take the pool's connections all at once.
   let sweeping = false;
+  const sweepKeys = async () => {
+    for (const open of [...perKey.values()]) {
+      const [first] = open;
+      if (!first || (await stillAuthorized(first))) continue;
+      for (const connection of [...open]) connection.close(SUBSCRIPTION_CLOSE.forbidden, 'Forbidden: the API key has been revoked');
+    }
+  };
   const sweep = setInterval(() => {
     if (sweeping || perKey.size === 0) return;
     sweeping = true;
-    const checked = [...perKey.values()].map(async (open) => {
-      const [first] = open;
-      if (!first || (await stillAuthorized(first))) return;
-      for (const connection of [...open]) connection.close(SUBSCRIPTION_CLOSE.forbidden, 'Forbidden: the API key has been revoked');
-    });
-    void Promise.allSettled(checked).finally(() => {
-      sweeping = false;
-    });
+    void sweepKeys()
+      .catch((error: unknown) => app.log.warn({ err: error }, 'subscriptions: could not check the keys of open connections'))
+      .finally(() => {
+        sweeping = false;
+      });
   }, KEY_SWEEP_MS);
   sweep.unref();
   app.addHook('onClose', async () => clearInterval(sweep));
