@@ -1,0 +1,500 @@
+/**
+ * The finance team's nightly proof, with arithmetic and tables the gateway does
+ * not use: decimal.js for every sum, the ISO 4217 minor units as the runtime's
+ * `Intl.NumberFormat` knows them, and fast-check for random orders up to the
+ * contract's limits. Amounts computed from the request must be what REST (JSON
+ * numbers of exact value) and GraphQL (strings with the currency's digits)
+ * answer, what is stored, and what the list filters compare with.
+ */
+import Decimal from 'decimal.js';
+import fc from 'fast-check';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { useTestApp } from '../support/app';
+import { deleteStream, eventually, SHARED_NATS_URL, uniqueStream } from '../support/nats';
+
+const D = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_DOWN });
+
+/** ISO 4217 minor units as `Intl` (CLDR) gives them, for currencies where CLDR agrees with ISO. */
+const minorDigits = (code: string) =>
+  new Intl.NumberFormat('en', { style: 'currency', currency: code }).resolvedOptions()
+    .maximumFractionDigits ?? 2;
+
+/** 0, 2 and 3 minor digits; the contract's largest quantity. */
+const CURRENCIES = ['JPY', 'USD', 'EUR', 'KWD', 'BHD'] as const;
+const MAX_QUANTITY = 1_000_000;
+/** The README's cap: an amount has at most 15 significant digits. */
+const MAX_DIGITS = 15;
+
+interface Line {
+  quantity: number;
+  /** The unit price in minor units. */
+  priceMinor: bigint;
+}
+interface Draft {
+  currency: (typeof CURRENCIES)[number];
+  lines: Line[];
+  shippingMinor: bigint;
+  taxMinor: bigint;
+  asStrings: boolean;
+}
+
+const amount = (minor: bigint, digits: number) => new D(minor.toString()).div(new D(10).pow(digits));
+const text = (value: Decimal, digits: number) => value.toFixed(digits);
+
+/** A random valid order: every amount, line subtotal and the total within the 15-digit cap. */
+const drafts: fc.Arbitrary<Draft> = fc
+  .record({
+    currency: fc.constantFrom(...CURRENCIES),
+    lines: fc.array(
+      fc.record({
+        quantity: fc.oneof(
+          fc.constant(1),
+          fc.constant(MAX_QUANTITY),
+          fc.integer({ min: 1, max: MAX_QUANTITY }),
+        ),
+        priceMinor: fc.oneof(
+          fc.constant(0n),
+          fc.constant(1n),
+          fc.bigInt({ min: 0n, max: 10n ** 9n }),
+          fc.bigInt({ min: 0n, max: 10n ** 15n - 1n }),
+        ),
+      }),
+      { minLength: 1, maxLength: 6 },
+    ),
+    shippingMinor: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 10n ** 7n })),
+    taxMinor: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 10n ** 7n })),
+    asStrings: fc.boolean(),
+  })
+  .map((draft) => {
+    // Scale prices down so that the whole order stays within the cap (the largest sums reach it).
+    const room =
+      (10n ** BigInt(MAX_DIGITS) - 1n - draft.shippingMinor - draft.taxMinor) / BigInt(draft.lines.length);
+    return {
+      ...draft,
+      lines: draft.lines.map((line) => ({
+        quantity: line.quantity,
+        priceMinor:
+          line.priceMinor * BigInt(line.quantity) > room ? room / BigInt(line.quantity) : line.priceMinor,
+      })),
+    };
+  });
+
+/** What the books say, from the request alone. */
+function expected(draft: Draft) {
+  const digits = minorDigits(draft.currency);
+  const lines = draft.lines.map((line) => {
+    const price = amount(line.priceMinor, digits);
+    return { price, subtotal: price.times(line.quantity) };
+  });
+  const subtotal = lines.reduce((sum, line) => sum.plus(line.subtotal), new D(0));
+  const shipping = amount(draft.shippingMinor, digits);
+  const tax = amount(draft.taxMinor, digits);
+  return { digits, lines, subtotal, shipping, tax, total: subtotal.plus(shipping).plus(tax) };
+}
+
+/** The REST body: amounts as JSON numbers (each within 15 digits, so exact) or as decimal strings. */
+function restBody(draft: Draft, customer: string, total?: Decimal) {
+  const books = expected(draft);
+  const money = (value: Decimal) => (draft.asStrings ? text(value, books.digits) : value.toNumber());
+  return {
+    customer_id: customer,
+    currency: draft.currency,
+    items: draft.lines.map((line, index) => ({
+      product_id: `p${index}`,
+      quantity: line.quantity,
+      price: money(books.lines[index]?.price ?? new D(0)),
+    })),
+    shipping: money(books.shipping),
+    tax: money(books.tax),
+    total: money(total ?? books.total),
+  };
+}
+
+/** A REST amount: a JSON number, read back as the decimal its shortest text spells. */
+const restAmount = (value: unknown) => {
+  expect(typeof value, `an amount is a JSON number, not ${JSON.stringify(value)}`).toBe('number');
+  expect(Object.is(value, -0), 'an amount is never -0').toBe(false);
+  return new D(String(value));
+};
+
+const ORDER_AMOUNTS = 'currency subtotal shipping tax total items { quantity price subtotal }';
+
+describe('amounts, computed independently, against both transports and the stored rows', () => {
+  const t = useTestApp();
+
+  it('Intl agrees with the contract on the minor units of the currencies checked here', () => {
+    expect(CURRENCIES.map(minorDigits)).toStrictEqual([0, 2, 2, 3, 3]);
+  });
+
+  it('random valid orders up to the limits: REST, GraphQL and the database all hold the amounts the books compute', async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(drafts, async (draft) => {
+        const books = expected(draft);
+        const customer = `books_${n++}`;
+        const created = await t.rest.post('/api/orders', restBody(draft, customer));
+        expect(created.statusCode, created.body).toBe(201);
+        const data = created.json().data;
+        expect(data.currency).toBe(draft.currency);
+        data.items.forEach((item: { price: unknown; subtotal: unknown }, index: number) => {
+          expect(restAmount(item.price).eq(books.lines[index]?.price ?? -1)).toBe(true);
+          expect(restAmount(item.subtotal).eq(books.lines[index]?.subtotal ?? -1)).toBe(true);
+        });
+        for (const key of ['subtotal', 'shipping', 'tax', 'total'] as const)
+          expect(
+            restAmount(data[key]).eq(books[key]),
+            `${key}: ${data[key]} vs ${books[key].toString()}`,
+          ).toBe(true);
+
+        // GraphQL: strings with exactly the currency's digits.
+        const read = await t.gql(`query($id: ID!) { order(id: $id) { ${ORDER_AMOUNTS} } }`, { id: data.id });
+        const order = read.json().data.order;
+        expect(order).toStrictEqual({
+          currency: draft.currency,
+          subtotal: text(books.subtotal, books.digits),
+          shipping: text(books.shipping, books.digits),
+          tax: text(books.tax, books.digits),
+          total: text(books.total, books.digits),
+          items: draft.lines.map((line, index) => ({
+            quantity: line.quantity,
+            price: text(books.lines[index]?.price ?? new D(-1), books.digits),
+            subtotal: text(books.lines[index]?.subtotal ?? new D(-1), books.digits),
+          })),
+        });
+
+        // The list summary and the row.
+        const listed = await t.rest.get(`/api/orders?customer_id=${customer}`);
+        expect(restAmount(listed.json().data[0]?.total).eq(books.total)).toBe(true);
+        const [row] = await t.db.query<{ subtotal: string; shipping: string; tax: string; total: string }>(
+          'select subtotal::text, shipping::text, tax::text, total::text from orders where id = ?',
+          [data.id],
+        );
+        for (const key of ['subtotal', 'shipping', 'tax', 'total'] as const)
+          expect(new D(row?.[key] ?? '-1').eq(books[key]), `stored ${key}`).toBe(true);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('a total one minor unit off either way is TOTAL_MISMATCH naming the exact expected total, on both transports', async () => {
+    await fc.assert(
+      fc.asyncProperty(drafts, fc.constantFrom(-1n, 1n), async (draft, off) => {
+        const books = expected(draft);
+        const one = amount(1n, books.digits);
+        const wrong = books.total.plus(one.times(off.toString()));
+        fc.pre(wrong.gte(0) && wrong.precision(true) <= MAX_DIGITS);
+        const before = await t.db.count('orders');
+        const res = await t.rest.post('/api/orders', restBody(draft, 'mismatch', wrong));
+        expect(res.statusCode, res.body).toBe(422);
+        const error = res.json().error;
+        expect(error.code).toBe('TOTAL_MISMATCH');
+        expect(error.message).toContain(text(books.total, books.digits));
+        expect(error.details).toStrictEqual([
+          { field: 'total', message: `must be ${text(books.total, books.digits)}` },
+        ]);
+
+        const gql = await t.gql(
+          `mutation($input: CreateOrderInput!) { createOrder(input: $input) { order { id } userErrors { field code message } } }`,
+          {
+            input: {
+              customerId: 'mismatch',
+              currency: draft.currency,
+              items: draft.lines.map((line, index) => ({
+                productId: `p${index}`,
+                quantity: line.quantity,
+                price: text(books.lines[index]?.price ?? new D(0), books.digits),
+              })),
+              shipping: text(books.shipping, books.digits),
+              tax: text(books.tax, books.digits),
+              total: text(wrong, books.digits),
+            },
+          },
+        );
+        const payload = gql.json().data.createOrder;
+        expect(payload.order).toBeNull();
+        expect(payload.userErrors).toMatchObject([{ field: ['input', 'total'], code: 'TOTAL_MISMATCH' }]);
+        expect(payload.userErrors[0].message).toContain(text(books.total, books.digits));
+        expect(await t.db.count('orders')).toBe(before);
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it.each([
+    ['JPY', '1.5'],
+    ['JPY', '0.1'],
+    ['USD', '9.999'],
+    ['EUR', '0.001'],
+    ['KWD', '0.0001'],
+    ['BHD', '1.2345'],
+  ])(
+    '%s price %s has more decimals than the currency allows: VALIDATION_ERROR naming the price, never a rounding',
+    async (currency, price) => {
+      for (const sent of [price, Number(price)]) {
+        const res = await t.rest.post('/api/orders', {
+          customer_id: 'digits',
+          currency,
+          items: [{ product_id: 'p', quantity: 10, price: sent }],
+          total: new D(price).times(10).toNumber(),
+        });
+        expect(res.statusCode, res.body).toBe(422);
+        expect(res.json().error.code).toBe('VALIDATION_ERROR');
+        expect(res.json().error.details).toStrictEqual([
+          { field: 'items[0].price', message: expect.stringContaining(currency) },
+        ]);
+      }
+      const gql = await t.gql(
+        `mutation($input: CreateOrderInput!) { createOrder(input: $input) { order { id } userErrors { field code } } }`,
+        {
+          input: {
+            customerId: 'digits',
+            currency,
+            items: [{ productId: 'p', quantity: 10, price }],
+            total: '0',
+          },
+        },
+      );
+      expect(gql.json().data.createOrder.userErrors).toContainEqual({
+        field: ['input', 'items', '0', 'price'],
+        code: 'VALIDATION_ERROR',
+      });
+    },
+  );
+});
+
+describe('list filters on totals, at their exact boundaries and across currencies', () => {
+  const t = useTestApp({}, { slug: 'books-filters' });
+  const totals: Record<string, string[]> = {
+    USD: ['99.99', '100.00', '100.01'],
+    JPY: ['99', '100', '101'],
+    KWD: ['99.999', '100.000', '100.001'],
+  };
+  const made = new Map<string, { currency: string; total: Decimal }>();
+
+  const restTotals = async (query: string) => {
+    const res = await t.rest.get(`/api/orders?limit=100&${query}`);
+    expect(res.statusCode, res.body).toBe(200);
+    return (res.json().data as { id: string; total: number; currency: string }[])
+      .map((row) => `${row.currency} ${restAmount(row.total).toFixed(minorDigits(row.currency))}`)
+      .sort();
+  };
+  const gqlTotals = async (filter: Record<string, unknown>) => {
+    const res = await t.gql(
+      `query($filter: OrderFilter) { orders(first: 100, filter: $filter) { totalCount edges { node { currency total } } } }`,
+      { filter },
+    );
+    const orders = res.json().data.orders;
+    expect(orders.totalCount).toBe(orders.edges.length);
+    return (orders.edges as { node: { currency: string; total: string } }[])
+      .map(({ node }) => `${node.currency} ${node.total}`)
+      .sort();
+  };
+  const expectedTotals = (keep: (total: Decimal) => boolean) =>
+    [...made.values()]
+      .filter(({ total }) => keep(total))
+      .map(({ currency, total }) => `${currency} ${total.toFixed(minorDigits(currency))}`)
+      .sort();
+
+  it('min_total and max_total are inclusive and exact to the minor unit, in each currency', async () => {
+    for (const [currency, list] of Object.entries(totals))
+      for (const total of list) {
+        const res = await t.rest.post('/api/orders', {
+          customer_id: 'bounds',
+          currency,
+          items: [{ product_id: 'p', quantity: 1, price: total }],
+          total,
+        });
+        expect(res.statusCode, res.body).toBe(201);
+        made.set(res.json().data.id, { currency, total: new D(total) });
+      }
+    const bounds = [
+      '100',
+      '100.00',
+      '100.000',
+      '99.999',
+      '100.001',
+      '99.99',
+      '100.01',
+      '0.30000000000000004',
+    ];
+    for (const bound of bounds) {
+      const at = new D(bound);
+      expect(await restTotals(`min_total=${bound}`), `min_total=${bound}`).toStrictEqual(
+        expectedTotals((x) => x.gte(at)),
+      );
+      expect(await restTotals(`max_total=${bound}`), `max_total=${bound}`).toStrictEqual(
+        expectedTotals((x) => x.lte(at)),
+      );
+      expect(await gqlTotals({ minTotal: bound }), `minTotal ${bound}`).toStrictEqual(
+        expectedTotals((x) => x.gte(at)),
+      );
+      expect(await gqlTotals({ maxTotal: bound }), `maxTotal ${bound}`).toStrictEqual(
+        expectedTotals((x) => x.lte(at)),
+      );
+    }
+    // Exactly one total of each currency is 100 in its own units.
+    expect(await restTotals('min_total=100&max_total=100')).toStrictEqual([
+      'JPY 100',
+      'KWD 100.000',
+      'USD 100.00',
+    ]);
+  });
+});
+
+const shared = inject('nats');
+
+/** Each money field of the REST order inside an event, as its literal in the body the broker holds. */
+const MONEY_LITERAL = /"(price|subtotal|shipping|tax|total)":(-?[0-9][0-9.eE+-]*)/g;
+
+describe.skipIf(!shared.up)(`the event stream adds up to the database ${shared.reason}`, () => {
+  const { stream, subjectPrefix } = uniqueStream();
+  const t = useTestApp(
+    { natsUrl: SHARED_NATS_URL, natsStream: stream, natsSubjectPrefix: subjectPrefix },
+    { slug: 'books-events' },
+  );
+  afterAll(() => deleteStream(SHARED_NATS_URL, stream));
+
+  it('after creates, status moves (cancelled and refunded included) and other updates, the last event of each order holds its stored amounts, to the cent', async () => {
+    const ids: string[] = [];
+    await fc.assert(
+      fc.asyncProperty(drafts, async (draft) => {
+        const res = await t.rest.post('/api/orders', restBody(draft, 'events'));
+        expect(res.statusCode, res.body).toBe(201);
+        ids.push(res.json().data.id);
+      }),
+      { numRuns: 24 },
+    );
+    // Status moves never touch money; nor do the other updates.
+    const moves = [
+      ['paid'],
+      ['cancelled'],
+      ['paid', 'refunded'],
+      ['processing', 'shipped', 'delivered', 'refunded'],
+    ];
+    for (const [index, id] of ids.entries()) {
+      for (const status of moves[index % moves.length] ?? []) {
+        const res = await t.rest.put(`/api/orders/${id}`, { status });
+        expect(res.statusCode, res.body).toBe(200);
+      }
+      if (index % 3 === 0) {
+        const res = await t.rest.put(`/api/orders/${id}`, {
+          tracking_number: `T${index}`,
+          metadata: { n: index },
+        });
+        expect(res.statusCode, res.body).toBe(200);
+      }
+    }
+    const stored = await t.db.query<{
+      id: string;
+      currency: string;
+      total: string;
+      version: number;
+      status: string;
+    }>(`select id, currency, total::text, version, status from orders where customer_id = 'events'`);
+    const expectedEvents = stored.reduce(
+      (sum, row) => sum + 1 + (row.version - 1) + (row.version - 1 - (ids.indexOf(row.id) % 3 === 0 ? 1 : 0)),
+      0,
+    );
+
+    // The README's consumer: a durable pull consumer of the stream, acknowledging each message.
+    const nc = await connect({ servers: SHARED_NATS_URL });
+    const bodies: string[] = [];
+    try {
+      await (
+        await jetstreamManager(nc)
+      ).consumers.add(stream, {
+        durable_name: 'accounting',
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: `${subjectPrefix}.>`,
+      });
+      const consumer = await jetstream(nc).consumers.get(stream, 'accounting');
+      await eventually(
+        async () => {
+          const batch = await consumer.fetch({ max_messages: 500, expires: 1_000 });
+          for await (const message of batch) {
+            bodies.push(message.string());
+            message.ack();
+          }
+          return bodies.length >= expectedEvents;
+        },
+        30_000,
+        `${expectedEvents} events on the stream`,
+      );
+    } finally {
+      await nc.close();
+    }
+    expect(bodies).toHaveLength(expectedEvents);
+
+    type Event = {
+      id: string;
+      type: string;
+      subject: string;
+      sequence: number;
+      data: { order: Record<string, unknown> };
+    };
+    const last = new Map<string, Event>();
+    const seen = new Set<string>();
+    for (const body of bodies) {
+      const event = JSON.parse(body) as Event;
+      expect(seen.has(event.id), `event ${event.id} once`).toBe(false);
+      seen.add(event.id);
+      // Each order's events arrive in sequence order.
+      const before = last.get(event.subject);
+      expect(event.sequence).toBeGreaterThanOrEqual(before?.sequence ?? 1);
+      last.set(event.subject, event);
+      // Every money literal is a plain decimal with at most the currency's digits (no 1e21, no -0).
+      const digits = minorDigits(String(event.data.order.currency));
+      for (const [, field, literal] of body.matchAll(MONEY_LITERAL)) {
+        expect(literal, `${field} in ${event.type}`).toMatch(
+          digits === 0 ? /^(0|[1-9]\d*)$/ : new RegExp(`^(0|[1-9]\\d*)(\\.\\d{1,${digits}})?$`),
+        );
+      }
+    }
+
+    // Per order: the last event is the stored version with the stored total. Per currency: the sums agree.
+    const sums = (rows: { currency: string; total: Decimal }[]) => {
+      const by = new Map<string, Decimal>();
+      for (const { currency, total } of rows) by.set(currency, (by.get(currency) ?? new D(0)).plus(total));
+      return Object.fromEntries(
+        [...by].map(([currency, sum]) => [currency, sum.toFixed(minorDigits(currency))]).sort(),
+      );
+    };
+    for (const row of stored) {
+      const event = last.get(row.id);
+      expect(event?.sequence, `last event of ${row.id}`).toBe(row.version);
+      expect(event?.data.order.status).toBe(row.status);
+      expect(new D(String(event?.data.order.total)).eq(row.total), `total of ${row.id}`).toBe(true);
+    }
+    const fromEvents = sums(
+      [...last.values()].map((event) => ({
+        currency: String(event.data.order.currency),
+        total: new D(String(event.data.order.total)),
+      })),
+    );
+    const fromRows = sums(stored.map((row) => ({ currency: row.currency, total: new D(row.total) })));
+    expect(fromEvents).toStrictEqual(fromRows);
+
+    // And the documented sync (what changed since, by cursor) reads the same sums.
+    const listed: { currency: string; total: Decimal }[] = [];
+    let cursor: string | null = null;
+    do {
+      const query = new URLSearchParams({
+        sort: 'updated_at',
+        updated_since: '1970-01-01T00:00:00Z',
+        limit: '7',
+        customer_id: 'events',
+      });
+      if (cursor) query.set('cursor', cursor);
+      const res = await t.rest.get(`/api/orders?${query.toString()}`);
+      expect(res.statusCode, res.body).toBe(200);
+      for (const row of res.json().data)
+        listed.push({ currency: row.currency, total: restAmount(row.total) });
+      cursor = res.json().pagination.next_cursor;
+    } while (cursor);
+    expect(listed).toHaveLength(stored.length);
+    expect(sums(listed)).toStrictEqual(fromRows);
+  });
+});
