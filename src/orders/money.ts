@@ -39,11 +39,17 @@ const NOT_TENDER = new Set([
   'XXX',
 ]);
 
-const currencies = new Map<string, Currency>(
-  currencyCodes.data
+// Tenders ISO 4217 added after the `currency-codes` table was published (its last release is of
+// June 2024): the Caribbean guilder of Curaçao and Sint Maarten, in use since 31 March 2025, which
+// replaced the Netherlands Antillean guilder (ANG, kept for older orders).
+const ADDED_SINCE_THE_TABLE: readonly Currency[] = [{ code: 'XCG', exponent: 2 }];
+
+const currencies = new Map<string, Currency>([
+  ...currencyCodes.data
     .filter((c) => !NOT_TENDER.has(c.code))
-    .map((c) => [c.code, { code: c.code, exponent: c.digits }]),
-);
+    .map((c): [string, Currency] => [c.code, { code: c.code, exponent: c.digits }]),
+  ...ADDED_SINCE_THE_TABLE.map((c): [string, Currency] => [c.code, c]),
+]);
 
 /** Looks a currency up case-insensitively; `undefined` when ISO 4217 has no such tender. */
 export function findCurrency(code: string): Currency | undefined {
