@@ -539,3 +539,44 @@ describe.skipIf(!shared.up)(`the event stream adds up to the database ${shared.r
     expect(sums(listed)).toStrictEqual(fromRows);
   });
 });
+
+describe('a full walk of the list while orders are being created', () => {
+  const t = useTestApp({ rateLimitPerMinute: 1_000_000 }, { slug: 'books-walk' });
+  const order = (i: number) => ({
+    customer_id: `walk${i}`,
+    currency: 'USD',
+    items: [{ product_id: 'p', quantity: 1, price: '1.01' }],
+    total: '1.01',
+  });
+
+  /** Walks every page with `next`, creating `during` orders between pages; returns the ids seen, in order. */
+  async function walk(
+    first: string,
+    next: (page: { pagination: Record<string, unknown> }, seen: number) => string | null,
+  ) {
+    const seen: string[] = [];
+    let url: string | null = first;
+    let i = 0;
+    while (url) {
+      const res = await t.rest.get(url);
+      expect(res.statusCode, res.body).toBe(200);
+      const page = res.json();
+      for (const row of page.data as { id: string }[]) seen.push(row.id);
+      for (let k = 0; k < 3; k++)
+        expect((await t.rest.post('/api/orders', order(1000 + i++))).statusCode).toBe(201);
+      url = next(page, seen.length);
+    }
+    return seen;
+  }
+
+  it('by cursor, newest first: every order that existed when the walk began is seen exactly once', async () => {
+    for (let i = 0; i < 40; i++) expect((await t.rest.post('/api/orders', order(i))).statusCode).toBe(201);
+    const before = (await t.db.query<{ id: string }>('select id from orders')).map((row) => row.id).sort();
+    const seen = await walk('/api/orders?limit=7', (page) => {
+      const cursor = page.pagination.next_cursor as string | null;
+      return cursor ? `/api/orders?limit=7&cursor=${encodeURIComponent(cursor)}` : null;
+    });
+    expect(new Set(seen).size, 'no order twice').toBe(seen.length);
+    expect([...seen].sort()).toStrictEqual(before);
+  });
+});
