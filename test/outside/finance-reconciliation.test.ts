@@ -10,7 +10,9 @@ import Decimal from 'decimal.js';
 import fc from 'fast-check';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { type Client, createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import WebSocket from 'ws';
 import { useTestApp } from '../support/app';
 import { deleteStream, eventually, SHARED_NATS_URL, uniqueStream } from '../support/nats';
 
@@ -578,5 +580,70 @@ describe('a full walk of the list while orders are being created', () => {
     });
     expect(new Set(seen).size, 'no order twice').toBe(seen.length);
     expect([...seen].sort()).toStrictEqual(before);
+  });
+});
+
+describe('money on a GraphQL subscription is the money of a query', () => {
+  const t = useTestApp({ rateLimitPerMinute: 1_000_000 }, { slug: 'books-live' });
+  let client: Client;
+  beforeAll(async () => {
+    const address = await t.app.http.listen({ port: 0, host: '127.0.0.1' });
+    client = createClient({
+      url: `${address.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: t.auth },
+    });
+  });
+  afterAll(() => client.dispose());
+
+  it('orderCreated answers each amount with the currency’s digits, as order(id) does', async () => {
+    const received: { orderCreated: Record<string, unknown> & { id: string } }[] = [];
+    const subscribed = new Promise<void>((resolve) => {
+      client.on('connected', () => resolve());
+    });
+    const dispose = client.subscribe<{ orderCreated: Record<string, unknown> & { id: string } }>(
+      { query: `subscription { orderCreated { id ${ORDER_AMOUNTS} } }` },
+      {
+        next: (value) => value.data && received.push(value.data),
+        error: () => undefined,
+        complete: () => undefined,
+      },
+    );
+    await subscribed;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const samples = [
+      { currency: 'JPY', price: '123456789012345', quantity: 1 },
+      { currency: 'USD', price: '0.07', quantity: 1_000_000 },
+      { currency: 'KWD', price: '0.010', quantity: 3 },
+      { currency: 'BHD', price: '99999999999.999', quantity: 1 },
+      { currency: 'CLF', price: '0.0001', quantity: 7 },
+    ];
+    const ids: string[] = [];
+    for (const { currency, price, quantity } of samples) {
+      const total = new D(price).times(quantity).toString();
+      const res = await t.rest.post('/api/orders', {
+        customer_id: 'live',
+        currency,
+        items: [{ product_id: 'p', quantity, price }],
+        total,
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      ids.push(res.json().data.id);
+    }
+    await eventually(
+      async () => received.length >= samples.length,
+      10_000,
+      'the subscription to hear every create',
+    );
+    dispose();
+    for (const id of ids) {
+      const queried = (
+        await t.gql(`query($id: ID!) { order(id: $id) { id ${ORDER_AMOUNTS} } }`, { id })
+      ).json().data.order;
+      expect(received.find(({ orderCreated }) => orderCreated.id === id)?.orderCreated).toStrictEqual(
+        queried,
+      );
+    }
   });
 });
