@@ -583,6 +583,39 @@ describe('a full walk of the list while orders are being created', () => {
   });
 });
 
+describe('an offset walk while orders are being created (the older callers’ way)', () => {
+  const t = useTestApp({ rateLimitPerMinute: 1_000_000 }, { slug: 'books-offset' });
+  const order = (i: number) => ({
+    customer_id: `o${i}`,
+    items: [{ product_id: 'p', quantity: 1, price: 1 }],
+    total: 1,
+  });
+
+  it('repeats rows as the README warns, and switching to the next_cursor of an offset page repeats none', async () => {
+    for (let i = 0; i < 20; i++) expect((await t.rest.post('/api/orders', order(i))).statusCode).toBe(201);
+    const byOffset: string[] = [];
+    for (let offset = 0; ; offset += 7) {
+      const page = (await t.rest.get(`/api/orders?limit=7&offset=${offset}`)).json();
+      byOffset.push(...page.data.map((row: { id: string }) => row.id));
+      expect((await t.rest.post('/api/orders', order(100 + offset))).statusCode).toBe(201);
+      if (!page.pagination.has_more) break;
+    }
+    expect(new Set(byOffset).size).toBeLessThan(byOffset.length);
+
+    const before = (await t.db.query<{ id: string }>('select id from orders')).map((row) => row.id).sort();
+    const switched: string[] = [];
+    let url: string | null = '/api/orders?limit=7&offset=0';
+    for (let i = 0; url; i++) {
+      const page = (await t.rest.get(url)).json();
+      switched.push(...page.data.map((row: { id: string }) => row.id));
+      expect((await t.rest.post('/api/orders', order(200 + i))).statusCode).toBe(201);
+      const cursor = page.pagination.next_cursor as string | null;
+      url = cursor ? `/api/orders?limit=7&cursor=${encodeURIComponent(cursor)}` : null;
+    }
+    expect([...switched].sort()).toStrictEqual(before);
+  });
+});
+
 describe('money on a GraphQL subscription is the money of a query', () => {
   const t = useTestApp({ rateLimitPerMinute: 1_000_000 }, { slug: 'books-live' });
   let client: Client;
