@@ -2,6 +2,7 @@
  * The order list's filter (contract §3) and its validation. Every field is
  * in the contract's names; GraphQL's `OrderFilter` is mapped to them first.
  */
+import Big from 'big.js';
 import { AppError, type FieldError } from '../errors/app-error';
 import type { OrderSort } from './order-cursor';
 import { isOrderNumber } from './order-number';
@@ -32,8 +33,7 @@ export interface OrderFilter {
  * A fraction is exact.
  */
 export type TimeBound =
-  | { kind: 'date'; value: string }
-  | { kind: 'instant' | 'local'; value: string; unit?: TimeUnit };
+  { kind: 'date'; value: string } | { kind: 'instant' | 'local'; value: string; unit?: TimeUnit };
 export type TimeUnit = 'minute' | 'second';
 
 /** Also the lengths of the text parameters, which the OpenAPI document states (`rest/schemas.ts`). */
@@ -62,8 +62,7 @@ export const FILTER_KEYS = [
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** A fraction of a second may have any number of digits, as in ISO 8601 and RFC 3339 (Go writes nine). */
-const DATE_TIME =
-  /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+const DATE_TIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 /** The digits of a fraction PostgreSQL keeps: times are stored to the microsecond. */
 const MICROSECOND_DIGITS = 6;
 /**
@@ -72,6 +71,13 @@ const MICROSECOND_DIGITS = 6;
  * as a client's float printing writes 0.1 × 3).
  */
 const DECIMAL = /^\d+(\.\d+)?$/;
+/** The longest `min_total` / `max_total`, as REST's query text and as a number's plain decimal. */
+const TOTAL_BOUND_LENGTH = 32;
+
+/** A finite number as plain decimal text, without an exponent (`1e-7` → `0.0000001`); -0 is 0. */
+function plainDecimal(value: number): string {
+  return value === 0 ? '0' : new Big(value).toFixed();
+}
 
 /** Parses a filter given in the contract's names; unknown keys are errors. */
 export function parseOrderFilter(input: Record<string, unknown>): OrderFilter {
@@ -131,9 +137,17 @@ export function readFilter(query: Record<string, unknown>, errors: FieldError[])
     ['max_total', 'maxTotal'],
   ] as const) {
     const raw = query[key];
-    const value = typeof raw === 'number' && Number.isFinite(raw) ? String(raw) : text(key, 32);
+    // A number (GraphQL's Decimal given as one) is the decimal it spells: String() would write
+    // 0.0000001 as "1e-7" and 10²¹ as "1e+21", which are not the plain decimals REST takes.
+    const value =
+      typeof raw === 'number' && Number.isFinite(raw) ? plainDecimal(raw) : text(key, TOTAL_BOUND_LENGTH);
     if (value === undefined) continue;
-    if (DECIMAL.test(value)) filter[field] = value;
+    if (value.length > TOTAL_BOUND_LENGTH)
+      errors.push({
+        path: [key],
+        message: `must be at most ${TOTAL_BOUND_LENGTH} characters written as a decimal`,
+      });
+    else if (DECIMAL.test(value)) filter[field] = value;
     else errors.push({ path: [key], message: 'must be a non-negative decimal number such as 100.50' });
   }
   filter.search = text('search', LIST_LIMITS.search);

@@ -384,6 +384,37 @@ describe('list filters on totals, at their exact boundaries and across currencie
       'USD 100.00',
     ]);
   });
+
+  it('a GraphQL bound given as a JSON number means the decimal it spells, as the same text does on REST (no 1e-7, no 1e+21)', async () => {
+    const spelled = ['0.0000001', '1000000000000000000000', '0', '100.001'];
+    for (const text of spelled) {
+      const rest = await restTotals(`min_total=${text}`);
+      // In the variables, as a JSON number: the JSON text is what the caller wrote.
+      const variables = await t.app.http.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { authorization: t.auth, 'content-type': 'application/json' },
+        payload: `{"query":"query($f: OrderFilter) { orders(first: 100, filter: $f) { edges { node { currency total } } } }","variables":{"f":{"minTotal":${text}}}}`,
+      });
+      const body = variables.json();
+      expect(body.errors, `minTotal ${text} in the variables`).toBeUndefined();
+      expect(
+        (body.data.orders.edges as { node: { currency: string; total: string } }[])
+          .map(({ node }) => `${node.currency} ${node.total}`)
+          .sort(),
+      ).toStrictEqual(rest);
+      // And written in the document.
+      const literal = (
+        await t.gql(`{ orders(first: 100, filter: {minTotal: ${text}}) { totalCount } }`)
+      ).json();
+      expect(literal.errors, `minTotal ${text} in the document`).toBeUndefined();
+      expect(literal.data.orders.totalCount).toBe(rest.length);
+    }
+    const negativeZero = (
+      await t.gql(`{ orders(first: 100, filter: {minTotal: -0}) { totalCount } }`)
+    ).json();
+    expect(negativeZero.data.orders.totalCount).toBe(made.size);
+  });
 });
 
 const shared = inject('nats');
