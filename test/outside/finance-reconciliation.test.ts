@@ -265,6 +265,37 @@ describe('amounts, computed independently, against both transports and the store
     );
   });
 
+  it('cancelling or refunding keeps every amount as created, the list still finds the order by total, and no update may change money', async () => {
+    const body = {
+      customer_id: 'unwound',
+      currency: 'KWD',
+      items: [{ product_id: 'p', quantity: 7, price: '1.234' }],
+      shipping: '0.500',
+      tax: '0.001',
+      total: '9.139',
+    };
+    for (const moves of [['cancelled'], ['paid', 'refunded']]) {
+      const created = await t.rest.post('/api/orders', body);
+      expect(created.statusCode, created.body).toBe(201);
+      const { id, ...before } = created.json().data;
+      for (const status of moves)
+        expect((await t.rest.put(`/api/orders/${id}`, { status })).statusCode).toBe(200);
+      for (const money of [{ total: 0 }, { items: [] }, { currency: 'USD' }, { tax: 0 }]) {
+        const refused = await t.rest.put(`/api/orders/${id}`, money);
+        expect(refused.statusCode).toBe(422);
+        expect(refused.json().error.details).toStrictEqual([
+          { field: Object.keys(money)[0], message: 'is not a known field' },
+        ]);
+      }
+      const after = (await t.rest.get(`/api/orders/${id}`)).json().data;
+      for (const key of ['items', 'subtotal', 'shipping', 'tax', 'total', 'currency'])
+        expect(after[key], key).toStrictEqual(before[key]);
+      expect(after.status).toBe(moves.at(-1));
+      const listed = await t.rest.get(`/api/orders?customer_id=unwound&min_total=9.139&max_total=9.139`);
+      expect(listed.json().data.map((row: { id: string }) => row.id)).toContain(id);
+    }
+  });
+
   it.each([
     ['JPY', '1.5'],
     ['JPY', '0.1'],
