@@ -742,3 +742,60 @@ describe('money on a GraphQL subscription is the money of a query', () => {
     }
   });
 });
+
+describe('the day’s order numbers account for every order of the day', () => {
+  const t = useTestApp(
+    { rateLimitPerMinute: 1_000_000 },
+    { slug: 'books-numbers', timeZone: 'Asia/Jakarta' },
+  );
+
+  it('numbers 001…N without a gap or a repeat, N the orders the list finds for that day, after failures, replays and concurrent creates', async () => {
+    const good = (i: number) => ({
+      customer_id: `n${i}`,
+      items: [{ product_id: 'p', quantity: 2, price: '0.50' }],
+      total: '1.00',
+    });
+    const statuses: number[] = [];
+    const started = new Date();
+    for (let round = 0; round < 6; round++) {
+      const sent = await Promise.all([
+        t.rest.post('/api/orders', good(round * 10)),
+        t.rest.post('/api/orders', { ...good(round * 10 + 1), total: '1.01' }), // TOTAL_MISMATCH
+        t.rest.post('/api/orders', { ...good(round * 10 + 2), currency: 'JPY' }), // too many decimals
+        t.rest.post('/api/orders', good(round * 10 + 3), { headers: { 'idempotency-key': `k${round % 2}` } }),
+        t.rest.post('/api/orders', good(round * 10 + 4)),
+      ]);
+      statuses.push(...sent.map((res) => res.statusCode));
+    }
+    expect(statuses.filter((status) => status === 422)).toHaveLength(6 * 2 + 4); // and 4 reused keys
+    const made = statuses.filter((status) => status === 201).length;
+
+    // The days in Jakarta around the creates (two, if the test ran over midnight there).
+    const dayOf = (at: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Jakarta' }).format(at);
+    const [first, last] = [dayOf(started), dayOf(new Date())];
+    const numbers: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const query = new URLSearchParams({ from: first, to: last, limit: '100' });
+      if (cursor) query.set('cursor', cursor);
+      const page = (await t.rest.get(`/api/orders?${query.toString()}`)).json();
+      numbers.push(...page.data.map((row: { order_number: string }) => row.order_number));
+      cursor = page.pagination.next_cursor;
+    } while (cursor);
+    expect(numbers).toHaveLength(made);
+    const byDay = new Map<string, string[]>();
+    for (const number of numbers)
+      byDay.set(number.slice(0, 14), [...(byDay.get(number.slice(0, 14)) ?? []), number]);
+    for (const [prefix, ofDay] of byDay)
+      expect([...ofDay].sort()).toStrictEqual(
+        Array.from({ length: ofDay.length }, (_, i) => `${prefix}${String(i + 1).padStart(3, '0')}`),
+      );
+    expect(
+      [...byDay.keys()].every((prefix) =>
+        [first, last].some(
+          (day) => prefix === `ORD-${day.slice(0, 4)}-${day.slice(5, 7)}${day.slice(8, 10)}-`,
+        ),
+      ),
+    ).toBe(true);
+  });
+});
