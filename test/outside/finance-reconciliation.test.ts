@@ -571,6 +571,9 @@ describe.skipIf(!shared.up)(`the event stream adds up to the database ${shared.r
       const event = last.get(row.id);
       expect(event?.sequence, `last event of ${row.id}`).toBe(row.version);
       expect(event?.data.order.status).toBe(row.status);
+      // The order inside the last event is the order GET answers now (events contract: "exactly as GET would return it").
+      const got = await t.rest.get(`/api/orders/${row.id}`);
+      expect(event?.data.order, `the last event of ${row.id} against GET`).toStrictEqual(got.json().data);
       expect(new D(String(event?.data.order.total)).eq(row.total), `total of ${row.id}`).toBe(true);
     }
     const fromEvents = sums(
