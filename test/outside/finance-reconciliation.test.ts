@@ -550,6 +550,12 @@ describe.skipIf(!shared.up)(`the event stream adds up to the database ${shared.r
       const before = last.get(event.subject);
       expect(event.sequence).toBeGreaterThanOrEqual(before?.sequence ?? 1);
       last.set(event.subject, event);
+      // The change's time is the order's updated_at in the event (REST writes it to the second).
+      const time = (event as unknown as { time: string }).time;
+      expect(
+        new Date(Math.floor(Date.parse(time) / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+        `time of ${event.type}`,
+      ).toBe(event.data.order.updated_at);
       // Every money literal is a plain decimal with at most the currency's digits (no 1e21, no -0).
       const digits = minorDigits(String(event.data.order.currency));
       for (const [, field, literal] of body.matchAll(MONEY_LITERAL)) {
