@@ -7,6 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadConfig } from '../../src/config/config';
+import { SHUTDOWN_AFTER_GRACE_MS } from '../../src/main';
 
 const ROOT = path.resolve(__dirname, '../..');
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
@@ -47,5 +50,44 @@ describe('Dockerfile and compose.yaml', () => {
     expect(pkg.files).not.toContain('src/');
     expect(pkg.scripts.prepare).toBe('node scripts/build-if-needed.js');
     expect(pkg.scripts.prestart).toBe('node scripts/build-if-needed.js --if-stale');
+  });
+
+  it('compose, read as Docker Compose reads it, gives a gateway time to drain before the kill and probes readiness', () => {
+    interface Service {
+      init?: boolean;
+      environment?: Record<string, string>;
+      stop_grace_period?: string;
+      healthcheck?: unknown;
+      ports?: string[];
+      deploy?: { replicas?: number };
+    }
+    const compose = parse(read('compose.yaml'), { merge: true }) as { services: Record<string, Service> };
+    const gateway = compose.services.gateway;
+    // Compose's duration syntax: 1m30s, 15s, 500ms.
+    const duration = (text: string) =>
+      [...text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us)/g)].reduce(
+        (ms, [, n, unit]) => ms + Number(n) * { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001 }[unit as 'h' | 'm' | 's' | 'ms' | 'us'],
+        0,
+      );
+    // The environment the gateway gets: the image's ENV, then compose's (METRICS_TOKEN interpolated).
+    const imageEnv = Object.fromEntries(
+      [...read('Dockerfile').matchAll(/^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)(?:\s*\\)?$/gm)].map(([, name, value]) => [name, value]),
+    );
+    const environment = Object.fromEntries(
+      Object.entries({ ...imageEnv, ...gateway.environment }).map(([name, value]) => [name, String(value).replace(/\$\{[^}]+\}/, 'x'.repeat(16))]),
+    );
+    const config = loadConfig(environment);
+    // SIGTERM, requests in flight for SHUTDOWN_GRACE_MS, then at most 2 s more: all before Docker's SIGKILL.
+    expect(duration(gateway.stop_grace_period ?? '10s')).toBeGreaterThan(config.shutdownGraceMs + SHUTDOWN_AFTER_GRACE_MS);
+    expect(config.host).toBe('0.0.0.0');
+    expect(gateway.init).toBe(true);
+    // No override: the image's HEALTHCHECK on /readyz, at the port the gateway listens on.
+    expect(gateway.healthcheck).toBeUndefined();
+    expect(read('Dockerfile')).toMatch(/process\.env\.PORT\|\|3000\)\+'\/readyz'/);
+    expect(config.port).toBe(3000);
+    // One published host port per replica.
+    const [range] = gateway.ports ?? [];
+    const [from, to] = (/^(\d+)-(\d+):3000$/.exec(range ?? '') ?? []).slice(1).map(Number);
+    expect((to) - (from) + 1).toBe(gateway.deploy?.replicas);
   });
 });
