@@ -90,4 +90,26 @@ describe('Dockerfile and compose.yaml', () => {
     const [from, to] = (/^(\d+)-(\d+):3000$/.exec(range ?? '') ?? []).slice(1).map(Number);
     expect((to) - (from) + 1).toBe(gateway.deploy?.replicas);
   });
+
+  it('compose gives its several gateways NATS with JetStream, so that a subscriber on either hears every change', () => {
+    interface Service {
+      image?: string;
+      command?: string[];
+      environment?: Record<string, string>;
+      healthcheck?: { test?: string[] };
+      depends_on?: Record<string, { condition?: string }>;
+      deploy?: { replicas?: number };
+    }
+    const compose = parse(read('compose.yaml'), { merge: true }) as { services: Record<string, Service> };
+    const gateway = compose.services.gateway;
+    expect(gateway.deploy?.replicas).toBeGreaterThan(1);
+    // README, "Across processes": without NATS, several processes on one PostgreSQL split the events.
+    const natsUrl = new URL(gateway.environment?.NATS_URL ?? 'missing:');
+    expect(natsUrl.protocol).toBe('nats:');
+    const nats = compose.services[natsUrl.hostname];
+    expect(nats?.image).toMatch(/^nats:2\./);
+    expect(nats?.command).toContain('-js');
+    expect(nats?.healthcheck?.test?.join(' ')).toContain('/healthz');
+    expect(gateway.depends_on?.[natsUrl.hostname]?.condition).toBe('service_healthy');
+  });
 });
