@@ -112,7 +112,10 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
       const incoming = request.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    trustProxy: config.trustProxy,
+    // TRUST_PROXY=true is one hop: only the socket's peer (hop 0) is believed, so the client is the
+    // last X-Forwarded-For entry, the one that proxy added. (Fastify's own `true` believes every hop,
+    // the client's own entries too, and a hop count there believes none.)
+    trustProxy: config.trustProxy === 1 ? (_address: string, hop: number) => hop === 0 : config.trustProxy,
     // `GET /api/orders/` is the list, not an order with an empty id.
     routerOptions: { ignoreTrailingSlash: true },
     // Node's own refusals (408, 431, an unreadable request line) in the error envelope.

@@ -116,9 +116,14 @@ function isProxyAddress(entry: string): boolean {
   return match?.[2] === undefined || Number(match[2]) <= (version === 4 ? 32 : 128);
 }
 
-/** `false`, `true` (believe any proxy), or a list of proxy addresses/CIDRs to believe. */
-function trustProxy(raw: string): boolean | string[] {
-  if (/^(true|yes|1)$/i.test(raw)) return true;
+/**
+ * `false`; `true`, the one proxy that alone can reach the process (as Fastify's hop count, 1: the
+ * client is the address that proxy added to `X-Forwarded-For`, the last one, never an address the
+ * client wrote there itself, which HAProxy's `option forwardfor` and nginx's
+ * `$proxy_add_x_forwarded_for` keep in front of it); or a list of proxy addresses/CIDRs to believe.
+ */
+function trustProxy(raw: string): false | 1 | string[] {
+  if (/^(true|yes|1)$/i.test(raw)) return 1;
   if (/^(false|no|0)$/i.test(raw)) return false;
   const entries = raw.split(',').map((entry) => entry.trim());
   for (const entry of entries) {

@@ -130,7 +130,7 @@ export const ENV = Type.Object({
   RATE_LIMIT_REDIS_PREFIX: text('order-gateway:ratelimit:', "prefix of the counters' Redis keys"),
   TRUST_PROXY: text(
     'false',
-    '`true`, or proxy addresses/CIDRs whose `X-Forwarded-For` gives the client address',
+    '`true` (the one proxy in front: the client is the address it adds to `X-Forwarded-For`), or proxy addresses/CIDRs whose `X-Forwarded-For` gives the client address',
   ),
   CORS_ORIGINS: text(
     '',

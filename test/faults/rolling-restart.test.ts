@@ -156,6 +156,25 @@ describe.skipIf(!shared.up || !haproxy.up)(`three gateways behind HAProxy ${shar
     }
     expect(directStatuses.slice(0, 30)).toStrictEqual(Array(30).fill(401));
     expect(directStatuses[30]).toBe(429);
+
+    // TRUST_PROXY=true, "if only the proxy can reach the process": HAProxy adds the address it saw
+    // after the one the client wrote, and that one is the client's, whatever the client claims.
+    const lonePort = await freePort();
+    const lone = await startServer({ ...env, TRUST_PROXY: 'true', PORT: String(lonePort) }, 120_000);
+    const single = await startHaproxy({ lone: lonePort });
+    try {
+      await waitFor(async () => (await single.states()).lone === 'UP', 20_000, 'HAProxy to route to the lone gateway');
+      const spoofed: number[] = [];
+      for (let i = 0; i < 31; i++) {
+        spoofed.push((await getFrom('127.0.0.2', `${single.url}/api/orders`, { authorization: 'Bearer ogk_wrong', 'x-forwarded-for': `203.0.113.${i}` })).status);
+      }
+      expect(spoofed.slice(0, 30)).toStrictEqual(Array(30).fill(401));
+      expect(spoofed[30]).toBe(429);
+      expect((await getFrom('127.0.0.3', `${single.url}/api/orders`, { authorization: 'Bearer ogk_wrong' })).status).toBe(401);
+    } finally {
+      await single.stop();
+      await lone.stop();
+    }
   });
 
   it('loses, fails and duplicates nothing through a rolling restart under load', { timeout: 240_000 }, async () => {

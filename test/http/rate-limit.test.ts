@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { hashApiKey } from '../../src/auth/api-key';
+import { loadConfig } from '../../src/config/config';
 import { createTestApp, type TestApp } from '../support/app';
 import { appOnSameDatabase, type ExtraApp } from '../support/more-apps';
 import { REDIS_URL } from '../support/services';
@@ -159,6 +160,26 @@ describe('the failed-authentication limit per address', () => {
   it('does not count successful requests', async () => {
     const good = await t.bearer('acme');
     for (let i = 0; i < 10; i++) expect((await restGet(t.app, good, '192.0.2.44')).statusCode).toBe(200);
+  });
+});
+
+describe('the failed-authentication limit behind one proxy (TRUST_PROXY=true)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ authFailuresPerMinute: 3, trustProxy: loadConfig({ TRUST_PROXY: 'true' }).trustProxy });
+  });
+  afterAll(() => t.close());
+
+  it('counts the address the proxy added to X-Forwarded-For, never one the client wrote before it', async () => {
+    const wrong = `Bearer ogk_${'A'.repeat(43)}`;
+    // What HAProxy's option forwardfor and nginx's $proxy_add_x_forwarded_for send: the client's header, then its address.
+    const viaProxy = (claimed: string, client: string) =>
+      t.app.http.inject({ method: 'GET', url: '/api/orders', headers: { authorization: wrong, 'x-forwarded-for': `${claimed}, ${client}` }, remoteAddress: '10.0.0.5' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await viaProxy(`192.0.2.${i}`, '203.0.113.9')).statusCode);
+    expect(statuses).toStrictEqual([401, 401, 401, 429]);
+    // Another client behind the same proxy has its own count.
+    expect((await viaProxy('203.0.113.9', '198.51.100.20')).statusCode).toBe(401);
   });
 });
 

@@ -256,7 +256,8 @@ describe('security and limit settings', () => {
       requestTimeoutMs: 20_000,
       keepAliveTimeoutMs: 3000,
     });
-    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    // One hop: the address the proxy added, not one the client put in X-Forwarded-For before it.
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(1);
     expect(loadConfig({ REDIS_URL: 'rediss://:secret@cache.internal:6380/' }).redisUrl).toBe('rediss://:secret@cache.internal:6380/');
     expect(loadConfig({ REDIS_URL: 'redis://cache?family=6' }).redisUrl).toBe('redis://cache?family=6');
     expect(loadConfig({ TRUST_PROXY: '::1, fd00::/8, loopback, 192.168.0.1/32' }).trustProxy).toEqual([
