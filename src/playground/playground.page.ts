@@ -36,7 +36,13 @@ export const EXAMPLE_VARIABLES = {
     ],
     total: '227.00',
     currency: 'USD',
-    shippingAddress: { name: 'John Doe', address: '123 Main St', city: 'Jakarta', postalCode: '12345', country: 'ID' },
+    shippingAddress: {
+      name: 'John Doe',
+      address: '123 Main St',
+      city: 'Jakarta',
+      postalCode: '12345',
+      country: 'ID',
+    },
     notes: 'Created from the playground',
   },
 };
@@ -188,7 +194,25 @@ export const PLAYGROUND_SCRIPT = `'use strict';
       return Object.keys(window.localStorage).filter(function (key) { return key.indexOf('graphiql:') === 0; }).length;
     },
   };
-  var root = ReactDOM.createRoot(document.getElementById('graphiql'));
+  // GraphiQL's editors are CodeMirror 5, whose hidden textarea takes the keys but has no name, so
+  // a screen reader announced an unnamed "edit text" three times (axe-core: "label", critical).
+  // Each gets the name of its editor as soon as GraphiQL puts it in the page.
+  var EDITOR_NAMES = [
+    ['.graphiql-query-editor textarea', 'Query editor'],
+    ['.graphiql-editor-tool .graphiql-editor:nth-child(1) textarea', 'Variables editor'],
+    ['.graphiql-editor-tool .graphiql-editor:nth-child(2) textarea', 'Headers editor'],
+    ['.graphiql-response textarea', 'Result'],
+  ];
+  var mount = document.getElementById('graphiql');
+  function nameEditors() {
+    EDITOR_NAMES.forEach(function (entry) {
+      mount.querySelectorAll(entry[0]).forEach(function (textarea) {
+        if (!textarea.hasAttribute('aria-label')) textarea.setAttribute('aria-label', entry[1]);
+      });
+    });
+  }
+  new MutationObserver(nameEditors).observe(mount, { childList: true, subtree: true });
+  var root = ReactDOM.createRoot(mount);
   root.render(
     React.createElement(GraphiQL, {
       fetcher: fetcher,
