@@ -219,15 +219,29 @@ export interface OpenApiOptions {
  * Runs in the browser when Swagger UI is ready. @fastify/swagger-ui writes a
  * function option into its page as the function's source text, so this one is
  * given by its text: it refers to the page's own `ui`, which exists only there.
+ *
+ * Swagger UI's "Servers" select has an empty label, so a screen reader
+ * announced a nameless combo box (axe-core: select-name, critical); it is
+ * named whenever Swagger UI renders it. With `withDevelopmentKey`, the page
+ * also fetches the development key and authorizes with it.
  */
-const PREAUTHORIZE: () => void = Object.assign(() => undefined, {
-  toString: () => `function () {
+function onDocsComplete(withDevelopmentKey: boolean): () => void {
+  const preauthorize = `
     fetch(${JSON.stringify(`${DOCS_PREFIX}/development-key`)}, { credentials: 'same-origin', cache: 'no-store' })
       .then(function (res) { return res.ok ? res.json() : null; })
       .then(function (body) { if (body && body.key) ui.preauthorizeApiKey('bearerAuth', body.key); })
-      .catch(function () {});
+      .catch(function () {});`;
+  return Object.assign(() => undefined, {
+    toString: () => `function () {
+    function nameServers() {
+      var select = document.getElementById('servers');
+      if (select && !select.hasAttribute('aria-label')) select.setAttribute('aria-label', 'Server');
+    }
+    nameServers();
+    new MutationObserver(nameServers).observe(document.getElementById('swagger-ui'), { childList: true, subtree: true });${withDevelopmentKey ? preauthorize : ''}
   }`,
-});
+  });
+}
 
 export async function registerOpenApi(app: FastifyInstance, options: OpenApiOptions = {}): Promise<void> {
   await app.register(fastifySwagger, {
@@ -284,10 +298,14 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
     await docs.register(fastifySwaggerUi, {
       routePrefix: DOCS_PREFIX,
       uiConfig: {
+        // Without Swagger UI's top bar: its "Explore" field (another document's URL) had no label
+        // and its logo no text alternative (axe-core: label, image-alt, both critical), and this
+        // page documents this server alone.
+        layout: 'BaseLayout',
         docExpansion: 'list',
         deepLinking: true,
         persistAuthorization: false,
-        ...(options.developmentKeyDir ? { onComplete: PREAUTHORIZE } : {}),
+        onComplete: onDocsComplete(Boolean(options.developmentKeyDir)),
       },
     });
     const keyDir = options.developmentKeyDir;

@@ -147,3 +147,21 @@ describe('GraphQL playground, checked by axe-core', () => {
     await page.context().close();
   });
 });
+
+describe('REST docs, checked by axe-core', () => {
+  it('has no critical violation, closed and with an operation open', async () => {
+    const { page, errors } = await open(`${server.url}/docs`);
+    await page.locator('.opblock').first().waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    const states: Record<string, Awaited<ReturnType<typeof findings>>> = { opened: await findings(page) };
+    await page.locator('.opblock-summary-control').first().click();
+    await page.locator('.opblock-body').first().waitFor();
+    states.operationOpen = await findings(page);
+    expect(states).toStrictEqual({
+      opened: { critical: [], unknownSerious: [] },
+      operationOpen: { critical: [], unknownSerious: [] },
+    });
+    expect(errors).toStrictEqual([]);
+    await page.context().close();
+  });
+});
