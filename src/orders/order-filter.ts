@@ -101,7 +101,10 @@ export function readFilter(query: Record<string, unknown>, errors: FieldError[])
       errors.push({ path: [key], message: Array.isArray(value) ? 'must be given once' : 'must be a string' });
       return undefined;
     }
-    if (value.length === 0 || value.length > max || value.includes('\u0000') || !value.isWellFormed()) {
+    // Counted in characters (code points), as create counts them and the OpenAPI document's
+    // maxLength says: a customer id of 100 emoji is 200 UTF-16 units, and create took it.
+    const unstorable = value.includes('\u0000') || !value.isWellFormed();
+    if (value.length === 0 || unstorable || characterCount(value, max) > max) {
       errors.push({ path: [key], message: `must be 1 to ${max} characters` });
       return undefined;
     }
@@ -244,4 +247,12 @@ export function isPostgresOffset(zone: string): boolean {
  */
 export function needsSyncHorizon(filter: OrderFilter, sort: OrderSort): boolean {
   return sort === 'updated_at' || filter.updatedSince !== undefined;
+}
+
+/** The number of code points in `text`, counted no further than `max + 1`. */
+function characterCount(text: string, max: number): number {
+  if (text.length <= max) return text.length;
+  let count = 0;
+  for (const _ of text) if (++count > max) break;
+  return count;
 }

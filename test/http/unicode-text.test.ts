@@ -1,0 +1,43 @@
+/**
+ * Text from people who do not write English, through both transports: names,
+ * ids and notes with emoji (ZWJ sequences, skin tones), right-to-left scripts,
+ * combining marks, CJK. What create accepts, the list's filters must find.
+ */
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app';
+import { ORDERS } from '../support/graphql';
+
+const t = useTestApp({ rateLimitPerMinute: 1_000_000 });
+
+const order = (extra: Record<string, unknown>) => ({
+  customer_id: 'c1',
+  items: [{ product_id: 'p', quantity: 1, price: 5 }],
+  total: 5,
+  ...extra,
+});
+
+/** 100 characters (code points), 200 UTF-16 units: within create's 128 characters. */
+const EMOJI_CUSTOMER = '👩🏽'.repeat(50);
+
+describe('list filters take what create took', () => {
+  it('finds the orders of a customer id of 100 emoji characters, on REST and GraphQL', async () => {
+    const created = await t.rest.post('/api/orders', order({ customer_id: EMOJI_CUSTOMER }));
+    expect(created.statusCode).toBe(201);
+    const id = created.json<{ data: { id: string } }>().data.id;
+
+    const listed = await t.rest.get(`/api/orders?customer_id=${encodeURIComponent(EMOJI_CUSTOMER)}`);
+    expect(listed.statusCode).toBe(200);
+    expect(listed.json<{ data: { id: string }[] }>().data.map((o) => o.id)).toStrictEqual([id]);
+
+    const viaGraphQL = await t.gql(ORDERS, { filter: { customerId: EMOJI_CUSTOMER }, first: 5 });
+    expect(viaGraphQL.json().errors).toBeUndefined();
+    expect(viaGraphQL.json().data.orders.edges.map((e: { node: { id: string } }) => e.node.id)).toStrictEqual([id]);
+  });
+
+  it('counts the filters\' limits in characters too: 129 emoji are one too many, with the same message', async () => {
+    const tooLong = '😀'.repeat(129);
+    const listed = await t.rest.get(`/api/orders?customer_id=${encodeURIComponent(tooLong)}`);
+    expect(listed.statusCode).toBe(422);
+    expect(listed.json().error.details).toStrictEqual([{ field: 'customer_id', message: 'must be 1 to 128 characters' }]);
+  });
+});
