@@ -256,3 +256,13 @@ function characterCount(text: string, max: number): number {
   for (const _ of text) if (++count > max) break;
   return count;
 }
+
+/**
+ * The forms of a `search` text that the list looks for: as typed, composed
+ * (NFC) and decomposed (NFD). Notes are stored as sent, and "Zoë" typed on one
+ * system is `o` + `ë` (NFC) and on another `o` + `e` + U+0308 (NFD); the same
+ * name must find the same orders whichever way either was written.
+ */
+export function searchForms(search: string): string[] {
+  return [...new Set([search, search.normalize('NFC'), search.normalize('NFD')])];
+}

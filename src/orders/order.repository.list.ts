@@ -6,7 +6,7 @@
 import type { EntityManager, Knex } from '@mikro-orm/postgresql';
 import { queryAll, queryBuilt } from '../db/sql';
 import type { Cursor, OrderSort } from './order-cursor';
-import type { OrderFilter, TimeBound } from './order-filter';
+import { searchForms, type OrderFilter, type TimeBound } from './order-filter';
 import type { Scope } from './order.repository';
 
 /** Which rows of the filtered list a page reads, and in what order. */
@@ -81,11 +81,12 @@ export function whereFilter(qb: Knex.QueryBuilder, scope: Scope, filter: OrderFi
   if (filter.updatedSince !== undefined)
     qb.andWhereRaw('o.updated_at >= ?::timestamptz', [filter.updatedSince]);
   if (filter.search !== undefined) {
-    const pattern = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const patterns = searchForms(filter.search).map(
+      (form) => `%${form.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+    );
     qb.andWhere((inner) => {
-      void inner
-        .whereRaw(`o.order_number ilike ? escape '\\'`, [pattern])
-        .orWhereRaw(`o.notes ilike ? escape '\\'`, [pattern]);
+      void inner.whereRaw(`o.order_number ilike ? escape '\\'`, [patterns[0]]);
+      for (const pattern of patterns) void inner.orWhereRaw(`o.notes ilike ? escape '\\'`, [pattern]);
     });
   }
   return qb;

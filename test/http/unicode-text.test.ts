@@ -41,3 +41,24 @@ describe('list filters take what create took', () => {
     expect(listed.json().error.details).toStrictEqual([{ field: 'customer_id', message: 'must be 1 to 128 characters' }]);
   });
 });
+
+describe('search and Unicode normalisation', () => {
+  // "Zoë Renée" typed on two keyboards: precomposed (NFC, most systems) and decomposed (NFD, macOS file names).
+  const NFC = 'Zo\u00eb Ren\u00e9e';
+  const NFD = 'Zoe\u0308 Rene\u0301e';
+
+  it('finds notes written in one form by a search typed in the other, and keeps the notes as sent', async () => {
+    const composed = (await t.rest.post('/api/orders', order({ notes: `gift for ${NFC} 🎁` }))).json().data;
+    const decomposed = (await t.rest.post('/api/orders', order({ notes: `call ${NFD} first` }))).json().data;
+    expect([composed.notes, decomposed.notes]).toStrictEqual([`gift for ${NFC} 🎁`, `call ${NFD} first`]);
+
+    for (const typed of [NFC, NFD, 'zoe\u0308', 'REN\u00c9E']) {
+      const listed = await t.rest.get(`/api/orders?search=${encodeURIComponent(typed)}`);
+      expect(listed.json<{ data: { id: string }[] }>().data.map((o) => o.id).sort(), typed).toStrictEqual(
+        [composed.id, decomposed.id].sort(),
+      );
+      const viaGraphQL = await t.gql(ORDERS, { filter: { search: typed }, first: 5 });
+      expect(viaGraphQL.json().data.orders.totalCount, typed).toBe(2);
+    }
+  });
+});
