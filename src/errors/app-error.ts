@@ -63,14 +63,31 @@ export class AppError extends Error {
   }
 }
 
-/** `['items', 0, 'price']` → `items[0].price`, the form the REST contract uses. */
+/**
+ * `['items', 0, 'price']` → `items[0].price`, the form the REST contract uses.
+ * A name the caller sent (an unknown field, a metadata key) is shown with its
+ * invisible controls escaped (`printable`), so a message stays safe to show.
+ */
 export function formatPath(path: FieldPath): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? part : `.${part}`;
+    else out += out === '' ? printable(part) : `.${printable(part)}`;
   }
   return out;
+}
+
+/**
+ * Control characters (C0, DEL, C1), line and paragraph separators and the
+ * bidirectional embeddings, overrides and isolates: written as `\u001b`, so an
+ * echoed name can neither drive a terminal nor reorder or break the text
+ * around it where the message is shown.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+export function printable(text: string): string {
+  return text.replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

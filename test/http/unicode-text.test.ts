@@ -62,3 +62,21 @@ describe('search and Unicode normalisation', () => {
     }
   });
 });
+
+describe('error messages are safe to show', () => {
+  it('escapes control characters of a name the caller sent, instead of echoing them raw', async () => {
+    // An unknown field named with an ANSI "clear screen", a line separator and a right-to-left override.
+    const name = 'x\u001b[2J\u2028\u202egpj.exe';
+    const rest = await t.rest.post('/api/orders', order({ [name]: 1 }));
+    expect(rest.statusCode).toBe(422);
+    const error = rest.json().error;
+    expect(error.message).toBe('Invalid request: x\\u001b[2J\\u2028\\u202egpj.exe is not a known field');
+    expect(error.details).toStrictEqual([{ field: 'x\\u001b[2J\\u2028\\u202egpj.exe', message: 'is not a known field' }]);
+
+    const key = 'k\u0007\u0085'.repeat(14);
+    const metadata = await t.rest.post('/api/orders', order({ metadata: { [key]: 1 } }));
+    expect(metadata.json().error.details).toStrictEqual([
+      { field: `metadata.${'k\\u0007\\u0085'.repeat(14)}`, message: 'key must be 1 to 40 characters' },
+    ]);
+  });
+});
