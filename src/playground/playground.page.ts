@@ -10,6 +10,7 @@ export const ASSET_PREFIX = '/graphql/assets';
 export const EXAMPLE_QUERY = `# order-gateway playground. Press the run button
 # (or Ctrl-Enter) to create this example order.
 # The API key goes in the Headers tab below.
+# Keyboard: Escape, then Tab, leaves an editor.
 
 mutation CreateOrder($input: CreateOrderInput!) {
   createOrder(input: $input) {
@@ -212,6 +213,25 @@ export const PLAYGROUND_SCRIPT = `'use strict';
     });
   }
   new MutationObserver(nameEditors).observe(mount, { childList: true, subtree: true });
+  // In a CodeMirror editor Tab and Shift+Tab indent, so keyboard focus that entered the query
+  // editor could never leave it: the run button, variables, headers and result were out of reach
+  // (WCAG 2.1.2, no keyboard trap). As in CodeMirror 6, Escape releases the next Tab: it then
+  // moves focus as anywhere else in the page, before CodeMirror sees it.
+  var released = false;
+  window.addEventListener('keydown', function (event) {
+    var inEditor = event.target instanceof HTMLTextAreaElement && event.target.closest('.CodeMirror') !== null;
+    if (!inEditor) {
+      released = false;
+      return;
+    }
+    if (event.key === 'Shift') return; // Shift+Tab: Shift comes down first
+    if (event.key === 'Tab' && released && !event.ctrlKey && !event.altKey && !event.metaKey) {
+      event.stopPropagation();
+      released = false;
+      return;
+    }
+    released = event.key === 'Escape';
+  }, true);
   var root = ReactDOM.createRoot(mount);
   root.render(
     React.createElement(GraphiQL, {

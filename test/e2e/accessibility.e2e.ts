@@ -148,6 +148,48 @@ describe('GraphQL playground, checked by axe-core', () => {
   });
 });
 
+describe('GraphQL playground, keyboard only', () => {
+  it('leaves an editor with Escape then Tab, reaches the run button and runs the example without a mouse', async () => {
+    const { page } = await open(`${server.url}/graphql`);
+    await page.locator('.graphiql-container').waitFor();
+    await expect.poll(() => editorText(page, QUERY)).toContain('mutation CreateOrder');
+    const example = await editorText(page, QUERY);
+    const focused = () =>
+      page.evaluate(() => {
+        const element = document.activeElement as {
+          getAttribute(name: string): string | null;
+          className: string;
+        };
+        return element.getAttribute('aria-label') ?? String(element.className);
+      });
+    // Tab from the top of the page into the query editor.
+    for (let i = 0; i < 20 && (await focused()) !== 'Query editor'; i++) await page.keyboard.press('Tab');
+    expect(await focused()).toBe('Query editor');
+    // In the editor Tab indents, as in every code editor; Escape first lets the next Tab leave it.
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Tab');
+    expect(await focused()).not.toBe('Query editor');
+    await page.keyboard.press('Shift+Tab');
+    expect(await focused()).toBe('Query editor');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Shift+Tab');
+    expect(await focused()).not.toBe('Query editor');
+    expect(await editorText(page, QUERY)).toBe(example);
+
+    // Onwards to the run button (escaping each editor met on the way), and Enter runs the example.
+    await page.locator('textarea[aria-label="Query editor"]').focus();
+    for (let i = 0; i < 10 && !/^Execute/.test(await focused()); i++) {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('Tab');
+    }
+    expect(await focused()).toMatch(/^Execute/);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => editorText(page, RESPONSE), { timeout: 20_000 }).toContain('orderNumber');
+    expect(await editorText(page, QUERY)).toBe(example);
+    await page.context().close();
+  });
+});
+
 describe('REST docs, checked by axe-core', () => {
   it('has no critical violation, closed and with an operation open', async () => {
     const { page, errors } = await open(`${server.url}/docs`);
