@@ -31,14 +31,18 @@ describe('list filters take what create took', () => {
 
     const viaGraphQL = await t.gql(ORDERS, { filter: { customerId: EMOJI_CUSTOMER }, first: 5 });
     expect(viaGraphQL.json().errors).toBeUndefined();
-    expect(viaGraphQL.json().data.orders.edges.map((e: { node: { id: string } }) => e.node.id)).toStrictEqual([id]);
+    expect(viaGraphQL.json().data.orders.edges.map((e: { node: { id: string } }) => e.node.id)).toStrictEqual(
+      [id],
+    );
   });
 
-  it('counts the filters\' limits in characters too: 129 emoji are one too many, with the same message', async () => {
+  it("counts the filters' limits in characters too: 129 emoji are one too many, with the same message", async () => {
     const tooLong = '😀'.repeat(129);
     const listed = await t.rest.get(`/api/orders?customer_id=${encodeURIComponent(tooLong)}`);
     expect(listed.statusCode).toBe(422);
-    expect(listed.json().error.details).toStrictEqual([{ field: 'customer_id', message: 'must be 1 to 128 characters' }]);
+    expect(listed.json().error.details).toStrictEqual([
+      { field: 'customer_id', message: 'must be 1 to 128 characters' },
+    ]);
   });
 });
 
@@ -54,9 +58,13 @@ describe('search and Unicode normalisation', () => {
 
     for (const typed of [NFC, NFD, 'zoe\u0308', 'REN\u00c9E']) {
       const listed = await t.rest.get(`/api/orders?search=${encodeURIComponent(typed)}`);
-      expect(listed.json<{ data: { id: string }[] }>().data.map((o) => o.id).sort(), typed).toStrictEqual(
-        [composed.id, decomposed.id].sort(),
-      );
+      expect(
+        listed
+          .json<{ data: { id: string }[] }>()
+          .data.map((o) => o.id)
+          .sort(),
+        typed,
+      ).toStrictEqual([composed.id, decomposed.id].sort());
       const viaGraphQL = await t.gql(ORDERS, { filter: { search: typed }, first: 5 });
       expect(viaGraphQL.json().data.orders.totalCount, typed).toBe(2);
     }
@@ -71,12 +79,83 @@ describe('error messages are safe to show', () => {
     expect(rest.statusCode).toBe(422);
     const error = rest.json().error;
     expect(error.message).toBe('Invalid request: x\\u001b[2J\\u2028\\u202egpj.exe is not a known field');
-    expect(error.details).toStrictEqual([{ field: 'x\\u001b[2J\\u2028\\u202egpj.exe', message: 'is not a known field' }]);
+    expect(error.details).toStrictEqual([
+      { field: 'x\\u001b[2J\\u2028\\u202egpj.exe', message: 'is not a known field' },
+    ]);
 
     const key = 'k\u0007\u0085'.repeat(14);
     const metadata = await t.rest.post('/api/orders', order({ metadata: { [key]: 1 } }));
     expect(metadata.json().error.details).toStrictEqual([
       { field: `metadata.${'k\\u0007\\u0085'.repeat(14)}`, message: 'key must be 1 to 40 characters' },
     ]);
+  });
+});
+
+describe('round trips', () => {
+  const FAMILY = '👨‍👩‍👧‍👦'; // one grapheme, seven code points (ZWJ sequence)
+  const TEXTS = {
+    skinTones: '👋🏿 👍🏽 🧑🏻‍💻',
+    rtl: 'مرحبا بالعالم — שלום',
+    combining: 'Zoe\u0308 Ngu\u0303\u0301 a\u0308\u0301\u0323',
+    cjk: '王小明 東京都千代田区 서울',
+    separators: 'line\u2028next\u2029para',
+    bom: '\ufeffstarts with a BOM',
+    // One grapheme cluster of 501 code points: a base and 500 combining marks.
+    longCluster: `a${'\u0301'.repeat(499)}`,
+  };
+
+  it('keeps names, notes and metadata byte-exact on REST, GraphQL and in the order event', async () => {
+    const notes = Object.values(TEXTS).join(' | ');
+    const address = {
+      name: TEXTS.rtl,
+      company: FAMILY,
+      address: TEXTS.cjk,
+      city: TEXTS.combining,
+      country: 'JP',
+    };
+    const metadata = { [FAMILY]: TEXTS.skinTones, [TEXTS.rtl.slice(0, 5)]: TEXTS.bom, sep: TEXTS.separators };
+    const created = await t.rest.post(
+      '/api/orders',
+      order({ customer_id: `${FAMILY}${TEXTS.combining}`, notes, shipping_address: address, metadata }),
+    );
+    expect(created.statusCode).toBe(201);
+    const data = created.json().data;
+    expect({
+      notes: data.notes,
+      address: data.shipping_address,
+      metadata: data.metadata,
+      customer: data.customer_id,
+    }).toStrictEqual({
+      notes,
+      address,
+      metadata,
+      customer: `${FAMILY}${TEXTS.combining}`,
+    });
+    // Read back the other way: GraphQL gives the very same strings.
+    const read = await t.gql(
+      'query ($id: ID!) { order(id: $id) { customerId notes metadata shippingAddress { name company address city } } }',
+      {
+        id: data.id,
+      },
+    );
+    expect(read.json().data.order).toStrictEqual({
+      customerId: `${FAMILY}${TEXTS.combining}`,
+      notes,
+      metadata,
+      shippingAddress: {
+        name: address.name,
+        company: address.company,
+        address: address.address,
+        city: address.city,
+      },
+    });
+    // The event that leaves for NATS and webhooks carries the same text.
+    const [event] = await t.db.query<{ data: string }>(
+      `select data::text as data from order_events where order_id = ? and type = 'order.created'`,
+      [data.id],
+    );
+    const payload = JSON.parse(event.data);
+    expect(JSON.stringify(payload)).toContain(JSON.stringify(notes).slice(1, -1));
+    expect(JSON.stringify(payload)).toContain(JSON.stringify(TEXTS.bom).slice(1, -1));
   });
 });
