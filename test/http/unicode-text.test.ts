@@ -159,3 +159,28 @@ describe('round trips', () => {
     expect(JSON.stringify(payload)).toContain(JSON.stringify(TEXTS.bom).slice(1, -1));
   });
 });
+
+describe('length limits, counted in characters on both transports', () => {
+  const gqlOrder = (extra: Record<string, unknown>) => ({
+    customerId: 'c1',
+    items: [{ productId: 'p', quantity: 1, price: '5' }],
+    total: '5',
+    ...extra,
+  });
+  const CREATE = `mutation ($input: CreateOrderInput!) { createOrder(input: $input) { order { id } userErrors { field message code } } }`;
+
+  it('takes 5,000 emoji as notes and refuses 5,001 with the same message on REST and GraphQL', async () => {
+    expect((await t.rest.post('/api/orders', order({ notes: '😀'.repeat(5000) }))).statusCode).toBe(201);
+    const accepted = await t.gql(CREATE, { input: gqlOrder({ notes: '👍🏽'.repeat(2500) }) });
+    expect(accepted.json().data.createOrder.userErrors).toStrictEqual([]);
+
+    const rest = await t.rest.post('/api/orders', order({ notes: '😀'.repeat(5001) }));
+    expect(rest.json().error.details).toStrictEqual([
+      { field: 'notes', message: 'must be at most 5000 characters' },
+    ]);
+    const graphql = await t.gql(CREATE, { input: gqlOrder({ notes: '😀'.repeat(5001) }) });
+    expect(graphql.json().data.createOrder.userErrors).toStrictEqual([
+      { field: ['input', 'notes'], message: 'must be at most 5000 characters', code: 'VALIDATION_ERROR' },
+    ]);
+  });
+});
