@@ -194,6 +194,7 @@ describe('REST docs, checked by axe-core', () => {
   it('has no critical violation, closed and with an operation open', async () => {
     const { page, errors } = await open(`${server.url}/docs`);
     await page.locator('.opblock').first().waitFor();
+    expect(await page.title()).toBe('order-gateway · REST API docs');
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
     const states: Record<string, Awaited<ReturnType<typeof findings>>> = { opened: await findings(page) };
     await page.locator('.opblock-summary-control').first().click();
