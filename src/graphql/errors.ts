@@ -7,7 +7,7 @@
  */
 import { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { AppError, ErrorCode, type FieldPath } from '../errors/app-error';
+import { AppError, ErrorCode, printable, type FieldPath } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
 // Its own module, not order-feed.ts: the resolvers import this file, and order-feed.ts loads the NATS client.
 import { SubscriberTooSlowError } from '../events/subscriber-too-slow';
@@ -61,7 +61,10 @@ export async function withUserErrors<T>(
     const details = error.details.length > 0 ? error.details : [{ path: [], message: error.message }];
     const userErrors = details.map((detail) => ({
       // Without an input argument, an error naming no field is about the id: never name an argument the mutation does not have.
-      field: argument === null && detail.path.length === 0 ? [idArgument ?? 'id'] : toGraphQLPath(argument, detail.path),
+      field:
+        argument === null && detail.path.length === 0
+          ? [idArgument ?? 'id']
+          : toGraphQLPath(argument, detail.path),
       // A single detail of a non-validation error carries the fuller top-level message.
       message:
         error.code === ErrorCode.VALIDATION_ERROR || details.length > 1 ? detail.message : error.message,
@@ -208,9 +211,12 @@ function classify(formatted: GraphQLFormattedError, raw: unknown): Classified {
 export function formatGraphQLError(formatted: GraphQLFormattedError, raw: unknown): GraphQLFormattedError {
   const classified = classify(formatted, raw);
   if (classified.kind === 'graphql') {
+    // graphql-js quotes what the caller sent (a variable's value, an unknown field's name) as is:
+    // its control characters are escaped, as REST's are, so the message is safe to show.
+    const safe = { ...formatted, message: printable(formatted.message) };
     return classified.code
-      ? { ...formatted, extensions: { ...formatted.extensions, code: classified.code } }
-      : formatted;
+      ? { ...safe, extensions: { ...formatted.extensions, code: classified.code } }
+      : safe;
   }
   const { error } = classified;
   return {
@@ -273,7 +279,9 @@ export function httpStatusForErrors(
 }
 
 /** The `Retry-After` of a response with top-level errors: the first error's `retryAfterSeconds`, if any. */
-export function retryAfterForErrors(errors: readonly GraphQLFormattedError[] | undefined): number | undefined {
+export function retryAfterForErrors(
+  errors: readonly GraphQLFormattedError[] | undefined,
+): number | undefined {
   for (const error of errors ?? []) {
     const seconds = error.extensions?.retryAfterSeconds;
     if (typeof seconds === 'number') return seconds;

@@ -91,6 +91,30 @@ describe('error messages are safe to show', () => {
   });
 });
 
+describe('GraphQL error messages are safe to show', () => {
+  it("escapes control characters in GraphQL's own message about an unknown input field", async () => {
+    const name = 'x\u001b[2J\u202egpj.exe';
+    const response = await t.gql(
+      'mutation ($input: CreateOrderInput!) { createOrder(input: $input) { order { id } } }',
+      {
+        input: {
+          customerId: 'c',
+          items: [{ productId: 'p', quantity: 1, price: '5' }],
+          total: '5',
+          [name]: 1,
+        },
+      },
+    );
+    expect(response.statusCode).toBe(400);
+    const [error] = response.json().errors;
+    expect(error.extensions.code).toBe('BAD_USER_INPUT');
+    expect(error.message).toContain(
+      'Field "x\\u001b[2J\\u202egpj.exe" is not defined by type "CreateOrderInput".',
+    );
+    expect([...error.message].filter((c: string) => c === '\u001b' || c === '\u202e')).toStrictEqual([]);
+  });
+});
+
 describe('round trips', () => {
   const FAMILY = '👨‍👩‍👧‍👦'; // one grapheme, seven code points (ZWJ sequence)
   const TEXTS = {
