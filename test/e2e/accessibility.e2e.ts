@@ -13,8 +13,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../support/chromium';
 import { startServer, type RunningServer } from '../support/processes';
 
 /** The little of the DOM the in-page functions use (the project compiles without lib "dom"). */
@@ -23,7 +24,6 @@ interface CodeMirrorHost {
 }
 declare const document: { querySelector(selector: string): unknown; activeElement: unknown };
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Serious violations inside GraphiQL's and Swagger UI's own markup, documented in the README. */
 const KNOWN_SERIOUS = new Set([
@@ -40,18 +40,7 @@ let dataDir: string;
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-e2e-a11y-'));
   server = await startServer({ DATA_DIR: dataDir, NODE_ENV: 'development' });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

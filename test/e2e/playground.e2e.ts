@@ -7,8 +7,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../support/chromium';
 import { startServer, type RunningServer } from '../support/processes';
 
 /** The little of the DOM that the in-page functions below use (the project compiles without lib "dom"). */
@@ -24,7 +25,6 @@ declare const document: {
   querySelectorAll(selector: string): ArrayLike<PageElement>;
 };
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const RESULTS = path.resolve(__dirname, '../../test-results');
 
 let server: RunningServer;
@@ -34,18 +34,7 @@ let dataDir: string;
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-e2e-'));
   server = await startServer({ DATA_DIR: dataDir, NODE_ENV: 'development' });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   fs.mkdirSync(RESULTS, { recursive: true });
 });
 
