@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { AppError, ErrorCode } from '../../src/errors/app-error';
 import type { CloudEvent } from '../../src/events/order-events';
 import { createTestApp, useTestApp } from '../support/app';
+import { listeningWsClient } from '../support/graphql-ws';
 
 const t = useTestApp({ subscriptionsPerConnection: 2, subscriptionConnectionsPerKey: 2 });
 let url: string;
@@ -438,13 +439,7 @@ describe('a subscription document that does not validate', () => {
     const own = await createTestApp({ introspection: false });
     try {
       const auth = await own.bearer('acme');
-      const address = await own.app.http.listen({ port: 0, host: '127.0.0.1' });
-      const client = createClient({
-        url: `${address.replace('http', 'ws')}/graphql`,
-        webSocketImpl: WebSocket,
-        retryAttempts: 0,
-        connectionParams: { authorization: auth },
-      });
+      const client = await listeningWsClient(own.app.http, auth);
       const typo = subscribe(client, 'subscription { orderCreatd { id } }');
       await expect.poll(() => typo.errors.length, { timeout: 5_000 }).toBe(1);
       expect(typo.errors[0]).toMatchObject([{ message: 'Cannot query field "orderCreatd" on type "Subscription".' }]);

@@ -17,13 +17,13 @@
 import type { StoredMsg } from '@nats-io/jetstream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudEvent, HTTP, ValidationError } from 'cloudevents';
-import { type Client, createClient } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import WebSocket from 'ws';
 import { useTestApp } from '../support/app';
 import { deleteStream, eventually, readStream, SHARED_NATS_URL, uniqueStream } from '../support/nats';
 import { startReceiver, type Received, type Receiver } from '../support/webhook-receiver';
+import { listeningWsClient } from '../support/graphql-ws';
 
 const shared = inject('nats');
 
@@ -109,13 +109,7 @@ describe.skipIf(!shared.up)(`the CloudEvents SDK on every outlet ${shared.reason
     receiver = await startReceiver([204]);
     const ctx = await t.context();
     receiver.secret = (await t.app.services.webhooks.createEndpoint(ctx, { url: receiver.url })).secret;
-    const address = await t.app.http.listen({ port: 0, host: '127.0.0.1' });
-    client = createClient({
-      url: `${address.replace('http', 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      retryAttempts: 0,
-      connectionParams: { authorization: t.auth },
-    });
+    client = await listeningWsClient(t.app.http, t.auth);
     const fields =
       'id orderNumber customerId status items { productId sku quantity price subtotal } subtotal shipping tax total currency notes metadata trackingNumber trackingUrl statusHistory { status timestamp } createdAt updatedAt';
     for (const [query, into] of [

@@ -10,11 +10,11 @@ import Decimal from 'decimal.js';
 import fc from 'fast-check';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { type Client, createClient } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import WebSocket from 'ws';
 import { useTestApp } from '../support/app';
 import { deleteStream, eventually, SHARED_NATS_URL, uniqueStream } from '../support/nats';
+import { listeningWsClient } from '../support/graphql-ws';
 
 const D = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_DOWN });
 
@@ -691,13 +691,7 @@ describe('money on a GraphQL subscription is the money of a query', () => {
   const t = useTestApp({ rateLimitPerMinute: 1_000_000 }, { slug: 'books-live' });
   let client: Client;
   beforeAll(async () => {
-    const address = await t.app.http.listen({ port: 0, host: '127.0.0.1' });
-    client = createClient({
-      url: `${address.replace('http', 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      retryAttempts: 0,
-      connectionParams: { authorization: t.auth },
-    });
+    client = await listeningWsClient(t.app.http, t.auth);
   });
   afterAll(() => client.dispose());
 
