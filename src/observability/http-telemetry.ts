@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { redactUrl } from './logger';
-import type { Metrics } from './metrics';
+import { httpMethodLabel, type Metrics } from './metrics';
 import type { RequestTelemetry } from './request-telemetry';
 import { routeUrl } from '../app/route-url';
 
@@ -42,7 +42,7 @@ export function registerHttpTelemetry(app: FastifyInstance, { metrics, graphqlPa
     const status = reply.statusCode;
     const latencyMs = reply.elapsedTime;
     const telemetry = request.telemetry;
-    metrics.httpDuration.observe({ method: request.method, route, status_code: String(status) }, latencyMs / 1000);
+    metrics.httpDuration.observe({ method: httpMethodLabel(request.method), route, status_code: String(status) }, latencyMs / 1000);
 
     let operationName: string | undefined;
     let outcome: string | undefined;

@@ -50,6 +50,18 @@ describe.skipIf(!tools.up)(`/metrics under promtool and Prometheus ${tools.reaso
     expect(res.status).toBe(200);
     return res.text();
   };
+  /** Any HTTP method, even those fetch refuses to send (Node's parser takes them all). */
+  const raw = (method: string, url: string) =>
+    new Promise<number>((resolve) => {
+      const { port } = new URL(base);
+      const req = http.request({ host: '127.0.0.1', port, method, path: url, headers: { authorization: auth } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', () => resolve(0));
+      req.end();
+    });
+
   beforeAll(async () => {
     gateway = await createTestApp({
       metricsToken: TOKEN,
@@ -119,5 +131,44 @@ describe.skipIf(!tools.up)(`/metrics under promtool and Prometheus ${tools.reaso
     for (const name of families.types.keys()) expect(text).toContain(`# HELP ${name} `);
     const series = families.samples.map((s) => `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`);
     expect(series.length).toBe(new Set(series).size);
+  });
+
+  it('keeps the series bounded after a scanner, odd GraphQL names and many tenants, and names no tenant', async () => {
+    const secrets: string[] = [];
+    // Many workspaces, each with its own key, creating and erring.
+    for (let i = 0; i < 12; i++) {
+      const slug = `tenant-metrics-${i}`;
+      const key = await gateway.bearer(slug);
+      secrets.push(slug, key.slice('Bearer '.length));
+      expect(await send('POST', '/api/orders', REST_ORDER, key)).toBe(201);
+      expect(await send('POST', '/api/orders', { ...REST_ORDER, total: `${i}.01` }, key)).toBe(422);
+      expect(await send('GET', `/api/orders/order_${slug}`, undefined, key)).toBe(404);
+    }
+    // Every method Node's parser takes, on known and unknown URLs.
+    const paths = ['/api/orders', '/api/orders/order_x', '/graphql', '/readyz', `/scan/${Date.now()}`, '/api/orders/order_x/items'];
+    for (const method of http.METHODS.filter((m) => m !== 'CONNECT')) for (const url of paths) await raw(method, url);
+    for (let i = 0; i < 300; i++) await send('POST', '/graphql', { query: `query Probe_${i}_${'x'.repeat(i % 7)} { __typename }` });
+    expect(await send('POST', '/graphql', { query: `query ${'L'.repeat(150)} { __typename }` })).toBe(200);
+
+    const text = await scrape();
+    const { samples } = parsePrometheusText(text);
+    const values = (name: string, label: string) => new Set(samples.filter((s) => s.name === name).map((s) => s.labels[label]));
+    // Methods: the standard ones and one bucket for the rest (a scanner's PROPFIND, MKCALENDAR…).
+    expect([...values('http_request_duration_seconds_count', 'method')].sort()).toEqual(
+      expect.arrayContaining(['(other)', 'GET', 'PATCH', 'POST']),
+    );
+    for (const method of values('http_request_duration_seconds_count', 'method'))
+      expect(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', '(other)']).toContain(method);
+    // Routes are patterns; no URL a client typed.
+    for (const route of values('http_request_duration_seconds_count', 'route')) expect(route).toMatch(/^(\/[a-z.:/_-]*|\(unmatched\))$/);
+    expect(text).not.toContain('/scan/');
+    // GraphQL operation names: at most 200 of them plus the fixed ones.
+    expect(values('graphql_operations_total', 'operation').size).toBeLessThanOrEqual(204);
+    expect(text).not.toContain('L'.repeat(101));
+    // No workspace, key, id or message in any label.
+    for (const secret of secrets) expect(text).not.toContain(secret);
+    expect(text).not.toContain('order_');
+    // The whole exposition: a few thousand lines, not one per method × route × status a scanner can reach.
+    expect(samples.filter((s) => s.name === 'http_request_duration_seconds_count').length).toBeLessThanOrEqual(80);
   });
 });
