@@ -145,6 +145,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     onWebhookAttempt: (result) => metrics.webhookAttempts.inc({ result }),
   });
   metrics.watchOutbox(() => events.backlog());
+  metrics.watchDatabase(() => db.ping());
   const services: Services = {
     orders: new OrderService(db.em, {
       idempotencyTtlMs: config.idempotencyTtlMs,

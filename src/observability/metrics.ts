@@ -115,7 +115,18 @@ export class Metrics {
     },
   });
 
+  private readonly databaseUp = new Gauge({
+    name: 'db_up',
+    help: 'Whether the database answered a ping (select 1) at scrape time: 1 yes, 0 no (as /readyz)',
+    registers: [this.registry],
+    collect: async () => {
+      if (!this.databasePing) return;
+      this.databaseUp.set((await this.databasePing().catch(() => false)) ? 1 : 0);
+    },
+  });
+
   private readonly operationNames = new Set<string>();
+  private databasePing: (() => Promise<boolean>) | undefined;
   private poolStats: (() => PoolStats | undefined) | undefined;
   private outboxReader: (() => Promise<number>) | undefined;
 
@@ -133,6 +144,11 @@ export class Metrics {
   /** Where the outbox backlog gauge reads its figure from at each scrape. */
   watchOutbox(read: () => Promise<number>): void {
     this.outboxReader = read;
+  }
+
+  /** How `db_up` asks the database at each scrape. */
+  watchDatabase(ping: () => Promise<boolean>): void {
+    this.databasePing = ping;
   }
 
   /** Where the pool gauge reads its figures from at each scrape. */

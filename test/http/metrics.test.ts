@@ -102,6 +102,29 @@ describe('/metrics', () => {
   });
 });
 
+describe('/metrics while the database is down', () => {
+  it('answers at once with db_up 0 and outbox_backlog NaN, and db_up 1 again once it is back', async () => {
+    expect(sampleValue(await scrape(), 'db_up')).toBe(1);
+    const db = t.app.db as { ping: () => Promise<boolean> };
+    const events = t.app.events as { backlog: () => Promise<number> };
+    const [ping, backlog] = [db.ping, events.backlog];
+    db.ping = async () => false;
+    events.backlog = async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    };
+    try {
+      const down = await scrape();
+      expect(down.types.get('db_up')).toBe('gauge');
+      expect(sampleValue(down, 'db_up')).toBe(0);
+      expect(sampleValue(down, 'outbox_backlog')).toBeNaN();
+    } finally {
+      db.ping = ping;
+      events.backlog = backlog;
+    }
+    expect(sampleValue(await scrape(), 'db_up')).toBe(1);
+  });
+});
+
 describe('METRICS_TOKEN and METRICS_PORT', () => {
   const token = 'metrics-token-0123456789';
 
