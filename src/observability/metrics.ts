@@ -4,6 +4,7 @@
  * as in the tests, never share or double-register a series.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ORDER_EVENT_TYPES } from '../orders/order-events';
 
 export type OrderTransport = 'rest' | 'graphql';
 export type GraphQLOutcome = 'success' | 'user_error' | 'error' | 'unauthenticated';
@@ -135,6 +136,10 @@ export class Metrics {
     this.ordersCreated.inc({ transport: 'rest' }, 0);
     this.ordersCreated.inc({ transport: 'graphql' }, 0);
     for (const result of ['delivered', 'retry', 'failed']) this.webhookAttempts.inc({ result }, 0);
+    // The same for the event counters: a series first seen at 1 gives rate() and increase() nothing,
+    // so the first failed publishes were missed, and a relay that never published had no series to alert on.
+    for (const type of ORDER_EVENT_TYPES) this.eventsPublished.inc({ type }, 0);
+    this.eventPublishFailures.inc({ publisher: 'nats' }, 0);
     collectDefaultMetrics({ register: this.registry });
     // prom-client's gauges named like counters: `promtool check metrics` refuses them, and each is
     // the sum of the gauge of the same name without `_total` (by type), which stays.

@@ -102,6 +102,25 @@ describe('/metrics', () => {
   });
 });
 
+describe('counters an alert takes a rate() of', () => {
+  it('exist from the start, at 0, so the first publish failure or a relay that never publishes is seen', async () => {
+    const fresh = await createTestApp();
+    try {
+      const res = await fresh.app.http.inject({ method: 'GET', url: '/metrics' });
+      const { samples } = parsePrometheusText(res.body);
+      const series = (name: string) => samples.filter((s) => s.name === name).map((s) => ({ ...s.labels, value: s.value }));
+      expect(series('event_publish_failures_total')).toStrictEqual([{ publisher: 'nats', value: 0 }]);
+      expect(series('events_published_total')).toStrictEqual([
+        { type: 'order.created', value: 0 },
+        { type: 'order.updated', value: 0 },
+        { type: 'order.status_changed', value: 0 },
+      ]);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
 describe('/metrics while the database is down', () => {
   it('answers at once with db_up 0 and outbox_backlog NaN, and db_up 1 again once it is back', async () => {
     expect(sampleValue(await scrape(), 'db_up')).toBe(1);
