@@ -8,15 +8,22 @@
  * gateway has.
  */
 import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app';
+import { parse as parseYaml } from 'yaml';
 import { parsePrometheusText } from '../support/prometheus';
-import { prometheusInstalled, promtool } from '../support/prometheus-server';
+import { prometheusInstalled, promtool, startPrometheus } from '../support/prometheus-server';
 
 const tools = prometheusInstalled();
+const ROOT = path.resolve(__dirname, '../..');
+const ALERTS = path.join(ROOT, 'deploy/prometheus/alerts.yml');
+const ALERT_TESTS = path.join(ROOT, 'deploy/prometheus/alerts.test.yml');
+const SCRAPE_CONFIG = path.join(ROOT, 'deploy/prometheus/prometheus.yml');
 const TOKEN = 'prometheus-scrape-token-0123456789';
 
 const REST_ORDER = { customer_id: 'c1', items: [{ product_id: 'p1', quantity: 2, price: '10.00' }], total: '20.00' };
@@ -24,6 +31,19 @@ const GRAPHQL_CREATE = `mutation CreateOrder($input: CreateOrderInput!) {
   createOrder(input: $input) { order { id } userErrors { code } }
 }`;
 const GRAPHQL_INPUT = { customerId: 'c1', items: [{ productId: 'p1', quantity: 2, price: '10.00' }], total: '20.00' };
+
+/** The metric names a PromQL expression selects (what is left once strings, label matchers, ranges, grouping and functions are gone). */
+function metricNames(expr: string): string[] {
+  const stripped = expr
+    .replace(/"(?:\\.|[^"\\])*"/g, '""')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
+  const keywords = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring']);
+  return [...stripped.matchAll(/(?<![\w:.])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()/g)]
+    .map((match) => match[1])
+    .filter((name) => !keywords.has(name) && !/^(inf|nan)$/i.test(name));
+}
 
 describe.skipIf(!tools.up)(`/metrics under promtool and Prometheus ${tools.reason}`, () => {
   let gateway: TestApp;
@@ -170,5 +190,83 @@ describe.skipIf(!tools.up)(`/metrics under promtool and Prometheus ${tools.reaso
     expect(text).not.toContain('order_');
     // The whole exposition: a few thousand lines, not one per method × route × status a scanner can reach.
     expect(samples.filter((s) => s.name === 'http_request_duration_seconds_count').length).toBeLessThanOrEqual(80);
+  });
+
+  it('ships alert rules that promtool checks and unit-tests, using only metrics a live gateway has', async () => {
+    const check = promtool(['check', 'rules', ALERTS]);
+    expect(check.output).toContain('SUCCESS');
+    expect(check.status).toBe(0);
+    const unit = promtool(['test', 'rules', ALERT_TESTS]);
+    expect(unit.output).toContain('SUCCESS');
+    expect(unit.status).toBe(0);
+    const config = promtool(['check', 'config', '--syntax-only', SCRAPE_CONFIG]);
+    expect(config.status, config.output).toBe(0);
+
+    const { groups } = parseYaml(fs.readFileSync(ALERTS, 'utf8')) as { groups: { rules: { record?: string; alert?: string; expr: string }[] }[] };
+    const rules = groups.flatMap((group) => group.rules);
+    const recorded = new Set(rules.flatMap((rule) => (rule.record ? [rule.record] : [])));
+    const alerts = rules.flatMap((rule) => (rule.alert ? [rule.alert] : []));
+    // What the on-call needs: the process, the database, readiness, errors, latency, the outbox, the broker, webhooks.
+    for (const alert of ['OrderGatewayDown', 'OrderGatewayDatabaseDown', 'OrderGatewayNotReady', 'OrderGatewayHighErrorRatio', 'OrderGatewayHighLatency', 'OrderGatewayOutboxBacklog', 'OrderGatewayOutboxStuck', 'OrderGatewayEventPublishFailures', 'OrderGatewayWebhookDeliveriesFailed'])
+      expect(alerts).toContain(alert);
+    // Every alert has a unit test in alerts.test.yml that expects it to fire.
+    const tests = fs.readFileSync(ALERT_TESTS, 'utf8');
+    for (const alert of alerts) expect(tests).toMatch(new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:\\n`));
+
+    const exposed = new Set(parsePrometheusText(await scrape()).samples.map((sample) => sample.name));
+    exposed.add('up'); // Prometheus's own, per target
+    const used = new Set(rules.flatMap((rule) => metricNames(rule.expr)).filter((name) => !recorded.has(name)));
+    expect(used.size).toBeGreaterThan(5);
+    for (const name of used) expect(exposed, `the rules use ${name}`).toContain(name);
+  });
+
+  it('gives a real Prometheus the numbers a client caused, per transport, with the rules loaded', async () => {
+    const { host } = new URL(base);
+    const prometheus = await startPrometheus([host], TOKEN, [ALERTS]);
+    try {
+      await prometheus.scrapes(1);
+      expect(await prometheus.query('up{job="order-gateway"}')).toMatchObject([{ value: 1 }]);
+      const value = async (expr: string) => (await prometheus.query(expr))[0]?.value ?? 0;
+      const counts = () =>
+        Promise.all([
+          value('orders_created_total{transport="rest"}'),
+          value('orders_created_total{transport="graphql"}'),
+          value('sum(http_request_duration_seconds_count{route="/api/orders", method="POST", status_code="422"})'),
+          value('sum(graphql_operations_total{operation="CreateOrder", outcome="user_error"})'),
+          value('db_up'),
+        ]);
+      const before = await counts();
+      for (let i = 0; i < 7; i++) expect(await send('POST', '/api/orders', REST_ORDER)).toBe(201);
+      for (let i = 0; i < 3; i++) expect(await send('POST', '/api/orders', { ...REST_ORDER, total: '2.00' })).toBe(422);
+      for (let i = 0; i < 4; i++) expect(await send('POST', '/graphql', { query: GRAPHQL_CREATE, variables: { input: GRAPHQL_INPUT } })).toBe(200);
+      for (let i = 0; i < 2; i++) expect(await send('POST', '/graphql', { query: GRAPHQL_CREATE, variables: { input: { ...GRAPHQL_INPUT, total: '2.00' } } })).toBe(200);
+      await prometheus.scrapes(2);
+      const after = await counts();
+      expect(after.map((n, i) => n - (before[i] ?? 0))).toEqual([7, 4, 3, 2, 0]);
+      expect(after[4]).toBe(1);
+      // A rate over the window sees them, and the p99 of the creates is a duration, not NaN.
+      expect(await value('sum(increase(orders_created_total[1m]))')).toBeGreaterThan(0);
+      const p99 = await value('histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{route="/api/orders", method="POST"}[1m])))');
+      expect(p99).toBeGreaterThan(0);
+      expect(p99).toBeLessThanOrEqual(10);
+      // The rules evaluate against the live series without an error. The creates above went to the
+      // receiver that refuses everything too: the webhook alert fires for them, and nothing else does.
+      let states: Record<string, string> = {};
+      for (const deadline = Date.now() + 15_000; states.OrderGatewayWebhookDeliveriesFailed !== 'firing'; ) {
+        if (Date.now() > deadline) throw new Error(`the webhook alert did not fire: ${JSON.stringify(states)}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        const data = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as {
+          data: { groups: { rules: { name: string; health: string; lastError?: string; state?: string }[] }[] };
+        };
+        const evaluated = data.data.groups.flatMap((group) => group.rules);
+        expect(evaluated.length).toBe(15);
+        for (const rule of evaluated) expect({ rule: rule.name, health: rule.health, error: rule.lastError ?? '' }).toEqual({ rule: rule.name, health: 'ok', error: '' });
+        states = Object.fromEntries(evaluated.flatMap((rule) => (rule.state && rule.state !== 'inactive' ? [[rule.name, rule.state]] : [])));
+      }
+      expect(Object.keys(states).filter((name) => !name.startsWith('OrderGatewayWebhook'))).toEqual([]);
+      expect(await value('job:order_gateway_orders_created:rate5m{transport="rest"}')).toBeGreaterThan(0);
+    } finally {
+      await prometheus.stop();
+    }
   });
 });
