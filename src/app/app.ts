@@ -144,7 +144,10 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     },
     onWebhookAttempt: (result) => metrics.webhookAttempts.inc({ result }),
   });
-  metrics.watchOutbox(() => events.backlog());
+  metrics.watchOutbox(
+    () => events.backlog(),
+    () => events.oldestEventAgeSeconds(),
+  );
   metrics.watchDatabase(() => db.ping());
   const services: Services = {
     orders: new OrderService(db.em, {

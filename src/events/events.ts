@@ -22,6 +22,8 @@ export interface Events {
   webhooks: WebhookDispatcher;
   /** Events not yet published, in every process's outbox share (the database's count). */
   backlog(): Promise<number>;
+  /** Seconds the oldest event not yet published has waited since its change (0 when none waits). */
+  oldestEventAgeSeconds(): Promise<number>;
   /** Starts relaying (when EVENTS_RELAY is on). */
   start(): void;
   /** Stops relaying; pending events stay in the outbox for the next start. */
@@ -78,6 +80,7 @@ export function createEvents(
     relay,
     webhooks,
     backlog: () => store.backlog(),
+    oldestEventAgeSeconds: () => store.oldestAgeSeconds(),
     start() {
       if (!config.eventsRelay) return;
       relay.start();

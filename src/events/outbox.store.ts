@@ -172,6 +172,17 @@ export class OutboxStore {
     await execute(this.em.fork(), 'vacuum (skip_locked) order_event_queue');
   }
 
+  /** Seconds since the change of the oldest event not yet published was committed; 0 when none waits. */
+  async oldestAgeSeconds(): Promise<number> {
+    const row = await queryOne<{ age: number }>(
+      this.em.fork(),
+      `select greatest(0, extract(epoch from now() - e."time"))::float8 as age
+         from order_event_queue q join order_events e on e."position" = q."position"
+        order by q."position" limit 1`,
+    );
+    return row?.age ?? 0;
+  }
+
   /** Events not yet published. */
   async backlog(): Promise<number> {
     const row = await queryOne<{ n: number }>(

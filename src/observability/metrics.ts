@@ -116,6 +116,16 @@ export class Metrics {
     },
   });
 
+  private readonly outboxOldestAge = new Gauge({
+    name: 'outbox_oldest_event_age_seconds',
+    help: 'Seconds since the change of the oldest order event not yet published (0 when none waits); NaN while the outbox cannot be read',
+    registers: [this.registry],
+    collect: async () => {
+      if (!this.outboxAgeReader) return;
+      this.outboxOldestAge.set(await this.outboxAgeReader().catch(() => Number.NaN));
+    },
+  });
+
   private readonly databaseUp = new Gauge({
     name: 'db_up',
     help: 'Whether the database answered a ping (select 1) at scrape time: 1 yes, 0 no (as /readyz)',
@@ -130,6 +140,7 @@ export class Metrics {
   private databasePing: (() => Promise<boolean>) | undefined;
   private poolStats: (() => PoolStats | undefined) | undefined;
   private outboxReader: (() => Promise<number>) | undefined;
+  private outboxAgeReader: (() => Promise<number>) | undefined;
 
   constructor() {
     // Zero series for both transports, so a rate() sees the first order too.
@@ -147,8 +158,9 @@ export class Metrics {
   }
 
   /** Where the outbox backlog gauge reads its figure from at each scrape. */
-  watchOutbox(read: () => Promise<number>): void {
+  watchOutbox(read: () => Promise<number>, readOldestAge?: () => Promise<number>): void {
     this.outboxReader = read;
+    this.outboxAgeReader = readOldestAge;
   }
 
   /** How `db_up` asks the database at each scrape. */

@@ -29,6 +29,13 @@ it('shows the backlog, then what was published and how long it took, and webhook
   let families = await scrape();
   expect(families.types.get('outbox_backlog')).toBe('gauge');
   expect(sampleValue(families, 'outbox_backlog', {})).toBe(4);
+  // How long the oldest of them has waited: what an alert on a stuck relay needs, whatever the traffic.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  families = await scrape();
+  expect(families.types.get('outbox_oldest_event_age_seconds')).toBe('gauge');
+  const age = sampleValue(families, 'outbox_oldest_event_age_seconds', {});
+  expect(age).toBeGreaterThanOrEqual(1);
+  expect(age).toBeLessThan(60);
   expect(sampleValue(families, 'events_published_total', { type: 'order.created' }) ?? 0).toBe(0);
   expect(sampleValue(families, 'webhook_attempts_total', { result: 'delivered' })).toBe(0);
 
@@ -40,6 +47,7 @@ it('shows the backlog, then what was published and how long it took, and webhook
 
   families = await scrape();
   expect(sampleValue(families, 'outbox_backlog', {})).toBe(0);
+  expect(sampleValue(families, 'outbox_oldest_event_age_seconds', {})).toBe(0);
   expect(sampleValue(families, 'events_published_total', { type: 'order.created' })).toBe(2);
   expect(sampleValue(families, 'events_published_total', { type: 'order.updated' })).toBe(1);
   expect(sampleValue(families, 'events_published_total', { type: 'order.status_changed' })).toBe(1);

@@ -125,10 +125,10 @@ describe('/metrics while the database is down', () => {
   it('answers at once with db_up 0 and outbox_backlog NaN, and db_up 1 again once it is back', async () => {
     expect(sampleValue(await scrape(), 'db_up')).toBe(1);
     const db = t.app.db as { ping: () => Promise<boolean> };
-    const events = t.app.events as { backlog: () => Promise<number> };
-    const [ping, backlog] = [db.ping, events.backlog];
+    const events = t.app.events as { backlog: () => Promise<number>; oldestEventAgeSeconds: () => Promise<number> };
+    const [ping, backlog, age] = [db.ping, events.backlog, events.oldestEventAgeSeconds];
     db.ping = async () => false;
-    events.backlog = async () => {
+    events.backlog = events.oldestEventAgeSeconds = async () => {
       throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     };
     try {
@@ -136,9 +136,11 @@ describe('/metrics while the database is down', () => {
       expect(down.types.get('db_up')).toBe('gauge');
       expect(sampleValue(down, 'db_up')).toBe(0);
       expect(sampleValue(down, 'outbox_backlog')).toBeNaN();
+      expect(sampleValue(down, 'outbox_oldest_event_age_seconds')).toBeNaN();
     } finally {
       db.ping = ping;
       events.backlog = backlog;
+      events.oldestEventAgeSeconds = age;
     }
     expect(sampleValue(await scrape(), 'db_up')).toBe(1);
   });
