@@ -78,7 +78,10 @@ export async function serve(config: Config): Promise<void> {
   try {
     await namingDatabaseErrors(target, async () => {
       if (config.migrateOnStart) await db.migrate();
-      else pending = await db.pendingMigrations();
+      else {
+        await db.checkSchemaKnown();
+        pending = await db.pendingMigrations();
+      }
     });
     app = await buildApp({ config, db, pendingMigrations: pending });
   } catch (error) {

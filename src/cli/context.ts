@@ -88,6 +88,7 @@ export function createContext(
         else if (options.autoMigrate !== false) {
           // MIGRATE_ON_START=false: a database without the latest schema would fail the command
           // with an SQL error (a missing table); name the fix instead.
+          await namingDatabaseErrors(target, () => db.checkSchemaKnown());
           const pending = await namingDatabaseErrors(target, () => db.pendingMigrations());
           if (pending.length > 0) {
             throw new PendingMigrationsError(

@@ -1,6 +1,6 @@
 /** One line for any failure a command ends with; the stack is printed only at LOG_LEVEL=debug (cli.ts). */
 import { ConfigError } from '../config/config';
-import { DatabaseStartError } from '../db/database-errors';
+import { DatabaseStartError, SchemaNewerThanCodeError } from '../db/database-errors';
 import { DataDirLockedError } from '../db/data-dir-lock';
 import { AppError, formatPath } from '../errors/app-error';
 import { NoDatabaseError, PendingMigrationsError } from './context';
@@ -17,6 +17,7 @@ export function explainError(error: unknown): string {
     error instanceof NoDatabaseError ||
     error instanceof PendingMigrationsError ||
     error instanceof DatabaseStartError ||
+    error instanceof SchemaNewerThanCodeError ||
     error instanceof StartupError
   ) {
     return error.message;

@@ -9,6 +9,20 @@ export class DatabaseStartError extends Error {
   override name = 'DatabaseStartError';
 }
 
+/**
+ * The database was migrated by a later release than this one (a rollback, or a newer backup
+ * restored where an older release runs). Nothing is served or written on it.
+ */
+export class SchemaNewerThanCodeError extends Error {
+  override name = 'SchemaNewerThanCodeError';
+  constructor(readonly unknownMigrations: readonly string[]) {
+    super(
+      `the database schema is newer than this order-gateway (applied by a later release, unknown here: ${unknownMigrations.join(', ')}); ` +
+        'run the release that applied them (or a later one), or restore a backup taken before they were applied',
+    );
+  }
+}
+
 /** Parameters node-postgres reads a secret from (the password, the client key's passphrase). */
 const SECRET_PARAMETERS = ['password', 'sslpassword'];
 

@@ -12,6 +12,7 @@ import { PostgreSqlDriver, type EntityManager } from '@mikro-orm/postgresql';
 import { EmbeddedDriver } from './embedded-driver';
 import type { Config } from '../config/config';
 import { lockDataDir, type DataDirLock } from './data-dir-lock';
+import { SchemaNewerThanCodeError } from './database-errors';
 import { entities } from './entities';
 import { migrationsList } from './migrations';
 
@@ -38,6 +39,11 @@ export interface Database {
   migrate(): Promise<string[]>;
   /** Names of migrations not yet applied (a server started with MIGRATE_ON_START=false is not ready while any are). */
   pendingMigrations(): Promise<string[]>;
+  /**
+   * Throws SchemaNewerThanCodeError when the database records migrations this version does not
+   * have (a later release migrated it): this code would read and write tables it does not know.
+   */
+  checkSchemaKnown(): Promise<void>;
   /** True when the database answers a trivial query. */
   ping(): Promise<boolean>;
   /**
@@ -67,6 +73,8 @@ export function databaseTarget(config: Config): DatabaseTarget {
   }
   return { kind: 'embedded', dataDir: config.dataDir };
 }
+
+const KNOWN_MIGRATIONS = new Set(migrationsList.map((migration) => migration.name));
 
 // Any fixed 64-bit number; it names the lock that serialises migrations across processes.
 const MIGRATION_LOCK_ID = 7_420_116_230_001;
@@ -170,6 +178,12 @@ function wrap(
 ): Database {
   const em = orm.em as EntityManager;
   let closed = false;
+  async function checkSchemaKnown(): Promise<void> {
+    // Before the first migration the table does not exist yet: nothing is unknown then.
+    const executed = await orm.getMigrator().getExecutedMigrations();
+    const unknown = executed.map((migration) => migration.name).filter((name) => !KNOWN_MIGRATIONS.has(name));
+    if (unknown.length > 0) throw new SchemaNewerThanCodeError(unknown);
+  }
   return {
     kind,
     url,
@@ -177,7 +191,10 @@ function wrap(
     em,
     async migrate() {
       const migrator = orm.getMigrator();
-      const up = async () => (await migrator.up()).map((migration) => migration.name);
+      const up = async () => {
+        await checkSchemaKnown();
+        return (await migrator.up()).map((migration) => migration.name);
+      };
       // One embedded database has one process (see data-dir-lock.ts), so there is nobody to race.
       if (kind === 'embedded') return up();
       // Several gateways may start together on one server: the first to take this lock
@@ -188,6 +205,7 @@ function wrap(
         return up();
       });
     },
+    checkSchemaKnown,
     async pendingMigrations() {
       return (await orm.getMigrator().getPendingMigrations()).map((migration) => migration.name);
     },
