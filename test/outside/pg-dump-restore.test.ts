@@ -63,7 +63,7 @@ describe.runIf(usingRealPostgres)('pg_dump -Fc of a live gateway, pg_restore int
     const revoked = JSON.parse((await runCli(['apikey', 'create', '--workspace', 'acme', '--json'], { DATABASE_URL: liveUrl })).stdout);
     expect((await runCli(['apikey', 'revoke', revoked.id], { DATABASE_URL: liveUrl })).code).toBe(0);
     revokedKey = revoked.key;
-    live = await startServer({ DATABASE_URL: liveUrl, MIGRATE_ON_START: 'false' });
+    live = await startServer({ DATABASE_URL: liveUrl, MIGRATE_ON_START: 'false', MAX_EVENT_LOOP_DELAY_MS: '0' });
 
     // Creates keep going, four at a time, from before the dump starts until after it ends.
     let dumping = true;
@@ -94,7 +94,7 @@ describe.runIf(usingRealPostgres)('pg_dump -Fc of a live gateway, pg_restore int
     await run('pg_restore', ['--no-owner', '--single-transaction', '--exit-on-error', '-d', restoredUrl, dump]);
     const migrated = await runCli(['migrate'], { DATABASE_URL: restoredUrl });
     expect(migrated.stdout).toBe('The database is up to date.\n');
-    restored = await startServer({ DATABASE_URL: restoredUrl, MIGRATE_ON_START: 'false' });
+    restored = await startServer({ DATABASE_URL: restoredUrl, MIGRATE_ON_START: 'false', MAX_EVENT_LOOP_DELAY_MS: '0' });
   }, 150_000);
   afterAll(async () => {
     await live?.stop();
