@@ -143,6 +143,21 @@ describe.runIf(usingRealPostgres)('pg_dump -Fc of a live gateway, pg_restore int
     expect(refused.status).toBe(401);
   });
 
+  it('keeps one order.created event for each order it holds, and its relay drains the queue the dump held', async () => {
+    const [counts] = await query<{ orders: string; created: string }>(
+      restoredUrl,
+      `select (select count(*) from orders) as orders, (select count(*) from order_events where type = 'order.created') as created`,
+    );
+    expect(counts.created).toBe(counts.orders);
+    const deadline = Date.now() + 20_000;
+    let queued = -1;
+    while (Date.now() < deadline && queued !== 0) {
+      queued = Number((await query<{ n: string }>(restoredUrl, 'select count(*) as n from order_event_queue'))[0].n);
+      if (queued !== 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(queued).toBe(0);
+  });
+
   it('the same restore into a database that is not empty fails, and writes nothing', async () => {
     const count = async () => (await query<{ n: string }>(restoredUrl, 'select count(*) as n from orders'))[0].n;
     const before = await count();
