@@ -22,8 +22,26 @@ import { registerWorkspace } from './commands/workspace';
 import { createContext, type Print } from './context';
 import { explainError } from './errors';
 
-const stdout: Print = (line) => process.stdout.write(`${line}\n`);
-const stderr: Print = (line) => process.stderr.write(`${line}\n`);
+/** Set when the reader of that stream has gone (`… | head -1`): the rest of its output is dropped. */
+const closed = { stdout: false, stderr: false };
+const stdout: Print = (line) => void (closed.stdout || process.stdout.write(`${line}\n`));
+const stderr: Print = (line) => void (closed.stderr || process.stderr.write(`${line}\n`));
+
+/**
+ * A reader that stops early (`order-gateway apikey list | head -1`) closes the pipe, and the
+ * next write fails with EPIPE, which Node throws as an unhandled 'error' event: a stack on
+ * stderr and exit code 1 for a script that got what it asked for. Such a reader is taken at its
+ * word instead: the command finishes (closing its database), writes nothing more there, and
+ * exits 0. Commander's help and error text go through the same streams.
+ */
+function quietWhenTheReaderLeaves(): void {
+  for (const name of ['stdout', 'stderr'] as const) {
+    process[name].on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      closed[name] = true;
+    });
+  }
+}
 
 function version(): string {
   // ../../package.json from both src/cli and dist/cli.
@@ -48,6 +66,7 @@ export function buildCli(print: Print = stdout, note: Print = stderr, env: NodeJ
 
 /** Runs the CLI and turns expected failures into one readable line and a non-zero exit code. */
 export async function runCli(argv: string[]): Promise<void> {
+  quietWhenTheReaderLeaves();
   try {
     loadEnvFile(process.env);
     await buildCli().parseAsync(argv);
@@ -58,8 +77,8 @@ export async function runCli(argv: string[]): Promise<void> {
     }
     process.exitCode = 1;
     const debug = process.env.LOG_LEVEL?.trim() === 'debug' || process.env.LOG_LEVEL?.trim() === 'trace';
-    process.stderr.write(`order-gateway: ${explainError(error)}\n`);
-    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    stderr(`order-gateway: ${explainError(error)}`);
+    if (debug && error instanceof Error && error.stack) stderr(error.stack);
     // Whatever a failed start left open (a pool, a timer) must not keep the process alive.
     setTimeout(() => process.exit(), 1000).unref();
   }

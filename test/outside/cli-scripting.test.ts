@@ -1,0 +1,109 @@
+/**
+ * The command as a shell script meets it: real bash (`set -euo pipefail`), real jq, pipes.
+ * Exit codes, stdout for data and stderr for the rest, --help everywhere, unknown flags,
+ * no colour, `… | head -1`.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServerDatabase, usingRealPostgres } from '../support/database';
+import { cleanEnv } from '../support/processes';
+import { toolsInstalled } from '../support/tools';
+
+const ROOT = path.resolve(__dirname, '../..');
+const tools = toolsInstalled({ bash: ['--version'], jq: ['--version'] }, 'apt-get install -y jq');
+const TIMEOUT = 120_000;
+
+let env: Record<string, string>;
+let cleanup: () => Promise<void> = async () => {};
+let bin: string;
+
+/** Runs `script` in bash with `set -euo pipefail`, `order-gateway` on PATH (the command, from source). */
+function bash(script: string, extra: Record<string, string> = {}) {
+  const run = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], {
+    cwd: ROOT,
+    env: cleanEnv({ ...env, PATH: `${bin}:${process.env.PATH}`, ...extra }),
+    encoding: 'utf8',
+    timeout: TIMEOUT,
+  });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+beforeAll(async () => {
+  if (!tools.up) return;
+  if (usingRealPostgres) {
+    const server = await createServerDatabase();
+    env = { DATABASE_URL: server.url };
+    cleanup = server.drop;
+  } else {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-cli-scripting-'));
+    env = { DATA_DIR: dir };
+    cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
+  }
+  bin = fs.mkdtempSync(path.join(os.tmpdir(), 'og-cli-bin-'));
+  const command = [process.execPath, '-r', require.resolve('@swc-node/register'), path.join(ROOT, 'src/cli/cli.ts')];
+  fs.writeFileSync(path.join(bin, 'order-gateway'), `#!/bin/sh\nexec ${command.map((part) => `'${part}'`).join(' ')} "$@"\n`, { mode: 0o755 });
+  expect(bash('order-gateway workspace create shop >/dev/null').code).toBe(0);
+}, TIMEOUT);
+afterAll(async () => {
+  await cleanup();
+  if (bin) fs.rmSync(bin, { recursive: true, force: true });
+});
+
+describe.skipIf(!tools.up)(`the command in a bash script ${tools.reason}`, { timeout: TIMEOUT }, () => {
+  it('a reader that stops early (`… | head -1`) gets its line; the command prints no stack and exits 0', () => {
+    // The reader closes the pipe before the command writes, as head does after its line.
+    const run = bash(`order-gateway workspace list --json | (exec 0<&-; sleep 3)\necho "exit \${PIPESTATUS[0]}"`);
+    expect(run.stderr).not.toMatch(/EPIPE|Error|at /);
+    expect(run.stdout).toBe('exit 0\n');
+    expect(run.code).toBe(0);
+  });
+
+  it('--help on every command and sub-command exits 0 and prints to stdout alone', () => {
+    const commands = ['', 'serve', 'migrate', 'workspace', 'workspace create', 'workspace list', 'apikey', 'apikey create', 'apikey list', 'apikey revoke', 'webhook', 'webhook create', 'webhook list', 'webhook update', 'webhook rotate-secret', 'webhook deliveries', 'webhook redeliver', 'webhook delete'];
+    const script = commands.map((command) => `order-gateway ${command} --help | head -1`).join('\n');
+    const run = bash(script);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout.split('\n').filter(Boolean)).toStrictEqual(commands.map((command) => expect.stringMatching(new RegExp(`^Usage: order-gateway ${command}`.trimEnd()))));
+  });
+
+  it('an unknown flag, a missing argument and an unknown command fail with the reason on stderr and nothing on stdout', () => {
+    for (const command of ['workspace list --jsn', 'apikey create', 'apikey revoke', 'nosuch', 'webhook list --workspace shop --bogus']) {
+      const run = bash(`order-gateway ${command}`);
+      expect(run.code, command).toBe(1);
+      expect(run.stdout, command).toBe('');
+      expect(run.stderr, command).toMatch(/^error: /);
+    }
+  });
+
+  it('each failure a script meets exits 1 with one line on stderr: a taken slug, an unknown workspace, a key not found, a database that is down', () => {
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ['workspace create shop', {}, /^order-gateway: slug "shop" is already taken$/],
+      ['apikey list --workspace ghost', {}, /^order-gateway: Workspace "ghost" not found$/],
+      ['apikey revoke key_01M95HPYRV4ZCM4PE3GF4RJFR3', {}, /^order-gateway: API key key_01M95HPYRV4ZCM4PE3GF4RJFR3 not found$/],
+      ['workspace list', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' }, /connection refused at 127\.0\.0\.1:1/],
+    ];
+    for (const [command, extra, message] of cases) {
+      const run = bash(`order-gateway ${command}`, extra);
+      expect(run.code, command).toBe(1);
+      expect(run.stdout, command).toBe('');
+      const lines = run.stderr.split('\n').filter((line) => line && !line.startsWith('order-gateway: using '));
+      expect(lines, command).toStrictEqual([expect.stringMatching(message)]);
+    }
+  });
+
+  it('--json output is one object per line that jq reads, and nothing on stdout is colour', () => {
+    const run = bash(
+      `key=$(order-gateway apikey create --workspace shop --name nightly --json | jq -er .key)
+       [[ $key == ogk_* ]]
+       order-gateway apikey list --workspace shop --json | jq -ec 'select(.name == "nightly") | {status}'
+       order-gateway workspace list --json | jq -er '.slug'`,
+      { FORCE_COLOR: '1' },
+    );
+    expect(run).toMatchObject({ code: 0, stdout: '{"status":"active"}\nshop\n' });
+    expect(run.stderr).not.toContain('\u001b[');
+  });
+
+});
