@@ -1,7 +1,7 @@
 /**
  * The command as a shell script meets it: real bash (`set -euo pipefail`), real jq, pipes.
  * Exit codes, stdout for data and stderr for the rest, --help everywhere, unknown flags,
- * no colour, `… | head -1`.
+ * no colour, `… | head -1`, and numbers given from shell variables.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -106,4 +106,16 @@ describe.skipIf(!tools.up)(`the command in a bash script ${tools.reason}`, { tim
     expect(run.stderr).not.toContain('\u001b[');
   });
 
+  it('a number from an empty shell variable is refused, not read as 0 (the old webhook secret would stop signing at once)', () => {
+    const run = bash(
+      `id=$(order-gateway webhook create --workspace shop --url http://127.0.0.1:9/hooks --json | jq -er .id)
+       grace=""
+       order-gateway webhook rotate-secret "$id" --previous-secret-valid-for "$grace" --json || echo "rotate-secret exit $?"
+       order-gateway webhook deliveries "$id" --first " " || echo "deliveries exit $?"`,
+      { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' },
+    );
+    expect(run).toMatchObject({ code: 0, stdout: 'rotate-secret exit 1\ndeliveries exit 1\n' });
+    expect(run.stderr).toMatch(/^order-gateway: previous_secret_valid_for_seconds must be a whole number of seconds from 0 to \d+$/m);
+    expect(run.stderr).toMatch(/^order-gateway: first must be between 1 and 100$/m);
+  });
 });

@@ -18,6 +18,13 @@ const load = () => ({
 });
 /* eslint-enable @typescript-eslint/no-require-imports */
 
+/**
+ * A whole number as a shell gives it. `Number()` reads '' and ' ' (an unset variable in
+ * `--previous-secret-valid-for "$GRACE"`) as 0, and '0x3c' or '1e3' as numbers; anything
+ * but digits is NaN here, which the service refuses with its own message, naming the field.
+ */
+const wholeNumber = (text: string): number => (/^[0-9]+$/.test(text) ? Number(text) : Number.NaN);
+
 async function workspaceId(db: Database, slug: string): Promise<string> {
   const workspace = await new (load().AuthService)(db.em).findWorkspace(slug);
   if (!workspace) throw AppError.notFound(`Workspace ${slug}`);
@@ -111,7 +118,7 @@ export function registerWebhookCommands(program: Command, context: CliContext): 
         const webhooks = service(db, settings);
         const owner = await webhooks.workspaceOfEndpoint(id);
         if (!owner) throw AppError.notFound(`Webhook endpoint ${id}`);
-        return webhooks.rotateSecret({ workspaceId: owner }, id, Number(options.previousSecretValidFor));
+        return webhooks.rotateSecret({ workspaceId: owner }, id, wholeNumber(options.previousSecretValidFor));
       });
       const until = rotated.previousSecretExpiresAt?.toISOString() ?? null;
       if (options.json) {
@@ -132,7 +139,7 @@ export function registerWebhookCommands(program: Command, context: CliContext): 
         const webhooks = service(db, settings);
         const owner = await webhooks.workspaceOfEndpoint(id);
         if (!owner) throw AppError.notFound(`Webhook endpoint ${id}`);
-        return webhooks.listDeliveries({ workspaceId: owner }, id, { first: Number(options.first) });
+        return webhooks.listDeliveries({ workspaceId: owner }, id, { first: wholeNumber(options.first) });
       });
       for (const { delivery } of page.edges) {
         if (options.json) {
