@@ -1,8 +1,8 @@
 /**
  * The README's shell, as a scripter meets it: every ```sh / ```bash / ```console block passes
  * shellcheck; the command synopsis names only commands and flags the CLI has; and the
- * snippets that can run here (a key from the CLI, REST and GraphQL creates, the metrics grep)
- * run as written against a live gateway, only the port changed.
+ * snippets that can run here (a key from the CLI, REST and GraphQL creates, the metrics grep,
+ * the nightly CSV export) run as written against a live gateway, only the port changed.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -150,4 +150,40 @@ describe.skipIf(!tools.up)(`the README's shell snippets against a live gateway $
     expect(metrics.stdout).toMatch(/^orders_created_total\{transport="rest"\} 1$/m);
   });
 
+  it("the nightly export lists each of the day's orders exactly once, as CSV, while orders are being created", async () => {
+    const create = async (i: number) => {
+      const res = await fetch(`${server!.url}/api/orders`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ customer_id: `night_${i}`, items: [{ product_id: 'p', quantity: 1, price: '12.34' }], total: '12.34' }),
+      });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { data: { id: string; created_at: string } }).data;
+    };
+    const before: { id: string; created_at: string }[] = [];
+    // Two at a time: CREATES_PER_WORKSPACE, past which a busy machine's creates wait and may get 503.
+    for (let batch = 0; batch < 125; batch++) before.push(...(await Promise.all([create(batch * 2), create(batch * 2 + 1)])));
+    const day = before[0].created_at.slice(0, 10);
+    // The workspace's zone is UTC (apikey create made it): the day of every order here, unless the run straddles midnight.
+    expect(before.every((order) => order.created_at.startsWith(day))).toBe(true);
+
+    let creating = true;
+    let during = 0;
+    const creator = (async () => {
+      while (creating) await create(1000 + during++);
+    })();
+    const exported = await bash(shellBlock('export-day.sh YYYY-MM-DD'), { ORDER_GATEWAY_URL: server!.url, ORDER_GATEWAY_KEY: key }, [day]);
+    creating = false;
+    await creator;
+    expect(during, 'orders were created while the export ran').toBeGreaterThan(0);
+
+    expect(exported.code, exported.stderr).toBe(0);
+    const [header, ...rows] = exported.stdout.trimEnd().split('\n');
+    expect(header).toBe('id,order_number,customer_id,status,items_count,total,currency,created_at');
+    const ids = rows.map((row) => JSON.parse(`[${row}]`)[0] as string);
+    expect(ids.length - new Set(ids).size, 'rows listed twice').toBe(0);
+    expect(before.filter((order) => !ids.includes(order.id)).map((order) => order.id), 'orders the export missed').toStrictEqual([]);
+    const sample = rows.find((row) => row.startsWith(`"${before[0].id}"`));
+    expect(sample).toMatch(new RegExp(`^"order_\\w+","ORD-${day.slice(0, 4)}-${day.slice(5, 7)}${day.slice(8)}-\\d{3,}","night_0","pending",1,12\\.34,"USD","${day}T[\\d:]{8}Z"$`));
+  });
 });
