@@ -118,4 +118,9 @@ describe.skipIf(!tools.up)(`the command in a bash script ${tools.reason}`, { tim
     expect(run.stderr).toMatch(/^order-gateway: previous_secret_valid_for_seconds must be a whole number of seconds from 0 to \d+$/m);
     expect(run.stderr).toMatch(/^order-gateway: first must be between 1 and 100$/m);
   });
+
+  it('workspace create --json prints the workspace as one JSON line, so a setup script can keep its id', () => {
+    const run = bash(`order-gateway workspace create jkt --timezone asia/jakarta --json | jq -c '{slug, timeZone, id: (.id | test("^ws_"))}'`);
+    expect(run).toMatchObject({ code: 0, stdout: '{"slug":"jkt","timeZone":"Asia/Jakarta","id":true}\n' });
+  });
 });

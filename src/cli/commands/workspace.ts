@@ -12,10 +12,12 @@ export function registerWorkspace(program: Command, context: CliContext): void {
     .command('create <slug>')
     .description('create a workspace')
     .option('--timezone <zone>', 'IANA time zone for order-number dates', 'UTC')
-    .action(async (slug: string, options: { timezone: string }) => {
+    .option('--json', 'print one JSON line: {"id","slug","timeZone"}')
+    .action(async (slug: string, options: { timezone: string; json?: boolean }) => {
       const AuthService = await authService();
       const created = await context.withDatabase((db) => new AuthService(db.em).createWorkspace(slug, options.timezone));
-      context.print(`Created workspace ${created.slug} (${created.id}, time zone ${created.timeZone})`);
+      if (options.json) context.print(JSON.stringify({ id: created.id, slug: created.slug, timeZone: created.timeZone }));
+      else context.print(`Created workspace ${created.slug} (${created.id}, time zone ${created.timeZone})`);
     });
   workspace
     .command('list')
