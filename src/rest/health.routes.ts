@@ -12,10 +12,18 @@ const Health = Type.Object({ status: Type.String() });
 /**
  * `/healthz`: the process runs. `/readyz`: the database answers too, and its
  * schema is up to date (no pending migration); load balancers route by it.
+ * Neither may be stored by a cache (`Cache-Control: no-store`).
  */
 export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { ping, pendingMigrations }) => {
   // Once the schema is up to date it stays so for this process: checked until then, not after.
   let migrated = pendingMigrations === undefined;
+  // A probe's answer is this process's state now. Without a word on caching, a shared cache in front
+  // kept it (nginx's `proxy_cache_valid 200 1m` a minute, Varnish's built-in VCL two): a monitor
+  // reading /readyz through it heard "ready" from a process that was draining or gone.
+  app.addHook('onRequest', (_request, reply, done) => {
+    void reply.header('cache-control', 'no-store');
+    done();
+  });
   app.get('/healthz', { schema: { hide: true, response: { 200: Health } } }, async () => ({ status: 'ok' }));
   app.get(
     '/readyz',
