@@ -56,6 +56,9 @@ import { healthRoutes } from '../rest/health.routes';
 import { ordersRoutes } from '../rest/orders.routes';
 import { routeUrl, setRouteUrl } from './route-url';
 
+/** Content types @fastify/compress compresses (its default test, for the types this app answers with). */
+const COMPRESSIBLE = /^(?:text\/(?!event-stream)|application\/(?:json|javascript|xml)\b|[^;]*\+(?:json|xml|text)\b)/i;
+
 export interface Services {
   orders: OrderService;
   auth: AuthService;
@@ -212,6 +215,17 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
   await http.register(fastifyCompress, {
     threshold: 1024,
     brotliOptions: { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } },
+  });
+  // @fastify/compress names Accept-Encoding in Vary only on the answers it compresses, so the
+  // uncompressed answer to a client that sent none (a first visitor, a health check through the CDN)
+  // said Vary: Origin alone, and a shared cache that kept it (nginx's proxy_cache) handed it, 1 MB of
+  // GraphiQL uncompressed, to every browser after. Every answer of a type it would compress names it.
+  http.addHook('onSend', (request, reply, payload, done) => {
+    if ((request.method === 'GET' || request.method === 'HEAD') && COMPRESSIBLE.test(String(reply.getHeader('content-type') ?? ''))) {
+      const vary = String(reply.getHeader('vary') ?? '');
+      if (!/(^|,)\s*accept-encoding\s*(,|$)/i.test(vary)) void reply.header('vary', vary ? `${vary}, accept-encoding` : 'accept-encoding');
+    }
+    done(null, payload);
   });
   // Content codings are case-insensitive (RFC 9110 §8.4.1); @fastify/compress compares the request's
   // Content-Encoding as written, so `GZIP` was refused as unsupported.

@@ -127,6 +127,20 @@ describe('what a shared cache may keep', () => {
     return ['/openapi.json', '/docs/json', '/docs', '/docs/static/swagger-ui-bundle.js', '/docs/static/swagger-ui.css', ...assets];
   };
 
+  it('names Accept-Encoding in Vary on the uncompressed answer too, so a cache that kept it does not hand it to every client that takes gzip', async () => {
+    for (const url of await publicUrls()) {
+      const identity = await send({ method: 'GET', url });
+      const gzip = await send({ method: 'GET', url, headers: { 'accept-encoding': 'gzip' } });
+      expect(identity.response.status, url).toBe(200);
+      if (gzip.response.headers['content-encoding'] === undefined) continue; // never compressed: nothing to vary on
+      expect(varyOf(identity), url).toContain('accept-encoding');
+      expect(varyOf(gzip), url).toEqual(varyOf(identity));
+      // As http-cache-semantics sees it: what was stored for one is not the other's answer.
+      expect(identity.policy.satisfiesWithoutRevalidation(gzip.request), url).toBe(false);
+      expect(gzip.policy.satisfiesWithoutRevalidation(identity.request), url).toBe(false);
+    }
+  });
+
   it('names Origin in Vary: a copy stored for one origin does not grant another (or none) its CORS allowance', async () => {
     for (const url of await publicUrls()) {
       const shop = await send({ method: 'GET', url, headers: { origin: SHOP } });

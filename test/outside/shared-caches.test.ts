@@ -8,6 +8,7 @@
  * - a revoked key is refused on its next read, not served a kept answer;
  * - an update is seen on the next read;
  * - probes are answered by the gateway, not by the cache;
+ * - a client that takes gzip is not handed the plain copy another client left;
  * - a CORS answer kept for one origin is not handed to another, and a
  *   preflight never grants an origin that is not listed.
  */
@@ -145,6 +146,19 @@ for (const cache of caches) {
         expect(evil.res.headers.get('access-control-allow-origin'), url).toBeNull();
         const none = await get(url);
         expect(none.res.headers.get('access-control-allow-origin'), url).toBeNull();
+      }
+    });
+
+    it('a browser that takes gzip gets the documents compressed after a client that took them plain', async () => {
+      for (const url of ['/openapi.json', '/graphql/assets/graphiql.min.js', '/docs/static/swagger-ui-bundle.js']) {
+        for (let i = 0; i < 2; i++) {
+          const plain = await get(url, { 'accept-encoding': 'identity' });
+          expect(plain.res.status, url).toBe(200);
+          expect(plain.res.headers.get('content-encoding'), url).toBeNull();
+        }
+        const gzip = await get(url, { 'accept-encoding': 'gzip' });
+        expect(gzip.res.status, url).toBe(200);
+        expect(gzip.res.headers.get('content-encoding'), url).toBe('gzip');
       }
     });
 
