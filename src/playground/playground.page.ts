@@ -72,7 +72,13 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
-export function playgroundHtml(options: { endpoint: string; apiKey: string | undefined }): string {
+export function playgroundHtml(options: {
+  endpoint: string;
+  apiKey: string | undefined;
+  /** The URL of an asset under ASSET_PREFIX; the playground gives one that names the content's version. */
+  assetUrl?: (file: string) => string;
+}): string {
+  const asset = options.assetUrl ?? ((file: string) => `${ASSET_PREFIX}/${file}`);
   const config = {
     endpoint: options.endpoint,
     query: EXAMPLE_QUERY,
@@ -87,17 +93,17 @@ export function playgroundHtml(options: { endpoint: string; apiKey: string | und
 <meta name="referrer" content="no-referrer">
 <title>order-gateway · GraphQL playground</title>
 <link rel="icon" href="data:,">
-<link rel="stylesheet" href="${ASSET_PREFIX}/graphiql.min.css">
-<link rel="stylesheet" href="${ASSET_PREFIX}/playground.css">
+<link rel="stylesheet" href="${asset('graphiql.min.css')}">
+<link rel="stylesheet" href="${asset('playground.css')}">
 </head>
 <body>
 <div id="graphiql">Loading the playground…</div>
 <script type="application/json" id="playground-config">${scriptJson(config)}</script>
-<script src="${ASSET_PREFIX}/react.production.min.js"></script>
-<script src="${ASSET_PREFIX}/react-dom.production.min.js"></script>
-<script src="${ASSET_PREFIX}/graphiql.min.js"></script>
-<script src="${ASSET_PREFIX}/graphql-ws.min.js"></script>
-<script src="${ASSET_PREFIX}/playground.js"></script>
+<script src="${asset('react.production.min.js')}"></script>
+<script src="${asset('react-dom.production.min.js')}"></script>
+<script src="${asset('graphiql.min.js')}"></script>
+<script src="${asset('graphql-ws.min.js')}"></script>
+<script src="${asset('playground.js')}"></script>
 </body>
 </html>
 `;

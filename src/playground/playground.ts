@@ -4,6 +4,7 @@
  * Apollo untouched. The scripts and styles are the UMD builds in
  * node_modules (graphiql 4, React 18, graphql-ws), served by `/graphql/assets/*`.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -27,6 +28,33 @@ interface Asset {
   contentType: string;
   /** Loaded on first request and kept: these files do not change while the server runs. */
   load: () => Buffer;
+}
+
+const versions = new Map<string, string>();
+
+/** The first 16 hex digits of the SHA-256 of an asset's content: the `v` of the URL the page gives it. */
+function assetVersion(file: string, asset: Asset): string {
+  let version = versions.get(file);
+  if (version === undefined) {
+    version = createHash('sha256').update(asset.load()).digest('hex').slice(0, 16);
+    versions.set(file, version);
+  }
+  return version;
+}
+
+/**
+ * The page names each asset with its content's version (`?v=`), and that URL is cached for a year,
+ * immutable: its bytes never change. Before, the names were bare and kept an hour, so for an hour
+ * after an upgrade a browser or a CDN ran the new page with the old scripts. The bare name (or another
+ * version's) still answers, with today's content, but no cache may keep it without asking again.
+ */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const REVALIDATE = 'no-cache';
+
+function assetUrl(file: string): string {
+  const asset = ASSETS.get(file);
+  if (!asset) throw new Error(`No playground asset ${file}`);
+  return `${ASSET_PREFIX}/${file}?v=${assetVersion(file, asset)}`;
 }
 
 function packageFile(pkg: string, file: string): () => Buffer {
@@ -76,7 +104,7 @@ export function registerPlayground(app: FastifyInstance, options: PlaygroundOpti
       .header('content-security-policy', PLAYGROUND_CSP)
       .header('cache-control', 'no-store')
       .header('x-content-type-options', 'nosniff')
-      .send(playgroundHtml({ endpoint: options.endpoint, apiKey }));
+      .send(playgroundHtml({ endpoint: options.endpoint, apiKey, assetUrl }));
   };
 
   // Callback style, because every request of the app passes here. A browser's page is the answer
@@ -91,11 +119,13 @@ export function registerPlayground(app: FastifyInstance, options: PlaygroundOpti
     `${ASSET_PREFIX}/:file`,
     { schema: { hide: true, params: Type.Object({ file: Type.String() }) } },
     async (request, reply) => {
-      const asset = ASSETS.get((request.params as { file: string }).file);
+      const file = (request.params as { file: string }).file;
+      const asset = ASSETS.get(file);
       if (!asset) return reply.callNotFound();
+      const current = (request.query as { v?: unknown }).v === assetVersion(file, asset);
       return reply
         .header('content-type', asset.contentType)
-        .header('cache-control', 'public, max-age=3600')
+        .header('cache-control', current ? IMMUTABLE : REVALIDATE)
         .header('x-content-type-options', 'nosniff')
         .send(asset.load());
     },

@@ -11,6 +11,7 @@
  *   Accept-Encoding, also on the uncompressed answer.
  * - The playground's assets are immutable under the URL the page gives them.
  */
+import { createHash } from 'node:crypto';
 import CachePolicy from 'http-cache-semantics';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,7 +44,7 @@ const ORDER = JSON.stringify({
 
 interface Exchange {
   request: CachePolicy.Request;
-  response: CachePolicy.Response & { body: unknown; raw: string };
+  response: CachePolicy.Response & { body: unknown; raw: string; rawPayload: Buffer };
   policy: CachePolicy;
 }
 
@@ -57,7 +58,7 @@ async function send(options: InjectOptions & { url: string; method: string }): P
   } catch {
     body = undefined;
   }
-  const response = { status: res.statusCode, headers: res.headers as Record<string, string>, body, raw: res.body };
+  const response = { status: res.statusCode, headers: res.headers as Record<string, string>, body, raw: res.body, rawPayload: res.rawPayload };
   return { request, response, policy: new CachePolicy(request, response, { shared: true }) };
 }
 
@@ -150,6 +151,29 @@ describe('what a shared cache may keep', () => {
         expect(shop.policy.satisfiesWithoutRevalidation({ method: 'GET', url, headers: { origin } }), `${url} for ${origin}`).toBe(false);
       }
       expect(shop.policy.satisfiesWithoutRevalidation({ method: 'GET', url, headers: {} }), url).toBe(false);
+    }
+  });
+
+  it('the playground’s assets are immutable under the URLs the page gives them, and those URLs change with the content', async () => {
+    const page = await send({ method: 'GET', url: '/graphql', headers: { accept: 'text/html' } });
+    const assets = [...page.response.raw.matchAll(/(?:src|href)="(\/graphql\/assets\/[^"]+)"/g)].map((m) => m[1]);
+    for (const url of assets) {
+      const asset = await send({ method: 'GET', url });
+      expect(asset.response.status, url).toBe(200);
+      expect(asset.policy.storable(), url).toBe(true);
+      expect(String(asset.response.headers['cache-control']), url).toMatch(/\bimmutable\b/);
+      expect(asset.policy.timeToLive(), url).toBeGreaterThanOrEqual(30 * 24 * 3600 * 1000);
+      // The version in the URL is the content's: new bytes, a new URL.
+      const version = new URL(url, 'http://x').searchParams.get('v');
+      expect(createHash('sha256').update(asset.response.rawPayload).digest('hex'), url).toMatch(new RegExp(`^${version}`));
+      // Another version's URL of the same file (a page from before an upgrade, a guess) is not kept for long:
+      // it must not pin this content under a name that promised other bytes.
+      const path = url.split('?', 1)[0];
+      for (const other of [path, `${path}?v=0000000000`]) {
+        const stale = await send({ method: 'GET', url: other });
+        expect(stale.response.status, other).toBe(200);
+        expect(stale.policy.timeToLive(), other).toBe(0);
+      }
     }
   });
 });
