@@ -6,7 +6,7 @@ import { CreateOrderRequestSchema } from '../orders/create-order.schema';
 import { UpdateOrderRequestSchema } from '../orders/update-order.schema';
 import type { AuthenticateRequest } from '../security/request-authentication';
 import { toRestList, toRestOrder } from './order.presenter';
-import { ErrorCode } from '../errors/app-error';
+import { AppError, ErrorCode } from '../errors/app-error';
 import { containsExactNumber, stringifyJson } from '../shared/exact-json';
 import { errorCodes } from './openapi';
 import { ErrorEnvelope, ListOrdersQuery, OrderEnvelope, OrderListEnvelope } from './schemas';
@@ -145,13 +145,15 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
         description:
           'Changes only the fields you send: `status` (along the allowed moves; another is 409 ' +
           '`INVALID_STATUS_TRANSITION`), tracking, notes, `metadata` (merged key by key; a key set to null is ' +
-          'removed) and `shipping_address` (replaced whole). `null` clears a field. Returns the whole order.',
+          'removed) and `shipping_address` (replaced whole). `null` clears a field. Returns the whole order. ' +
+          'Orders have no entity tag: an `If-Match` naming one is 412 `PRECONDITION_FAILED` and changes nothing; `*` matches.',
         params: Type.Object({ id: Type.String() }),
         body: UpdateOrderRequestSchema,
         response: {
           200: OrderEnvelope,
           404: errorCodes(ErrorEnvelope, [ErrorCode.NOT_FOUND]),
           409: errorCodes(ErrorEnvelope, [ErrorCode.INVALID_STATUS_TRANSITION]),
+          412: errorCodes(ErrorEnvelope, [ErrorCode.PRECONDITION_FAILED]),
         },
       },
       validatorCompiler: serviceValidates,
@@ -159,6 +161,17 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
     },
     async (request) => {
       const { id } = request.params as { id: string };
+      // Orders carry no entity tag, so `If-Match` with a tag never holds (RFC 9110 §13.1.1): the update
+      // is refused rather than applied over a change the client has not seen. `*` holds for an order that
+      // exists, and a missing one stays 404 whatever the condition (§13.2.1).
+      const ifMatch = request.headers['if-match'];
+      if (ifMatch !== undefined && ifMatch.trim() !== '*') {
+        await orders.getOrder(workspaceOf(request), id);
+        throw new AppError(
+          ErrorCode.PRECONDITION_FAILED,
+          'If-Match names an entity tag, and orders have none: send no If-Match (or *) to update',
+        );
+      }
       return {
         success: true,
         data: toRestOrder(await orders.updateOrder(workspaceOf(request), id, request.body)),

@@ -262,6 +262,7 @@ describe('every response of the battery is in the document', () => {
     await expectDocumented('updateOrder', 404, { method: 'PUT', url: '/api/orders/order_nope', ...json({ status: 'paid' }) });
     await expectDocumented('updateOrder', 401, { method: 'PUT', url: `/api/orders/${orderId}`, ...json({}), authorization: 'Bearer ' });
     await expectDocumented('updateOrder', 409, { method: 'PUT', url: `/api/orders/${cancelledId}`, ...json({ status: 'paid' }) });
+    await expectDocumented('updateOrder', 412, { method: 'PUT', url: `/api/orders/${orderId}`, ...json({ notes: 'x' }), headers: { 'content-type': 'application/json', 'if-match': '"v1"' } });
     await expectDocumented('updateOrder', 422, { method: 'PUT', url: `/api/orders/${orderId}`, ...json({ status: 'lost', tracking_url: 'ftp://x' }) });
     await expectDocumented('updateOrder', 400, { method: 'PUT', url: `/api/orders/${orderId}`, ...json('[') });
     await expectDocumented('updateOrder', 400, { method: 'PUT', url: `/api/orders/${orderId}` });
