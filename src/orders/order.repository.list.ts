@@ -72,7 +72,7 @@ export function whereFilter(qb: Knex.QueryBuilder, scope: Scope, filter: OrderFi
   if (filter.orderNumber !== undefined) qb.andWhere('o.order_number', filter.orderNumber);
   if (filter.from)
     qb.andWhereRaw(
-      `o.created_at >= ${boundSql(filter.from, 'start')}`,
+      `o.created_at >= ${startSql(filter.from)}`,
       boundParams(filter.from, scope.timeZone),
     );
   if (filter.to) qb.andWhereRaw(...upTo(filter.to, scope.timeZone));
@@ -92,17 +92,30 @@ export function whereFilter(qb: Knex.QueryBuilder, scope: Scope, filter: OrderFi
   return qb;
 }
 
-function boundSql(bound: TimeBound, side: 'start' | 'end'): string {
+/**
+ * The first instant the workspace's clock reads the local time `w` (a `timestamp`, as SQL
+ * over the parameters that follow it) in zone `?`: where a clock change repeats an hour, its
+ * first time round, so a range that starts there (`from`, and the end of a `to` that is the
+ * start of the next second, minute or day) takes in both. A time that never happens (the
+ * hour skipped) is read with the offset before the change, as PostgreSQL (and Luxon, and
+ * Temporal's `compatible`) read it: that is the instant of the change when it is where the
+ * skipped hour starts. The other reading of a repeated time is `w` less the offset three
+ * hours before PostgreSQL's (which is the later one); it is taken when the clock reads `w`
+ * then. One row of constants, so the list indexes still serve the range.
+ */
+const firstReadingSql = (w: string) => `(select coalesce(min(v.c) filter (where v.c at time zone p.z = p.w), min(p.a))
+  from (select w, z, w at time zone z as a from (select ${w} as w, ?::text as z) given) p
+  cross join lateral (values (p.a), ((p.w - ((p.a - interval '3 hours') at time zone p.z - (p.a - interval '3 hours') at time zone 'UTC')) at time zone 'UTC')) v(c))`;
+
+/** The first instant of a bound, for `from` (a local time or a day: see `firstReadingSql`). */
+function startSql(bound: TimeBound): string {
   switch (bound.kind) {
     case 'instant':
       return '?::timestamptz';
     case 'local':
-      return '(?::timestamp at time zone ?)';
+      return firstReadingSql('?::timestamp');
     case 'date':
-      // A day runs from its local midnight to the next one; `to` includes the whole day.
-      return side === 'start'
-        ? '(?::date::timestamp at time zone ?)'
-        : '((?::date + 1)::timestamp at time zone ?)';
+      return firstReadingSql('?::date::timestamp');
   }
 }
 
@@ -112,14 +125,27 @@ function boundParams(bound: TimeBound, timeZone: string): string[] {
 
 /**
  * `to` is inclusive of the whole unit it is written in (see `TimeBound`): a day up to the
- * next local midnight, a time to the second or minute up to the next one, a fraction exactly.
- * The column stays bare on the left, so the list indexes serve the range.
+ * next local midnight, a time to the second or minute up to the next one (each the first
+ * time the local clock reads it), a fraction exactly (a local one repeated by a clock
+ * change, up to its second time round). The column stays bare on the left, so the list
+ * indexes serve the range.
  */
 function upTo(bound: TimeBound, timeZone: string): [string, string[]] {
-  const params = boundParams(bound, timeZone);
-  if (bound.kind === 'date') return [`o.created_at < ${boundSql(bound, 'end')}`, params];
-  if (bound.unit === undefined) return [`o.created_at <= ${boundSql(bound, 'end')}`, params];
-  return [`o.created_at < (${boundSql(bound, 'end')} + ?::interval)`, [...params, `1 ${bound.unit}`]];
+  switch (bound.kind) {
+    case 'instant':
+      return bound.unit === undefined
+        ? ['o.created_at <= ?::timestamptz', [bound.value]]
+        : ['o.created_at < (?::timestamptz + ?::interval)', [bound.value, `1 ${bound.unit}`]];
+    case 'date':
+      return [`o.created_at < ${firstReadingSql('(?::date + 1)::timestamp')}`, [bound.value, timeZone]];
+    case 'local':
+      return bound.unit === undefined
+        ? ['o.created_at <= (?::timestamp at time zone ?)', [bound.value, timeZone]]
+        : [
+            `o.created_at < ${firstReadingSql('(?::timestamp + ?::interval)')}`,
+            [bound.value, `1 ${bound.unit}`, timeZone],
+          ];
+  }
 }
 
 /** Newest first, or oldest change first; ties by id. Each is the order of a list index (see the entity). */

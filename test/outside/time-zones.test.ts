@@ -54,6 +54,12 @@ const CASES: Case[] = [
     zone: 'Europe/London',
     local: ['2026-03-28T23:59:59.999', '2026-03-29T00:59:59.999', '2026-03-29T02:00:00.000', '2026-10-25T00:59:59.999', '2026-10-25T01:30:00.000+01:00', '2026-10-25T01:30:00.000+00:00', '2026-10-25T02:00:00.000', '2026-10-25T23:59:59.999', '2026-10-26T00:00:00.000', '2027-12-31T23:59:59.999', '2028-01-01T00:00:00.000'],
   },
+  {
+    // Cuba changes its clocks at midnight: 2026-03-08 00:00–01:00 is skipped, so the day starts
+    // at 01:00; 2026-11-01 01:00 → 00:00, so that day's midnight and its first hour come twice.
+    zone: 'America/Havana',
+    local: ['2026-03-07T23:59:59.999', '2026-03-08T01:00:00.000', '2026-03-08T23:59:59.999', '2026-10-31T23:30:00.000', '2026-11-01T00:30:00.000-04:00', '2026-11-01T00:30:00.000-05:00', '2026-11-01T01:00:00.000', '2026-11-01T23:59:59.999'],
+  },
 ];
 
 /** The instants of a case, in creation order, as Luxon reads its local times. */
@@ -197,5 +203,38 @@ describe('bounds with offsets, fractions and local times select what Luxon says 
         expect(await restIds(auth, { to: wall }), `REST to=${wall} (local)`).toStrictEqual(to);
       }
     }
+  });
+});
+
+/** Days with a clock change, in zones that have one among the cases. */
+const CHANGE_DAYS: [string, string][] = [
+  ['America/New_York', '2026-03-08'],
+  ['America/New_York', '2026-11-01'],
+  ['Europe/London', '2026-03-29'],
+  ['Europe/London', '2026-10-25'],
+  ['Australia/Lord_Howe', '2026-04-05'],
+  ['Australia/Lord_Howe', '2026-10-04'],
+  ['America/Havana', '2026-03-08'],
+  ['America/Havana', '2026-11-01'],
+];
+
+describe('hourly reports of a day with a clock change list each order once, in the hour its local clock read', () => {
+  it.each(CHANGE_DAYS)('%s %s', async (zone, day) => {
+    const { auth, orders } = made.find((m) => m.zone === zone)!;
+    const seen: string[] = [];
+    for (let hour = 0; hour < 24; hour++) {
+      const hh = String(hour).padStart(2, '0');
+      const expected = orders
+        .filter(({ at }) => at.setZone(zone).toISODate() === day && at.setZone(zone).hour === hour)
+        .map(({ order }) => order.id)
+        .sort();
+      const bounds = { from: `${day}T${hh}:00`, to: `${day}T${hh}:59:59` };
+      const rest = await restIds(auth, bounds);
+      expect(rest, `REST ${zone} ${day} hour ${hh}`).toStrictEqual(expected);
+      expect(await gqlIds(auth, bounds), `GraphQL ${zone} ${day} hour ${hh}`).toStrictEqual(expected);
+      seen.push(...rest);
+    }
+    // Together the hours are the day, each order once.
+    expect(seen.sort()).toStrictEqual(await restIds(auth, { from: day, to: day }));
   });
 });
