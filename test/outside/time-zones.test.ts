@@ -238,3 +238,85 @@ describe('hourly reports of a day with a clock change list each order once, in t
     expect(seen.sort()).toStrictEqual(await restIds(auth, { from: day, to: day }));
   });
 });
+
+describe('a bound that names no real time is a 422 naming it on REST, and VALIDATION_ERROR on GraphQL', () => {
+  const invalid = [
+    '2026-02-29', // not a leap year (2028-02-29 is listed above)
+    '2026-04-31',
+    '2026-12-31T24:00',
+    '2026-12-31T24:00:00Z',
+    '2016-12-31T23:59:60Z', // a leap second: PostgreSQL would roll it over into the next minute
+    '2026-06-15T12:00:00+16:00',
+    '2026-06-15T12:00:00,5Z',
+    '2026-W24-1',
+  ];
+  it.each(invalid)('%s', async (value) => {
+    // The two calendar dates are no days by Luxon's calendar either (it takes 24:00 as ISO 8601's
+    // end of day, which the README says the list refuses: hours are 00–23).
+    if (/^\d{4}-\d{2}-\d{2}$/.test(value)) expect(DateTime.fromISO(value).isValid).toBe(false);
+    for (const key of ['from', 'to'] as const) {
+      const res = await t.rest.get(`/api/orders?${key}=${encodeURIComponent(value)}`);
+      expect(res.statusCode, res.body).toBe(422);
+      const body = res.json<{ error: { code: string; details: { field: string }[] } }>();
+      expect(body.error.code).toBe('VALIDATION_ERROR');
+      expect(body.error.details.map((d) => d.field)).toStrictEqual([key]);
+      const gql = await t.gql('query($filter: OrderFilter) { orders(filter: $filter) { totalCount } }', {
+        filter: { [key]: value },
+      });
+      const errors = gql.json<{ errors?: { extensions?: { code?: string } }[] }>().errors;
+      expect(errors?.map((e) => e.extensions?.code), gql.body).toStrictEqual(['VALIDATION_ERROR']);
+    }
+  });
+});
+
+describe('orders created in the same millisecond', () => {
+  it('come in one order, newest first then by id, on every REST and GraphQL page, with one timestamp each transport writes as documented', async () => {
+    const auth = await t.bearer('same-millisecond', 'Asia/Kathmandu');
+    const ctx = await t.context(auth);
+    const at = DateTime.fromISO('2026-06-15T05:44:59.999', { zone: 'Asia/Kathmandu' });
+    const service = new OrderService(t.app.db.em, { clock: () => at.toJSDate() });
+    const created: Order[] = [];
+    for (let i = 0; i < 23; i++)
+      created.push(
+        await createOrder(service, ctx, { customer_id: 'same', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 }),
+      );
+    // Numbered one after another in the local day, whatever order the ids sort in.
+    expect(created.map((o) => o.orderNumber)).toStrictEqual(
+      created.map((_, i) => `ORD-2026-0615-${String(i + 1).padStart(3, '0')}`),
+    );
+    const expected = created.map((o) => o.id).sort().reverse();
+
+    const restPages: { id: string; created_at: string }[] = [];
+    let cursor: string | null = null;
+    do {
+      const params = new URLSearchParams({ limit: '5', ...(cursor ? { cursor } : {}) });
+      const res = await t.rest.get(`/api/orders?${params.toString()}`, { authorization: auth });
+      const body = res.json<{ data: { id: string; created_at: string }[]; pagination: { next_cursor: string | null } }>();
+      restPages.push(...body.data);
+      cursor = body.pagination.next_cursor;
+    } while (cursor);
+    expect(restPages.map((o) => o.id)).toStrictEqual(expected);
+    // REST: UTC to the second, as documented.
+    expect(new Set(restPages.map((o) => o.created_at))).toStrictEqual(
+      new Set([at.toUTC().toFormat("yyyy-MM-dd'T'HH:mm:ss'Z'")]),
+    );
+
+    const gqlPages: { id: string; createdAt: string }[] = [];
+    let after: string | null = null;
+    do {
+      const res = await t.gql(
+        'query($after: String) { orders(first: 5, after: $after) { edges { node { id createdAt } } pageInfo { hasNextPage endCursor } } }',
+        { after },
+        { authorization: auth },
+      );
+      const { orders } = res.json<{
+        data: { orders: { edges: { node: { id: string; createdAt: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } };
+      }>().data;
+      gqlPages.push(...orders.edges.map((e) => e.node));
+      after = orders.pageInfo.hasNextPage ? orders.pageInfo.endCursor : null;
+    } while (after);
+    expect(gqlPages.map((o) => o.id)).toStrictEqual(expected);
+    // GraphQL: UTC to the millisecond, the instant as stored.
+    expect(new Set(gqlPages.map((o) => o.createdAt))).toStrictEqual(new Set([at.toUTC().toISO()]));
+  });
+});
