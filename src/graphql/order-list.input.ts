@@ -12,13 +12,13 @@ export class OrderFilter {
   status?: OrderStatusValue;
   @Field(() => String, {
     nullable: true,
-    description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time',
+    description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time (without an offset, in the workspace time zone)',
   })
   from?: string;
   @Field(() => String, {
     nullable: true,
     description:
-      'YYYY-MM-DD or an ISO 8601 date-time, inclusive: the whole day, minute or second it names (with a fraction, exact)',
+      'YYYY-MM-DD or an ISO 8601 date-time (without an offset, in the workspace time zone), inclusive: the whole day, minute or second it names (with a fraction, exact)',
   })
   to?: string;
   @Field(() => DecimalScalar, {

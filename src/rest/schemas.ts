@@ -100,14 +100,14 @@ export const ListOrdersQuery = Type.Object({
   from: Type.Optional(
     Type.String({
       ...text(LIST_LIMITS.time),
-      description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time',
+      description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time (without an offset, in the workspace time zone)',
     }),
   ),
   to: Type.Optional(
     Type.String({
       ...text(LIST_LIMITS.time),
       description:
-        'YYYY-MM-DD or an ISO 8601 date-time, inclusive: the whole day, minute or second it names (with a fraction, ' +
+        'YYYY-MM-DD or an ISO 8601 date-time (without an offset, in the workspace time zone), inclusive: the whole day, minute or second it names (with a fraction, ' +
         'of any number of digits, exact)',
     }),
   ),

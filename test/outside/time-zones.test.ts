@@ -320,3 +320,21 @@ describe('orders created in the same millisecond', () => {
     expect(new Set(gqlPages.map((o) => o.createdAt))).toStrictEqual(new Set([at.toUTC().toISO()]));
   });
 });
+
+describe('the served contract says how a date-time without an offset is read', () => {
+  it('the OpenAPI document and the GraphQL schema say from and to read it in the workspace time zone', async () => {
+    const doc = (await t.rest.get('/openapi.json')).json<{
+      paths: Record<string, Record<string, { parameters?: { name: string; in: string; description?: string }[] }>>;
+    }>();
+    const parameters = doc.paths['/api/orders'].get.parameters!;
+    const res = await t.gql('{ __type(name: "OrderFilter") { inputFields { name description } } }');
+    const fields = res.json<{ data: { __type: { inputFields: { name: string; description: string }[] } } }>().data
+      .__type.inputFields;
+    for (const name of ['from', 'to']) {
+      const rest = parameters.find((p) => p.in === 'query' && p.name === name)?.description;
+      const gql = fields.find((f) => f.name === name)?.description;
+      for (const description of [rest, gql])
+        expect(description, name).toMatch(/without an offset, in the workspace time zone/);
+    }
+  });
+});
