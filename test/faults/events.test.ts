@@ -7,10 +7,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../src/events/order-events';
-import { createServerDatabase } from '../support/database';
+import { createServerDatabase, queryRows } from '../support/database';
 import { createWithRetries } from '../support/load';
 import { eventually, ownNatsServer, readStream, type OwnNatsServer } from '../support/nats';
 import { runCli, startServer, type RunningServer } from '../support/processes';
@@ -25,17 +24,7 @@ function writeFigures(name: string, figures: object): void {
   fs.writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(figures, null, 2)}\n`);
 }
 
-async function sql<T extends object>(url: string, text: string): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
-const backlog = async (url: string) => Number((await sql<{ n: string }>(url, 'select count(*) as n from order_event_queue'))[0]?.n);
+const backlog = async (url: string) => Number((await queryRows<{ n: string }>(url, 'select count(*) as n from order_event_queue'))[0]?.n);
 
 describe('events from three processes', () => {
   let database: { url: string; drop: () => Promise<void> };
@@ -98,7 +87,7 @@ describe('events from three processes', () => {
     expect(statuses.filter((status) => status !== 200)).toStrictEqual([]);
     await eventually(async () => (await backlog(database.url)) === 0, 60_000, 'the outbox to drain');
 
-    const rows = await sql<{ id: string; order_id: string }>(database.url, 'select id, order_id from order_events order by position');
+    const rows = await queryRows<{ id: string; order_id: string }>(database.url, 'select id, order_id from order_events order by position');
     expect(rows).toHaveLength(400 * 4);
     const messages = (await readStream(nats.url, 'ORDERS')).map((message) => message.json<CloudEvent>());
     const counts = new Map<string, number>();
@@ -162,7 +151,7 @@ describe('kill -9 right after a burst of creates', () => {
     second = await startServer({ DATABASE_URL: database.url, NATS_URL: nats.url, MAX_EVENT_LOOP_DELAY_MS: '0' }, 120_000);
     // A lease the killed process held runs out after 30 s; then the second process takes the event over.
     await eventually(async () => (await backlog(database.url)) === 0, 120_000, 'the outbox to drain after the restart');
-    const orders = Number((await sql<{ n: string }>(database.url, 'select count(*) as n from orders'))[0]?.n);
+    const orders = Number((await queryRows<{ n: string }>(database.url, 'select count(*) as n from orders'))[0]?.n);
     const ids = (await readStream(nats.url, 'ORDERS')).map((message) => message.json<CloudEvent>().id);
     expect(orders).toBe(committed);
     expect(ids).toHaveLength(committed);

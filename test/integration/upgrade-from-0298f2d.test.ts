@@ -14,9 +14,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'lossless-json';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServerDatabase, usingRealPostgres } from '../support/database';
+import { createServerDatabase, queryRows, usingRealPostgres } from '../support/database';
 import { runCli, startServer, type CliResult, type RunningServer } from '../support/processes';
 import { startReceiver, type Receiver } from '../support/webhook-receiver';
 
@@ -36,15 +35,7 @@ describe.runIf(usingRealPostgres)('upgrade from 0298f2d: restore its dump, migra
   let receiver: Receiver;
   let migrated: CliResult;
   let moved: CliResult;
-  const query = async <T>(sql: string): Promise<T[]> => {
-    const client = new Client({ connectionString: url });
-    await client.connect();
-    try {
-      return (await client.query(sql)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  };
+  const query = <T extends object>(sql: string): Promise<T[]> => queryRows<T>(url, sql);
 
   beforeAll(async () => {
     ({ url, drop } = await createServerDatabase());

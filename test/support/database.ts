@@ -17,8 +17,9 @@ export interface TestDatabase {
   destroy(): Promise<void>;
 }
 
-async function admin<T>(run: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: process.env.DATABASE_URL });
+/** Runs `run` on a connection of its own to `url`, closed afterwards. */
+export async function withClient<T>(url: string, run: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
   await client.connect();
   try {
     return await run(client);
@@ -26,6 +27,13 @@ async function admin<T>(run: (client: Client) => Promise<T>): Promise<T> {
     await client.end();
   }
 }
+
+/** The rows of one statement, on a connection of its own: what a test reads behind the gateway's back. */
+export async function queryRows<T extends object>(url: string, sql: string): Promise<T[]> {
+  return withClient(url, async (client) => (await client.query(sql)).rows as T[]);
+}
+
+const admin = <T>(run: (client: Client) => Promise<T>): Promise<T> => withClient(process.env.DATABASE_URL as string, run);
 
 /** A new empty database on the DATABASE_URL server; returns its URL and a function that drops it. */
 export async function createServerDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
