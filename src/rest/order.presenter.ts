@@ -5,6 +5,7 @@
 import type { Address, Order, OrderItem, OrderList, OrderSummary } from '../orders/order.types';
 import { ADDRESS_FIELDS } from '../orders/create-order.schema';
 import { renameKeys, type SnakeKeys } from '../shared/case';
+import { NumberLiteral } from '../shared/exact-json';
 
 /** Each address field in the contract's name and in the service's, in the contract's order. */
 const ADDRESS_KEYS = ADDRESS_FIELDS.map(
@@ -28,33 +29,45 @@ function toRestAddress(address: Address): NonNullable<RestOrder['shipping_addres
 const amount = (value: string): number => Number(value);
 
 /**
+ * An amount as an HTTP answer writes it: the JSON number spelled with the currency's digits, as
+ * the Cekat document writes `"price": 99.00`. The value is the same as `amount`'s; the spelling
+ * is what a client that keeps the literal sees (Python's `parse_float=Decimal` gives
+ * `Decimal('99.00')`, where `99` would be an `int` without `quantize`). The service's amounts
+ * already carry exactly the currency's digits (`formatStoredAmount`).
+ */
+const spelledAmount = (value: string): NumberLiteral => new NumberLiteral(value);
+
+/**
  * ISO 8601 UTC to the second, as the Cekat API writes it: `2025-03-27T15:00:00Z`.
  * `toISOString` always ends in `.sssZ` (also for years past 9999), so its last five characters go.
  */
 export const timestamp = (value: Date): string => `${value.toISOString().slice(0, -5)}Z`;
 
-/** An order's line in the REST representation. */
-type RestItem = SnakeKeys<Omit<OrderItem, 'price' | 'subtotal'>> & { price: number; subtotal: number };
+/** An order's line in the REST representation, with its amounts as `A`. */
+type RestItem<A = number> = SnakeKeys<Omit<OrderItem, 'price' | 'subtotal'>> & { price: A; subtotal: A };
 
-/** An order in the REST representation: what `renameKeys(order, 'snake')` gives, with amounts as numbers and times as text. */
-export type RestOrder = SnakeKeys<
+/**
+ * An order in the REST representation: what `renameKeys(order, 'snake')` gives, with times as
+ * text and amounts as numbers (`A = number`, events) or as spelled literals (HTTP answers).
+ */
+export type RestOrder<A = number> = SnakeKeys<
   Omit<
     Order,
     'items' | 'subtotal' | 'shipping' | 'tax' | 'total' | 'statusHistory' | 'createdAt' | 'updatedAt'
   >
 > & {
-  items: RestItem[];
-  subtotal: number;
-  shipping: number;
-  tax: number;
-  total: number;
+  items: RestItem<A>[];
+  subtotal: A;
+  shipping: A;
+  tax: A;
+  total: A;
   status_history: { status: Order['status']; timestamp: string }[];
   created_at: string;
   updated_at: string;
 };
 
-function toRestItem(item: OrderItem): RestItem {
-  const rest = { product_id: item.productId } as RestItem;
+function toRestItem<A>(item: OrderItem, amount: (value: string) => A): RestItem<A> {
+  const rest = { product_id: item.productId } as RestItem<A>;
   if (item.name !== undefined) rest.name = item.name;
   rest.quantity = item.quantity;
   rest.price = amount(item.price);
@@ -73,18 +86,27 @@ function toRestItem(item: OrderItem): RestItem {
  * test/unit/order-presenter.test.ts checks it against the generic renaming.
  */
 export function toRestOrder(order: Order): RestOrder {
+  return presentOrder(order, amount);
+}
+
+/** The order as `GET /api/orders/:id` writes it: `toRestOrder`'s, with amounts spelled with the currency's digits. */
+export function toRestOrderAnswer(order: Order): RestOrder<NumberLiteral> {
+  return presentOrder(order, spelledAmount);
+}
+
+function presentOrder<A>(order: Order, amount: (value: string) => A): RestOrder<A> {
   const rest = {
     id: order.id,
     order_number: order.orderNumber,
     customer_id: order.customerId,
     status: order.status,
-    items: order.items.map(toRestItem),
+    items: order.items.map((item) => toRestItem(item, amount)),
     subtotal: amount(order.subtotal),
     shipping: amount(order.shipping),
     tax: amount(order.tax),
     total: amount(order.total),
     currency: order.currency,
-  } as RestOrder;
+  } as RestOrder<A>;
   if (order.shippingAddress !== undefined) rest.shipping_address = toRestAddress(order.shippingAddress);
   if (order.billingAddress !== undefined) rest.billing_address = toRestAddress(order.billingAddress);
   if (order.notes !== undefined) rest.notes = order.notes;
@@ -101,7 +123,7 @@ export function toRestOrder(order: Order): RestOrder {
 }
 
 type RestSummary = SnakeKeys<Omit<OrderSummary, 'total' | 'createdAt' | 'updatedAt'>> & {
-  total: number;
+  total: NumberLiteral;
   created_at: string;
   updated_at: string;
 };
@@ -114,7 +136,7 @@ export function toRestSummary(order: OrderSummary): RestSummary {
     customer_id: order.customerId,
     status: order.status,
     items_count: order.itemsCount,
-    total: amount(order.total),
+    total: spelledAmount(order.total),
     currency: order.currency,
   } as RestSummary;
   // In the contract's order (§3): tracking_number, when there is one, before the timestamps.

@@ -5,9 +5,9 @@ import type { RequestContext } from '../orders/order.types';
 import { CreateOrderRequestSchema } from '../orders/create-order.schema';
 import { UpdateOrderRequestSchema } from '../orders/update-order.schema';
 import type { AuthenticateRequest } from '../security/request-authentication';
-import { toRestList, toRestOrder } from './order.presenter';
+import { toRestList, toRestOrderAnswer } from './order.presenter';
 import { AppError, ErrorCode } from '../errors/app-error';
-import { containsExactNumber, stringifyJson } from '../shared/exact-json';
+import { containsExactNumber, stringifyJson, writeMarkedNumbers } from '../shared/exact-json';
 import { errorCodes } from './openapi';
 import { ErrorEnvelope, ListOrdersQuery, OrderEnvelope, OrderListEnvelope } from './schemas';
 import { routeUrl } from '../app/route-url';
@@ -48,14 +48,16 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
   // handler build them, key by key in the seed's and the contract's order. (fast-json-stringify would put
   // every required key before the optional ones: `name` after `price` in an item, `request_id` before
   // `details` in an error.)
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Amounts are `NumberLiteral`s, written marked and then as the literal: `99.00`, as the seed writes it.
+  app.setSerializerCompiler(() => (data) => writeMarkedNumbers(JSON.stringify(data)));
   app.addHook('onRequest', async (request, reply) => {
     request.requestContext = await authenticate(request, reply);
   });
   // JSON.stringify writes every number as a double; an order whose metadata holds one a double
   // cannot (12345678901234567890) is written losslessly instead (shared/exact-json.ts).
   app.addHook('preSerialization', (_request, reply, payload: { data?: { metadata?: unknown } }, done) => {
-    if (containsExactNumber(payload?.data?.metadata)) reply.serializer(stringifyJson);
+    if (containsExactNumber(payload?.data?.metadata))
+      reply.serializer((data) => writeMarkedNumbers(stringifyJson(data)));
     done(null, payload);
   });
 
@@ -113,7 +115,7 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
       );
       if (replayed) reply.header('idempotent-replayed', 'true');
       reply.header('location', `${routeUrl(request)}/${order.id}`);
-      return reply.status(201).send({ success: true, data: toRestOrder(order) });
+      return reply.status(201).send({ success: true, data: toRestOrderAnswer(order) });
     },
   );
 
@@ -174,7 +176,7 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
       }
       return {
         success: true,
-        data: toRestOrder(await orders.updateOrder(workspaceOf(request), id, request.body)),
+        data: toRestOrderAnswer(await orders.updateOrder(workspaceOf(request), id, request.body)),
       };
     },
   );
@@ -194,7 +196,7 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      return { success: true, data: toRestOrder(await orders.getOrder(workspaceOf(request), id)) };
+      return { success: true, data: toRestOrderAnswer(await orders.getOrder(workspaceOf(request), id)) };
     },
   );
 };

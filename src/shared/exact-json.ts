@@ -123,6 +123,18 @@ export function markExactNumbers(this: unknown, key: string, value: unknown): un
   const raw = (this as Record<string, unknown> | null)?.[key];
   return isLosslessNumber(raw) ? NUMBER_MARK + raw.value : value;
 }
+/**
+ * A JSON number to be written exactly as spelled, trailing zeros included: an amount with its
+ * currency's digits (`99.00`), which `JSON.stringify` of a number writes `99`. JSON.stringify
+ * writes it marked, and `writeMarkedNumbers` turns the mark into the literal.
+ */
+export class NumberLiteral {
+  constructor(readonly literal: string) {}
+  toJSON(): string {
+    return NUMBER_MARK + this.literal;
+  }
+}
+
 /** In JSON text the mark's NUL is written `\u0000`; a literal is digits, sign, point and exponent. */
 const MARKED_NUMBER = /(?<!\\)"\\u0000exact-number:([-+.0-9eE]+)"/g;
 export function writeMarkedNumbers(text: string): string {

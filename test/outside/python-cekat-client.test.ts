@@ -77,6 +77,17 @@ describe.skipIf(!tools.up)(`a Python integration written from the Cekat document
     expect(new Set(all)).toStrictEqual(new Set(['utc']));
   });
 
+  it("amounts are spelled with the currency's digits, as the document writes them: Decimal('99.00') with parse_float=Decimal, a float by default", () => {
+    const { decimal, float, seed_decimal: seedDecimal, seed_float: seedFloat } = report.amounts;
+    // The document writes prices, subtotals and the total as 99.00; its zero shipping and tax as 0,
+    // which the gateway writes 0.00 like every other amount: the same value, and a Decimal like the rest.
+    const zeroes = { shipping: { type: 'Decimal', text: '0.00' }, tax: { type: 'Decimal', text: '0.00' } };
+    expect(decimal).toStrictEqual({ ...seedDecimal, ...zeroes });
+    expect(float).toStrictEqual({ ...seedFloat, shipping: { type: 'float', text: '0.0' }, tax: { type: 'float', text: '0.0' } });
+    // What the integration's books then do works: Decimal arithmetic, and an invoice line as the document shows it.
+    expect(report.books).toStrictEqual({ total_quantized: '227.00', lines_add_up: true, invoice_line: '99.00 USD' });
+  });
+
   it('optional fields sent as None are left out of the answer, as if not sent', () => {
     expect(report.nulls).toStrictEqual({
       status: 201,
