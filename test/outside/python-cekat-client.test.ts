@@ -8,6 +8,7 @@
  * each documented error from the envelope. It prints what it saw; this file says what that must be.
  */
 import { once } from 'node:events';
+import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,10 +30,12 @@ type Report = Record<string, Record<string, unknown>> & {
 
 let t: TestApp;
 let report: Report;
+let base = '';
+let key = '';
 
-/** Runs the Python client against `base` (asynchronously: the gateway answers from this process). */
-async function runClient(base: string, key: string): Promise<Report> {
-  const child = spawnTracked('python3', [CLIENT], {
+/** Runs Python (the client, or a program given as text) against `base` (asynchronously: the gateway answers from this process). */
+async function runPython(args: string[]): Promise<string> {
+  const child = spawnTracked('python3', args, {
     env: { PATH: process.env.PATH ?? '', ORDERS_BASE: base, ORDERS_KEY: key, PYTHONIOENCODING: 'utf-8' },
   });
   let stdout = '';
@@ -40,8 +43,8 @@ async function runClient(base: string, key: string): Promise<Report> {
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const [code] = (await once(child, 'close')) as [number | null];
-  if (code !== 0) throw new Error(`the Python client exited ${code}:\n${stderr}`);
-  return JSON.parse(stdout) as Report;
+  if (code !== 0) throw new Error(`python3 exited ${code}:\n${stderr}`);
+  return stdout;
 }
 
 beforeAll(async () => {
@@ -49,8 +52,9 @@ beforeAll(async () => {
   t = await createTestApp({ rateLimitPerMinute: 1_000_000 });
   await t.app.http.listen({ host: '127.0.0.1', port: 0 });
   const { port } = t.app.http.server.address() as AddressInfo;
-  const key = (await t.bearer('python-shop')).slice('Bearer '.length);
-  report = await runClient(`http://127.0.0.1:${port}`, key);
+  key = (await t.bearer('python-shop')).slice('Bearer '.length);
+  base = `http://127.0.0.1:${port}`;
+  report = JSON.parse(await runPython([CLIENT])) as Report;
 }, TIMEOUT);
 afterAll(() => t?.close());
 
@@ -138,5 +142,20 @@ describe.skipIf(!tools.up)(`a Python integration written from the Cekat document
     expect(errors.invalid_json).toMatchObject({ status: 400, code: 'INVALID_JSON', ...plain });
     expect(errors.bad_limit).toMatchObject({ status: 422, code: 'VALIDATION_ERROR', ...withDetails([{ field: 'limit', message: 'must be a whole number from 1 to 100' }]) });
     expect(errors.method_not_allowed).toMatchObject({ status: 405, code: 'METHOD_NOT_ALLOWED', allow: 'GET, HEAD, PUT', ...plain });
+  });
+
+  it("the README's Python example runs as written: 201 with the total as Decimal('198.00'), then a page of the list", async () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const example = /^```python\n([\s\S]*?)^```$/m.exec(readme)?.[1];
+    expect(example, 'the README has a ```python block').toBeDefined();
+    const program = [
+      'import os',
+      'KEY = os.environ["ORDERS_KEY"]',
+      (example ?? '').replaceAll('http://127.0.0.1:3000', base),
+      'print(status, sorted(page["pagination"]))',
+    ].join('\n');
+    expect(await runPython(['-c', program])).toBe(
+      "201 198.00\n200 ['has_more', 'limit', 'next_cursor', 'offset', 'total']\n",
+    );
   });
 });
