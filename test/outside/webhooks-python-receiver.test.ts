@@ -39,6 +39,8 @@ interface Step {
   body?: string;
   delay?: number;
   location?: string;
+  /** The status for a type instead (`{"order.created": 503}`). */
+  status_by_type?: Record<string, number>;
 }
 
 let child: ChildProcess | undefined;
@@ -50,6 +52,9 @@ async function control(pathname: string, body: unknown): Promise<void> {
 }
 const script = (name: string, steps: Step[]) => control(`/_control/script/${name}`, steps);
 const useSecrets = (secrets: string[]) => control('/_control/secrets', secrets);
+async function copies(): Promise<Record<string, { sequence: string; status: string; tracking_number: string | null }>> {
+  return (await (await fetch(`${base}/_control/orders`)).json()) as Record<string, { sequence: string; status: string; tracking_number: string | null }>;
+}
 async function received(name?: string): Promise<Received[]> {
   const all = (await (await fetch(`${base}/_control/received`)).json()) as Received[];
   return name === undefined ? all : all.filter((entry) => entry.name === name);
@@ -200,5 +205,38 @@ describe.skipIf(!python.up)('a Python receiver verifying Standard Webhooks by ha
     expect(during?.matched).toStrictEqual([0, 1]);
     expect(after?.headers['webhook-signature']?.split(' ')).toHaveLength(1);
     expect(after?.matched).toStrictEqual([2]);
+  });
+  it('keeps a copy of the order that ends as GET answers it, though the create arrives after the updates, and drops a repeat by its webhook-id', async () => {
+    const endpoint = await createEndpoint('copy');
+    await useSecrets([endpoint.secret]);
+    // The create is refused until the updates are in; then it is redelivered by hand.
+    await script('copy', [{ status: 204, status_by_type: { 'order.created': 503 } }]);
+    const created = await t.rest.post('/api/orders', orderBody('py-copy'));
+    const id = created.json().data.id as string;
+    expect((await t.rest.put(`/api/orders/${id}`, { status: 'processing' })).statusCode).toBe(200);
+    expect((await t.rest.put(`/api/orders/${id}`, { status: 'shipped', tracking_number: 'TRK-1' })).statusCode).toBe(200);
+    await eventually(
+      async () => {
+        const list = await deliveries(endpoint.id);
+        return list.length === 5 && list.every((delivery) => delivery.status === (delivery.eventType === 'ORDER_CREATED' ? 'FAILED' : 'DELIVERED'));
+      },
+      20_000,
+      'the updates delivered and the create failed',
+    );
+    await script('copy', [{ status: 204 }]);
+    const list = await deliveries(endpoint.id);
+    const redeliver = (deliveryId: string) => gqlData('mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { delivery { id } userErrors { message } } }', { id: deliveryId });
+    const createDelivery = list.find((delivery) => delivery.eventType === 'ORDER_CREATED') as Delivery;
+    await redeliver(createDelivery.id);
+    await eventually(async () => (await deliveries(endpoint.id)).every((delivery) => delivery.status === 'DELIVERED'), 10_000, 'the create redelivered');
+    const got = (await t.rest.get(`/api/orders/${id}`)).json().data;
+    expect((await copies())[id]).toStrictEqual({ sequence: '3', status: got.status, tracking_number: got.tracking_number });
+    // A repeat (here by hand; after a lost 2xx it is a retry) has the webhook-id it had, and changes nothing.
+    const firstUpdate = list.find((delivery) => delivery.eventType === 'ORDER_UPDATED' && delivery.attempts.length === 1 && delivery.id !== createDelivery.id);
+    const seen = (await received('copy')).length;
+    await redeliver(firstUpdate?.id as string);
+    await eventually(async () => (await received('copy')).length === seen + 1, 10_000, 'the repeat');
+    expect((await received('copy')).filter((arrival) => arrival.headers['webhook-id'] === firstUpdate?.eventId)).toHaveLength(2);
+    expect((await copies())[id]).toStrictEqual({ sequence: '3', status: 'shipped', tracking_number: 'TRK-1' });
   });
 });
