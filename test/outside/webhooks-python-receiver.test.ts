@@ -6,7 +6,8 @@
  * request (signature, timestamp, content type, the parsed body) and compares it with what
  * `webhookDeliveries` reports. Skipped without python3 unless REQUIRE_SERVICES=1.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -238,5 +239,52 @@ describe.skipIf(!python.up)('a Python receiver verifying Standard Webhooks by ha
     await eventually(async () => (await received('copy')).length === seen + 1, 10_000, 'the repeat');
     expect((await received('copy')).filter((arrival) => arrival.headers['webhook-id'] === firstUpdate?.eventId)).toHaveLength(2);
     expect((await copies())[id]).toStrictEqual({ sequence: '3', status: 'shipped', tracking_number: 'TRK-1' });
+  });
+
+  it("the README's stdlib verify() takes a real delivery and refuses it changed, re-serialised, stale, unsigned or under another secret", async () => {
+    const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('**Without a library**'));
+    const block = /```python\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(block).toContain('def verify(secret: str, headers, body: bytes) -> bool:');
+    const endpoint = await createEndpoint('readme', ['ORDER_CREATED']);
+    await useSecrets([endpoint.secret]);
+    await t.rest.post('/api/orders', orderBody('py-readme', { notes: 'Grüße, 東京', metadata: { n: '1' } }));
+    await eventually(async () => (await received('readme')).length === 1, 10_000, 'the delivery');
+    const [arrival] = await received('readme');
+    const other = (await createEndpoint('readme-other', ['ORDER_UPDATED'])).secret;
+    const driver = `
+import json, sys, time
+case = json.load(sys.stdin)
+headers = case["headers"]
+body = base64.b64decode(case["body_b64"])
+secret = case["secret"]
+old = str(int(headers["webhook-timestamp"]) - 6 * 60)
+without = {k: v for k, v in headers.items() if k != "webhook-signature"}
+print(json.dumps({
+    "as received": verify(secret, headers, body),
+    "rotation": verify(secret, {**headers, "webhook-signature": "v1,AAAA " + headers["webhook-signature"]}, body),
+    "body changed": verify(secret, headers, body.replace(b"py-readme", b"py-readmf")),
+    "re-serialised": verify(secret, headers, json.dumps(json.loads(body)).encode()),
+    "stale": verify(secret, {**headers, "webhook-timestamp": old}, body),
+    "unsigned": verify(secret, without, body),
+    "other secret": verify(case["other"], headers, body),
+    "v2 only": verify(secret, {**headers, "webhook-signature": headers["webhook-signature"].replace("v1,", "v2,")}, body),
+}))
+`;
+    const run = spawnSync('python3', ['-c', `${block}\n${driver}`], {
+      input: JSON.stringify({ headers: arrival?.headers, body_b64: arrival?.body_b64, secret: endpoint.secret, other }),
+      encoding: 'utf8',
+    });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toStrictEqual({
+      'as received': true,
+      rotation: true,
+      'body changed': false,
+      're-serialised': false,
+      stale: false,
+      unsigned: false,
+      'other secret': false,
+      'v2 only': false,
+    });
   });
 });
