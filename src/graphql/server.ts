@@ -194,7 +194,12 @@ function apolloHandler(
       },
       context: () => context(request),
     });
-    for (const [name, value] of response.headers) void reply.header(name, value);
+    for (const [name, value] of response.headers) {
+      // Apollo marks a persisted-query miss `private, no-cache, must-revalidate`, which a browser may
+      // store: every /graphql answer keeps the API's `no-store` (security/headers.ts) instead.
+      if (name === 'cache-control') continue;
+      void reply.header(name, value);
+    }
     void reply.code(response.status ?? 200);
     if (response.body.kind === 'complete') return response.body.string;
     return reply.send(Readable.from(response.body.asyncIterator));
