@@ -47,6 +47,15 @@ export function sendGraphQLRefusal(
 }
 
 /**
+ * A request GraphQL over HTTP cannot run as sent, refused before Apollo with Apollo's own code for
+ * such requests (`BAD_REQUEST`, HTTP 400), so that it reads like Apollo's other refusals.
+ */
+export function sendBadGraphQLRequest(request: FastifyRequest, reply: FastifyReply, message: string): FastifyReply {
+  const body = { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] };
+  return reply.code(400).type(graphqlResponseType(request.headers.accept)).send(JSON.stringify(body));
+}
+
+/**
  * Fastify's error handler for the GraphQL endpoint: a refusal before Apollo
  * (rate limit, body parser, body limit) or a failure of a hook, written as a
  * GraphQL response. Unexpected failures are logged under the request id.

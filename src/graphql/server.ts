@@ -27,6 +27,8 @@ import {
 } from './errors';
 import { jitExecution } from './jit-executor';
 import { oneCallAtATime } from './one-call-at-a-time';
+import { malformedPersistedQuery } from './persisted-queries';
+import { sendBadGraphQLRequest } from './refusals';
 import { type GraphQLRequestHooks, type RequestHooks, requestHooksPlugin } from './request-hooks';
 import { routeUrl } from '../app/route-url';
 
@@ -173,13 +175,18 @@ export async function registerGraphQL(
 /**
  * `@as-integrations/fastify`'s handler, except that a HEAD is handed to Apollo
  * as the GET it is (Apollo answers GET and POST only): the same key check,
- * CSRF check and refusal of mutations, and Fastify sends no body.
+ * CSRF check and refusal of mutations, and Fastify sends no body; and that a
+ * malformed persisted-query hash is refused before Apollo looks it up.
  */
 function apolloHandler(
   apollo: ApolloServer<GraphQLContext>,
   context: (request: FastifyRequest) => Promise<GraphQLContext>,
 ) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<string | FastifyReply> => {
+    // Here, not in a route hook: a hook on the GET route would delay the WebSocket handler, and
+    // @fastify/websocket drops the messages a subscriber sends before it is attached.
+    const malformed = malformedPersistedQuery(request.method, request.query, request.body);
+    if (malformed !== undefined) return sendBadGraphQLRequest(request, reply, malformed);
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(request.headers)) {
       if (value) headers.set(name, Array.isArray(value) ? value.join(', ') : value);

@@ -5,6 +5,7 @@
  * work with a bearer key alone, every refusal on /graphql is a GraphQL
  * response, and argument errors name GraphQL paths.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app';
 import { createOrder } from '../support/orders';
@@ -78,12 +79,19 @@ describe('client errors pass through, our own failures are masked (point 2)', ()
 
   it('an APQ hash that does not match its query is a 400 BAD_REQUEST with Apollo’s message', async () => {
     const res = await gql('{ __typename }', {
-      extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } },
+      extensions: { persistedQuery: { version: 1, sha256Hash: createHash('sha256').update('{ other }').digest('hex') } },
     });
     expect(res.statusCode).toBe(400);
     expect(res.json().errors).toStrictEqual([
       { message: 'provided sha does not match query', extensions: { code: 'BAD_REQUEST' } },
     ]);
+    // A hash that is no SHA-256 at all can name no query: refused before any lookup, saying so.
+    const malformed = await gql('{ __typename }', {
+      extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } },
+    });
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json().errors[0].extensions.code).toBe('BAD_REQUEST');
+    expect(malformed.json().errors[0].message).toMatch(/sha256Hash must be the SHA-256/);
   });
 
   it('syntax and validation errors keep their codes', async () => {

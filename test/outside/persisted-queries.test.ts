@@ -344,6 +344,37 @@ describe('what a hand-written or broken client meets', () => {
         code: 'BAD_REQUEST',
       });
     }
+    for (const hash of [undefined, 42, '', 'not-a-hash', sha256(PING).toUpperCase()]) {
+      const { response, body } = await get({ extensions: persisted(hash) });
+      expect({ hash, status: response.status, code: body.errors?.[0]?.extensions.code }).toStrictEqual({
+        hash,
+        status: 400,
+        code: 'BAD_REQUEST',
+      });
+      expect(body.errors?.[0]?.message).toMatch(/sha256Hash/);
+    }
+  });
+
+  it('a malformed hash in a POST body is refused the same way, and runs nothing', async () => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        authorization,
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json',
+      },
+      body: JSON.stringify({
+        query: CREATE,
+        variables: { input: input('apq-post-bad-hash') },
+        extensions: { persistedQuery: { version: 1, sha256Hash: 42 } },
+      }),
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toBe('application/graphql-response+json; charset=utf-8');
+    const body = (await response.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(body.errors[0]?.extensions.code).toBe('BAD_REQUEST');
+    const count = await get({ query: COUNT, variables: JSON.stringify({ customerId: 'apq-post-bad-hash' }) });
+    expect(count.body.data).toStrictEqual({ orders: { totalCount: 0 } });
   });
 
   it("a mutation's hash over GET is refused with 405 and runs nothing; without a key, any GET is 401", async () => {
