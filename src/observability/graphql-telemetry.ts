@@ -38,7 +38,9 @@ export function graphqlTelemetryHooks(): GraphQLRequestHooks<GraphQLContext> {
         if (errors?.length)
           outcome = errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED')
             ? 'unauthenticated'
-            : 'error';
+            : errors.every((e) => e.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND')
+              ? 'persisted_query_not_found'
+              : 'error';
         else if (hasUserErrors(data)) outcome = 'user_error';
         telemetry.operationOutcome = outcome;
       },

@@ -7,7 +7,12 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { ORDER_EVENT_TYPES } from '../orders/order-events';
 
 export type OrderTransport = 'rest' | 'graphql';
-export type GraphQLOutcome = 'success' | 'user_error' | 'error' | 'unauthenticated';
+/**
+ * How a GraphQL request ended. `persisted_query_not_found`: an APQ hash this process does not know
+ * yet, which the client's link answers with the full text; normal traffic after a start or a
+ * deploy, not a failure.
+ */
+export type GraphQLOutcome = 'success' | 'user_error' | 'error' | 'unauthenticated' | 'persisted_query_not_found';
 
 /** Pool figures read at scrape time; absent when the driver has no pool to ask. */
 export interface PoolStats {

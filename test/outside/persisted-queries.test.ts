@@ -24,6 +24,7 @@ import {
   type ServerPair,
 } from '../support/more-apps';
 import { usingRealPostgres } from '../support/database';
+import { parsePrometheusText, sampleValue } from '../support/prometheus';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -400,5 +401,27 @@ describe('what a hand-written or broken client meets', () => {
     expect(noKey.response.status).toBe(401);
     const count = await get({ query: COUNT, variables: JSON.stringify({ customerId: 'apq-get-mutation' }) });
     expect(count.body.data).toStrictEqual({ orders: { totalCount: 1 } });
+  });
+
+  it('a miss is counted as its own outcome, not as a failed operation', async () => {
+    const scrape = async () =>
+      parsePrometheusText(await (await fetch(url.replace('/graphql', '/metrics'))).text());
+    const before = await scrape();
+    await get({ extensions: persisted(sha256('query Cold { __typename }')), operationName: 'Cold' });
+    const after = await scrape();
+    expect(sampleValue(after, 'graphql_operations_total', { operation: '(unknown)', outcome: 'error' })).toBe(
+      sampleValue(before, 'graphql_operations_total', { operation: '(unknown)', outcome: 'error' }),
+    );
+    expect(
+      sampleValue(after, 'graphql_operations_total', {
+        operation: '(unknown)',
+        outcome: 'persisted_query_not_found',
+      }),
+    ).toBe(
+      sampleValue(before, 'graphql_operations_total', {
+        operation: '(unknown)',
+        outcome: 'persisted_query_not_found',
+      }) + 1,
+    );
   });
 });
