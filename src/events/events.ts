@@ -90,7 +90,7 @@ export function createEvents(
         void publisher.prepare?.().catch((error: unknown) => {
           relayLog.warn(
             { err: error, publisher: publisher.name },
-            'event relay: could not prepare the publisher at start; the first publish tries again',
+            'event relay: could not prepare the publisher at start; it keeps trying, and so does every publish',
           );
         });
       if (db.url) stopListening = listenForEvents(db.url, () => relay.wake(), relayLog);

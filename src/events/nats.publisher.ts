@@ -11,6 +11,7 @@
  * publish fails (the event stays in the outbox and the relay retries it), and
  * nothing waits on NATS at start-up, so a broker outage never holds up the API.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type JetStreamClient,
   type JetStreamManager,
@@ -47,6 +48,10 @@ export class NatsPublisher implements EventPublisher {
   /** The stream check under way, shared by a start's prepare() and a publish that comes meanwhile. */
   private streamCheck?: Promise<void>;
   private closed = false;
+  /** Whether a background loop is trying to make the stream ready (`keepPreparing`). */
+  private preparing = false;
+  /** Ends the background loop's wait at `close()`. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly options: NatsPublisherOptions) {}
 
@@ -54,9 +59,17 @@ export class NatsPublisher implements EventPublisher {
     return `${this.options.subjectPrefix}.${event.workspaceid}.${event.type}`;
   }
 
-  /** Connects and makes the stream when missing, so that consumers can be added before the first event. */
-  async prepare(): Promise<void> {
-    await this.ready();
+  /**
+   * Connects and makes the stream when missing, so that consumers can be added before the first
+   * event. Until that is done it keeps trying in the background (500 ms doubling to 5 s), and again
+   * after every reconnect (see `checkStreamOnReconnect`): a gateway started while NATS was down,
+   * or whose first attempt timed out, used to make the stream only at the next order change, and
+   * until then a consumer could not be added ("stream not found"). Settles with the first attempt.
+   */
+  prepare(): Promise<void> {
+    const first = this.ready().then(() => undefined);
+    first.catch(() => void this.keepPreparing());
+    return first;
   }
 
   async publish(event: CloudEvent, body: Uint8Array): Promise<void> {
@@ -104,6 +117,7 @@ export class NatsPublisher implements EventPublisher {
       reconnectTimeWait: 500,
     }).then(
       (nc) => {
+        void this.checkStreamOnReconnect(nc);
         void nc.closed().then(() => {
           // Closed for good (not a reconnect): connect afresh on the next publish.
           this.connection = undefined;
@@ -117,6 +131,41 @@ export class NatsPublisher implements EventPublisher {
       },
     );
     return this.connection;
+  }
+
+  /**
+   * After each reconnect, checks the stream again at once (making it when missing), as at a start.
+   * The server may have come back without its store (no volume kept, or a new member), and then
+   * the stream is gone: until an order changed, a consumer process that started meanwhile could not
+   * add its consumer ("stream not found"), and the first publish waited out its whole timeout,
+   * since the gateway's own subscription to the subjects keeps NATS from answering "no responders".
+   * A check that fails here is made again by the next publish.
+   */
+  private async checkStreamOnReconnect(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type !== 'reconnect' || this.closed) continue;
+      this.streamReady = false;
+      void this.keepPreparing();
+    }
+  }
+
+  /** Tries to make the stream ready until it is, or the publisher closes; one loop at a time. */
+  private async keepPreparing(): Promise<void> {
+    if (this.preparing) return;
+    this.preparing = true;
+    try {
+      for (let delay = 500; !this.closed && !this.streamReady; delay = Math.min(delay * 2, 5000)) {
+        try {
+          await this.ready();
+          return;
+        } catch {
+          // NATS unreachable, or the check timed out: try again after the wait.
+        }
+        await sleep(delay, undefined, { signal: this.closing.signal }).catch(() => undefined);
+      }
+    } finally {
+      this.preparing = false;
+    }
   }
 
   private async ensureStream(jsm: JetStreamManager): Promise<void> {
@@ -152,6 +201,7 @@ export class NatsPublisher implements EventPublisher {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     const connection = this.connection;
     this.connection = undefined;
     if (!connection) return;

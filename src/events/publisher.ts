@@ -6,7 +6,8 @@ export interface EventPublisher {
   publish(event: CloudEvent, body: Uint8Array): Promise<void>;
   /**
    * Gets ready before the first event, when the relay starts (NATS: connects and makes the stream, so
-   * that a consumer can be added before anything is published). A failure is retried at the first publish.
+   * that a consumer can be added before anything is published). After a failure it keeps trying in the
+   * background, and every publish tries too.
    */
   prepare?(): Promise<void>;
   close(): Promise<void>;

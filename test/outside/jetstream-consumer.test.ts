@@ -4,12 +4,14 @@
  * (`@nats-io/jetstream`): durable pull consumers with explicit acks, an ack wait and a
  * max deliver, one filtered to a workspace (`orders.<workspace_id>.>`) and one to a type
  * (`orders.*.order.status_changed`), a nak with a delay, the consumer process restarted, and the
- * broker restarted with its store.
+ * broker restarted with and without its store.
  *
  * What it holds the gateway to (events contract §1 and §3): every event of the filter arrives,
  * none twice once deduplicated by `Nats-Msg-Id`, each order's events in `sequence` order in the
  * stream, the header `Nats-Msg-Id` is the body's `id`, the body is the structured event, and the
- * last event's order is what `GET /api/orders/:id` answers.
+ * last event's order is what `GET /api/orders/:id` answers. After a broker that lost its store
+ * comes back, the stream is back without waiting for an order change, so a consumer process that
+ * restarts then can add its consumer again.
  *
  * Starts a `nats-server` of its own on a free port with a temporary store; skipped, saying why,
  * without `nats-server` on PATH (a failure under REQUIRE_SERVICES=1, as in CI).
@@ -24,6 +26,7 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../src/events/order-events';
 import { clientFor, createTestApp, type TestApp } from '../support/app';
@@ -53,6 +56,8 @@ interface Handled {
  */
 class Downstream {
   readonly handled: Handled[] = [];
+  /** Fetches that failed (the broker was away), retried. */
+  readonly fetchErrors: string[] = [];
   private readonly seen = new Set<string>();
   private constructor(
     readonly nc: NatsConnection,
@@ -78,8 +83,15 @@ class Downstream {
     while (this.handled.length - from < count) {
       if (Date.now() > deadline)
         throw new Error(`heard ${this.handled.length - from} of ${count} events: ${this.describe(from)}`);
-      const batch = await this.consumer.fetch({ max_messages: 50, expires: 1000 });
-      for await (const message of batch) this.handle(message, nakFirst);
+      try {
+        const batch = await this.consumer.fetch({ max_messages: 50, expires: 1000 });
+        for await (const message of batch) this.handle(message, nakFirst);
+      } catch (error) {
+        // A fetch that was waiting while the broker went away ends with "heartbeats missed"; a
+        // consumer loop fetches again once the client has reconnected.
+        this.fetchErrors.push(error instanceof Error ? error.message : String(error));
+        await sleep(200);
+      }
     }
     return this.handled.slice(from);
   }
@@ -318,5 +330,60 @@ describe.skipIf(!installed.up)(`a downstream team's durable pull consumers ${ins
     });
     await eventually(async () => (await backlog()) === 0, 20_000, 'the outbox to drain');
     expect(await team.leftOver()).toStrictEqual([]);
+  });
+
+  it('after the broker comes back without its store, the stream is back with no order change, so a restarted consumer can add itself', async () => {
+    await nats.stop();
+    nats.wipe();
+    await nats.start();
+    // No order changes meanwhile: the gateway makes the stream again once it is connected.
+    await eventually(streamExists, 15_000, 'the stream ORDERS to be made again');
+    const team = await start({ ...forAcme(), durable_name: 'fulfilment-acme-2' });
+    const created = await t.rest.post('/api/orders', orderBody('after-wipe'));
+    expect(created.statusCode).toBe(201);
+    const handled = await team.take(1);
+    expect(handled.map(({ event }) => [event.subject, event.type])).toStrictEqual([
+      [created.json().data.id, 'order.created'],
+    ]);
+  });
+});
+
+describe.skipIf(!installed.up)(`a gateway started while its broker is down ${installed.reason}`, () => {
+  let nats: OwnNatsServer;
+  let testApp: TestApp | undefined;
+  beforeAll(async () => {
+    nats = await ownNatsServer();
+    await nats.stop();
+  });
+  afterAll(async () => {
+    await testApp?.close();
+    await nats?.destroy();
+  });
+
+  it('makes the stream once the broker is up, with no order change, so a consumer can be added before the first order', async () => {
+    testApp = await createTestApp({ natsUrl: nats.url, natsPublishTimeoutMs: 1000 });
+    await nats.start();
+    await eventually(
+      async () => {
+        const nc = await connect({ servers: nats.url });
+        try {
+          await (
+            await jetstreamManager(nc)
+          ).consumers.add('ORDERS', {
+            durable_name: 'early',
+            ack_policy: AckPolicy.Explicit,
+            filter_subject: 'orders.*.order.created',
+          });
+          return true;
+        } catch {
+          return false;
+        } finally {
+          await nc.close();
+        }
+      },
+      20_000,
+      'a consumer to be added on the stream ORDERS',
+    );
+    expect(await testApp.app.events.backlog()).toBe(0);
   });
 });

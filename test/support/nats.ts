@@ -55,6 +55,8 @@ export interface OwnNatsServer {
   start(): Promise<void>;
   /** Stops it and waits for the process to exit. */
   stop(): Promise<void>;
+  /** Empties its store while it is stopped: the next start is a broker that lost every stream (no volume kept). */
+  wipe(): void;
   /** Stops it and removes its store. */
   destroy(): Promise<void>;
 }
@@ -92,6 +94,11 @@ export async function ownNatsServer(): Promise<OwnNatsServer> {
       const exited = new Promise((resolve) => running.once('exit', resolve));
       running.kill('SIGTERM');
       await exited;
+    },
+    wipe() {
+      if (child) throw new Error('wipe the store of a stopped nats-server only');
+      fs.rmSync(store, { recursive: true, force: true });
+      fs.mkdirSync(store);
     },
     async destroy() {
       await server.stop();
