@@ -289,6 +289,32 @@ describe.skipIf(!installed.up)(`a downstream team's durable pull consumers ${ins
     ]);
   });
 
+  it('the stream the gateway made keeps every event for a consumer that lags: no maximum age, count or size', async () => {
+    const nc = await connect({ servers: nats.url });
+    try {
+      const { config } = await (await jetstreamManager(nc)).streams.info('ORDERS');
+      expect({
+        retention: config.retention,
+        max_age: config.max_age,
+        max_msgs: config.max_msgs,
+        max_bytes: config.max_bytes,
+        max_msgs_per_subject: config.max_msgs_per_subject,
+        storage: config.storage,
+        duplicate_window: config.duplicate_window,
+      }).toStrictEqual({
+        retention: 'limits',
+        max_age: 0,
+        max_msgs: -1,
+        max_bytes: -1,
+        max_msgs_per_subject: -1,
+        storage: 'file',
+        duplicate_window: nanos(120_000),
+      });
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('a restarted consumer process adds its consumer again and goes on where it stopped, without what it acknowledged', async () => {
     const before = await start(forAcme());
     expect(await before.leftOver()).toStrictEqual([]);
