@@ -134,6 +134,14 @@ export async function serve(config: Config): Promise<void> {
 
   // A stray rejection is a bug to log, not a reason to drop every request in flight.
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
+  // An exception no code caught leaves the process in a state nothing vouches for: exit 1, as Node
+  // would, but with the error on one JSON line (its stack inside, keys redacted) after the lines
+  // still buffered, instead of Node's plain-text report on stderr that a log pipeline cannot read.
+  process.on('uncaughtException', (error) => {
+    log.fatal({ err: error }, 'uncaught exception; exiting');
+    setTimeout(() => process.exit(1), 1000).unref();
+    void flushed(log).then(() => process.exit(1));
+  });
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
