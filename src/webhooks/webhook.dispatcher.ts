@@ -26,13 +26,13 @@ import { InFlight } from '../shared/in-flight';
 import type { Lookup } from './network-guard';
 import { retryDelay } from './retry-schedule';
 import { sendWebhook } from './webhook.sender';
-import type { DueDelivery, WebhookStore } from './webhook.store';
+import type { DeliveryOutcome, DueDelivery, WebhookStore } from './webhook.store';
 
 export type AttemptResult = 'delivered' | 'retry' | 'failed';
 
 export interface DispatcherOptions {
   store: WebhookStore;
-  log: Pick<FastifyBaseLogger, 'warn'>;
+  log: Pick<FastifyBaseLogger, 'debug' | 'warn' | 'error'>;
   pollIntervalMs: number;
   /** Waits before each retry, in milliseconds. */
   retrySchedule: readonly number[];
@@ -140,8 +140,10 @@ export class WebhookDispatcher {
         : ({ status: 'pending', retryInMs: wait } as const);
     // Standard Webhooks: "410 Gone … Sender should disable the webhook endpoint, and stop sending it messages."
     const gone = result.statusCode === 410;
-    await this.options.store.record(delivery.id, { at, ...result }, outcome, gone ? 'disable' : 'keep');
+    const recorded = await this.options.store.record(delivery.id, { at, ...result }, outcome, gone ? 'disable' : 'keep');
     if (gone) this.options.log.warn({ deliveryId: delivery.id }, 'webhooks: a receiver answered 410 Gone; its endpoint is disabled');
+    // A delivery deleted with its endpoint while the attempt ran is nobody's concern any more.
+    if (recorded) this.logAttempt(delivery, result, outcome);
     this.options.onAttempt?.(ok ? 'delivered' : outcome.status === 'failed' ? 'failed' : 'retry');
     // A retry due before the next poll gets a wake-up of its own.
     if (wait !== undefined && wait < this.options.pollIntervalMs) {
@@ -152,5 +154,28 @@ export class WebhookDispatcher {
       timer.unref();
       this.timers.add(timer);
     }
+  }
+
+  /**
+   * One line per attempt that did not deliver (a warning while retries remain, an error once the
+   * schedule is used up), a debug line per delivered one. The ids say which; the URL is left out,
+   * as it may carry a receiver's token in its query.
+   */
+  private logAttempt(delivery: DueDelivery, result: { statusCode?: number; error?: string; durationMs: number }, outcome: DeliveryOutcome): void {
+    const fields = {
+      deliveryId: delivery.id,
+      endpointId: delivery.endpointId,
+      workspaceId: delivery.event.workspaceId,
+      orderId: delivery.event.orderId,
+      eventId: delivery.event.id,
+      eventType: delivery.event.type,
+      attempt: delivery.attempts + 1,
+      ...(result.statusCode === undefined ? {} : { statusCode: result.statusCode }),
+      ...(result.error === undefined ? {} : { error: result.error }),
+      durationMs: result.durationMs,
+    };
+    if (outcome.status === 'delivered') this.options.log.debug(fields, 'webhooks: delivered');
+    else if (outcome.status === 'pending') this.options.log.warn({ ...fields, retryInMs: outcome.retryInMs }, 'webhooks: an attempt failed; will retry');
+    else this.options.log.error(fields, 'webhooks: a delivery failed: it used up its retry schedule');
   }
 }

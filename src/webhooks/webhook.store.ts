@@ -7,6 +7,7 @@ import { parseExactJson } from '../shared/exact-json';
 
 export interface DueDelivery {
   id: string;
+  endpointId: string;
   attempts: number;
   url: string;
   secret: string;
@@ -54,7 +55,7 @@ with pending as (
 update webhook_deliveries d set claimed_until = clock_timestamp() + ?::int * interval '1 millisecond'
 from due, webhook_endpoints w, order_events e, orders o
 where d.id = due.id and w.id = d.endpoint_id and e.id = d.event_id and o.id = e.order_id
-returning d.id, d.attempts, w.url, w.secret,
+returning d.id, d.endpoint_id as "endpointId", d.attempts, w.url, w.secret,
           case when w.previous_secret_expires_at > clock_timestamp() then w.previous_secret end as "previousSecret", e.position::text as position, e.id as "eventId", e.workspace_id as "workspaceId",
           e.order_id as "orderId", e.type, e.sequence, e.time, (${PUBLISHED_DATA_SQL})::text as data`;
 
@@ -78,8 +79,9 @@ export class WebhookStore {
   async claimDue(limit: number, leaseMs: number, perEndpoint: number, perWorkspace: number): Promise<DueDelivery[]> {
     const rows = await queryAll<ClaimRow & { data: string }>(this.em.fork(), CLAIM, [perEndpoint, perWorkspace, limit, leaseMs]);
     // `data` as text, parsed exactly: metadata numbers beyond a double go out as they were sent (shared/exact-json.ts).
-    return rows.map(({ id, attempts, url, secret, previousSecret, eventId, data, ...event }) => ({
+    return rows.map(({ id, endpointId, attempts, url, secret, previousSecret, eventId, data, ...event }) => ({
       id,
+      endpointId,
       attempts,
       url,
       secret,
@@ -94,15 +96,15 @@ export class WebhookStore {
    * attempts): then nothing is written. The row lock makes the delete wait for
    * this statement, or this statement find no row after the delete, so the
    * attempt never meets a foreign-key violation. With `endpoint` = `disable`,
-   * the same statement disables the delivery's endpoint.
+   * the same statement disables the delivery's endpoint. True when the delivery was still there.
    */
   async record(
     deliveryId: string,
     attempt: { at: Date; statusCode?: number; error?: string; durationMs: number },
     outcome: DeliveryOutcome,
     endpoint: EndpointOutcome = 'keep',
-  ): Promise<void> {
-    await execute(
+  ): Promise<boolean> {
+    const updated = await execute(
       this.em.fork(),
       `with delivery as (
          select id, endpoint_id from webhook_deliveries where id = ? for no key update
@@ -130,5 +132,6 @@ export class WebhookStore {
         outcome.status,
       ],
     );
+    return updated > 0;
   }
 }

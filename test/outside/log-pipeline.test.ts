@@ -296,5 +296,48 @@ describe.skipIf(!tools.up)(
         }),
       ]);
     });
+
+    it('a webhook receiver that never answers: each failed attempt is a warning and the delivery that used up its schedule an error, by ids, never the URL', async () => {
+      const { result: orderId, output } = await withServer(
+        { WEBHOOK_RETRY_SCHEDULE: '1s', EVENTS_POLL_INTERVAL_MS: '200' },
+        async (server) => {
+          const res = await fetch(`${server.url}/api/orders`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            body: JSON.stringify(ORDER),
+          });
+          expect(res.status).toBe(201);
+          // Until both attempts (the first and its one retry) are over, as the delivery list shows.
+          for (let tries = 0; tries < 120 && !/used up its retry schedule/.test(server.output()); tries++)
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          return ((await res.json()) as { data: { id: string } }).data.id;
+        },
+      );
+      const lines = readAsPipeline(output).filter((line) => line.component === 'webhooks');
+      const common = {
+        deliveryId: expect.stringMatching(/^whdl_/),
+        endpointId: expect.stringMatching(/^whep_/),
+        workspaceId: expect.stringMatching(/^ws_/),
+        orderId,
+        eventType: 'order.created',
+        error: expect.stringMatching(/ECONNREFUSED/),
+      };
+      expect(lines).toStrictEqual([
+        expect.objectContaining({
+          level: 40,
+          msg: 'webhooks: an attempt failed; will retry',
+          attempt: 1,
+          retryInMs: expect.any(Number),
+          ...common,
+        }),
+        expect.objectContaining({
+          level: 50,
+          msg: 'webhooks: a delivery failed: it used up its retry schedule',
+          attempt: 2,
+          ...common,
+        }),
+      ]);
+      expect(output).not.toContain('127.0.0.1:1/hook');
+    });
   },
 );
