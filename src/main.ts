@@ -168,6 +168,8 @@ export async function serve(config: Config): Promise<void> {
     deadline.unref();
     app
       .close()
+      // The last line: a log pipeline tells a stop that finished from a process that was killed.
+      .then(() => log.info({ signal }, 'shut down cleanly; exiting 0'))
       .then(() => flushed(log))
       .then(() => process.exit(0))
       .catch((error: unknown) => {

@@ -246,6 +246,8 @@ describe.skipIf(!tools.up)(
         expect(output).not.toContain(secretText);
       }
       expect(lines.filter((line) => /shutting down/.test(line.msg))).toHaveLength(1);
+      // The last line says the stop finished (exit 0), so a pipeline tells a clean stop from a kill.
+      expect(lines[lines.length - 1]).toMatchObject({ level: 30, msg: 'shut down cleanly; exiting 0' });
     });
 
     it('an exception no code catches ends the process with one fatal JSON line, its stack inside and keys redacted, and exit code 1', async () => {
