@@ -19,9 +19,12 @@ const DATABASE_DOWN_CODES = new Set([
  * transaction's next query finds it already rolled back. pg says "timeout
  * expired" when a new connection got no answer within its connect timeout
  * (DB_CONNECT_TIMEOUT_MS: a hung server, or an address that drops packets).
+ * PostgreSQL says a database "is not currently accepting connections" (55000, a
+ * code bugs share, so the message is matched) while an operator has closed it
+ * (`ALTER DATABASE … ALLOW_CONNECTIONS false`).
  */
 const DATABASE_DOWN_MESSAGES =
-  /Connection terminated|Connection ended unexpectedly|not queryable|timeout exceeded when trying to connect|Timeout acquiring a connection|terminating connection|the database system is (starting up|shutting down|in recovery mode)|Unable to acquire a connection|Transaction query already complete|^timeout expired$/i;
+  /Connection terminated|Connection ended unexpectedly|not queryable|timeout exceeded when trying to connect|Timeout acquiring a connection|terminating connection|the database system is (starting up|shutting down|in recovery mode)|is not currently accepting connections|Unable to acquire a connection|Transaction query already complete|^timeout expired$/i;
 
 /**
  * PostgreSQL's class 08 is about the connection, except 08P01

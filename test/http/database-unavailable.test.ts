@@ -8,7 +8,7 @@ import { openDatabase, type Database } from '../../src/db/database';
 import { ErrorCode } from '../../src/errors/app-error';
 import { toAppError } from '../../src/errors/to-app-error';
 import { useTestApp } from '../support/app';
-import { usingRealPostgres } from '../support/database';
+import { createServerDatabase, queryRows, usingRealPostgres } from '../support/database';
 
 
 const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
@@ -136,5 +136,39 @@ describe.skipIf(!usingRealPostgres)('a database server that stops answering on o
     const answer = await Promise.race([db.ping(), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5000))]);
     expect(answer).toBe(false);
     expect(Date.now() - started).toBeLessThan(300 + 1000 + 500);
+  });
+});
+
+// An operator closes the database to new connections (`ALTER DATABASE … ALLOW_CONNECTIONS false`, as
+// before a maintenance step) and ends the sessions: every new connection is refused with 55000
+// "database … is not currently accepting connections". That is an outage to wait out, not a bug.
+describe.skipIf(!usingRealPostgres)('a database closed to new connections', () => {
+  let db: Database;
+  let url: string;
+  let name: string;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    ({ url, drop } = await createServerDatabase());
+    name = decodeURIComponent(new URL(url).pathname.slice(1));
+    db = await openDatabase({ kind: 'postgres', url, poolMax: 2, connectTimeoutMs: 1000, statementTimeoutMs: 5000 });
+  });
+  afterAll(async () => {
+    await db?.close();
+    await drop?.();
+  });
+
+  it('a query is a 503 SERVICE_UNAVAILABLE, and works again once it is open', async () => {
+    expect(await db.em.fork().execute('select 1 as one')).toStrictEqual([{ one: 1 }]);
+    const admin = process.env.DATABASE_URL as string;
+    await queryRows(admin, `alter database ${name} allow_connections false`);
+    await queryRows(admin, `select pg_terminate_backend(pid) from pg_stat_activity where datname = '${name}'`);
+    const error = await db.em.fork().execute('select 1').then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(String((error as Error)?.message)).toMatch(/is not currently accepting connections/);
+    expect(toAppError(error).code).toBe(ErrorCode.SERVICE_UNAVAILABLE);
+    await queryRows(admin, `alter database ${name} allow_connections true`);
+    expect(await db.em.fork().execute('select 1 as one')).toStrictEqual([{ one: 1 }]);
   });
 });

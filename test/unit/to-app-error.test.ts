@@ -17,6 +17,7 @@ describe('isDatabaseUnavailable', () => {
     ['connection class', withCode('connection failure', '08006')],
     ['statement timeout', withCode('canceling statement due to statement timeout', '57014')],
     ['too many connections', withCode('sorry, too many clients already', '53300')],
+    ['a database closed to new connections', withCode('database "orders" is not currently accepting connections', '55000')],
     ['pool timeout', knexTimeout],
     ['pool timeout wrapped by MikroORM', new DriverException(knexTimeout)],
     ['a broken client', new Error('Client has encountered a connection error and is not queryable')],
@@ -34,6 +35,8 @@ describe('isDatabaseUnavailable', () => {
     ['a bug', new TypeError("Cannot read properties of undefined (reading 'id')")],
     ['a constraint', withCode('duplicate key value violates unique constraint', '23505')],
     ['a syntax error', withCode('syntax error at or near ","', '42601')],
+    // 55000 is also a bug's code: object_not_in_prerequisite_state is not about the connection.
+    ['currval before nextval', withCode('currval of sequence "s" is not yet defined in this session', '55000')],
     // What the server answers to a NUL byte in a text parameter: the request's fault, never an outage.
     ['a protocol violation', withCode('invalid message format', '08P01')],
     ['a protocol violation wrapped by MikroORM', new DriverException(withCode('invalid message format', '08P01'))],
