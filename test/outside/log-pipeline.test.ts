@@ -309,13 +309,16 @@ describe.skipIf(!tools.up)(
             body: JSON.stringify(ORDER),
           });
           expect(res.status).toBe(201);
-          // Until both attempts (the first and its one retry) are over, as the delivery list shows.
-          for (let tries = 0; tries < 120 && !/used up its retry schedule/.test(server.output()); tries++)
-            await new Promise((resolve) => setTimeout(resolve, 250));
-          return ((await res.json()) as { data: { id: string } }).data.id;
+          const id = ((await res.json()) as { data: { id: string } }).data.id;
+          // Until both attempts of this order's delivery (the first and its one retry) are over. An
+          // earlier test's order may have a delivery of its own still due here: it is not this one's.
+          const usedUp = () =>
+            server.output().split('\n').some((line) => line.includes(`"orderId":"${id}"`) && line.includes('used up its retry schedule'));
+          for (let tries = 0; tries < 120 && !usedUp(); tries++) await new Promise((resolve) => setTimeout(resolve, 250));
+          return id;
         },
       );
-      const lines = readAsPipeline(output).filter((line) => line.component === 'webhooks');
+      const lines = readAsPipeline(output).filter((line) => line.component === 'webhooks' && line.orderId === orderId);
       const common = {
         deliveryId: expect.stringMatching(/^whdl_/),
         endpointId: expect.stringMatching(/^whep_/),
