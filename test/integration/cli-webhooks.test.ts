@@ -1,9 +1,6 @@
 /** `order-gateway webhook create | list | update | rotate-secret | delete` (events contract §4), on the same database selection as the server. */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServerDatabase, usingRealPostgres } from '../support/database';
+import { createProcessDatabase } from '../support/database';
 import { runCli } from '../support/processes';
 
 // Each run is a new Node process that loads the whole CLI; on a busy machine that takes a while.
@@ -12,15 +9,7 @@ let env: Record<string, string>;
 let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  if (usingRealPostgres) {
-    const server = await createServerDatabase();
-    env = { DATABASE_URL: server.url };
-    cleanup = server.drop;
-  } else {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-cli-webhooks-'));
-    env = { DATA_DIR: dir };
-    cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
-  }
+  ({ env: env, cleanup } = await createProcessDatabase('og-cli-webhooks-'));
   expect((await runCli(['workspace', 'create', 'shop'], env, TIMEOUT)).code).toBe(0);
 }, 120_000);
 afterAll(() => cleanup());

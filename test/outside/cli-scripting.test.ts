@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServerDatabase, usingRealPostgres } from '../support/database';
+import { createProcessDatabase } from '../support/database';
 import { cleanEnv } from '../support/processes';
 import { toolsInstalled } from '../support/tools';
 
@@ -33,15 +33,7 @@ function bash(script: string, extra: Record<string, string> = {}) {
 
 beforeAll(async () => {
   if (!tools.up) return;
-  if (usingRealPostgres) {
-    const server = await createServerDatabase();
-    env = { DATABASE_URL: server.url };
-    cleanup = server.drop;
-  } else {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-cli-scripting-'));
-    env = { DATA_DIR: dir };
-    cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
-  }
+  ({ env: env, cleanup } = await createProcessDatabase('og-cli-scripting-'));
   bin = fs.mkdtempSync(path.join(os.tmpdir(), 'og-cli-bin-'));
   const command = [process.execPath, '-r', require.resolve('@swc-node/register'), path.join(ROOT, 'src/cli/cli.ts')];
   fs.writeFileSync(path.join(bin, 'order-gateway'), `#!/bin/sh\nexec ${command.map((part) => `'${part}'`).join(' ')} "$@"\n`, { mode: 0o755 });

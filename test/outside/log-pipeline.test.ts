@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServerDatabase, usingRealPostgres } from '../support/database';
+import { createProcessDatabase } from '../support/database';
 import { runCli, startServer, type RunningServer } from '../support/processes';
 import { toolsInstalled } from '../support/tools';
 
@@ -117,15 +117,7 @@ beforeAll(async () => {
     env: { ...process.env, HOME: home },
   });
   expect(install.status, install.stderr).toBe(0);
-  if (usingRealPostgres) {
-    const server = await createServerDatabase();
-    database = { DATABASE_URL: server.url };
-    cleanup = server.drop;
-  } else {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-logs-'));
-    database = { DATA_DIR: dir };
-    cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
-  }
+  ({ env: database, cleanup } = await createProcessDatabase('og-logs-'));
   const created = await runCli(['apikey', 'create', '--workspace', 'shop', '--json'], serverEnv());
   expect(created.code, created.stderr).toBe(0);
   key = (JSON.parse(created.stdout) as { key: string }).key;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli } from '../../src/cli/cli';
-import { createServerDatabase, usingRealPostgres } from '../support/database';
+import { createProcessDatabase } from '../support/database';
 import { cleanEnv, startServer, type RunningServer } from '../support/processes';
 import { toolsInstalled } from '../support/tools';
 
@@ -112,15 +112,7 @@ describe.skipIf(!tools.up)(`the README's shell snippets against a live gateway $
   }
 
   beforeAll(async () => {
-    if (usingRealPostgres) {
-      const database = await createServerDatabase();
-      env = { DATABASE_URL: database.url };
-      cleanup = database.drop;
-    } else {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-readme-shell-'));
-      env = { DATA_DIR: dir };
-      cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
-    }
+    ({ env: env, cleanup } = await createProcessDatabase('og-readme-shell-'));
     bin = fs.mkdtempSync(path.join(os.tmpdir(), 'og-readme-bin-'));
     const command = [process.execPath, '-r', require.resolve('@swc-node/register'), path.join(ROOT, 'src/cli/cli.ts')];
     fs.writeFileSync(path.join(bin, 'order-gateway'), `#!/bin/sh\nexec ${command.map((part) => `'${part}'`).join(' ')} "$@"\n`, { mode: 0o755 });

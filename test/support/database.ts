@@ -5,6 +5,9 @@
  * files ever see each other's rows.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Client } from 'pg';
 import { openDatabase, type Database, type DatabaseTarget } from '../../src/db/database';
 
@@ -69,4 +72,18 @@ export async function createTestDatabase(options: { migrateTo?: string } = {}): 
       await server.drop();
     },
   };
+}
+
+/**
+ * Where a gateway process started by a test keeps its data: a new database on the DATABASE_URL
+ * server, or else a fresh DATA_DIR folder (`prefix` names it) for its embedded PostgreSQL. `env`
+ * goes into the process's environment; `cleanup` drops the database or removes the folder.
+ */
+export async function createProcessDatabase(prefix: string): Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }> {
+  if (usingRealPostgres) {
+    const server = await createServerDatabase();
+    return { env: { DATABASE_URL: server.url }, cleanup: server.drop };
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { env: { DATA_DIR: dir }, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
