@@ -45,7 +45,7 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details: readonly FieldError[] = [],
-    /** Seconds a client should wait before retrying (RATE_LIMITED, SERVICE_UNAVAILABLE). */
+    /** Seconds a client should wait before retrying (RATE_LIMITED, SERVICE_UNAVAILABLE, IDEMPOTENCY_REQUEST_IN_PROGRESS). */
     readonly retryAfterSeconds?: number,
   ) {
     super(message);

@@ -92,6 +92,13 @@ export function idempotencyLockId(workspaceId: string, key: string): string {
     .toString();
 }
 
+/**
+ * The `Retry-After` of IDEMPOTENCY_REQUEST_IN_PROGRESS: the first request holds the key only while its
+ * create runs (milliseconds, or until PostgreSQL ends a hung session), so a second later the retry
+ * usually gets the replay.
+ */
+const IN_PROGRESS_RETRY_AFTER_SECONDS = 1;
+
 export type Remembered = { kind: 'new' } | { kind: 'replay'; order: Order };
 
 /**
@@ -111,6 +118,8 @@ export async function claimKey(
     throw new AppError(
       ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS,
       'A request with this idempotency key is still being processed; retry after it finishes',
+      [],
+      IN_PROGRESS_RETRY_AFTER_SECONDS,
     );
   }
   const stored = await keys.findStored(workspaceId, key);

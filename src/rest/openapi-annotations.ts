@@ -57,7 +57,7 @@ export function commonHeaders(status: number): Record<string, object> {
   }
   return { ...REQUEST_ID, ...optional };
 }
-/** On every 429 and 503. */
+/** On every 429 and 503, and on the 409 of IDEMPOTENCY_REQUEST_IN_PROGRESS. */
 export const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before retrying', { type: 'integer' }) };
 /** On every 401. */
 export const WWW_AUTHENTICATE_HEADER = {

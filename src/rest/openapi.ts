@@ -115,7 +115,9 @@ function errorResponse(
     description,
     headers: {
       ...commonHeaders(status),
-      ...(status === 429 || status === 503 ? RETRY_AFTER : {}),
+      ...(status === 429 || status === 503 || own.includes(ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS)
+        ? RETRY_AFTER
+        : {}),
       ...(status === 401 ? WWW_AUTHENTICATE_HEADER : {}),
     },
   };

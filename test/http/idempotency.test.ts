@@ -80,7 +80,10 @@ describe('Idempotency-Key on POST /api/orders', () => {
     const inProgress = results.filter((res) => res.statusCode === 409);
     expect(created).toHaveLength(1);
     expect(replays.length + inProgress.length).toBe(19);
-    for (const res of inProgress) expect(res.json().error.code).toBe('IDEMPOTENCY_REQUEST_IN_PROGRESS');
+    for (const res of inProgress) {
+      expect(res.json().error.code).toBe('IDEMPOTENCY_REQUEST_IN_PROGRESS');
+      expect(res.headers['retry-after']).toBe('1');
+    }
     for (const res of replays) expect(res.json().data.id).toBe(created[0]?.json().data.id);
     expect(await ordersFor('stampede')).toBe(1);
   });
@@ -213,6 +216,8 @@ describe.runIf(usingRealPostgres)('a claim held by a request that hung', () => {
     const blocked = await t.rest.post('/api/orders', body({ customer_id: 'hung' }), { headers: { 'idempotency-key': 'key-hung' } });
     expect(blocked.statusCode).toBe(409);
     expect(blocked.json().error.code).toBe('IDEMPOTENCY_REQUEST_IN_PROGRESS');
+    // When to look again: the first request is still running, so a retry a second later usually finds its answer.
+    expect(blocked.headers['retry-after']).toBe('1');
 
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const taken = await t.rest.post('/api/orders', body({ customer_id: 'hung' }), { headers: { 'idempotency-key': 'key-hung' } });

@@ -76,6 +76,7 @@ describe('OpenAPI document', () => {
     );
     expect(Object.keys(doc.paths['/api/orders'].get.responses['429'].headers!)).toContain('Retry-After');
     expect(Object.keys(doc.paths['/api/orders'].get.responses['503'].headers!)).toContain('Retry-After');
+    expect(Object.keys(doc.paths['/api/orders'].post.responses['409'].headers!)).toContain('Retry-After');
   });
 
   it('states the offset maximum and the decimal pattern of the list filters', () => {

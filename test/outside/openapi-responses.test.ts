@@ -230,7 +230,7 @@ describe('every response of the battery is in the document', () => {
     await expectDocumented('createOrder', 413, { method: 'POST', url: '/api/orders', ...json(`{"notes":"${'x'.repeat(1_100_000)}"}`) });
     await expectDocumented('createOrder', 415, { method: 'POST', url: '/api/orders', headers: { 'content-type': 'text/plain' }, payload: 'hello' });
     await expectDocumented('createOrder', 415, { method: 'POST', url: '/api/orders', headers: { 'content-type': 'application/json; charset=iso-8859-1' }, payload: JSON.stringify(ORDER) });
-    await failing('createOrderExactlyOnce', new AppError(ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS, 'in progress'), () =>
+    await failing('createOrderExactlyOnce', new AppError(ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS, 'in progress', [], 1), () =>
       expectDocumented('createOrder', 409, { method: 'POST', url: '/api/orders', ...json(ORDER) }),
     );
     await failing('createOrderExactlyOnce', new Error('a bug'), () =>
