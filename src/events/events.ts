@@ -44,6 +44,7 @@ export function createEvents(
   options: EventsOptions = {},
 ): Events {
   const publishers: EventPublisher[] = [];
+  const relayLog = log.child({ component: 'event-relay' });
   if (config.natsUrl) {
     publishers.push(
       new NatsPublisher({
@@ -51,10 +52,10 @@ export function createEvents(
         stream: config.natsStream,
         subjectPrefix: config.natsSubjectPrefix,
         timeoutMs: config.natsPublishTimeoutMs,
+        log: relayLog,
       }),
     );
   }
-  const relayLog = log.child({ component: 'event-relay' });
   const store = new OutboxStore(db.em);
   const relay: EventRelay = new EventRelay({
     store,

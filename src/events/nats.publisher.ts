@@ -22,6 +22,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { FastifyBaseLogger } from 'fastify';
 import { ORDER_EVENT_TYPES } from '../orders/order-events';
 import type { CloudEvent } from './order-events';
 import type { EventPublisher } from './publisher';
@@ -33,6 +34,8 @@ export interface NatsPublisherOptions {
   subjectPrefix: string;
   /** How long one publish may wait for JetStream's acknowledgement. */
   timeoutMs: number;
+  /** Where a lost and a regained connection are told (the relay's logger). */
+  log?: Pick<FastifyBaseLogger, 'warn' | 'info'>;
 }
 
 /** JetStream's duplicate window: a republish within it (a relay that died mid-publish, a lease that ran out) is dropped. */
@@ -62,7 +65,7 @@ export class NatsPublisher implements EventPublisher {
   /**
    * Connects and makes the stream when missing, so that consumers can be added before the first
    * event. Until that is done it keeps trying in the background (500 ms doubling to 5 s), and again
-   * after every reconnect (see `checkStreamOnReconnect`): a gateway started while NATS was down,
+   * after every reconnect (see `watchConnection`): a gateway started while NATS was down,
    * or whose first attempt timed out, used to make the stream only at the next order change, and
    * until then a consumer could not be added ("stream not found"). Settles with the first attempt.
    */
@@ -117,7 +120,7 @@ export class NatsPublisher implements EventPublisher {
       reconnectTimeWait: 500,
     }).then(
       (nc) => {
-        void this.checkStreamOnReconnect(nc);
+        void this.watchConnection(nc);
         void nc.closed().then(() => {
           // Closed for good (not a reconnect): connect afresh on the next publish.
           this.connection = undefined;
@@ -134,6 +137,10 @@ export class NatsPublisher implements EventPublisher {
   }
 
   /**
+   * Tells the log when the connection is lost and when it is back, once each way however many
+   * attempts the client makes in between: without it an operator learned of a broker outage only
+   * from the first publish that failed, and a quiet gateway said nothing at all.
+   *
    * After each reconnect, checks the stream again at once (making it when missing), as at a start.
    * The server may have come back without its store (no volume kept, or a new member), and then
    * the stream is gone: until an order changed, a consumer process that started meanwhile could not
@@ -141,9 +148,22 @@ export class NatsPublisher implements EventPublisher {
    * since the gateway's own subscription to the subjects keeps NATS from answering "no responders".
    * A check that fails here is made again by the next publish.
    */
-  private async checkStreamOnReconnect(nc: NatsConnection): Promise<void> {
+  private async watchConnection(nc: NatsConnection): Promise<void> {
+    let lost = false;
     for await (const status of nc.status()) {
-      if (status.type !== 'reconnect' || this.closed) continue;
+      if (this.closed) continue;
+      if (status.type === 'disconnect' && !lost) {
+        lost = true;
+        this.options.log?.warn(
+          { server: status.server },
+          'event relay: lost its NATS connection; events wait in the outbox while it reconnects',
+        );
+      }
+      if (status.type !== 'reconnect') continue;
+      if (lost) {
+        lost = false;
+        this.options.log?.info({ server: status.server }, 'event relay: NATS connection back; publishing the outbox');
+      }
       this.streamReady = false;
       void this.keepPreparing();
     }

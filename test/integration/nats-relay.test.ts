@@ -209,6 +209,8 @@ describe.skipIf(!shared.up)(
 );
 
 const ownServer = natsServerInstalled();
+const NATS_LOST = 'event relay: lost its NATS connection; events wait in the outbox while it reconnects';
+const NATS_BACK = 'event relay: NATS connection back; publishing the outbox';
 
 describe.skipIf(!ownServer.up)(`while NATS is down ${ownServer.reason}`, () => {
   let nats: OwnNatsServer;
@@ -243,7 +245,12 @@ describe.skipIf(!ownServer.up)(`while NATS is down ${ownServer.reason}`, () => {
       await eventually(async () => (await backlog(t)) === 0, 20_000, 'the first event to be published');
       const workspaceId = (await t.context()).workspaceId;
 
+      const logged = (msg: string) => testApp.logs.filter((line) => line.msg === msg);
       await nats.stop();
+      // An operator learns of the outage from the log at once, not from the first publish that fails.
+      await eventually(async () => logged(NATS_LOST).length > 0, 20_000, 'the lost connection to be logged');
+      expect(logged(NATS_LOST)).toHaveLength(1);
+      expect(logged(NATS_LOST)[0]).toMatchObject({ level: 40, server: expect.stringContaining('127.0.0.1') });
       const statuses: number[] = [];
       for (let batch = 0; batch < 20; batch++) {
         const answers = await Promise.all(
@@ -262,6 +269,10 @@ describe.skipIf(!ownServer.up)(`while NATS is down ${ownServer.reason}`, () => {
         120_000,
         'the backlog to drain after NATS returned',
       );
+      // Logged once each way, however many reconnect attempts the outage took.
+      expect(logged(NATS_LOST)).toHaveLength(1);
+      expect(logged(NATS_BACK)).toHaveLength(1);
+      expect(logged(NATS_BACK)[0]).toMatchObject({ level: 30 });
       const messages = await readStream(nats.url, 'ORDERS');
       const ids = messages.map((message) => bodyOf(message).id);
       expect(ids).toHaveLength(501);
