@@ -258,6 +258,12 @@ function describeSchemaError(error: ErrorObject): FieldError {
       return { path, message: `must be at least ${limit}` };
     case 'maximum':
       return { path, message: `must be at most ${limit}` };
+    case 'enum': {
+      // Ajv's own words ("must be equal to one of the allowed values") leave the caller guessing;
+      // the values are named, as the list's filters name theirs. `null` is allowed but is no value to pick.
+      const values = (params.allowedValues as unknown[]).filter((value) => value !== null);
+      return { path, message: `must be one of ${values.map(String).join(', ')}` };
+    }
     default:
       return { path, message: error.message ?? 'is invalid' };
   }

@@ -314,7 +314,8 @@ describe('PUT /api/orders/:id', () => {
 
   it.each([
     [{ colour: 'red' }, 'colour', 'is not a known field'],
-    [{ status: 'lost' }, 'status', 'must be equal to one of the allowed values'],
+    // The statuses named, as the list's `status` filter names them: a caller who sent `PAID` learns the spelling.
+    [{ status: 'PAID' }, 'status', 'must be one of pending, paid, processing, shipped, delivered, cancelled, refunded'],
     [{ tracking_url: 'ftp://x.example/1' }, 'tracking_url', 'must be an http or https URL'],
     [{ tracking_number: 'x'.repeat(256) }, 'tracking_number', 'must be at most 255 characters'],
     [{ notes: 5 }, 'notes', 'must be a string'],

@@ -571,6 +571,36 @@ describe('the Cekat REST integration (consumer) against Pact’s mock of order-g
     });
   });
 
+  it('a status the document does not spell (PAID): 422 VALIDATION_ERROR naming the statuses there are', async () => {
+    const STATUSES = 'pending, paid, processing, shipped, delivered, cancelled, refunded';
+    pact
+      .given(STATE_ORDER)
+      .uponReceiving('an update with a status spelled in capitals')
+      .withRequest({
+        method: 'PUT',
+        path: fromProviderState('/api/orders/${id}', '/api/orders/order_xyz789'),
+        headers: jsonRequest,
+        body: { status: 'PAID' },
+      })
+      .willRespondWith({
+        status: 422,
+        headers: COMMON_RESPONSE_HEADERS,
+        body: {
+          success: false,
+          error: {
+            code: 'VALIDATION_ERROR',
+            message: includes(STATUSES),
+            details: [{ field: 'status', message: includes(STATUSES) }],
+            request_id: REQUEST_ID,
+          },
+        },
+      });
+    await verify(async (client) => {
+      const { status, body } = await client.updateOrder('order_xyz789', { status: 'PAID' });
+      expect({ status, field: body.error.details[0].field }).toStrictEqual({ status: 422, field: 'status' });
+    });
+  });
+
   it('an update of an unknown order: 404 NOT_FOUND', async () => {
     pact
       .given(STATE_WORKSPACE)
