@@ -28,7 +28,10 @@ export function buildNewOrder(
     shippingAddress: draft.shippingAddress ?? null,
     billingAddress: draft.billingAddress ?? null,
     notes: draft.notes ?? null,
-    metadata: draft.metadata ?? null,
+    // An empty object is no metadata, as an update that removes the last key leaves none: the order
+    // then has none to answer, like an address of no fields. (The draft keeps it, so the idempotency
+    // fingerprints of requests stored before this stay the same.)
+    metadata: draft.metadata && Object.keys(draft.metadata).length > 0 ? draft.metadata : null,
     trackingNumber: null,
     trackingUrl: null,
     statusHistory: [{ status: 'pending', timestamp: now.toISOString() }],

@@ -47,6 +47,21 @@ describe('POST /api/orders: the seed document', () => {
     expect(body.data).not.toHaveProperty('tracking_number');
   });
 
+  it('an empty metadata object or address is no value: left out, on create, get and after an update, as when not sent', async () => {
+    // Serialisers of older integrations send `metadata: {}` and empty addresses on every create.
+    const res = await t.rest.post('/api/orders', { ...seed.request, metadata: {}, billing_address: {} });
+    expect(res.statusCode).toBe(201);
+    const { id } = res.json().data as { id: string };
+    const read = (await t.rest.get(`/api/orders/${id}`)).json().data;
+    for (const data of [res.json().data, read]) {
+      expect(data).not.toHaveProperty('metadata');
+      expect(data).not.toHaveProperty('billing_address');
+    }
+    // The same as an update that removes the last key answers.
+    await t.rest.put(`/api/orders/${id}`, { metadata: { a: 1 } });
+    expect((await t.rest.put(`/api/orders/${id}`, { metadata: { a: null } })).json().data).not.toHaveProperty('metadata');
+  });
+
   it('writes the keys in the seed’s order, the contract’s additions where the contract lists them', async () => {
     // JSON.parse keeps the order the keys were written in (none of these is integer-like).
     const res = await t.rest.post('/api/orders', seed.request);
