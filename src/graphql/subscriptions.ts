@@ -30,6 +30,7 @@ import {
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { CloseCode } from 'graphql-ws';
 import { makeHandler } from 'graphql-ws/use/@fastify/websocket';
+import { serveOtherUpgradesAsHttp } from '../app/plain-upgrades';
 import { bearerToken } from '../auth/api-key';
 import { AppError, ErrorCode } from '../errors/app-error';
 import type { OrderFeed } from '../events/order-feed';
@@ -325,6 +326,8 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
  * earlier hook (a 429) kept its socket open, and `close()` then waited for it for ever.
  */
 export async function registerWebSocketSupport(app: FastifyInstance): Promise<void> {
+  // Only `Upgrade: websocket` goes to the plugin; Java's `Upgrade: h2c` on a REST or GraphQL request is served as HTTP/1.1.
+  serveOtherUpgradesAsHttp(app.server);
   await app.register(fastifyWebsocket, {
     options: { maxPayload: 64 * 1024 },
     // On shutdown each subscriber is told why (the plugin's own close sends no code: 1005).
