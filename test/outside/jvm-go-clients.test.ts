@@ -13,6 +13,7 @@
  * Each is skipped when its binary is missing, and fails instead under REQUIRE_SERVICES=1 (CI, whose
  * .ci/run installs openjdk-17-jdk-headless and golang-go).
  */
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -166,7 +167,7 @@ describe.skipIf(!go.up)(`a Go integration with net/http and strict encoding/json
 
   describe('a Go webhook receiver verifying Standard Webhooks with crypto/hmac', () => {
     let receiver: ChildProcess | undefined;
-    const lines: { type: string; sequence: number; order_status: string; decode_error?: string }[] = [];
+    const lines: { type: string; sequence: number; order_status: string; decode_error?: string; headers: Record<string, string>; body_b64: string }[] = [];
     const binary = path.join(os.tmpdir(), `order-gateway-webhook-receiver-${process.pid}`);
     afterEach(async () => {
       if (receiver) await stopChild(receiver);
@@ -204,6 +205,78 @@ describe.skipIf(!go.up)(`a Go integration with net/http and strict encoding/json
         expect(line).toMatchObject({ verified: true, reason: '', content_type: 'application/json', subject: id, time_utc: true, id_matches: true, repeat: false });
         expect(line.decode_error).toBeUndefined();
       }
+
+      // The README's verify() (in "From Java or Go"), as written, on a real delivery.
+      const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+      const block = /```go\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('**Webhooks in Go**')))?.[1];
+      expect(block).toContain('func verify(secret string, h http.Header, body []byte) bool {');
+      const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'order-gateway-readme-go-'));
+      try {
+        fs.writeFileSync(path.join(folder, 'readme_verify.go'), readmeVerifyProgram(block ?? ''));
+        const child = spawnTracked('go', ['run', 'readme_verify.go'], { cwd: folder, env: { PATH: process.env.PATH ?? '', ...GO_ENV } });
+        let stdout = '';
+        child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stdin?.end(JSON.stringify({ secret, other: `whsec_${randomBytes(32).toString('base64')}`, headers: lines[0]?.headers, body_b64: lines[0]?.body_b64 }));
+        const [code] = (await once(child, 'close')) as [number | null];
+        expect(code).toBe(0);
+        expect(JSON.parse(stdout)).toStrictEqual({ 'as received': true, rotation: true, 'body changed': false, stale: false, 'other secret': false });
+      } finally {
+        fs.rmSync(folder, { recursive: true, force: true });
+      }
     });
   });
 });
+
+/** A Go program around the README's verify(): reads a delivery on stdin, prints what verify() says of it and of altered copies. */
+function readmeVerifyProgram(block: string): string {
+  return `package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+${block}
+func main() {
+	var c struct {
+		Secret  string            \`json:"secret"\`
+		Other   string            \`json:"other"\`
+		Headers map[string]string \`json:"headers"\`
+		Body    string            \`json:"body_b64"\`
+	}
+	if err := json.NewDecoder(os.Stdin).Decode(&c); err != nil {
+		panic(err)
+	}
+	headers := func(change map[string]string) http.Header {
+		h := http.Header{}
+		for k, v := range c.Headers {
+			h.Set(k, v)
+		}
+		for k, v := range change {
+			h.Set(k, v)
+		}
+		return h
+	}
+	body, _ := base64.StdEncoding.DecodeString(c.Body)
+	changed := []byte(strings.Replace(string(body), "go-hooks", "go-hookz", 1))
+	stale := strconv.FormatInt(time.Now().Unix()-6*60, 10)
+	out, _ := json.Marshal(map[string]bool{
+		"as received":  verify(c.Secret, headers(nil), body),
+		"rotation":     verify(c.Secret, headers(map[string]string{"webhook-signature": "v1,AAAA " + c.Headers["webhook-signature"]}), body),
+		"body changed": verify(c.Secret, headers(nil), changed),
+		"stale":        verify(c.Secret, headers(map[string]string{"webhook-timestamp": stale}), body),
+		"other secret": verify(c.Other, headers(nil), body),
+	})
+	fmt.Println(string(out))
+}
+`;
+}
