@@ -41,15 +41,33 @@ function isLoopbackName(name: string): boolean {
 }
 
 /**
- * True for a request that may be given the development key: from this machine, and addressed
- * to it by a loopback name. The name matters because of DNS rebinding: a page of another site
+ * Headers a proxy or tunnel adds (nginx, HAProxy, ngrok, cloudflared, a CDN). A browser on this
+ * machine talking to the server sends none of them; a request that carries one came through a
+ * forwarder, whose own connection from 127.0.0.1 says nothing about where the browser is.
+ */
+const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip', 'via'];
+
+/**
+ * True for a request that may be given the development key: from this machine, addressed
+ * to it by a loopback name, and through no proxy. The name matters because of DNS rebinding: a page of another site
  * whose name is made to resolve to 127.0.0.1 reaches the server from this machine, and is
  * same-origin with what it loads, so it could read a key in the answer; its Host header still
- * carries its own name.
+ * carries its own name. The address is the connection's own, never `X-Forwarded-For` (which
+ * `TRUST_PROXY` would believe), and a proxy or tunnel on this machine (a local nginx, `ngrok
+ * --host-header=rewrite`) connects from 127.0.0.1 with a loopback Host on behalf of any browser
+ * anywhere, so a request with a forwarding header is refused too.
  */
-export function isLocalBrowser(request: { ip: string; headers: { host?: string | undefined } }): boolean {
+export function isLocalBrowser(request: {
+  socket: { remoteAddress?: string | undefined };
+  headers: Record<string, string | string[] | undefined>;
+}): boolean {
   const host = request.headers.host;
-  return LOOPBACK.has(request.ip) && host !== undefined && isLoopbackName(hostName(host));
+  return (
+    LOOPBACK.has(request.socket.remoteAddress ?? '') &&
+    typeof host === 'string' &&
+    isLoopbackName(hostName(host)) &&
+    FORWARDING_HEADERS.every((name) => request.headers[name] === undefined)
+  );
 }
 
 /** The development key in `dir`, or undefined when there is none (yet). */
