@@ -11,6 +11,9 @@
  * hash must look like (server.ts).
  */
 
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { InMemoryLRUCache, type KeyValueCache, type KeyValueCacheSetOptions } from '@apollo/utils.keyvaluecache';
+
 /** A SHA-256 written as Apollo's links and Apollo Server write it. */
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -56,4 +59,43 @@ function requestExtensions(
 /** Why the persisted-query hash of a GraphQL HTTP request (method, search parameters, body) is malformed, if it is. */
 export function malformedPersistedQuery(method: string, query: unknown, body: unknown): string | undefined {
   return malformedPersistedQueryHash(requestExtensions(method, query, body));
+}
+
+/**
+ * The workspace of the GraphQL request being served, for the persisted-query cache: set around
+ * Apollo's handling of each HTTP request (server.ts), so that the cache below sees it on every
+ * lookup and registration Apollo makes for that request.
+ */
+export const persistedQueryWorkspace = new AsyncLocalStorage<string>();
+
+/**
+ * Apollo's APQ cache, kept per workspace. One bounded LRU (Apollo's default, 30 MiB of query text)
+ * holds every workspace's queries, each under `<workspace id>:<hash>`, so a hash one workspace
+ * registered is unknown to every other: before, the cache was shared, and a key holder of another
+ * workspace could send a guessed text's hash alone and learn from the answer (a result, or
+ * PERSISTED_QUERY_NOT_FOUND) whether anyone had sent that text, literal values and all. Outside a
+ * request (no workspace) nothing is found and nothing is kept.
+ */
+export class WorkspacePersistedQueryCache implements KeyValueCache<string> {
+  constructor(private readonly cache: KeyValueCache<string> = new InMemoryLRUCache<string>()) {}
+
+  private scoped(key: string): string | undefined {
+    const workspace = persistedQueryWorkspace.getStore();
+    return workspace ? `${workspace}:${key}` : undefined;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const scoped = this.scoped(key);
+    return scoped === undefined ? undefined : this.cache.get(scoped);
+  }
+
+  async set(key: string, value: string, options?: KeyValueCacheSetOptions): Promise<void> {
+    const scoped = this.scoped(key);
+    if (scoped !== undefined) await this.cache.set(scoped, value, options);
+  }
+
+  async delete(key: string): Promise<boolean | void> {
+    const scoped = this.scoped(key);
+    if (scoped !== undefined) return this.cache.delete(scoped);
+  }
 }

@@ -27,7 +27,7 @@ import {
 } from './errors';
 import { jitExecution } from './jit-executor';
 import { oneCallAtATime } from './one-call-at-a-time';
-import { malformedPersistedQuery } from './persisted-queries';
+import { malformedPersistedQuery, persistedQueryWorkspace, WorkspacePersistedQueryCache } from './persisted-queries';
 import { sendBadGraphQLRequest } from './refusals';
 import { type GraphQLRequestHooks, type RequestHooks, requestHooksPlugin } from './request-hooks';
 import { routeUrl } from '../app/route-url';
@@ -82,6 +82,8 @@ export async function registerGraphQL(
     // So stock clients (urql sends queries as GET with no extra header) work; mutations over GET stay refused.
     csrfPrevention: { requestHeaders: [...CSRF_PREFLIGHT_HEADERS, 'authorization'] },
     allowBatchedHttpRequests: false,
+    // APQ as Apollo does it, with its cache kept per workspace (persisted-queries.ts).
+    persistedQueries: { cache: new WorkspacePersistedQueryCache() },
     // main.ts owns shutdown. Apollo's own SIGTERM handler (on outside NODE_ENV=test)
     // raced it and left `apollo.stop()` waiting forever, so the process never exited.
     stopOnTerminationSignals: false,
@@ -157,7 +159,7 @@ export async function registerGraphQL(
       throw toGraphQLError(toAppError(error), request.id);
     }
   };
-  const handler = apolloHandler(apollo, context);
+  const handler = apolloHandler(apollo, context, (request) => authenticated.get(request)?.workspaceId);
   // No OPTIONS route: without CORS_ORIGINS an OPTIONS is a 405 naming these methods, as on REST;
   // with it, @fastify/cors answers preflights. Fastify adds HEAD to the GET route.
   app.route({ method: 'POST', url: GRAPHQL_PATH, handler });
@@ -181,6 +183,7 @@ export async function registerGraphQL(
 function apolloHandler(
   apollo: ApolloServer<GraphQLContext>,
   context: (request: FastifyRequest) => Promise<GraphQLContext>,
+  workspaceOf: (request: FastifyRequest) => string | undefined,
 ) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<string | FastifyReply> => {
     // Here, not in a route hook: a hook on the GET route would delay the WebSocket handler, and
@@ -192,15 +195,18 @@ function apolloHandler(
       if (value) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
     const query = request.url.indexOf('?');
-    const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: {
-        method: request.method === 'HEAD' ? 'GET' : request.method,
-        headers,
-        search: query === -1 ? '' : request.url.slice(query),
-        body: request.body,
-      },
-      context: () => context(request),
-    });
+    // Persisted queries are looked up and registered in the caller's workspace only.
+    const response = await persistedQueryWorkspace.run(workspaceOf(request) ?? '', () =>
+      apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: {
+          method: request.method === 'HEAD' ? 'GET' : request.method,
+          headers,
+          search: query === -1 ? '' : request.url.slice(query),
+          body: request.body,
+        },
+        context: () => context(request),
+      }),
+    );
     for (const [name, value] of response.headers) {
       // Apollo marks a persisted-query miss `private, no-cache, must-revalidate`, which a browser may
       // store: every /graphql answer keeps the API's `no-store` (security/headers.ts) instead.
