@@ -47,6 +47,7 @@ import { registerRateLimits } from '../security/rate-limit';
 import { requestAuthenticator } from '../security/request-authentication';
 import { requestIdOnInternalErrors } from '../graphql/request-id.hooks';
 import { startIdempotencySweeper } from './housekeeping';
+import { DatabaseClock } from '../db/database-clock';
 import { registerDraining } from './draining';
 import { registerExpectContinue } from './expect-continue';
 import { registerSchemaGate } from './schema-gate';
@@ -90,6 +91,8 @@ export interface BuildAppOptions {
 }
 
 const GRAPHQL_PATH = '/graphql';
+/** How often the database's clock is read again (see database-clock.ts). */
+const CLOCK_SYNC_INTERVAL_MS = 30_000;
 
 /** Each transport maps its errors in one place: GraphQL's refusals are GraphQL responses, everything else the REST envelope. */
 function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
@@ -135,6 +138,11 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
   });
 
+  // Every time this process stores or sends comes from the database's clock (see database-clock.ts).
+  const clock = DatabaseClock.of(db.em);
+  await clock.sync().catch((error: unknown) =>
+    http.log.warn({ err: error }, "could not read the database's clock; using this process's until it answers"),
+  );
   const metrics = new Metrics();
   const events = createEvents(config, db, http.log, {
     webhookLookup,
@@ -154,6 +162,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
   metrics.watchDatabase(() => db.ping());
   const services: Services = {
     orders: new OrderService(db.em, {
+      clock: clock.now,
       idempotencyTtlMs: config.idempotencyTtlMs,
       events: config.eventsOutbox ? orderEvents : undefined,
       relay: config.eventsRelay ? events.relay : undefined,
@@ -338,6 +347,16 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
 
   // The relay, the webhook dispatcher and the sweeper work on tables that must exist.
   let stopSweeper = () => {};
+  const clockLog = http.log.child({ component: 'clock' });
+  let clockFailures = 0;
+  clock.start(
+    CLOCK_SYNC_INTERVAL_MS,
+    (error) => {
+      // A database outage is reported by the probes and the relay; one line per outage is enough here.
+      if (clockFailures++ === 0) clockLog.warn({ err: error }, "could not read the database's clock; keeping the last reading");
+    },
+    () => (clockFailures = 0),
+  );
   schemaGate.whenOpen(() => {
     stopSweeper = startIdempotencySweeper(services.orders, config.idempotencySweepIntervalMs, http.log);
     events.start();
@@ -354,6 +373,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
       closing ??= (async () => {
         await schemaGate.stop();
         stopSweeper();
+        clock.stop();
         await http.close(); // drains Apollo through its drain plugin
         await metricsServer?.close();
         await apollo.stop().catch(() => undefined);
