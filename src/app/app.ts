@@ -145,6 +145,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
   );
   const metrics = new Metrics();
   const events = createEvents(config, db, http.log, {
+    clock: clock.now,
     webhookLookup,
     observer: {
       published(event, latencySeconds) {

@@ -35,6 +35,8 @@ export interface EventsOptions {
   onWebhookAttempt?: (result: AttemptResult) => void;
   /** Name resolution for webhook deliveries (tests give their own). */
   webhookLookup?: Lookup;
+  /** Where a webhook attempt's time and `webhook-timestamp` come from: the database's clock (see database-clock.ts). */
+  clock?: () => Date;
 }
 
 export function createEvents(
@@ -75,6 +77,7 @@ export function createEvents(
     allowPrivateNetworks: config.webhookAllowPrivateNetworks,
     lookup: options.webhookLookup,
     onAttempt: options.onWebhookAttempt,
+    clock: options.clock,
   });
   let stopListening: (() => Promise<void>) | undefined;
   return {

@@ -50,6 +50,12 @@ export interface DispatcherOptions {
    */
   perWorkspace?: number;
   onAttempt?: (result: AttemptResult) => void;
+  /**
+   * Now, for an attempt's `webhook-timestamp` and its time in the log: the database's clock (see
+   * database-clock.ts), so that a process whose own clock is off still signs a time a receiver's
+   * 5-minute check accepts. The process's clock when absent.
+   */
+  clock?: () => Date;
 }
 
 export class WebhookDispatcher {
@@ -113,7 +119,7 @@ export class WebhookDispatcher {
   private async attempt(delivery: DueDelivery): Promise<void> {
     const event = toCloudEvent(delivery.event);
     const body = stringifyJson(event);
-    const at = new Date();
+    const at = this.options.clock?.() ?? new Date();
     // Standard Webhooks: several signatures, space-separated; a receiver accepts any one it can verify.
     let signature = new Webhook(delivery.secret).sign(event.id, at, body);
     if (delivery.previousSecret) signature += ` ${new Webhook(delivery.previousSecret).sign(event.id, at, body)}`;

@@ -173,6 +173,33 @@ describe.skipIf(!tools.up || !usingRealPostgres)('three processes at −6 min, 0
     expect(synced).toStrictEqual(made.map((order) => order.id));
   }, TIMEOUT);
 
+  it('every webhook delivery, whichever process sends it, carries a webhook-timestamp a standardwebhooks receiver accepts, and its attempt is logged at the database time', async () => {
+    const before = await databaseNow();
+    const made = [];
+    for (const server of servers) made.push(await create(server, key));
+    const ids = new Set(made.map((order) => order.id));
+    const mine = () => receiver.received.filter((request) => ids.has((JSON.parse(request.body) as { subject: string }).subject));
+    for (let tries = 0; tries < 300 && mine().length < made.length; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    const after = await databaseNow();
+    const received = mine();
+    expect(received).toHaveLength(made.length);
+    // The receiver's check: within 5 minutes of its own (correct) clock, and the signature.
+    expect(
+      received.map((request) => ({ timestamp: Number(request.headers['webhook-timestamp']), verified: request.verified })),
+    ).toStrictEqual(received.map(() => ({ timestamp: expect.closeTo(Date.now() / 1000, -2) as number, verified: true })));
+    const attempts = await queryRows<{ attempted_at: Date; status_code: number }>(
+      database.DATABASE_URL,
+      `select a.attempted_at, a.status_code from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id
+       join order_events e on e.id = d.event_id where e.order_id in (${made.map((order) => `'${order.id}'`).join(', ')})`,
+    );
+    expect(attempts).toHaveLength(made.length);
+    for (const attempt of attempts) {
+      expect(attempt.status_code).toBe(200);
+      expect(attempt.attempted_at.getTime()).toBeGreaterThanOrEqual(before - 5_000);
+      expect(attempt.attempted_at.getTime()).toBeLessThanOrEqual(after + 5_000);
+    }
+  }, TIMEOUT);
+
   it('an idempotency key stored by the slow process is kept its whole TTL by the database clock', async () => {
     const [slow] = servers as [RunningServer];
     const order = await create(slow, key, { 'idempotency-key': 'clock-skew-1' });
