@@ -32,8 +32,12 @@ export class ApiKeyCache {
     private readonly ttlMs: number,
     /** Bounds memory whatever the number of keys; the oldest entry goes first. */
     private readonly maxEntries = 10_000,
-    /** The cache's clock, in ms; `set` takes its reading from before the lookup. */
-    readonly now: () => number = Date.now,
+    /**
+     * The cache's clock, in ms; `set` takes its reading from before the lookup. The monotonic
+     * clock: a step of the wall clock (NTP, a VM resumed) must not keep a revoked key's entry
+     * alive (a step 5 minutes back kept it for 5 minutes).
+     */
+    readonly now: () => number = () => performance.now(),
   ) {
     if (ttlMs < 0 || ttlMs > MAX_API_KEY_CACHE_TTL_MS) {
       throw new RangeError(`The API key cache TTL must be between 0 and ${MAX_API_KEY_CACHE_TTL_MS} ms, got ${ttlMs}`);

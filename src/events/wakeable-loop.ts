@@ -33,7 +33,7 @@ export class WakeableLoop {
     /** `failuresNotReported`: failed rounds since the last report, which were not reported. */
     private readonly onError: (error: unknown, failuresNotReported: number) => void,
     private readonly batchDelayMs = 0,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   start(): void {

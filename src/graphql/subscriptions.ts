@@ -147,12 +147,13 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
    */
   const stillAuthorized = async (connection: Connection) => {
     let check = checks.get(connection.key);
-    if (!check || Date.now() - check.at >= KEY_RECHECK_MS) {
+    if (!check || performance.now() - check.at >= KEY_RECHECK_MS) {
       const revoked = options.authenticate(connection.authorization).then(
         () => false,
         (error: unknown) => error instanceof AppError && error.code === ErrorCode.UNAUTHORIZED,
       );
-      checks.set(connection.key, (check = { at: Date.now(), revoked }));
+      // The monotonic clock: a step of the wall clock must not postpone the check.
+      checks.set(connection.key, (check = { at: performance.now(), revoked }));
     }
     if (!(await check.revoked)) return true;
     connection.close(SUBSCRIPTION_CLOSE.forbidden, 'Forbidden: the API key has been revoked');

@@ -37,10 +37,10 @@ export async function registerLoadShedding(app: FastifyInstance, options: LoadSh
   // starts two sample intervals after the app is ready.
   let armedAt = Number.POSITIVE_INFINITY;
   app.addHook('onReady', async () => {
-    armedAt = Date.now() + 2 * options.sampleIntervalMs;
+    armedAt = performance.now() + 2 * options.sampleIntervalMs;
   });
   app.addHook('onRequest', (request, _reply, done) => {
-    if (Date.now() < armedAt || !app.isUnderPressure() || !isApiRequest(request, options.graphqlPath)) return done();
+    if (performance.now() < armedAt || !app.isUnderPressure() || !isApiRequest(request, options.graphqlPath)) return done();
     request.log.warn({ eventLoopDelayMs: Math.round(app.memoryUsage().eventLoopDelay) }, 'shedding load: the event loop lags');
     // Passed on: each transport's error handler writes it (REST envelope or GraphQL response) with Retry-After.
     done(new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is overloaded; retry shortly', [], RETRY_AFTER_SECONDS));

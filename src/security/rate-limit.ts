@@ -226,7 +226,7 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
     if (!scope) return;
 
     // An address that keeps failing authentication is refused before its key is looked up.
-    if (!recentFailures || recentFailures.mayHaveFailed(clientAddress(request), Date.now())) {
+    if (!recentFailures || recentFailures.mayHaveFailed(clientAddress(request), performance.now())) {
       const failures = await authFailures(request, { increment: false });
       if (!failures.isAllowed && failures.remaining === 0 && failures.ttl > 0) {
         return refuse(reply, {
@@ -263,7 +263,7 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
       );
     },
     async countFailedAuthentication(request, reply) {
-      recentFailures?.add(clientAddress(request), Date.now());
+      recentFailures?.add(clientAddress(request), performance.now()); // monotonic, as mayHaveFailed's
       // One increment, whose result is the check: the store counts atomically (in Redis too).
       const failures = await authFailures(request);
       if (failures.isAllowed || !failures.isExceeded) return undefined;

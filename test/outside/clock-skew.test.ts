@@ -213,3 +213,45 @@ describe.skipIf(!tools.up || !usingRealPostgres)('three processes at −6 min, 0
     expect(replay.id).toBe(order.id);
   }, TIMEOUT);
 });
+
+describe.skipIf(!tools.up || !usingRealPostgres)('a process whose clock jumps back 5 min while it runs (PostgreSQL pass)', () => {
+  let server: RunningServer;
+  let rcFile: string;
+
+  beforeAll(async () => {
+    rcFile = path.join(home, 'jumping.rc');
+    server = await startServer(serverEnv(skewed(rcFile, 0)));
+    await untilSkewed(server, 0);
+  }, TIMEOUT);
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('a key revoked after the jump is refused within API_KEY_CACHE_TTL_MS, not 5 minutes later', async () => {
+    const { key, id } = await newKey('jumping');
+    const read = () => fetch(`${server.url}/api/orders?limit=1`, { headers: { authorization: `Bearer ${key}` } });
+    expect((await read()).status).toBe(200); // the key's lookup is cached for 500 ms
+    fs.writeFileSync(rcFile, '-5m\n');
+    await untilSkewed(server, -5);
+    const revoked = await runCli(['apikey', 'revoke', id], serverEnv());
+    expect(revoked.code, revoked.stderr).toBe(0);
+    // Well past the cache's 500 ms, by any clock that measures time passing.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect((await read()).status).toBe(401);
+  }, TIMEOUT);
+
+  it('orders made across the jump keep their order in time', async () => {
+    const { key } = await newKey('jumping-orders');
+    fs.writeFileSync(rcFile, '+0\n');
+    await untilSkewed(server, 0);
+    const first = await create(server, key);
+    fs.writeFileSync(rcFile, '-5m\n');
+    await untilSkewed(server, -5);
+    const second = await create(server, key);
+    const rows = await queryRows<{ id: string; created_at: Date }>(
+      database.DATABASE_URL,
+      `select id, created_at from orders where id in ('${first.id}', '${second.id}') order by created_at`,
+    );
+    expect(rows.map((row) => row.id)).toStrictEqual([first.id, second.id]);
+  }, TIMEOUT);
+});
