@@ -65,6 +65,7 @@ export function createEvents(
     log: relayLog,
     pollIntervalMs: config.eventsPollIntervalMs,
     observer: options.observer,
+    clock: options.clock,
     // Deliveries are made when events are marked published; only then is there work for webhooks.
     onDeliveriesMade: () => webhooks.wake(),
   });

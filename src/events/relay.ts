@@ -37,6 +37,12 @@ export interface RelayOptions {
   pollIntervalMs: number;
   /** Events claimed per round. */
   batchSize?: number;
+  /**
+   * Now, to measure an event's publish latency from its `time` (the database's clock): the
+   * database's clock as this process reads it (see database-clock.ts), so that a process whose
+   * own clock is off does not report minutes of latency, or less than none. The process's clock when absent.
+   */
+  clock?: () => Date;
   /** How long a claim lasts before another relay may take the event over. */
   leaseMs?: number;
   /** The longest wait before a failed publish is tried again (backoff doubles up to it, with jitter). */
@@ -209,7 +215,7 @@ export class EventRelay {
   /** Tells the observer, webhooks and subscribers of events taken off the queue. */
   private published(done: readonly CloudEvent[], deliveries: number): void {
     if (deliveries > 0) this.options.onDeliveriesMade?.();
-    const now = Date.now();
+    const now = this.options.clock?.().getTime() ?? Date.now();
     for (const cloudEvent of done) {
       this.options.observer?.published(cloudEvent, (now - Date.parse(cloudEvent.time)) / 1000);
       this.notify(cloudEvent);

@@ -200,6 +200,25 @@ describe.skipIf(!tools.up || !usingRealPostgres)('three processes at −6 min, 0
     }
   }, TIMEOUT);
 
+  it("each process's event_publish_latency_seconds measures from the change by the database's clock: no six-minute latencies, none below zero", async () => {
+    for (const server of servers) {
+      await create(server, key);
+      let text = '';
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+      // The event goes out just after the create's answer: wait until this process has published one.
+      for (let tries = 0; tries < 100 && !(value('event_publish_latency_seconds_count') > 0); tries++) {
+        if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+        const response = await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer test-metrics-token-0123456789' } });
+        text = await response.text();
+      }
+      const count = value('event_publish_latency_seconds_count');
+      expect(count).toBeGreaterThan(0);
+      // Every event went out within a minute of its change, and none before it.
+      expect(value('event_publish_latency_seconds_bucket\\{le="60"\\}')).toBe(count);
+      expect(value('event_publish_latency_seconds_sum')).toBeGreaterThanOrEqual(0);
+    }
+  }, TIMEOUT);
+
   it('an idempotency key stored by the slow process is kept its whole TTL by the database clock', async () => {
     const [slow] = servers as [RunningServer];
     const order = await create(slow, key, { 'idempotency-key': 'clock-skew-1' });
