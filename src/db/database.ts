@@ -17,8 +17,11 @@ import { entities } from './entities';
 import { migrationsList } from './migrations';
 
 export type DatabaseTarget =
-  /** `dataDir: null` keeps the embedded database in memory (tests). */
-  | { kind: 'embedded'; dataDir: string | null }
+  /**
+   * `dataDir: null` keeps the embedded database in memory (tests). `connectTimeoutMs`: how long a
+   * query waits for the one connection before it fails (a 503); knex's own 60 s when unset.
+   */
+  | { kind: 'embedded'; dataDir: string | null; connectTimeoutMs?: number }
   | {
       kind: 'postgres';
       url: string;
@@ -71,7 +74,7 @@ export function databaseTarget(config: Config): DatabaseTarget {
       idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
     };
   }
-  return { kind: 'embedded', dataDir: config.dataDir };
+  return { kind: 'embedded', dataDir: config.dataDir, connectTimeoutMs: config.dbConnectTimeoutMs };
 }
 
 const KNOWN_MIGRATIONS = new Set(migrationsList.map((migration) => migration.name));
@@ -152,8 +155,12 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
     ...withSnapshot(open),
     driver: EmbeddedDriver,
     dbName: 'postgres',
+    // PGlite has one connection, and everything waits its turn for it: as on a server, a request
+    // waits at most DB_CONNECT_TIMEOUT_MS (then a 503), not knex's default minute.
+    ...(target.connectTimeoutMs === undefined ? {} : { pool: { acquireTimeoutMillis: target.connectTimeoutMs } }),
     driverOptions: { connection: { pglite: () => pglite }, log: warnings.log },
   });
+  const pingTimeoutMs = target.connectTimeoutMs === undefined ? undefined : target.connectTimeoutMs + PING_QUERY_MS;
   return wrap('embedded', orm, warnings.sink, async () => {
     try {
       await orm.close(true);
@@ -162,7 +169,7 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
     } finally {
       lock?.release();
     }
-  });
+  }, undefined, pingTimeoutMs);
 }
 
 /** How long `select 1` may take, on top of waiting for a connection, before a ping says the database does not answer. */
