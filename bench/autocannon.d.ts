@@ -13,8 +13,13 @@ declare module 'autocannon' {
     interface Request extends RequestParams {
       /** Called before each request is built; returns the request to send. */
       setupRequest?: (request: RequestParams, context: Record<string, unknown>) => RequestParams;
-      /** Called with each response's status and body. */
-      onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
+      /** Called with each response's status, body and headers (lower-case names). */
+      onResponse?: (
+        status: number,
+        body: string,
+        context: Record<string, unknown>,
+        headers: Record<string, string>,
+      ) => void;
     }
 
     interface Options {
