@@ -24,6 +24,14 @@ export interface LoadSheddingOptions {
 /** Long enough for a lagging process to work off its backlog. */
 const RETRY_AFTER_SECONDS = 2;
 
+/**
+ * Under overload every refused request would otherwise write its own warning, hundreds a second,
+ * adding work to a process that has none to spare and flooding a log read at `warn`. The first
+ * refusal warns at once, then at most one warning every this long, with the refusals not logged
+ * since. (Each refusal still has its `request completed` line at `info`, with its request id.)
+ */
+const WARN_INTERVAL_MS = 10_000;
+
 export async function registerLoadShedding(app: FastifyInstance, options: LoadSheddingOptions): Promise<void> {
   if (options.maxEventLoopDelayMs === 0) return;
   // under-pressure measures; the hook below decides, so that each transport answers in its own shape.
@@ -39,9 +47,19 @@ export async function registerLoadShedding(app: FastifyInstance, options: LoadSh
   app.addHook('onReady', async () => {
     armedAt = performance.now() + 2 * options.sampleIntervalMs;
   });
+  let lastWarnAt = Number.NEGATIVE_INFINITY;
+  let refusalsNotLogged = 0;
   app.addHook('onRequest', (request, _reply, done) => {
     if (performance.now() < armedAt || !app.isUnderPressure() || !isApiRequest(request, options.graphqlPath)) return done();
-    request.log.warn({ eventLoopDelayMs: Math.round(app.memoryUsage().eventLoopDelay) }, 'shedding load: the event loop lags');
+    const now = performance.now();
+    if (now - lastWarnAt >= WARN_INTERVAL_MS) {
+      lastWarnAt = now;
+      request.log.warn(
+        { eventLoopDelayMs: Math.round(app.memoryUsage().eventLoopDelay), refusalsNotLogged },
+        'shedding load: the event loop lags',
+      );
+      refusalsNotLogged = 0;
+    } else refusalsNotLogged++;
     // Passed on: each transport's error handler writes it (REST envelope or GraphQL response) with Retry-After.
     done(new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'The server is overloaded; retry shortly', [], RETRY_AFTER_SECONDS));
   });

@@ -87,3 +87,29 @@ describe('when the event loop lags', () => {
     }
   });
 });
+
+describe('the log while shedding', () => {
+  it('writes one warning for a burst of refusals, not one per refused request', async () => {
+    const shed = await createTestApp({ maxEventLoopDelayMs: 50, loadSampleIntervalMs: 100 });
+    try {
+      const key = await shed.bearer('acme');
+      const get = () => shed.app.http.inject({ method: 'GET', url: '/api/orders', headers: { authorization: key } });
+      let status = 503;
+      for (let attempt = 0; attempt < 100 && status === 503; attempt++) {
+        await sleep(100);
+        status = (await get()).statusCode;
+      }
+      expect(status).toBe(200);
+      await lag();
+      const answers = await Promise.all(Array.from({ length: 20 }, get));
+      expect(answers.map((res) => res.statusCode)).toStrictEqual(Array.from({ length: 20 }, () => 503));
+      const warnings = shed.logs.filter((line) => line.msg === 'shedding load: the event loop lags');
+      expect(warnings).toHaveLength(1);
+      // Each refusal still has its own line, with its request id and status.
+      const refusals = shed.logs.filter((line) => line.msg === 'request completed' && line.status === 503);
+      expect(refusals).toHaveLength(20);
+    } finally {
+      await shed.close();
+    }
+  });
+});
