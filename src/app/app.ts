@@ -73,6 +73,8 @@ export interface App {
   metrics: Metrics;
   /** The outbox relay; `events.relay.subscribe()` hears every event this process publishes. */
   events: Events;
+  /** What GraphQL subscriptions read: `feed.listening(workspaceId)` counts a workspace's open ones. */
+  feed: OrderFeed;
   /** The METRICS_PORT server, not yet listening; absent when metrics share the app's port. */
   metricsServer?: FastifyInstance;
   /** Stops taking requests, lets those in flight finish, then closes the database. */
@@ -312,6 +314,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
   const protection = graphqlProtection(graphqlLimits(config));
   // Subscriptions: fed from NATS when configured (events from every process), else from this process's relay.
   const feed = new OrderFeed(http.log.child({ component: 'order-feed' }));
+  metrics.watchSubscriptions(() => feed.size);
   const stopFeed = config.natsUrl
     ? feedFromNats(feed, { url: config.natsUrl, subjectPrefix: config.natsSubjectPrefix }, http.log)
     : (
@@ -369,6 +372,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     db,
     metrics,
     events,
+    feed,
     metricsServer,
     close() {
       closing ??= (async () => {

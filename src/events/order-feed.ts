@@ -61,6 +61,18 @@ export class OrderFeed {
     return this.byWorkspace.has(workspaceId);
   }
 
+  /** The subscriptions open on `workspaceId`'s events in this process. */
+  listening(workspaceId: string): number {
+    return this.byWorkspace.get(workspaceId)?.size ?? 0;
+  }
+
+  /** The subscriptions open in this process, every workspace's (the `graphql_subscriptions` gauge). */
+  get size(): number {
+    let open = 0;
+    for (const listeners of this.byWorkspace.values()) open += listeners.size;
+    return open;
+  }
+
   /** A published event, in the shape the relay publishes. */
   receive(event: CloudEvent): void {
     const listeners = this.byWorkspace.get(event.workspaceid);

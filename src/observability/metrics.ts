@@ -141,7 +141,17 @@ export class Metrics {
     },
   });
 
+  private readonly subscriptionsOpen = new Gauge({
+    name: 'graphql_subscriptions',
+    help: 'GraphQL subscriptions open in this process (over graphql-ws), every workspace together',
+    registers: [this.registry],
+    collect: () => {
+      if (this.subscriptionCount) this.subscriptionsOpen.set(this.subscriptionCount());
+    },
+  });
+
   private readonly operationNames = new Set<string>();
+  private subscriptionCount: (() => number) | undefined;
   private databasePing: (() => Promise<boolean>) | undefined;
   private poolStats: (() => PoolStats | undefined) | undefined;
   private outboxReader: (() => Promise<number>) | undefined;
@@ -166,6 +176,11 @@ export class Metrics {
   watchOutbox(read: () => Promise<number>, readOldestAge?: () => Promise<number>): void {
     this.outboxReader = read;
     this.outboxAgeReader = readOldestAge;
+  }
+
+  /** Where the subscriptions gauge reads its figure from at each scrape. */
+  watchSubscriptions(count: () => number): void {
+    this.subscriptionCount = count;
   }
 
   /** How `db_up` asks the database at each scrape. */

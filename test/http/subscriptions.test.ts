@@ -71,12 +71,24 @@ function subscribe(client: Client, query: string, variables: Record<string, unkn
   return { received, errors, resultErrors, dispose, completed: () => completed };
 }
 
+/**
+ * Waits until the server holds `count` subscriptions of the workspace of `authorization`: a
+ * subscription starts some time after the client sends it, and a fixed wait lost the first
+ * events on a loaded machine.
+ */
+async function subscribedIn(authorization: string, count: number) {
+  const { workspaceId } = await t.app.services.auth.authenticate(authorization);
+  await expect.poll(() => t.app.feed.listening(workspaceId), { timeout: 10_000 }).toBe(count);
+}
+
 describe('subscriptions', () => {
   it('delivers the create and two updates in order, and nothing of another workspace', async () => {
     const { client } = connect(t.auth);
     const created = subscribe(client, 'subscription { orderCreated { id status orderNumber total } }');
     const updated = subscribe(client, 'subscription { orderUpdated { id status trackingNumber updatedAt } }');
-    await sleep(200); // subscribed
+    await subscribedIn(t.auth, 2);
+    // Operators see them too: this process holds two open subscriptions.
+    expect(await t.app.metrics.render()).toMatch(/^graphql_subscriptions 2$/m);
     const foreign = await t.bearer('globex');
     await t.rest.post('/api/orders', body, { authorization: foreign });
     const order = (await t.rest.post('/api/orders', body)).json<{ data: { id: string; order_number: string } }>().data;
@@ -95,16 +107,19 @@ describe('subscriptions', () => {
   }, 20_000);
 
   it('delivers updatedAt to the millisecond, as order(id) and the mutation answer it, for a create and an update', async () => {
-    const { client } = connect(await t.bearer('acme')); // a key of its own: this file allows 2 connections a key
+    const auth = await t.bearer('acme'); // a key of its own: this file allows 2 connections a key
+    const { client } = connect(auth);
+    await subscribedIn(auth, 0); // the last test's, ended
     const created = subscribe(client, 'subscription { orderCreated { id updatedAt } }');
-    await sleep(200);
+    await subscribedIn(auth, 1);
     const id = (await t.rest.post('/api/orders', body)).json<{ data: { id: string } }>().data.id;
     await expect.poll(() => created.received.length, { timeout: 10_000 }).toBe(1);
     const first = await t.gql('query($id: ID!) { order(id: $id) { id updatedAt } }', { id });
     expect(created.received).toStrictEqual([{ orderCreated: first.json<{ data: { order: unknown } }>().data.order }]);
     created.dispose();
+    await subscribedIn(auth, 0);
     const updated = subscribe(client, 'subscription($id: ID) { orderUpdated(id: $id) { id updatedAt } }', { id });
-    await sleep(200);
+    await subscribedIn(auth, 1);
     const answer = await t.gql('mutation($id: ID!) { updateOrder(id: $id, input: { notes: "ms" }) { order { updatedAt } } }', { id });
     const updatedAt = answer.json<{ data: { updateOrder: { order: { updatedAt: string } } } }>().data.updateOrder.order.updatedAt;
     await expect.poll(() => updated.received.length, { timeout: 10_000 }).toBe(1);
@@ -124,7 +139,7 @@ describe('subscriptions', () => {
     socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization } }));
     await expect.poll(() => frames.some((frame) => frame.includes('connection_ack'))).toBe(true);
     socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { orderCreated { metadata } }' } }));
-    await sleep(200);
+    await subscribedIn(authorization, 1);
     const created = await t.app.http.inject({
       method: 'POST',
       url: '/api/orders',
@@ -142,8 +157,9 @@ describe('subscriptions', () => {
     const { client } = connect(t.auth);
     const a = (await t.rest.post('/api/orders', body)).json<{ data: { id: string } }>().data.id;
     const b = (await t.rest.post('/api/orders', body)).json<{ data: { id: string } }>().data.id;
+    await subscribedIn(t.auth, 0);
     const one = subscribe(client, 'subscription($id: ID) { orderUpdated(id: $id) { id notes } }', { id: a });
-    await sleep(200);
+    await subscribedIn(t.auth, 1);
     await t.rest.put(`/api/orders/${b}`, { notes: 'b' });
     await t.rest.put(`/api/orders/${a}`, { notes: 'a' });
     await expect.poll(() => one.received.length, { timeout: 10_000 }).toBe(1);
@@ -174,7 +190,7 @@ describe('subscriptions', () => {
     const own = (await t.rest.post('/api/orders', body, { authorization: auth })).json<{ data: { id: string } }>().data.id;
     const followed = subscribe(client, 'subscription($id: ID) { orderUpdated(id: $id) { id notes } }', { id: own });
     const all = subscribe(client, 'subscription { orderUpdated { id } }');
-    await sleep(200);
+    await subscribedIn(auth, 2);
     await t.rest.put(`/api/orders/${own}`, { notes: 'seen' }, { authorization: auth });
     await expect.poll(() => followed.received, { timeout: 10_000 }).toStrictEqual([{ orderUpdated: { id: own, notes: 'seen' } }]);
     await expect.poll(() => all.received, { timeout: 10_000 }).toStrictEqual([{ orderUpdated: { id: own } }]);
@@ -196,7 +212,7 @@ describe('subscriptions', () => {
     });
     clients.push(client);
     const created = subscribe(client, 'subscription { orderCreated { customerId } }');
-    await sleep(200);
+    await subscribedIn(await t.bearer('graphiql'), 1);
     await t.rest.post('/api/orders', body, { authorization: await t.bearer('graphiql') });
     await expect.poll(() => created.received.length, { timeout: 5_000 }).toBe(1);
     expect(closed).toBeUndefined();
@@ -214,7 +230,7 @@ describe('subscriptions', () => {
     const auth = await t.bearer('revoked');
     const { client, closed } = connect(auth);
     const created = subscribe(client, 'subscription { orderCreated { id } }');
-    await sleep(200);
+    await subscribedIn(auth, 1);
     await t.rest.post('/api/orders', body, { authorization: auth });
     await expect.poll(() => created.received.length, { timeout: 5_000 }).toBe(1);
     const [key] = await t.app.services.auth.listApiKeys('revoked');
@@ -254,7 +270,7 @@ describe('subscriptions', () => {
     const auth = await t.bearer('revoked-idle');
     const { client, closed } = connect(auth);
     const created = subscribe(client, 'subscription { orderCreated { id } }');
-    await sleep(200);
+    await subscribedIn(auth, 1);
     const [key] = await t.app.services.auth.listApiKeys('revoked-idle');
     await t.app.services.auth.revokeApiKey(key?.id);
     // Nothing happens in the workspace: the subscription used to stay open for good on a revoked key.
@@ -269,7 +285,7 @@ describe('subscriptions', () => {
     const auth = await t.bearer('burst');
     const { client, closed } = connect(auth);
     const created = subscribe(client, 'subscription { orderCreated { id } }');
-    await sleep(200);
+    await subscribedIn(auth, 1);
     const published: CloudEvent[] = [];
     const stop = t.app.events.relay.subscribe((event) => published.push(event));
     await t.rest.post('/api/orders', body, { authorization: auth });
