@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MatchersV3, PactV3, type V3MockServer } from '@pact-foundation/pact';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadSeed } from '../support/seed';
 
 // Pact's core otherwise reports each run to its authors' usage statistics: a test makes no outside call.
 process.env.PACT_DO_NOT_TRACK = 'true';
@@ -85,25 +86,9 @@ function cekatClient(base: string, key = API_KEY) {
 
 // ---- The document's example, exactly as the "Create Order" page writes it ----------------------
 
-const SEED_ADDRESS = {
-  name: 'John Doe',
-  address: '123 Main St',
-  city: 'Jakarta',
-  state: 'DKI',
-  postal_code: '12345',
-  country: 'ID',
-};
-const SEED_REQUEST = {
-  customer_id: 'contact_abc123',
-  items: [
-    { product_id: 'prod_001', name: 'Premium Widget', quantity: 2, price: 99.0, sku: 'WGT-PRE' },
-    { product_id: 'prod_002', name: 'Widget Accessory', quantity: 1, price: 29.0, sku: 'WGT-ACC' },
-  ],
-  total: 227.0,
-  currency: 'USD',
-  shipping_address: SEED_ADDRESS,
-  notes: 'Please gift wrap this order',
-};
+// test/fixtures/cekat-create-order.json holds it, as the other contract tests read it.
+const SEED_REQUEST = loadSeed().request;
+const SEED_ADDRESS = SEED_REQUEST.shipping_address as Record<string, string>;
 
 const ORDER_ID = regex(/^order_[0-9A-Za-z]+$/, 'order_xyz789');
 const ORDER_NUMBER = regex(/^ORD-\d{4}-\d{4}-\d{3,}$/, 'ORD-2025-0327-001');
@@ -159,6 +144,21 @@ function seedOrder(overrides: Record<string, unknown> = {}) {
     created_at: TIMESTAMP,
     updated_at: TIMESTAMP,
     ...overrides,
+  };
+}
+
+/** 200 with the provider state's order, as created from the example and never changed since. */
+function storedPendingOrder() {
+  return {
+    status: 200,
+    headers: COMMON_RESPONSE_HEADERS,
+    body: {
+      success: true,
+      data: seedOrder({
+        id: fromProviderState('${id}', 'order_xyz789'),
+        status_history: [{ status: 'pending', timestamp: TIMESTAMP }],
+      }),
+    },
   };
 }
 
@@ -338,17 +338,7 @@ describe('the Cekat REST integration (consumer) against Pact’s mock of order-g
         path: fromProviderState('/api/orders/${id}', '/api/orders/order_xyz789'),
         headers: authorized,
       })
-      .willRespondWith({
-        status: 200,
-        headers: COMMON_RESPONSE_HEADERS,
-        body: {
-          success: true,
-          data: seedOrder({
-            id: fromProviderState('${id}', 'order_xyz789'),
-            status_history: [{ status: 'pending', timestamp: TIMESTAMP }],
-          }),
-        },
-      });
+      .willRespondWith(storedPendingOrder());
     await verify(async (client) => {
       const { status, body } = await client.getOrder('order_xyz789');
       expect(status).toBe(200);
@@ -530,17 +520,7 @@ describe('the Cekat REST integration (consumer) against Pact’s mock of order-g
         headers: jsonRequest,
         body: { status: 'pending' },
       })
-      .willRespondWith({
-        status: 200,
-        headers: COMMON_RESPONSE_HEADERS,
-        body: {
-          success: true,
-          data: seedOrder({
-            id: fromProviderState('${id}', 'order_xyz789'),
-            status_history: [{ status: 'pending', timestamp: TIMESTAMP }],
-          }),
-        },
-      });
+      .willRespondWith(storedPendingOrder());
     await verify(async (client) => {
       const { status } = await client.updateOrder('order_xyz789', { status: 'pending' });
       expect(status).toBe(200);

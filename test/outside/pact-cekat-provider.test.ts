@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Pact's core otherwise reports each run to its authors' usage statistics: a test makes no outside call.
 process.env.PACT_DO_NOT_TRACK = 'true';
 import { createTestApp, type TestApp } from '../support/app';
+import { loadSeed } from '../support/seed';
 
 const PACT_FILE = path.join(
   __dirname,
@@ -24,24 +25,8 @@ const PACT_FILE = path.join(
   'cekat-legacy-integration-order-gateway-rest.json',
 );
 
-const SEED_REQUEST = {
-  customer_id: 'contact_abc123',
-  items: [
-    { product_id: 'prod_001', name: 'Premium Widget', quantity: 2, price: 99.0, sku: 'WGT-PRE' },
-    { product_id: 'prod_002', name: 'Widget Accessory', quantity: 1, price: 29.0, sku: 'WGT-ACC' },
-  ],
-  total: 227.0,
-  currency: 'USD',
-  shipping_address: {
-    name: 'John Doe',
-    address: '123 Main St',
-    city: 'Jakarta',
-    state: 'DKI',
-    postal_code: '12345',
-    country: 'ID',
-  },
-  notes: 'Please gift wrap this order',
-};
+/** The document's example request (test/fixtures/cekat-create-order.json). */
+const SEED_REQUEST = loadSeed().request;
 
 let t: TestApp;
 let base = '';
