@@ -31,9 +31,8 @@ export function parseUpdateOrderRequest(body: unknown): OrderChanges {
   if (!isObject(body)) throw AppError.validation([{ path: ['body'], message: 'must be a JSON object' }]);
   const input = prepareExactNumbers(body);
   const errors: FieldError[] = checkShape(input);
-  if (typeof input.tracking_url === 'string' && !isHttpUrl(input.tracking_url)) {
-    errors.push({ path: ['tracking_url'], message: 'must be an http or https URL' });
-  }
+  const urlProblem = typeof input.tracking_url === 'string' ? httpUrlProblem(input.tracking_url) : undefined;
+  if (urlProblem) errors.push({ path: ['tracking_url'], message: urlProblem });
   checkCountry(input.shipping_address, ['shipping_address'], errors);
   if (errors.length > 0) throw AppError.validation(dedupe(errors));
 
@@ -74,13 +73,27 @@ export function mergeMetadata(
   return Object.keys(merged).length > 0 ? merged : null;
 }
 
-function isHttpUrl(value: string): boolean {
+/**
+ * What is wrong with a tracking URL, if anything. The URL is stored and sent on as written, so it
+ * must be one every reader takes the same way: an http or https URL written out in full. A
+ * browser's parser quietly repairs `http:x` (to `http://x/`), `https:/host`, spaces around it, tabs
+ * and line breaks inside it and backslashes, where an e-mail template or another language's parser
+ * does not; and a user name or password in it would travel in every event and webhook.
+ */
+function httpUrlProblem(value: string): string | undefined {
+  const written = /^https?:\/\/[^\s\\\p{Cc}]+$/iu.test(value);
+  let url: URL | undefined;
   try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
+    url = new URL(value);
   } catch {
-    return false;
+    url = undefined;
   }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) return 'must be an http or https URL';
+  if (!written || url.hostname === '') {
+    return 'must be an http or https URL written out in full (https://host/path), without spaces, control characters or backslashes';
+  }
+  if (url.username !== '' || url.password !== '') return 'must not carry a user name or password';
+  return undefined;
 }
 
 /** An update's fields under their REST names, as an event's `changes` lists them. */

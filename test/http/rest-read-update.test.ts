@@ -312,11 +312,21 @@ describe('PUT /api/orders/:id', () => {
     for (const key of ['tracking_number', 'tracking_url', 'notes', 'shipping_address']) expect(cleared.json().data).not.toHaveProperty(key);
   });
 
-  it.each([
+  it.each<[Record<string, unknown>, string, string]>([
     [{ colour: 'red' }, 'colour', 'is not a known field'],
     // The statuses named, as the list's `status` filter names them: a caller who sent `PAID` learns the spelling.
     [{ status: 'PAID' }, 'status', 'must be one of pending, paid, processing, shipped, delivered, cancelled, refunded'],
     [{ tracking_url: 'ftp://x.example/1' }, 'tracking_url', 'must be an http or https URL'],
+    // Forms a browser's URL parser repairs without a word (to http://x/, https://example.com/a …),
+    // which other readers of the stored text (an e-mail template, another language's parser) do not.
+    ...['http:x', 'https:/track.example/1', ' https://track.example/1', 'https://track.example/1\n', 'https://track\t.example/1', 'https://track.example\\1', 'https://track.example/a b'].map(
+      (url): [Record<string, unknown>, string, string] => [
+        { tracking_url: url },
+        'tracking_url',
+        'must be an http or https URL written out in full (https://host/path), without spaces, control characters or backslashes',
+      ],
+    ),
+    [{ tracking_url: 'https://courier:secret@track.example/1' }, 'tracking_url', 'must not carry a user name or password'],
     [{ tracking_number: 'x'.repeat(256) }, 'tracking_number', 'must be at most 255 characters'],
     [{ notes: 5 }, 'notes', 'must be a string'],
     [{ shipping_address: { country: 'Indonesia' } }, 'shipping_address.country', 'must be an ISO 3166-1 alpha-2 country code such as ID'],
