@@ -41,6 +41,8 @@ type Schema = TSchema & {
   protocols?: string[];
   example?: string;
   needs?: 'host' | 'database';
+  /** Query parameters of a URL that take only these values. */
+  queryValues?: Record<string, readonly string[]>;
   pattern?: string;
   message?: string;
 };
@@ -88,6 +90,11 @@ function readVariable(name: string, schema: Schema, raw: string | undefined): un
       for (const part of [parsed.username, parsed.password, parsed.pathname]) decodeURIComponent(part);
     } catch {
       throw new ConfigError(`${name}: its user name, password or path has a % not followed by two hex digits (write % as %25)`);
+    }
+    for (const [param, allowed] of Object.entries(schema.queryValues ?? {})) {
+      const given = parsed.searchParams.get(param);
+      if (given !== null && !allowed.includes(given))
+        throw new ConfigError(`${name}: ${param} must be one of ${allowed.join(', ')}, got "${given}"`);
     }
   }
   if (schema.pattern && !new RegExp(schema.pattern).test(value))

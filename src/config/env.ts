@@ -31,7 +31,7 @@ const url = (
   example: string,
   needs: 'host' | 'database',
   description: string,
-  shape: { pattern?: string; message?: string } = {},
+  shape: { pattern?: string; message?: string; queryValues?: Record<string, readonly string[]> } = {},
 ) => Type.Optional(Type.String({ format: 'uri', protocols, example, needs, description, ...shape }));
 
 /** The default webhook retry schedule: eight attempts over about 28 hours. */
@@ -53,6 +53,8 @@ export const ENV = Type.Object({
     'postgres://user@127.0.0.1:5432/orders',
     'database',
     'use this PostgreSQL server instead of the embedded one',
+    // The values node-postgres knows; it reads any other (libpq's `allow`, a typo) as "use TLS".
+    { queryValues: { sslmode: ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] } },
   ),
   MIGRATE_ON_START: bool(true, 'apply pending migrations on `serve` and before each CLI command'),
   BODY_LIMIT_BYTES: int(

@@ -190,6 +190,12 @@ describe('loadConfig errors name the variable', () => {
     [{ REDIS_URL: 'redis://127.0.0.1:6379/abc' }, 'REDIS_URL must have a database number as its path (redis://127.0.0.1:6379/2), or no path'],
     [{ DATABASE_URL: 'postgres://' }, 'DATABASE_URL must name a database, such as postgres://user@127.0.0.1:5432/orders'],
     [{ DATABASE_URL: 'postgres://db.internal:5432/' }, 'DATABASE_URL must name a database, such as postgres://user@127.0.0.1:5432/orders'],
+    // node-postgres reads an sslmode it does not know as "use TLS": the start then failed saying the
+    // server refused the SSL that "sslmode=bogus requires".
+    ...['bogus', 'allow', 'REQUIRE', ''].map((mode) => [
+      { DATABASE_URL: `postgres://db.internal:5432/orders?sslmode=${mode}` },
+      `DATABASE_URL: sslmode must be one of disable, prefer, require, verify-ca, verify-full, no-verify, got "${mode}"`,
+    ] as [Record<string, string>, string]),
     [{ DB_POOL_MAX: '1' }, 'DB_POOL_MAX must be between 2 and 500, got 1'],
     [{ DB_POOL_MAX: '501' }, 'DB_POOL_MAX must be between 2 and 500, got 501'],
     [{ BODY_LIMIT_BYTES: '1023' }, 'BODY_LIMIT_BYTES must be between 1024 and 67108864, got 1023'],
