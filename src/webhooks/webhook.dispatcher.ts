@@ -30,6 +30,21 @@ import type { DeliveryOutcome, DueDelivery, WebhookStore } from './webhook.store
 
 export type AttemptResult = 'delivered' | 'retry' | 'failed';
 
+/** The longest a receiver's `Retry-After` can put a retry off. */
+export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
+
+/**
+ * The wait before a retry: the schedule's, or longer when a receiver that answered 429 or 503 asked
+ * for more with `Retry-After` (as the CloudEvents webhook spec and Standard Webhooks senders do),
+ * up to an hour. Never shorter than the schedule's, and the attempt still counts: a receiver cannot
+ * stretch the schedule by more than an hour per attempt, nor shorten it. Undefined when the
+ * schedule is used up.
+ */
+export function honourRetryAfter(scheduled: number | undefined, statusCode: number | undefined, retryAfterMs: number | undefined): number | undefined {
+  if (scheduled === undefined || retryAfterMs === undefined || (statusCode !== 429 && statusCode !== 503)) return scheduled;
+  return Math.max(scheduled, Math.min(retryAfterMs, MAX_RETRY_AFTER_MS));
+}
+
 export interface DispatcherOptions {
   store: WebhookStore;
   log: Pick<FastifyBaseLogger, 'debug' | 'warn' | 'error'>;
@@ -137,8 +152,9 @@ export class WebhookDispatcher {
       allowPrivateNetworks: this.options.allowPrivateNetworks,
       lookup: this.options.lookup,
     });
+    const { retryAfterMs, ...attempt } = result;
     const ok = result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300;
-    const wait = ok ? undefined : retryDelay(this.options.retrySchedule, delivery.attempts + 1);
+    const wait = ok ? undefined : honourRetryAfter(retryDelay(this.options.retrySchedule, delivery.attempts + 1), result.statusCode, retryAfterMs);
     const outcome = ok
       ? ({ status: 'delivered' } as const)
       : wait === undefined
@@ -146,7 +162,7 @@ export class WebhookDispatcher {
         : ({ status: 'pending', retryInMs: wait } as const);
     // Standard Webhooks: "410 Gone … Sender should disable the webhook endpoint, and stop sending it messages."
     const gone = result.statusCode === 410;
-    const recorded = await this.options.store.record(delivery.id, { at, ...result }, outcome, gone ? 'disable' : 'keep');
+    const recorded = await this.options.store.record(delivery.id, { at, ...attempt }, outcome, gone ? 'disable' : 'keep');
     if (gone) this.options.log.warn({ deliveryId: delivery.id }, 'webhooks: a receiver answered 410 Gone; its endpoint is disabled');
     // A delivery deleted with its endpoint while the attempt ran is nobody's concern any more.
     if (recorded) this.logAttempt(delivery, result, outcome);

@@ -22,6 +22,17 @@ export interface SendResult {
   statusCode?: number;
   error?: string;
   durationMs: number;
+  /** The receiver's `Retry-After` (seconds, or an HTTP date), as a wait in milliseconds from its answer. */
+  retryAfterMs?: number;
+}
+
+/** `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when it is neither. */
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) || !/[a-z]/i.test(text) ? undefined : Math.max(0, date - now);
 }
 
 export function sendWebhook(options: SendOptions): Promise<SendResult> {
@@ -56,8 +67,9 @@ export function sendWebhook(options: SendOptions): Promise<SendResult> {
         agent: false,
       },
       (response) => {
-        // The status is the answer; the body is not read.
-        finish({ statusCode: response.statusCode });
+        // The status is the answer (with a Retry-After, if any); the body is not read.
+        const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+        finish({ statusCode: response.statusCode, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
         response.destroy();
       },
     );

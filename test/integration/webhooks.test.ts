@@ -107,6 +107,41 @@ describe('deliveries', () => {
     await t.app.services.webhooks.deleteEndpoint(scope, kept.id);
   });
 
+  // The CloudEvents webhook spec and Standard Webhooks senders (Svix) honour a receiver's Retry-After on 429 and 503.
+  it.each([
+    ['429, Retry-After in seconds', 429, () => '2'],
+    ['503, Retry-After as an HTTP date', 503, () => new Date(Date.now() + 3000).toUTCString()],
+  ])('a receiver that answers %s is not tried again before then, though the schedule says 300 ms', async (_, status, retryAfter) => {
+    const receiver = await startReceiver([[status, { 'retry-after': retryAfter() }], 200]);
+    receivers.push(receiver);
+    const endpoint = await endpointFor(receiver);
+    expect((await t.rest.post('/api/orders', orderBody('retry-after'))).statusCode).toBe(201);
+    await eventually(async () => (await deliveriesOf(endpoint.id))[0]?.status === 'delivered', 10_000, 'the delivery');
+    const [first, second] = receiver.received;
+    // An HTTP date is to the second: at least the whole seconds it names, less the part of the first already gone.
+    expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(1900);
+    expect(receiver.received.map((request) => request.status)).toStrictEqual([status, 200]);
+    await t.app.services.webhooks.deleteEndpoint(ctx, endpoint.id);
+  });
+
+  it('a Retry-After of a day waits an hour at most, and one that is not a number or a date changes nothing', async () => {
+    const patient = await startReceiver([[429, { 'retry-after': '86400' }]]);
+    const garbled = await startReceiver([[503, { 'retry-after': 'soon' }], 200]);
+    receivers.push(patient, garbled);
+    const slow = await endpointFor(patient);
+    const quick = await endpointFor(garbled);
+    const before = Date.now();
+    expect((await t.rest.post('/api/orders', orderBody('retry-after-cap'))).statusCode).toBe(201);
+    await eventually(async () => (await deliveriesOf(quick.id))[0]?.status === 'delivered', 10_000, 'the garbled one delivered on the schedule');
+    await eventually(async () => (await deliveriesOf(slow.id))[0]?.attempts.length === 1, 10_000, 'the first attempt');
+    const [waiting] = await deliveriesOf(slow.id);
+    const wait = (waiting?.nextAttemptAt?.getTime() ?? 0) - before;
+    expect(wait).toBeGreaterThan(3_590_000);
+    expect(wait).toBeLessThan(3_620_000);
+    await t.app.services.webhooks.deleteEndpoint(ctx, slow.id);
+    await t.app.services.webhooks.deleteEndpoint(ctx, quick.id);
+  });
+
   it('a receiver down past the schedule leaves a failed delivery, which redeliverWebhook then delivers', async () => {
     const port = await freePort();
     const down = { url: `http://127.0.0.1:${port}/hooks`, secret: undefined } as Receiver;

@@ -13,7 +13,12 @@ export interface Received {
   /** True when the signature verified with the endpoint's secret. */
   verified: boolean;
   status: number;
+  /** When it came (Date.now()). */
+  at: number;
 }
+
+/** A status to answer with, alone or with headers (`[429, { 'retry-after': '2' }]`). */
+export type Answer = number | readonly [number, Record<string, string>];
 
 export interface Receiver {
   url: string;
@@ -25,7 +30,7 @@ export interface Receiver {
 }
 
 /** Answers each request with the next of `statuses`, then with the last one for ever. */
-export async function startReceiver(statuses: number[] = [200], port = 0): Promise<Receiver> {
+export async function startReceiver(statuses: Answer[] = [200], port = 0): Promise<Receiver> {
   const received: Received[] = [];
   const receiver: Receiver = { url: '', port: 0, received, close: async () => undefined };
   const server = http.createServer((request, response) => {
@@ -40,9 +45,10 @@ export async function startReceiver(statuses: number[] = [200], port = 0): Promi
       } catch {
         verified = false;
       }
-      const status = statuses[Math.min(received.length, statuses.length - 1)] ?? 200;
-      received.push({ headers: request.headers, body, verified, status });
-      response.writeHead(status).end();
+      const answer = statuses[Math.min(received.length, statuses.length - 1)] ?? 200;
+      const [status, headers] = typeof answer === 'number' ? [answer, {}] : answer;
+      received.push({ headers: request.headers, body, verified, status, at: Date.now() });
+      response.writeHead(status, headers).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
