@@ -26,4 +26,6 @@ export interface GraphQLContext {
   telemetry?: RequestTelemetry;
   /** Live order changes: only over WebSocket, where subscriptions run. */
   feed?: Pick<OrderFeed, 'iterate'>;
+  /** How many writes (mutations' service calls) this request has completed; see completed-writes.ts. */
+  completedWrites?: () => number;
 }

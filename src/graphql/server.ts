@@ -26,6 +26,7 @@ import {
   toGraphQLError,
 } from './errors';
 import { jitExecution } from './jit-executor';
+import { countingWrites } from './completed-writes';
 import { oneCallAtATime } from './one-call-at-a-time';
 import { malformedPersistedQuery, persistedQueryWorkspace, WorkspacePersistedQueryCache } from './persisted-queries';
 import { sendBadGraphQLRequest } from './refusals';
@@ -149,7 +150,7 @@ export async function registerGraphQL(
         throw new Error(`no authenticated workspace for ${request.method} ${GRAPHQL_PATH}`);
       return {
         requestContext,
-        ...oneCallAtATime(options.orders, options.webhooks),
+        ...countingWrites(oneCallAtATime(options.orders, options.webhooks)),
         requestId: request.id,
         telemetry: request.telemetry,
       };
@@ -236,10 +237,14 @@ function errorsAndStatus(app: FastifyInstance): GraphQLRequestHooks<GraphQLConte
         }
       }
     },
-    willSendResponse({ response }) {
+    willSendResponse({ response, contextValue }) {
       if (response.body.kind !== 'single') return;
       const status = httpStatusForErrors(response.body.singleResult.errors, response.body.singleResult.data);
       if (status === undefined) return;
+      // A mutation of the document committed before another met the error: the request was served
+      // in part, so it stays a 200 (GraphQL over HTTP's partial response), without Retry-After. A
+      // 503 would tell the client that nothing was written and to send it all again.
+      if ((contextValue.completedWrites?.() ?? 0) > 0) return;
       // A request error keeps a status Apollo chose itself (405 for a GET mutation).
       if (status === 400 && response.http.status !== undefined && response.http.status !== 200) return;
       response.http.status = status;
