@@ -4,7 +4,14 @@
  */
 import { AppError, type FieldError, type FieldPath } from '../errors/app-error';
 import { type CreateOrderRequest, CreateOrderRequestSchema } from './create-order.schema';
-import { type Currency, findCurrency, MAX_MINOR_UNITS, formatMinor, parseAmount } from './money';
+import {
+  type Currency,
+  findCurrency,
+  fundsCodeMessage,
+  MAX_MINOR_UNITS,
+  formatMinor,
+  parseAmount,
+} from './money';
 import type { Address, JsonObject } from './order.types';
 import {
   checkCountry,
@@ -121,6 +128,11 @@ function checkCurrency(value: unknown, errors: FieldError[]): Currency | undefin
   // ASCII only: toUpperCase() would turn "uſd" (long s) into "USD".
   const currency = CURRENCY_CODE.test(value) ? findCurrency(value) : undefined;
   if (!currency)
-    errors.push({ path: ['currency'], message: 'must be an ISO 4217 currency code such as USD' });
+    errors.push({
+      path: ['currency'],
+      message:
+        (CURRENCY_CODE.test(value) && fundsCodeMessage(value)) ||
+        'must be an ISO 4217 currency code such as USD',
+    });
   return currency;
 }

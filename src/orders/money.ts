@@ -44,6 +44,16 @@ const NOT_TENDER = new Set([
 // replaced the Netherlands Antillean guilder (ANG, kept for older orders).
 const ADDED_SINCE_THE_TABLE: readonly Currency[] = [{ code: 'XCG', exponent: 2 }];
 
+// ISO 4217 funds codes that are the very money of a tender, settled on another day: USN is the
+// US dollar for next-day settlement. An order in USN would be a USD order carried in a ledger of
+// its own, so a create is refused and told to use the tender (orders stored before keep reading
+// with the code's digits). The other funds codes (CLF, UYI, UYW, MXV, COU, BOV, CHE, CHW) are units
+// of their own value, used to price contracts, and stay accepted.
+const SAME_MONEY_AS: ReadonlyMap<string, { tender: string; name: string }> = new Map([
+  ['USN', { tender: 'USD', name: 'US dollar, next-day settlement' }],
+]);
+
+/** Every code whose amounts the gateway can read, including those a create refuses. */
 const currencies = new Map<string, Currency>([
   ...currencyCodes.data
     .filter((c) => !NOT_TENDER.has(c.code))
@@ -53,7 +63,18 @@ const currencies = new Map<string, Currency>([
 
 /** Looks a currency up case-insensitively; `undefined` when ISO 4217 has no such tender. */
 export function findCurrency(code: string): Currency | undefined {
-  return currencies.get(code.toUpperCase());
+  const upper = code.toUpperCase();
+  return SAME_MONEY_AS.has(upper) ? undefined : currencies.get(upper);
+}
+
+/**
+ * Why a code that `findCurrency` refuses is refused, when it is a funds code for a tender
+ * (`USN is a funds code (US dollar, next-day settlement): use USD`); `undefined` otherwise.
+ */
+export function fundsCodeMessage(code: string): string | undefined {
+  const upper = code.toUpperCase();
+  const funds = SAME_MONEY_AS.get(upper);
+  return funds && `${upper} is a funds code (${funds.name}): use ${funds.tender}`;
 }
 
 export type ParsedAmount = { ok: true; minor: bigint } | { ok: false; message: string };
@@ -152,7 +173,8 @@ const STORED_DECIMAL = /^(0|[1-9]\d*)(\.\d+)?$/;
  * anything else is rounded through `Big`.
  */
 export function formatStoredAmount(value: string, currencyCode: string): string {
-  const exponent = (currencies.get(currencyCode) ?? findCurrency(currencyCode))?.exponent ?? 2;
+  const exponent =
+    (currencies.get(currencyCode) ?? currencies.get(currencyCode.toUpperCase()))?.exponent ?? 2;
   if (STORED_DECIMAL.test(value)) {
     const point = value.indexOf('.');
     const whole = point < 0 ? value : value.slice(0, point);
