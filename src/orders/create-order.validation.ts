@@ -7,7 +7,7 @@ import { type CreateOrderRequest, CreateOrderRequestSchema } from './create-orde
 import {
   type Currency,
   findCurrency,
-  fundsCodeMessage,
+  refusedCurrencyMessage,
   MAX_MINOR_UNITS,
   formatMinor,
   parseAmount,
@@ -131,7 +131,7 @@ function checkCurrency(value: unknown, errors: FieldError[]): Currency | undefin
     errors.push({
       path: ['currency'],
       message:
-        (CURRENCY_CODE.test(value) && fundsCodeMessage(value)) ||
+        (CURRENCY_CODE.test(value) && refusedCurrencyMessage(value)) ||
         'must be an ISO 4217 currency code such as USD',
     });
   return currency;

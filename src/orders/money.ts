@@ -41,16 +41,20 @@ const NOT_TENDER = new Set([
 
 // Tenders ISO 4217 added after the `currency-codes` table was published (its last release is of
 // June 2024): the Caribbean guilder of Curaçao and Sint Maarten, in use since 31 March 2025, which
-// replaced the Netherlands Antillean guilder (ANG, kept for older orders).
+// replaced the Netherlands Antillean guilder (ANG: see REFUSED_FOR_NEW_ORDERS).
 const ADDED_SINCE_THE_TABLE: readonly Currency[] = [{ code: 'XCG', exponent: 2 }];
 
-// ISO 4217 funds codes that are the very money of a tender, settled on another day: USN is the
-// US dollar for next-day settlement. An order in USN would be a USD order carried in a ledger of
-// its own, so a create is refused and told to use the tender (orders stored before keep reading
-// with the code's digits). The other funds codes (CLF, UYI, UYW, MXV, COU, BOV, CHE, CHW) are units
-// of their own value, used to price contracts, and stay accepted.
-const SAME_MONEY_AS: ReadonlyMap<string, { tender: string; name: string }> = new Map([
-  ['USN', { tender: 'USD', name: 'US dollar, next-day settlement' }],
+// Codes a create refuses although orders stored in them still read with their digits, each with
+// the reason the caller is told:
+// - USN, ISO 4217's funds code for the US dollar settled next day: the very money of USD, so an
+//   order in USN would be a USD order carried in a ledger of its own. The other funds codes (CLF,
+//   UYI, UYW, MXV, COU, BOV, CHE, CHW) are units of their own value, used to price contracts, and
+//   stay accepted.
+// - ANG, the Netherlands Antillean guilder, replaced by XCG in 2025 and no longer paid in; the
+//   `currency-codes` table predates its withdrawal.
+const REFUSED_FOR_NEW_ORDERS: ReadonlyMap<string, string> = new Map([
+  ['USN', 'USN is a funds code (US dollar, next-day settlement): use USD'],
+  ['ANG', 'ANG, the Netherlands Antillean guilder, was replaced by XCG in 2025: use XCG'],
 ]);
 
 /** Every code whose amounts the gateway can read, including those a create refuses. */
@@ -64,17 +68,15 @@ const currencies = new Map<string, Currency>([
 /** Looks a currency up case-insensitively; `undefined` when ISO 4217 has no such tender. */
 export function findCurrency(code: string): Currency | undefined {
   const upper = code.toUpperCase();
-  return SAME_MONEY_AS.has(upper) ? undefined : currencies.get(upper);
+  return REFUSED_FOR_NEW_ORDERS.has(upper) ? undefined : currencies.get(upper);
 }
 
 /**
- * Why a code that `findCurrency` refuses is refused, when it is a funds code for a tender
+ * Why a code that ISO 4217 has (or had) but `findCurrency` refuses is refused
  * (`USN is a funds code (US dollar, next-day settlement): use USD`); `undefined` otherwise.
  */
-export function fundsCodeMessage(code: string): string | undefined {
-  const upper = code.toUpperCase();
-  const funds = SAME_MONEY_AS.get(upper);
-  return funds && `${upper} is a funds code (${funds.name}): use ${funds.tender}`;
+export function refusedCurrencyMessage(code: string): string | undefined {
+  return REFUSED_FOR_NEW_ORDERS.get(code.toUpperCase());
 }
 
 export type ParsedAmount = { ok: true; minor: bigint } | { ok: false; message: string };

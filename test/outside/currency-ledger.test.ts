@@ -6,7 +6,7 @@
  *
  * - Every code of ISO 4217 (and every one `Intl` still knows) is accepted or refused as an
  *   accountant expects: tenders with their ISO digits (one digit more is a 422, nothing stored);
- *   "N.A." units (metals, bond units, SDR, XTS, XXX), the next-day dollar USN, withdrawn codes
+ *   "N.A." units (metals, bond units, SDR, XTS, XXX), the next-day dollar USN, withdrawn codes (ANG too)
  *   and XAD (a unit of account) refused.
  * - A day of orders in eight currencies, made over REST (numbers and strings) and GraphQL, is
  *   reconciled per currency: the books computed with dinero.js from the requests equal what the
@@ -50,7 +50,9 @@ const ISO: Map<string, number> = new Map([
   ...currencyCodes.data.map((c): [string, number] => [c.code, c.digits]),
   ['XCG', 2],
 ]);
-const TENDERS = [...ISO.keys()].filter((code) => !NOT_APPLICABLE.includes(code) && code !== 'USN');
+const TENDERS = [...ISO.keys()].filter(
+  (code) => !NOT_APPLICABLE.includes(code) && !['USN', 'ANG'].includes(code),
+);
 
 /** `digits` decimal text of `minor` minor units: 1234n, 2 → "12.34". */
 const decimal = (minor: bigint, digits: number) => {
@@ -93,7 +95,7 @@ describe('which codes are money', () => {
     expect(await t.db.count('orders', "customer_id like 'ledger_%'")).toBe(TENDERS.length);
   }, 60_000);
 
-  it.each([...NOT_APPLICABLE, 'USN', ...WITHDRAWN])(
+  it.each([...NOT_APPLICABLE, 'USN', 'ANG', ...WITHDRAWN])(
     '%s is refused with a 422 on currency, and nothing is stored',
     async (code) => {
       const before = await t.db.count('orders');
