@@ -21,7 +21,7 @@ import { graphqlErrorHandler, sendGraphQLRefusal } from '../graphql/refusals';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { clientErrorHandler } from './client-errors';
 import { trackRouteMethods } from './method-not-allowed';
-import { registerCors } from '../security/cors';
+import { registerCors, withCorsHeaders } from '../security/cors';
 import fastifyCompress from '@fastify/compress';
 import zlib from 'node:zlib';
 import { workspaceCreateGate } from '../orders/create-gate';
@@ -128,8 +128,8 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     routerOptions: { ignoreTrailingSlash: true },
     // Node's own refusals (408, 431, an unreadable request line) in the error envelope.
     clientErrorHandler,
-    // A malformed URL gets the error envelope (and the security headers) like any other error.
-    frameworkErrors: withSecurityHeaders(errorHandler),
+    // A malformed URL gets the error envelope (and the security and CORS headers) like any other error.
+    frameworkErrors: withSecurityHeaders(withCorsHeaders(errorHandler, config.corsOrigins)),
     // A request that arrives while the server closes gets the contract's 503 (registerDraining).
     return503OnClosing: false,
     connectionTimeout: 30_000,

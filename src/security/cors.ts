@@ -9,32 +9,68 @@
  * not allowed. Preflights are answered before the rate limits and the key check.
  */
 import fastifyCors, { type FastifyCorsOptions } from '@fastify/cors';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+const EXPOSED_HEADERS = [
+  'X-Request-Id',
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
+  'Retry-After',
+  'Idempotent-Replayed',
+  'Location',
+  'WWW-Authenticate',
+];
+
+const ALLOWED_METHODS = ['GET', 'POST', 'PUT'];
+const ALLOWED_HEADERS = [
+  'Authorization',
+  'Content-Type',
+  'Idempotency-Key',
+  'X-Request-Id',
+  'Apollo-Require-Preflight',
+  'X-Apollo-Operation-Name',
+];
+const MAX_AGE_SECONDS = 600;
+
+type ErrorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void;
+
+/**
+ * For Fastify's `frameworkErrors` (a malformed URL such as `/api/orders/50%off`): Fastify answers
+ * those before any hook runs, @fastify/cors's too, so the 400 went out without
+ * Access-Control-Allow-Origin and a page on a listed origin saw only "Failed to fetch" and a CORS
+ * error in its console; its preflight, refused the same way, stopped the request before it was
+ * sent. The preflight is answered here as @fastify/cors answers any other, and the answer gets the
+ * headers the CORS hook gives any other answer.
+ */
+export function withCorsHeaders(handler: ErrorHandler, origins: readonly string[]): ErrorHandler {
+  if (origins.length === 0) return handler;
+  return (error, request, reply) => {
+    const vary = String(reply.getHeader('vary') ?? '');
+    if (!/(^|,)\s*origin\s*(,|$)/i.test(vary)) void reply.header('vary', vary ? `${vary}, Origin` : 'Origin');
+    const origin = request.headers.origin;
+    if (origin === undefined || !origins.includes(origin)) return handler(error, request, reply);
+    void reply.header('access-control-allow-origin', origin).header('access-control-expose-headers', EXPOSED_HEADERS.join(', '));
+    if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
+      return void reply
+        .status(204)
+        .header('access-control-allow-methods', ALLOWED_METHODS.join(', '))
+        .header('access-control-allow-headers', ALLOWED_HEADERS.join(', '))
+        .header('access-control-max-age', String(MAX_AGE_SECONDS))
+        .send();
+    }
+    handler(error, request, reply);
+  };
+}
 
 export async function registerCors(app: FastifyInstance, origins: string[]): Promise<void> {
   const options: FastifyCorsOptions = {
     origin: origins,
-    methods: ['GET', 'POST', 'PUT'],
-    allowedHeaders: [
-      'Authorization',
-      'Content-Type',
-      'Idempotency-Key',
-      'X-Request-Id',
-      'Apollo-Require-Preflight',
-      'X-Apollo-Operation-Name',
-    ],
-    exposedHeaders: [
-      'X-Request-Id',
-      'X-RateLimit-Limit',
-      'X-RateLimit-Remaining',
-      'X-RateLimit-Reset',
-      'Retry-After',
-      'Idempotent-Replayed',
-      'Location',
-      'WWW-Authenticate',
-    ],
+    methods: ALLOWED_METHODS,
+    allowedHeaders: ALLOWED_HEADERS,
+    exposedHeaders: EXPOSED_HEADERS,
     credentials: false,
-    maxAge: 600,
+    maxAge: MAX_AGE_SECONDS,
     strictPreflight: true,
   };
   // An OPTIONS without Origin or Access-Control-Request-Method is not a preflight (curl -X OPTIONS,

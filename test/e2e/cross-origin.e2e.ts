@@ -230,6 +230,10 @@ describe('a single-page app on a listed origin', () => {
     expect([invalid.status, code(invalid)]).toEqual([422, 'VALIDATION_ERROR']);
     const broken = await pageFetch(page, '/api/orders', { method: 'POST', headers: json, body: '{' });
     expect([broken.status, code(broken)]).toEqual([400, 'INVALID_JSON']);
+    // An id typed with a percent sign is a malformed URL, refused before routing: still readable.
+    const typo = await pageFetch(page, '/api/orders/50%off', { headers: { Authorization: key } }, ['x-request-id']);
+    expect([typo.status, code(typo)]).toEqual([400, 'INVALID_JSON']);
+    expect(typo.headers?.['x-request-id']).toMatch(/./);
     const graphqlError = await pageFetch(page, '/graphql', { method: 'POST', headers: json, body: '{"query":"{ nope }"}' });
     expect(graphqlError).toMatchObject({ status: 400, body: { errors: [{ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] } });
   });
