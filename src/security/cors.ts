@@ -30,6 +30,11 @@ const ALLOWED_HEADERS = [
   'X-Request-Id',
   'Apollo-Require-Preflight',
   'X-Apollo-Operation-Name',
+  // Apollo Client sends these with every operation once it is given clientAwareness ({ name, version });
+  // without them its preflight failed and every query was a CORS error. Apollo Server reads them as
+  // the client's name and version (its usage reporting); nothing else does.
+  'Apollographql-Client-Name',
+  'Apollographql-Client-Version',
 ];
 const MAX_AGE_SECONDS = 600;
 

@@ -202,6 +202,13 @@ describe('a single-page app on a listed origin', () => {
       headers: { Authorization: key, 'Apollo-Require-Preflight': 'true' },
     });
     expect(get).toMatchObject({ status: 200, body: { data: { orders: { totalCount: 1 } } } });
+    // Apollo Client with clientAwareness ({ name, version }) sends these two headers with every operation.
+    const named = await pageFetch(page, '/graphql', {
+      method: 'POST',
+      headers: { Authorization: key, 'Content-Type': 'application/json', 'apollographql-client-name': 'shop-admin', 'apollographql-client-version': '1.4.0' },
+      body: JSON.stringify({ query: '{ orders(first: 1) { totalCount } }' }),
+    });
+    expect(named).toMatchObject({ status: 200, body: { data: { orders: { totalCount: 1 } } } });
     expect(corsErrors(console)).toEqual([]);
   });
 

@@ -39,3 +39,20 @@ describe('CORS on answers given before routing', () => {
     },
   );
 });
+
+describe('CORS preflights of stock GraphQL clients', () => {
+  it("allows Apollo Client's client-awareness headers (new ApolloClient({ clientAwareness: { name, version } }))", async () => {
+    const preflight = await t.app.http.inject({
+      method: 'OPTIONS',
+      url: '/graphql',
+      headers: {
+        origin: ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'apollographql-client-name,apollographql-client-version,authorization,content-type',
+      },
+    });
+    expect(preflight.statusCode).toBe(204);
+    const allowed = String(preflight.headers['access-control-allow-headers']).toLowerCase().split(/\s*,\s*/);
+    expect(allowed).toEqual(expect.arrayContaining(['apollographql-client-name', 'apollographql-client-version', 'authorization', 'content-type']));
+  });
+});
