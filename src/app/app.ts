@@ -336,6 +336,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     hideSuggestions: !config.introspection,
     subscriptionsPerConnection: config.subscriptionsPerConnection,
     connectionsPerKey: config.subscriptionConnectionsPerKey,
+    corsOrigins: config.corsOrigins,
   });
   const apollo: ApolloServer<GraphQLContext> = await registerGraphQL(http, {
     schema,

@@ -71,6 +71,12 @@ export interface SubscriptionOptions {
    * as an HTTP request: without this, one socket could send them without end.
    */
   countSubscribe?(request: FastifyRequest, authorization: string | undefined): Promise<AppError | undefined>;
+  /**
+   * CORS_ORIGINS. A WebSocket is not subject to CORS, so a browser opens one from any page: an upgrade
+   * whose `Origin` is neither listed nor the gateway's own (the playground) is closed with 4403, as
+   * that page's HTTP requests are unreadable to it. A client that sends no `Origin` (a server) is not a browser.
+   */
+  corsOrigins?: readonly string[];
   /** Validation rules on top of graphql-js's own (the HTTP API's depth, alias and directive limits). */
   validationRules?: readonly ValidationRule[];
   /** The most lexical tokens a subscription document may have. */
@@ -122,6 +128,22 @@ interface Connection {
   subscriptions: Set<string>;
   /** Closes the connection's socket. */
   close(code: number, reason: string): void;
+}
+
+/**
+ * A browser's upgrade: from a listed origin, or from a page of the gateway itself, whose host is the
+ * `Host` the browser reached, or the `X-Forwarded-Host` of a proxy that rewrites `Host` (a browser
+ * cannot set either header on a WebSocket).
+ */
+function originAllowed(origin: string, hosts: readonly (string | string[] | undefined)[], listed: readonly string[]): boolean {
+  if (listed.includes(origin)) return true;
+  let own: string;
+  try {
+    own = new URL(origin).host;
+  } catch {
+    return false;
+  }
+  return hosts.some((host) => typeof host === 'string' && host.split(',')[0]?.trim().toLowerCase() === own);
 }
 
 /**
@@ -198,6 +220,12 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       const params = ctx.connectionParams ?? {};
       const given = params.authorization ?? (params as Record<string, unknown>).Authorization;
       const authorization = typeof given === 'string' ? given : undefined;
+      const origin = ctx.extra.request.headers.origin;
+      const { host, 'x-forwarded-host': forwardedHost } = ctx.extra.request.headers;
+      if (origin !== undefined && !originAllowed(origin, [host, forwardedHost], options.corsOrigins ?? [])) {
+        ctx.extra.socket.close(SUBSCRIPTION_CLOSE.forbidden, 'Forbidden: this origin is not allowed (CORS_ORIGINS)');
+        return false;
+      }
       let requestContext: RequestContext;
       try {
         requestContext = await options.authenticate(authorization);

@@ -305,6 +305,23 @@ describe('a page on an origin that is not listed', () => {
     const simple = await pageFetch(page, '/graphql', { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: '{"query":"{ __typename }"}' });
     expect(simple.failed).toMatch(/TypeError: Failed to fetch/);
     expect(corsErrors(console).length).toBeGreaterThan(0);
+    // A WebSocket is outside CORS: the gateway itself refuses the page's subscription (4403).
+    const closed = await page.evaluate(
+      ({ url, key }) =>
+        new Promise<string>((resolve) => {
+          const client = (globalThis as unknown as { graphqlWs: { createClient(options: object): { subscribe(payload: object, sink: object): void } } }).graphqlWs.createClient({
+            url,
+            connectionParams: { authorization: key },
+            retryAttempts: 0,
+          });
+          client.subscribe(
+            { query: 'subscription { orderCreated { id } }' },
+            { next: () => resolve('next'), error: (error: unknown) => resolve(String((error as { code?: number }).code ?? error)), complete: () => resolve('complete') },
+          );
+        }),
+      { url: `${gateway.replace('http', 'ws')}/graphql`, key },
+    );
+    expect(closed).toBe('4403');
     const preflight = await fetch(`${gateway}/api/orders`, {
       method: 'OPTIONS',
       headers: { Origin: strangerOrigin(), 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'authorization' },

@@ -2,7 +2,9 @@
  * CORS with CORS_ORIGINS set, on the answers a browser app on a listed origin
  * must be able to read (test/e2e/cross-origin.e2e.ts runs the same in Chromium).
  */
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createTestApp, type TestApp } from '../support/app';
 
 const ORIGIN = 'http://localhost:5173';
@@ -54,5 +56,34 @@ describe('CORS preflights of stock GraphQL clients', () => {
     expect(preflight.statusCode).toBe(204);
     const allowed = String(preflight.headers['access-control-allow-headers']).toLowerCase().split(/\s*,\s*/);
     expect(allowed).toEqual(expect.arrayContaining(['apollographql-client-name', 'apollographql-client-version', 'authorization', 'content-type']));
+  });
+});
+
+describe('the Origin of a subscription (graphql-ws on /graphql)', () => {
+  /** Opens a graphql-ws connection with `origin` (none when undefined) and a good key; resolves with the first message or the close. */
+  async function connect(origin: string | undefined, host?: string): Promise<string> {
+    const address = t.app.http.server.address() as AddressInfo | null;
+    const port = address?.port ?? (await t.app.http.listen({ host: '127.0.0.1', port: 0 }), (t.app.http.server.address() as AddressInfo).port);
+    const headers: Record<string, string> = host ? { host } : {};
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/graphql`, 'graphql-transport-ws', { ...(origin ? { origin } : {}), headers });
+    return new Promise((resolve, reject) => {
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: key } })));
+      socket.on('message', (data: Buffer) => {
+        resolve((JSON.parse(data.toString()) as { type: string }).type);
+        socket.close();
+      });
+      socket.on('close', (code, reason) => resolve(`closed ${code} ${String(reason)}`));
+      socket.on('error', reject);
+    });
+  }
+
+  it('a listed origin, the gateway\'s own (the playground) and a client without Origin (a server) are acknowledged', async () => {
+    expect(await connect(ORIGIN)).toBe('connection_ack');
+    expect(await connect(undefined)).toBe('connection_ack');
+    expect(await connect('https://orders.example.com', 'orders.example.com')).toBe('connection_ack');
+  });
+
+  it('a page on an origin that is not listed is refused with 4403, as its HTTP requests are, even with a good key', async () => {
+    expect(await connect('http://evil.test')).toMatch(/^closed 4403 Forbidden: .*origin/i);
   });
 });
