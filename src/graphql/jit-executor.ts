@@ -19,6 +19,8 @@ import {
   execute,
   GraphQLError,
   type GraphQLSchema,
+  Kind,
+  OperationTypeNode,
   printSchema,
   visit,
 } from 'graphql';
@@ -63,6 +65,23 @@ function asGraphQLJsError(error: GraphQLError): GraphQLError {
   return copy;
 }
 
+/**
+ * Whether the operation is a mutation with more than one root field. GraphQL runs a document's
+ * mutations one after another, and graphql-js stops at one whose error nulls the whole answer
+ * (every mutation here answers a non-null payload); graphql-jit ran the later ones anyway, so an
+ * order created after a failed one was committed while `data: null` hid it, and a client that sent
+ * the document again created it twice (test/unit/jit-executor.test.ts). graphql-js runs such
+ * documents; one mutation per document, which clients send, is compiled as before.
+ */
+function isSeveralMutations(document: DocumentNode, operationName: string | undefined): boolean {
+  const operations = document.definitions.filter((definition) => definition.kind === Kind.OPERATION_DEFINITION);
+  const operation =
+    operationName === undefined ? operations[0] : operations.find((definition) => definition.name?.value === operationName);
+  if (operation?.operation !== OperationTypeNode.MUTATION) return false;
+  const [only, ...rest] = operation.selectionSet.selections;
+  return rest.length > 0 || only?.kind !== Kind.FIELD;
+}
+
 const SEEN_ONCE = Symbol('seen once');
 const MAX_OPERATIONS = 16;
 
@@ -72,7 +91,7 @@ export function jitExecution(schema: GraphQLSchema): GatewayInterface {
   // compiled the second time it runs (Mercurius's `jit` option works the same way), so that
   // documents sent once, such as a flood of distinct ones, cost no compiling. At most
   // MAX_OPERATIONS names are remembered per document, whatever names a client sends.
-  // `null`: the operation runs on graphql-js (see hasStructuredLiterals), or does not compile, in
+  // `null`: the operation runs on graphql-js (see hasStructuredLiterals, isSeveralMutations), or does not compile, in
   // which case graphql-js answers with its own errors (an unknown operation name, say).
   const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | null | typeof SEEN_ONCE>>();
 
@@ -89,7 +108,10 @@ export function jitExecution(schema: GraphQLSchema): GatewayInterface {
       return null;
     }
     if (entry !== SEEN_ONCE) return entry;
-    const query = hasStructuredLiterals(document) ? null : compileQuery(schema, document, operationName);
+    const query =
+      hasStructuredLiterals(document) || isSeveralMutations(document, operationName)
+        ? null
+        : compileQuery(schema, document, operationName);
     const compiledQuery = query && isCompiledQuery(query) ? query : null;
     byOperation.set(key, compiledQuery);
     return compiledQuery;
