@@ -3,6 +3,7 @@ import type { GraphQLContext } from './context';
 import { CreateOrderInput, toCreateOrderRequest } from './create-order.input';
 import { pageCost } from './cost';
 import { nullWhenNotFound, toGraphQLPath, withArgumentErrors, withUserErrors } from './errors';
+import { Node } from './node.type';
 import { OrderFilter, OrdersOrderBy, toFilterRequest } from './order-list.input';
 import { CreateOrderPayload, Order, OrderConnection, UpdateOrderPayload } from './order.type';
 import { toUpdateOrderRequest, UpdateOrderInput } from './update-order.input';
@@ -16,6 +17,18 @@ export class OrderResolver {
   })
   order(
     @Arg('id', () => ID, { description: 'The order id, order_…' }) id: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Order | null> {
+    return nullWhenNotFound(() => ctx.orders.getOrder(ctx.requestContext, id));
+  }
+
+  @Query(() => Node, {
+    nullable: true,
+    description:
+      'The object with this global id, or null when your workspace has none (Relay Global Object Identification). Orders are nodes: node(id: "order_…") is order(id:).',
+  })
+  node(
+    @Arg('id', () => ID, { description: 'A global id, e.g. order_…' }) id: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<Order | null> {
     return nullWhenNotFound(() => ctx.orders.getOrder(ctx.requestContext, id));

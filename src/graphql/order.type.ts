@@ -7,6 +7,7 @@ import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { ORDER_STATUSES, type JsonObject, type OrderStatus as OrderStatusValue } from '../orders/order.types';
 import { addressFields } from './address-fields';
 import { listCost, MAX_ITEMS, MAX_STATUS_HISTORY } from './cost';
+import { Node } from './node.type';
 import { DecimalScalar, JsonScalar } from './scalars';
 
 /** The service's statuses, named in upper case; the values are the service's strings, so they pass through unchanged. */
@@ -83,9 +84,10 @@ export class StatusChange {
 
 @ObjectType({
   simpleResolvers: true,
+  implements: Node,
   description: 'An order of your workspace. Amounts are exact decimals in the order currency.',
 })
-export class Order {
+export class Order implements Node {
   @Field(() => ID, { description: 'Opaque id: order_ followed by a ULID' })
   id!: string;
   @Field(() => String, {
