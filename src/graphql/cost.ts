@@ -24,7 +24,8 @@ export const listCost =
  * work, with a message that says which sizes it takes.
  */
 export function pageCost({ args, childComplexity }: ComplexityEstimatorArgs): number {
-  const first: unknown = args.first;
+  // A page is `first` orders, or `last` when it is paged backward (with both, at most `first`).
+  const first: unknown = args.first ?? args.last;
   if (first === undefined || first === null) return 1 + LIST_LIMITS.defaultLimit * childComplexity;
   if (typeof first === 'number' && Number.isInteger(first) && first >= 1 && first <= LIST_LIMITS.maxLimit) return 1 + first * childComplexity;
   return 1 + childComplexity;

@@ -78,16 +78,32 @@ export class OrderResolver {
       description: 'The order of the list; an after cursor must come from a page in the same order',
     })
     orderBy?: OrdersOrderBy,
+    @Arg('last', () => Int, {
+      nullable: true,
+      description:
+        'Backward paging (Relay): the last 1 to 100 orders of the list, or of those before `before`. With first (discouraged), the last of the first orders',
+    })
+    last?: number,
+    @Arg('before', () => String, {
+      nullable: true,
+      description: 'The startCursor of the page after; with last, the orders just before it',
+    })
+    before?: string,
   ): Promise<OrderConnection> {
     const page = await withArgumentErrors(
       () =>
         ctx.orders.findOrders(ctx.requestContext, toFilterRequest(filter), {
           first: first ?? undefined,
           after: after ?? undefined,
+          last: last ?? undefined,
+          before: before ?? undefined,
           sort: orderBy ?? undefined,
         }),
       // The page arguments are the query's own; everything else is a field of `filter`.
-      (path) => (path[0] === 'first' || path[0] === 'after' ? [path[0]] : toGraphQLPath('filter', path)),
+      (path) =>
+        typeof path[0] === 'string' && ['first', 'after', 'last', 'before'].includes(path[0])
+          ? [path[0]]
+          : toGraphQLPath('filter', path),
     );
     const edges = page.edges.map((edge) => ({ cursor: edge.cursor, node: edge.order }));
     return {

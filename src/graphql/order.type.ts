@@ -193,9 +193,13 @@ export class OrderEdge {
 
 @ObjectType({ simpleResolvers: true, description: 'Relay page information of an order page.' })
 export class PageInfo {
-  @Field(() => Boolean, { description: 'True when more orders follow endCursor' })
+  @Field(() => Boolean, {
+    description: 'True when more follow endCursor (of a page asked for with last: when it was asked for before a cursor)',
+  })
   hasNextPage!: boolean;
-  @Field(() => Boolean, { description: 'True when the page was asked for after a cursor' })
+  @Field(() => Boolean, {
+    description: 'True when the page was asked for after a cursor (of a page asked for with last: when more precede startCursor)',
+  })
   hasPreviousPage!: boolean;
   @Field(() => String, { nullable: true, description: 'Cursor of the first edge, or null on an empty page' })
   startCursor!: string | null;

@@ -17,6 +17,10 @@ export interface ListWindow {
   offset?: number;
   /** The page starts strictly after this row of `sort`. */
   after?: Cursor;
+  /** The page ends strictly before this row of `sort` (GraphQL's `before`). */
+  before?: Cursor;
+  /** Take the `limit` rows nearest the end of the window (GraphQL's `last`) instead of its start. */
+  fromEnd?: boolean;
   /** Only rows changed before this instant (see `syncHorizon`). */
   horizon?: string;
 }
@@ -54,12 +58,15 @@ export function whereWindow(qb: Knex.QueryBuilder, page: Pick<ListWindow, 'horiz
   return qb;
 }
 
-/** Strictly after the cursor's row, in the cursor's sort. */
-export function whereAfter(qb: Knex.QueryBuilder, page: Pick<ListWindow, 'after'>): Knex.QueryBuilder {
-  const { after } = page;
+/** Strictly after the `after` cursor's row and before the `before` one's, in the cursors' sort. */
+export function whereAfter(qb: Knex.QueryBuilder, page: Pick<ListWindow, 'after' | 'before'>): Knex.QueryBuilder {
+  const { after, before } = page;
   if (after?.sort === 'updated_at')
     qb.andWhereRaw('(o.updated_at, o.id) > (?::timestamptz, ?)', [after.at, after.id]);
   else if (after) qb.andWhereRaw('(o.created_at, o.id) < (?::timestamptz, ?)', [after.at, after.id]);
+  if (before?.sort === 'updated_at')
+    qb.andWhereRaw('(o.updated_at, o.id) < (?::timestamptz, ?)', [before.at, before.id]);
+  else if (before) qb.andWhereRaw('(o.created_at, o.id) > (?::timestamptz, ?)', [before.at, before.id]);
   return qb;
 }
 
@@ -149,16 +156,14 @@ function upTo(bound: TimeBound, timeZone: string): [string, string[]] {
 }
 
 /** Newest first, or oldest change first; ties by id. Each is the order of a list index (see the entity). */
-export function inOrder(qb: Knex.QueryBuilder, sort: OrderSort): Knex.QueryBuilder {
-  return sort === 'updated_at'
-    ? qb.orderBy([
-        { column: 'o.updated_at', order: 'asc' },
-        { column: 'o.id', order: 'asc' },
-      ])
-    : qb.orderBy([
-        { column: 'o.created_at', order: 'desc' },
-        { column: 'o.id', order: 'desc' },
-      ]);
+export function inOrder(qb: Knex.QueryBuilder, sort: OrderSort, reversed = false): Knex.QueryBuilder {
+  const ascending = (sort === 'updated_at') !== reversed;
+  const order = ascending ? 'asc' : 'desc';
+  const column = sort === 'updated_at' ? 'o.updated_at' : 'o.created_at';
+  return qb.orderBy([
+    { column, order },
+    { column: 'o.id', order },
+  ]);
 }
 
 /**

@@ -276,7 +276,9 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
   ): Promise<{ orders: Order[]; total: number; hasMore: boolean }> {
     const knex = this.getKnex();
     const matching = whereWindow(whereFilter(knex('orders as o'), scope, filter), page);
-    const pageIds = inOrder(whereAfter(matching.clone().select('o.id'), page), page.sort).limit(
+    // `last`: the rows nearest the end of the window, read backwards, then put back in the list's order.
+    const reversed = page.fromEnd === true;
+    const pageIds = inOrder(whereAfter(matching.clone().select('o.id'), page), page.sort, reversed).limit(
       page.limit + 1,
     );
     // The page's orders are read whole by the statement that chooses them, in its snapshot: read by a
@@ -285,6 +287,7 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     const pageQuery = inOrder(
       knex.with('page', pageIds).from('page').join('orders as o', 'o.id', 'page.id').select(knex.raw(ORDER_COLUMNS)),
       page.sort,
+      reversed,
     );
     const { records, total } = await pageWithTotal<SelectedOrder>(
       this.em,
@@ -297,6 +300,8 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
       .slice(0, page.limit)
       .map(withMetadata)
       .map((record) => toOrder(record, record.items));
+    if (reversed) orders.reverse();
+    // hasMore: rows beyond the page in the direction it was read (before it, for `last`).
     return { orders, total, hasMore: records.length > page.limit };
   }
 }

@@ -244,25 +244,48 @@ export class OrderService {
   async findOrders(
     ctx: RequestContext,
     filterInput: Record<string, unknown>,
-    page: { first?: number; after?: string; sort?: OrderSort },
+    page: { first?: number; after?: string; last?: number; before?: string; sort?: OrderSort },
   ): Promise<OrderPage> {
     const sort = page.sort ?? DEFAULT_SORT;
     // Every bad argument is reported at once, not only the first one found.
     const errors: FieldError[] = [];
     const filter = collectFieldErrors(errors, () => parseOrderFilter(filterInput));
-    const first = collectFieldErrors(errors, () => checkPageSize(page.first, 'first'));
+    // Relay's backward paging: `last` rows, ending before the `before` cursor (or at the end of the list).
+    // With `first` too (discouraged, but defined by the Relay connection spec, and what a Relay pagination
+    // query whose count has a default sends): the first `first` rows, then the last `last` of those.
+    const fromEnd = page.last !== undefined && page.first === undefined;
+    const limit = collectFieldErrors(errors, () =>
+      fromEnd ? checkPageSize(page.last, 'last') : checkPageSize(page.first, 'first'),
+    );
+    const last =
+      page.last !== undefined && !fromEnd
+        ? collectFieldErrors(errors, () => checkPageSize(page.last, 'last'))
+        : undefined;
     // An empty cursor means "from the start", as a null one does: some clients send back what an empty page gave them.
     const after = page.after
       ? collectFieldErrors(errors, () => decodeCursor(page.after as string, 'after', sort))
       : undefined;
-    if (errors.length > 0 || !filter || first === undefined) throw AppError.validation(errors);
+    const before = page.before
+      ? collectFieldErrors(errors, () => decodeCursor(page.before as string, 'before', sort))
+      : undefined;
+    if (errors.length > 0 || !filter || limit === undefined) throw AppError.validation(errors);
     const horizon = needsSyncHorizon(filter, sort) ? await this.statements.syncHorizon() : undefined;
-    const found = await this.statements.findPage(ctx, filter, { sort, limit: first, after, horizon });
+    const found = await this.statements.findPage(ctx, filter, {
+      sort,
+      limit,
+      after,
+      before,
+      fromEnd,
+      horizon,
+    });
+    const orders = last !== undefined ? found.orders.slice(-last) : found.orders;
     return {
-      edges: found.orders.map((order) => ({ cursor: encodeCursor(cursorOf(order, sort)), order })),
+      edges: orders.map((order) => ({ cursor: encodeCursor(cursorOf(order, sort)), order })),
       totalCount: found.total,
-      hasNextPage: found.hasMore,
-      hasPreviousPage: after !== undefined,
+      // The Relay spec's pageInfo: the direction paged says whether more rows lie that way; the other way, a
+      // cursor given means its row (at least) lies there.
+      hasNextPage: fromEnd ? before !== undefined : found.hasMore,
+      hasPreviousPage: fromEnd ? found.hasMore : after !== undefined || orders.length < found.orders.length,
     };
   }
 

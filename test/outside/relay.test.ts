@@ -202,6 +202,61 @@ describe('relay-runtime against the live gateway', () => {
     expect(new Set(both).size).toBe(5);
   });
 
+  it('pages backward (loadPrevious: last/before) from a page in the middle, to the start of the list', async () => {
+    for (let i = 0; i < 7; i++) await createThroughRest('backward');
+    const filter = { customerId: 'backward' };
+    const all = (await (
+      await fetch(url, {
+        method: 'POST',
+        headers: { authorization: bearer, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          query: 'query($f: OrderFilter) { orders(filter: $f) { edges { cursor node { id } } } }',
+          variables: { f: filter },
+        }),
+      })
+    ).json()) as { data: { orders: { edges: { cursor: string; node: { id: string } }[] } } };
+    const edges = all.data.orders.edges;
+    expect(edges).toHaveLength(7);
+
+    const env = environment();
+    const pagination = await artifact<ConcreteRequest>(compiled.dir, 'OrdersScreenListPaginationQuery');
+    const connectionId = ConnectionHandler.getConnectionID('client:root', 'OrdersScreen_orders', { filter });
+    const pageInfo = () => {
+      const ref = (env.getStore().getSource().get(connectionId) as { pageInfo: { __ref: string } }).pageInfo
+        .__ref;
+      return env.getStore().getSource().get(ref) as unknown as { startCursor: string; hasPreviousPage: boolean };
+    };
+    // A deep link opens the list after the third order: the 4th to 6th.
+    await fetchQuery(env, pagination, {
+      count: 3,
+      cursor: edges[2].cursor,
+      last: null,
+      before: null,
+      filter,
+    }).toPromise();
+    expect(listedIds(env, connectionId)).toEqual(edges.slice(3, 6).map((edge) => edge.node.id));
+    expect(pageInfo().hasPreviousPage).toBe(true);
+    // loadPrevious(2) as usePaginationFragment sends it: the forward variables null, last/before set.
+    await fetchQuery(env, pagination, {
+      count: null,
+      cursor: null,
+      last: 2,
+      before: pageInfo().startCursor,
+      filter,
+    }).toPromise();
+    expect(listedIds(env, connectionId)).toEqual(edges.slice(1, 6).map((edge) => edge.node.id));
+    expect(pageInfo().hasPreviousPage).toBe(true);
+    await fetchQuery(env, pagination, {
+      count: null,
+      cursor: null,
+      last: 2,
+      before: pageInfo().startCursor,
+      filter,
+    }).toPromise();
+    expect(listedIds(env, connectionId)).toEqual(edges.slice(0, 6).map((edge) => edge.node.id));
+    expect(pageInfo().hasPreviousPage).toBe(false);
+  });
+
   it('refetches an order fragment with node(id:), and createOrder and updateOrder update the store without a refetch', async () => {
     const env = environment();
     const screen = await artifact<ConcreteRequest>(compiled.dir, 'OrdersScreenQuery');
