@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { type GraphQLSchema, isInterfaceType, lexicographicSortSchema, printSchema } from 'graphql';
+import { nodeTypeName } from './node.type';
 import { buildSchema, type PubSub } from 'type-graphql';
 import { OrderResolver } from './order.resolver';
 import { OrderSubscriptionResolver } from './order-subscription.resolver';
@@ -26,6 +27,9 @@ export async function buildGraphQLSchema(): Promise<GraphQLSchema> {
     // Every subscription brings its own `subscribe` (the order feed); TypeGraphQL insists on a PubSub all the same.
     pubSub: NO_TOPICS,
   });
+  // TypeGraphQL wraps resolveType in a promise, which graphql-jit does not await (node.type.ts).
+  const node = schema.getType('Node');
+  if (isInterfaceType(node)) node.resolveType = (value) => nodeTypeName(value as { id?: unknown });
   // TypeGraphQL has no option for the root types' descriptions.
   const query = schema.getQueryType();
   const mutation = schema.getMutationType();

@@ -60,6 +60,7 @@ interface Compiled {
 /** Copies the fixture's sources to a fresh directory and runs relay-compiler there. */
 function compile(extra: Record<string, unknown> = {}): Compiled {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-orders-'));
+  if (typeof extra.persistConfig === 'object') fs.writeFileSync(path.join(dir, 'persisted.json'), '{}');
   fs.cpSync(path.join(FIXTURE, 'src'), path.join(dir, 'src'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'src/__generated__'));
   fs.writeFileSync(
@@ -224,7 +225,10 @@ describe('relay-runtime against the live gateway', () => {
     const pageInfo = () => {
       const ref = (env.getStore().getSource().get(connectionId) as { pageInfo: { __ref: string } }).pageInfo
         .__ref;
-      return env.getStore().getSource().get(ref) as unknown as { startCursor: string; hasPreviousPage: boolean };
+      return env.getStore().getSource().get(ref) as unknown as {
+        startCursor: string;
+        hasPreviousPage: boolean;
+      };
     };
     // A deep link opens the list after the third order: the 4th to 6th.
     await fetchQuery(env, pagination, {
@@ -347,5 +351,45 @@ describe('relay-runtime against the live gateway', () => {
     } finally {
       disposable.dispose();
     }
+  });
+});
+
+describe("relay-compiler persisted queries with the gateway's APQ", () => {
+  it("runs an operation by its SHA-256 id, sending the text from the compiler's file once on a miss", async () => {
+    const persisted = compile({ persistConfig: { file: './persisted.json', algorithm: 'SHA256' } });
+    dirs.push(persisted.dir);
+    expect(persisted.status, persisted.output).toBe(0);
+    const documents = JSON.parse(
+      fs.readFileSync(path.join(persisted.dir, 'persisted.json'), 'utf8'),
+    ) as Record<string, string>;
+    const sent: string[] = [];
+    const post = async (body: unknown) => {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: bearer, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return (await response.json()) as GraphQLResponse & { errors?: { extensions?: { code?: string } }[] };
+    };
+    const fetchFn = async (params: RequestParameters, variables: Variables): Promise<GraphQLResponse> => {
+      expect(params.text).toBeNull();
+      const extensions = { persistedQuery: { version: 1, sha256Hash: params.id } };
+      const answer = await post({ variables, operationName: params.name, extensions });
+      sent.push(answer.errors?.[0]?.extensions?.code ?? 'result');
+      if (answer.errors?.[0]?.extensions?.code !== 'PERSISTED_QUERY_NOT_FOUND') return answer;
+      return post({
+        query: documents[params.id as string],
+        variables,
+        operationName: params.name,
+        extensions,
+      });
+    };
+    const env = new Environment({ network: Network.create(fetchFn), store: new Store(new RecordSource()) });
+    const id = await createThroughRest('persisted');
+    const refetch = await artifact<ConcreteRequest>(persisted.dir, 'OrdersScreenDetailRefetchQuery');
+    await fetchQuery(env, refetch, { id }).toPromise();
+    await fetchQuery(env, refetch, { id }, { fetchPolicy: 'network-only' }).toPromise();
+    expect(sent).toEqual(['PERSISTED_QUERY_NOT_FOUND', 'result']);
+    expect(env.getStore().getSource().get(id)?.status).toBe('PENDING');
   });
 });
