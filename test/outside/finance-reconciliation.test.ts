@@ -134,7 +134,7 @@ describe('amounts, computed independently, against both transports and the store
   it('every currency the runtime lists as in use today is accepted, with the minor units ISO 4217 gives it', async () => {
     // Intl (CLDR) lists the tenders in use; it also keeps a few withdrawn ones for old data.
     // And units no order is paid in, which the README says are refused: SDRs and the sucre.
-    // ANG, which XCG replaced in 2025, is refused for new orders (test/http/withdrawn-currencies).
+    // ANG, which XCG replaced in 2025, is refused for new orders (test/http/refused-currencies).
     const WITHDRAWN = new Set(['HRK', 'SLL', 'ZWL', 'XDR', 'XSU', 'ANG']);
     // Where CLDR shows fewer digits than ISO 4217 (rupiah, forint, …), the contract follows ISO: IDR 2.
     const refused: string[] = [];

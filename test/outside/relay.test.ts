@@ -241,22 +241,12 @@ describe('relay-runtime against the live gateway', () => {
     expect(listedIds(env, connectionId)).toEqual(edges.slice(3, 6).map((edge) => edge.node.id));
     expect(pageInfo().hasPreviousPage).toBe(true);
     // loadPrevious(2) as usePaginationFragment sends it: the forward variables null, last/before set.
-    await fetchQuery(env, pagination, {
-      count: null,
-      cursor: null,
-      last: 2,
-      before: pageInfo().startCursor,
-      filter,
-    }).toPromise();
+    const loadPrevious = (last: number) =>
+      fetchQuery(env, pagination, { count: null, cursor: null, last, before: pageInfo().startCursor, filter }).toPromise();
+    await loadPrevious(2);
     expect(listedIds(env, connectionId)).toEqual(edges.slice(1, 6).map((edge) => edge.node.id));
     expect(pageInfo().hasPreviousPage).toBe(true);
-    await fetchQuery(env, pagination, {
-      count: null,
-      cursor: null,
-      last: 2,
-      before: pageInfo().startCursor,
-      filter,
-    }).toPromise();
+    await loadPrevious(2);
     expect(listedIds(env, connectionId)).toEqual(edges.slice(0, 6).map((edge) => edge.node.id));
     expect(pageInfo().hasPreviousPage).toBe(false);
   });
