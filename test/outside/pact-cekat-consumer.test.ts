@@ -147,17 +147,17 @@ function seedOrder(overrides: Record<string, unknown> = {}) {
   };
 }
 
-/** 200 with the provider state's order, as created from the example and never changed since. */
-function storedPendingOrder() {
+/**
+ * 200 with the provider state's order, as created from the example: never changed since, or with
+ * `changes` made to it.
+ */
+function storedOrder(changes: Record<string, unknown> = { status_history: [{ status: 'pending', timestamp: TIMESTAMP }] }) {
   return {
     status: 200,
     headers: COMMON_RESPONSE_HEADERS,
     body: {
       success: true,
-      data: seedOrder({
-        id: fromProviderState('${id}', 'order_xyz789'),
-        status_history: [{ status: 'pending', timestamp: TIMESTAMP }],
-      }),
+      data: seedOrder({ id: fromProviderState('${id}', 'order_xyz789'), ...changes }),
     },
   };
 }
@@ -359,7 +359,7 @@ describe('the Cekat REST integration (consumer) against Pact’s mock of order-g
         path: fromProviderState('/api/orders/${id}', '/api/orders/order_xyz789'),
         headers: authorized,
       })
-      .willRespondWith(storedPendingOrder());
+      .willRespondWith(storedOrder());
     await verify(async (client) => {
       const { status, body } = await client.getOrder('order_xyz789');
       expect(status).toBe(200);
@@ -504,23 +504,17 @@ describe('the Cekat REST integration (consumer) against Pact’s mock of order-g
         headers: jsonRequest,
         body: changes,
       })
-      .willRespondWith({
-        status: 200,
-        headers: COMMON_RESPONSE_HEADERS,
-        body: {
-          success: true,
-          data: seedOrder({
-            id: fromProviderState('${id}', 'order_xyz789'),
-            status: 'paid',
-            tracking_number: 'TRK-0001',
-            tracking_url: 'https://track.example/TRK-0001',
-            status_history: [
-              { status: 'pending', timestamp: TIMESTAMP },
-              { status: 'paid', timestamp: TIMESTAMP },
-            ],
-          }),
-        },
-      });
+      .willRespondWith(
+        storedOrder({
+          status: 'paid',
+          tracking_number: 'TRK-0001',
+          tracking_url: 'https://track.example/TRK-0001',
+          status_history: [
+            { status: 'pending', timestamp: TIMESTAMP },
+            { status: 'paid', timestamp: TIMESTAMP },
+          ],
+        }),
+      );
     await verify(async (client) => {
       const { status, body } = await client.updateOrder('order_xyz789', changes);
       expect(status).toBe(200);
@@ -541,7 +535,7 @@ describe('the Cekat REST integration (consumer) against Pact’s mock of order-g
         headers: jsonRequest,
         body: { status: 'pending' },
       })
-      .willRespondWith(storedPendingOrder());
+      .willRespondWith(storedOrder());
     await verify(async (client) => {
       const { status } = await client.updateOrder('order_xyz789', { status: 'pending' });
       expect(status).toBe(200);

@@ -101,6 +101,18 @@ afterAll(async () => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** The orders screen opened in a new environment: its query fetched, and the id of its list's connection. */
+async function openOrdersScreen(): Promise<{ env: Environment; connectionId: string }> {
+  const env = environment();
+  const screen = await artifact<ConcreteRequest>(compiled.dir, 'OrdersScreenQuery');
+  const listFragment = await artifact<ReaderFragment>(compiled.dir, 'OrdersScreen_list');
+  await fetchQuery(env, screen, {}).toPromise();
+  const root = env.lookup(createOperationDescriptor(getRequest(screen), {}).fragment).data;
+  const connectionId = (env.lookup(getSelector(listFragment, root) as never).data as { orders: { __id: string } })
+    .orders.__id;
+  return { env, connectionId };
+}
+
 /** A Relay environment as the relay docs' fetch network layer builds it, with graphql-ws for subscriptions. */
 function environment(): Environment {
   const fetchFn = async (params: RequestParameters, variables: Variables): Promise<GraphQLResponse> => {
@@ -252,14 +264,7 @@ describe('relay-runtime against the live gateway', () => {
   });
 
   it('refetches an order fragment with node(id:), and createOrder and updateOrder update the store without a refetch', async () => {
-    const env = environment();
-    const screen = await artifact<ConcreteRequest>(compiled.dir, 'OrdersScreenQuery');
-    const listFragment = await artifact<ReaderFragment>(compiled.dir, 'OrdersScreen_list');
-    await fetchQuery(env, screen, {}).toPromise();
-    const root = env.lookup(createOperationDescriptor(getRequest(screen), {}).fragment).data;
-    const connectionId = (
-      env.lookup(getSelector(listFragment, root) as never).data as { orders: { __id: string } }
-    ).orders.__id;
+    const { env, connectionId } = await openOrdersScreen();
 
     const create = await artifact<GraphQLTaggedNode>(compiled.dir, 'OrdersScreenCreateMutation');
     const created = await new Promise<{
@@ -313,14 +318,7 @@ describe('relay-runtime against the live gateway', () => {
   });
 
   it('puts an order created elsewhere at the top of the list through a subscription with @prependNode', async () => {
-    const env = environment();
-    const screen = await artifact<ConcreteRequest>(compiled.dir, 'OrdersScreenQuery');
-    const listFragment = await artifact<ReaderFragment>(compiled.dir, 'OrdersScreen_list');
-    await fetchQuery(env, screen, {}).toPromise();
-    const root = env.lookup(createOperationDescriptor(getRequest(screen), {}).fragment).data;
-    const connectionId = (
-      env.lookup(getSelector(listFragment, root) as never).data as { orders: { __id: string } }
-    ).orders.__id;
+    const { env, connectionId } = await openOrdersScreen();
     expect(ConnectionHandler.getConnectionID('client:root', 'OrdersScreen_orders', { filter: null })).toBe(
       connectionId,
     );
