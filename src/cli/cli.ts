@@ -21,6 +21,7 @@ import { registerWebhookCommands } from './commands/webhook';
 import { registerWorkspace } from './commands/workspace';
 import { createContext, type Print } from './context';
 import { explainError } from './errors';
+import { exitCodeFor } from './exit-codes';
 
 /** Set when the reader of that stream has gone (`… | head -1`): the rest of its output is dropped. */
 const closed = { stdout: false, stderr: false };
@@ -64,18 +65,16 @@ export function buildCli(print: Print = stdout, note: Print = stderr, env: NodeJ
   return program;
 }
 
-/** Runs the CLI and turns expected failures into one readable line and a non-zero exit code. */
+/** Runs the CLI and turns expected failures into one readable line and an exit code that says what kind of failure it was (exit-codes.ts). */
 export async function runCli(argv: string[]): Promise<void> {
   quietWhenTheReaderLeaves();
   try {
     loadEnvFile(process.env);
     await buildCli().parseAsync(argv);
   } catch (error) {
-    if (error instanceof CommanderError) {
-      process.exitCode = error.exitCode;
-      return;
-    }
-    process.exitCode = 1;
+    // Commander has printed its own help or error text already.
+    process.exitCode = exitCodeFor(error);
+    if (error instanceof CommanderError) return;
     const debug = process.env.LOG_LEVEL?.trim() === 'debug' || process.env.LOG_LEVEL?.trim() === 'trace';
     stderr(`order-gateway: ${explainError(error)}`);
     if (debug && error instanceof Error && error.stack) stderr(error.stack);

@@ -93,7 +93,7 @@ export function explainDatabaseError(error: unknown, target: DatabaseTarget): st
       return `${where}: the server does not accept SSL connections, which sslmode=${url.searchParams.get('sslmode') ?? '…'} requires (turn ssl on in the server, or change sslmode)`;
     if (code && CERTIFICATE_CODES.has(code))
       return `${where}: the server's certificate was refused (${code}); give the CA that signed it with sslrootcert=<file> (node-postgres checks it for sslmode=require too; uselibpqcompat=true&sslmode=require encrypts without checking, as libpq does)`;
-    if (/timeout/i.test(message) && /connect|acquir/i.test(message)) return `${where}: no connection within DB_CONNECT_TIMEOUT_MS (${target.connectTimeoutMs} ms)`;
+    if (isPoolTimeout(message)) return `${where}: no connection within DB_CONNECT_TIMEOUT_MS (${target.connectTimeoutMs} ms)`;
     // node-postgres's words for a port where something else listens: it hangs up, or never answers.
     const server = `${url.hostname}:${url.port || 5432}`;
     if (/^Connection terminated unexpectedly$/i.test(message))
@@ -107,6 +107,26 @@ export function explainDatabaseError(error: unknown, target: DatabaseTarget): st
     return `DATA_DIR (${target.dataDir ?? 'in memory'}): cannot use it: ${FILE_CODES[code]}${file}`;
   }
   return undefined;
+}
+
+/**
+ * PostgreSQL's and the network's codes for a failure that may pass by itself: the server is not
+ * up yet or is restarting, has no connection slot free, or did not answer in time. The CLI exits
+ * 75 ("try again later") for these and 78 ("fix the configuration") for the rest (exit-codes.ts).
+ */
+const TEMPORARY_CODES = new Set(['57P03', '53300', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN']);
+
+export function isTemporaryDatabaseFailure(cause: unknown): boolean {
+  const e = cause as { code?: unknown; message?: unknown } | undefined;
+  if (typeof e?.code === 'string' && TEMPORARY_CODES.has(e.code)) return true;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  // node-postgres's own words for a connection that was not made in time (no code).
+  return /^timeout expired$/i.test(message) || isPoolTimeout(message);
+}
+
+/** The pool's (or MikroORM's) words for no connection within the connect timeout. */
+function isPoolTimeout(message: string): boolean {
+  return /timeout/i.test(message) && /connect|acquir/i.test(message);
 }
 
 /** Runs `open` (opening and migrating a database); a failure it can name becomes a one-line `DatabaseStartError`. */

@@ -50,10 +50,11 @@ describe('order-gateway webhook', { timeout: 300_000 }, () => {
     expect(rotation.secret).not.toBe(endpoint.secret);
     expect(Math.abs(Date.parse(rotation.previousSecretExpiresAt) - Date.now() - 60_000)).toBeLessThan(30_000);
     const refused = await runCli(['webhook', 'rotate-secret', endpoint.id, '--previous-secret-valid-for', 'soon'], local, TIMEOUT);
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(65);
     expect(refused.stderr).toContain('previous_secret_valid_for_seconds must be a whole number of seconds from 0 to 604800');
     const both = await runCli(['webhook', 'update', endpoint.id, '--enable', '--disable'], local, TIMEOUT);
-    expect(both.code).toBe(1);
+    // Two options that exclude each other: a usage error, 64 (EX_USAGE).
+    expect(both.code).toBe(64);
     expect(both.stderr).toContain("option '--disable' cannot be used with option '--enable'");
 
     expect((await runCli(['webhook', 'delete', endpoint.id], local, TIMEOUT)).stdout).toBe(`Deleted ${endpoint.id}\n`);
@@ -62,7 +63,7 @@ describe('order-gateway webhook', { timeout: 300_000 }, () => {
   // The service's other refusals (event types, URLs) are tested in test/integration/webhooks.test.ts; each CLI run costs a process.
   it('refuses a private address with the guard on (outside development), naming the address', async () => {
     const guarded = await runCli(['webhook', 'create', '--workspace', 'shop', '--url', 'http://10.0.0.1/hooks', '--events', 'order.gone'], env, TIMEOUT);
-    expect(guarded.code).toBe(1);
+    expect(guarded.code).toBe(65);
     expect(guarded.stderr).toContain('url must reach a public address (10.0.0.1 is private, loopback, link-local or reserved)');
     expect(guarded.stderr).toContain('events[0] must be one of order.created, order.updated, order.status_changed');
   });

@@ -66,12 +66,12 @@ describe('order-gateway CLI', { timeout: 60_000 }, () => {
     expect(ok.stdout).toMatch(/^Created workspace jakarta-store \(ws_[0-9A-Z]{26}, time zone Asia\/Jakarta\)\n$/);
 
     const zone = await runCli(['workspace', 'create', 'x-store', '--timezone', 'Mars/Olympus'], env);
-    expect(zone).toMatchObject({ code: 1, stderr: `${using}order-gateway: timezone must be an IANA time zone such as Asia/Jakarta\n` });
+    expect(zone).toMatchObject({ code: 65, stderr: `${using}order-gateway: timezone must be an IANA time zone such as Asia/Jakarta\n` });
     const slug = await runCli(['workspace', 'create', 'Bad Slug'], env);
-    expect(slug.code).toBe(1);
+    expect(slug.code).toBe(65);
     expect(slug.stderr).toContain('slug must be 1 to 63 lower-case letters');
     const duplicate = await runCli(['workspace', 'create', 'jakarta-store'], env);
-    expect(duplicate).toMatchObject({ code: 1, stderr: `${using}order-gateway: slug "jakarta-store" is already taken\n` });
+    expect(duplicate).toMatchObject({ code: 65, stderr: `${using}order-gateway: slug "jakarta-store" is already taken\n` });
   });
 
   it('says what is wrong for an unknown key id, an unknown workspace and a bad variable', async () => {
@@ -82,13 +82,13 @@ describe('order-gateway CLI', { timeout: 60_000 }, () => {
     });
     // A label longer than its column is named, and the missing workspace is not made for a key that was refused.
     expect(await runCli(['apikey', 'create', '--workspace', 'long-label', '--name', 'n'.repeat(201)], env)).toMatchObject({
-      code: 1,
+      code: 65,
       stdout: '',
       stderr: `${using}order-gateway: name must be at most 200 characters\n`,
     });
     expect((await runCli(['workspace', 'list'], env)).stdout).not.toContain('long-label');
     expect(await runCli(['migrate'], { ...env, MIGRATE_ON_START: 'sometimes' })).toMatchObject({
-      code: 1,
+      code: 78,
       stderr: 'order-gateway: MIGRATE_ON_START must be true or false, got "sometimes"\n',
     });
   });
@@ -114,7 +114,7 @@ describe('a database that is not migrated, with MIGRATE_ON_START=false', { timeo
       const env = { ...fresh, MIGRATE_ON_START: 'false' };
       for (const args of [['workspace', 'list'], ['apikey', 'create', '--workspace', 'shop'], ['webhook', 'list', '--workspace', 'shop']]) {
         const result = await runCli(args, env);
-        expect(result.code).toBe(1);
+        expect(result.code).toBe(78);
         expect(result.stdout).toBe('');
         expect(result.stderr.startsWith(usingFresh)).toBe(true);
         expect(result.stderr.slice(usingFresh.length)).toMatch(
@@ -141,6 +141,15 @@ describe('the command itself', () => {
     expect(help.stdout).toMatch(/^ {2}PORT +HTTP port \(default: 3000\)$/m);
   });
 
+  it('an unknown option or a missing argument is a usage error: exit 64 (EX_USAGE), with the help after the error', async () => {
+    const unknown = await runCli(['workspace', 'list', '--colour'], {});
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toContain("error: unknown option '--colour'");
+    const missing = await runCli(['apikey', 'revoke'], {});
+    expect(missing.code).toBe(64);
+    expect(missing.stderr).toContain("error: missing required argument 'id'");
+  });
+
   it('apikey --help does not promise more than the key cache keeps: a revoked key is refused within API_KEY_CACHE_TTL_MS', async () => {
     const help = await runCli(['apikey', '--help'], {});
     expect(help.code).toBe(0);
@@ -151,7 +160,7 @@ describe('the command itself', () => {
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'og-nodata-'));
     try {
       const result = await runCli(['apikey', 'list', '--workspace', 'default'], {}, 30_000, folder);
-      expect(result.code).toBe(1);
+      expect(result.code).toBe(78);
       expect(result.stderr).toBe(
         `order-gateway: no database to open: DATABASE_URL and DATA_DIR are not set, and there is no ${path.join(fs.realpathSync(folder), 'data')}. ` +
           'Run this in the folder where `order-gateway serve` keeps its data, or set DATA_DIR (the embedded database) or DATABASE_URL (PostgreSQL).\n',

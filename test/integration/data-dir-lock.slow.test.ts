@@ -1,7 +1,7 @@
 /**
  * Eight `order-gateway serve` processes started at once on one DATA_DIR:
  * exactly one takes the embedded database and serves, the other seven stop
- * with the lock's message and exit 1, whatever lock file was left there: none,
+ * with the lock’s message and exit 75 (try again later), whatever lock file was left there: none,
  * one naming a dead process (each start used to delete and recreate it, so
  * two could both win), or one naming pid 1 (a restarted container's own pid,
  * which used to block every start). (Slow: eight processes; `npm run test:slow`.)
@@ -69,7 +69,7 @@ it.skipIf(usingRealPostgres).each([
   expect(serving).toHaveLength(1);
   expect(refused).toHaveLength(7);
   for (const { result } of refused) {
-    expect(result).toMatchObject({ exitCode: 1 });
+    expect(result).toMatchObject({ exitCode: 75 });
     expect((result as { output: string }).output).toContain(`The embedded database in ${dataDir} is in use by`);
   }
 

@@ -43,7 +43,7 @@ describe('NODE_ENV=production', () => {
   it('serve refuses to start with neither METRICS_TOKEN nor METRICS_PORT, saying which to set', async () => {
     const dataDir = tempDataDir();
     const result = await runCli(['serve'], { DATA_DIR: dataDir, NODE_ENV: 'production', PORT: '0', METRICS_TOKEN: '', METRICS_PORT: '' });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(78);
     expect(result.stderr).toContain('NODE_ENV=production needs METRICS_TOKEN');
     expect(result.stderr).toContain('or METRICS_PORT');
     // It stopped before opening the database.

@@ -61,7 +61,7 @@ const stderrAfterNote = (stderr: string) => stderr.replace(/^order-gateway: usin
 describe('a database migrated by a later release', { timeout: 60_000 }, () => {
   it('migrate refuses, names the unknown migrations and what to run, and writes nothing', async () => {
     const migrated = await runCli(['migrate'], env);
-    expect(migrated.code, migrated.stdout).toBe(1);
+    expect(migrated.code, migrated.stdout).toBe(78);
     expect(stderrAfterNote(migrated.stderr)).toMatch(REFUSAL);
     const rows = await onDatabase((db) => queryAll<{ name: string }>(db.em.fork(), 'select name from mikro_orm_migrations order by id'));
     expect(rows.at(-1)?.name).toBe(FUTURE);
@@ -70,7 +70,7 @@ describe('a database migrated by a later release', { timeout: 60_000 }, () => {
   it('every other command refuses too, with or without MIGRATE_ON_START', async () => {
     for (const migrateOnStart of ['true', 'false']) {
       const listed = await runCli(['workspace', 'create', 'shop'], { ...env, MIGRATE_ON_START: migrateOnStart });
-      expect(listed.code, listed.stdout).toBe(1);
+      expect(listed.code, listed.stdout).toBe(78);
       expect(stderrAfterNote(listed.stderr)).toMatch(REFUSAL);
     }
     const workspaces = await onDatabase((db) => queryAll(db.em.fork(), 'select 1 from workspaces'));
@@ -83,7 +83,7 @@ describe('a database migrated by a later release', { timeout: 60_000 }, () => {
         async (server) => `served at ${server.url} (exit ${await server.stop()})`,
         (failure: Error) => failure.message,
       );
-      expect(outcome).toMatch(/^server exited with 1 before listening/);
+      expect(outcome).toMatch(/^server exited with 78 before listening/);
       expect(outcome).toContain(`unknown here: ${FUTURE}`);
       expect(outcome).toContain('run the release that applied them');
     }

@@ -35,7 +35,7 @@ describe('.env', () => {
     const folder = tempDir();
     fs.writeFileSync(path.join(folder, '.env'), `DATA_DIR=${path.join(folder, 'from-dotenv')}\nMIGRATE_ON_START=sometimes\n`);
     const bad = await runCli(['migrate'], { ENV_FILE: '.env' }, 30_000, folder);
-    expect(bad).toMatchObject({ code: 1, stderr: 'order-gateway: MIGRATE_ON_START must be true or false, got "sometimes"\n' });
+    expect(bad).toMatchObject({ code: 78, stderr: 'order-gateway: MIGRATE_ON_START must be true or false, got "sometimes"\n' });
     const good = await runCli(['migrate'], { ENV_FILE: '.env', MIGRATE_ON_START: 'true' }, 30_000, folder);
     expect(good.code, good.stderr).toBe(0);
     expect(fs.existsSync(path.join(folder, 'from-dotenv', 'pgdata'))).toBe(true);
@@ -43,7 +43,7 @@ describe('.env', () => {
 });
 
 describe('serve cannot listen', () => {
-  it('a port in use: exits 1 at once with one line naming PORT', async () => {
+  it('a port in use: exits 75 (try again later) at once with one line naming PORT', async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as net.AddressInfo).port;
@@ -51,7 +51,8 @@ describe('serve cannot listen', () => {
       const started = Date.now();
       const dataDir = tempDir();
       const result = await runCli(['serve'], { DATA_DIR: dataDir, PORT: String(port), NODE_ENV: 'development' });
-      expect(result.code).toBe(1);
+      // 75 (EX_TEMPFAIL): the port may be free again later, so a supervisor may try again.
+      expect(result.code).toBe(75);
       expect(oneLine(result.stderr)).toBe(
         `order-gateway: PORT=${port}: the port is already in use on 127.0.0.1 (stop the other process, or choose another PORT)`,
       );
@@ -71,9 +72,10 @@ describe('serve cannot listen', () => {
     }
   });
 
-  it('a HOST that is not this machine: exits 1 with one line naming HOST', async () => {
+  it('a HOST that is not this machine: exits 78 (fix the configuration) with one line naming HOST', async () => {
     const result = await runCli(['serve'], { DATA_DIR: tempDir(), PORT: '0', HOST: '192.0.2.1', METRICS_TOKEN: 'test-metrics-token-0123456789' });
-    expect(result.code).toBe(1);
+    // 78 (EX_CONFIG): trying again without changing HOST cannot help.
+    expect(result.code).toBe(78);
     expect(oneLine(result.stderr)).toBe(
       'order-gateway: HOST=192.0.2.1: not an address of this machine (use 127.0.0.1 for this machine only, 0.0.0.0 for every interface)',
     );
@@ -85,13 +87,14 @@ describe('database and data-folder errors', () => {
     const url = new URL(process.env.DATABASE_URL as string);
     url.pathname = '/og_no_such_database';
     const missing = await runCli(['migrate'], { DATABASE_URL: url.toString() });
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(78);
     expect(oneLine(missing.stderr)).toBe(
       `order-gateway: DATABASE_URL (${url.toString()}): database "og_no_such_database" does not exist (create it, or fix the name)`,
     );
     url.port = '1';
     const refused = await runCli(['workspace', 'list'], { DATABASE_URL: url.toString() });
-    expect(refused.code).toBe(1);
+    // Refused: the server may be starting, so 75 (try again later).
+    expect(refused.code).toBe(75);
     expect(oneLine(refused.stderr)).toContain(`order-gateway: DATABASE_URL (${url.toString()}): connection refused at 127.0.0.1:1`);
   });
 
@@ -100,7 +103,7 @@ describe('database and data-folder errors', () => {
     fs.writeFileSync(file, 'not a folder');
     const dataDir = path.join(file, 'data');
     const result = await runCli(['migrate'], { DATA_DIR: dataDir });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(78);
     expect(oneLine(result.stderr)).toMatch(new RegExp(`^order-gateway: DATA_DIR \\(${dataDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\): cannot use it: `));
     const debug = await runCli(['migrate'], { DATA_DIR: dataDir, LOG_LEVEL: 'debug' });
     expect(debug.stderr).toMatch(/^\s+at /m);
@@ -203,7 +206,7 @@ describe('DATABASE_URL parameters', () => {
     const ssl = await db.em.fork().execute<{ ssl: string }[]>('show ssl').finally(() => db.close());
     if (ssl[0]?.ssl === 'on') expect(result.code, result.stderr).toBe(0);
     else {
-      expect(result.code).toBe(1);
+      expect(result.code).toBe(78);
       expect(oneLine(result.stderr)).toBe(
         `order-gateway: DATABASE_URL (${url.toString()}): the server does not accept SSL connections, which sslmode=require requires (turn ssl on in the server, or change sslmode)`,
       );

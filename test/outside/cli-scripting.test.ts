@@ -61,25 +61,26 @@ describe.skipIf(!tools.up)(`the command in a bash script ${tools.reason}`, { tim
     expect(run.stdout.split('\n').filter(Boolean)).toStrictEqual(commands.map((command) => expect.stringMatching(new RegExp(`^Usage: order-gateway ${command}`.trimEnd()))));
   });
 
-  it('an unknown flag, a missing argument and an unknown command fail with the reason on stderr and nothing on stdout', () => {
+  it('an unknown flag, a missing argument and an unknown command exit 64 (EX_USAGE) with the reason on stderr and nothing on stdout', () => {
     for (const command of ['workspace list --jsn', 'apikey create', 'apikey revoke', 'nosuch', 'webhook list --workspace shop --bogus']) {
       const run = bash(`order-gateway ${command}`);
-      expect(run.code, command).toBe(1);
+      expect(run.code, command).toBe(64);
       expect(run.stdout, command).toBe('');
       expect(run.stderr, command).toMatch(/^error: /);
     }
   });
 
-  it('each failure a script meets exits 1 with one line on stderr: a taken slug, an unknown workspace, a key not found, a database that is down', () => {
-    const cases: [string, Record<string, string>, RegExp][] = [
-      ['workspace create shop', {}, /^order-gateway: slug "shop" is already taken$/],
-      ['apikey list --workspace ghost', {}, /^order-gateway: Workspace "ghost" not found$/],
-      ['apikey revoke key_01M95HPYRV4ZCM4PE3GF4RJFR3', {}, /^order-gateway: API key key_01M95HPYRV4ZCM4PE3GF4RJFR3 not found$/],
-      ['workspace list', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' }, /connection refused at 127\.0\.0\.1:1/],
+  it('each failure a script meets exits with one line on stderr and a code that says whether to retry: a taken slug 65, an unknown workspace or key 1, a database that is down 75, a bad setting 78', () => {
+    const cases: [string, Record<string, string>, number, RegExp][] = [
+      ['workspace create shop', {}, 65, /^order-gateway: slug "shop" is already taken$/],
+      ['apikey list --workspace ghost', {}, 1, /^order-gateway: Workspace "ghost" not found$/],
+      ['apikey revoke key_01M95HPYRV4ZCM4PE3GF4RJFR3', {}, 1, /^order-gateway: API key key_01M95HPYRV4ZCM4PE3GF4RJFR3 not found$/],
+      ['workspace list', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' }, 75, /connection refused at 127\.0\.0\.1:1/],
+      ['workspace list', { MIGRATE_ON_START: 'sometimes' }, 78, /^order-gateway: MIGRATE_ON_START must be true or false, got "sometimes"$/],
     ];
-    for (const [command, extra, message] of cases) {
+    for (const [command, extra, code, message] of cases) {
       const run = bash(`order-gateway ${command}`, extra);
-      expect(run.code, command).toBe(1);
+      expect(run.code, command).toBe(code);
       expect(run.stdout, command).toBe('');
       const lines = run.stderr.split('\n').filter((line) => line && !line.startsWith('order-gateway: using '));
       expect(lines, command).toStrictEqual([expect.stringMatching(message)]);
@@ -106,7 +107,7 @@ describe.skipIf(!tools.up)(`the command in a bash script ${tools.reason}`, { tim
        order-gateway webhook deliveries "$id" --first " " || echo "deliveries exit $?"`,
       { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' },
     );
-    expect(run).toMatchObject({ code: 0, stdout: 'rotate-secret exit 1\ndeliveries exit 1\n' });
+    expect(run).toMatchObject({ code: 0, stdout: 'rotate-secret exit 65\ndeliveries exit 65\n' });
     expect(run.stderr).toMatch(/^order-gateway: previous_secret_valid_for_seconds must be a whole number of seconds from 0 to \d+$/m);
     expect(run.stderr).toMatch(/^order-gateway: first must be between 1 and 100$/m);
   });
