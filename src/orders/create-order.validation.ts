@@ -109,7 +109,7 @@ export function computeTotals(draft: OrderDraft): {
   const subtotal = itemSubtotals.reduce((sum, value) => sum + value, 0n);
   const total = subtotal + draft.shippingMinor + draft.taxMinor;
   const tooLarge: FieldError[] = [];
-  const limit = `the largest supported amount, ${formatMinor(MAX_MINOR_UNITS, draft.currency)}`;
+  const limit = `the largest supported amount, ${formatMinor(MAX_MINOR_UNITS, draft.currency)} ${draft.currency.code}`;
   itemSubtotals.forEach((value, index) => {
     if (value > MAX_MINOR_UNITS)
       tooLarge.push({ path: ['items', index], message: `quantity × price exceeds ${limit}` });

@@ -131,7 +131,7 @@ function tooManyDecimals(currency: Currency): ParsedAmount {
 }
 
 function tooLarge(currency: Currency): ParsedAmount {
-  return { ok: false, message: `must be at most ${formatMinor(MAX_MINOR_UNITS, currency)}` };
+  return { ok: false, message: `must be at most ${formatMinor(MAX_MINOR_UNITS, currency)} ${currency.code}` };
 }
 
 /** Any amount `parseAmount` accepts, read through Big (exponents, signs, non-finite numbers). */

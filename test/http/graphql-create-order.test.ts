@@ -122,10 +122,10 @@ describe('a Decimal written as a number, exponent or not (contract §2: "a strin
     ['1e-7', { message: 'must have at most 2 decimal places in USD' }],
     ['1.005', { message: 'must have at most 2 decimal places in USD' }],
     ['9.9999999999999999', { message: 'must have at most 2 decimal places in USD' }],
-    ['1e15', { message: 'must be at most 9999999999999.99' }],
+    ['1e15', { message: 'must be at most 9999999999999.99 USD' }],
     // A literal a double cannot hold is read as its text, which must then be plain decimal (as over REST).
     ['1e21', { message: 'must be a decimal number such as "99.00"' }],
-    ['12345678901234567890', { message: 'must be at most 9999999999999.99' }],
+    ['12345678901234567890', { message: 'must be at most 9999999999999.99 USD' }],
     ['-1e2', { message: 'must be 0 or more' }],
   ];
   const customerId = 'decimal-number';

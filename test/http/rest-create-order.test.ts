@@ -183,7 +183,7 @@ describe('POST /api/orders: money', () => {
   it('refuses amounts past 15 significant digits, where a JSON number stops being exact', async () => {
     const res = await t.rest.post('/api/orders', order({ items: [{ product_id: 'a', quantity: 1, price: '10000000000000.00' }], total: '10000000000000.00' }));
     expect(res.statusCode).toBe(422);
-    expect(res.json().error.details).toContainEqual({ field: 'items[0].price', message: 'must be at most 9999999999999.99' });
+    expect(res.json().error.details).toContainEqual({ field: 'items[0].price', message: 'must be at most 9999999999999.99 USD' });
     const big = await t.rest.post('/api/orders', order({ items: [{ product_id: 'a', quantity: 1000000, price: '99999999.99' }], total: '1.00' }));
     expect(big.statusCode).toBe(422);
     expect(big.json().error.details[0].field).toBe('items[0]');

@@ -744,11 +744,11 @@ describe('computeTotals', () => {
     expect(error.details).toEqual([
       {
         path: ['items', 0],
-        message: 'quantity × price exceeds the largest supported amount, 9999999999999.99',
+        message: 'quantity × price exceeds the largest supported amount, 9999999999999.99 USD',
       },
     ]);
     expect(error.message).toBe(
-      'Invalid request: items[0] quantity × price exceeds the largest supported amount, 9999999999999.99',
+      'Invalid request: items[0] quantity × price exceeds the largest supported amount, 9999999999999.99 USD',
     );
   });
 
@@ -759,7 +759,7 @@ describe('computeTotals', () => {
     expect(validationError(() => computeTotals(draft)).details).toEqual([
       {
         path: ['items', 0],
-        message: 'quantity × price exceeds the largest supported amount, 9999999999999.99',
+        message: 'quantity × price exceeds the largest supported amount, 9999999999999.99 USD',
       },
     ]);
   });
@@ -770,11 +770,11 @@ describe('computeTotals', () => {
     expect(validationError(() => computeTotals(draft)).details).toEqual([
       {
         path: ['items', 0],
-        message: 'quantity × price exceeds the largest supported amount, 9999999999999.99',
+        message: 'quantity × price exceeds the largest supported amount, 9999999999999.99 USD',
       },
       {
         path: ['items', 2],
-        message: 'quantity × price exceeds the largest supported amount, 9999999999999.99',
+        message: 'quantity × price exceeds the largest supported amount, 9999999999999.99 USD',
       },
     ]);
   });
@@ -789,7 +789,7 @@ describe('computeTotals', () => {
   it('rejects a total one minor unit past the cap when every item is within it', () => {
     const draft = draftOf(request({ items: [item({ price: '9999999999999.99' })], tax: '0.01', total: 0 }));
     expect(validationError(() => computeTotals(draft)).details).toEqual([
-      { path: ['total'], message: 'exceeds the largest supported amount, 9999999999999.99' },
+      { path: ['total'], message: 'exceeds the largest supported amount, 9999999999999.99 USD' },
     ]);
   });
 
@@ -800,7 +800,7 @@ describe('computeTotals', () => {
     expect(validationError(() => computeTotals(draft)).details).toEqual([
       {
         path: ['items', 0],
-        message: 'quantity × price exceeds the largest supported amount, 999999999999999',
+        message: 'quantity × price exceeds the largest supported amount, 999999999999999 JPY',
       },
     ]);
   });

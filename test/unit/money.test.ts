@@ -205,7 +205,7 @@ describe('parseAmount', () => {
     });
 
     it('rejects one minor unit past the largest USD amount', () => {
-      const expected = { ok: false, message: 'must be at most 9999999999999.99' };
+      const expected = { ok: false, message: 'must be at most 9999999999999.99 USD' };
       expect(parseAmount('10000000000000.00', USD)).toEqual(expected);
       expect(parseAmount(10000000000000, USD)).toEqual(expected);
     });
@@ -216,7 +216,7 @@ describe('parseAmount', () => {
     });
 
     it('rejects one past the largest JPY amount', () => {
-      const expected = { ok: false, message: 'must be at most 999999999999999' };
+      const expected = { ok: false, message: 'must be at most 999999999999999 JPY' };
       expect(parseAmount('1000000000000000', JPY)).toEqual(expected);
       expect(parseAmount(1000000000000000, JPY)).toEqual(expected);
     });
@@ -225,12 +225,12 @@ describe('parseAmount', () => {
       expect(parseAmount('999999999999.999', KWD)).toEqual({ ok: true, minor: 999_999_999_999_999n });
       expect(parseAmount('1000000000000.000', KWD)).toEqual({
         ok: false,
-        message: 'must be at most 999999999999.999',
+        message: 'must be at most 999999999999.999 KWD',
       });
     });
 
     it('rejects a number far past the cap whose String() uses exponent notation', () => {
-      expect(parseAmount(1e21, USD)).toEqual({ ok: false, message: 'must be at most 9999999999999.99' });
+      expect(parseAmount(1e21, USD)).toEqual({ ok: false, message: 'must be at most 9999999999999.99 USD' });
     });
   });
 
@@ -258,7 +258,7 @@ describe('parseAmount', () => {
       }
       const minor = BigInt(scaled.toFixed(0));
       return minor > MAX_MINOR_UNITS
-        ? { ok: false, message: `must be at most ${formatMinor(MAX_MINOR_UNITS, cur)}` }
+        ? { ok: false, message: `must be at most ${formatMinor(MAX_MINOR_UNITS, cur)} ${cur.code}` }
         : { ok: true, minor };
     };
     const digits = (minLength: number, maxLength: number) =>
