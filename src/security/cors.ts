@@ -20,6 +20,8 @@ const EXPOSED_HEADERS = [
   'Idempotent-Replayed',
   'Location',
   'WWW-Authenticate',
+  // A 405 names the methods the resource has; a page that got one can read which.
+  'Allow',
 ];
 
 const ALLOWED_METHODS = ['GET', 'POST', 'PUT'];

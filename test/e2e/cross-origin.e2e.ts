@@ -227,8 +227,9 @@ describe('a single-page app on a listed origin', () => {
 
     expect(code(await pageFetch(page, '/api/orders/order_missing', { headers: { Authorization: key } }))).toBe('NOT_FOUND');
     expect(code(await pageFetch(page, '/api/nothing-here', { headers: { Authorization: key } }))).toBe('NOT_FOUND');
-    const notAllowed = await pageFetch(page, '/api/orders/order_missing', { method: 'POST', headers: json, body: '{}' });
+    const notAllowed = await pageFetch(page, '/api/orders/order_missing', { method: 'POST', headers: json, body: '{}' }, ['allow']);
     expect([notAllowed.status, code(notAllowed)]).toEqual([405, 'METHOD_NOT_ALLOWED']);
+    expect(notAllowed.headers?.allow).toMatch(/^GET, HEAD, PUT/);
     const tooLarge = await pageFetch(page, '/api/orders', { method: 'POST', headers: json, body: JSON.stringify({ notes: 'x'.repeat(1_100_000) }) });
     expect([tooLarge.status, code(tooLarge)]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
     const plainText = await pageFetch(page, '/api/orders', { method: 'POST', headers: { Authorization: key, 'Content-Type': 'text/plain' }, body: '{}' });

@@ -42,6 +42,16 @@ describe('CORS on answers given before routing', () => {
   );
 });
 
+describe('CORS on refusals', () => {
+  it('a 405 lets the listed origin read Allow, the methods the resource has', async () => {
+    const res = await t.app.http.inject({ method: 'POST', url: '/api/orders/order_missing', headers: { authorization: key, origin: ORIGIN, 'content-type': 'application/json' }, payload: '{}' });
+    expect(res.statusCode).toBe(405);
+    expect(res.headers['access-control-allow-origin']).toBe(ORIGIN);
+    expect(String(res.headers['access-control-expose-headers']).split(/\s*,\s*/)).toContain('Allow');
+    expect(res.headers.allow).toMatch(/^GET, HEAD, PUT/);
+  });
+});
+
 describe('CORS preflights of stock GraphQL clients', () => {
   it("allows Apollo Client's client-awareness headers (new ApolloClient({ clientAwareness: { name, version } }))", async () => {
     const preflight = await t.app.http.inject({
