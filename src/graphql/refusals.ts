@@ -40,6 +40,7 @@ export function sendGraphQLRefusal(
   error: AppError,
 ): FastifyReply {
   const { status, body } = topLevelErrorResponse(error, request.id);
+  if (request.telemetry) request.telemetry.errorCode = body.errors[0]?.extensions?.code as string | undefined;
   if (error.retryAfterSeconds !== undefined)
     void reply.header('retry-after', String(error.retryAfterSeconds));
   if (status === 401) void reply.header('www-authenticate', WWW_AUTHENTICATE);
@@ -52,6 +53,7 @@ export function sendGraphQLRefusal(
  */
 export function sendBadGraphQLRequest(request: FastifyRequest, reply: FastifyReply, message: string): FastifyReply {
   const body = { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] };
+  if (request.telemetry) request.telemetry.errorCode = 'BAD_REQUEST';
   return reply.code(400).type(graphqlResponseType(request.headers.accept)).send(JSON.stringify(body));
 }
 

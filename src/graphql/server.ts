@@ -215,9 +215,27 @@ function apolloHandler(
       void reply.header(name, value);
     }
     void reply.code(response.status ?? 200);
-    if (response.body.kind === 'complete') return response.body.string;
+    if (response.body.kind === 'complete') {
+      if ((response.status ?? 200) >= 400) noteApolloRefusalCode(request, response.body.string);
+      return response.body.string;
+    }
     return reply.send(Readable.from(response.body.asyncIterator));
   };
+}
+
+/**
+ * Apollo refuses an HTTP request it cannot run (a body that is not an object, a GET without a
+ * query) before any request hook, so the telemetry hook never saw its code: it is read from the
+ * answer, which is small, for the access line.
+ */
+function noteApolloRefusalCode(request: FastifyRequest, body: string): void {
+  if (!request.telemetry || request.telemetry.errorCode !== undefined) return;
+  try {
+    const code = (JSON.parse(body) as { errors?: { extensions?: { code?: unknown } }[] }).errors?.[0]?.extensions?.code;
+    if (typeof code === 'string') request.telemetry.errorCode = code;
+  } catch {
+    // Not JSON: no code to note.
+  }
 }
 
 /**

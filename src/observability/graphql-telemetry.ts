@@ -35,6 +35,8 @@ export function graphqlTelemetryHooks(): GraphQLRequestHooks<GraphQLContext> {
         if (response.body.kind !== 'single') return;
         const { errors, data } = response.body.singleResult;
         let outcome: GraphQLOutcome = 'success';
+        const code = errors?.[0]?.extensions?.code;
+        if (typeof code === 'string') telemetry.errorCode = code;
         if (errors?.length)
           outcome = errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED')
             ? 'unauthenticated'

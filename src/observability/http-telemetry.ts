@@ -68,6 +68,7 @@ export function registerHttpTelemetry(app: FastifyInstance, { metrics, graphqlPa
           ? `${operationName.slice(0, LOGGED_OPERATION_NAME_LENGTH)}…`
           : operationName,
       outcome,
+      errorCode: telemetry.errorCode,
     };
     if (QUIET_ROUTES.has(route)) request.log.debug(line, 'request completed');
     else request.log.info(line, 'request completed');

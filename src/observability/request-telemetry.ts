@@ -12,6 +12,11 @@ export interface RequestTelemetry {
   operationOutcome?: GraphQLOutcome;
   /** `query` or `mutation`, once the GraphQL operation is resolved. */
   operationType?: 'query' | 'mutation' | 'subscription';
+  /**
+   * The stable code of the error the answer carries, for the access line: REST's `error.code`,
+   * or the first GraphQL error's `extensions.code`; so a log query can count 422s by cause.
+   */
+  errorCode?: string;
 }
 
 declare module 'fastify' {

@@ -55,7 +55,14 @@ export function restErrorHandler(error: FastifyError, request: FastifyRequest, r
     reply.header('retry-after', String(appError.retryAfterSeconds));
   // A route with its own challenge (/metrics names its realm) keeps it.
   if (status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', WWW_AUTHENTICATE);
-  void reply.status(status).send(errorBody(appError, request.id));
+  sendError(request, reply, status, appError);
+}
+
+/** Sends the envelope, and notes its code for the access line. */
+function sendError(request: FastifyRequest, reply: FastifyReply, status: number, error: AppError): void {
+  // A refusal before the telemetry hook ran (Fastify's own, on a malformed URL) has none yet.
+  if (request.telemetry) request.telemetry.errorCode = error.code;
+  void reply.status(status).send(errorBody(error, request.id));
 }
 
 /** Unknown URLs, or (with `allowed`) a known URL under a method it does not have: 405 with `Allow`. */
@@ -71,10 +78,8 @@ export function restNotFoundHandler(
       ErrorCode.METHOD_NOT_ALLOWED,
       `${request.method} is not allowed on this route; use ${allowed.join(', ')}`,
     );
-    void reply.status(405).send(errorBody(error, request.id));
+    sendError(request, reply, 405, error);
     return;
   }
-  void reply
-    .status(404)
-    .send(errorBody(new AppError(ErrorCode.NOT_FOUND, 'No such route: check the method and the path'), request.id));
+  sendError(request, reply, 404, new AppError(ErrorCode.NOT_FOUND, 'No such route: check the method and the path'));
 }

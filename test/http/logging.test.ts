@@ -71,6 +71,24 @@ describe('access log', () => {
     expect(JSON.stringify(line).length).toBeLessThan(1000);
   });
 
+  it("names the error's stable code on the line of an answer that carries one, and none on a success", async () => {
+    const send = async (method: 'GET' | 'POST', url: string, payload: unknown, reqId: string, authorization = auth) => {
+      await t.app.http.inject({ method, url, headers: { authorization, 'content-type': 'application/json', 'x-request-id': reqId }, ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }) });
+      return completed(reqId);
+    };
+    expect(await send('POST', '/api/orders', { ...ORDER, total: '6.00' }, 'code-total')).toMatchObject({ status: 422, errorCode: 'TOTAL_MISMATCH' });
+    expect(await send('POST', '/api/orders', { total: '6.00' }, 'code-invalid')).toMatchObject({ status: 422, errorCode: 'VALIDATION_ERROR' });
+    expect(await send('GET', '/api/orders/order_missing', undefined, 'code-missing')).toMatchObject({ status: 404, errorCode: 'NOT_FOUND' });
+    expect(await send('POST', '/api/orders/order_missing', {}, 'code-method')).toMatchObject({ status: 405, errorCode: 'METHOD_NOT_ALLOWED' });
+    expect(await send('GET', '/api/orders', undefined, 'code-anonymous', '')).toMatchObject({ status: 401, errorCode: 'UNAUTHORIZED' });
+    expect(await send('POST', '/graphql', { query: '{ nope }' }, 'code-graphql-invalid')).toMatchObject({ status: 400, errorCode: 'GRAPHQL_VALIDATION_FAILED' });
+    expect(await send('POST', '/graphql', { query: '{ __typename }' }, 'code-graphql-anonymous', 'Bearer ogk_nope')).toMatchObject({ status: 401, errorCode: 'UNAUTHENTICATED' });
+    expect(await send('POST', '/graphql', 'not an object', 'code-graphql-bad-request')).toMatchObject({ status: 400, errorCode: 'BAD_REQUEST' });
+    const ok = await send('GET', '/api/orders?limit=1', undefined, 'code-none');
+    expect(ok.status).toBe(200);
+    expect(ok).not.toHaveProperty('errorCode');
+  });
+
   it('generates a request id when the incoming one is not a sane token', async () => {
     const res = await t.app.http.inject({ method: 'GET', url: '/api/orders/order_x', headers: { authorization: auth, 'x-request-id': 'has spaces <and> more' } });
     const reqId = res.headers['x-request-id'] as string;
