@@ -1,4 +1,5 @@
 /** Turns an untrusted update-order request into a checked set of changes. */
+import { fullFormats } from 'ajv-formats/dist/formats';
 import { AppError, type FieldError } from '../errors/app-error';
 import { LIMITS } from './create-order.schema';
 import type { Address, JsonObject, OrderStatus } from './order.types';
@@ -26,6 +27,9 @@ export interface OrderChanges {
 }
 
 const checkShape = shapeChecker(UpdateOrderRequestSchema);
+
+/** RFC 3986's URI (ajv-formats' own check of JSON Schema's `format: uri`). */
+const isUri = fullFormats.uri as (value: string) => boolean;
 
 export function parseUpdateOrderRequest(body: unknown): OrderChanges {
   if (!isObject(body)) throw AppError.validation([{ path: ['body'], message: 'must be a JSON object' }]);
@@ -79,6 +83,13 @@ export function mergeMetadata(
  * browser's parser quietly repairs `http:x` (to `http://x/`), `https:/host`, spaces around it, tabs
  * and line breaks inside it and backslashes, where an e-mail template or another language's parser
  * does not; and a user name or password in it would travel in every event and webhook.
+ *
+ * It must also be a URI as RFC 3986 writes one (ajv-formats' `uri`, what JSON Schema's, OpenAPI's
+ * and AsyncAPI's `format: uri` means): a browser percent-encodes `ä`, `"`, `<` or a backtick and
+ * lets `{`, `|` or `^` through, but a consumer that validates events against the AsyncAPI
+ * document (`asyncapi.yaml`, `format: uri`) refused every later event of such an order, and an
+ * RFC 3986 parser reads it differently or not at all. The caller percent-encodes instead
+ * (`%C3%A4`) and writes an international domain name in its `xn--` form.
  */
 function httpUrlProblem(value: string): string | undefined {
   const written = /^https?:\/\/[^\s\\\p{Cc}]+$/iu.test(value);
@@ -93,6 +104,9 @@ function httpUrlProblem(value: string): string | undefined {
     return 'must be an http or https URL written out in full (https://host/path), without spaces, control characters or backslashes';
   }
   if (url.username !== '' || url.password !== '') return 'must not carry a user name or password';
+  if (!isUri(value)) {
+    return 'must be a URI as RFC 3986 writes it: percent-encode other characters (%C3%A4 for ä, %7B for {; also |, ^, <, >, ", ` and a second #) and write an international domain name in its xn-- form';
+  }
   return undefined;
 }
 

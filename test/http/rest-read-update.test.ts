@@ -327,6 +327,15 @@ describe('PUT /api/orders/:id', () => {
       ],
     ),
     [{ tracking_url: 'https://courier:secret@track.example/1' }, 'tracking_url', 'must not carry a user name or password'],
+    // Forms a browser's parser takes (percent-encoding some) that are no RFC 3986 URI: an event consumer validating
+    // `format: uri` (asyncapi.yaml) would refuse the order's events (test/outside/asyncapi.test.ts).
+    ...['https://track.example/päckchen', 'https://bücher.example/1', 'https://track.example/?q={1}', 'https://track.example/a|b', 'https://track.example/%zz'].map(
+      (url): [Record<string, unknown>, string, string] => [
+        { tracking_url: url },
+        'tracking_url',
+        'must be a URI as RFC 3986 writes it: percent-encode other characters (%C3%A4 for ä, %7B for {; also |, ^, <, >, ", ` and a second #) and write an international domain name in its xn-- form',
+      ],
+    ),
     [{ tracking_number: 'x'.repeat(256) }, 'tracking_number', 'must be at most 255 characters'],
     [{ notes: 5 }, 'notes', 'must be a string'],
     [{ shipping_address: { country: 'Indonesia' } }, 'shipping_address.country', 'must be an ISO 3166-1 alpha-2 country code such as ID'],
