@@ -29,6 +29,7 @@ import { ORDER_STATUSES } from '../../src/orders/order.types';
 import { REST_FIELD_NAMES } from '../../src/orders/update-order.validation';
 import { OrderSchema } from '../../src/rest/schemas';
 import { useTestApp } from '../support/app';
+import { appOnSameDatabase } from '../support/more-apps';
 import { deleteStream, eventually, readStream, SHARED_NATS_URL, uniqueStream } from '../support/nats';
 import { startReceiver, type Received, type Receiver } from '../support/webhook-receiver';
 
@@ -374,6 +375,37 @@ describe.skipIf(!shared.up)(
       expected += 2;
       await update(c, { status: 'shipped' });
       await update(c, { status: 'refunded' });
+
+      // A process without a relay (EVENTS_RELAY=false) writes its events to the outbox only; this app's relay
+      // claims them from the database, and the create's number and updated_at are written into its stored text.
+      const quiet = await appOnSameDatabase(t.app.db, { eventsRelay: false });
+      try {
+        const send = (method: 'POST' | 'PUT', url: string, body: object) =>
+          quiet.app.http.inject({
+            method,
+            url,
+            headers: { authorization: t.auth, 'content-type': 'application/json' },
+            payload: body,
+          });
+        const claimed = await send('POST', '/api/orders', {
+          customer_id: 'cust-claimed',
+          items: [{ product_id: 'p-4', name: 'Kettle "deluxe"', quantity: 2, price: '2.470', sku: 'K-1' }],
+          total: '4.940',
+          currency: 'KWD',
+          billing_address: { name: 'Ahmad', country: 'KW' },
+          notes: '}}"updated_at":null}}',
+        });
+        expect(claimed.statusCode, claimed.body).toBe(201);
+        expected += 1;
+        const moved = await send('PUT', `/api/orders/${claimed.json().data.id as string}`, {
+          status: 'processing',
+          tracking_number: 'KW-1',
+        });
+        expect(moved.statusCode, moved.body).toBe(200);
+        expected += 2;
+      } finally {
+        await quiet.close();
+      }
     });
 
     it('a tracking URL that is no URI (RFC 3986), which the document’s `format: uri` refuses, is refused by the update on both transports, and makes no event', async () => {
@@ -487,6 +519,7 @@ describe.skipIf(!shared.up)(
       expect(moves).toStrictEqual(
         new Set([
           'pending→paid',
+          'pending→processing',
           'paid→processing',
           'processing→shipped',
           'shipped→delivered',
