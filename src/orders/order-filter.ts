@@ -71,11 +71,18 @@ const MICROSECOND_DIGITS = 6;
  * as a client's float printing writes 0.1 × 3).
  */
 const DECIMAL = /^\d+(\.\d+)?$/;
+/**
+ * A non-negative number as JSON (and the Cekat document's `number`) writes it, also with an
+ * exponent (`1e2`, `2.5E+3`): what a client that types the bound as a number may send. It is read
+ * exactly, as the plain decimal it spells (`100`, `2500`); an exponent has at most two digits, so the
+ * plain decimal is never long to write out (and at most 32 characters are taken).
+ */
+const NUMBER_TEXT = /^\d+(\.\d+)?(e[+-]?\d{1,2})?$/i;
 /** The longest `min_total` / `max_total`, as REST's query text and as a number's plain decimal. */
 const TOTAL_BOUND_LENGTH = 32;
 
-/** A finite number as plain decimal text, without an exponent (`1e-7` → `0.0000001`); -0 is 0. */
-function plainDecimal(value: number): string {
+/** A finite number (or a number's text) as plain decimal text, without an exponent (`1e-7` → `0.0000001`); -0 is 0. */
+function plainDecimal(value: number | string): string {
   return value === 0 ? '0' : new Big(value).toFixed();
 }
 
@@ -140,11 +147,12 @@ export function readFilter(query: Record<string, unknown>, errors: FieldError[])
     ['max_total', 'maxTotal'],
   ] as const) {
     const raw = query[key];
-    // A number (GraphQL's Decimal given as one) is the decimal it spells: String() would write
-    // 0.0000001 as "1e-7" and 10²¹ as "1e+21", which are not the plain decimals REST takes.
-    const value =
+    // A number (GraphQL's Decimal given as one) is the decimal it spells, as is a number's text
+    // with an exponent (REST's `1e-7`, `1.0E7`): both are compared as plain decimals.
+    const given =
       typeof raw === 'number' && Number.isFinite(raw) ? plainDecimal(raw) : text(key, TOTAL_BOUND_LENGTH);
-    if (value === undefined) continue;
+    if (given === undefined) continue;
+    const value = NUMBER_TEXT.test(given) && !DECIMAL.test(given) ? plainDecimal(given) : given;
     if (value.length > TOTAL_BOUND_LENGTH)
       errors.push({
         path: [key],

@@ -94,6 +94,18 @@ export const OrderListEnvelope = Type.Object({
  * document allows is never refused (a generated client's validation would let an empty `search` through).
  */
 const text = (maxLength: number) => ({ minLength: 1, maxLength });
+/**
+ * `min_total` / `max_total`: a number in the Cekat document, so a client generated from it sends a
+ * number's text, `1e2` as well as `100.00`; both are taken (exactly, `orders/order-filter.ts`).
+ */
+const TotalBound = (description: string) =>
+  Type.Unsafe<number | string>({
+    type: ['number', 'string'],
+    minimum: 0,
+    pattern: '^\\d+(\\.\\d+)?([eE][+-]?\\d{1,2})?$',
+    maxLength: 32,
+    description: `${description}; a number's text with an exponent (1e2) is read as the decimal it spells`,
+  });
 export const ListOrdersQuery = Type.Object({
   customer_id: Type.Optional(Type.String(text(LIST_LIMITS.customerId))),
   status: Type.Optional(Status),
@@ -111,12 +123,8 @@ export const ListOrdersQuery = Type.Object({
         'of any number of digits, exact)',
     }),
   ),
-  min_total: Type.Optional(
-    Type.String({ description: 'Exact decimal, e.g. 100.00', pattern: '^\\d+(\\.\\d+)?$', maxLength: 32 }),
-  ),
-  max_total: Type.Optional(
-    Type.String({ description: 'Exact decimal', pattern: '^\\d+(\\.\\d+)?$', maxLength: 32 }),
-  ),
+  min_total: Type.Optional(TotalBound('Lowest total, inclusive: an exact decimal such as 100.00')),
+  max_total: Type.Optional(TotalBound('Highest total, inclusive: an exact decimal such as 100.00')),
   search: Type.Optional(Type.String({ ...text(LIST_LIMITS.search), description: 'Part of the order number or notes' })),
   order_number: Type.Optional(
     Type.String({

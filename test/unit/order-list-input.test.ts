@@ -81,13 +81,24 @@ describe('parseListQuery', () => {
     [{ from: '2020-01-01T25:61' }, 'from', 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
     [{ to: '2020-01-01T10:00-23:59' }, 'to', 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
     [{ min_total: '-5' }, 'min_total', 'must be a non-negative decimal number such as 100.50'],
-    [{ max_total: '1e3' }, 'max_total', 'must be a non-negative decimal number such as 100.50'],
+    [{ max_total: '1e' }, 'max_total', 'must be a non-negative decimal number such as 100.50'],
+    [{ max_total: '-1e3' }, 'max_total', 'must be a non-negative decimal number such as 100.50'],
+    [{ max_total: '1e999' }, 'max_total', 'must be a non-negative decimal number such as 100.50'],
+    [{ max_total: '1e32' }, 'max_total', 'must be at most 32 characters written as a decimal'],
     [{ search: '' }, 'search', 'must be 1 to 200 characters'],
     [{ search: 'x'.repeat(201) }, 'search', 'must be 1 to 200 characters'],
     [{ customer_id: ['a', 'b'] }, 'customer_id', 'must be given once'],
     [{ page: '2' }, 'page', 'is not a known parameter'],
   ])('rejects %j naming %s', (query, field, message) => {
     expect(rejected(() => parseListQuery(query))).toStrictEqual([{ path: [field], message }]);
+  });
+
+  it('reads a total bound written with an exponent as the plain decimal it spells (clients print numbers so)', () => {
+    expect(parseListQuery({ min_total: '1.0E7', max_total: '2.5e-3' }).filter).toStrictEqual({
+      minTotal: '10000000',
+      maxTotal: '0.0025',
+    });
+    expect(parseListQuery({ min_total: '1e31' }).filter).toStrictEqual({ minTotal: `1${'0'.repeat(31)}` });
   });
 
   it('names every bad parameter at once', () => {
