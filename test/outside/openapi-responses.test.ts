@@ -21,6 +21,7 @@ import { OpenAPIBackend } from 'openapi-backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, ErrorCode } from '../../src/errors/app-error';
 import { createTestApp, type TestApp } from '../support/app';
+import { withFailingOrderService } from '../support/orders';
 
 type Doc = {
   info: { description: string };
@@ -137,22 +138,8 @@ async function expectDocumented(
 }
 
 /** Runs `body` with one service method failing as `error`. */
-async function failing<K extends 'createOrderExactlyOnce' | 'getOrder' | 'listOrders' | 'updateOrder'>(
-  method: K,
-  error: Error,
-  body: () => Promise<unknown>,
-) {
-  const orders = t.app.services.orders;
-  const original = orders[method];
-  orders[method] = (async () => {
-    throw error;
-  });
-  try {
-    await body();
-  } finally {
-    orders[method] = original;
-  }
-}
+const failing = <K extends Parameters<typeof withFailingOrderService>[1]>(method: K, error: Error, body: () => Promise<unknown>) =>
+  withFailingOrderService(t, method, error, body);
 
 beforeAll(async () => {
   t = await createTestApp();

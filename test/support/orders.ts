@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import type { OrderService } from '../../src/orders/order.service';
 import type { Order, RequestContext } from '../../src/orders/order.types';
-import type { TestClient } from './app';
+import type { TestApp, TestClient } from './app';
 
 /** Creates an order through the service, without an idempotency key, and returns it. */
 export async function createOrder(
@@ -21,5 +21,21 @@ export async function createOrdersThroughRest(rest: TestClient['rest'], n: numbe
       total: 2,
     });
     expect(res.statusCode, res.body).toBe(201);
+  }
+}
+
+/** Runs `run` with one method of the app's order service throwing `error` (a fault injected for a 500 or 503). */
+export async function withFailingOrderService<
+  K extends 'createOrderExactlyOnce' | 'getOrder' | 'listOrders' | 'updateOrder',
+>(t: TestApp, method: K, error: Error, run: () => Promise<unknown>): Promise<void> {
+  const orders = t.app.services.orders;
+  const original = orders[method];
+  orders[method] = async () => {
+    throw error;
+  };
+  try {
+    await run();
+  } finally {
+    orders[method] = original;
   }
 }
