@@ -15,7 +15,7 @@ import { DEVELOPMENT_KEY_FILE, ensureDevelopmentKey } from './app/development-ke
 import { applyHeapPolicy } from './app/heap-policy';
 import { StartupError } from './cli/errors';
 import { checkServeConfig, type Config } from './config/config';
-import { databaseTarget, openDatabase, type Database } from './db/database';
+import { databaseTarget, missingPoolerTimeouts, openDatabase, type Database } from './db/database';
 import { namingDatabaseErrors, safeUrl } from './db/database-errors';
 
 /** After SHUTDOWN_GRACE_MS, how long the rest of the shutdown (database, relay, webhooks) may take before the process exits 1. */
@@ -89,6 +89,8 @@ export async function serve(config: Config): Promise<void> {
     throw error;
   }
   const log = app.http.log;
+  const missingTimeouts = await missingPoolerTimeouts(db, target).catch(() => undefined);
+  if (missingTimeouts) log.warn(missingTimeouts);
   if (pending.length > 0) {
     log.warn(
       { pendingMigrations: pending },

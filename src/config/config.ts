@@ -174,12 +174,17 @@ function toConfig(v: Env) {
       `HEADERS_TIMEOUT_MS (${v.HEADERS_TIMEOUT_MS}) must not exceed REQUEST_TIMEOUT_MS (${v.REQUEST_TIMEOUT_MS})`,
     );
   }
+  if (v.DATABASE_DIRECT_URL !== undefined && v.DATABASE_URL === undefined) {
+    throw new ConfigError('DATABASE_DIRECT_URL is set without DATABASE_URL: it is a second way to the server DATABASE_URL names');
+  }
   return {
     nodeEnv: v.NODE_ENV,
     port: v.PORT,
     host: v.HOST,
     dataDir: path.resolve(v.DATA_DIR),
     databaseUrl: v.DATABASE_URL,
+    databasePoolMode: v.DATABASE_POOL_MODE,
+    databaseDirectUrl: v.DATABASE_DIRECT_URL,
     logLevel: v.LOG_LEVEL,
     migrateOnStart: v.MIGRATE_ON_START,
     bodyLimit: v.BODY_LIMIT_BYTES,

@@ -56,6 +56,18 @@ export const ENV = Type.Object({
     // The values node-postgres knows; it reads any other (libpq's `allow`, a typo) as "use TLS".
     { queryValues: { sslmode: ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] } },
   ),
+  DATABASE_POOL_MODE: oneOf(
+    ['direct', 'session', 'transaction'] as const,
+    'direct',
+    "how `DATABASE_URL` reaches PostgreSQL: `direct`; `session`, a pooler in session mode (PgBouncer's `pool_mode = session`); `transaction`, a pooler in transaction mode (no named prepared statements, no session settings; LISTEN needs `DATABASE_DIRECT_URL`); see README, Behind PgBouncer",
+  ),
+  DATABASE_DIRECT_URL: url(
+    ['postgres:', 'postgresql:'],
+    'postgres://user@db.internal:5432/orders',
+    'database',
+    "the same database as `DATABASE_URL`, reached without a transaction pooler: the relay's LISTEN connection (default: `DATABASE_URL`, except with `DATABASE_POOL_MODE=transaction`)",
+    { queryValues: { sslmode: ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] } },
+  ),
   MIGRATE_ON_START: bool(true, 'apply pending migrations on `serve` and before each CLI command'),
   BODY_LIMIT_BYTES: int(
     1024,

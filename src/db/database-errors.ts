@@ -87,6 +87,10 @@ export function explainDatabaseError(error: unknown, target: DatabaseTarget): st
     }
     const where = `DATABASE_URL (${safeUrl(target.url)})`;
     if (code && POSTGRES_CODES[code]) return `${where}: ${POSTGRES_CODES[code](url)}`;
+    // PgBouncer's answer to the session settings a direct connection sends at its start (see PoolMode).
+    const refused = /^unsupported startup parameter: (\S+)/i.exec(message);
+    if (refused)
+      return `${where}: a connection pooler (PgBouncer?) refused the startup parameter ${refused[1]}; set DATABASE_POOL_MODE=transaction if it pools by transaction (pool_mode = transaction), or DATABASE_POOL_MODE=session if by session (see README, Behind PgBouncer)`;
     if (code && NETWORK_CODES[code]) return `${where}: ${NETWORK_CODES[code](url)}`;
     // sslmode in the URL asks for TLS (see database.ts); these failures name no code of PostgreSQL's.
     if (/server does not support SSL/i.test(message))

@@ -15,6 +15,7 @@ import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import { SchemaNewerThanCodeError } from './database-errors';
 import { entities } from './entities';
 import { migrationsList } from './migrations';
+import { withoutNamedStatements } from './sql';
 
 export type DatabaseTarget =
   /**
@@ -29,12 +30,33 @@ export type DatabaseTarget =
       connectTimeoutMs: number;
       statementTimeoutMs: number;
       idleInTransactionTimeoutMs?: number;
+      /** How `url` reaches the server (DATABASE_POOL_MODE); `direct` when unset. */
+      poolMode?: PoolMode;
+      /** The same database without a transaction pooler, for LISTEN (DATABASE_DIRECT_URL). */
+      directUrl?: string;
     };
+
+/**
+ * `direct`: the server itself, every session setting sent at connection start.
+ * `session`: a pooler in session mode (PgBouncer refuses startup parameters other than a few), so the
+ * settings are SET once on each new connection, which keeps its server connection until it closes.
+ * `transaction`: a pooler in transaction mode, where consecutive transactions of one connection run on
+ * different server connections: nothing session-wide is sent (a SET would change another client's
+ * session and be gone for ours; the timeouts belong on the role, see README), statements are unnamed
+ * (PgBouncer 1.18 does not carry a named prepared statement to the next server connection), and
+ * LISTEN goes to `directUrl` or nowhere (a notification would arrive on a connection no longer ours).
+ */
+export type PoolMode = 'direct' | 'session' | 'transaction';
 
 export interface Database {
   readonly kind: DatabaseTarget['kind'];
-  /** The server's URL (a dedicated LISTEN connection needs it); undefined on the embedded database. */
+  /** The server's URL (DATABASE_URL); undefined on the embedded database. */
   readonly url?: string;
+  /**
+   * Where the relay's LISTEN connection goes: DATABASE_DIRECT_URL, else DATABASE_URL unless that is a
+   * transaction pooler; undefined on the embedded database and when no URL can carry a LISTEN.
+   */
+  readonly listenUrl?: string;
   readonly orm: MikroORM;
   /** The root entity manager; fork it for each unit of work. */
   readonly em: EntityManager;
@@ -72,6 +94,8 @@ export function databaseTarget(config: Config): DatabaseTarget {
       connectTimeoutMs: config.dbConnectTimeoutMs,
       statementTimeoutMs: config.dbStatementTimeoutMs,
       idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
+      poolMode: config.databasePoolMode,
+      directUrl: config.databaseDirectUrl,
     };
   }
   return { kind: 'embedded', dataDir: config.dataDir, connectTimeoutMs: config.dbConnectTimeoutMs };
@@ -113,26 +137,38 @@ function withSnapshot(options: OpenOptions): Options {
 export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {}): Promise<Database> {
   const warnings = driverLog();
   if (target.kind === 'postgres') {
+    const poolMode = target.poolMode ?? 'direct';
+    const settings = {
+      statement_timeout: target.statementTimeoutMs,
+      idle_in_transaction_session_timeout: target.idleInTransactionTimeoutMs ?? 30_000,
+    };
     const orm = await MikroORM.init({
       ...withSnapshot(open),
       driver: PostgreSqlDriver,
       clientUrl: target.url,
-      pool: { min: 0, max: target.poolMax, acquireTimeoutMillis: target.connectTimeoutMs },
+      pool: {
+        min: 0,
+        max: target.poolMax,
+        acquireTimeoutMillis: target.connectTimeoutMs,
+        // Once per new connection, not per request (see PoolMode).
+        ...(poolMode === 'session' ? { afterCreate: setSessionSettings(settings) } : {}),
+      },
       driverOptions: {
         connection: {
           // MikroORM takes only host, port, user, password and database from clientUrl; pg reads the
           // rest of the URL (sslmode, sslrootcert, application_name, options…) from connectionString.
           connectionString: target.url,
           connectionTimeoutMillis: target.connectTimeoutMs,
-          statement_timeout: target.statementTimeoutMs,
-          idle_in_transaction_session_timeout: target.idleInTransactionTimeoutMs ?? 30_000,
+          ...(poolMode === 'direct' ? settings : {}),
         },
         log: warnings.log,
       },
     });
     // A ping waits for a connection (at most connectTimeoutMs), then for `select 1`: a server that
     // stops answering on a connection already open would hold it until TCP gave up, so it is bounded.
-    return wrap('postgres', orm, warnings.sink, async () => orm.close(true), target.url, target.connectTimeoutMs + PING_QUERY_MS);
+    if (poolMode === 'transaction') withoutNamedStatements(orm.config);
+    const listenUrl = target.directUrl ?? (poolMode === 'transaction' ? undefined : target.url);
+    return wrap('postgres', orm, warnings.sink, async () => orm.close(true), target.url, target.connectTimeoutMs + PING_QUERY_MS, listenUrl);
   }
 
   let lock: DataDirLock | undefined;
@@ -172,6 +208,34 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
   }, undefined, pingTimeoutMs);
 }
 
+/**
+ * Behind a transaction pooler the gateway sets no session timeouts (see PoolMode): they come from
+ * the role or the database. A warning to log when either is off (0) there; undefined otherwise.
+ */
+export async function missingPoolerTimeouts(db: Database, target: DatabaseTarget): Promise<string | undefined> {
+  if (target.kind !== 'postgres' || target.poolMode !== 'transaction') return undefined;
+  const [row] = await db.em
+    .fork()
+    .execute<{ user: string; statement: string; idle: string }[]>(
+      "select current_user as user, current_setting('statement_timeout') as statement, current_setting('idle_in_transaction_session_timeout') as idle",
+    );
+  const off = [
+    row?.statement === '0' ? `statement_timeout = '${target.statementTimeoutMs}ms'` : undefined,
+    row?.idle === '0' ? `idle_in_transaction_session_timeout = '${target.idleInTransactionTimeoutMs ?? 30_000}ms'` : undefined,
+  ].filter((setting) => setting !== undefined);
+  if (off.length === 0) return undefined;
+  return `DATABASE_POOL_MODE=transaction: the server applies no ${off.map((setting) => setting.split(' ')[0]).join(' and no ')} to the gateway's sessions, and through a transaction pooler the gateway cannot set them itself; set them on its role: ${off.map((setting) => `ALTER ROLE "${row?.user}" SET ${setting};`).join(' ')}`;
+}
+
+/** knex's `afterCreate`: SETs the session's timeouts on a new connection before the pool hands it out. */
+function setSessionSettings(settings: Record<string, number>) {
+  const text = Object.entries(settings)
+    .map(([name, value]) => `set ${name} = ${Math.trunc(value)}`)
+    .join('; ');
+  return (connection: { query(text: string, done: (error?: Error) => void): void }, done: (error: Error | undefined, connection: unknown) => void) =>
+    connection.query(text, (error) => done(error ?? undefined, connection));
+}
+
 /** How long `select 1` may take, on top of waiting for a connection, before a ping says the database does not answer. */
 const PING_QUERY_MS = 1000;
 
@@ -182,6 +246,7 @@ function wrap(
   close: () => Promise<void>,
   url?: string,
   pingTimeoutMs?: number,
+  listenUrl?: string,
 ): Database {
   const em = orm.em as EntityManager;
   let closed = false;
@@ -194,6 +259,7 @@ function wrap(
   return {
     kind,
     url,
+    listenUrl,
     orm,
     em,
     async migrate() {

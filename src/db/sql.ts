@@ -68,14 +68,16 @@ export async function queryPrepared<T extends object>(
   params: readonly unknown[],
 ): Promise<T[]> {
   const knex = em.getConnection().getKnex();
+  const statementName = unnamed.has(em.config) ? undefined : name;
   const transaction = em.getTransactionContext<Knex.Transaction>();
   const direct = !transaction && em.getDriver() instanceof PostgreSqlDriver;
   const started = Date.now();
   let failed = false;
   try {
     if (direct)
-      return await queryOnPool<T>(knex.client as KnexPoolClient, name, nativeText(knex, text), params);
-    const query = knex.raw(text, params as Knex.RawBinding[]).options({ name });
+      return await queryOnPool<T>(knex.client as KnexPoolClient, statementName, nativeText(knex, text), params);
+    const query = knex.raw(text, params as Knex.RawBinding[]);
+    if (statementName) query.options({ name: statementName });
     if (transaction) query.transacting(transaction);
     const result = (await query) as { rows: T[] };
     return result.rows;
@@ -87,6 +89,19 @@ export async function queryPrepared<T extends object>(
       .getLogger()
       .logQuery({ query: text, took: Date.now() - started, level: failed ? 'error' : 'info' });
   }
+}
+
+/** The configurations (one per MikroORM instance) whose connections must not name their statements. */
+const unnamed = new WeakSet<object>();
+
+/**
+ * Behind a transaction pooler (DATABASE_POOL_MODE=transaction), `queryPrepared` sends unnamed
+ * statements: bound values all the same, parsed each time. PgBouncer 1.18 passes a statement
+ * prepared on one server connection to no other, so a named statement that `pg` prepared once on
+ * its connection would be missing ("prepared statement … does not exist") on the next transaction's.
+ */
+export function withoutNamedStatements(config: object): void {
+  unnamed.add(config);
 }
 
 /** What `queryOnPool` needs of knex's client: its pool of `pg` connections. */
@@ -116,11 +131,11 @@ function nativeText(knex: Knex, text: string): string {
 
 async function queryOnPool<T extends object>(
   client: KnexPoolClient,
-  name: string,
+  name: string | undefined,
   text: string,
   params: readonly unknown[],
 ): Promise<T[]> {
-  if (params.includes(undefined)) throw new Error(`undefined value bound in prepared statement ${name}`);
+  if (params.includes(undefined)) throw new Error(`undefined value bound in prepared statement ${name ?? text}`);
   const connection = await client.acquireConnection();
   try {
     const result = await connection.query<T & pg.QueryResultRow>({ name, text, values: [...params] });

@@ -98,7 +98,7 @@ export function createEvents(
             'event relay: could not prepare the publisher at start; it keeps trying, and so does every publish',
           );
         });
-      if (db.url) stopListening = listenForEvents(db.url, () => relay.wake(), relayLog);
+      if (db.listenUrl) stopListening = listenForEvents(db.listenUrl, () => relay.wake(), relayLog);
     },
     async stop() {
       await stopListening?.();

@@ -22,6 +22,8 @@ describe('loadConfig defaults', () => {
       host: '127.0.0.1',
       dataDir: path.join(process.cwd(), 'data'),
       databaseUrl: undefined,
+      databasePoolMode: 'direct',
+      databaseDirectUrl: undefined,
       logLevel: 'info',
       migrateOnStart: true,
       bodyLimit: 1024 * 1024,
@@ -287,6 +289,11 @@ describe('security and limit settings', () => {
     [{ TRUST_PROXY: '::1/129' }, 'TRUST_PROXY must be true, false or a comma-separated list of proxy addresses, got "::1/129"'],
     [{ HEADERS_TIMEOUT_MS: '40000' }, 'HEADERS_TIMEOUT_MS (40000) must not exceed REQUEST_TIMEOUT_MS (30000)'],
     [{ INTROSPECTION: 'maybe' }, 'INTROSPECTION must be true or false, got "maybe"'],
+    [{ DATABASE_POOL_MODE: 'statement' }, 'DATABASE_POOL_MODE must be one of direct, session, transaction, got "statement"'],
+    [
+      { DATABASE_DIRECT_URL: 'postgres://app@db/orders' },
+      'DATABASE_DIRECT_URL is set without DATABASE_URL: it is a second way to the server DATABASE_URL names',
+    ],
   ])('rejects %o', (env, message) => {
     expect(configError(env).message).toBe(message);
   });

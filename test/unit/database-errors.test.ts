@@ -29,6 +29,13 @@ describe('explainDatabaseError', () => {
     );
   });
 
+  it('says which DATABASE_POOL_MODE to set when PgBouncer refuses a startup parameter', () => {
+    const error = Object.assign(new Error('unsupported startup parameter: statement_timeout'), { code: '08P01' });
+    expect(explainDatabaseError(error, target('postgres://app@127.0.0.1:6432/orders'))).toMatch(
+      /^DATABASE_URL \(postgres:\/\/app@127\.0\.0\.1:6432\/orders\): a connection pooler \(PgBouncer\?\) refused the startup parameter statement_timeout; set DATABASE_POOL_MODE=transaction .* or DATABASE_POOL_MODE=session/,
+    );
+  });
+
   it('leaves an error it cannot name to the caller', () => {
     expect(explainDatabaseError(new Error('something else'), target('postgres://db/orders'))).toBeUndefined();
   });
