@@ -87,6 +87,11 @@ export function explainDatabaseError(error: unknown, target: DatabaseTarget): st
     }
     const where = `DATABASE_URL (${safeUrl(target.url)})`;
     if (code && POSTGRES_CODES[code]) return `${where}: ${POSTGRES_CODES[code](url)}`;
+    // insufficient_privilege: a least-privilege role meeting what a start does (migrations, their table).
+    if (code === '42501') {
+      const what = message.split(' - ').pop() ?? message;
+      return `${where}: role "${decodeURIComponent(url.username)}" may not do what the start needs (${what}); grant it what README's "Behind PgBouncer, and the grants the gateway needs" lists, or migrate with the owner's role and start this one with MIGRATE_ON_START=false`;
+    }
     // PgBouncer's answer to the session settings a direct connection sends at its start (see PoolMode).
     const refused = /^unsupported startup parameter: (\S+)/i.exec(message);
     if (refused)

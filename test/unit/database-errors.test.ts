@@ -29,6 +29,19 @@ describe('explainDatabaseError', () => {
     );
   });
 
+  it('names the role and the grants when a least-privilege role may not migrate', () => {
+    // What a start with MIGRATE_ON_START=true got from a role with USAGE on public and no table privileges.
+    const error = Object.assign(
+      new Error('create table "public"."mikro_orm_migrations" ("id" serial primary key) - permission denied for schema public'),
+      { code: '42501' },
+    );
+    expect(explainDatabaseError(error, target('postgres://orders_app@db.internal/orders'))).toBe(
+      'DATABASE_URL (postgres://orders_app@db.internal/orders): role "orders_app" may not do what the start needs ' +
+        '(permission denied for schema public); grant it what README\'s "Behind PgBouncer, and the grants the gateway needs" lists, ' +
+        "or migrate with the owner's role and start this one with MIGRATE_ON_START=false",
+    );
+  });
+
   it('says which DATABASE_POOL_MODE to set when PgBouncer refuses a startup parameter', () => {
     const error = Object.assign(new Error('unsupported startup parameter: statement_timeout'), { code: '08P01' });
     expect(explainDatabaseError(error, target('postgres://app@127.0.0.1:6432/orders'))).toMatch(
