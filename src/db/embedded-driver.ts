@@ -23,12 +23,25 @@ import {
 import { PGliteConnection, PGliteKnexDialect, type QueryObject } from 'mikro-orm-pglite';
 import { nonEmptyStatements, parseSplits } from 'postgres-semicolons';
 
+/**
+ * postgres-semicolons (0.1.2) ends an `E'…'` string at its first backslash that
+ * does not escape a quote: `E'a\\b;c'` (the value `a\b;c`) counted as two statements,
+ * ran as a script, and a search or an Idempotency-Key holding a backslash and a
+ * `;` was a 500. The only escape MikroORM's escaping writes in an `E'…'` string
+ * besides `''` is `\\` (one backslash), so each such pair is read as two plain
+ * characters first: the text keeps its length, so the split positions stand.
+ * Outside `E'…'` strings a backslash means nothing to PostgreSQL, and the pair
+ * does not either.
+ */
+const ESCAPED_BACKSLASH = /\\\\/g;
+
 /** True when the SQL text holds more than one statement. */
 export function isScript(sql: string): boolean {
   if (!sql.includes(';')) return false;
+  const text = sql.includes('\\') ? sql.replace(ESCAPED_BACKSLASH, '__') : sql;
   // Standard-conforming strings are PostgreSQL's default, and what MikroORM's escaping writes.
-  const { positions } = parseSplits(sql, true);
-  return nonEmptyStatements(sql, positions).length > 1;
+  const { positions } = parseSplits(text, true);
+  return nonEmptyStatements(text, positions).length > 1;
 }
 
 /**

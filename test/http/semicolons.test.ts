@@ -223,3 +223,60 @@ describe('GraphQL', () => {
     });
   });
 });
+
+describe('a backslash with a `;` (MikroORM writes such a value as an E-string)', () => {
+  // `\` followed by `;` is what a Postman collection's generated Idempotency-Key held
+  // (test/outside/newman.test.ts), and what a Windows path in a search does.
+  const B = "C:\\temp;x\\\\y'z;";
+
+  it('REST: an Idempotency-Key and a search with them answer as any other text', async () => {
+    const body = { ...createBody, customer_id: 'backslash', notes: `path ${B}` };
+    const created = await t.rest.post('/api/orders', body, { headers: { 'idempotency-key': `k${B}` } });
+    expect(created.statusCode).toBe(201);
+    const replay = await t.rest.post('/api/orders', body, { headers: { 'idempotency-key': `k${B}` } });
+    expect(replay.statusCode).toBe(201);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.json()).toStrictEqual(created.json());
+    const other = await t.rest.post(
+      '/api/orders',
+      { ...body, notes: 'other' },
+      { headers: { 'idempotency-key': `k${B}` } },
+    );
+    expect(other.statusCode).toBe(422);
+    expect(other.json()).toMatchObject({ error: { code: 'IDEMPOTENCY_KEY_REUSED' } });
+    const id = created.json<{ data: { id: string } }>().data.id;
+    for (const query of [
+      `search=${encodeURIComponent(B)}`,
+      `customer_id=backslash&search=${encodeURIComponent('\\temp;')}`,
+    ]) {
+      const list = await t.rest.get(`/api/orders?${query}`);
+      expect(list.statusCode, query).toBe(200);
+      expect(
+        list.json<{ data: { id: string }[] }>().data.map((order) => order.id),
+        query,
+      ).toStrictEqual([id]);
+    }
+  });
+
+  it('GraphQL: a search and an idempotency key with them', async () => {
+    const input = {
+      customerId: 'gql-backslash',
+      items: [{ productId: 'p', quantity: 1, price: '2.00' }],
+      total: '2.00',
+      notes: B,
+    };
+    const created = await gql(
+      `mutation($input: CreateOrderInput!, $key: String) { createOrder(input: $input, idempotencyKey: $key) { order { id } userErrors { code } } }`,
+      { input, key: `g${B}` },
+    );
+    const order = (created.data.createOrder as { order: { id: string } }).order;
+    expect(order).not.toBeNull();
+    const listed = await gql(
+      `query($filter: OrderFilter) { orders(filter: $filter) { edges { node { id } } } }`,
+      {
+        filter: { customerId: 'gql-backslash', search: B },
+      },
+    );
+    expect(listed.data.orders).toStrictEqual({ edges: [{ node: { id: order.id } }] });
+  });
+});
