@@ -113,6 +113,8 @@ export const ListOrdersQuery = Type.Object({
     Type.String({
       ...text(LIST_LIMITS.time),
       description: 'YYYY-MM-DD (a day in the workspace time zone) or an ISO 8601 date-time (without an offset, in the workspace time zone)',
+      // Without examples, a collection generated from this document sends `from=<string>` (a 422).
+      examples: ['2025-03-01'],
     }),
   ),
   to: Type.Optional(
@@ -121,6 +123,7 @@ export const ListOrdersQuery = Type.Object({
       description:
         'YYYY-MM-DD or an ISO 8601 date-time (without an offset, in the workspace time zone), inclusive: the whole day, minute or second it names (with a fraction, ' +
         'of any number of digits, exact)',
+      examples: ['2025-03-31'],
     }),
   ),
   min_total: Type.Optional(TotalBound('Lowest total, inclusive: an exact decimal such as 100.00')),
@@ -142,6 +145,7 @@ export const ListOrdersQuery = Type.Object({
       description:
         'Only orders changed at or after this RFC 3339 date-time (with a zone). With `sort=updated_at`, the way to sync: ' +
         'changes still being committed are held back, so continuing from the last `updated_at` seen never skips one',
+      examples: ['2025-03-01T00:00:00Z'],
     }),
   ),
   sort: Type.Optional(
