@@ -19,7 +19,8 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../errors/app-error';
-import { parseExactJson, scanJsonText } from '../shared/exact-json';
+import { parse } from 'lossless-json';
+import { countMembers, parseExactJson, scanJsonText } from '../shared/exact-json';
 
 export const MAX_JSON_DEPTH = 64;
 
@@ -47,11 +48,35 @@ export function parseJsonBody(text: string): unknown {
       `The request body has a number longer than ${MAX_NUMBER_LITERAL_LENGTH} characters; no field takes one`,
     );
   }
+  let value: unknown;
   try {
-    return parseExactJson(text, shape);
-  } catch {
-    throw new AppError(ErrorCode.INVALID_JSON, 'The request body is not valid JSON');
+    value = parseExactJson(text, shape);
+  } catch (error) {
+    throw duplicateKey(error) ?? new AppError(ErrorCode.INVALID_JSON, 'The request body is not valid JSON');
   }
+  // JSON.parse keeps the last of two members with one key and drops the other without a word; a
+  // hand-edited body (a Postman raw body, whose editor flags it) has one more often than one thinks.
+  if (countMembers(value) !== shape.members) {
+    try {
+      parse(text); // lossless-json names the key when the two values differ
+    } catch (error) {
+      throw duplicateKey(error) ?? error;
+    }
+    throw new AppError(
+      ErrorCode.INVALID_JSON,
+      'The request body gives a key twice in one object; give each key once',
+    );
+  }
+  return value;
+}
+
+/** lossless-json's refusal of a key given twice with different values, as the API's error. */
+function duplicateKey(error: unknown): AppError | undefined {
+  if (!(error instanceof Error) || !error.message.startsWith('Duplicate key')) return undefined;
+  return new AppError(
+    ErrorCode.INVALID_JSON,
+    `The request body gives a key twice in one object (${error.message}); give each key once`,
+  );
 }
 
 /** UTF-8 is the only charset JSON has (RFC 8259 §8.1); a label naming another one is refused, not guessed at. */

@@ -56,6 +56,8 @@ export interface JsonTextShape {
   longestNumber: number;
   /** A number literal outside strings has an exponent (`1e21`). */
   hasExponent: boolean;
+  /** Members of all objects (`:` outside strings): more than the parsed value holds means a key given twice. */
+  members: number;
 }
 
 /**
@@ -68,6 +70,7 @@ export function scanJsonText(text: string, maxDepth: number): JsonTextShape {
   let run = 0;
   let longestNumber = 0;
   let hasExponent = false;
+  let members = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
@@ -86,10 +89,11 @@ export function scanJsonText(text: string, maxDepth: number): JsonTextShape {
     run = 0;
     if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxDepth) return { tooDeep: true, longestNumber, hasExponent };
+      if (++depth > maxDepth) return { tooDeep: true, longestNumber, hasExponent, members };
     } else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x3a) members++;
   }
-  return { tooDeep: false, longestNumber, hasExponent };
+  return { tooDeep: false, longestNumber, hasExponent, members };
 }
 
 /**
@@ -102,6 +106,19 @@ export function parseExactJson(text: string, shape: JsonTextShape = scanJsonText
   return shape.longestNumber >= MAYBE_INEXACT_LENGTH || shape.hasExponent
     ? parse(text, null, parseNumberLiteral)
     : JSON.parse(text);
+}
+
+/** How many members the objects of a parsed JSON value hold, all levels together (its depth is the caller's bound). */
+export function countMembers(value: unknown): number {
+  if (value === null || typeof value !== 'object' || isLosslessNumber(value)) return 0;
+  let count = 0;
+  if (Array.isArray(value)) {
+    for (const entry of value as unknown[]) count += countMembers(entry);
+    return count;
+  }
+  const object = value as Record<string, unknown>;
+  for (const key of Object.keys(object)) count += 1 + countMembers(object[key]);
+  return count;
 }
 
 /** `JSON.stringify`, except that `ExactNumber`s are written as the numbers they are. */

@@ -45,6 +45,29 @@ describe('parseJsonBody', () => {
     }
   });
 
+  it.each([
+    ['{"customer_id":"c","customer_id":"d"}', "Duplicate key 'customer_id'"],
+    ['{"items":[{"price":1,"price":2}]}', "Duplicate key 'price'"],
+    ['{"n":12345678901234567890,"total":1,"total":2}', "Duplicate key 'total'"],
+    ['{"a":1,"a":1}', 'gives a key twice in one object'],
+    ['{"m":{"k:":":","k:":":"}}', 'gives a key twice in one object'],
+  ])('refuses a key given twice in one object, which JSON.parse drops without a word: %s', (text, message) => {
+    expect(() => parseJsonBody(text)).toThrow(message);
+    try {
+      parseJsonBody(text);
+    } catch (error) {
+      expect((error as AppError).code).toBe('INVALID_JSON');
+    }
+  });
+
+  it('reads one key in two objects, and colons inside strings, as no duplicate', () => {
+    expect(parseJsonBody('{"a":{"k":"x:y"},"b":{"k":":"},"c":[{"k":1},{"k":2}]}')).toStrictEqual({
+      a: { k: 'x:y' },
+      b: { k: ':' },
+      c: [{ k: 1 }, { k: 2 }],
+    });
+  });
+
   it('refuses a number literal longer than 64 characters before parsing, and reads one of 64', () => {
     expect(() => parseJsonBody(`{"n":${'1'.repeat(65)}}`)).toThrow('The request body has a number longer than 64 characters');
     expect(parseJsonBody(`{"n":${'1'.repeat(64)}}`)).toStrictEqual({ n: new ExactNumber('1'.repeat(64)) });
@@ -53,12 +76,12 @@ describe('parseJsonBody', () => {
 
 describe('scanJsonText', () => {
   it('measures number literals outside strings only, so long digit runs in text keep the fast parser', () => {
-    expect(scanJsonText(`{"notes":"${'9'.repeat(1000)}","n":-1.5e+10}`, 64)).toStrictEqual({ tooDeep: false, longestNumber: 8, hasExponent: true });
+    expect(scanJsonText(`{"notes":"${'9'.repeat(1000)}","n":-1.5e+10}`, 64)).toStrictEqual({ tooDeep: false, longestNumber: 8, hasExponent: true, members: 2 });
     expect(scanJsonText('{"a":"\\"}', 64).longestNumber).toBe(0);
   });
 
   it('measures depth outside strings', () => {
-    expect(scanJsonText('[[["[[[[["]]]', 3)).toStrictEqual({ tooDeep: false, longestNumber: 0, hasExponent: false });
+    expect(scanJsonText('[[["[[[[["]]]', 3)).toStrictEqual({ tooDeep: false, longestNumber: 0, hasExponent: false, members: 0 });
     expect(scanJsonText('[[[[]]]]', 3).tooDeep).toBe(true);
   });
 });
