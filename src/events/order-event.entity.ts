@@ -70,6 +70,18 @@ export class OrderEventEntity {
    */
   @Property({ type: 'json', columnType: 'json' })
   data!: object;
+
+  /**
+   * The W3C `traceparent` of the request that made the change, passed on as
+   * the CloudEvents Distributed Tracing extension; null when it sent none
+   * (and on rows written before the column).
+   */
+  @Property({ type: 'string', length: 55, nullable: true })
+  traceparent?: string | null;
+
+  /** The `tracestate` that came with it (at most 512 characters, as the gateway passes it on). */
+  @Property({ type: 'string', length: 512, nullable: true })
+  tracestate?: string | null;
 }
 
 /** An event still to publish (see `OrderEventEntity`); the row goes when the event is published. */

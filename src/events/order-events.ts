@@ -65,6 +65,9 @@ export interface StoredEvent {
   sequence: number;
   time: Date;
   data: object;
+  /** The change's request's trace context; null (or absent) when it sent none, and on rows older than the columns. */
+  traceparent?: string | null;
+  tracestate?: string | null;
 }
 
 /** A CloudEvents 1.0 event in structured JSON mode (`application/cloudevents+json`). */
@@ -78,11 +81,14 @@ export interface CloudEvent {
   datacontenttype: 'application/json';
   workspaceid: string;
   sequence: number;
+  /** The Distributed Tracing extension: the W3C trace context of the request that made the change, when it sent one. */
+  traceparent?: string;
+  tracestate?: string;
   data: object;
 }
 
 export function toCloudEvent(event: StoredEvent): CloudEvent {
-  return {
+  const cloudEvent: CloudEvent = {
     specversion: '1.0',
     id: event.id,
     source: `/workspaces/${event.workspaceId}`,
@@ -94,4 +100,8 @@ export function toCloudEvent(event: StoredEvent): CloudEvent {
     sequence: event.sequence,
     data: event.data,
   };
+  if (!event.traceparent) return cloudEvent;
+  // Before `data`, with the other attributes: the order of keys a JSON reader sees.
+  const { data, ...attributes } = cloudEvent;
+  return { ...attributes, traceparent: event.traceparent, ...(event.tracestate ? { tracestate: event.tracestate } : {}), data };
 }

@@ -82,7 +82,7 @@ with heads as (
   returning q.position, q.attempts
 )
 select e.position::text as position, e.id, e.workspace_id as "workspaceId", e.order_id as "orderId", e.type,
-       e.sequence, e.time, (${PUBLISHED_DATA_SQL})::text as data, c.attempts
+       e.sequence, e.time, (${PUBLISHED_DATA_SQL})::text as data, e.traceparent, e.tracestate, c.attempts
 from order_events e join claimed c on c.position = e.position join orders o on o.id = e.order_id
 where e.position = any(array(select position from claimed))
 order by e.position`;

@@ -32,6 +32,7 @@ import { malformedPersistedQuery, persistedQueryWorkspace, WorkspacePersistedQue
 import { sendBadGraphQLRequest } from './refusals';
 import { type GraphQLRequestHooks, type RequestHooks, requestHooksPlugin } from './request-hooks';
 import { routeUrl } from '../app/route-url';
+import { traceLogFields } from '../observability/trace-context';
 
 /** A subscription sent over HTTP is refused before it runs: subscriptions need the WebSocket (subscriptions.ts). */
 const subscriptionsOverWebSocketOnly: GraphQLRequestHooks<GraphQLContext> = () => refuseSubscriptions;
@@ -114,7 +115,11 @@ export async function registerGraphQL(
         async unexpectedErrorProcessingRequest({ requestContext, error }) {
           // A failure inside Apollo's pipeline (a plugin's bug): Apollo answers a masked 500 on its own.
           app.log.error(
-            { err: error, reqId: requestContext.contextValue.requestId },
+            {
+              err: error,
+              reqId: requestContext.contextValue.requestId,
+              ...traceLogFields(requestContext.contextValue.telemetry?.trace),
+            },
             'graphql request failed',
           );
         },
@@ -249,7 +254,11 @@ function errorsAndStatus(app: FastifyInstance): GraphQLRequestHooks<GraphQLConte
       for (const error of errors) {
         if (isUnexpectedGraphQLError(error)) {
           app.log.error(
-            { err: error.originalError ?? error, reqId: contextValue.requestId },
+            {
+              err: error.originalError ?? error,
+              reqId: contextValue.requestId,
+              ...traceLogFields(contextValue.telemetry?.trace),
+            },
             'graphql operation failed',
           );
         }

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { redactUrl } from './logger';
 import { httpMethodLabel, type Metrics } from './metrics';
 import type { RequestTelemetry } from './request-telemetry';
+import { traceContextOf, traceLogFields } from './trace-context';
 import { routeUrl } from '../app/route-url';
 
 export interface HttpTelemetryOptions {
@@ -32,8 +33,19 @@ function isHtml(reply: FastifyReply): boolean {
 export function registerHttpTelemetry(app: FastifyInstance, { metrics, graphqlPath }: HttpTelemetryOptions): void {
   app.decorateRequest('telemetry', null as unknown as RequestTelemetry);
   // Callback-style hooks: an async one would cost every request two promises for synchronous work.
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     request.telemetry = {};
+    // Only a request that carries a traceparent pays for reading it, and for a logger of its own.
+    if (request.headers.traceparent !== undefined) {
+      const trace = traceContextOf(request.headers);
+      if (trace) {
+        request.telemetry.trace = trace;
+        // Every line of the request (its access line, its failure) joins the caller's trace: the
+        // field names are OpenTelemetry's for logs (those of its pino instrumentation).
+        request.log = request.log.child(traceLogFields(trace));
+        reply.log = request.log;
+      }
+    }
     done();
   });
 

@@ -4,6 +4,7 @@
  * when the response is sent.
  */
 import type { GraphQLOutcome } from './metrics';
+import type { TraceContext } from './trace-context';
 
 export interface RequestTelemetry {
   workspaceId?: string;
@@ -17,6 +18,8 @@ export interface RequestTelemetry {
    * or the first GraphQL error's `extensions.code`; so a log query can count 422s by cause.
    */
   errorCode?: string;
+  /** The caller's W3C trace context, when it sent a valid one (see trace-context.ts). */
+  trace?: TraceContext;
 }
 
 declare module 'fastify' {

@@ -6,7 +6,7 @@
  */
 import { AppError, ErrorCode } from '../errors/app-error';
 import { stringifyJson } from '../shared/exact-json';
-import type { Order, OrderStatus } from './order.types';
+import type { EventTrace, Order, OrderStatus } from './order.types';
 
 /** The PostgreSQL NOTIFY channel a commit with events signals on. */
 export const EVENTS_CHANNEL = 'order_events';
@@ -61,6 +61,14 @@ export interface NewOrderEvent {
   time: Date;
   /** The CloudEvents `data`. */
   data: object;
+  /** The W3C trace context of the request that made the change (CloudEvents Distributed Tracing extension). */
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/** `events` carrying the request's trace context, when it sent one. */
+export function withTrace(events: NewOrderEvent[], trace: EventTrace | undefined): NewOrderEvent[] {
+  return trace ? events.map((event) => ({ ...event, ...trace })) : events;
 }
 
 /** The field names a change touched, in the REST representation (`tracking_number`, …). */

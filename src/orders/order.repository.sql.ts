@@ -78,8 +78,8 @@ const NOTIFY = `, pg_notify('${EVENTS_CHANNEL}', '') is null as notified`;
  * row unclaimed and wakes the others.
  */
 const insertOrderWithEvent = (delivery: 'notify' | 'leased') => `${INSERT_ORDER_CTES}, new_event as (
-  insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
-  select ?::text, ?::text, ?::text, ?::text, ?::int, stamp.at, ?::json
+  insert into order_events (id, workspace_id, order_id, type, sequence, time, data, traceparent, tracestate)
+  select ?::text, ?::text, ?::text, ?::text, ?::int, stamp.at, ?::json, ?::text, ?::text
   from stamp
   returning position, order_id
 ), queued as (
@@ -100,8 +100,9 @@ export const INSERT_ORDER_WITH_EVENT = {
 /** Appends a change's events (in array order) and queues them, waking the relays at commit with `notify`. */
 const insertEvents = (notify: boolean) => `
 with new_events as (
-  insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
-  select e.event->>'id', ?, ?, e.event->>'type', (e.event->>'sequence')::int, (e.event->>'time')::timestamptz, e.event->'data'
+  insert into order_events (id, workspace_id, order_id, type, sequence, time, data, traceparent, tracestate)
+  select e.event->>'id', ?, ?, e.event->>'type', (e.event->>'sequence')::int, (e.event->>'time')::timestamptz, e.event->'data',
+         e.event->>'traceparent', e.event->>'tracestate'
   from json_array_elements(?::json) with ordinality as e(event, n)
   order by e.n
   returning position, order_id

@@ -128,7 +128,7 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     leaseMs?: number,
   ): Promise<{ order: Order; event?: CommittedOrderEvent }> {
     const { whole, params } = insertParameters(newOrder);
-    const created = events.created(whole);
+    const created = { ...events.created(whole), ...newOrder.trace };
     const data = storedCreatedData(created.data as { order: object });
     checkEventSize(data);
     const leased = leaseMs !== undefined;
@@ -144,6 +144,8 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
         created.type,
         created.sequence,
         data,
+        created.traceparent ?? null,
+        created.tracestate ?? null,
         ...(leased ? [leaseMs] : []),
       ],
     );

@@ -6,7 +6,7 @@
 import type { EntityRepositoryType, OptionalProps } from '@mikro-orm/core';
 import { formatStoredAmount } from './money';
 import type { OrderEntity, OrderItemEntity } from './order.entity';
-import type { Order, OrderItem, OrderSummary } from './order.types';
+import type { EventTrace, Order, OrderItem, OrderSummary } from './order.types';
 
 /** An order's columns under its entity's property names, as written or read back. */
 export type OrderRecord = Omit<
@@ -38,6 +38,8 @@ export interface NewOrder {
   day: string;
   order: Omit<OrderRecord, 'orderNumber'>;
   items: ItemRecord[];
+  /** The creating request's trace context, for its `order.created` event. */
+  trace?: EventTrace;
 }
 
 /** An item row as the service's value; a column that is SQL `null` becomes an absent field. */

@@ -16,7 +16,7 @@ import { needsSyncHorizon, parseOrderFilter } from './order-filter';
 import { assertStatusMove } from './order-status';
 import { mergeMetadata, parseUpdateOrderRequest, REST_FIELD_NAMES } from './update-order.validation';
 import { OrderEntity } from './order.entity';
-import type { CommittedOrderEvent, InProcessRelay, OrderEventBuilder } from './order-events';
+import { withTrace, type CommittedOrderEvent, type InProcessRelay, type OrderEventBuilder } from './order-events';
 import type { OrderRepository } from './order.repository';
 import type { NewOrder } from './order.rows';
 import { assertTotalMatches, buildNewOrder } from './new-order';
@@ -182,7 +182,7 @@ export class OrderService {
   ): NewOrder {
     const now = this.clock();
     const { order, items } = buildNewOrder(draft, totals, now);
-    return { workspaceId: ctx.workspaceId, day: localDay(now, ctx.timeZone), order, items };
+    return { workspaceId: ctx.workspaceId, day: localDay(now, ctx.timeZone), order, items, trace: ctx.trace };
   }
 
   /**
@@ -363,7 +363,7 @@ export class OrderService {
       await orders.appendEvents(
         ctx.workspaceId,
         id,
-        this.events.updated(whole, order.version, changed, statusMoved),
+        withTrace(this.events.updated(whole, order.version, changed, statusMoved), ctx.trace),
         !this.relay,
       );
       return { updated: whole, evented: true };

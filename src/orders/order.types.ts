@@ -63,6 +63,17 @@ export interface RequestContext {
   workspaceId: string;
   /** IANA time zone of the workspace; order numbers use its calendar date. */
   timeZone: string;
+  /**
+   * The caller's W3C trace context, passed on unchanged in the events of the
+   * change this request makes (the CloudEvents Distributed Tracing extension).
+   */
+  trace?: EventTrace;
+}
+
+/** A W3C trace context as events carry it: a valid `traceparent`, and the `tracestate` that came with it. */
+export interface EventTrace {
+  traceparent: string;
+  tracestate?: string;
 }
 
 /** A row of the order list (REST `OrderSummary`). */

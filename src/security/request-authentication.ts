@@ -39,7 +39,12 @@ export function requestAuthenticator(auth: Pick<AuthService, 'authenticate'>, co
       if (hasSeveralAuthorizations(request)) {
         throw new AppError(ErrorCode.UNAUTHORIZED, 'Send one Authorization header, not several');
       }
-      return await auth.authenticate(request.headers.authorization);
+      const context = await auth.authenticate(request.headers.authorization);
+      // The workspace's context is cached and shared; a traced request gets a copy with its trace.
+      const trace = request.telemetry?.trace;
+      return trace
+        ? { ...context, trace: { traceparent: trace.traceparent, ...(trace.tracestate ? { tracestate: trace.tracestate } : {}) } }
+        : context;
     } catch (error) {
       if (error instanceof AppError && error.code === ErrorCode.UNAUTHORIZED) throw (await countFailure(request, reply)) ?? error;
       throw error;

@@ -195,6 +195,8 @@ export class WebhookDispatcher {
       ...(result.statusCode === undefined ? {} : { statusCode: result.statusCode }),
       ...(result.error === undefined ? {} : { error: result.error }),
       durationMs: result.durationMs,
+      // The trace of the request that made the change (its `traceparent`'s trace id), for a log pipeline to join on.
+      ...(delivery.event.traceparent ? { trace_id: delivery.event.traceparent.slice(3, 35) } : {}),
     };
     if (outcome.status === 'delivered') this.options.log.debug(fields, 'webhooks: delivered');
     else if (outcome.status === 'pending') this.options.log.warn({ ...fields, retryInMs: outcome.retryInMs }, 'webhooks: an attempt failed; will retry');

@@ -57,7 +57,8 @@ from due, webhook_endpoints w, order_events e, orders o
 where d.id = due.id and w.id = d.endpoint_id and e.id = d.event_id and o.id = e.order_id
 returning d.id, d.endpoint_id as "endpointId", d.attempts, w.url, w.secret,
           case when w.previous_secret_expires_at > clock_timestamp() then w.previous_secret end as "previousSecret", e.position::text as position, e.id as "eventId", e.workspace_id as "workspaceId",
-          e.order_id as "orderId", e.type, e.sequence, e.time, (${PUBLISHED_DATA_SQL})::text as data`;
+          e.order_id as "orderId", e.type, e.sequence, e.time, (${PUBLISHED_DATA_SQL})::text as data,
+          e.traceparent, e.tracestate`;
 
 type ClaimRow = Omit<DueDelivery, 'event'> & Omit<StoredEvent, 'id'> & { eventId: string };
 

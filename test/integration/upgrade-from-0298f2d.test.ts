@@ -75,7 +75,7 @@ describe.runIf(usingRealPostgres)('upgrade from 0298f2d: restore its dump, migra
 
   it('migrate applies only the migrations after the old release', () => {
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(migrated.stdout).toBe('Applied Migration20261202060000_event_data_json, Migration20261206023703_webhook_secret_rotation\n');
+    expect(migrated.stdout).toBe('Applied Migration20261202060000_event_data_json, Migration20261206023703_webhook_secret_rotation, Migration20261207021546_trace_context\n');
   });
 
   it('serves every old order exactly as the old release last answered it, to the old key; the revoked key stays revoked', async () => {
@@ -141,6 +141,8 @@ describe.runIf(usingRealPostgres)('upgrade from 0298f2d: restore its dump, migra
     await new Promise((resolve) => setTimeout(resolve, 1_500)); // anything sent twice would arrive by now
     expect(receiver.received.every((request) => request.verified)).toBe(true);
     expect(ids().toSorted()).toStrictEqual(oldEvents.toSorted());
+    // Rows from before the trace columns (null) and untraced requests leave without the tracing extension.
+    for (const request of receiver.received) expect(JSON.parse(request.body)).not.toHaveProperty('traceparent');
     expect(await query('select * from order_event_queue')).toHaveLength(0);
   });
 });

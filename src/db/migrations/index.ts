@@ -9,6 +9,7 @@ import { Migration20261201170946_webhooks } from './Migration20261201170946_webh
 import { Migration20261201200543_event_queue } from './Migration20261201200543_event_queue';
 import { Migration20261202060000_event_data_json } from './Migration20261202060000_event_data_json';
 import { Migration20261206023703_webhook_secret_rotation } from './Migration20261206023703_webhook_secret_rotation';
+import { Migration20261207021546_trace_context } from './Migration20261207021546_trace_context';
 
 /** Every migration, in order. Listed explicitly so that they run the same from `src/` and `dist/`. */
 export const migrationsList: MigrationObject[] = [
@@ -22,4 +23,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261201200543_event_queue', class: Migration20261201200543_event_queue },
   { name: 'Migration20261202060000_event_data_json', class: Migration20261202060000_event_data_json },
   { name: 'Migration20261206023703_webhook_secret_rotation', class: Migration20261206023703_webhook_secret_rotation },
+  { name: 'Migration20261207021546_trace_context', class: Migration20261207021546_trace_context },
 ];
