@@ -4,7 +4,7 @@
  * and a browser app that holds a key is a decision for the operator to make.
  *
  * Listed origins may send the headers the API reads (Authorization,
- * Idempotency-Key, X-Request-Id and the GraphQL preflight headers) and read
+ * Idempotency-Key, X-Request-Id, traceparent and tracestate, and the GraphQL preflight headers) and read
  * the headers it answers with. No cookies are involved, so credentials are
  * not allowed. Preflights are answered before the rate limits and the key check.
  */
@@ -37,6 +37,11 @@ const ALLOWED_HEADERS = [
   // the client's name and version (its usage reporting); nothing else does.
   'Apollographql-Client-Name',
   'Apollographql-Client-Version',
+  // W3C Trace Context: OpenTelemetry's fetch and XMLHttpRequest instrumentations add these to calls to
+  // the origins they are told to trace (propagateTraceHeaderCorsUrls); without them the preflight failed
+  // and every traced call from the page was a CORS error. The gateway reads them (trace-context.ts).
+  'traceparent',
+  'tracestate',
 ];
 const MAX_AGE_SECONDS = 600;
 

@@ -312,6 +312,27 @@ describe('W3C Trace Context from a request to its events, webhooks and log lines
 
 const shared = inject('nats');
 
+describe('CORS lets a traced browser app send its trace headers', () => {
+  const t = useTestApp({ corsOrigins: ['https://shop.example'] });
+
+  it('a preflight asking for traceparent and tracestate is allowed', async () => {
+    const response = await t.app.http.inject({
+      method: 'OPTIONS',
+      url: '/api/orders',
+      headers: {
+        origin: 'https://shop.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type,traceparent,tracestate',
+      },
+    });
+    expect(response.statusCode).toBeLessThan(300);
+    const allowed = String(response.headers['access-control-allow-headers'])
+      .toLowerCase()
+      .split(/\s*,\s*/);
+    expect(allowed).toEqual(expect.arrayContaining(['traceparent', 'tracestate']));
+  });
+});
+
 describe('a webhook delivery of a traced change that fails', () => {
   const t = useTestApp({
     webhookAllowPrivateNetworks: true,
