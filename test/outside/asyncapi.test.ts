@@ -209,23 +209,26 @@ describe('the AsyncAPI document', () => {
       );
     });
 
-    it('the envelope has exactly the attributes the gateway writes, for every event type', async () => {
-      const attributes = Object.keys(
-        toCloudEvent({
-          position: '1',
-          id: 'evt_01JQ7Z8X9Y0ABCDEF123456789',
-          workspaceId: 'ws_01JQ7Z8X9Y0ABCDEF123456789',
-          orderId: 'order_01JQ7Z8X9Y0ABCDEF123456789',
-          type: 'order.created',
-          sequence: 1,
-          time: new Date(),
-          data: {},
-        }),
+    it('the envelope has exactly the attributes the gateway writes, for every event type (the trace attributes only for a traced change)', async () => {
+      const stored = {
+        position: '1',
+        id: 'evt_01JQ7Z8X9Y0ABCDEF123456789',
+        workspaceId: 'ws_01JQ7Z8X9Y0ABCDEF123456789',
+        orderId: 'order_01JQ7Z8X9Y0ABCDEF123456789',
+        type: 'order.created',
+        sequence: 1,
+        time: new Date(),
+        data: {},
+      } as const;
+      const always = Object.keys(toCloudEvent(stored)).sort();
+      const traced = Object.keys(
+        toCloudEvent({ ...stored, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=1' }),
       ).sort();
+      expect(traced).toStrictEqual([...always, 'traceparent', 'tracestate'].sort());
       const byName = await schemas();
       for (const name of ['OrderCreatedEvent', 'OrderUpdatedEvent', 'OrderStatusChangedEvent']) {
-        expect(properties(byName.get(name)), name).toStrictEqual(attributes);
-        expect([...((byName.get(name)?.required ?? []) as string[])].sort(), name).toStrictEqual(attributes);
+        expect(properties(byName.get(name)), name).toStrictEqual(traced);
+        expect([...((byName.get(name)?.required ?? []) as string[])].sort(), name).toStrictEqual(always);
       }
     });
 
@@ -327,6 +330,8 @@ describe.skipIf(!shared.up)(
         "billing_address": {"name": "John Doe", "country": "ID"},
         "notes": "Please gift wrap this order",
         "metadata": {"channel": "web", "exact": 12345678901234567890123, "nested": {"list": [1, 2.5, null, true]}}}`,
+        // A traced caller: its create's event carries the trace attributes the document describes.
+        { headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=opaque' } },
       );
       expect(full.statusCode, full.body).toBe(201);
       expected += 1;
