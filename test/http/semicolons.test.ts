@@ -41,6 +41,18 @@ const gql = async (query: string, variables: Record<string, unknown> = {}) => {
   return response.json<{ data: Record<string, unknown>; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>();
 };
 
+/** Each list query finds exactly the one order `id`. */
+async function expectListsOnly(queries: string[], id: string): Promise<void> {
+  for (const query of queries) {
+    const list = await t.rest.get(`/api/orders?${query}`);
+    expect(list.statusCode, query).toBe(200);
+    expect(
+      list.json<{ data: { id: string }[] }>().data.map((order) => order.id),
+      query,
+    ).toStrictEqual([id]);
+  }
+}
+
 describe('REST', () => {
   let id: string;
 
@@ -69,18 +81,10 @@ describe('REST', () => {
   });
 
   it('filters the list by text with `;`', async () => {
-    for (const query of [
-      `customer_id=${encodeURIComponent(`cust${S}`)}`,
-      `search=${encodeURIComponent(';')}`,
-      `search=${encodeURIComponent(EVIL)}`,
-    ]) {
-      const list = await t.rest.get(`/api/orders?${query}`);
-      expect(list.statusCode, query).toBe(200);
-      expect(
-        list.json<{ data: { id: string }[] }>().data.map((order) => order.id),
-        query,
-      ).toStrictEqual([id]);
-    }
+    await expectListsOnly(
+      [`customer_id=${encodeURIComponent(`cust${S}`)}`, `search=${encodeURIComponent(';')}`, `search=${encodeURIComponent(EVIL)}`],
+      id,
+    );
     const none = await t.rest.get(`/api/orders?customer_id=${encodeURIComponent(EVIL)}`);
     expect(none.json<{ data: unknown[] }>().data).toStrictEqual([]);
   });
@@ -245,17 +249,7 @@ describe('a backslash with a `;` (MikroORM writes such a value as an E-string)',
     expect(other.statusCode).toBe(422);
     expect(other.json()).toMatchObject({ error: { code: 'IDEMPOTENCY_KEY_REUSED' } });
     const id = created.json<{ data: { id: string } }>().data.id;
-    for (const query of [
-      `search=${encodeURIComponent(B)}`,
-      `customer_id=backslash&search=${encodeURIComponent('\\temp;')}`,
-    ]) {
-      const list = await t.rest.get(`/api/orders?${query}`);
-      expect(list.statusCode, query).toBe(200);
-      expect(
-        list.json<{ data: { id: string }[] }>().data.map((order) => order.id),
-        query,
-      ).toStrictEqual([id]);
-    }
+    await expectListsOnly([`search=${encodeURIComponent(B)}`, `customer_id=backslash&search=${encodeURIComponent('\\temp;')}`], id);
   });
 
   it('GraphQL: a search and an idempotency key with them', async () => {

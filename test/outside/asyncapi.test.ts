@@ -29,6 +29,7 @@ import { ORDER_STATUSES } from '../../src/orders/order.types';
 import { REST_FIELD_NAMES } from '../../src/orders/update-order.validation';
 import { OrderSchema } from '../../src/rest/schemas';
 import { useTestApp } from '../support/app';
+import { CREATE_ORDER, UPDATE_ORDER } from '../support/graphql';
 import { appOnSameDatabase } from '../support/more-apps';
 import { deleteStream, eventually, readStream, SHARED_NATS_URL, uniqueStream } from '../support/nats';
 import { startReceiver, type Received, type Receiver } from '../support/webhook-receiver';
@@ -349,7 +350,7 @@ describe.skipIf(!shared.up)(
       await update(a, { status: 'refunded' });
 
       const minimal = await t.gql(
-        'mutation($input: CreateOrderInput!) { createOrder(input: $input) { order { id } userErrors { message } } }',
+        CREATE_ORDER,
         {
           input: {
             customerId: 'cust-gql',
@@ -373,7 +374,7 @@ describe.skipIf(!shared.up)(
       expected += 1;
       const c = yen.json().data.id as string;
       const gql = await t.gql(
-        'mutation($id: ID!, $input: UpdateOrderInput!) { updateOrder(id: $id, input: $input) { order { id } userErrors { message } } }',
+        UPDATE_ORDER,
         { id: c, input: { status: 'PAID' } },
       );
       expect(gql.json().data.updateOrder.userErrors).toStrictEqual([]);

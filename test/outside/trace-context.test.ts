@@ -33,6 +33,7 @@ import {
 import { CloudEvent } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { useTestApp, type TestClient } from '../support/app';
+import { CREATE_ORDER } from '../support/graphql';
 import { deleteStream, eventually, readStream, SHARED_NATS_URL, uniqueStream } from '../support/nats';
 import { startReceiver, type Receiver } from '../support/webhook-receiver';
 
@@ -156,7 +157,7 @@ describe('W3C Trace Context from a request to its events, webhooks and log lines
   it('a traced GraphQL createOrder: its event continues the trace', async () => {
     const caller = callerSpan('graphql checkout');
     const response = await t.gql(
-      'mutation($input: CreateOrderInput!) { createOrder(input: $input) { order { id } userErrors { message } } }',
+      CREATE_ORDER,
       {
         input: {
           customerId: 'traced',
