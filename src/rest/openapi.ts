@@ -58,6 +58,7 @@ const WITH_BODY: Record<number, ErrorCode> = {
 const WITH_INPUT: Record<number, ErrorCode> = { 422: ErrorCode.VALIDATION_ERROR };
 
 const SUCCESS_DESCRIPTIONS: Record<string, string> = { '200': 'OK', '201': 'Created', '204': 'No Content' };
+const SUCCESS_DESCRIPTION_TEXTS = new Set([...Object.values(SUCCESS_DESCRIPTIONS), 'Success']);
 
 /** The error codes the error handler answers a status with, from its own table. */
 function codesFor(status: number): string[] {
@@ -81,6 +82,9 @@ function useComponents<T extends { paths?: unknown; components?: { schemas?: Rec
     const copy = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, walk(value)]));
     const title = copy.title;
     if (typeof title !== 'string' || !COMPONENT_TITLES.has(title)) return copy;
+    // A response's status text ("Created") rides on its schema to become the response's description
+    // (documentApiRoute); kept on the shared schema, it described getOrder's 200 as "Created" too.
+    if (typeof copy.description === 'string' && SUCCESS_DESCRIPTION_TEXTS.has(copy.description)) delete copy.description;
     schemas[title] ??= copy;
     return { $ref: `#/components/schemas/${title}` };
   };

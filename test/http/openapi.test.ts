@@ -137,3 +137,15 @@ describe('/docs', () => {
     expect(json.json().paths).toStrictEqual(spec.paths);
   });
 });
+
+describe('shared schemas', () => {
+  it("carry no response's status text: getOrder's 200 is not described as \"Created\" in Swagger UI or a generated client", () => {
+    const schemas = (spec.components as unknown as { schemas: Record<string, { description?: string }> }).schemas;
+    const described = Object.entries(schemas)
+      .filter(([, schema]) => ['OK', 'Created', 'No Content', 'Success'].includes(schema.description ?? ''))
+      .map(([name, schema]) => `${name}: ${schema.description}`);
+    expect(described).toStrictEqual([]);
+    expect(spec.paths['/api/orders/{id}']?.get?.responses['200']?.description).toBe('OK');
+    expect(spec.paths['/api/orders']?.post?.responses['201']?.description).toBe('Created');
+  });
+});
