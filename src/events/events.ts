@@ -99,6 +99,12 @@ export function createEvents(
           );
         });
       if (db.listenUrl) stopListening = listenForEvents(db.listenUrl, () => relay.wake(), relayLog);
+      else if (db.kind === 'postgres')
+        // Behind a transaction pooler with no direct URL (database.ts): this process's own commits
+        // still wake it, other processes' only the poll does.
+        relayLog.warn(
+          `event relay: no LISTEN connection (DATABASE_POOL_MODE=transaction without DATABASE_DIRECT_URL): changes other processes commit are published at the next poll, within EVENTS_POLL_INTERVAL_MS (${config.eventsPollIntervalMs} ms); set DATABASE_DIRECT_URL to publish them at once`,
+        );
     },
     async stop() {
       await stopListening?.();

@@ -157,9 +157,21 @@ describe.runIf(pgbouncer.up)('behind PgBouncer in transaction pooling (PostgreSQ
     expect(receiver.received.every((delivery) => delivery.verified)).toBe(true);
   });
 
+  it('without DATABASE_DIRECT_URL, the relay says at start that other processes\' changes wait for the poll', async () => {
+    const undirected = await startServer({ DATABASE_URL: pooled, DATABASE_POOL_MODE: 'transaction', MAX_EVENT_LOOP_DELAY_MS: '0' });
+    try {
+      expect((await fetch(`${undirected.url}/readyz`)).status).toBe(200);
+      expect(undirected.output()).toMatch(/event relay: no LISTEN connection \(DATABASE_POOL_MODE=transaction without DATABASE_DIRECT_URL\)/);
+    } finally {
+      await undirected.stop();
+    }
+    // With it, no such line.
+    expect(relay.output()).not.toContain('no LISTEN connection');
+  });
+
   it('refuses to start through a transaction pooler without DATABASE_POOL_MODE=transaction, saying so', async () => {
     const failed = await runCli(['migrate'], { DATABASE_URL: pooled });
-    expect(failed.code).not.toBe(0);
+    expect(failed.code).toBe(78); // fix the configuration first (src/cli/exit-codes.ts)
     expect(failed.stderr).toMatch(/DATABASE_POOL_MODE=transaction/);
     expect(failed.stderr).not.toMatch(/\n\s+at /); // one line, no stack
   });
