@@ -119,7 +119,9 @@ export function readFilter(query: Record<string, unknown>, errors: FieldError[])
   };
 
   filter.customerId = text('customer_id', LIST_LIMITS.customerId);
-  const status = text('status', LIST_LIMITS.status);
+  // An empty `?status=` (a form's empty select, a tool's unticked value) is told the statuses there
+  // are, not "1 to 32 characters".
+  const status = query.status === '' ? '' : text('status', LIST_LIMITS.status);
   if (status !== undefined) {
     if ((ORDER_STATUSES as readonly string[]).includes(status)) filter.status = status as OrderStatus;
     else errors.push({ path: ['status'], message: `must be one of ${ORDER_STATUSES.join(', ')}` });

@@ -74,6 +74,8 @@ describe('parseListQuery', () => {
     [{ limit: 'ten' }, 'limit', 'must be a whole number from 1 to 100'],
     [{ offset: '-1' }, 'offset', 'must be a whole number from 0 to 1000000000'],
     [{ status: 'lost' }, 'status', 'must be one of pending, paid, processing, shipped, delivered, cancelled, refunded'],
+    // An empty select of a form, an unticked value of a tool: told the statuses, not a length.
+    [{ status: '' }, 'status', 'must be one of pending, paid, processing, shipped, delivered, cancelled, refunded'],
     [{ from: '2025-02-30' }, 'from', 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
     [{ to: 'yesterday' }, 'to', 'must be a date (YYYY-MM-DD) or an ISO 8601 date-time'],
     // JavaScript parses these; PostgreSQL refuses them.
