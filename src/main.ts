@@ -16,7 +16,8 @@ import { applyHeapPolicy } from './app/heap-policy';
 import { StartupError } from './cli/errors';
 import { checkServeConfig, type Config } from './config/config';
 import { databaseTarget, missingPoolerTimeouts, openDatabase, type Database } from './db/database';
-import { namingDatabaseErrors, safeUrl } from './db/database-errors';
+import { DatabaseStartError, namingDatabaseErrors, safeUrl } from './db/database-errors';
+import { describeMissingGrants, missingGrants } from './db/grants';
 
 /** After SHUTDOWN_GRACE_MS, how long the rest of the shutdown (database, relay, webhooks) may take before the process exits 1. */
 export const SHUTDOWN_AFTER_GRACE_MS = 2000;
@@ -83,6 +84,8 @@ export async function serve(config: Config): Promise<void> {
         pending = await db.pendingMigrations();
       }
     });
+    const grants = await namingDatabaseErrors(target, () => missingGrants(db));
+    if (grants) throw new DatabaseStartError(`DATABASE_URL (${safeUrl(config.databaseUrl ?? '')}): ${describeMissingGrants(grants)}`);
     app = await buildApp({ config, db, pendingMigrations: pending });
   } catch (error) {
     await db.close();

@@ -79,4 +79,19 @@ describe.runIf(usingRealPostgres)('least-privilege roles (PostgreSQL pass)', { t
       await server.stop();
     }
   });
+
+  it('a role missing one grant (DELETE on one table, USAGE on a sequence) stops the start naming what it lacks, not a 500 per request later', async () => {
+    await withClient(as(owner), async (client) => {
+      await client.query(`revoke delete on order_event_queue from ${app}`);
+      await client.query(`revoke usage on all sequences in schema public from ${app}`);
+    });
+    const refused = await runCli(['serve'], { DATABASE_URL: as(app), PORT: '0', NODE_ENV: 'production', METRICS_TOKEN: 'test-metrics-token-0123456789' });
+    expect(refused.code).toBe(78);
+    const line = refused.stderr.trim().split('\n').at(-1) ?? '';
+    expect(line).toMatch(
+      new RegExp(`^order-gateway: DATABASE_URL \\(\\S+\\): role "${app}" lacks USAGE on sequence order_events_position_seq, USAGE on sequence webhook_attempts_id_seq, DELETE on table order_event_queue; `),
+    );
+    expect(line).toContain(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "${app}";`);
+    expect(line).toContain(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "${app}";`);
+  });
 });
