@@ -28,11 +28,10 @@ import { ORDER_EVENT_TYPES } from '../../src/orders/order-events';
 import { ORDER_STATUSES } from '../../src/orders/order.types';
 import { REST_FIELD_NAMES } from '../../src/orders/update-order.validation';
 import { OrderSchema } from '../../src/rest/schemas';
-import { useTestApp } from '../support/app';
 import { CREATE_ORDER, UPDATE_ORDER } from '../support/graphql';
 import { appOnSameDatabase } from '../support/more-apps';
-import { deleteStream, eventually, readStream, SHARED_NATS_URL, uniqueStream } from '../support/nats';
-import { startReceiver, type Received, type Receiver } from '../support/webhook-receiver';
+import { eventually, readStream, SHARED_NATS_URL, useTestAppOnOwnStream } from '../support/nats';
+import { startEndpointReceiver, type Received, type Receiver } from '../support/webhook-receiver';
 
 const DOCUMENT_PATH = path.resolve(__dirname, '../../asyncapi.yaml');
 
@@ -279,14 +278,7 @@ const shared = inject('nats');
 describe.skipIf(!shared.up)(
   `every message the gateway emits matches the AsyncAPI document ${shared.reason}`,
   () => {
-    const { stream, subjectPrefix } = uniqueStream();
-    const t = useTestApp({
-      natsUrl: SHARED_NATS_URL,
-      natsStream: stream,
-      natsSubjectPrefix: subjectPrefix,
-      webhookAllowPrivateNetworks: true,
-      eventsPollIntervalMs: 100,
-    });
+    const { t, stream, subjectPrefix } = useTestAppOnOwnStream({ webhookAllowPrivateNetworks: true, eventsPollIntervalMs: 100 });
     let receiver: Receiver;
     let validators: Map<Outlet, Map<string, Validators>>;
     let messages: StoredMsg[] = [];
@@ -296,14 +288,10 @@ describe.skipIf(!shared.up)(
 
     beforeAll(async () => {
       validators = await compileValidators();
-      receiver = await startReceiver([204]);
-      receiver.secret = (
-        await t.app.services.webhooks.createEndpoint(await t.context(), { url: receiver.url })
-      ).secret;
+      receiver = await startEndpointReceiver(t, [204]);
     });
     afterAll(async () => {
       await receiver?.close();
-      await deleteStream(SHARED_NATS_URL, stream);
     });
 
     /** One request per event: a loaded machine may make the gateway try a delivery again (the same `webhook-id`). */

@@ -20,9 +20,8 @@ import { CloudEvent, HTTP, ValidationError } from 'cloudevents';
 import type { Client } from 'graphql-ws';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { useTestApp } from '../support/app';
-import { deleteStream, eventually, readStream, SHARED_NATS_URL, uniqueStream } from '../support/nats';
-import { startReceiver, type Received, type Receiver } from '../support/webhook-receiver';
+import { eventually, readStream, SHARED_NATS_URL, useTestAppOnOwnStream } from '../support/nats';
+import { startEndpointReceiver, type Received, type Receiver } from '../support/webhook-receiver';
 import { listeningWsClient } from '../support/graphql-ws';
 
 const shared = inject('nats');
@@ -90,14 +89,7 @@ function sdkEvent(text: string): CloudEvent<Json> {
 const attributesOf = (event: CloudEvent<Json>) => JSON.parse(event.toString()) as Json;
 
 describe.skipIf(!shared.up)(`the CloudEvents SDK on every outlet ${shared.reason}`, () => {
-  const { stream, subjectPrefix } = uniqueStream();
-  const t = useTestApp({
-    natsUrl: SHARED_NATS_URL,
-    natsStream: stream,
-    natsSubjectPrefix: subjectPrefix,
-    webhookAllowPrivateNetworks: true,
-    eventsPollIntervalMs: 100,
-  });
+  const { t, stream, subjectPrefix } = useTestAppOnOwnStream({ webhookAllowPrivateNetworks: true, eventsPollIntervalMs: 100 });
   let receiver: Receiver;
   let client: Client;
   const created: Json[] = [];
@@ -106,9 +98,7 @@ describe.skipIf(!shared.up)(`the CloudEvents SDK on every outlet ${shared.reason
   const probes = new Set<string>();
 
   beforeAll(async () => {
-    receiver = await startReceiver([204]);
-    const ctx = await t.context();
-    receiver.secret = (await t.app.services.webhooks.createEndpoint(ctx, { url: receiver.url })).secret;
+    receiver = await startEndpointReceiver(t, [204]);
     client = await listeningWsClient(t.app.http, t.auth);
     const fields =
       'id orderNumber customerId status items { productId sku quantity price subtotal } subtotal shipping tax total currency notes metadata trackingNumber trackingUrl statusHistory { status timestamp } createdAt updatedAt';
@@ -144,7 +134,6 @@ describe.skipIf(!shared.up)(`the CloudEvents SDK on every outlet ${shared.reason
   afterAll(async () => {
     await client?.dispose();
     await receiver?.close();
-    await deleteStream(SHARED_NATS_URL, stream);
   });
 
   let messages: StoredMsg[] = [];

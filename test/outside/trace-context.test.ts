@@ -34,8 +34,8 @@ import { CloudEvent } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { useTestApp, type TestClient } from '../support/app';
 import { CREATE_ORDER } from '../support/graphql';
-import { deleteStream, eventually, readStream, SHARED_NATS_URL, uniqueStream } from '../support/nats';
-import { startReceiver, type Receiver } from '../support/webhook-receiver';
+import { eventually, readStream, SHARED_NATS_URL, useTestAppOnOwnStream } from '../support/nats';
+import { startEndpointReceiver, type Receiver } from '../support/webhook-receiver';
 
 type Json = Record<string, unknown>;
 
@@ -112,9 +112,7 @@ describe('W3C Trace Context from a request to its events, webhooks and log lines
   let receiver: Receiver;
 
   beforeAll(async () => {
-    receiver = await startReceiver([204]);
-    const ctx = await t.context();
-    receiver.secret = (await t.app.services.webhooks.createEndpoint(ctx, { url: receiver.url })).secret;
+    receiver = await startEndpointReceiver(t, [204]);
   });
   afterAll(async () => {
     await receiver?.close();
@@ -342,10 +340,7 @@ describe('a webhook delivery of a traced change that fails', () => {
   });
   let receiver: Receiver;
   beforeAll(async () => {
-    receiver = await startReceiver([500]);
-    receiver.secret = (
-      await t.app.services.webhooks.createEndpoint(await t.context(), { url: receiver.url })
-    ).secret;
+    receiver = await startEndpointReceiver(t, [500]);
   });
   afterAll(async () => {
     await receiver?.close();
@@ -366,16 +361,7 @@ describe('a webhook delivery of a traced change that fails', () => {
 });
 
 describe.skipIf(!shared.up)(`the trace on JetStream ${shared.reason}`, () => {
-  const { stream, subjectPrefix } = uniqueStream();
-  const t = useTestApp({
-    natsUrl: SHARED_NATS_URL,
-    natsStream: stream,
-    natsSubjectPrefix: subjectPrefix,
-    eventsPollIntervalMs: 100,
-  });
-  afterAll(async () => {
-    await deleteStream(SHARED_NATS_URL, stream);
-  });
+  const { t, stream } = useTestAppOnOwnStream({ eventsPollIntervalMs: 100 });
 
   it('the stream’s order.created carries the caller’s traceparent', async () => {
     const caller = callerSpan('checkout via nats');

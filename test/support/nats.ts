@@ -11,7 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll } from 'vitest';
+import type { Config } from '../../src/config/config';
+import { useTestApp, type TestClient } from './app';
 import type { Availability } from './services';
+import { SHARED_NATS_URL } from './services';
 
 export { SHARED_NATS_URL } from './services';
 
@@ -19,6 +23,17 @@ export { SHARED_NATS_URL } from './services';
 export function uniqueStream(): { stream: string; subjectPrefix: string } {
   const tag = randomBytes(5).toString('hex');
   return { stream: `OG_TEST_${tag}`, subjectPrefix: `ogtest_${tag}` };
+}
+
+/**
+ * A test app whose relay publishes to a stream of its own on the shared NATS server, deleted after
+ * the block; for a block that checked the server is up (`inject('nats')`).
+ */
+export function useTestAppOnOwnStream(overrides: Partial<Config> = {}): { t: TestClient; stream: string; subjectPrefix: string } {
+  const { stream, subjectPrefix } = uniqueStream();
+  const t = useTestApp({ natsUrl: SHARED_NATS_URL, natsStream: stream, natsSubjectPrefix: subjectPrefix, ...overrides });
+  afterAll(() => deleteStream(SHARED_NATS_URL, stream));
+  return { t, stream, subjectPrefix };
 }
 
 export async function freePort(): Promise<number> {

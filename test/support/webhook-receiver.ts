@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import type { TestClient } from './app';
 
 export interface Received {
   headers: http.IncomingHttpHeaders;
@@ -55,5 +56,12 @@ export async function startReceiver(statuses: Answer[] = [200], port = 0): Promi
   receiver.port = (server.address() as net.AddressInfo).port;
   receiver.url = `http://127.0.0.1:${receiver.port}/hooks`;
   receiver.close = () => new Promise((resolve) => server.close(() => resolve()));
+  return receiver;
+}
+
+/** A receiver with an endpoint of its own in the test app's workspace, its secret set to verify what arrives. */
+export async function startEndpointReceiver(t: TestClient, statuses: Answer[] = [200]): Promise<Receiver> {
+  const receiver = await startReceiver(statuses);
+  receiver.secret = (await t.app.services.webhooks.createEndpoint(await t.context(), { url: receiver.url })).secret;
   return receiver;
 }
