@@ -51,6 +51,11 @@ export function traceLogFields(trace: TraceContext | undefined): { trace_id?: st
   return trace ? { trace_id: trace.traceId, span_id: trace.spanId } : {};
 }
 
+/** The trace id of a `traceparent` as `traceContextOf` writes it (and the outbox stores it): `00-<trace id>-<span id>-<flags>`. */
+export function traceIdOf(traceparent: string): string {
+  return traceparent.split('-')[1] ?? '';
+}
+
 /** The caller's trace context, or undefined when it sent none or one the specification says to ignore. */
 export function traceContextOf(headers: IncomingHttpHeaders): TraceContext | undefined {
   const header = headers.traceparent;

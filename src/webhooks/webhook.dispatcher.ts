@@ -27,6 +27,7 @@ import type { Lookup } from './network-guard';
 import { retryDelay } from './retry-schedule';
 import { sendWebhook } from './webhook.sender';
 import type { DeliveryOutcome, DueDelivery, WebhookStore } from './webhook.store';
+import { traceIdOf } from '../observability/trace-context';
 
 export type AttemptResult = 'delivered' | 'retry' | 'failed';
 
@@ -196,7 +197,7 @@ export class WebhookDispatcher {
       ...(result.error === undefined ? {} : { error: result.error }),
       durationMs: result.durationMs,
       // The trace of the request that made the change (its `traceparent`'s trace id), for a log pipeline to join on.
-      ...(delivery.event.traceparent ? { trace_id: delivery.event.traceparent.slice(3, 35) } : {}),
+      ...(delivery.event.traceparent ? { trace_id: traceIdOf(delivery.event.traceparent) } : {}),
     };
     if (outcome.status === 'delivered') this.options.log.debug(fields, 'webhooks: delivered');
     else if (outcome.status === 'pending') this.options.log.warn({ ...fields, retryInMs: outcome.retryInMs }, 'webhooks: an attempt failed; will retry');
