@@ -228,7 +228,11 @@ describe('amounts, computed independently, against both transports and the store
         const books = expected(draft);
         const one = amount(1n, books.digits);
         const wrong = books.total.plus(one.times(off.toString()));
-        fc.pre(wrong.gte(0) && wrong.precision(true) <= MAX_DIGITS);
+        // The cap counts minor units (at most 15 digits of them, as `MAX_MINOR_UNITS` in the
+        // README's limits), not significant digits of the decimal: 1000000000000.000 KWD has
+        // 13 significant digits but 16 digits of minor units, and is a VALIDATION_ERROR.
+        const wrongMinor = wrong.times(new D(10).pow(books.digits));
+        fc.pre(wrong.gte(0) && wrongMinor.lt(new D(10).pow(MAX_DIGITS)));
         const before = await t.db.count('orders');
         const res = await t.rest.post('/api/orders', restBody(draft, 'mismatch', wrong));
         expect(res.statusCode, res.body).toBe(422);
@@ -264,6 +268,34 @@ describe('amounts, computed independently, against both transports and the store
       }),
       { numRuns: 15 },
     );
+  });
+
+  it('an order whose amounts sum to the cap, sent with a total one minor unit above it, is VALIDATION_ERROR on total, not TOTAL_MISMATCH', async () => {
+    // The case fast-check found (CI, stop 45): 999999990129.179 + 9870.820 = 999999999999.999 KWD,
+    // sent with total 1000000000000.000. That total has 13 significant digits but is over the cap.
+    const before = await t.db.count('orders');
+    const res = await t.rest.post('/api/orders', {
+      customer_id: 'at-the-cap',
+      currency: 'KWD',
+      items: [{ product_id: 'p', quantity: 1, price: '999999990129.179' }],
+      shipping: '9870.820',
+      total: '1000000000000.000',
+    });
+    expect(res.statusCode, res.body).toBe(422);
+    expect(res.json().error).toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [{ field: 'total', message: 'must be at most 999999999999.999 KWD' }],
+    });
+    const exact = await t.rest.post('/api/orders', {
+      customer_id: 'at-the-cap',
+      currency: 'KWD',
+      items: [{ product_id: 'p', quantity: 1, price: '999999990129.179' }],
+      shipping: '9870.820',
+      total: '999999999999.999',
+    });
+    expect(exact.statusCode, exact.body).toBe(201);
+    expect(exact.json().data.total).toBe(999999999999.999);
+    expect(await t.db.count('orders')).toBe(before + 1);
   });
 
   it('cancelling or refunding keeps every amount as created, the list still finds the order by total, and no update may change money', async () => {
