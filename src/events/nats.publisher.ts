@@ -23,6 +23,7 @@ import {
 } from '@nats-io/jetstream';
 import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
+import { traceHeadersOf } from '../observability/trace-context';
 import { ORDER_EVENT_TYPES } from '../orders/order-events';
 import type { CloudEvent } from './order-events';
 import type { EventPublisher } from './publisher';
@@ -80,6 +81,7 @@ export class NatsPublisher implements EventPublisher {
     try {
       const structured = headers();
       structured.set('Content-Type', STRUCTURED_CONTENT_TYPE);
+      for (const [name, value] of Object.entries(traceHeadersOf(event))) structured.set(name, value);
       await js.publish(this.subject(event), body, {
         msgID: event.id,
         headers: structured,

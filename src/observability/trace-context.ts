@@ -56,6 +56,19 @@ export function traceIdOf(traceparent: string): string {
   return traceparent.split('-')[1] ?? '';
 }
 
+/**
+ * The W3C headers that carry an event's trace on to its consumer: `traceparent` and
+ * `tracestate` as the event holds them (its Distributed Tracing extension), none for an
+ * untraced event. A webhook POST and a NATS message send them too, so an HTTP server or NATS
+ * consumer instrumented with OpenTelemetry continues the caller's trace without reading the body.
+ */
+export function traceHeadersOf(event: { traceparent?: string; tracestate?: string }): Record<string, string> {
+  if (!event.traceparent) return {};
+  return event.tracestate
+    ? { traceparent: event.traceparent, tracestate: event.tracestate }
+    : { traceparent: event.traceparent };
+}
+
 /** The caller's trace context, or undefined when it sent none or one the specification says to ignore. */
 export function traceContextOf(headers: IncomingHttpHeaders): TraceContext | undefined {
   const header = headers.traceparent;

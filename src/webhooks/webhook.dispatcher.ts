@@ -27,7 +27,7 @@ import type { Lookup } from './network-guard';
 import { retryDelay } from './retry-schedule';
 import { sendWebhook } from './webhook.sender';
 import type { DeliveryOutcome, DueDelivery, WebhookStore } from './webhook.store';
-import { traceIdOf } from '../observability/trace-context';
+import { traceHeadersOf, traceIdOf } from '../observability/trace-context';
 
 export type AttemptResult = 'delivered' | 'retry' | 'failed';
 
@@ -147,6 +147,7 @@ export class WebhookDispatcher {
         'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
         'webhook-signature': signature,
         'user-agent': 'order-gateway-webhooks',
+        ...traceHeadersOf(event),
       },
       body,
       timeoutMs: this.options.timeoutMs,

@@ -31,6 +31,7 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { CloudEvent } from 'cloudevents';
+import type { StoredMsg } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { useTestApp, type TestClient } from '../support/app';
 import { CREATE_ORDER } from '../support/graphql';
@@ -107,6 +108,29 @@ function eventsOf(receiver: Receiver, orderId: string): Json[] {
     });
 }
 
+/** The trace headers of the webhook POST that delivered `event`, as an HTTP server's instrumentation sees them. */
+function traceHeadersOfDelivery(receiver: Receiver, event: Json): Record<string, string> {
+  const request = receiver.received.find((candidate) => (JSON.parse(candidate.body) as Json).id === event.id);
+  if (!request) throw new Error(`no delivery of ${String(event.id)}`);
+  const carrier: Record<string, string> = {};
+  for (const name of ['traceparent', 'tracestate']) {
+    const value = request.headers[name];
+    if (typeof value === 'string') carrier[name] = value;
+  }
+  return carrier;
+}
+
+/** The span an OpenTelemetry-instrumented HTTP server or NATS consumer starts from a message's headers. */
+function serverSpanOf(headers: Record<string, string>) {
+  const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+  const span = tracer.startSpan('receive', { kind: SpanKind.SERVER }, parent);
+  span.end();
+  const spanId = span.spanContext().spanId;
+  const exported = exporter.getFinishedSpans().find((finished) => finished.spanContext().spanId === spanId);
+  if (!exported) throw new Error('the server span was not exported');
+  return exported;
+}
+
 describe('W3C Trace Context from a request to its events, webhooks and log lines', () => {
   const t = useTestApp({ webhookAllowPrivateNetworks: true, eventsPollIntervalMs: 100 });
   let receiver: Receiver;
@@ -136,6 +160,10 @@ describe('W3C Trace Context from a request to its events, webhooks and log lines
     const consumer = consumerSpanOf(created);
     expect(consumer.spanContext().traceId).toBe(create.span.spanContext().traceId);
     expect(consumer.parentSpanContext?.spanId).toBe(create.span.spanContext().spanId);
+    // The POST carries the same context as W3C headers, for a receiver that reads no body to trace.
+    const delivered = traceHeadersOfDelivery(receiver, created);
+    expect(delivered).toStrictEqual({ traceparent: create.headers.traceparent, tracestate: 'vendor=abc,other=x1' });
+    expect(serverSpanOf(delivered).parentSpanContext?.spanId).toBe(create.span.spanContext().spanId);
 
     const pay = callerSpan('pay');
     const update = await t.rest.put(`/api/orders/${orderId}`, { status: 'paid' }, { headers: pay.headers });
@@ -149,6 +177,7 @@ describe('W3C Trace Context from a request to its events, webhooks and log lines
       expect(event.traceparent).toBe(pay.headers.traceparent);
       expect(event).not.toHaveProperty('tracestate');
       expect(consumerSpanOf(event).parentSpanContext?.spanId).toBe(pay.span.spanContext().spanId);
+      expect(traceHeadersOfDelivery(receiver, event)).toStrictEqual({ traceparent: pay.headers.traceparent });
     }
   });
 
@@ -177,6 +206,7 @@ describe('W3C Trace Context from a request to its events, webhooks and log lines
     const [created] = await waitForEvents(orderId, 1);
     expect(created).not.toHaveProperty('traceparent');
     expect(created).not.toHaveProperty('tracestate');
+    expect(traceHeadersOfDelivery(receiver, created), 'no trace headers are invented either').toStrictEqual({});
   });
 
   it('the access log line of a traced request carries trace_id and span_id; X-Request-Id stays the request id', async () => {
@@ -367,13 +397,14 @@ describe.skipIf(!shared.up)(`the trace on JetStream ${shared.reason}`, () => {
     const caller = callerSpan('checkout via nats');
     const orderId = await createOrder(t, caller.headers);
     let event: Json | undefined;
+    let header: StoredMsg['header'] | undefined;
     await eventually(
       async () => {
         // The relay makes the stream with its first publish: until then there is none to read.
         const messages = await readStream(SHARED_NATS_URL, stream).catch(() => []);
-        event = messages
-          .map((message) => message.json<Json>())
-          .find((candidate) => candidate.subject === orderId);
+        const message = messages.find((candidate) => candidate.json<Json>().subject === orderId);
+        event = message?.json<Json>();
+        header = message?.header;
         return event !== undefined;
       },
       30_000,
@@ -381,5 +412,11 @@ describe.skipIf(!shared.up)(`the trace on JetStream ${shared.reason}`, () => {
     );
     expect(event?.traceparent).toBe(caller.headers.traceparent);
     expect(consumerSpanOf(event as Json).parentSpanContext?.spanId).toBe(caller.span.spanContext().spanId);
+    // And as a message header, where OpenTelemetry's NATS instrumentations look for it.
+    expect(header?.get('traceparent')).toBe(caller.headers.traceparent);
+    expect(header?.has('tracestate')).toBe(false);
+    expect(serverSpanOf({ traceparent: header?.get('traceparent') ?? '' }).parentSpanContext?.spanId).toBe(
+      caller.span.spanContext().spanId,
+    );
   });
 });
