@@ -18,14 +18,14 @@ export function redactKeys(text: string): string {
 }
 
 /**
- * A request URL as it may be logged: the path (with any API key in it
- * redacted) and the names of the query parameters, every value replaced by
+ * A request URL as it may be logged: the path (with any API key and any
+ * segment that may be personal data redacted) and the names of the query parameters, every value replaced by
  * `[redacted]`. A query string can carry a key a client put there by mistake
  * (`?api_key=ogk_…`), a customer id or search text; the log needs none of them.
  */
 export function redactUrl(url: string): string {
   const queryAt = url.indexOf('?');
-  const path = redactKeys(queryAt === -1 ? url : url.slice(0, queryAt));
+  const path = redactKeys(withoutPersonalSegments(queryAt === -1 ? url : url.slice(0, queryAt)));
   if (queryAt === -1) return path;
   const names = url
     .slice(queryAt + 1)
@@ -33,6 +33,26 @@ export function redactUrl(url: string): string {
     .filter((pair) => pair !== '')
     .map((pair) => `${redactKeys(pair.split('=', 1)[0])}=[redacted]`);
   return `${path}?${names.join('&')}`;
+}
+
+/** An id of ours (`order_`, `key_`, `ws_`… and a ULID), which a path may carry and the log keeps. */
+const OUR_ID = /^[a-z]+_[0-9A-HJKMNP-TV-Z]{26}$/;
+/** A path segment the log keeps as written: a word, a number of a few digits, an order number. */
+const PLAIN_SEGMENT = /^[A-Za-z0-9._~-]*$/;
+/** Seven digits in a row: a phone number or a card number rather than anything of a route. */
+const LONG_NUMBER = /\d{7}/;
+
+/**
+ * A path with every segment that may be personal data replaced by `[redacted]`: one with an `@`
+ * or anything percent-encoded (an e-mail address or a name a client put where an order id goes,
+ * `/api/orders/jane%40example.com`), or a long number (a phone or card number). Ids of ours, route
+ * names and order numbers stay, so a 404 is still read from the log.
+ */
+export function withoutPersonalSegments(path: string): string {
+  return path
+    .split('/')
+    .map((segment) => (OUR_ID.test(segment) || (PLAIN_SEGMENT.test(segment) && !LONG_NUMBER.test(segment)) ? segment : '[redacted]'))
+    .join('/');
 }
 
 /** The start of an SQL statement, as knex begins the message of one that failed. */
@@ -57,12 +77,40 @@ function statementWithoutValues(statement: string): string {
   return firstValue === -1 ? statement : `${statement.slice(0, firstValue)}[values not logged]`;
 }
 
-/** `text` with the message of `error` and of each of its causes written without statement values. */
+/** Where MikroORM appends PostgreSQL's `detail` to a failed statement's message (PostgreSqlExceptionConverter). */
+const DETAIL_IN_MESSAGE = '\n - detail: ';
+
+/**
+ * PostgreSQL's `detail` of an error without the row values it quotes: a constraint that fails
+ * says `Failing row contains (<every column of the row>)` (a customer id, a shipping address,
+ * notes), a unique or foreign key `Key (<columns>)=(<values>) …` (an idempotency key, an e-mail
+ * in metadata). The columns and the reason stay, so the line still says what failed; any other
+ * detail is left out whole, as it may quote a value just the same.
+ */
+export function withoutRowValues(detail: string): string {
+  if (/^Failing row contains /.test(detail)) return 'Failing row contains ([values not logged]).';
+  const key = /^(Key \(.*?\))=\(.*\)( [^()]*)$/s.exec(detail);
+  if (key) return `${key[1]}=([values not logged])${key[2]}`;
+  return '[detail not logged]';
+}
+
+/**
+ * A PostgreSQL error's message without what quotes the data: the detail MikroORM appends, and the
+ * value of a cast that failed (`invalid input syntax for type uuid: "<value>"`).
+ */
+function withoutQuotedData(message: string): string {
+  const detailAt = message.indexOf(DETAIL_IN_MESSAGE);
+  const head = detailAt === -1 ? message : message.slice(0, detailAt);
+  const tail = detailAt === -1 ? '' : `${DETAIL_IN_MESSAGE}${withoutRowValues(message.slice(detailAt + DETAIL_IN_MESSAGE.length))}`;
+  return `${head.replace(/^(invalid input (?:syntax|value) for [^:\n]+): ".*"$/m, '$1: [value not logged]')}${tail}`;
+}
+
+/** `text` with the message of `error` and of each of its causes written without statement values or row values. */
 function redactStatements(error: Error, text: string): string {
   let result = text;
   let current: unknown = error;
   for (let depth = 0; current instanceof Error && depth < 5; depth++, current = current.cause) {
-    const redacted = withoutStatementValues(current.message);
+    const redacted = withoutStatementValues(withoutQuotedData(current.message));
     if (redacted !== current.message) result = result.split(current.message).join(redacted);
   }
   return result;
@@ -70,7 +118,8 @@ function redactStatements(error: Error, text: string): string {
 
 /**
  * Errors are logged with their stack; a message that quotes a key (a bad URL, say) must not carry it
- * into the log, nor one that quotes a failed statement the values the request sent.
+ * into the log, nor one that quotes a failed statement the values the request sent, nor
+ * PostgreSQL's detail the row a constraint refused.
  */
 function errorSerializer(error: Error): pino.SerializedError {
   const serialized = pino.stdSerializers.err(error);
@@ -80,6 +129,11 @@ function errorSerializer(error: Error): pino.SerializedError {
   const fields = serialized as pino.SerializedError & { query?: unknown; params?: unknown };
   if (typeof fields.query === 'string') fields.query = statementWithoutValues(fields.query);
   if (Array.isArray(fields.params) && fields.params.length > 0) fields.params = `[${fields.params.length} values not logged]`;
+  // PostgreSQL's own fields of the error: `detail` quotes the row or key, `where` and `internalQuery` the data of a cast.
+  const postgres = serialized as pino.SerializedError & { detail?: unknown; where?: unknown; internalQuery?: unknown };
+  if (typeof postgres.detail === 'string') postgres.detail = withoutRowValues(postgres.detail);
+  if (typeof postgres.where === 'string') postgres.where = '[not logged]';
+  if (typeof postgres.internalQuery === 'string') postgres.internalQuery = '[not logged]';
   return serialized;
 }
 
