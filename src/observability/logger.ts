@@ -95,14 +95,16 @@ export function withoutRowValues(detail: string): string {
 }
 
 /**
- * A PostgreSQL error's message without what quotes the data: the detail MikroORM appends, and the
- * value of a cast that failed (`invalid input syntax for type uuid: "<value>"`).
+ * A failed statement's message as it may be logged: the statement up to its first value, the
+ * reason without the value of a cast that failed (`invalid input syntax for type uuid: "<value>"`),
+ * and the detail MikroORM appends without the row values it quotes. The detail is split off first:
+ * its ` - ` must not be taken for the one between the statement and the reason.
  */
-function withoutQuotedData(message: string): string {
+export function withoutQueryData(message: string): string {
   const detailAt = message.indexOf(DETAIL_IN_MESSAGE);
   const head = detailAt === -1 ? message : message.slice(0, detailAt);
   const tail = detailAt === -1 ? '' : `${DETAIL_IN_MESSAGE}${withoutRowValues(message.slice(detailAt + DETAIL_IN_MESSAGE.length))}`;
-  return `${head.replace(/^(invalid input (?:syntax|value) for [^:\n]+): ".*"$/m, '$1: [value not logged]')}${tail}`;
+  return `${withoutStatementValues(head).replace(/(invalid input (?:syntax|value) for [^:\n]+): ".*"$/m, '$1: [value not logged]')}${tail}`;
 }
 
 /** `text` with the message of `error` and of each of its causes written without statement values or row values. */
@@ -110,7 +112,7 @@ function redactStatements(error: Error, text: string): string {
   let result = text;
   let current: unknown = error;
   for (let depth = 0; current instanceof Error && depth < 5; depth++, current = current.cause) {
-    const redacted = withoutStatementValues(withoutQuotedData(current.message));
+    const redacted = withoutQueryData(current.message);
     if (redacted !== current.message) result = result.split(current.message).join(redacted);
   }
   return result;

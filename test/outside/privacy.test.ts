@@ -138,7 +138,8 @@ describe('what the log keeps of a request', () => {
       expect(personalDataIn(text), text).toStrictEqual([]);
       expect(text).not.toContain('trip the constraint');
       // Still a useful line: which constraint, which key, and that values were left out.
-      expect(text).toContain('privacy_probe');
+      expect(text).toContain('violates check constraint \\"privacy_probe\\"');
+      expect(text).toContain('duplicate key value violates unique constraint');
       expect(text).toContain('Failing row contains ([values not logged])');
       expect(text).toMatch(/Key \(workspace_id, tracking_number\)=\(\[values not logged\]\) already exists/);
     } finally {

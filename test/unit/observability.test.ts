@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { loadConfig } from '../../src/config/config';
 import { statementKind } from '../../src/observability/db-metrics';
-import { loggerOptions } from '../../src/observability/logger';
+import { loggerOptions, redactUrl, withoutRowValues } from '../../src/observability/logger';
 import { Metrics } from '../../src/observability/metrics';
 
 describe('loggerOptions', () => {
@@ -25,6 +25,40 @@ describe('loggerOptions', () => {
     const options = loggerOptions(loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'debug' }), stream);
     expect(options).toMatchObject({ level: 'debug', stream, redact: { paths: expect.arrayContaining(['req.headers.authorization']) } });
     expect(options).not.toHaveProperty('transport');
+  });
+});
+
+describe('what the log keeps of personal data', () => {
+  it.each([
+    ['/api/orders/order_01M9615Y0K4V5FWF75N5VF00F6', '/api/orders/order_01M9615Y0K4V5FWF75N5VF00F6'],
+    ['/api/orders/ORD-2026-1207-001', '/api/orders/ORD-2026-1207-001'],
+    ['/api/orders/jane@example.com', '/api/orders/[redacted]'],
+    ['/api/orders/jane%40example.com?search=x', '/api/orders/[redacted]?search=[redacted]'],
+    ['/api/orders/5558675309', '/api/orders/[redacted]'],
+    ['/api/customers/+44%207700/orders', '/api/customers/[redacted]/orders'],
+    ['/graphql', '/graphql'],
+  ])('logs the path %s as %s', (url, logged) => {
+    expect(redactUrl(url)).toBe(logged);
+  });
+
+  it.each([
+    ['Failing row contains (order_1, jane@example.com, {"phone": "555"}).', 'Failing row contains ([values not logged]).'],
+    ['Key (workspace_id, key)=(ws_1, idem-jane@example.com) already exists.', 'Key (workspace_id, key)=([values not logged]) already exists.'],
+    ['Key (customer_id)=(jane) is not present in table "customers".', 'Key (customer_id)=([values not logged]) is not present in table "customers".'],
+    ['Token "jane@example.com" is invalid.', '[detail not logged]'],
+  ])("writes PostgreSQL's detail %s as %s", (detail, logged) => {
+    expect(withoutRowValues(detail)).toBe(logged);
+  });
+
+  it("writes a failed statement's error without its values, its detail's values or a failed cast's value", () => {
+    const options = loggerOptions(loadConfig({ NODE_ENV: 'production' }), new PassThrough()) as unknown as { serializers: { err: (error: Error) => Record<string, unknown> } };
+    const error = Object.assign(
+      new Error('insert into "orders" ("notes") values (\'jane@example.com\') - invalid input syntax for type json: "jane@example.com"\n - detail: Token "jane" is invalid.'),
+      { detail: 'Token "jane" is invalid.', where: 'JSON data, line 1: jane...' },
+    );
+    const logged = options.serializers.err(error);
+    expect(JSON.stringify(logged)).not.toContain('jane');
+    expect(logged.message).toBe('insert into "orders" ("notes") values ([values not logged] - invalid input syntax for type json: [value not logged]\n - detail: [detail not logged]');
   });
 });
 
