@@ -72,15 +72,31 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
+/**
+ * `url` (a path of the gateway's) as the page served at `page` names it: relative to the page, so that
+ * behind a proxy that serves the gateway under a path prefix (nginx's `location /orders/ { proxy_pass
+ * http://gateway/; }`) the browser asks for it under the prefix too. The absolute `/graphql/assets/…`
+ * and `/graphql` left the prefix out: the page loaded no script and showed nothing.
+ */
+export function relativeToPage(url: string, page: string): string {
+  const directory = page.slice(0, page.lastIndexOf('/') + 1);
+  if (`${url}/` === directory) return './'; // the page asked for as `/graphql/` (trailing slashes are ignored)
+  return url.startsWith(directory) ? `./${url.slice(directory.length)}` : url;
+}
+
 export function playgroundHtml(options: {
   endpoint: string;
+  /** The path the page was asked for (the endpoint, or it with a trailing slash); the endpoint by default. */
+  pagePath?: string;
   apiKey: string | undefined;
   /** The URL of an asset under ASSET_PREFIX; the playground gives one that names the content's version. */
   assetUrl?: (file: string) => string;
 }): string {
-  const asset = options.assetUrl ?? ((file: string) => `${ASSET_PREFIX}/${file}`);
+  const absolute = options.assetUrl ?? ((file: string) => `${ASSET_PREFIX}/${file}`);
+  const page = options.pagePath ?? options.endpoint;
+  const asset = (file: string) => relativeToPage(absolute(file), page);
   const config = {
-    endpoint: options.endpoint,
+    endpoint: relativeToPage(options.endpoint, page),
     query: EXAMPLE_QUERY,
     variables: JSON.stringify(EXAMPLE_VARIABLES, null, 2),
     headers: JSON.stringify({ Authorization: `Bearer ${options.apiKey ?? KEY_PLACEHOLDER}` }, null, 2),

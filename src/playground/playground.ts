@@ -104,7 +104,7 @@ export function registerPlayground(app: FastifyInstance, options: PlaygroundOpti
       .header('content-security-policy', PLAYGROUND_CSP)
       .header('cache-control', 'no-store')
       .header('x-content-type-options', 'nosniff')
-      .send(playgroundHtml({ endpoint: options.endpoint, apiKey, assetUrl }));
+      .send(playgroundHtml({ endpoint: options.endpoint, pagePath: new URL(request.url, 'http://page').pathname, apiKey, assetUrl }));
   };
 
   // Callback style, because every request of the app passes here. A browser's page is the answer

@@ -20,6 +20,16 @@ function pageConfig(html: string): { endpoint: string; query: string; variables:
 }
 
 describe('GET /graphql from a browser', () => {
+  it('asked for as /graphql/ (trailing slash), the page still names its assets and endpoint right', async () => {
+    const res = await t.rest.get('/graphql/', { authorization: null, headers: { accept: BROWSER_ACCEPT } });
+    expect(res.statusCode).toBe(200);
+    const page = 'http://gateway/graphql/';
+    for (const [, url = ''] of res.body.matchAll(/<script src="([^"]+)"/g)) {
+      expect(new URL(url, page).pathname, url).toMatch(/^\/graphql\/assets\/[\w.-]+$/);
+    }
+    expect(new URL(pageConfig(res.body).endpoint, page).pathname).toBe('/graphql/');
+  });
+
   it('serves GraphiQL from local assets only, opening on the createOrder example', async () => {
     const res = await t.rest.get('/graphql', { authorization: null, headers: { accept: BROWSER_ACCEPT } });
     expect(res.statusCode).toBe(200);
@@ -29,17 +39,19 @@ describe('GET /graphql from a browser', () => {
     expect(res.headers['content-security-policy']).toContain("connect-src 'self'");
 
     const urls = [...res.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] ?? '');
-    expect(urls.filter((u) => u.startsWith('/graphql/assets/'))).toHaveLength(7);
+    // Relative to the page, so that a proxy's path prefix stays in them (test/outside/nginx.test.ts).
+    expect(urls.filter((u) => u.startsWith('./graphql/assets/'))).toHaveLength(7);
     for (const url of urls) {
       expect(url).not.toMatch(/^(https?:)?\/\//);
       if (url.startsWith('data:')) continue;
-      const asset = await t.rest.get(url, { authorization: null });
+      const resolved = new URL(url, 'http://gateway/graphql');
+      const asset = await t.rest.get(`${resolved.pathname}${resolved.search}`, { authorization: null });
       expect(asset.statusCode, url).toBe(200);
       expect(asset.body.length, url).toBeGreaterThan(50);
     }
 
     const config = pageConfig(res.body);
-    expect(config.endpoint).toBe('/graphql');
+    expect(config.endpoint).toBe('./graphql');
     expect(config.query).toContain('mutation CreateOrder($input: CreateOrderInput!)');
     expect(JSON.parse(config.variables).input).toMatchObject({ customerId: 'contact_abc123', total: '227.00' });
     // Not in development on a data directory here, so the key is a placeholder.
