@@ -52,6 +52,7 @@ import { registerDraining } from './draining';
 import { registerExpectContinue } from './expect-continue';
 import { registerSchemaGate } from './schema-gate';
 import { registerJsonBodyParser } from './json-body';
+import { registerLingeringClose } from './lingering-close';
 import { restErrorHandler, restNotFoundHandler } from '../rest/error-handler';
 import { healthRoutes } from '../rest/health.routes';
 import { ordersRoutes } from '../rest/orders.routes';
@@ -265,6 +266,8 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
   registerDraining(http);
   // A client that waits for 100 Continue is asked for its body only once the request passed every check above and below.
   registerExpectContinue(http, { bodyLimit: config.bodyLimit });
+  // A response that closes the connection before the body was read still lets the client finish sending it.
+  registerLingeringClose(http);
   // Before the rate limits and authentication: a request refused for load costs nothing else.
   await registerLoadShedding(http, {
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,

@@ -18,6 +18,7 @@
  */
 import { execFile } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -189,6 +190,37 @@ describe('bodies through nginx', () => {
     const answer = await call('POST', '/api/orders', big);
     expect(answer.res.status, `${answer.text}\n${proxy.output().slice(-1500)}`).toBe(413);
     expect(answer.json?.error?.code, answer.text).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('every body over BODY_LIMIT_BYTES gets the 413, never nginx’s broken-pipe 502 (503 here)', async () => {
+    // The gateway used to close the connection while nginx was still sending the body: about a
+    // third of these were nginx's 502 ("writev() failed (32: Broken pipe)").
+    const big = JSON.stringify({ ...order('cust_big'), notes: 'x'.repeat(1_200_000) });
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${proxy.url}/api/orders`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: big });
+      statuses.push(res.status);
+      await res.arrayBuffer();
+    }
+    expect(statuses).toEqual(Array(20).fill(413));
+  });
+
+  it('a client sending straight to the gateway gets the 413 after its whole body, not a reset', async () => {
+    const body = Buffer.alloc(1_200_000, 'x');
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(gatewayPort, '127.0.0.1');
+      let got = '';
+      socket.on('data', (chunk) => (got += chunk.toString()));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(got));
+      socket.write(
+        `POST /api/orders HTTP/1.1\r\nHost: gateway\r\nAuthorization: ${authorization}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      // The answer comes before the body is sent; the client sends it anyway, as nginx does.
+      socket.once('data', () => socket.end(body));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toContain('"PAYLOAD_TOO_LARGE"');
   });
 
   it('a body over nginx’s own cap gets a 413 in the same JSON envelope', async () => {
