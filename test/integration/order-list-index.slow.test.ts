@@ -57,9 +57,19 @@ function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 }
 
+/**
+ * The scans of `orders` that choose the page: not the primary-key look-ups that then read the
+ * page's rows whole (see `listQueries`). An index-only scan is an index scan for these tests.
+ */
+function listScans(plan: PlanNode): PlanNode[] {
+  return nodes(plan)
+    .filter((node) => node['Relation Name'] === 'orders' && node['Index Name'] !== 'orders_pkey')
+    .map((node) => ({ ...node, 'Node Type': node['Node Type'].replace('Index Only Scan', 'Index Scan') }));
+}
+
 it('lists the newest 50 of 100,000 orders from the index, without scanning the table', async () => {
   const result = await explain({});
-  const scans = nodes(result.Plan).filter((node) => node['Relation Name'] === 'orders');
+  const scans = listScans(result.Plan);
   expect(scans.map((node) => [node['Node Type'], node['Index Name']])).toStrictEqual([
     ['Index Scan', 'orders_workspace_id_created_at_id_index'],
   ]);
@@ -72,7 +82,7 @@ it.each([
   [{ status: 'paid' as const }, 'orders_workspace_status_created_index'],
 ])('uses an index for the filter %j', async (filter, index) => {
   const result = await explain(filter);
-  const scans = nodes(result.Plan).filter((node) => node['Relation Name'] === 'orders');
+  const scans = listScans(result.Plan);
   expect(scans.every((node) => node['Node Type'] !== 'Seq Scan')).toBe(true);
   expect(scans.map((node) => node['Index Name'])).toContain(index);
 }, 60_000);
@@ -88,7 +98,7 @@ it.each([
   }, 'orders_workspace_customer_created_index'],
 ])('bounds the index scan by created_at for %s (the bound stays sargable)', async (_label, filter, index) => {
   const result = await explain(filter);
-  const scans = nodes(result.Plan).filter((node) => node['Relation Name'] === 'orders');
+  const scans = listScans(result.Plan);
   expect(scans.map((node) => [node['Node Type'], node['Index Name']])).toStrictEqual([['Index Scan', index]]);
   expect(scans[0]?.['Index Cond']).toMatch(/created_at </);
 }, 60_000);
@@ -101,7 +111,7 @@ it.each([
   }],
 ])('syncs (%s) from the updated_at index, without scanning the table', async (_label, filter, window) => {
   const result = await explain(filter, { sort: 'updated_at', ...window });
-  const scans = nodes(result.Plan).filter((node) => node['Relation Name'] === 'orders');
+  const scans = listScans(result.Plan);
   expect(scans.map((node) => [node['Node Type'], node['Index Name']])).toStrictEqual([
     ['Index Scan', 'orders_workspace_updated_at_id_index'],
   ]);
