@@ -180,15 +180,31 @@ export function inOrder(qb: Knex.QueryBuilder, sort: OrderSort, reversed = false
  * prepared statement (`queryBuilt`), except with a search, whose best plan
  * depends on its pattern, which a prepared statement's generic plan cannot see.
  */
-export async function pageWithTotal<T extends object>(
+export function pageWithTotal<T extends object>(
   em: EntityManager,
   name: string,
   filter: OrderFilter,
   page: Knex.QueryBuilder,
   count: Knex.QueryBuilder,
-): Promise<{ records: T[]; total: number }> {
+): Promise<{ records: T[]; total: number }>;
+/** Without a count (GraphQL's `totalCount` not asked for): the page's rows alone. */
+export function pageWithTotal<T extends object>(
+  em: EntityManager,
+  name: string,
+  filter: OrderFilter,
+  page: Knex.QueryBuilder,
+  count: Knex.QueryBuilder | undefined,
+): Promise<{ records: T[]; total?: number }>;
+export async function pageWithTotal<T extends object>(
+  em: EntityManager,
+  name: string,
+  filter: OrderFilter,
+  page: Knex.QueryBuilder,
+  count: Knex.QueryBuilder | undefined,
+): Promise<{ records: T[]; total?: number }> {
   const run = <R extends object>(prefix: string, query: Knex.QueryBuilder) =>
     filter.search === undefined ? queryBuilt<R>(em, prefix, query) : queryAll<R>(em, query);
+  if (count === undefined) return { records: await run<T>(name, page) };
   const records = await run<T & { totalCount: string | number }>(
     name,
     page.clone().select({ totalCount: count }),

@@ -275,7 +275,8 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     scope: Scope,
     filter: OrderFilter,
     page: Omit<ListWindow, 'offset'>,
-  ): Promise<{ orders: Order[]; total: number; hasMore: boolean }> {
+    withTotal = true,
+  ): Promise<{ orders: Order[]; total?: number; hasMore: boolean }> {
     const knex = this.getKnex();
     const matching = whereWindow(whereFilter(knex('orders as o'), scope, filter), page);
     // `last`: the rows nearest the end of the window, read backwards, then put back in the list's order.
@@ -296,7 +297,7 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
       'order_page',
       filter,
       pageQuery,
-      matching.clone().count({ n: '*' }),
+      withTotal ? matching.clone().count({ n: '*' }) : undefined,
     );
     const orders = records
       .slice(0, page.limit)

@@ -104,7 +104,8 @@ export interface OrderList {
 /** A page of a cursor-paginated list (GraphQL's Relay connection). */
 export interface OrderPage {
   edges: { cursor: string; order: Order }[];
-  totalCount: number;
+  /** Every match, counted only when asked for (`withTotal`): a count reads every match. */
+  totalCount?: number;
   hasNextPage: boolean;
   hasPreviousPage: boolean;
 }

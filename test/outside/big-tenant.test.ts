@@ -7,15 +7,19 @@
  *
  * Runs on both databases: the embedded one is PostgreSQL too (PGlite), with the same planner.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { buildApp, type App } from '../../src/app/app';
 import { AuthService } from '../../src/auth/auth.service';
 import { listQueries } from '../../src/orders/order.repository';
 import type { RequestContext } from '../../src/orders/order.types';
+import { testConfig } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const ORDERS = 50_000;
 let database: TestDatabase;
 let ctx: RequestContext;
+let app: App;
+let authorization: string;
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -51,8 +55,37 @@ beforeAll(async () => {
   await insert(neighbour.id, 500);
   await em.execute('vacuum analyze orders');
   await em.execute('vacuum analyze order_items');
+  app = await buildApp({ config: testConfig({ logLevel: 'silent' }), db: database.db });
+  authorization = `Bearer ${(await app.services.auth.createApiKey('big-tenant')).key}`;
 }, 300_000);
-afterAll(() => database.destroy());
+afterAll(async () => {
+  await app?.close();
+  await database.destroy();
+});
+
+/** The SQL text of every statement the gateway sends while `run` runs (MikroORM's query log). */
+async function statementsOf(run: () => Promise<unknown>): Promise<string[]> {
+  const logQuery = vi.spyOn(database.db.em.config.getLogger(), 'logQuery');
+  try {
+    await run();
+    return logQuery.mock.calls.map(([entry]) => entry.query ?? '');
+  } finally {
+    logQuery.mockRestore();
+  }
+}
+
+async function graphql(query: string) {
+  const response = await app.http.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { authorization, 'content-type': 'application/json' },
+    payload: { query },
+  });
+  expect(response.statusCode).toBe(200);
+  const body = response.json<{ data?: { orders: { totalCount?: number; edges: unknown[] } }; errors?: unknown }>();
+  expect(body.errors).toBeUndefined();
+  return body.data!.orders;
+}
 
 interface PlanNode {
   'Node Type': string;
@@ -86,4 +119,16 @@ it('reads a deep offset page (offset 45,000) without counting the items of the o
   // One look-up per order of the page, not one per order skipped.
   for (const node of items) expect((node['Actual Loops'] ?? 0) * Math.max(1, node['Actual Rows'] ?? 0)).toBeLessThanOrEqual(51 * 2);
   expect(plan.filter(on('orders')).map((node) => node['Node Type'])).not.toContain('Seq Scan');
+}, 60_000);
+
+it('pages the GraphQL connection without counting the workspace when totalCount is not asked for', async () => {
+  const pageOnly = await statementsOf(() => graphql('{ orders(first: 50) { edges { cursor node { id } } } }'));
+  const lists = pageOnly.filter((sql) => /from "?orders"? as "?o"?/.test(sql));
+  expect(lists.length).toBeGreaterThan(0);
+  // A count over the workspace's 50,000 orders (all 2,000,000 of a big one) for a number nobody reads.
+  for (const sql of lists) expect(sql).not.toMatch(/count\(\*\)/i);
+
+  // Asked for (also through a fragment), it is there, and exact.
+  const counted = await graphql('{ orders(first: 5) { ...total edges { node { id } } } } fragment total on OrderConnection { totalCount }');
+  expect(counted.totalCount).toBe(ORDERS);
 }, 60_000);
