@@ -60,6 +60,19 @@ export class AppError extends Error {
     return new AppError(ErrorCode.VALIDATION_ERROR, `Invalid request: ${summary}`, details);
   }
 
+  /**
+   * A condition of an update (`If-Match`, `expectedVersion`) does not hold; `currentVersion` is the
+   * order's version now, which REST sends back as its `ETag`.
+   */
+  static preconditionFailed(message: string, currentVersion: number): AppError {
+    const error = new AppError(ErrorCode.PRECONDITION_FAILED, message);
+    error.currentVersion = currentVersion;
+    return error;
+  }
+
+  /** PRECONDITION_FAILED: the version of the object now. */
+  currentVersion?: number;
+
   static notFound(what: string): AppError {
     return new AppError(ErrorCode.NOT_FOUND, `${what} not found`);
   }

@@ -87,7 +87,7 @@ export class OrderFeed {
         sequence: Number(event.sequence),
         // The REST order's times are to the second; the event's `time` is its updated_at to the millisecond,
         // as GraphQL's DateTime gives it everywhere else (order(id), the mutation's answer).
-        order: { ...orderFromRest(data.order), updatedAt: new Date(event.time) },
+        order: { ...orderFromRest(data.order, Number(event.sequence)), updatedAt: new Date(event.time) },
       };
     } catch (error) {
       this.log.warn({ err: error, eventId: event.id }, 'order feed: an event could not be read');
@@ -246,8 +246,8 @@ export function feedFromNats(
   };
 }
 
-/** The REST order of an event (events contract §1) as the service's `Order`. */
-export function orderFromRest(rest: Record<string, unknown>): Order {
+/** The REST order of an event (events contract §1) as the service's `Order`; `version` is the event's `sequence`. */
+export function orderFromRest(rest: Record<string, unknown>, version: number): Order {
   const order = renameKeys(rest, 'camel') as Record<string, unknown>;
   const currency = String(order.currency);
   const money = (value: unknown) => formatStoredAmount(String(value), currency);
@@ -269,5 +269,6 @@ export function orderFromRest(rest: Record<string, unknown>): Order {
     })),
     createdAt: new Date(String(order.createdAt)),
     updatedAt: new Date(String(order.updatedAt)),
+    version,
   };
 }

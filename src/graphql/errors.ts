@@ -49,6 +49,10 @@ export async function withUserErrors<T>(
         userErrors: [{ field: [idArgument], message: error.message, code }],
       };
     }
+    // The update's condition is an argument of its own (updateOrder's expectedVersion).
+    if (error.code === ErrorCode.PRECONDITION_FAILED) {
+      return { result: null, userErrors: [{ field: ['expectedVersion'], message: error.message, code }] };
+    }
     if (
       error.code === ErrorCode.IDEMPOTENCY_KEY_REUSED ||
       error.code === ErrorCode.IDEMPOTENCY_REQUEST_IN_PROGRESS

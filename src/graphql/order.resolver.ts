@@ -159,10 +159,19 @@ export class OrderResolver {
     @Arg('input', () => UpdateOrderInput, { description: 'The changes; fields left out are kept' })
     input: UpdateOrderInput,
     @Ctx() ctx: GraphQLContext,
+    @Arg('expectedVersion', () => Int, {
+      nullable: true,
+      description:
+        'Change the order only if it is still at this version (Order.version, as read): otherwise nothing is ' +
+        'changed and userErrors has PRECONDITION_FAILED. Guards against overwriting a change you have not seen',
+    })
+    expectedVersion?: number | null,
   ): Promise<UpdateOrderPayload> {
+    const condition =
+      expectedVersion === undefined || expectedVersion === null ? undefined : { ifMatch: [expectedVersion] };
     const { result, userErrors } = await withUserErrors(
       'input',
-      () => ctx.orders.updateOrder(ctx.requestContext, id, toUpdateOrderRequest(input)),
+      () => ctx.orders.updateOrder(ctx.requestContext, id, toUpdateOrderRequest(input), condition),
       'id',
     );
     return { order: result, userErrors };

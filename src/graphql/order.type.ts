@@ -36,6 +36,7 @@ export enum UserErrorCode {
   INVALID_STATUS_TRANSITION = 'INVALID_STATUS_TRANSITION',
   IDEMPOTENCY_KEY_REUSED = 'IDEMPOTENCY_KEY_REUSED',
   IDEMPOTENCY_REQUEST_IN_PROGRESS = 'IDEMPOTENCY_REQUEST_IN_PROGRESS',
+  PRECONDITION_FAILED = 'PRECONDITION_FAILED',
 }
 registerEnumType(UserErrorCode, {
   name: 'UserErrorCode',
@@ -50,6 +51,10 @@ registerEnumType(UserErrorCode, {
     IDEMPOTENCY_KEY_REUSED: { description: 'The idempotencyKey was used before with a different input' },
     IDEMPOTENCY_REQUEST_IN_PROGRESS: {
       description: 'The first request with this idempotencyKey is still running; retry shortly',
+    },
+    PRECONDITION_FAILED: {
+      description:
+        'The order is no longer at the expectedVersion: nothing was changed. Read it again (its version) and retry',
     },
   },
 });
@@ -137,6 +142,12 @@ export class Order implements Node {
   createdAt!: Date;
   @Field(() => Date, { description: 'When the order last changed' })
   updatedAt!: Date;
+  @Field(() => Int, {
+    description:
+      '1 when created, +1 per change (the sequence of its events; REST sends it as the ETag). Pass it as ' +
+      'updateOrder\'s expectedVersion to change only the state you read',
+  })
+  version!: number;
 }
 
 @ObjectType({ simpleResolvers: true, description: 'An input or business error of a mutation.' })

@@ -9,7 +9,8 @@ import type { Order } from './order.types';
 import { parseExactJson } from '../shared/exact-json';
 
 /** The order as stored in `response` (JSON: dates are strings). */
-type StoredOrder = Omit<Order, 'createdAt' | 'updatedAt' | 'statusHistory'> & {
+type StoredOrder = Omit<Order, 'createdAt' | 'updatedAt' | 'statusHistory' | 'version'> & {
+  version?: number;
   createdAt: string;
   updatedAt: string;
   statusHistory: { status: Order['status']; timestamp: string }[];
@@ -119,5 +120,7 @@ function reviveOrder(stored: StoredOrder): Order {
     })),
     createdAt: new Date(stored.createdAt),
     updatedAt: new Date(stored.updatedAt),
+    // A key remembered before orders carried their version: the answer is the order as created.
+    version: stored.version ?? 1,
   };
 }

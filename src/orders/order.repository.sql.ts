@@ -118,7 +118,7 @@ export const ORDER_COLUMNS = `
        o.subtotal::text as subtotal, o.shipping::text as shipping, o.tax::text as tax, o.total::text as total,
        o.shipping_address as "shippingAddress", o.billing_address as "billingAddress", o.notes, o.metadata::text as metadata,
        o.tracking_number as "trackingNumber", o.tracking_url as "trackingUrl", o.status_history as "statusHistory",
-       o.created_at as "createdAt", o.updated_at as "updatedAt",
+       o.created_at as "createdAt", o.updated_at as "updatedAt", o.version,
        (select coalesce(jsonb_agg(jsonb_build_object(
                  'position', i.position, 'productId', i.product_id, 'name', i.name, 'quantity', i.quantity,
                  'price', i.price::text, 'sku', i.sku, 'subtotal', i.subtotal::text) order by i.position), '[]'::jsonb)

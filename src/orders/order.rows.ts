@@ -85,6 +85,8 @@ export function toOrder(record: OrderRecord, items: readonly ItemRecord[]): Orde
   // Drivers differ: a server's rows carry Dates, a JSON aggregate carries strings.
   order.createdAt = new Date(record.createdAt);
   order.updatedAt = new Date(record.updatedAt);
+  // A row read as text (a JSON aggregate) may carry it as a string.
+  order.version = Number(record.version);
   return order;
 }
 

@@ -22,7 +22,7 @@ import type { NewOrder } from './order.rows';
 import { assertTotalMatches, buildNewOrder } from './new-order';
 import { assertCouldExist, isOrderId } from './order-id';
 import { isOrderNumber, localDay } from './order-number';
-import type { Order, OrderList, OrderPage, RequestContext } from './order.types';
+import type { Order, OrderList, OrderPage, RequestContext, UpdateCondition } from './order.types';
 import { workspaceCreateGate } from './create-gate';
 import { InFlight } from '../shared/in-flight';
 import { jsonEqual } from '../shared/exact-json';
@@ -300,8 +300,8 @@ export class OrderService {
    * transaction, so concurrent updates of one order queue and none is lost.
    * Setting the current status again is a no-op; other moves follow §4.
    */
-  updateOrder(ctx: RequestContext, id: string, request: unknown): Promise<Order> {
-    return this.changes.track(this.update(ctx, id, request));
+  updateOrder(ctx: RequestContext, id: string, request: unknown, condition?: UpdateCondition): Promise<Order> {
+    return this.changes.track(this.update(ctx, id, request, condition));
   }
 
   /**
@@ -321,13 +321,23 @@ export class OrderService {
     return this.changes.size;
   }
 
-  private async update(ctx: RequestContext, id: string, request: unknown): Promise<Order> {
-    const changes = parseUpdateOrderRequest(request);
+  private async update(
+    ctx: RequestContext,
+    id: string,
+    request: unknown,
+    condition: UpdateCondition | undefined,
+  ): Promise<Order> {
+    // With a condition, the body is read once the condition holds: a request whose condition fails is
+    // 412 whatever its body (RFC 9110 §13.2.2 evaluates conditions before the content is processed).
+    const parsed = condition ? undefined : parseUpdateOrderRequest(request);
     assertCouldExist(id, isOrderId);
     const { updated, evented } = await this.em.fork().transactional(async (em) => {
       const orders = em.getRepository(OrderEntity);
       const order = await orders.findForUpdate(ctx.workspaceId, id);
       if (!order) throw AppError.notFound(`Order ${id}`);
+      // Under the row lock: of two writers that read one version, the second sees the first's.
+      if (condition) assertConditionHolds(condition, order.version);
+      const changes = parsed ?? parseUpdateOrderRequest(request);
       // The fields this update really changed, in the REST names its events list them under.
       const changed: string[] = [];
       const previousStatus = order.status;
@@ -376,4 +386,14 @@ export class OrderService {
     if (evented) this.relay?.wake();
     return updated;
   }
+}
+
+/** 412 `PRECONDITION_FAILED`, carrying the order's current version, when `condition` does not hold for it. */
+function assertConditionHolds(condition: UpdateCondition, version: number): void {
+  if (condition.ifMatch === '*' || condition.ifMatch.includes(version)) return;
+  throw AppError.preconditionFailed(
+    `The order has changed since the version you read: it is at version ${version} now. Read it again, ` +
+      'and send your change with its current version',
+    version,
+  );
 }

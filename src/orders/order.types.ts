@@ -56,7 +56,19 @@ export interface Order {
   statusHistory: StatusChange[];
   createdAt: Date;
   updatedAt: Date;
+  /**
+   * 1 when created, +1 per change that changed something (the `sequence` of its events): what a
+   * client names to update only the state it read (REST `ETag` / `If-Match`, GraphQL `expectedVersion`).
+   */
+  version: number;
 }
+
+/**
+ * A condition an update holds to (RFC 9110 §13.1.1 `If-Match`, or GraphQL's `expectedVersion`): `*`
+ * holds for any order that exists, a list for an order whose version is one of them (an empty list
+ * never holds). Checked under the update's row lock, so two writers that read one version cannot both win.
+ */
+export type UpdateCondition = { ifMatch: '*' } | { ifMatch: readonly number[] };
 
 /** Who is asking: every service call is scoped to one workspace. */
 export interface RequestContext {

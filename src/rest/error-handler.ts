@@ -7,6 +7,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode, formatPath } from '../errors/app-error';
 import { classifyRequestError, isRequestFailure } from '../errors/http-errors';
 import { WWW_AUTHENTICATE } from '../auth/api-key';
+import { entityTag } from './entity-tag';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   INVALID_JSON: 400,
@@ -53,8 +54,11 @@ export function restErrorHandler(error: FastifyError, request: FastifyRequest, r
   if (status >= 500 && isRequestFailure(error, appError)) request.log.error({ err: error }, 'request failed');
   if (appError.retryAfterSeconds !== undefined)
     reply.header('retry-after', String(appError.retryAfterSeconds));
+  // A failed condition names the order's current entity tag, to read it again or retry with it.
+  if (appError.currentVersion !== undefined) reply.header('etag', entityTag(appError.currentVersion));
   // A route with its own challenge (/metrics names its realm) keeps it.
-  if (status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', WWW_AUTHENTICATE);
+  if (status === 401 && !reply.hasHeader('www-authenticate'))
+    reply.header('www-authenticate', WWW_AUTHENTICATE);
   sendError(request, reply, status, appError);
 }
 
@@ -81,5 +85,10 @@ export function restNotFoundHandler(
     sendError(request, reply, 405, error);
     return;
   }
-  sendError(request, reply, 404, new AppError(ErrorCode.NOT_FOUND, 'No such route: check the method and the path'));
+  sendError(
+    request,
+    reply,
+    404,
+    new AppError(ErrorCode.NOT_FOUND, 'No such route: check the method and the path'),
+  );
 }

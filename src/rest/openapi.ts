@@ -57,7 +57,12 @@ const WITH_BODY: Record<number, ErrorCode> = {
 /** Query strings are validated too. (A malformed id in a path is 404 like any unknown id, never 422.) */
 const WITH_INPUT: Record<number, ErrorCode> = { 422: ErrorCode.VALIDATION_ERROR };
 
-const SUCCESS_DESCRIPTIONS: Record<string, string> = { '200': 'OK', '201': 'Created', '204': 'No Content' };
+const SUCCESS_DESCRIPTIONS: Record<string, string> = {
+  '200': 'OK',
+  '201': 'Created',
+  '204': 'No Content',
+  '304': 'Not Modified',
+};
 const SUCCESS_DESCRIPTION_TEXTS = new Set([...Object.values(SUCCESS_DESCRIPTIONS), 'Success']);
 
 /** The error codes the error handler answers a status with, from its own table. */

@@ -6,13 +6,14 @@ import { CreateOrderRequestSchema } from '../orders/create-order.schema';
 import { UpdateOrderRequestSchema } from '../orders/update-order.schema';
 import type { AuthenticateRequest } from '../security/request-authentication';
 import { toRestList, toRestOrderAnswer } from './order.presenter';
-import { AppError, ErrorCode } from '../errors/app-error';
+import { ErrorCode } from '../errors/app-error';
 import { containsExactNumber, stringifyJson, writeMarkedNumbers } from '../shared/exact-json';
 import { errorCodes } from './openapi';
 import { ErrorEnvelope, ListOrdersQuery, OrderEnvelope, OrderListEnvelope } from './schemas';
 import { routeUrl } from '../app/route-url';
 import { requireJsonBody } from '../app/json-body';
 import { KEY_PATTERN } from '../orders/idempotency';
+import { entityTag, ifMatchCondition, noneMatchHolds } from './entity-tag';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,6 +33,16 @@ export interface OrdersRoutesOptions {
  * shape; Fastify's own validation is switched off for them.
  */
 const serviceValidates = () => () => true;
+
+/** The `ETag` of an answer that holds one whole order (see entity-tag.ts). */
+const ETAG_HEADER = {
+  ETag: {
+    description:
+      'The order\'s entity tag, strong: its version in quotes (`"3"`). Send it back in `If-Match` to update only ' +
+      'the state you read, or in `If-None-Match` to read it only if it changed',
+    schema: { type: 'string' },
+  },
+};
 
 function workspaceOf(request: FastifyRequest): RequestContext {
   if (!request.requestContext) throw new Error('authentication hook did not run');
@@ -88,6 +99,10 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
             ...OrderEnvelope,
             headers: {
               Location: { description: 'URL of the new order', required: true, schema: { type: 'string' } },
+              ETag: {
+                ...ETAG_HEADER.ETag,
+                description: `${ETAG_HEADER.ETag.description}. Not on a replay (\`Idempotent-Replayed\`), whose body is the order as it was created`,
+              },
               'Idempotent-Replayed': {
                 description:
                   '`true` when an earlier request with the same Idempotency-Key created this order',
@@ -113,7 +128,9 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
         request.body,
         Array.isArray(key) ? key.join(', ') : key,
       );
+      // A replay's body is the order as it was created, which may since have changed: no tag for it.
       if (replayed) reply.header('idempotent-replayed', 'true');
+      else reply.header('etag', entityTag(order.version));
       reply.header('location', `${routeUrl(request)}/${order.id}`);
       return reply.status(201).send({ success: true, data: toRestOrderAnswer(order) });
     },
@@ -148,11 +165,20 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
           'Changes only the fields you send: `status` (along the allowed moves; another is 409 ' +
           '`INVALID_STATUS_TRANSITION`), tracking, notes, `metadata` (merged key by key; a key set to null is ' +
           'removed) and `shipping_address` (replaced whole). `null` clears a field. Returns the whole order. ' +
-          'Orders have no entity tag: an `If-Match` naming one is 412 `PRECONDITION_FAILED` and changes nothing; `*` matches.',
+          'Send `If-Match` with the `ETag` you read to update only that version: if the order changed since, the ' +
+          'answer is 412 `PRECONDITION_FAILED` with the current `ETag`, and nothing is changed. `*` matches any ' +
+          'order that exists.',
         params: Type.Object({ id: Type.String() }),
+        headers: Type.Object({
+          'if-match': Type.Optional(
+            Type.String({
+              description: 'An `ETag` of this order (`"3"`), several separated by commas, or `*`',
+            }),
+          ),
+        }),
         body: UpdateOrderRequestSchema,
         response: {
-          200: OrderEnvelope,
+          200: { ...OrderEnvelope, headers: ETAG_HEADER },
           404: errorCodes(ErrorEnvelope, [ErrorCode.NOT_FOUND]),
           409: errorCodes(ErrorEnvelope, [ErrorCode.INVALID_STATUS_TRANSITION]),
           412: errorCodes(ErrorEnvelope, [ErrorCode.PRECONDITION_FAILED]),
@@ -161,23 +187,14 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
       validatorCompiler: serviceValidates,
       preValidation: requireJsonBody,
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params as { id: string };
-      // Orders carry no entity tag, so `If-Match` with a tag never holds (RFC 9110 §13.1.1): the update
-      // is refused rather than applied over a change the client has not seen. `*` holds for an order that
-      // exists, and a missing one stays 404 whatever the condition (§13.2.1).
-      const ifMatch = request.headers['if-match'];
-      if (ifMatch !== undefined && ifMatch.trim() !== '*') {
-        await orders.getOrder(workspaceOf(request), id);
-        throw new AppError(
-          ErrorCode.PRECONDITION_FAILED,
-          'If-Match names an entity tag, and orders have none: send no If-Match (or *) to update',
-        );
-      }
-      return {
-        success: true,
-        data: toRestOrderAnswer(await orders.updateOrder(workspaceOf(request), id, request.body)),
-      };
+      // `If-Match` is checked by the service under the update's row lock; a missing order stays 404
+      // whatever the condition (RFC 9110 §13.2.1), and a 412 carries the current ETag (error-handler.ts).
+      const condition = ifMatchCondition(request.headers['if-match']);
+      const order = await orders.updateOrder(workspaceOf(request), id, request.body, condition);
+      reply.header('etag', entityTag(order.version));
+      return { success: true, data: toRestOrderAnswer(order) };
     },
   );
 
@@ -189,14 +206,30 @@ export const ordersRoutes: FastifyPluginAsync<OrdersRoutesOptions> = async (
         operationId: 'getOrder',
         description:
           'The whole order with its items and status history. An id of another workspace, or one that does not ' +
-          'exist, is 404 `NOT_FOUND`.',
+          'exist, is 404 `NOT_FOUND`. With `If-None-Match` naming its current `ETag`, the answer is 304 without a body.',
         params: Type.Object({ id: Type.String() }),
-        response: { 200: OrderEnvelope, 404: errorCodes(ErrorEnvelope, [ErrorCode.NOT_FOUND]) },
+        headers: Type.Object({
+          'if-none-match': Type.Optional(
+            Type.String({
+              description: 'An `ETag` of this order you hold (`"3"`), several separated by commas',
+            }),
+          ),
+        }),
+        response: {
+          200: { ...OrderEnvelope, headers: ETAG_HEADER },
+          304: { type: 'null', headers: ETAG_HEADER },
+          404: errorCodes(ErrorEnvelope, [ErrorCode.NOT_FOUND]),
+        },
       },
+      validatorCompiler: serviceValidates,
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params as { id: string };
-      return { success: true, data: toRestOrderAnswer(await orders.getOrder(workspaceOf(request), id)) };
+      const order = await orders.getOrder(workspaceOf(request), id);
+      reply.header('etag', entityTag(order.version));
+      // The client holds this version already: 304, no body (RFC 9110 §13.1.2, §15.4.5).
+      if (!noneMatchHolds(request.headers['if-none-match'], order.version)) return reply.status(304).send();
+      return { success: true, data: toRestOrderAnswer(order) };
     },
   );
 };

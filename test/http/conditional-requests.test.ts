@@ -1,8 +1,9 @@
 /**
- * Conditional requests on the REST shim (RFC 9110 §13). Orders carry no entity tag, so an
- * `If-Match` naming one can never match: a `PUT` with it must not be applied (412), or a client
- * that guards against lost updates with it overwrites another's change without knowing. `*`
- * matches any order that exists. A request that would not succeed without the condition (a missing
+ * Conditional requests on the REST shim (RFC 9110 §13). An order's entity tag is its version
+ * (`"1"` as created); an `If-Match` naming no version it is at can never match: a `PUT` with it must
+ * not be applied (412), or a client that guards against lost updates with it overwrites another's
+ * change without knowing. `*` matches any order that exists (test/outside/http-conditional.test.ts
+ * has the rest). A request that would not succeed without the condition (a missing
  * order, another workspace's) keeps its own answer (§13.2.1).
  */
 import { describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ const createOrder = async () => {
 };
 
 describe('If-Match on PUT /api/orders/:id', () => {
-  it('an entity tag never matches: 412 PRECONDITION_FAILED, and the order is unchanged', async () => {
+  it('a tag the order is not at never matches: 412 PRECONDITION_FAILED, and the order is unchanged', async () => {
     const order = await createOrder();
     for (const ifMatch of ['"abc"', 'W/"abc"', '"abc", "def"']) {
       const res = await t.rest.put(`/api/orders/${order.id}`, { notes: 'overwritten' }, { headers: { 'if-match': ifMatch } });

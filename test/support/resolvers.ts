@@ -29,6 +29,7 @@ export const order: Order = {
   statusHistory: [{ status: 'pending', timestamp: new Date('2025-03-27T15:00:00.000Z') }],
   createdAt: new Date('2025-03-27T15:00:00.000Z'),
   updatedAt: new Date('2025-03-27T15:00:00.000Z'),
+  version: 1,
 };
 
 /** A webhook endpoint as the service creates it (the secret is shown once). */

@@ -33,6 +33,7 @@ const order = {
   statusHistory: [],
   createdAt: new Date('2025-03-27T15:00:00.000Z'),
   updatedAt: new Date('2025-03-27T15:00:00.000Z'),
+  version: 1,
 } satisfies Order;
 
 /** A feed that hands out this file's order once (see `fakeFeed` in test/support/resolvers.ts). */
