@@ -60,6 +60,13 @@ export function commonHeaders(status: number): Record<string, object> {
 /** On every 429 and 503, and on the 409 of IDEMPOTENCY_REQUEST_IN_PROGRESS. */
 export const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before retrying', { type: 'integer' }) };
 /** On every 401. */
+/** On a 412 `PRECONDITION_FAILED`: the order's entity tag now (error-handler.ts). */
+export const CURRENT_ETAG_HEADER = {
+  ETag: header(
+    "The order's current entity tag: read it again, or retry your change with `If-Match` set to it",
+  ),
+};
+
 export const WWW_AUTHENTICATE_HEADER = {
   'WWW-Authenticate': header('The bearer challenge: `Bearer realm="order-gateway"`'),
 };

@@ -23,6 +23,7 @@ import {
   commonHeaders,
   RETRY_AFTER,
   WWW_AUTHENTICATE_HEADER,
+  CURRENT_ETAG_HEADER,
   flatHeaders,
   requireHeaders,
   COMPONENT_TITLES,
@@ -89,7 +90,8 @@ function useComponents<T extends { paths?: unknown; components?: { schemas?: Rec
     if (typeof title !== 'string' || !COMPONENT_TITLES.has(title)) return copy;
     // A response's status text ("Created") rides on its schema to become the response's description
     // (documentApiRoute); kept on the shared schema, it described getOrder's 200 as "Created" too.
-    if (typeof copy.description === 'string' && SUCCESS_DESCRIPTION_TEXTS.has(copy.description)) delete copy.description;
+    if (typeof copy.description === 'string' && SUCCESS_DESCRIPTION_TEXTS.has(copy.description))
+      delete copy.description;
     schemas[title] ??= copy;
     return { $ref: `#/components/schemas/${title}` };
   };
@@ -128,6 +130,7 @@ function errorResponse(
         ? RETRY_AFTER
         : {}),
       ...(status === 401 ? WWW_AUTHENTICATE_HEADER : {}),
+      ...(own.includes(ErrorCode.PRECONDITION_FAILED) ? CURRENT_ETAG_HEADER : {}),
     },
   };
 }
