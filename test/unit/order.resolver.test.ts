@@ -256,7 +256,7 @@ describe('updateOrder', () => {
   it('keeps a left-out field absent and an explicit null null (keep versus clear)', async () => {
     const orders = fakeOrders();
     const result = await run(UPDATE, orders, { id: order.id, input: { status: 'PAID', trackingNumber: null, metadata: { some_key: 1 } } });
-    expect(orders.updateOrder).toHaveBeenCalledWith(workspace, order.id, { status: 'paid', tracking_number: null, metadata: { some_key: 1 } });
+    expect(orders.updateOrder).toHaveBeenCalledWith(workspace, order.id, { status: 'paid', tracking_number: null, metadata: { some_key: 1 } }, undefined);
     expect(result.data?.updateOrder).toStrictEqual({ order: { id: order.id, status: 'PAID' }, userErrors: [] });
   });
 
