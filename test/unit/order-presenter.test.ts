@@ -14,9 +14,11 @@ import { renameKeys } from '../../src/shared/case';
 
 /** What the presenter was before it was written out: the whole order renamed. */
 function genericRestOrder(order: Order) {
+  // `version` is GraphQL's field; REST carries it as the ETag header, not in the body.
+  const { version: _version, ...rest } = order;
   return renameKeys(
     {
-      ...order,
+      ...rest,
       items: order.items.map((item) => ({
         ...item,
         price: Number(item.price),
@@ -58,6 +60,7 @@ const bare: OrderRecord = {
   statusHistory: [{ status: 'pending', timestamp: at.toISOString() }],
   createdAt: at,
   updatedAt: at,
+  version: 1,
 } as unknown as OrderRecord;
 
 const full: OrderRecord = {
@@ -74,6 +77,7 @@ const full: OrderRecord = {
     { status: 'shipped', timestamp: '2026-12-02T11:00:00.000Z' },
   ],
   updatedAt: new Date('2026-12-02T11:00:00.000Z'),
+  version: 2,
 } as unknown as OrderRecord;
 
 const items: ItemRecord[] = [
@@ -92,7 +96,7 @@ const items: ItemRecord[] = [
 /** `Order`'s fields in their declared order, and those a row may lack. */
 const ORDER_KEYS =
   `id orderNumber customerId status items subtotal shipping tax total currency shippingAddress
-  billingAddress notes metadata trackingNumber trackingUrl statusHistory createdAt updatedAt`.split(/\s+/);
+  billingAddress notes metadata trackingNumber trackingUrl statusHistory createdAt updatedAt version`.split(/\s+/);
 const OPTIONAL_KEYS = new Set([
   'shippingAddress',
   'billingAddress',

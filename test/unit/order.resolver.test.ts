@@ -206,6 +206,7 @@ describe('orders', () => {
       workspace,
       { customer_id: 'c', min_total: '10.00', updated_since: '2025-01-01T00:00:00Z' },
       { first: 5, after: 'c0', sort: '-created_at' },
+      { withTotal: true },
     );
     expect(result.data?.orders).toStrictEqual({
       totalCount: 1,
@@ -213,7 +214,15 @@ describe('orders', () => {
       pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: 'c1', endCursor: 'c1' },
     });
     await run(ORDERS, orders, { orderBy: 'UPDATED_AT_ASC' });
-    expect(orders.findOrders).toHaveBeenLastCalledWith(workspace, {}, { first: undefined, after: undefined, sort: 'updated_at' });
+    expect(orders.findOrders).toHaveBeenLastCalledWith(workspace, {}, { first: undefined, after: undefined, sort: 'updated_at' }, { withTotal: true });
+  });
+
+  it('asks the service for the count only when totalCount is selected, through a fragment too', async () => {
+    const orders = fakeOrders();
+    await run('{ orders(first: 2) { edges { node { id } } } }', orders);
+    expect(orders.findOrders).toHaveBeenLastCalledWith(workspace, {}, expect.any(Object), { withTotal: false });
+    await run('{ orders { ...Counted } } fragment Counted on OrderConnection { totalCount }', orders);
+    expect(orders.findOrders).toHaveBeenLastCalledWith(workspace, {}, expect.any(Object), { withTotal: true });
   });
 
   it('an empty page has null cursors', async () => {

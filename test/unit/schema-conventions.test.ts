@@ -38,6 +38,7 @@ describe('schema.graphql', () => {
       'IDEMPOTENCY_REQUEST_IN_PROGRESS',
       'INVALID_STATUS_TRANSITION',
       'NOT_FOUND',
+      'PRECONDITION_FAILED',
       'TOTAL_MISMATCH',
       'VALIDATION_ERROR',
     ]);
