@@ -38,6 +38,12 @@ export interface RelayOptions {
   /** Events claimed per round. */
   batchSize?: number;
   /**
+   * Events committed by this process that the relay keeps in memory to publish without a claim
+   * (10 × `batchSize`, 2,000 by default). Past it, an event's lease is given up at once and a claim
+   * takes it from the outbox, as it takes other processes' events (see `publishCommitted`).
+   */
+  maxHandedOver?: number;
+  /**
    * Now, to measure an event's publish latency from its `time` (the database's clock): the
    * database's clock as this process reads it (see database-clock.ts), so that a process whose
    * own clock is off does not report minutes of latency, or less than none. The process's clock when absent.
@@ -61,6 +67,7 @@ export type PublishedListener = (event: CloudEvent) => void;
 export class EventRelay {
   private readonly emitter = new EventEmitter();
   private readonly batchSize: number;
+  private readonly maxHandedOver: number;
   readonly leaseMs: number;
   private readonly maxRetryDelayMs: number;
   private readonly loop: WakeableLoop;
@@ -83,6 +90,7 @@ export class EventRelay {
 
   constructor(private readonly options: RelayOptions) {
     this.batchSize = options.batchSize ?? 200;
+    this.maxHandedOver = options.maxHandedOver ?? 10 * this.batchSize;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 5000;
     this.queueVacuumEvery = options.queueVacuumEvery ?? 5000;
@@ -118,6 +126,11 @@ export class EventRelay {
     return () => this.emitter.off('published', listener);
   }
 
+  /** Events handed over by this process's creates and not yet published (at most `maxHandedOver`). */
+  get handedOverCount(): number {
+    return this.handedOver.length;
+  }
+
   start(): void {
     this.stopped = false;
     this.loop.start();
@@ -136,7 +149,13 @@ export class EventRelay {
   publishCommitted(event: StoredEvent): void {
     // After `stop` (a commit that outran the shutdown): give the lease up at once, for any relay.
     if (this.stopped) void this.giveUp([event.position]);
-    else {
+    else if (this.handedOver.length >= this.maxHandedOver) {
+      // The broker is slow or away (each round waits for its publish timeout) while creates go on:
+      // kept here, every event of the outage stayed in memory, order data and all, without bound.
+      // The outbox holds it already; a claim takes it once the rounds catch up.
+      this.claimAsked = true;
+      void this.giveUp([event.position]);
+    } else {
       this.handedOver.push({ ...event, attempts: 0 });
       this.loop.wake();
     }
