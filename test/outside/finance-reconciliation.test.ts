@@ -274,25 +274,20 @@ describe('amounts, computed independently, against both transports and the store
     // The case fast-check found (CI, stop 45): 999999990129.179 + 9870.820 = 999999999999.999 KWD,
     // sent with total 1000000000000.000. That total has 13 significant digits but is over the cap.
     const before = await t.db.count('orders');
-    const res = await t.rest.post('/api/orders', {
+    const atTheCap = (total: string) => ({
       customer_id: 'at-the-cap',
       currency: 'KWD',
       items: [{ product_id: 'p', quantity: 1, price: '999999990129.179' }],
       shipping: '9870.820',
-      total: '1000000000000.000',
+      total,
     });
+    const res = await t.rest.post('/api/orders', atTheCap('1000000000000.000'));
     expect(res.statusCode, res.body).toBe(422);
     expect(res.json().error).toMatchObject({
       code: 'VALIDATION_ERROR',
       details: [{ field: 'total', message: 'must be at most 999999999999.999 KWD' }],
     });
-    const exact = await t.rest.post('/api/orders', {
-      customer_id: 'at-the-cap',
-      currency: 'KWD',
-      items: [{ product_id: 'p', quantity: 1, price: '999999990129.179' }],
-      shipping: '9870.820',
-      total: '999999999999.999',
-    });
+    const exact = await t.rest.post('/api/orders', atTheCap('999999999999.999'));
     expect(exact.statusCode, exact.body).toBe(201);
     expect(exact.json().data.total).toBe(999999999999.999);
     expect(await t.db.count('orders')).toBe(before + 1);
