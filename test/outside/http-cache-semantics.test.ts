@@ -123,7 +123,13 @@ describe('as a shared cache sees them', () => {
 describe('what a shared cache may keep', () => {
   const publicUrls = async () => {
     const page = await send({ method: 'GET', url: '/graphql', headers: { accept: 'text/html' } });
-    const assets = [...page.response.raw.matchAll(/(?:src|href)="(\/graphql\/assets\/[^"]+)"/g)].map((m) => m[1]);
+    const assets = [...page.response.raw.matchAll(/(?:src|href)="((?:\.)?\/graphql\/assets\/[^"]+)"/g)].map(
+      // The page names them relative to itself (it may be served under a path prefix).
+      (m) => {
+        const url = new URL(m[1] ?? '', 'http://gateway/graphql');
+        return url.pathname + url.search;
+      },
+    );
     expect(assets.length).toBeGreaterThan(5);
     return ['/openapi.json', '/docs/json', '/docs', '/docs/static/swagger-ui-bundle.js', '/docs/static/swagger-ui.css', ...assets];
   };
@@ -156,7 +162,13 @@ describe('what a shared cache may keep', () => {
 
   it('the playground’s assets are immutable under the URLs the page gives them, and those URLs change with the content', async () => {
     const page = await send({ method: 'GET', url: '/graphql', headers: { accept: 'text/html' } });
-    const assets = [...page.response.raw.matchAll(/(?:src|href)="(\/graphql\/assets\/[^"]+)"/g)].map((m) => m[1]);
+    const assets = [...page.response.raw.matchAll(/(?:src|href)="((?:\.)?\/graphql\/assets\/[^"]+)"/g)].map(
+      // The page names them relative to itself (it may be served under a path prefix).
+      (m) => {
+        const url = new URL(m[1] ?? '', 'http://gateway/graphql');
+        return url.pathname + url.search;
+      },
+    );
     for (const url of assets) {
       const asset = await send({ method: 'GET', url });
       expect(asset.response.status, url).toBe(200);
