@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { ENV, type Env } from './env';
 
-export { DEFAULT_RETRY_SCHEDULE, ENV, type Env, type LogLevel, type NodeEnv } from './env';
+export { ENV, type Env } from './env';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -8,9 +8,6 @@ import { type Static, Type } from '@sinclair/typebox';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
 
-export type LogLevel = (typeof LOG_LEVELS)[number];
-export type NodeEnv = (typeof NODE_ENVS)[number];
-
 const int = (minimum: number, maximum: number, fallback: number | undefined, description: string) =>
   fallback === undefined
     ? Type.Optional(Type.Integer({ minimum, maximum, description }))

@@ -6,7 +6,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ORDER_EVENT_TYPES } from '../orders/order-events';
 
-export type OrderTransport = 'rest' | 'graphql';
 /**
  * How a GraphQL request ended. `persisted_query_not_found`: an APQ hash this process does not know
  * yet, which the client's link answers with the full text; normal traffic after a start or a

@@ -100,5 +100,4 @@ export type AddressInput = Static<typeof AddressSchema>;
 export type AddressField = keyof AddressInput;
 /** The address's fields in the contract's names; every other declaration of an address is derived from it. */
 export const ADDRESS_FIELDS = Object.keys(AddressSchema.properties) as AddressField[];
-export type OrderItemInput = Static<typeof OrderItemInputSchema>;
 export type CreateOrderRequest = Static<typeof CreateOrderRequestSchema>;

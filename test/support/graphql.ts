@@ -22,8 +22,6 @@ export const UPDATE_ORDER = `mutation UpdateOrder($id: ID!, $input: UpdateOrderI
 
 export const ORDER = `query Order($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`;
 
-export const ORDER_BY_NUMBER = `query OrderByNumber($orderNumber: String!) { orderByNumber(orderNumber: $orderNumber) { ${ORDER_FIELDS} } }`;
-
 export const ORDERS = `query Orders($first: Int, $after: String, $filter: OrderFilter) {
   orders(first: $first, after: $after, filter: $filter) {
     totalCount
