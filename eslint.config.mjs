@@ -33,7 +33,7 @@ export default tseslint.config(
   },
   {
     // Configuration and plain JavaScript files are outside the TypeScript project.
-    files: ['**/*.js', '**/*.mjs', '**/*.mts'],
+    files: ['**/*.js', '**/*.cjs', '**/*.mjs', '**/*.mts'],
     ...tseslint.configs.disableTypeChecked,
   },
   {
