@@ -351,6 +351,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     requestHooks: [graphqlTelemetryHooks(), requestIdOnInternalErrors()],
     maxResponseBytes: config.graphqlMaxResponseBytes,
     protection,
+    countMoreRequests: (request, reply, more) => rateLimits.countMoreRequests(request, reply, more),
   });
 
   // The relay, the webhook dispatcher and the sweeper work on tables that must exist.

@@ -1,6 +1,7 @@
 import type { OrderFeed } from '../events/order-feed';
 import type { RequestTelemetry } from '../observability/request-telemetry';
 import type { OrderService } from '../orders/order.service';
+import type { AppError } from '../errors/app-error';
 import type { RequestContext } from '../orders/order.types';
 import type { WebhookService } from '../webhooks/webhook.service';
 
@@ -28,4 +29,6 @@ export interface GraphQLContext {
   feed?: Pick<OrderFeed, 'iterate'>;
   /** How many writes (mutations' service calls) this request has completed; see completed-writes.ts. */
   completedWrites?: () => number;
+  /** Counts further requests of the caller's key (a document's further mutations); the refusal past the limit. */
+  countMoreRequests?: (more: number) => Promise<AppError | undefined>;
 }

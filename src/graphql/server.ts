@@ -26,6 +26,8 @@ import {
   toGraphQLError,
 } from './errors';
 import { jitExecution } from './jit-executor';
+import { countingRootMutations } from './root-mutations';
+import type { AppError } from '../errors/app-error';
 import { countingWrites } from './completed-writes';
 import { oneCallAtATime } from './one-call-at-a-time';
 import { malformedPersistedQuery, persistedQueryWorkspace, WorkspacePersistedQueryCache } from './persisted-queries';
@@ -63,6 +65,8 @@ export interface GraphQLServerOptions {
   protection?: GraphQLProtection;
   /** A larger answer to a query is replaced by a QUERY_LIMIT_EXCEEDED error (`responseSize`). */
   maxResponseBytes?: number;
+  /** Counts a document's further mutations against the key's rate limit (root-mutations.ts). */
+  countMoreRequests?: (request: FastifyRequest, reply: FastifyReply, more: number) => Promise<AppError | undefined>;
 }
 
 const GRAPHQL_PATH = '/graphql';
@@ -73,7 +77,7 @@ export async function registerGraphQL(
 ): Promise<ApolloServer<GraphQLContext>> {
   const apollo = new ApolloServer<GraphQLContext>({
     // Apollo's pipeline on this schema, with each operation run by graphql-jit (jit-executor.ts).
-    gateway: jitExecution(options.schema),
+    gateway: countingRootMutations(jitExecution(options.schema)),
     introspection: options.introspection,
     // Stacks go to the log under the request id, never into a response.
     includeStacktraceInErrorResponses: false,
@@ -147,7 +151,7 @@ export async function registerGraphQL(
     }, done);
   });
 
-  const context = async (request: FastifyRequest): Promise<GraphQLContext> => {
+  const context = async (request: FastifyRequest, reply: FastifyReply): Promise<GraphQLContext> => {
     try {
       const requestContext = authenticated.get(request);
       // The hook above authenticated every request of the route, or refused it.
@@ -158,6 +162,9 @@ export async function registerGraphQL(
         ...countingWrites(oneCallAtATime(options.orders, options.webhooks)),
         requestId: request.id,
         telemetry: request.telemetry,
+        ...(options.countMoreRequests
+          ? { countMoreRequests: (more: number) => options.countMoreRequests!(request, reply, more) }
+          : {}),
       };
     } catch (error) {
       // Apollo neither logs a failed context nor masks its message: both are done here.
@@ -188,7 +195,7 @@ export async function registerGraphQL(
  */
 function apolloHandler(
   apollo: ApolloServer<GraphQLContext>,
-  context: (request: FastifyRequest) => Promise<GraphQLContext>,
+  context: (request: FastifyRequest, reply: FastifyReply) => Promise<GraphQLContext>,
   workspaceOf: (request: FastifyRequest) => string | undefined,
 ) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<string | FastifyReply> => {
@@ -210,7 +217,7 @@ function apolloHandler(
           search: query === -1 ? '' : request.url.slice(query),
           body: request.body,
         },
-        context: () => context(request),
+        context: () => context(request, reply),
       }),
     );
     for (const [name, value] of response.headers) {

@@ -142,6 +142,12 @@ export interface RateLimits {
    * no HTTP hook sees) in the key's bucket; returns the refusal once the key is past its limit.
    */
   countKeyRequest(request: FastifyRequest, authorization: string | undefined): Promise<AppError | undefined>;
+  /**
+   * Counts `more` requests of the request's key beyond the one its arrival counted (a GraphQL
+   * document's further mutations, see graphql/root-mutations.ts), all or none: when fewer remain,
+   * nothing more is counted and the refusal is returned, so the document runs none of them.
+   */
+  countMoreRequests(request: FastifyRequest, reply: FastifyReply, more: number): Promise<AppError | undefined>;
 }
 
 /**
@@ -261,6 +267,31 @@ export async function registerRateLimits(app: FastifyInstance, options: RateLimi
         [],
         limit.ttlInSeconds,
       );
+    },
+    async countMoreRequests(request, reply, more) {
+      const refusal = (max: number, remaining: number, ttlInSeconds: number) => {
+        reply.header('x-ratelimit-remaining', remaining);
+        return new AppError(
+          ErrorCode.RATE_LIMITED,
+          `Rate limit of ${max} requests a minute exceeded: each mutation of a document counts as a request, ` +
+            `this one has ${more + 1} and ${remaining + 1} remained; nothing was run. Retry in ${ttlInSeconds} s`,
+          [],
+          ttlInSeconds,
+        );
+      };
+      const now = await perKey(request, { increment: false });
+      if (now.isAllowed) return undefined; // an allow-listed request is not counted
+      if (now.remaining < more) return refusal(now.max, now.remaining, now.ttlInSeconds);
+      let remaining = now.remaining;
+      for (let counted = 0; counted < more; counted++) {
+        const last = await perKey(request);
+        if (last.isAllowed) return undefined;
+        // Another request of the key took the last ones meanwhile.
+        if (last.isExceeded) return refusal(last.max, 0, last.ttlInSeconds);
+        remaining = last.remaining;
+      }
+      reply.header('x-ratelimit-remaining', remaining);
+      return undefined;
     },
     async countFailedAuthentication(request, reply) {
       recentFailures?.add(clientAddress(request), performance.now()); // monotonic, as mayHaveFailed's

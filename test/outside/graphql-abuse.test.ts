@@ -57,6 +57,9 @@ const INPUT = '{customerId: "c", items: [{productId: "p", quantity: 1, price: "1
 const create = (alias = '') => `${alias}createOrder(input: ${INPUT}) { order { id } userErrors { code } }`;
 const times = (n: number, make: (i: number) => string) => Array.from({ length: n }, (_, i) => make(i)).join(' ');
 
+/** A fresh key (its own rate-limit bucket), so each case starts with the whole limit. */
+const freshKey = () => t.bearer('acme');
+
 /** What Armor, with its default limits, says of a document: the names of the limits it exceeds. */
 function armorDefaults(source: string): string[] {
   const refused: string[] = [];
@@ -86,6 +89,45 @@ describe('alias overloading', () => {
     expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED' });
     expect(await orders()).toBe(before);
     await stillServes();
+  });
+
+  it('the mutations of one document count against the rate limit one each', async () => {
+    const key = await freshKey();
+    const before = await orders();
+    // One plain and 15 aliased createOrder: within the alias limit, 16 orders.
+    const sixteen = `mutation { ${create()} ${times(15, (i) => create(`a${i}: `))} }`;
+    const first = await post({ query: sixteen }, key);
+    expect(first.status).toBe(200);
+    expect(Object.keys(first.body.data ?? {})).toHaveLength(16);
+    expect(await orders()).toBe(before + 16);
+    // 16 of the 40 requests a minute were used, not 1.
+    expect(first.remaining).toBe(LIMIT - 16);
+    // 24 remain: another such document fits once; the third is refused whole, nothing run.
+    expect((await post({ query: sixteen }, key)).status).toBe(200);
+    expect(await orders()).toBe(before + 32);
+    const third = await post({ query: sixteen }, key);
+    expect(third.status).toBe(429);
+    expect(third.retryAfter).toMatch(/^\d+$/);
+    expect(third.body.data).toBeUndefined();
+    expect(third.body.errors).toHaveLength(1);
+    expect(third.body.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(third.body.errors?.[0]?.message).toMatch(/each mutation of a document counts as a request, this one has 16/);
+    expect(await orders()).toBe(before + 32);
+    // The key's remaining requests are still served, one mutation at a time.
+    const single = await post({ query: `mutation { ${create()} }` }, key);
+    expect(single.status).toBe(200);
+    expect(await orders()).toBe(before + 33);
+    await stillServes(key);
+  });
+
+  it("a mutation's fields through fragments count the same", async () => {
+    const key = await freshKey();
+    const before = await orders();
+    const source = `mutation { ...A ... on Mutation { ${times(5, (i) => create(`b${i}: `))} } } fragment A on Mutation { ${times(5, (i) => create(`a${i}: `))} }`;
+    const res = await post({ query: source }, key);
+    expect(res.status).toBe(200);
+    expect(await orders()).toBe(before + 10);
+    expect(res.remaining).toBe(LIMIT - 10);
   });
 });
 
