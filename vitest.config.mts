@@ -14,7 +14,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // The slow tests have their own runs: `npm run test:faults` (vitest.faults.config.mts)
     // and `npm run test:slow` (`*.slow.test.ts`, vitest.slow.config.mts).
-    exclude: ['test/faults/**', 'test/**/*.slow.test.ts', 'node_modules/**'],
+    exclude: ['test/faults/**', 'test/outside/crash-consistency.test.ts', 'test/**/*.slow.test.ts', 'node_modules/**'],
     // Each test file opens its own database (an in-memory PGlite, or a fresh
     // database on the server named by DATABASE_URL), so files can run in parallel.
     pool: 'forks',

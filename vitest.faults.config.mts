@@ -10,7 +10,8 @@ export default defineConfig({
       { find: /^graphql-query-complexity$/, replacement: 'graphql-query-complexity/cjs' },
     ] },
   test: {
-    include: ['test/faults/**/*.test.ts'],
+    // crash-consistency kills gateways and a postmaster, and waits out a 30 s lease.
+    include: ['test/faults/**/*.test.ts', 'test/outside/crash-consistency.test.ts'],
     pool: 'forks',
     fileParallelism: false,
     testTimeout: 180_000,

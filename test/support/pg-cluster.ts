@@ -13,6 +13,8 @@ const BIN = '/usr/lib/postgresql/15/bin';
 
 export interface PgCluster {
   port: number;
+  /** Its data folder (postmaster.pid names the postmaster). */
+  dataDir: string;
   url(database: string): string;
   start(): void;
   /** Stops at once, as a crash or a pulled cable would: no checkpoint, connections dropped. */
@@ -46,6 +48,7 @@ export async function createPgCluster(): Promise<PgCluster> {
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
   const cluster: PgCluster = {
     port,
+    dataDir: data,
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
     start: () => run(`${BIN}/pg_ctl`, ['-D', data, '-o', options, '-l', path.join(dir, 'log'), '-w', '-t', '30', 'start']),
     stopImmediately: () => run(`${BIN}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop']),
