@@ -163,6 +163,9 @@ function corsOrigins(raw: string): string[] {
   });
 }
 
+/** The sample METRICS_TOKEN in `.env.example`: published with the package, so never a secret. */
+export const PUBLISHED_METRICS_TOKEN = 'change-me-to-a-long-random-string';
+
 /** The application's settings, from checked variables; rules that involve two variables live here. */
 function toConfig(v: Env) {
   if (v.METRICS_PORT !== undefined && v.METRICS_PORT !== 0 && v.METRICS_PORT === v.PORT) {
@@ -173,6 +176,11 @@ function toConfig(v: Env) {
     throw new ConfigError(
       `HEADERS_TIMEOUT_MS (${v.HEADERS_TIMEOUT_MS}) must not exceed REQUEST_TIMEOUT_MS (${v.REQUEST_TIMEOUT_MS})`,
     );
+  }
+  // `.env.example` ships a sample token; copied into `.env` unchanged it would guard /metrics with a
+  // value anyone can read in the package, so it is refused in every environment.
+  if (v.METRICS_TOKEN === PUBLISHED_METRICS_TOKEN) {
+    throw new ConfigError('METRICS_TOKEN is the sample from .env.example, which is public: set a random one (openssl rand -hex 24)');
   }
   if (v.DATABASE_DIRECT_URL !== undefined && v.DATABASE_URL === undefined) {
     throw new ConfigError('DATABASE_DIRECT_URL is set without DATABASE_URL: it is a second way to the server DATABASE_URL names');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkServeConfig, ConfigError, ENV, loadConfig } from '../../src/config/config';
+import { checkServeConfig, ConfigError, ENV, loadConfig, PUBLISHED_METRICS_TOKEN } from '../../src/config/config';
 
 function configError(env: Record<string, string>): ConfigError {
   let caught: unknown;
@@ -316,6 +316,11 @@ describe('checkServeConfig', () => {
   it.each(['production', 'test'])('refuses NODE_ENV=%s with /metrics open on the API port', (nodeEnv) => {
     expect(() => checkServeConfig(loadConfig({ NODE_ENV: nodeEnv }))).toThrow(ConfigError);
     expect(() => checkServeConfig(loadConfig({ NODE_ENV: nodeEnv }))).toThrow(/needs METRICS_TOKEN .* or METRICS_PORT/);
+  });
+
+  it.each(['production', 'development'])('refuses, with NODE_ENV=%s, the sample METRICS_TOKEN that .env.example publishes', (nodeEnv) => {
+    expect(configError({ NODE_ENV: nodeEnv, METRICS_TOKEN: PUBLISHED_METRICS_TOKEN }).message).toMatch(/^METRICS_TOKEN is the sample from \.env\.example/);
+    expect(fs.readFileSync(path.join(__dirname, '../../.env.example'), 'utf8')).toContain(`# METRICS_TOKEN=${PUBLISHED_METRICS_TOKEN}\n`);
   });
 
   it.each([
