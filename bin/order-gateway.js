@@ -6,7 +6,7 @@ const fs = require('node:fs');
 
 const entry = path.join(__dirname, '..', 'dist', 'cli', 'cli.js');
 if (!fs.existsSync(entry)) {
-  process.stderr.write('order-gateway: not built yet; run `npm run build` (npm ci does it for you).\n');
+  process.stderr.write('order-gateway: not built yet; run `npm run build` (a full `npm ci` does it for you; `npm ci --omit=dev` installs no TypeScript to build with).\n');
   process.exit(1);
 }
 require(entry).runCli(process.argv);
