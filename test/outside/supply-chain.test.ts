@@ -194,6 +194,28 @@ describe('supply chain: the server runs on production dependencies', { timeout: 
   });
 });
 
+describe('supply chain: the packed artefact', { timeout: 120_000 }, () => {
+  it('npm pack ships the compiled server and its documents, no sources, tests, data or secrets', () => {
+    const listing = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    const files =
+      (JSON.parse(listing) as { files: { path: string }[] }[])[0]?.files.map((file) => file.path) ?? [];
+    expect(files).toEqual(
+      expect.arrayContaining(['package.json', 'bin/order-gateway.js', '.env.example', 'README.md']),
+    );
+    if (fs.existsSync(path.join(ROOT, 'dist/cli/cli.js'))) expect(files).toContain('dist/cli/cli.js');
+    const unwanted = files.filter(
+      (file) =>
+        /^(src|test|bench|data|deploy|\.ci|node_modules)\//.test(file) ||
+        /(^|\/)\.env$|development-key$|\.pem$|\.key$|\.map$/.test(file) ||
+        file === 'package-lock.json',
+    );
+    expect(unwanted).toEqual([]);
+  });
+});
+
 describe('supply chain: no published secret is accepted', { timeout: 90_000 }, () => {
   it('serve in production refuses .env.example copied to .env with its sample METRICS_TOKEN uncommented', async () => {
     const example = fs.readFileSync(path.join(ROOT, '.env.example'), 'utf8');
