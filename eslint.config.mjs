@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', 'test-results/', 'bench/results/', 'bench/side-by-side/'] },
+  { ignores: ['dist/', 'node_modules/', 'reports/', '.stryker-tmp/', 'data/', 'coverage/', 'test-results/', 'bench/results/', 'bench/side-by-side/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
