@@ -200,3 +200,32 @@ describe('cursors', () => {
     },
   );
 });
+
+// The edges a boundary mutant (`npm run mutation`) moves: the largest offset, one past it, the
+// ten-digit cap, text around the digits, and a page parameter given twice.
+describe('page parameters at their edges', () => {
+  it.each([
+    [{ limit: '1' }, { limit: 1, offset: 0 }],
+    [{ limit: '100' }, { limit: 100, offset: 0 }],
+    [{ offset: '0' }, { limit: 50, offset: 0 }],
+    [{ offset: '1000000000' }, { limit: 50, offset: 1_000_000_000 }],
+    [{ offset: '0000000007' }, { limit: 50, offset: 7 }],
+  ])('takes %j', (query, page) => {
+    expect(parseListQuery(query).page).toStrictEqual(page);
+  });
+
+  it.each([
+    [{ offset: '1000000001' }, 'offset', 'must be a whole number from 0 to 1000000000'],
+    [{ offset: '10000000000' }, 'offset', 'must be a whole number from 0 to 1000000000'],
+    [{ limit: '1.5' }, 'limit', 'must be a whole number from 1 to 100'],
+    [{ limit: '+5' }, 'limit', 'must be a whole number from 1 to 100'],
+    [{ limit: ' 5' }, 'limit', 'must be a whole number from 1 to 100'],
+    [{ limit: '5 ' }, 'limit', 'must be a whole number from 1 to 100'],
+    [{ limit: '' }, 'limit', 'must be a whole number from 1 to 100'],
+    [{ limit: ['10', '20'] }, 'limit', 'must be given once'],
+    [{ offset: ['0', '10'] }, 'offset', 'must be given once'],
+    [{ sort: ['created_at', '-created_at'] }, 'sort', 'must be given once'],
+  ])('refuses %j naming %s', (query, field, message) => {
+    expect(rejected(() => parseListQuery(query))).toStrictEqual([{ path: [field], message }]);
+  });
+});
