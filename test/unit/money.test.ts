@@ -8,6 +8,7 @@ import {
   formatStoredAmount,
   MAX_MINOR_UNITS,
   parseAmount,
+  refusedCurrencyMessage,
 } from '../../src/orders/money';
 
 function currency(code: string): Currency {
@@ -362,5 +363,16 @@ describe('formatStoredAmount', () => {
       }),
       { numRuns: 5000, seed: 42 },
     );
+  });
+});
+
+// A survivor of mutation testing (`npm run mutation`): nothing asked for the reason in lower case.
+describe('refusedCurrencyMessage', () => {
+  it.each(['USN', 'usn', 'Ang'])('says why %s is refused, in any case', (code) => {
+    expect(refusedCurrencyMessage(code)).toMatch(/^(USN is a funds code|ANG, the Netherlands Antillean guilder)/);
+  });
+
+  it.each(['USD', 'XCG', 'ZZZ'])('has nothing to say about %s', (code) => {
+    expect(refusedCurrencyMessage(code)).toBeUndefined();
   });
 });

@@ -41,5 +41,7 @@ describe('the status machine', () => {
         ? `Cannot move the order from ${from} to ${to}: ${from} is final`
         : `Cannot move the order from ${from} to ${to}; from ${from} it can move to ${allowed.join(', ')}`,
     );
+    // The field a client shows the refusal on (REST `details`, GraphQL `userErrors.field`).
+    expect(error.details).toStrictEqual([{ path: ['status'], message: error.message }]);
   });
 });
