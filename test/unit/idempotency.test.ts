@@ -6,7 +6,6 @@
  * rules under a unit test.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { AppError } from '../../src/errors/app-error';
 import type { IdempotencyKeyRepository, StoredKey } from '../../src/orders/idempotency-key.repository';
 import {
   checkIdempotencyKey,
@@ -17,26 +16,7 @@ import {
 } from '../../src/orders/idempotency';
 import type { Order } from '../../src/orders/order.types';
 import { ExactNumber } from '../../src/shared/exact-json';
-
-function caught(run: () => unknown): AppError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected an AppError');
-}
-
-async function rejected(run: () => Promise<unknown>): Promise<AppError> {
-  try {
-    await run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected an AppError');
-}
+import { caught, rejected } from '../support/app-errors';
 
 describe('checkIdempotencyKey: 1 to 255 visible ASCII characters', () => {
   it.each(['a', '!', '~', 'x'.repeat(255), 'order-2026-12-07_01', '{"k":1}'])('accepts %j', (key) => {

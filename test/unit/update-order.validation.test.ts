@@ -4,18 +4,8 @@
  * Written after mutation testing (`npm run mutation`) found no unit test of them.
  */
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../src/errors/app-error';
 import { mergeMetadata, parseUpdateOrderRequest } from '../../src/orders/update-order.validation';
-
-function caught(run: () => unknown): AppError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected an AppError');
-}
+import { caught } from '../support/app-errors';
 
 const address = { address: '1 Main St', city: 'Jakarta', postal_code: '10110', country: 'ID' };
 
