@@ -20,8 +20,9 @@ ENV NODE_ENV=production \
     DATA_DIR=/data \
     ENV_FILE=none
 COPY --from=build /src/scripts/release.sh /usr/local/bin/order-gateway-release
-COPY --from=build /pkg/order-gateway.tgz /tmp/order-gateway.tgz
-RUN order-gateway-release install /tmp/order-gateway.tgz /app && rm /tmp/order-gateway.tgz \
+# The tarball and the lockfile beside it: `install` runs `npm ci --omit=dev`, the locked versions exactly.
+COPY --from=build /pkg/ /tmp/pkg/
+RUN order-gateway-release install /tmp/pkg/order-gateway.tgz /app && rm -rf /tmp/pkg \
     && mkdir -p /data && chown node:node /data
 USER node
 WORKDIR /app

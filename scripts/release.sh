@@ -2,8 +2,11 @@
 # The production artefact, one script for CI and the Dockerfile (there is no Docker engine on the
 # development machines, so CI proves what the image does by running the same steps):
 #
-#   scripts/release.sh pack DEST          clean build, `npm pack` into DEST; prints the tarball's path
-#   scripts/release.sh install TGZ DIR    `npm install --omit=dev TGZ` into the empty folder DIR
+#   scripts/release.sh pack DEST          clean build, `npm pack` into DEST, and package-lock.json beside
+#                                          the tarball; prints the tarball's path
+#   scripts/release.sh install TGZ DIR    unpack TGZ into the empty folder DIR and `npm ci --omit=dev` there
+#                                          with the lockfile beside TGZ: the production tree is exactly the
+#                                          locked one that CI tested, audited and licence-checked
 #   scripts/release.sh start DIR [ARGS]   run the installed `order-gateway` (default: serve)
 #   scripts/release.sh check              all of it in a temp folder: pack, install, migrate,
 #                                          create a key, serve, create an order with curl, stop
@@ -19,21 +22,48 @@ pack() {
   (cd "$ROOT" && rm -rf dist && npm run -s build >&2)
   local name
   name="$(cd "$ROOT" && npm pack --silent --pack-destination "$dest" | tail -n 1)"
+  # npm pack never packs package-lock.json; `install` needs it to install the locked versions.
+  cp "$ROOT/package-lock.json" "$dest/package-lock.json"
   echo "$dest/$name"
 }
 
+# `npm install TGZ` would resolve the dependencies' ranges again and could install newer versions
+# than the ones locked; `npm ci` in the unpacked package installs exactly the lockfile's. No
+# install script runs (the production tree needs none; see allowScripts in package.json).
 install() {
   local tarball="$1" dir="$2"
+  local lock
+  lock="$(dirname "$tarball")/package-lock.json"
+  [ -f "$lock" ] || { echo "no package-lock.json beside $tarball (scripts/release.sh pack puts it there)" >&2; exit 1; }
   mkdir -p "$dir"
-  cd "$dir"
-  [ -f package.json ] || printf '{ "name": "order-gateway-deployment", "private": true }\n' > package.json
-  npm install --omit=dev --no-audit --no-fund --loglevel=error "$tarball" >&2
+  tar -xzf "$tarball" -C "$dir" --strip-components=1
+  cp "$lock" "$dir/package-lock.json"
+  (cd "$dir" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
 }
 
 start() {
   local dir="$1"
   shift
-  exec "$dir/node_modules/.bin/order-gateway" "${@:-serve}"
+  exec node "$dir/bin/order-gateway.js" "${@:-serve}"
+}
+
+# Every production package of the lockfile is installed in DIR at its locked version.
+as_locked() {
+  node -e '
+    const dir = process.argv[1];
+    const packages = require(dir + "/package-lock.json").packages;
+    let checked = 0, wrong = 0;
+    for (const [where, locked] of Object.entries(packages)) {
+      if (where === "" || locked.dev || locked.devOptional || locked.link) continue;
+      let installed = "missing";
+      try { installed = require(dir + "/" + where + "/package.json").version; } catch {}
+      if (installed === "missing" && locked.optional) continue; // built for another platform
+      checked++;
+      if (installed !== locked.version) { wrong++; console.error(`${where}: ${installed}, locked ${locked.version}`); }
+    }
+    console.log(`${checked} production packages, ${wrong} not at their locked version`);
+    process.exit(wrong === 0 && checked > 0 ? 0 : 1);
+  ' "$1"
 }
 
 check() {
@@ -61,6 +91,7 @@ check() {
   install "$tarball" "$tmp/app"
   echo "installed in $((SECONDS - started)) s"
   if [ -d "$tmp/app/node_modules/typescript" ]; then echo "typescript was installed" >&2; exit 1; fi
+  as_locked "$tmp/app"
 
   export NODE_ENV=production HOST=127.0.0.1 LOG_LEVEL=info ENV_FILE=none
   export METRICS_TOKEN="release-check-$(date +%s)-metrics-token"
@@ -76,10 +107,10 @@ check() {
   fi
 
   echo "== migrate (the release step)"
-  (cd "$tmp" && "$tmp/app/node_modules/.bin/order-gateway" migrate)
+  (cd "$tmp" && node "$tmp/app/bin/order-gateway.js" migrate)
   echo "== a key"
   local key
-  key="$(cd "$tmp" && "$tmp/app/node_modules/.bin/order-gateway" apikey create --workspace release --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).key))')"
+  key="$(cd "$tmp" && node "$tmp/app/bin/order-gateway.js" apikey create --workspace release --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).key))')"
 
   echo "== serve"
   (cd "$tmp" && exec "$ROOT/scripts/release.sh" start "$tmp/app" serve) > "$tmp/server.log" 2>&1 &
