@@ -31,10 +31,17 @@ const ORDER = {
   metadata: { contact: EMAIL },
 };
 
+/**
+ * A UUID: the request ids the gateway makes (`reqId`). The detector reads two all-digit groups of
+ * one (`7bfc6594-1536-4779-980d-…`) as a phone number, which about one random id in forty has, so
+ * the test failed now and then on a line that held no personal data. They are masked before it looks.
+ */
+const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
+
 /** What the detector finds in `text`: each stretch it would replace, with a little context. */
 function personalDataIn(text: string): string[] {
   const found: string[] = [];
-  let rest = text;
+  let rest = text.replace(UUID, '<uuid>');
   let redacted = personalData.redact(rest);
   while (redacted !== rest && found.length < 5) {
     let at = 0;
@@ -62,6 +69,15 @@ beforeAll(async () => {
     formatter: 'json',
     maskSecrets: true,
     configFileJSON: { rules: [{ id: '@secretlint/secretlint-rule-preset-recommend' }] },
+  });
+});
+
+describe('the detector these tests rely on', () => {
+  it('finds a phone, a card and an e-mail next to a request id, and takes no request id for a phone', () => {
+    const reqId = '"reqId":"7bfc6594-1536-4779-980d-78fbadeff3ab"';
+    expect(personalData.redact(reqId)).not.toBe(reqId); // the detector alone misreads it
+    expect(personalDataIn(reqId)).toStrictEqual([]);
+    for (const value of [PHONE, CARD, EMAIL]) expect(personalDataIn(`${reqId},"notes":"${value}"`)).not.toStrictEqual([]);
   });
 });
 
