@@ -55,16 +55,17 @@ export function countingRootMutations(gateway: GatewayInterface): GatewayInterfa
       if (!run) return loaded;
       return {
         ...loaded,
-        async executor(requestContext) {
+        executor(requestContext) {
           const operation = requestContext.operation as OperationDefinitionNode | undefined;
           const more = rootMutationCount(requestContext.document, operation) - 1;
-          const context = requestContext.context as GraphQLContext;
-          if (more > 0 && context.countMoreRequests) {
-            const refusal = await context.countMoreRequests(more);
+          const { countMoreRequests } = requestContext.context as GraphQLContext;
+          // A document of one mutation, or a query, runs as it came: no promise of this wrapper's own.
+          if (more <= 0 || !countMoreRequests) return run(requestContext);
+          return countMoreRequests(more).then((refusal) => {
             // Thrown before anything runs: Apollo answers it as a request error, 429 with Retry-After.
             if (refusal) throw refusal;
-          }
-          return run(requestContext);
+            return run(requestContext);
+          });
         },
       };
     },
