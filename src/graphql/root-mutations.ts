@@ -21,6 +21,19 @@ import type { GraphQLContext } from './context';
 export function rootMutationCount(document: DocumentNode, operation: OperationDefinitionNode | undefined): number {
   // No operation: none by that name, or several and no name; graphql-js answers that.
   if (operation?.operation !== OperationTypeNode.MUTATION) return 0;
+  // Apollo keeps one parsed document per query text, so an operation node comes back on every
+  // request of that text: its count is worked out once (a Map and two Sets per create otherwise).
+  let count = counted.get(operation);
+  if (count === undefined) {
+    count = countRootMutations(document, operation);
+    counted.set(operation, count);
+  }
+  return count;
+}
+
+const counted = new WeakMap<OperationDefinitionNode, number>();
+
+function countRootMutations(document: DocumentNode, operation: OperationDefinitionNode): number {
   const fragments = new Map(
     document.definitions.flatMap((definition) =>
       definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition] as const] : [],
