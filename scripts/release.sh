@@ -35,6 +35,12 @@ install() {
   local lock
   lock="$(dirname "$tarball")/package-lock.json"
   [ -f "$lock" ] || { echo "no package-lock.json beside $tarball (scripts/release.sh pack puts it there)" >&2; exit 1; }
+  # Over an earlier install, files the new version no longer ships (a removed module, a renamed
+  # migration) would stay and could still be loaded: only an empty or new folder is installed into.
+  if [ -d "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
+    echo "$dir is not empty: install into a new or empty folder (an older install's files would stay beside the new ones)" >&2
+    exit 1
+  fi
   mkdir -p "$dir"
   tar -xzf "$tarball" -C "$dir" --strip-components=1
   cp "$lock" "$dir/package-lock.json"

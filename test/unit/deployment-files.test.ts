@@ -4,7 +4,9 @@
  * which CI runs (`scripts/release.sh check`). This checks that the files say
  * what the README promises and call only subcommands the script has.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -28,15 +30,47 @@ describe('Dockerfile and compose.yaml', () => {
 
   it('builds and starts through scripts/release.sh subcommands that exist (the ones CI runs)', () => {
     expect(subcommands).toStrictEqual(['pack', 'install', 'start', 'check']);
-    const instructions = dockerfile.split('\n').filter((line) => !line.startsWith('#')).join('\n');
-    const used = [...instructions.matchAll(/(?:release\.sh|order-gateway-release)"?,? "?(\w+)/g)].map((m) => m[1]);
+    const instructions = dockerfile
+      .split('\n')
+      .filter((line) => !line.startsWith('#'))
+      .join('\n');
+    const used = [...instructions.matchAll(/(?:release\.sh|order-gateway-release)"?,? "?(\w+)/g)].map(
+      (m) => m[1],
+    );
     expect(new Set(used)).toStrictEqual(new Set(['pack', 'install', 'start']));
     expect(read('.ci/run')).toContain('scripts/release.sh check');
   });
 
+  it("installs only into an empty folder: an older install's files would stay beside the new ones", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'og-release-'));
+    try {
+      fs.mkdirSync(path.join(tmp, 'pkg'));
+      fs.writeFileSync(path.join(tmp, 'pkg', 'order-gateway-0.1.0.tgz'), '');
+      fs.writeFileSync(path.join(tmp, 'pkg', 'package-lock.json'), '{}');
+      fs.mkdirSync(path.join(tmp, 'app'));
+      fs.writeFileSync(path.join(tmp, 'app', 'old-module.js'), 'old');
+      const run = spawnSync(
+        'bash',
+        [
+          path.join(ROOT, 'scripts/release.sh'),
+          'install',
+          path.join(tmp, 'pkg', 'order-gateway-0.1.0.tgz'),
+          path.join(tmp, 'app'),
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain(`${path.join(tmp, 'app')} is not empty`);
+      expect(fs.readdirSync(path.join(tmp, 'app'))).toStrictEqual(['old-module.js']);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('compose runs PostgreSQL, Redis, a migration step before the gateways, with REDIS_URL shared', () => {
     const compose = read('compose.yaml');
-    for (const service of ['postgres:', 'redis:', 'migrate:', 'gateway:']) expect(compose).toContain(`\n  ${service}`);
+    for (const service of ['postgres:', 'redis:', 'migrate:', 'gateway:'])
+      expect(compose).toContain(`\n  ${service}`);
     expect(compose).toContain('command: ["migrate"]');
     expect(compose).toContain('REDIS_URL: redis://redis:6379');
     expect(compose).toContain('service_completed_successfully');
@@ -66,19 +100,29 @@ describe('Dockerfile and compose.yaml', () => {
     // Compose's duration syntax: 1m30s, 15s, 500ms.
     const duration = (text: string) =>
       [...text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us)/g)].reduce(
-        (ms, [, n, unit]) => ms + Number(n) * { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001 }[unit as 'h' | 'm' | 's' | 'ms' | 'us'],
+        (ms, [, n, unit]) =>
+          ms +
+          Number(n) *
+            { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001 }[unit as 'h' | 'm' | 's' | 'ms' | 'us'],
         0,
       );
     // The environment the gateway gets: the image's ENV, then compose's (METRICS_TOKEN interpolated).
     const imageEnv = Object.fromEntries(
-      [...read('Dockerfile').matchAll(/^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)(?:\s*\\)?$/gm)].map(([, name, value]) => [name, value]),
+      [...read('Dockerfile').matchAll(/^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)(?:\s*\\)?$/gm)].map(
+        ([, name, value]) => [name, value],
+      ),
     );
     const environment = Object.fromEntries(
-      Object.entries({ ...imageEnv, ...gateway.environment }).map(([name, value]) => [name, String(value).replace(/\$\{[^}]+\}/, 'x'.repeat(16))]),
+      Object.entries({ ...imageEnv, ...gateway.environment }).map(([name, value]) => [
+        name,
+        String(value).replace(/\$\{[^}]+\}/, 'x'.repeat(16)),
+      ]),
     );
     const config = loadConfig(environment);
     // SIGTERM, requests in flight for SHUTDOWN_GRACE_MS, then at most 2 s more: all before Docker's SIGKILL.
-    expect(duration(gateway.stop_grace_period ?? '10s')).toBeGreaterThan(config.shutdownGraceMs + SHUTDOWN_AFTER_GRACE_MS);
+    expect(duration(gateway.stop_grace_period ?? '10s')).toBeGreaterThan(
+      config.shutdownGraceMs + SHUTDOWN_AFTER_GRACE_MS,
+    );
     expect(config.host).toBe('0.0.0.0');
     expect(gateway.init).toBe(true);
     // No override: the image's HEALTHCHECK on /readyz, at the port the gateway listens on.
@@ -88,7 +132,7 @@ describe('Dockerfile and compose.yaml', () => {
     // One published host port per replica.
     const [range] = gateway.ports ?? [];
     const [from, to] = (/^(\d+)-(\d+):3000$/.exec(range ?? '') ?? []).slice(1).map(Number);
-    expect((to) - (from) + 1).toBe(gateway.deploy?.replicas);
+    expect(to - from + 1).toBe(gateway.deploy?.replicas);
   });
 
   it('compose gives its several gateways NATS with JetStream, so that a subscriber on either hears every change', () => {
