@@ -111,6 +111,14 @@ function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[]
   );
 }
 
+/**
+ * The most bytes a connection's socket may hold unsent, because its client does not read them, before
+ * the connection is cut off. Events never reach it (each subscription sends its next event only once
+ * the last one is written), so only a client that sends pings or refused subscriptions and reads no
+ * answer does.
+ */
+export const MAX_UNREAD_BYTES = 1024 * 1024;
+
 /** How often the key of open connections is checked again, at most (the key cache may add its TTL). */
 const KEY_RECHECK_MS = 500;
 
@@ -342,8 +350,29 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
   });
   return function exactNumbersHandler(socket, request) {
     const send = socket.send.bind(socket);
-    socket.send = ((data: unknown, ...rest: unknown[]) =>
-      (send as (...args: unknown[]) => void)(typeof data === 'string' ? writeMarkedNumbers(data) : data, ...rest)) as typeof socket.send;
+    socket.send = ((data: unknown, ...rest: unknown[]) => {
+      // A client that does not read: every pong of its pings (each may echo 64 KiB) and every error
+      // waited in this process's memory, without end (events wait for the socket, see README). Cut
+      // off at MAX_UNREAD_BYTES; a close frame would only queue behind what it does not read.
+      if (socket.bufferedAmount > MAX_UNREAD_BYTES) {
+        if (socket.readyState === socket.OPEN) {
+          app.log.warn({ unreadBytes: socket.bufferedAmount }, 'subscriptions: cut off a connection that does not read what it is sent');
+          socket.terminate();
+        }
+        // Dropped, as graphql-ws drops what it sends to a closed socket (no error to log for each).
+        const callback = rest.find((arg) => typeof arg === 'function') as ((error?: Error) => void) | undefined;
+        if (callback) process.nextTick(callback);
+        return;
+      }
+      // What was still waiting when the socket was cut off fails with ERR_STREAM_DESTROYED; graphql-ws
+      // would log each as an internal error of ours. It is dropped as above.
+      const args = rest.map((arg) =>
+        typeof arg === 'function'
+          ? (error?: Error) => (arg as (error?: Error) => void)(socket.readyState === socket.OPEN ? error : undefined)
+          : arg,
+      );
+      (send as (...args: unknown[]) => void)(typeof data === 'string' ? writeMarkedNumbers(data) : data, ...args);
+    }) as typeof socket.send;
     return handler.call(this, socket, request);
   };
 }
