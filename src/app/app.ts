@@ -333,8 +333,9 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     authenticate: (authorization) => services.auth.authenticate(authorization),
     countFailedAuthentication: rateLimits.countFailedAuthentication,
     countSubscribe: (request, authorization) => rateLimits.countKeyRequest(request, authorization),
-    // The same depth, alias and directive limits as over HTTP.
+    // The same depth, alias, directive and cost limits as over HTTP.
     validationRules: protection.validationRules,
+    checkCost: protection.checkCost,
     maxTokens: config.graphqlMaxTokens,
     hideSuggestions: !config.introspection,
     subscriptionsPerConnection: config.subscriptionsPerConnection,

@@ -252,7 +252,12 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, raw: unknow
 export function formatSubscriptionError(error: GraphQLError): GraphQLFormattedError {
   if (error.originalError instanceof SubscriberTooSlowError)
     return { message: error.message, extensions: { code: error.originalError.code } };
-  return formatGraphQLError(error.toJSON(), error);
+  const formatted = formatGraphQLError(error.toJSON(), error);
+  // `extensions.http` is the status an error gets over HTTP, which Apollo takes out of the answer;
+  // a WebSocket has no status, and the limit errors (QUERY_LIMIT_EXCEEDED) carried it to the client.
+  if (!formatted.extensions || !('http' in formatted.extensions)) return formatted;
+  const { http: _status, ...extensions } = formatted.extensions;
+  return { ...formatted, extensions };
 }
 
 /** True when an error reaching Apollo is a bug rather than an expected failure: it is masked and must be logged. */

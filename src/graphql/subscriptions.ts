@@ -36,7 +36,7 @@ import { AppError, ErrorCode } from '../errors/app-error';
 import type { OrderFeed } from '../events/order-feed';
 import type { RequestContext } from '../orders/order.types';
 import type { FailedAuthenticationCounter } from '../security/request-authentication';
-import { withoutSuggestions } from '../security/graphql-armor';
+import { type CostCheck, withoutSuggestions } from '../security/graphql-armor';
 import { markExactNumbers, writeMarkedNumbers } from '../shared/exact-json';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
 import { formatSubscriptionError, isUnexpectedGraphQLError } from './errors';
@@ -79,6 +79,8 @@ export interface SubscriptionOptions {
   corsOrigins?: readonly string[];
   /** Validation rules on top of graphql-js's own (the HTTP API's depth, alias and directive limits). */
   validationRules?: readonly ValidationRule[];
+  /** The HTTP API's cost limit, computed with the subscription's variables. */
+  checkCost?: CostCheck;
   /** The most lexical tokens a subscription document may have. */
   maxTokens?: number;
   /** Strip "Did you mean …?" from validation errors, as over HTTP (while introspection is off). */
@@ -322,6 +324,14 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
         if (options.hideSuggestions) for (const error of invalid) error.message = withoutSuggestions(error.message);
         return withCode(invalid, ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED);
       }
+      const tooCostly = options.checkCost?.({
+        schema: options.schema,
+        document,
+        operation: operation ?? undefined,
+        operationName: payload.operationName,
+        variables: payload.variables ?? undefined,
+      });
+      if (tooCostly) return [tooCostly];
       connection.subscriptions.add(id);
       return undefined;
     },

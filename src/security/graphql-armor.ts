@@ -27,6 +27,7 @@ import type { GraphQLRequestHooks, RequestHooks } from '../graphql/request-hooks
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import {
   type DocumentNode,
+  type GraphQLSchema,
   getVariableValues,
   GraphQLError,
   Kind,
@@ -65,6 +66,8 @@ export interface GraphQLProtection {
   plugins: ApolloServerPlugin[];
   /** The cost limit and the rewriting of limit errors (see graphql/request-hooks.ts). */
   requestHooks: GraphQLRequestHooks<BaseContext>[];
+  /** The cost limit itself, for what does not go through Apollo (subscriptions over WebSocket). */
+  checkCost: CostCheck;
 }
 
 /** graphql-js's message when `maxTokens` stops the parser (16.x spells it "more that"). */
@@ -145,68 +148,83 @@ const TOO_MANY_NODES = /^Query exceeds the maximum allowed number of nodes\.$/;
 /** How many allowed variable combinations one document remembers (page sizes, in practice). */
 const ALLOWED_PER_DOCUMENT = 64;
 
+/** What `CostCheck` needs of a request: its document, the operation to run, and its variables. */
+export interface CostedOperation {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  operation: OperationDefinitionNode | undefined;
+  operationName: string | null | undefined;
+  variables: Record<string, unknown> | undefined;
+}
+
+/** The refusal of an operation past the cost limit, or undefined when it may run. */
+export type CostCheck = (request: CostedOperation) => GraphQLError | undefined;
+
+const costRefusal = (message: string) =>
+  new GraphQLError(message, {
+    extensions: {
+      code: QUERY_LIMIT_EXCEEDED,
+      limit: 'cost' satisfies QueryLimit,
+      http: { status: 400 },
+    },
+  });
+
 /**
  * Computes the operation's cost with its variables, and refuses it past the
  * limit. A document that was allowed with the same cost-bearing variables is
  * allowed again without recomputing: Apollo keeps one parsed document per query
  * text, and computing the cost coerced every variable and walked the whole
  * document on every request (0.19 ms of a 2 ms `createOrder`).
+ * Over HTTP through `costLimit`; subscriptions over WebSocket call it themselves.
  */
-function costLimit(maxCost: number): GraphQLRequestHooks<BaseContext> {
+function costCheck(maxCost: number): CostCheck {
   const estimators = [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })];
   const allowed = new WeakMap<DocumentNode, Set<string>>();
+  return ({ schema, document, operation, operationName, variables: given }) => {
+    const variables: Record<string, unknown> = given ?? {};
+    const key = `${operationName ?? ''}\u0000${JSON.stringify(costVariables(operation).map((name) => variables[name]))}`;
+    const known = allowed.get(document);
+    if (known?.has(key)) return undefined;
+    // Variables that do not fit their types: execution reports them as BAD_USER_INPUT, at most
+    // MAX_VARIABLE_ERRORS of them. graphql-query-complexity coerces them with no such bound, so a
+    // list of 20,000 wrong items made 60,000 errors, each with its stack (15 s of one CPU for an
+    // 840 kB body); coerced here first, it stops where graphql-js's execution does.
+    if (getVariableValues(schema, operation?.variableDefinitions ?? [], variables, { maxErrors: MAX_VARIABLE_ERRORS }).errors)
+      return undefined;
+    let cost: number;
+    try {
+      cost = getComplexity({
+        schema,
+        query: document,
+        variables,
+        operationName: operationName ?? undefined,
+        estimators,
+        maxQueryNodes: MAX_COST_NODES,
+      });
+    } catch (error) {
+      // A document that expands (fragments spread within fragments) past graphql-query-complexity's
+      // node limit has no cost computed: it is refused, not let through unpriced.
+      if (error instanceof GraphQLError && TOO_MANY_NODES.test(error.message))
+        return costRefusal(`Query cost limit of ${maxCost} exceeded: the document expands to more than ${MAX_COST_NODES} selections.`);
+      // Variables that do not fit their types: execution reports them as BAD_USER_INPUT.
+      if (error instanceof GraphQLError) return undefined;
+      throw error;
+    }
+    if (cost <= maxCost) {
+      if (!known) allowed.set(document, new Set([key]));
+      else if (known.size < ALLOWED_PER_DOCUMENT) known.add(key);
+      return undefined;
+    }
+    return costRefusal(`Query cost limit of ${maxCost} exceeded, found ${cost}.`);
+  };
+}
+
+/** The cost limit over HTTP: Apollo's request, once its operation is known. */
+function costLimit(check: CostCheck): GraphQLRequestHooks<BaseContext> {
   const hooks: RequestHooks<BaseContext> = {
     didResolveOperation({ request, document, schema, operationName, operation }) {
-      const variables: Record<string, unknown> = request.variables ?? {};
-      const key = `${operationName ?? ''}\u0000${JSON.stringify(costVariables(operation).map((name) => variables[name]))}`;
-      const known = allowed.get(document);
-      if (known?.has(key)) return;
-      // Variables that do not fit their types: execution reports them as BAD_USER_INPUT, at most
-      // MAX_VARIABLE_ERRORS of them. graphql-query-complexity coerces them with no such bound, so a
-      // list of 20,000 wrong items made 60,000 errors, each with its stack (15 s of one CPU for an
-      // 840 kB body); coerced here first, it stops where graphql-js's execution does.
-      if (getVariableValues(schema, operation?.variableDefinitions ?? [], variables, { maxErrors: MAX_VARIABLE_ERRORS }).errors)
-        return;
-      let cost: number;
-      try {
-        cost = getComplexity({
-          schema,
-          query: document,
-          variables,
-          operationName: operationName ?? undefined,
-          estimators,
-          maxQueryNodes: MAX_COST_NODES,
-        });
-      } catch (error) {
-        // A document that expands (fragments spread within fragments) past graphql-query-complexity's
-        // node limit has no cost computed: it is refused, not let through unpriced.
-        if (error instanceof GraphQLError && TOO_MANY_NODES.test(error.message))
-          throw new GraphQLError(
-            `Query cost limit of ${maxCost} exceeded: the document expands to more than ${MAX_COST_NODES} selections.`,
-            {
-              extensions: {
-                code: QUERY_LIMIT_EXCEEDED,
-                limit: 'cost' satisfies QueryLimit,
-                http: { status: 400 },
-              },
-            },
-          );
-        // Variables that do not fit their types: execution reports them as BAD_USER_INPUT.
-        if (error instanceof GraphQLError) return;
-        throw error;
-      }
-      if (cost <= maxCost) {
-        if (!known) allowed.set(document, new Set([key]));
-        else if (known.size < ALLOWED_PER_DOCUMENT) known.add(key);
-        return;
-      }
-      throw new GraphQLError(`Query cost limit of ${maxCost} exceeded, found ${cost}.`, {
-        extensions: {
-          code: QUERY_LIMIT_EXCEEDED,
-          limit: 'cost' satisfies QueryLimit,
-          http: { status: 400 },
-        },
-      });
+      const refused = check({ schema, document, operation, operationName, variables: request.variables });
+      if (refused) throw refused;
     },
   };
   return () => hooks;
@@ -233,6 +251,7 @@ export function graphqlLimits(
 }
 
 export function graphqlProtection(limits: GraphQLLimits): GraphQLProtection {
+  const checkCost = costCheck(limits.maxCost);
   const armor = new ApolloArmor({
     maxDepth: {
       n: limits.maxDepth,
@@ -264,6 +283,7 @@ export function graphqlProtection(limits: GraphQLLimits): GraphQLProtection {
     validationRules: armor.validationRules,
     parseOptions: { maxTokens: limits.maxTokens },
     plugins: armor.plugins,
-    requestHooks: [costLimit(limits.maxCost), limitErrors(!limits.introspection)],
+    requestHooks: [costLimit(checkCost), limitErrors(!limits.introspection)],
+    checkCost,
   };
 }

@@ -87,6 +87,32 @@ describe('the graphql-ws protocol errors (graphql-ws PROTOCOL.md)', () => {
   });
 });
 
+describe('the HTTP API’s document limits', () => {
+  // 120 fields on an order's items, each counted at 500 items: about 60,000, over the default 50,000.
+  const items = `items { ${'name price productId quantity sku '.repeat(24)}}`;
+
+  it('refuses a subscription over the cost limit with QUERY_LIMIT_EXCEEDED, as HTTP refuses the same selection', async () => {
+    const http = (await t.gql(`query { order(id: "order_01J00000000000000000000000") { ${items} } }`)).json<{
+      errors: { extensions: Record<string, unknown> }[];
+    }>();
+    expect(http.errors[0]?.extensions).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'cost' });
+    const s = await open();
+    await s.init();
+    s.socket.send(subscribe('costly', `subscription { orderCreated { ${items} } }`));
+    await expect.poll(() => s.messages.find((message) => message.id === 'costly')).toBeDefined();
+    expect(s.messages.find((message) => message.id === 'costly')).toMatchObject({
+      type: 'error',
+      payload: [{ extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'cost' } }],
+    });
+    // As over HTTP, where Apollo takes it out: a WebSocket answer has no HTTP status.
+    expect(s.messages.find((message) => message.id === 'costly')?.payload).not.toMatchObject([{ extensions: { http: {} } }]);
+    // Refused before it runs: the workspace has no subscriber.
+    const { workspaceId } = await t.app.services.auth.authenticate(t.auth);
+    expect(t.app.feed.listening(workspaceId)).toBe(0);
+    s.socket.close();
+  });
+});
+
 describe('a client that never reads what it is sent', () => {
   it('is cut off once 1 MiB waits for it, rather than the server keeping every pong of its pings', async () => {
     const reader = await open();
