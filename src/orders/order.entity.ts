@@ -1,4 +1,5 @@
 import {
+  Check,
   Collection,
   Entity,
   EntityRepositoryType,
@@ -14,7 +15,7 @@ import {
 import { WorkspaceEntity } from '../auth/workspace.entity';
 import { ExactJsonType } from '../db/exact-json.type';
 import { OrderRepository } from './order.repository';
-import type { Address, JsonObject, OrderStatus } from './order.types';
+import { ORDER_STATUSES, type Address, type JsonObject, type OrderStatus } from './order.types';
 
 /** One entry of `status_history`, as stored (timestamps as ISO strings inside jsonb). */
 export interface StoredStatusChange {
@@ -27,6 +28,16 @@ export interface StoredStatusChange {
 // strings, never floats.
 // A function, not a shared object: MikroORM writes the column name into the options it is given.
 const money = () => ({ type: 'decimal', precision: 19, scale: 4 }) as const;
+
+// The contract's rules that another writer (a script, a second service, an older release) could break
+// behind the service's back are also the database's: amounts are never negative, a line has at least
+// one unit, a status is one of the contract's. Written the way PostgreSQL prints them back (`a = 'x' or
+// …`, not `in (…)`), so that the schema diff reads them as unchanged.
+const notNegative = (table: string, column: string) => ({
+  name: `${table}_${column}_check`,
+  expression: `${column} >= 0`,
+});
+const STATUS_CHECK = ORDER_STATUSES.map((status) => `status = '${status}'`).join(' or ');
 
 /** An index on (workspace, …columns, created_at desc, id desc): descending columns need an expression. */
 function listIndex(columns: string[]) {
@@ -43,6 +54,11 @@ function trigramIndex(column: string) {
 // workspace and ends in that order. The unique (workspace, number) key also serves lookups by number.
 @Entity({ tableName: 'orders', repository: () => OrderRepository })
 @Unique({ properties: ['workspace', 'orderNumber'] })
+@Check({ name: 'orders_status_check', expression: STATUS_CHECK })
+@Check(notNegative('orders', 'subtotal'))
+@Check(notNegative('orders', 'shipping'))
+@Check(notNegative('orders', 'tax'))
+@Check(notNegative('orders', 'total'))
 @Index({ name: 'orders_workspace_id_created_at_id_index', expression: listIndex([]) })
 @Index({ name: 'orders_workspace_customer_created_index', expression: listIndex(['customer_id']) })
 @Index({ name: 'orders_workspace_status_created_index', expression: listIndex(['status']) })
@@ -124,6 +140,9 @@ export class OrderEntity {
 
 /** An order line. Its key (order_id, position) keeps the lines in the order they were sent. */
 @Entity({ tableName: 'order_items' })
+@Check({ name: 'order_items_quantity_check', expression: 'quantity > 0' })
+@Check(notNegative('order_items', 'price'))
+@Check(notNegative('order_items', 'subtotal'))
 export class OrderItemEntity {
   [PrimaryKeyProp]?: ['order', 'position'];
 

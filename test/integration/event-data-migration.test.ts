@@ -61,12 +61,13 @@ it('keeps what older events read back as, with their updated_at now taken from t
       { order: order('2026-12-01T10:05:00Z'), changes: ['status'] },
     ],
   ];
-  for (const [id, type, time, data] of rows) {
+  // Each at a sequence of its own: the database holds one event of a type per order and version.
+  for (const [sequence, [id, type, time, data]] of rows.entries()) {
     await execute(
       em,
       `insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
-       values (?, 'ws_1', 'order_01KBZZZZZZZZZZZZZZZZZZZZZZ', ?, 1, ?, ?::jsonb)`,
-      [id, type, time, JSON.stringify(data).replace('"__BIG__"', '12345678901234567890')],
+       values (?, 'ws_1', 'order_01KBZZZZZZZZZZZZZZZZZZZZZZ', ?, ?, ?, ?::jsonb)`,
+      [id, type, sequence + 1, time, JSON.stringify(data).replace('"__BIG__"', '12345678901234567890')],
     );
   }
   const before = (await published(OLD_PUBLISHED_DATA_SQL)).map((row) => JSON.parse(row.data) as object);
