@@ -59,6 +59,8 @@ function trigramIndex(column: string) {
 @Check(notNegative('orders', 'shipping'))
 @Check(notNegative('orders', 'tax'))
 @Check(notNegative('orders', 'total'))
+// Amounts never change after the create, so the sum the create checked holds for good.
+@Check({ name: 'orders_total_adds_up_check', expression: 'total = subtotal + shipping + tax' })
 @Index({ name: 'orders_workspace_id_created_at_id_index', expression: listIndex([]) })
 @Index({ name: 'orders_workspace_customer_created_index', expression: listIndex(['customer_id']) })
 @Index({ name: 'orders_workspace_status_created_index', expression: listIndex(['status']) })
@@ -143,6 +145,7 @@ export class OrderEntity {
 @Check({ name: 'order_items_quantity_check', expression: 'quantity > 0' })
 @Check(notNegative('order_items', 'price'))
 @Check(notNegative('order_items', 'subtotal'))
+@Check({ name: 'order_items_subtotal_adds_up_check', expression: 'subtotal = price * quantity' })
 export class OrderItemEntity {
   [PrimaryKeyProp]?: ['order', 'position'];
 

@@ -75,7 +75,7 @@ describe.runIf(usingRealPostgres)('upgrade from 0298f2d: restore its dump, migra
 
   it('migrate applies only the migrations after the old release', () => {
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(migrated.stdout).toBe('Applied Migration20261202060000_event_data_json, Migration20261206023703_webhook_secret_rotation, Migration20261207021546_trace_context, Migration20261207120613_order_constraints\n');
+    expect(migrated.stdout).toBe('Applied Migration20261202060000_event_data_json, Migration20261206023703_webhook_secret_rotation, Migration20261207021546_trace_context, Migration20261207120613_order_constraints, Migration20261207122222_amounts_add_up\n');
   });
 
   it('serves every old order exactly as the old release last answered it, to the old key; the revoked key stays revoked', async () => {

@@ -37,7 +37,7 @@ describe('the database refuses what the contract forbids, from any writer', () =
     answered = created.json().data;
   });
 
-  const refused = async (sql: string, params: unknown[], constraint: string) => {
+  const refused = async (sql: string, params: unknown[], constraint: string | RegExp) => {
     await expect(client.db.query(sql, params)).rejects.toThrow(constraint);
     // Nothing changed: the order reads back as it was created.
     const res = await client.rest.get(`/api/orders/${orderId}`);
@@ -54,25 +54,60 @@ describe('the database refuses what the contract forbids, from any writer', () =
     await refused(`update orders set status = 'PAID' where id = ?`, [orderId], 'orders_status_check');
   });
 
-  it.each(['subtotal', 'shipping', 'tax', 'total'])('a negative order %s', async (column) => {
-    await refused(`update orders set ${column} = -0.01 where id = ?`, [orderId], `orders_${column}_check`);
+  // Each statement keeps the amounts adding up, so that the check it meets is the one on the sign. A
+  // negative total needs a negative part, and a negative line subtotal a negative price: either check may answer.
+  it('a negative order amount', async () => {
+    await refused(
+      `update orders set shipping = -1, total = subtotal - 1 + tax where id = ?`,
+      [orderId],
+      'orders_shipping_check',
+    );
+    await refused(
+      `update orders set tax = -1, total = subtotal + shipping - 1 where id = ?`,
+      [orderId],
+      'orders_tax_check',
+    );
+    await refused(
+      `update orders set subtotal = -1, shipping = shipping + 2, total = shipping + 2 + tax - 1 where id = ?`,
+      [orderId],
+      'orders_subtotal_check',
+    );
+    await refused(
+      `update orders set subtotal = -1, total = -1 where id = ?`,
+      [orderId],
+      /orders_(sub)?total_check/,
+    );
   });
 
-  it('an item of no units, or at a negative price or subtotal', async () => {
+  it('an item of no units, or at a negative price', async () => {
     await refused(
-      `update order_items set quantity = 0 where order_id = ?`,
+      `update order_items set quantity = 0, subtotal = 0 where order_id = ?`,
       [orderId],
       'order_items_quantity_check',
     );
     await refused(
-      `update order_items set price = -9.99 where order_id = ?`,
+      `update order_items set price = -9.99, subtotal = -9.99 * quantity where order_id = ?`,
       [orderId],
-      'order_items_price_check',
+      /order_items_(price|subtotal)_check/,
+    );
+  });
+
+  it('amounts that do not add up: a total other than items + shipping + tax, a line other than price × quantity', async () => {
+    await refused(
+      `update orders set total = total + 1 where id = ?`,
+      [orderId],
+      'orders_total_adds_up_check',
+    );
+    await refused(`update orders set tax = 1 where id = ?`, [orderId], 'orders_total_adds_up_check');
+    await refused(
+      `update order_items set quantity = 3 where order_id = ?`,
+      [orderId],
+      'order_items_subtotal_adds_up_check',
     );
     await refused(
-      `update order_items set subtotal = -19.98 where order_id = ?`,
+      `update order_items set price = 9.98 where order_id = ?`,
       [orderId],
-      'order_items_subtotal_check',
+      'order_items_subtotal_adds_up_check',
     );
   });
 

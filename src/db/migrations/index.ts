@@ -11,6 +11,7 @@ import { Migration20261202060000_event_data_json } from './Migration202612020600
 import { Migration20261206023703_webhook_secret_rotation } from './Migration20261206023703_webhook_secret_rotation';
 import { Migration20261207021546_trace_context } from './Migration20261207021546_trace_context';
 import { Migration20261207120613_order_constraints } from './Migration20261207120613_order_constraints';
+import { Migration20261207122222_amounts_add_up } from './Migration20261207122222_amounts_add_up';
 
 /** Every migration, in order. Listed explicitly so that they run the same from `src/` and `dist/`. */
 export const migrationsList: MigrationObject[] = [
@@ -26,4 +27,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261206023703_webhook_secret_rotation', class: Migration20261206023703_webhook_secret_rotation },
   { name: 'Migration20261207021546_trace_context', class: Migration20261207021546_trace_context },
   { name: 'Migration20261207120613_order_constraints', class: Migration20261207120613_order_constraints },
+  { name: 'Migration20261207122222_amounts_add_up', class: Migration20261207122222_amounts_add_up },
 ];
