@@ -1,4 +1,4 @@
-import { Entity, Index, ManyToOne, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { Entity, Index, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
 import { WorkspaceEntity } from '../auth/workspace.entity';
 import { OrderEntity } from '../orders/order.entity';
 
@@ -29,9 +29,6 @@ import { OrderEntity } from '../orders/order.entity';
  * lowest queued position of an order is the next event to publish.
  */
 @Entity({ tableName: 'order_events' })
-// One event of each type per order and version (events contract §1: a consumer drops repeats by
-// `subject` and `sequence`; a status move writes `order.updated` and `order.status_changed` at one version).
-@Unique({ name: 'order_events_order_id_sequence_type_unique', properties: ['order', 'sequence', 'type'] })
 export class OrderEventEntity {
   [OptionalProps]?: 'position';
 

@@ -111,16 +111,6 @@ describe('the database refuses what the contract forbids, from any writer', () =
     );
   });
 
-  it('a second event of one type for one version of the order', async () => {
-    await refused(
-      `insert into order_events (id, workspace_id, order_id, type, sequence, time, data)
-       select 'evt_duplicate', workspace_id, order_id, type, sequence, time, data from order_events where order_id = ?`,
-      [orderId],
-      'order_events_order_id_sequence_type_unique',
-    );
-    expect(await client.db.count('order_events', 'order_id = ?', [orderId])).toBe(1);
-  });
-
   it('a second order with the same number in the workspace, a second row for the same key, a line of no order', async () => {
     await refused(
       `insert into orders select 'order_copy', workspace_id, order_number, customer_id, status, currency, subtotal, shipping, tax, total,

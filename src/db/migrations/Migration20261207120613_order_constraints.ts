@@ -6,9 +6,13 @@ const STATUSES = ['pending', 'paid', 'processing', 'shipped', 'delivered', 'canc
  * The contract's rules become the database's too (see `order.entity.ts`), so
  * that a writer other than the service (a script, a second service, an older
  * release) cannot store what the API would refuse: a negative amount, a line
- * of no units, a status outside the contract, a second event of one type for
- * one version of an order. Before this, PostgreSQL took all of them, and the
- * gateway then answered such an order with a status no client knows.
+ * of no units, or a status outside the contract.
+ * (The events table gets no unique (order, sequence, type): a fourth index on
+ * the table every create and update inserts into, kept forever, to stop a
+ * writer that has no business there; the service writes each event once in
+ * the change's own statement, and consumers drop repeats by event id.)
+ * Before this, PostgreSQL took all of them, and the gateway then answered
+ * such an order with a status no client knows.
  *
  * Each table's checks are added `not valid` in one statement (one brief lock)
  * and validated after (a scan that lets reads through). Migrations run in one
@@ -36,13 +40,9 @@ export class Migration20261207120613_order_constraints extends Migration {
     for (const name of ['quantity', 'price', 'subtotal']) {
       this.addSql(`alter table "order_items" validate constraint "order_items_${name}_check";`);
     }
-    this.addSql(
-      `alter table "order_events" add constraint "order_events_order_id_sequence_type_unique" unique ("order_id", "sequence", "type");`,
-    );
   }
 
   override async down(): Promise<void> {
-    this.addSql(`alter table "order_events" drop constraint "order_events_order_id_sequence_type_unique";`);
     this.addSql(
       `alter table "order_items" drop constraint "order_items_quantity_check", drop constraint "order_items_price_check", drop constraint "order_items_subtotal_check";`,
     );
