@@ -14,7 +14,15 @@ export type OrderOperations = Pick<
 /** What the webhook resolvers need from the service layer. */
 export type WebhookOperations = Pick<
   WebhookService,
-  'createEndpoint' | 'updateEndpoint' | 'rotateSecret' | 'listEndpoints' | 'deleteEndpoint' | 'listDeliveries' | 'redeliver'
+  | 'createEndpoint'
+  | 'updateEndpoint'
+  | 'rotateSecret'
+  | 'listEndpoints'
+  | 'getEndpoint'
+  | 'deleteEndpoint'
+  | 'listDeliveries'
+  | 'getDelivery'
+  | 'redeliver'
 >;
 
 export interface GraphQLContext {

@@ -33,8 +33,10 @@ export function oneCallAtATime(
       updateEndpoint: (...args) => queued(() => webhooks.updateEndpoint(...args)),
       rotateSecret: (...args) => queued(() => webhooks.rotateSecret(...args)),
       listEndpoints: (...args) => queued(() => webhooks.listEndpoints(...args)),
+      getEndpoint: (...args) => queued(() => webhooks.getEndpoint(...args)),
       deleteEndpoint: (...args) => queued(() => webhooks.deleteEndpoint(...args)),
       listDeliveries: (...args) => queued(() => webhooks.listDeliveries(...args)),
+      getDelivery: (...args) => queued(() => webhooks.getDelivery(...args)),
       redeliver: (...args) => queued(() => webhooks.redeliver(...args)),
     },
   };

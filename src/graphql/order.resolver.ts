@@ -4,11 +4,12 @@ import type { GraphQLContext } from './context';
 import { CreateOrderInput, toCreateOrderRequest } from './create-order.input';
 import { pageCost } from './cost';
 import { nullWhenNotFound, toGraphQLPath, withArgumentErrors, withUserErrors } from './errors';
-import { Node } from './node.type';
+import { Node, nodeTypeOfId } from './node.type';
 import { OrderFilter, OrdersOrderBy, toFilterRequest } from './order-list.input';
 import { selectsField } from './selection';
 import { CreateOrderPayload, Order, OrderConnection, UpdateOrderPayload } from './order.type';
 import { toUpdateOrderRequest, UpdateOrderInput } from './update-order.input';
+import type { WebhookDelivery, WebhookEndpoint } from './webhook.type';
 
 /** Thin by design: parse arguments, call the service, shape the payload. Rules live in `OrderService`. */
 @Resolver(() => Order)
@@ -27,13 +28,20 @@ export class OrderResolver {
   @Query(() => Node, {
     nullable: true,
     description:
-      'The object with this global id, or null when your workspace has none (Relay Global Object Identification). Orders are nodes: node(id: "order_…") is order(id:).',
+      'The object with this global id, or null when your workspace has none (Relay Global Object Identification). Orders, webhook endpoints and deliveries are nodes: node(id: "order_…") is order(id:).',
   })
   node(
-    @Arg('id', () => ID, { description: 'A global id, e.g. order_…' }) id: string,
+    @Arg('id', () => ID, { description: 'A global id: order_…, whep_… or whdl_…' }) id: string,
     @Ctx() ctx: GraphQLContext,
-  ): Promise<Order | null> {
-    return nullWhenNotFound(() => ctx.orders.getOrder(ctx.requestContext, id));
+  ): Promise<Order | WebhookEndpoint | WebhookDelivery | null> {
+    switch (nodeTypeOfId(id)) {
+      case 'WebhookEndpoint':
+        return nullWhenNotFound(() => ctx.webhooks.getEndpoint(ctx.requestContext, id));
+      case 'WebhookDelivery':
+        return nullWhenNotFound(() => ctx.webhooks.getDelivery(ctx.requestContext, id));
+      default:
+        return nullWhenNotFound(() => ctx.orders.getOrder(ctx.requestContext, id));
+    }
   }
 
   @Query(() => Order, {

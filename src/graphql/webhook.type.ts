@@ -4,6 +4,7 @@
  * payload of createWebhookEndpoint.
  */
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Node } from './node.type';
 import { listCost } from './cost';
 import { PageInfo, UserError } from './order.type';
 
@@ -36,8 +37,8 @@ registerEnumType(WebhookDeliveryStatus, {
 /** The most attempts one delivery lists (a schedule has at most 50 retries; redeliveries add more). */
 export const MAX_ATTEMPTS_LISTED = 100;
 
-@ObjectType({ simpleResolvers: true, description: 'A URL of yours that receives your workspace’s order events.' })
-export class WebhookEndpoint {
+@ObjectType({ simpleResolvers: true, implements: Node, description: 'A URL of yours that receives your workspace’s order events.' })
+export class WebhookEndpoint implements Node {
   @Field(() => ID, { description: 'The endpoint id, whep_…' })
   id!: string;
   @Field(() => String, { description: 'Where the events are POSTed' })
@@ -67,8 +68,8 @@ export class WebhookAttempt {
   durationMs!: number;
 }
 
-@ObjectType({ simpleResolvers: true, description: 'One event for one endpoint, with every attempt to deliver it.' })
-export class WebhookDelivery {
+@ObjectType({ simpleResolvers: true, implements: Node, description: 'One event for one endpoint, with every attempt to deliver it.' })
+export class WebhookDelivery implements Node {
   @Field(() => ID, { description: 'The delivery id, whdl_…; pass it to redeliverWebhook' })
   id!: string;
   @Field(() => ID, { description: 'The event id, evt_…: the webhook-id header of every attempt' })

@@ -78,6 +78,10 @@ const DELIVERY_ID = /^whdl_[0-9a-f]{32}$/;
 function assertCouldExist(id: string, shape: RegExp, what: string): void {
   if (!shape.test(id)) throw AppError.notFound(what);
 }
+/** Whether the id has an endpoint's shape (GraphQL's node(id:) tells the kinds of ids apart by it). */
+export const isEndpointId = (id: string): boolean => ENDPOINT_ID.test(id);
+/** Whether the id has a delivery's shape. */
+export const isDeliveryId = (id: string): boolean => DELIVERY_ID.test(id);
 const MAX_ENDPOINTS_PER_WORKSPACE = 50;
 const MAX_PAGE = 100;
 
@@ -233,6 +237,30 @@ export class WebhookService {
       [scope.workspaceId],
     );
     return rows.map(toEndpoint);
+  }
+
+  /** One endpoint of the workspace; another workspace's is NOT_FOUND, as an id that names none. */
+  async getEndpoint(scope: Scope, id: string): Promise<WebhookEndpoint> {
+    assertCouldExist(id, ENDPOINT_ID, 'Webhook endpoint');
+    const row = await queryOne<EndpointRow>(
+      this.em.fork(),
+      `select ${ENDPOINT_COLUMNS} from webhook_endpoints where id = ? and workspace_id = ?`,
+      [id, scope.workspaceId],
+    );
+    if (!row) throw AppError.notFound('Webhook endpoint');
+    return toEndpoint(row);
+  }
+
+  /** One delivery of one of the workspace's endpoints, with its attempts; another workspace's is NOT_FOUND. */
+  async getDelivery(scope: Scope, id: string): Promise<WebhookDelivery> {
+    assertCouldExist(id, DELIVERY_ID, 'Webhook delivery');
+    const row = await queryOne<DeliveryRow>(
+      this.em.fork(),
+      `${SELECT_DELIVERIES} join webhook_endpoints w on w.id = d.endpoint_id where d.id = ? and w.workspace_id = ?`,
+      [id, scope.workspaceId],
+    );
+    if (!row) throw AppError.notFound('Webhook delivery');
+    return toDelivery(row);
   }
 
   /** Deletes the workspace's endpoint, its deliveries and their attempts. Another workspace's endpoint is NOT_FOUND. */

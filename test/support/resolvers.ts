@@ -72,8 +72,10 @@ export function fakeWebhooks(overrides: Partial<WebhookOperations> = {}): Webhoo
     updateEndpoint: vi.fn(async () => ({ ...endpoint, enabled: false })),
     rotateSecret: vi.fn(async () => ({ ...endpoint, secret: 'whsec_new', previousSecretExpiresAt: new Date('2025-03-28T15:00:00.000Z') })),
     listEndpoints: vi.fn(async () => [endpoint]),
+    getEndpoint: vi.fn(async () => endpoint),
     deleteEndpoint: vi.fn(async () => undefined),
     listDeliveries: vi.fn(async () => ({ edges: [{ cursor: 'd1', delivery }], hasNextPage: false, hasPreviousPage: false })),
+    getDelivery: vi.fn(async () => delivery),
     redeliver: vi.fn(async () => ({ ...delivery, status: 'pending' as const })),
     ...overrides,
   };
