@@ -7,7 +7,7 @@
 export const ASSET_PREFIX = '/graphql/assets';
 
 /** The example the playground opens with: the README's createOrder, runnable as is. */
-export const EXAMPLE_QUERY = `# order-gateway playground. Press the run button
+export const EXAMPLE_QUERY = /* GraphQL */ `# order-gateway playground. Press the run button
 # (or Ctrl-Enter) to create this example order.
 # The API key goes in the Headers tab below.
 # Keyboard: Escape, then Tab, leaves an editor.
