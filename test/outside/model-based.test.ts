@@ -17,7 +17,9 @@ import type { LightMyRequestResponse as Response } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientFor, createTestApp, type TestApp, type TestClient } from '../support/app';
 
-const SEED = process.env.MODEL_SEED ? Number(process.env.MODEL_SEED) : Date.now() ^ (Math.random() * 0x7fffffff);
+const SEED = process.env.MODEL_SEED
+  ? Number(process.env.MODEL_SEED)
+  : Date.now() ^ (Math.random() * 0x7fffffff);
 const RUNS = process.env.MODEL_RUNS ? Number(process.env.MODEL_RUNS) : 100;
 const MAX_COMMANDS = 30;
 
@@ -45,7 +47,32 @@ interface ModelEvent {
   sequence: number;
   changes?: string[];
   previousStatus?: Status;
+  /** The order as the event must carry it (events.md: as GET /api/orders/:id would answer then). */
+  order: EventOrder;
 }
+type EventOrder = Pick<
+  ModelOrder,
+  | 'id'
+  | 'status'
+  | 'notes'
+  | 'trackingNumber'
+  | 'metadata'
+  | 'shippingAddress'
+  | 'history'
+  | 'total'
+  | 'currency'
+>;
+const eventOrder = (o: ModelOrder): EventOrder => ({
+  id: o.id,
+  status: o.status,
+  notes: o.notes,
+  trackingNumber: o.trackingNumber,
+  metadata: { ...o.metadata },
+  shippingAddress: o.shippingAddress,
+  history: [...o.history],
+  total: o.total,
+  currency: o.currency,
+});
 
 interface ModelOrder {
   id: string;
@@ -119,8 +146,14 @@ const createSpec: fc.Arbitrary<CreateSpec> = fc.record({
   ),
   shippingMinor: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 999 })),
   taxMinor: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 999 })),
-  totalOff: fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constantFrom(-1, 1) }),
-  badPrice: fc.oneof({ weight: 8, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  totalOff: fc.oneof(
+    { weight: 6, arbitrary: fc.constant(0) },
+    { weight: 1, arbitrary: fc.constantFrom(-1, 1) },
+  ),
+  badPrice: fc.oneof(
+    { weight: 8, arbitrary: fc.constant(false) },
+    { weight: 1, arbitrary: fc.constant(true) },
+  ),
   notes: fc.option(fc.constantFrom('gift wrap', 'leave at door'), { nil: undefined }),
   asNumbers: fc.boolean(),
 });
@@ -193,11 +226,17 @@ interface Patch {
 }
 const patch: fc.Arbitrary<Patch> = fc.record(
   {
-    status: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...STATUSES) }, { weight: 1, arbitrary: fc.constant(null) }),
+    status: fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom(...STATUSES) },
+      { weight: 1, arbitrary: fc.constant(null) },
+    ),
     notes: fc.constantFrom('gift wrap', 'ring twice', null),
     tracking_number: fc.constantFrom('TRK1', 'TRK2', null),
     metadata: fc.oneof(
-      { weight: 6, arbitrary: fc.dictionary(fc.constantFrom('a', 'b'), fc.constantFrom(1, 2, null), { maxKeys: 2 }) },
+      {
+        weight: 6,
+        arbitrary: fc.dictionary(fc.constantFrom('a', 'b'), fc.constantFrom(1, 2, null), { maxKeys: 2 }),
+      },
       { weight: 1, arbitrary: fc.constant(null) },
     ),
     shipping_address: fc.constantFrom({ city: 'Jakarta', country: 'ID' }, { city: 'Bandung' }, null),
@@ -233,7 +272,8 @@ async function gql(real: Real, ws: number, query: string, variables: Record<stri
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are read as untyped JSON, as a client does, and the assertions check them
 type Json = any;
-const restJson = (res: Response) => res.json<{ success: boolean; data?: Json; error?: Json; pagination?: Json }>();
+const restJson = (res: Response) =>
+  res.json<{ success: boolean; data?: Json; error?: Json; pagination?: Json }>();
 
 // ---------------------------------------------------------------------------------------------
 // What every answer and every row must show.
@@ -290,30 +330,76 @@ function expectOrder(answer: Json, order: ModelOrder, transport: 'rest' | 'graph
 /** The rows and the outbox of both workspaces against the model, after every command. */
 async function expectRows(model: Model, real: Real) {
   for (const ws of [0, 1]) {
-    const rows = await real.t.db.query<{ id: string; status: string; version: number; order_number: string; total: string }>(
+    const rows = await real.t.db.query<{
+      id: string;
+      status: string;
+      version: number;
+      order_number: string;
+      total: string;
+    }>(
       'select id, status, version, order_number, total::text as total from orders where workspace_id = ? order by id',
       [real.workspaceIds[ws]],
     );
     const mine = model.orders.filter((o) => o.ws === ws).sort((a, b) => (a.id < b.id ? -1 : 1));
     expect(
-      rows.map((r) => ({ id: r.id, status: r.status, version: r.version, orderNumber: r.order_number, total: Number(r.total) })),
-    ).toStrictEqual(mine.map((o) => ({ id: o.id, status: o.status, version: o.version, orderNumber: o.orderNumber, total: Number(o.total) })));
+      rows.map((r) => ({
+        id: r.id,
+        status: r.status,
+        version: r.version,
+        orderNumber: r.order_number,
+        total: Number(r.total),
+      })),
+    ).toStrictEqual(
+      mine.map((o) => ({
+        id: o.id,
+        status: o.status,
+        version: o.version,
+        orderNumber: o.orderNumber,
+        total: Number(o.total),
+      })),
+    );
     const events = await real.t.db.query<{ order_id: string; type: string; sequence: number; data: unknown }>(
       'select order_id, type, sequence, data from order_events where workspace_id = ? order by position',
       [real.workspaceIds[ws]],
     );
+    // events.md §2 orders each order's events by sequence; across orders it promises nothing (two
+    // concurrent creates may write their events in either order), so the log is compared per order.
+    const byOrder = <T extends { orderId: string }>(log: T[]) =>
+      [...log].sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
     expect(
-      events.map((e) => {
-        const data = (typeof e.data === 'string' ? JSON.parse(e.data) : e.data) as { changes?: string[]; previous_status?: Status };
-        return {
-          orderId: e.order_id,
-          type: e.type,
-          sequence: e.sequence,
-          ...(data.changes ? { changes: [...data.changes].sort() } : {}),
-          ...(data.previous_status ? { previousStatus: data.previous_status } : {}),
-        };
-      }),
-    ).toStrictEqual(model.events[ws]);
+      byOrder(
+        events.map((e) => {
+          const data = (typeof e.data === 'string' ? JSON.parse(e.data) : e.data) as {
+            changes?: string[];
+            previous_status?: Status;
+            order: Json;
+          };
+          const o = data.order;
+          return {
+            orderId: e.order_id,
+            type: e.type,
+            sequence: e.sequence,
+            ...(data.changes ? { changes: [...data.changes].sort() } : {}),
+            ...(data.previous_status ? { previousStatus: data.previous_status } : {}),
+            order: {
+              id: o.id,
+              status: o.status,
+              notes: o.notes,
+              trackingNumber: o.tracking_number,
+              metadata: o.metadata ?? {},
+              shippingAddress: o.shipping_address,
+              history: o.status_history.map((h: { status: string }) => h.status),
+              // Events carry amounts as plain JSON numbers.
+              total: minorToDecimal(
+                BigInt(Math.round(Number(o.total) * 10 ** (EXPONENT[o.currency] ?? 2))),
+                o.currency,
+              ),
+              currency: o.currency,
+            },
+          };
+        }),
+      ),
+    ).toStrictEqual(byOrder(model.events[ws]!));
   }
 }
 
@@ -351,10 +437,15 @@ class CreateCommand implements fc.AsyncCommand<Model, Real> {
       });
       const answer = restJson(res);
       if (refusal) {
-        expect({ status: res.statusCode, code: answer.error?.code }, res.body).toStrictEqual({ status: 422, code: refusal });
+        expect({ status: res.statusCode, code: answer.error?.code }, res.body).toStrictEqual({
+          status: 422,
+          code: refusal,
+        });
         if (refusal === 'TOTAL_MISMATCH') expect(answer.error.message).toContain(expectedTotal);
         if (refusal === 'VALIDATION_ERROR')
-          expect(answer.error.details.map((d: { field: string }) => d.field)).toStrictEqual(['items[0].price']);
+          expect(answer.error.details.map((d: { field: string }) => d.field)).toStrictEqual([
+            'items[0].price',
+          ]);
         return;
       }
       expect(res.statusCode, res.body).toBe(201);
@@ -363,12 +454,17 @@ class CreateCommand implements fc.AsyncCommand<Model, Real> {
       order = answer.data;
     } else {
       const data = await gql(real, this.ws, CREATE, { input: toGraphQLInput(body), key: this.key ?? null });
-      const payload = data.createOrder as { order: Json; replayed: boolean; userErrors: { field: string[]; code: string; message: string }[] };
+      const payload = data.createOrder as {
+        order: Json;
+        replayed: boolean;
+        userErrors: { field: string[]; code: string; message: string }[];
+      };
       if (refusal) {
         expect(payload.order).toBeNull();
         expect(payload.userErrors.map((e) => e.code)).toStrictEqual([refusal]);
         if (refusal === 'TOTAL_MISMATCH') expect(payload.userErrors[0].message).toContain(expectedTotal);
-        if (refusal === 'VALIDATION_ERROR') expect(payload.userErrors[0].field).toStrictEqual(['input', 'items', '0', 'price']);
+        if (refusal === 'VALIDATION_ERROR')
+          expect(payload.userErrors[0].field).toStrictEqual(['input', 'items', '0', 'price']);
         return;
       }
       replayed = payload.replayed;
@@ -414,12 +510,21 @@ class CreateCommand implements fc.AsyncCommand<Model, Real> {
     const expectedSubtotals = this.spec.items.map((item) =>
       minorToDecimal(BigInt(item.quantity) * BigInt(item.priceMinor), this.spec.currency),
     );
-    expect(subtotals).toStrictEqual(this.transport === 'rest' ? expectedSubtotals.map(Number) : expectedSubtotals);
+    expect(subtotals).toStrictEqual(
+      this.transport === 'rest' ? expectedSubtotals.map(Number) : expectedSubtotals,
+    );
     model.orders.push(created);
-    model.events[this.ws].push({ orderId: created.id, type: 'order.created', sequence: 1 });
-    if (this.key !== undefined) model.keys[this.ws].set(this.key, { request, created: { ...created, history: [...created.history] } });
+    model.events[this.ws].push({
+      orderId: created.id,
+      type: 'order.created',
+      sequence: 1,
+      order: eventOrder(created),
+    });
+    if (this.key !== undefined)
+      model.keys[this.ws].set(this.key, { request, created: { ...created, history: [...created.history] } });
   }
-  toString = () => `create[${this.transport} ws${this.ws}${this.key ? ` key=${this.key}` : ''}](${JSON.stringify(restBody(this.spec))})`;
+  toString = () =>
+    `create[${this.transport} ws${this.ws}${this.key ? ` key=${this.key}` : ''}](${JSON.stringify(restBody(this.spec))})`;
 }
 
 class GetCommand implements fc.AsyncCommand<Model, Real> {
@@ -437,7 +542,10 @@ class GetCommand implements fc.AsyncCommand<Model, Real> {
     if (this.transport === 'rest') {
       const res = await real.t.rest.get(`/api/orders/${id}`, { authorization: real.auth[this.ws] });
       if (!visible) {
-        expect({ status: res.statusCode, code: restJson(res).error?.code }, res.body).toStrictEqual({ status: 404, code: 'NOT_FOUND' });
+        expect({ status: res.statusCode, code: restJson(res).error?.code }, res.body).toStrictEqual({
+          status: 404,
+          code: 'NOT_FOUND',
+        });
         return;
       }
       expect(res.statusCode, res.body).toBe(200);
@@ -469,20 +577,26 @@ class UpdateCommand implements fc.AsyncCommand<Model, Real> {
     const id = order?.id ?? UNKNOWN_ID;
     const visible = order?.ws === this.ws ? order : undefined;
     const version =
-      this.precondition === 'none' ? undefined : this.precondition === 'current' ? (visible?.version ?? 1) : (visible?.version ?? 1) + 1;
+      this.precondition === 'none'
+        ? undefined
+        : this.precondition === 'current'
+          ? (visible?.version ?? 1)
+          : (visible?.version ?? 1) + 1;
 
     // What the contract says should happen.
     let refusal: { status: number; code: string } | undefined;
     const changes: string[] = [];
     let next: ModelOrder | undefined;
     if (!visible) refusal = { status: 404, code: 'NOT_FOUND' };
-    else if (version !== undefined && version !== visible.version) refusal = { status: 412, code: 'PRECONDITION_FAILED' };
+    else if (version !== undefined && version !== visible.version)
+      refusal = { status: 412, code: 'PRECONDITION_FAILED' };
     else {
       const p = this.patch;
       next = { ...visible, history: [...visible.history], metadata: { ...visible.metadata } };
       // `status: null` keeps the status, like leaving it out (README, "Updates").
       if (p.status != null && p.status !== visible.status) {
-        if (!MOVES[visible.status].includes(p.status)) refusal = { status: 409, code: 'INVALID_STATUS_TRANSITION' };
+        if (!MOVES[visible.status].includes(p.status))
+          refusal = { status: 409, code: 'INVALID_STATUS_TRANSITION' };
         else {
           next.status = p.status;
           next.history.push(p.status);
@@ -503,9 +617,13 @@ class UpdateCommand implements fc.AsyncCommand<Model, Real> {
           if (value === null) delete next.metadata[key];
           else next.metadata[key] = value;
         }
-        if (JSON.stringify(sortKeys(next.metadata)) !== JSON.stringify(sortKeys(visible.metadata))) changes.push('metadata');
+        if (JSON.stringify(sortKeys(next.metadata)) !== JSON.stringify(sortKeys(visible.metadata)))
+          changes.push('metadata');
       }
-      if (p.shipping_address !== undefined && JSON.stringify(p.shipping_address ?? undefined) !== JSON.stringify(visible.shippingAddress)) {
+      if (
+        p.shipping_address !== undefined &&
+        JSON.stringify(p.shipping_address ?? undefined) !== JSON.stringify(visible.shippingAddress)
+      ) {
         next.shippingAddress = p.shipping_address ?? undefined;
         changes.push('shipping_address');
       }
@@ -547,7 +665,14 @@ class UpdateCommand implements fc.AsyncCommand<Model, Real> {
     // order.updated and an order.status_changed, both with the new version as their sequence.
     if (changes.length > 0) {
       next!.version += 1;
-      model.events[this.ws].push({ orderId: next!.id, type: 'order.updated', sequence: next!.version, changes: [...changes].sort() });
+      const snapshot = eventOrder(next!);
+      model.events[this.ws].push({
+        orderId: next!.id,
+        type: 'order.updated',
+        sequence: next!.version,
+        changes: [...changes].sort(),
+        order: snapshot,
+      });
       if (changes.includes('status'))
         model.events[this.ws].push({
           orderId: next!.id,
@@ -555,6 +680,7 @@ class UpdateCommand implements fc.AsyncCommand<Model, Real> {
           sequence: next!.version,
           changes: [...changes].sort(),
           previousStatus: visible!.status,
+          order: snapshot,
         });
     }
     model.orders[model.orders.indexOf(visible!)] = next!;
@@ -564,7 +690,8 @@ class UpdateCommand implements fc.AsyncCommand<Model, Real> {
     `update[${this.transport} ws${this.ws} ${this.precondition}](${JSON.stringify(this.which)}, ${JSON.stringify(this.patch)})`;
 }
 
-const sortKeys = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+const sortKeys = (o: Record<string, number>) =>
+  Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
 
 interface ListFilter {
   status?: Status;
@@ -605,7 +732,14 @@ class ListCommand implements fc.AsyncCommand<Model, Real> {
           : true,
       )
       .sort((a, b) => (a.createdKey < b.createdKey ? 1 : -1));
-    const rows: { id: string; status: string; total: unknown; currency: string; customerId: string; itemsCount?: number }[] = [];
+    const rows: {
+      id: string;
+      status: string;
+      total: unknown;
+      currency: string;
+      customerId: string;
+      itemsCount?: number;
+    }[] = [];
     const pages: { total: number; hasMore: boolean; size: number }[] = [];
     let cursor: string | null = null;
     for (let page = 0; page <= expected.length; page++) {
@@ -618,13 +752,26 @@ class ListCommand implements fc.AsyncCommand<Model, Real> {
         if (this.filter.search) query.set('search', this.filter.search);
         if (this.byCursor && cursor) query.set('cursor', cursor);
         if (!this.byCursor) query.set('offset', String(rows.length));
-        const res = await real.t.rest.get(`/api/orders?${query.toString()}`, { authorization: real.auth[this.ws] });
+        const res = await real.t.rest.get(`/api/orders?${query.toString()}`, {
+          authorization: real.auth[this.ws],
+        });
         expect(res.statusCode, res.body).toBe(200);
         const body = restJson(res);
         rows.push(
-          ...body.data.map((o: Json) => ({ id: o.id, status: o.status, total: o.total, currency: o.currency, customerId: o.customer_id, itemsCount: o.items_count })),
+          ...body.data.map((o: Json) => ({
+            id: o.id,
+            status: o.status,
+            total: o.total,
+            currency: o.currency,
+            customerId: o.customer_id,
+            itemsCount: o.items_count,
+          })),
         );
-        pages.push({ total: body.pagination.total, hasMore: body.pagination.has_more, size: body.data.length });
+        pages.push({
+          total: body.pagination.total,
+          hasMore: body.pagination.has_more,
+          size: body.data.length,
+        });
         cursor = body.pagination.next_cursor;
         if (!body.pagination.has_more) break;
       } else {
@@ -637,7 +784,11 @@ class ListCommand implements fc.AsyncCommand<Model, Real> {
         const data = await gql(real, this.ws, LIST, { filter, first: this.pageSize, after: cursor });
         const connection = data.orders;
         rows.push(...connection.edges.map((e: Json) => ({ ...e.node, status: e.node.status.toLowerCase() })));
-        pages.push({ total: connection.totalCount, hasMore: connection.pageInfo.hasNextPage, size: connection.edges.length });
+        pages.push({
+          total: connection.totalCount,
+          hasMore: connection.pageInfo.hasNextPage,
+          size: connection.edges.length,
+        });
         cursor = connection.pageInfo.endCursor;
         if (!connection.pageInfo.hasNextPage) break;
       }
@@ -657,10 +808,15 @@ class ListCommand implements fc.AsyncCommand<Model, Real> {
     let seen = 0;
     for (const page of pages) {
       seen += page.size;
-      expect(page).toStrictEqual({ total: expected.length, hasMore: seen < expected.length, size: Math.min(this.pageSize, expected.length - seen + page.size) });
+      expect(page).toStrictEqual({
+        total: expected.length,
+        hasMore: seen < expected.length,
+        size: Math.min(this.pageSize, expected.length - seen + page.size),
+      });
     }
   }
-  toString = () => `list[${this.transport} ws${this.ws} ${this.byCursor ? 'cursor' : 'offset'} ${this.pageSize}](${JSON.stringify(this.filter)})`;
+  toString = () =>
+    `list[${this.transport} ws${this.ws} ${this.byCursor ? 'cursor' : 'offset'} ${this.pageSize}](${JSON.stringify(this.filter)})`;
 }
 
 class ByNumberCommand implements fc.AsyncCommand<Model, Real> {
@@ -676,18 +832,192 @@ class ByNumberCommand implements fc.AsyncCommand<Model, Real> {
     // Numbers are per workspace: another workspace's number names this workspace's order of that number, if any.
     const visible = model.orders.find((o) => o.ws === this.ws && o.orderNumber === orderNumber);
     if (this.transport === 'rest') {
-      const res = await real.t.rest.get(`/api/orders?order_number=${orderNumber}`, { authorization: real.auth[this.ws] });
+      const res = await real.t.rest.get(`/api/orders?order_number=${orderNumber}`, {
+        authorization: real.auth[this.ws],
+      });
       expect(res.statusCode, res.body).toBe(200);
       const body = restJson(res);
       expect(body.data.map((o: { id: string }) => o.id)).toStrictEqual(visible ? [visible.id] : []);
       expect(body.pagination.total).toBe(visible ? 1 : 0);
     } else {
-      const data = await gql(real, this.ws, `query($n: String!) { orderByNumber(orderNumber: $n) { ${ORDER_FIELDS} } }`, { n: orderNumber });
+      const data = await gql(
+        real,
+        this.ws,
+        `query($n: String!) { orderByNumber(orderNumber: $n) { ${ORDER_FIELDS} } }`,
+        { n: orderNumber },
+      );
       if (!visible) expect(data.orderByNumber).toBeNull();
       else expectOrder(data.orderByNumber, visible, 'graphql');
     }
   }
   toString = () => `byNumber[${this.transport} ws${this.ws}](${JSON.stringify(this.which)})`;
+}
+
+/**
+ * Two creates at once (§2: numbers safe under concurrent creates; §6: the same key while the
+ * first runs). With one key: one order, and the other answer is its replay or
+ * IDEMPOTENCY_REQUEST_IN_PROGRESS. Without: two orders, the next two numbers.
+ */
+class ConcurrentCreatesCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly ws: number,
+    readonly transports: ['rest' | 'graphql', 'rest' | 'graphql'],
+    readonly specs: [CreateSpec, CreateSpec],
+    readonly sameKey: boolean,
+  ) {}
+  check = () => true;
+  async run(model: Model, real: Real) {
+    const key = this.sameKey
+      ? `concurrent-${model.orders.length}-${Math.random().toString(36).slice(2)}`
+      : undefined;
+    const specs = this.sameKey ? [this.specs[0], this.specs[0]] : this.specs;
+    const send = async (i: number) => {
+      const body = restBody(specs[i]!);
+      if (this.transports[i] === 'rest') {
+        const res = await real.t.rest.post('/api/orders', body, {
+          authorization: real.auth[this.ws]!,
+          headers: key ? { 'idempotency-key': key } : {},
+        });
+        const answer = restJson(res);
+        return res.statusCode === 201
+          ? {
+              id: answer.data.id as string,
+              number: answer.data.order_number as string,
+              replayed: res.headers['idempotent-replayed'] === 'true',
+            }
+          : { code: `${res.statusCode} ${answer.error?.code}` };
+      }
+      const data = await gql(real, this.ws, CREATE, { input: toGraphQLInput(body), key: key ?? null });
+      const payload = data.createOrder as { order: Json; replayed: boolean; userErrors: { code: string }[] };
+      return payload.order
+        ? {
+            id: payload.order.id as string,
+            number: payload.order.orderNumber as string,
+            replayed: payload.replayed,
+          }
+        : { code: `409 ${payload.userErrors.map((e) => e.code).join()}` };
+    };
+    const answers = await Promise.all([send(0), send(1)]);
+    const made = answers.filter(
+      (a): a is { id: string; number: string; replayed: boolean } => 'id' in a && !a.replayed,
+    );
+    if (this.sameKey) {
+      expect(made, JSON.stringify(answers)).toHaveLength(1);
+      const other = answers.find((a) => !('id' in a) || a.replayed);
+      if (other && 'id' in other) expect(other.id).toBe(made[0]!.id);
+      else expect(other).toStrictEqual({ code: '409 IDEMPOTENCY_REQUEST_IN_PROGRESS' });
+    } else {
+      expect(made, JSON.stringify(answers)).toHaveLength(2);
+    }
+    const n = model.numbers[this.ws]!;
+    const madeInOrder = [...made].sort((a, b) => (a.number < b.number ? -1 : 1));
+    for (const [i, answer] of madeInOrder.entries()) {
+      const spec = specs[answers.indexOf(answer)]!;
+      const [row] = await real.t.db.query<{ created: string; day: string }>(
+        `select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') as created,
+                to_char(created_at at time zone 'UTC', 'YYYY-MMDD') as day from orders where id = ?`,
+        [answer.id],
+      );
+      const created: ModelOrder = {
+        id: answer.id,
+        ws: this.ws,
+        orderNumber: `ORD-${row!.day}-${String(n + i + 1).padStart(3, '0')}`,
+        customerId: spec.customer,
+        currency: spec.currency,
+        itemsCount: spec.items.length,
+        total: minorToDecimal(expectedTotalMinor(spec), spec.currency),
+        status: 'pending',
+        history: ['pending'],
+        version: 1,
+        notes: spec.notes,
+        trackingNumber: undefined,
+        metadata: {},
+        shippingAddress: undefined,
+        createdKey: `${row!.created} ${answer.id}`,
+      };
+      expect(answer.number).toBe(created.orderNumber);
+      model.orders.push(created);
+      model.events[this.ws]!.push({
+        orderId: created.id,
+        type: 'order.created',
+        sequence: 1,
+        order: eventOrder(created),
+      });
+    }
+    model.numbers[this.ws] = n + made.length;
+  }
+  toString = () =>
+    `concurrentCreates[${this.transports.join('+')} ws${this.ws}${this.sameKey ? ' same key' : ''}](${JSON.stringify(this.specs.map(restBody))})`;
+}
+
+/**
+ * Two metadata updates of one order at once (§4: two concurrent updates never lose either
+ * write): both keys end up set, the version grows by two, and the outbox holds both events
+ * with sequences v+1 and v+2, each carrying the order as it was after its own change.
+ */
+class ConcurrentUpdatesCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly ws: number,
+    readonly transports: ['rest' | 'graphql', 'rest' | 'graphql'],
+    readonly index: number,
+    readonly values: [number, number],
+  ) {}
+  check = () => true;
+  async run(model: Model, real: Real) {
+    const order = resolveTarget(model, this.ws, { kind: 'own', index: this.index });
+    if (!order) return;
+    const patches: { metadata: Record<string, number> }[] = [
+      { metadata: { x: this.values[0] } },
+      { metadata: { y: this.values[1] } },
+    ];
+    const send = async (i: number) => {
+      if (this.transports[i] === 'rest') {
+        const res = await real.t.rest.put(`/api/orders/${order.id}`, patches[i], {
+          authorization: real.auth[this.ws]!,
+        });
+        expect(res.statusCode, res.body).toBe(200);
+      } else {
+        const data = await gql(real, this.ws, UPDATE, { id: order.id, input: patches[i], v: null });
+        expect((data.updateOrder as { userErrors: unknown[] }).userErrors).toStrictEqual([]);
+      }
+    };
+    await Promise.all([send(0), send(1)]);
+    // Whichever ran first: the model takes the serial order the outbox shows.
+    const [first] = await real.t.db.query<{ data: unknown }>(
+      'select data from order_events where order_id = ? and sequence = ? and type = ?',
+      [order.id, order.version + 1, 'order.updated'],
+    );
+    const firstData = (typeof first?.data === 'string' ? JSON.parse(first.data) : first?.data) as Json;
+    const afterFirst = (i: number) =>
+      JSON.stringify(sortKeys({ ...order.metadata, ...patches[i]!.metadata }));
+    const firstIndex =
+      firstData?.order?.metadata && JSON.stringify(sortKeys(firstData.order.metadata)) === afterFirst(1)
+        ? 1
+        : 0;
+    let current = order;
+    for (const i of [firstIndex, 1 - firstIndex]) {
+      const next: ModelOrder = {
+        ...current,
+        metadata: { ...current.metadata, ...patches[i]!.metadata },
+        version: current.version,
+      };
+      const changed = JSON.stringify(sortKeys(next.metadata)) !== JSON.stringify(sortKeys(current.metadata));
+      if (changed) {
+        next.version += 1;
+        model.events[this.ws]!.push({
+          orderId: order.id,
+          type: 'order.updated',
+          sequence: next.version,
+          changes: ['metadata'],
+          order: eventOrder(next),
+        });
+      }
+      current = next;
+    }
+    model.orders[model.orders.indexOf(order)] = current;
+  }
+  toString = () =>
+    `concurrentUpdates[${this.transports.join('+')} ws${this.ws}](${this.index}, ${JSON.stringify(this.values)})`;
 }
 
 /** After every command: the rows and the outbox agree with the model. */
@@ -703,17 +1033,43 @@ class Checked implements fc.AsyncCommand<Model, Real> {
 
 const ws = fc.constantFrom(0, 1);
 const transport = fc.constantFrom<'rest' | 'graphql'>('rest', 'graphql');
+const validSpec = createSpec.filter((spec) => !spec.badPrice && spec.totalOff === 0);
 const commands = [
   fc
-    .tuple(ws, transport, createSpec, fc.option(fc.constantFrom('k1', 'k2', 'k3'), { nil: undefined, freq: 2 }))
+    .tuple(ws, fc.tuple(transport, transport), fc.tuple(validSpec, validSpec), fc.boolean())
+    .map(([w, trs, specs, same]) => new Checked(new ConcurrentCreatesCommand(w, trs, specs, same))),
+  fc
+    .tuple(
+      ws,
+      fc.tuple(transport, transport),
+      fc.nat(40),
+      fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    )
+    .map(([w, trs, index, values]) => new Checked(new ConcurrentUpdatesCommand(w, trs, index, values))),
+  fc
+    .tuple(
+      ws,
+      transport,
+      createSpec,
+      fc.option(fc.constantFrom('k1', 'k2', 'k3'), { nil: undefined, freq: 2 }),
+    )
     .map(([w, tr, spec, key]) => new Checked(new CreateCommand(w, tr, spec, key))),
   fc
-    .tuple(ws, transport, createSpec.filter((s) => !s.badPrice && s.totalOff === 0), fc.constantFrom('k1', 'k2', 'k3'))
+    .tuple(
+      ws,
+      transport,
+      createSpec.filter((s) => !s.badPrice && s.totalOff === 0),
+      fc.constantFrom('k1', 'k2', 'k3'),
+    )
     .map(([w, tr, spec, key]) => new Checked(new CreateCommand(w, tr, spec, key))),
   fc.tuple(ws, transport, target).map(([w, tr, which]) => new Checked(new GetCommand(w, tr, which))),
   fc.tuple(ws, transport, target).map(([w, tr, which]) => new Checked(new ByNumberCommand(w, tr, which))),
-  fc.tuple(ws, transport, target, patch, precondition).map(([w, tr, which, p, pre]) => new Checked(new UpdateCommand(w, tr, which, p, pre))),
-  fc.tuple(ws, transport, target, patch, precondition).map(([w, tr, which, p, pre]) => new Checked(new UpdateCommand(w, tr, which, p, pre))),
+  fc
+    .tuple(ws, transport, target, patch, precondition)
+    .map(([w, tr, which, p, pre]) => new Checked(new UpdateCommand(w, tr, which, p, pre))),
+  fc
+    .tuple(ws, transport, target, patch, precondition)
+    .map(([w, tr, which, p, pre]) => new Checked(new UpdateCommand(w, tr, which, p, pre))),
   fc
     .tuple(
       ws,
