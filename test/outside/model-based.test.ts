@@ -399,7 +399,7 @@ async function expectRows(model: Model, real: Real) {
           };
         }),
       ),
-    ).toStrictEqual(byOrder(model.events[ws]!));
+    ).toStrictEqual(byOrder(model.events[ws]));
   }
 }
 
@@ -872,10 +872,10 @@ class ConcurrentCreatesCommand implements fc.AsyncCommand<Model, Real> {
       : undefined;
     const specs = this.sameKey ? [this.specs[0], this.specs[0]] : this.specs;
     const send = async (i: number) => {
-      const body = restBody(specs[i]!);
+      const body = restBody(specs[i]);
       if (this.transports[i] === 'rest') {
         const res = await real.t.rest.post('/api/orders', body, {
-          authorization: real.auth[this.ws]!,
+          authorization: real.auth[this.ws],
           headers: key ? { 'idempotency-key': key } : {},
         });
         const answer = restJson(res);
@@ -904,15 +904,15 @@ class ConcurrentCreatesCommand implements fc.AsyncCommand<Model, Real> {
     if (this.sameKey) {
       expect(made, JSON.stringify(answers)).toHaveLength(1);
       const other = answers.find((a) => !('id' in a) || a.replayed);
-      if (other && 'id' in other) expect(other.id).toBe(made[0]!.id);
+      if (other && 'id' in other) expect(other.id).toBe(made[0].id);
       else expect(other).toStrictEqual({ code: '409 IDEMPOTENCY_REQUEST_IN_PROGRESS' });
     } else {
       expect(made, JSON.stringify(answers)).toHaveLength(2);
     }
-    const n = model.numbers[this.ws]!;
+    const n = model.numbers[this.ws];
     const madeInOrder = [...made].sort((a, b) => (a.number < b.number ? -1 : 1));
     for (const [i, answer] of madeInOrder.entries()) {
-      const spec = specs[answers.indexOf(answer)]!;
+      const spec = specs[answers.indexOf(answer)];
       const [row] = await real.t.db.query<{ created: string; day: string }>(
         `select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') as created,
                 to_char(created_at at time zone 'UTC', 'YYYY-MMDD') as day from orders where id = ?`,
@@ -921,7 +921,7 @@ class ConcurrentCreatesCommand implements fc.AsyncCommand<Model, Real> {
       const created: ModelOrder = {
         id: answer.id,
         ws: this.ws,
-        orderNumber: `ORD-${row!.day}-${String(n + i + 1).padStart(3, '0')}`,
+        orderNumber: `ORD-${row.day}-${String(n + i + 1).padStart(3, '0')}`,
         customerId: spec.customer,
         currency: spec.currency,
         itemsCount: spec.items.length,
@@ -933,11 +933,11 @@ class ConcurrentCreatesCommand implements fc.AsyncCommand<Model, Real> {
         trackingNumber: undefined,
         metadata: {},
         shippingAddress: undefined,
-        createdKey: `${row!.created} ${answer.id}`,
+        createdKey: `${row.created} ${answer.id}`,
       };
       expect(answer.number).toBe(created.orderNumber);
       model.orders.push(created);
-      model.events[this.ws]!.push({
+      model.events[this.ws].push({
         orderId: created.id,
         type: 'order.created',
         sequence: 1,
@@ -973,7 +973,7 @@ class ConcurrentUpdatesCommand implements fc.AsyncCommand<Model, Real> {
     const send = async (i: number) => {
       if (this.transports[i] === 'rest') {
         const res = await real.t.rest.put(`/api/orders/${order.id}`, patches[i], {
-          authorization: real.auth[this.ws]!,
+          authorization: real.auth[this.ws],
         });
         expect(res.statusCode, res.body).toBe(200);
       } else {
@@ -987,9 +987,9 @@ class ConcurrentUpdatesCommand implements fc.AsyncCommand<Model, Real> {
       'select data from order_events where order_id = ? and sequence = ? and type = ?',
       [order.id, order.version + 1, 'order.updated'],
     );
-    const firstData = (typeof first?.data === 'string' ? JSON.parse(first.data) : first?.data) as Json;
+    const firstData = (typeof first?.data === 'string' ? JSON.parse(first.data) : first?.data);
     const afterFirst = (i: number) =>
-      JSON.stringify(sortKeys({ ...order.metadata, ...patches[i]!.metadata }));
+      JSON.stringify(sortKeys({ ...order.metadata, ...patches[i].metadata }));
     const firstIndex =
       firstData?.order?.metadata && JSON.stringify(sortKeys(firstData.order.metadata)) === afterFirst(1)
         ? 1
@@ -998,13 +998,13 @@ class ConcurrentUpdatesCommand implements fc.AsyncCommand<Model, Real> {
     for (const i of [firstIndex, 1 - firstIndex]) {
       const next: ModelOrder = {
         ...current,
-        metadata: { ...current.metadata, ...patches[i]!.metadata },
+        metadata: { ...current.metadata, ...patches[i].metadata },
         version: current.version,
       };
       const changed = JSON.stringify(sortKeys(next.metadata)) !== JSON.stringify(sortKeys(current.metadata));
       if (changed) {
         next.version += 1;
-        model.events[this.ws]!.push({
+        model.events[this.ws].push({
           orderId: order.id,
           type: 'order.updated',
           sequence: next.version,
