@@ -987,9 +987,8 @@ class ConcurrentUpdatesCommand implements fc.AsyncCommand<Model, Real> {
       'select data from order_events where order_id = ? and sequence = ? and type = ?',
       [order.id, order.version + 1, 'order.updated'],
     );
-    const firstData = (typeof first?.data === 'string' ? JSON.parse(first.data) : first?.data);
-    const afterFirst = (i: number) =>
-      JSON.stringify(sortKeys({ ...order.metadata, ...patches[i].metadata }));
+    const firstData = typeof first?.data === 'string' ? JSON.parse(first.data) : first?.data;
+    const afterFirst = (i: number) => JSON.stringify(sortKeys({ ...order.metadata, ...patches[i].metadata }));
     const firstIndex =
       firstData?.order?.metadata && JSON.stringify(sortKeys(firstData.order.metadata)) === afterFirst(1)
         ? 1
