@@ -523,22 +523,31 @@ describe('SIGTERM, as the kubelet sends it after preStop', () => {
       const again = await startServer(store.env);
       try {
         for (const result of results) {
-          const retried = await fetch(`${again.url}/api/orders`, {
-            method: 'POST',
-            headers: {
-              authorization: bearer,
-              'idempotency-key': result.key,
-              'content-type': 'application/json',
-            },
-            body: JSON.stringify({
-              customer_id: result.key,
-              items: [
-                { product_id: 'p', quantity: 1, price: 3 },
-                { product_id: 'q', quantity: 2, price: 1 },
-              ],
-              total: 5,
-            }),
-          });
+          // As a retrying client does: a 503 (the restarted process still warming up) is tried again after its Retry-After.
+          const send = () =>
+            fetch(`${again.url}/api/orders`, {
+              method: 'POST',
+              headers: {
+                authorization: bearer,
+                'idempotency-key': result.key,
+                'content-type': 'application/json',
+              },
+              body: JSON.stringify({
+                customer_id: result.key,
+                items: [
+                  { product_id: 'p', quantity: 1, price: 3 },
+                  { product_id: 'q', quantity: 2, price: 1 },
+                ],
+                total: 5,
+              }),
+            });
+          let retried = await send();
+          for (let attempt = 0; retried.status === 503 && attempt < 10; attempt++) {
+            await new Promise((resolve) =>
+              setTimeout(resolve, Number(retried.headers.get('retry-after') ?? 1) * 1000),
+            );
+            retried = await send();
+          }
           expect(retried.status, result.key).toBe(201);
           const body = (await retried.json()) as { data: { id: string; items: unknown[] } };
           expect(retried.headers.get('idempotent-replayed') === 'true', result.key).toBe(
