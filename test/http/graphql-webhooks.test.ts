@@ -174,3 +174,34 @@ describe('webhook endpoints over GraphQL', () => {
     expect(receiver.received).toHaveLength(before);
   });
 });
+
+describe('webhook endpoints and deliveries are Relay nodes (graphql-eslint’s relay-edge-types)', () => {
+  it('node(id:) answers a webhook endpoint and a delivery of the workspace by their ids, and null for another workspace', async () => {
+    const created = await data(
+      'mutation Create($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } userErrors { code } } }',
+      // Nothing listens on port 9: the delivery is made all the same, and fails.
+      { input: { url: 'http://127.0.0.1:9/hook' } },
+    );
+    const endpointId: string = created.createWebhookEndpoint.endpoint.id;
+    await t.rest.post('/api/orders', { customer_id: 'c1', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
+    let deliveryId = '';
+    await eventually(
+      async () => {
+        deliveryId = (await data(DELIVERIES, { id: endpointId })).webhookDeliveries.edges[0]?.node.id ?? '';
+        return deliveryId !== '';
+      },
+      10_000,
+      'a delivery',
+    );
+
+    const NODE = `query Node($id: ID!) {
+      node(id: $id) { __typename id ... on WebhookEndpoint { url } ... on WebhookDelivery { eventType } }
+    }`;
+    expect((await data(NODE, { id: endpointId })).node).toStrictEqual({ __typename: 'WebhookEndpoint', id: endpointId, url: 'http://127.0.0.1:9/hook' });
+    expect((await data(NODE, { id: deliveryId })).node).toStrictEqual({ __typename: 'WebhookDelivery', id: deliveryId, eventType: 'ORDER_CREATED' });
+    expect((await data(NODE, { id: endpointId }, other)).node).toBeNull();
+    expect((await data(NODE, { id: deliveryId }, other)).node).toBeNull();
+    expect((await data(NODE, { id: 'whep_nothing' })).node).toBeNull();
+    expect((await data(NODE, { id: 'whdl_nothing' })).node).toBeNull();
+  });
+});

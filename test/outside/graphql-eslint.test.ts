@@ -7,19 +7,16 @@
  *
  * Its relay-edge-types rule found that a delivery, an edge's node, was no Node: `node(id: "whdl_…")`
  * answered null, and a Relay client could not refetch a delivery or an endpoint by id. Both are
- * nodes now (README, "Relay").
+ * nodes now (README, "Relay"; test/http/graphql-webhooks.test.ts refetches them).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ESLint, type Linter } from 'eslint';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EXAMPLE_QUERY } from '../../src/playground/playground.page';
-import { useTestApp } from '../support/app';
-import { eventually } from '../support/nats';
 
 const ROOT = path.resolve(__dirname, '../..');
-const t = useTestApp({ webhookAllowPrivateNetworks: true, eventsPollIntervalMs: 100, webhookRetrySchedule: [100] });
 const SCHEMA = fs.readFileSync(path.join(ROOT, 'schema.graphql'), 'utf8');
 
 const findings = (results: ESLint.LintResult[]): string[] =>
@@ -120,50 +117,5 @@ describe('graphql-eslint on the operations the repository ships', () => {
     const problems = await lintOperations(['query { order(id: "order_x") { id totl } }']);
     expect(problems.join('\n')).toMatch(/no-anonymous-operations/);
     expect(problems.join('\n')).toMatch(/fields-on-correct-type: Cannot query field "totl" on type "Order"/);
-  });
-});
-
-describe('every edge’s node is a Node (relay-edge-types)', () => {
-  let other: string;
-  beforeAll(async () => {
-    other = await t.bearer('globex');
-  });
-
-  const data = async (query: string, variables: Record<string, unknown> = {}, authorization?: string) => {
-    const res = await t.gql(query, variables, authorization ? { authorization } : {});
-    expect(res.statusCode, res.body).toBe(200);
-    const body = res.json();
-    expect(body.errors, res.body).toBeUndefined();
-    return body.data;
-  };
-
-  it('node(id:) answers a webhook endpoint and a delivery of the workspace by their ids, and null for another workspace', async () => {
-    const created = await data(
-      'mutation Create($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } userErrors { code } } }',
-      // Nothing listens on port 9: the delivery is made all the same, and fails.
-      { input: { url: 'http://127.0.0.1:9/hook' } },
-    );
-    const endpointId: string = created.createWebhookEndpoint.endpoint.id;
-    await t.rest.post('/api/orders', { customer_id: 'c1', items: [{ product_id: 'p', quantity: 1, price: 1 }], total: 1 });
-    const DELIVERIES = 'query Deliveries($id: ID!) { webhookDeliveries(endpointId: $id) { edges { node { id eventType } } } }';
-    let deliveryId = '';
-    await eventually(
-      async () => {
-        deliveryId = (await data(DELIVERIES, { id: endpointId })).webhookDeliveries.edges[0]?.node.id ?? '';
-        return deliveryId !== '';
-      },
-      10_000,
-      'a delivery',
-    );
-
-    const NODE = `query Node($id: ID!) {
-      node(id: $id) { __typename id ... on WebhookEndpoint { url } ... on WebhookDelivery { eventType } }
-    }`;
-    expect((await data(NODE, { id: endpointId })).node).toStrictEqual({ __typename: 'WebhookEndpoint', id: endpointId, url: 'http://127.0.0.1:9/hook' });
-    expect((await data(NODE, { id: deliveryId })).node).toStrictEqual({ __typename: 'WebhookDelivery', id: deliveryId, eventType: 'ORDER_CREATED' });
-    expect((await data(NODE, { id: endpointId }, other)).node).toBeNull();
-    expect((await data(NODE, { id: deliveryId }, other)).node).toBeNull();
-    expect((await data(NODE, { id: 'whep_nothing' })).node).toBeNull();
-    expect((await data(NODE, { id: 'whdl_nothing' })).node).toBeNull();
   });
 });
