@@ -19,7 +19,7 @@ import { buildGraphQLSchema } from '../graphql/schema';
 import { registerGraphQL } from '../graphql/server';
 import { graphqlErrorHandler, sendGraphQLRefusal } from '../graphql/refusals';
 import { AppError, ErrorCode } from '../errors/app-error';
-import { clientErrorHandler } from './client-errors';
+import { clientErrorHandlerFor } from './client-errors';
 import { trackRouteMethods } from './method-not-allowed';
 import { registerCors, withCorsHeaders } from '../security/cors';
 import fastifyCompress from '@fastify/compress';
@@ -128,7 +128,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     // `GET /api/orders/` is the list, not an order with an empty id.
     routerOptions: { ignoreTrailingSlash: true },
     // Node's own refusals (408, 431, an unreadable request line) in the error envelope.
-    clientErrorHandler,
+    clientErrorHandler: clientErrorHandlerFor(GRAPHQL_PATH),
     // A malformed URL gets the error envelope (and the security and CORS headers) like any other error.
     frameworkErrors: withSecurityHeaders(withCorsHeaders(errorHandler, config.corsOrigins)),
     // A request that arrives while the server closes gets the contract's 503 (registerDraining).

@@ -6,14 +6,20 @@
  * envelope with a fresh request id, the API's security headers and
  * `Connection: close` (the connection cannot be trusted afterwards).
  *
- * What cannot be shaped: no route is known, so a refusal on `/graphql` gets
- * the REST envelope too; and a socket that is already gone gets nothing.
+ * A request whose headers had arrived and whose body had not (a body trickled
+ * slower than REQUEST_TIMEOUT_MS) has a known URL: on the GraphQL endpoint its
+ * 408 is a GraphQL response, as every refusal there is (orders-api.md §8).
+ * What cannot be shaped: a refusal of the headers themselves knows no route,
+ * so on `/graphql` it gets the REST envelope too; and a socket that is already
+ * gone gets nothing.
  */
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { ErrorCode } from '../errors/app-error';
+import { AppError, ErrorCode } from '../errors/app-error';
+import { topLevelErrorResponse } from '../graphql/errors';
+import { graphqlResponseType } from '../graphql/refusals';
 import { apiSecurityHeaders } from '../security/headers';
 
 function refusalOf(code: string | undefined): { status: number; errorCode: ErrorCode; message: string } {
@@ -34,26 +40,38 @@ function refusalOf(code: string | undefined): { status: number; errorCode: Error
   return { status: 400, errorCode: ErrorCode.INVALID_JSON, message: 'The request could not be read' };
 }
 
-/** Fastify's `clientErrorHandler`; Fastify binds it to the instance, whose logger it uses. */
-export function clientErrorHandler(
-  this: FastifyInstance,
-  error: Error & { code?: string },
-  socket: Socket,
-): void {
-  {
+/** The request whose body was still arriving when Node refused it (a refusal of headers has none). */
+function requestInProgress(socket: Socket): IncomingMessage | undefined {
+  const incoming = (socket as Socket & { parser?: { incoming?: IncomingMessage | null } }).parser?.incoming;
+  return incoming && !incoming.complete ? incoming : undefined;
+}
+
+/** Fastify's `clientErrorHandler` for an app whose GraphQL endpoint is `graphqlPath`. */
+export function clientErrorHandlerFor(graphqlPath: string) {
+  /** Fastify binds it to the instance, whose logger it uses. */
+  return function clientErrorHandler(
+    this: FastifyInstance,
+    error: Error & { code?: string },
+    socket: Socket,
+  ): void {
     // A reset connection has nobody to answer.
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const { status, errorCode, message } = refusalOf(error.code);
     const requestId = randomUUID();
-    const body = JSON.stringify({
-      success: false,
-      error: { code: errorCode, message, request_id: requestId },
-    });
+    const incoming = requestInProgress(socket);
+    const onGraphQL = incoming?.url !== undefined && incoming.url.split('?', 1)[0] === graphqlPath;
+    const body = JSON.stringify(
+      onGraphQL
+        ? topLevelErrorResponse(new AppError(errorCode, message), requestId).body
+        : { success: false, error: { code: errorCode, message, request_id: requestId } },
+    );
     this.log.info({ reqId: requestId, status, code: error.code }, 'request refused by the HTTP parser');
     if (socket.writable) {
       const headers: Record<string, string> = {
         ...apiSecurityHeaders(),
-        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Type': onGraphQL
+          ? graphqlResponseType(incoming?.headers.accept)
+          : 'application/json; charset=utf-8',
         'Content-Length': String(Buffer.byteLength(body)),
         'Cache-Control': 'no-store',
         'X-Request-Id': requestId,
@@ -65,5 +83,5 @@ export function clientErrorHandler(
       socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${head}\r\n\r\n${body}`);
     }
     socket.destroy(error);
-  }
+  };
 }

@@ -115,6 +115,7 @@ const TOP_LEVEL_CODES: Partial<Record<ErrorCode, { code: string; status: number 
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: { code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, status: 415 },
   [ErrorCode.INTERNAL_ERROR]: { code: ErrorCode.INTERNAL_ERROR, status: 500 },
   [ErrorCode.METHOD_NOT_ALLOWED]: { code: ErrorCode.METHOD_NOT_ALLOWED, status: 405 },
+  [ErrorCode.REQUEST_TIMEOUT]: { code: ErrorCode.REQUEST_TIMEOUT, status: 408 },
 };
 
 /**
