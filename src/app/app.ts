@@ -340,6 +340,8 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     hideSuggestions: !config.introspection,
     subscriptionsPerConnection: config.subscriptionsPerConnection,
     connectionsPerKey: config.subscriptionConnectionsPerKey,
+    initTimeoutMs: config.subscriptionInitTimeoutMs,
+    waitingPerAddress: config.subscriptionWaitingPerAddress,
     corsOrigins: config.corsOrigins,
   });
   const apollo: ApolloServer<GraphQLContext> = await registerGraphQL(http, {

@@ -227,6 +227,8 @@ function toConfig(v: Env) {
     graphqlMaxResponseBytes: v.GRAPHQL_MAX_RESPONSE_BYTES,
     subscriptionsPerConnection: v.SUBSCRIPTIONS_PER_CONNECTION,
     subscriptionConnectionsPerKey: v.SUBSCRIPTION_CONNECTIONS_PER_KEY,
+    subscriptionInitTimeoutMs: v.SUBSCRIPTION_INIT_TIMEOUT_MS,
+    subscriptionWaitingPerAddress: v.SUBSCRIPTION_WAITING_PER_ADDRESS,
     maxEventLoopDelayMs: v.MAX_EVENT_LOOP_DELAY_MS,
     /** How often the event-loop delay is sampled. Not a variable; tests shorten it. */
     loadSampleIntervalMs: 1000,

@@ -181,6 +181,18 @@ export const ENV = Type.Object({
     50,
     'WebSockets one API key may hold open in one process; one more is closed with 4431',
   ),
+  SUBSCRIPTION_INIT_TIMEOUT_MS: int(
+    100,
+    60_000,
+    3000,
+    'a WebSocket must send connection_init within this, or it is closed with 4408 (graphql-ws)',
+  ),
+  SUBSCRIPTION_WAITING_PER_ADDRESS: int(
+    1,
+    100_000,
+    100,
+    'WebSockets one client address may hold open before their connection_init; one more is closed with 4432',
+  ),
   MAX_EVENT_LOOP_DELAY_MS: int(
     0,
     60_000,

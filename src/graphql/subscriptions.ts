@@ -10,7 +10,9 @@
  *
  * Close codes of our own (graphql-ws's are 44xx too, see the README):
  * 4430: more subscriptions on one connection than SUBSCRIPTIONS_PER_CONNECTION;
- * 4431: more connections for one key than SUBSCRIPTION_CONNECTIONS_PER_KEY.
+ * 4431: more connections for one key than SUBSCRIPTION_CONNECTIONS_PER_KEY;
+ * 4432: more connections from one address still without connection_init than
+ * SUBSCRIPTION_WAITING_PER_ADDRESS.
  */
 import { createHash } from 'node:crypto';
 import fastifyWebsocket, { type WebsocketHandler } from '@fastify/websocket';
@@ -46,6 +48,7 @@ export const SUBSCRIPTION_CLOSE = {
   forbidden: CloseCode.Forbidden,
   tooManySubscriptions: 4430,
   tooManyConnectionsForKey: 4431,
+  tooManyWaitingFromAddress: 4432,
   /** The key could not be checked (the database is unavailable): WebSocket's Try Again Later. */
   tryAgainLater: 1013,
   /** The server is shutting down: WebSocket's Going Away, which graphql-ws clients retry. */
@@ -87,6 +90,14 @@ export interface SubscriptionOptions {
   hideSuggestions?: boolean;
   subscriptionsPerConnection: number;
   connectionsPerKey: number;
+  /** How long a socket may take to send connection_init (graphql-ws's connectionInitWaitTimeout). */
+  initTimeoutMs: number;
+  /**
+   * Sockets one client address (`request.ip`, TRUST_PROXY applies) may hold open before their
+   * connection_init. Each costs the process a socket and memory until initTimeoutMs, whoever opens
+   * it, key or not; without a bound one address could open them as fast as it liked.
+   */
+  waitingPerAddress: number;
 }
 
 /** A subscription's error as the client gets it (`formatSubscriptionError`); one masked for the client is logged here. */
@@ -219,13 +230,22 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
   const validateSubscription = (schema: GraphQLSchema, document: DocumentNode) =>
     validate(schema, document, [...specifiedRules, ...(options.validationRules ?? [])]);
 
+  /** Sockets still without connection_init, per client address. */
+  const waiting = new Map<string, number>();
+  /** Gives a socket's place among its address's waiting ones back (once: at connection_init or close). */
+  const stopWaiting = new WeakMap<object, () => void>();
+  let lastRefusalLoggedAt = Number.NEGATIVE_INFINITY;
+  let refusalsNotLogged = 0;
+
   const handler = makeHandler<{ authorization?: unknown }, Record<PropertyKey, never>>({
     schema: options.schema,
+    connectionInitWaitTimeout: options.initTimeoutMs,
     // graphql-ws writes each message with JSON.stringify, which writes a metadata number a double
     // cannot hold as a string; marked here, it is written as the number it is in `send` below.
     jsonMessageReplacer: markExactNumbers,
     validate: (schema, document) => validateSubscription(schema, document),
     onConnect: async (ctx) => {
+      stopWaiting.get(ctx.extra.socket)?.();
       // `authorization` as the contract says; `Authorization` too, as GraphiQL sends its Headers tab.
       const params = ctx.connectionParams ?? {};
       const given = params.authorization ?? (params as Record<string, unknown>).Authorization;
@@ -359,6 +379,33 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
     },
   });
   return function exactNumbersHandler(socket, request) {
+    const address = request.ip;
+    const already = waiting.get(address) ?? 0;
+    if (already >= options.waitingPerAddress) {
+      // One warning, then at most one every PROTOCOL_WARN_INTERVAL_MS: a flood must not flood the log too.
+      const now = performance.now();
+      if (now - lastRefusalLoggedAt >= PROTOCOL_WARN_INTERVAL_MS) {
+        lastRefusalLoggedAt = now;
+        request.log.warn(
+          { address, waiting: already, refusalsNotLogged },
+          'subscriptions: refused a connection: too many from this address without connection_init',
+        );
+        refusalsNotLogged = 0;
+      } else refusalsNotLogged++;
+      socket.close(SUBSCRIPTION_CLOSE.tooManyWaitingFromAddress, 'Too many connections from this address waiting for connection_init');
+      return;
+    }
+    waiting.set(address, already + 1);
+    let done = false;
+    const release = () => {
+      if (done) return;
+      done = true;
+      const left = (waiting.get(address) ?? 1) - 1;
+      if (left > 0) waiting.set(address, left);
+      else waiting.delete(address);
+    };
+    stopWaiting.set(socket, release);
+    socket.once('close', release);
     const send = socket.send.bind(socket);
     socket.send = ((data: unknown, ...rest: unknown[]) => {
       // A client that does not read: every pong of its pings (each may echo 64 KiB) and every error
@@ -383,9 +430,35 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       );
       (send as (...args: unknown[]) => void)(typeof data === 'string' ? writeMarkedNumbers(data) : data, ...args);
     }) as typeof socket.send;
-    return handler.call(this, socket, request);
+    const before = new Set(socket.listeners('error'));
+    const result = handler.call(this, socket, request);
+    // graphql-ws writes every error of the socket to the console, with its stack, as "Internal error …
+    // Please check your implementation": a client's oversized or malformed frame too, one plain-text
+    // dump on stderr per connection. Those are the client's doing, reported by the plugin's errorHandler
+    // (registerWebSocketSupport); graphql-ws hears only the others.
+    for (const listener of socket.listeners('error')) {
+      if (before.has(listener)) continue;
+      socket.removeListener('error', listener as (error: Error) => void);
+      socket.once('error', (error: Error) => {
+        if (!isProtocolViolation(error)) (listener as (error: Error) => void)(error);
+      });
+    }
+    return result;
   };
 }
+
+/**
+ * ws's error for a client that broke the WebSocket protocol (a message over `maxPayload`, text that is
+ * not UTF-8, an unmasked or malformed frame): ws has already sent the close frame with the matching
+ * code (1009, 1007, 1002). The client's doing, not the server's.
+ */
+function isProtocolViolation(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return error instanceof Error && typeof code === 'string' && code.startsWith('WS_ERR_');
+}
+
+/** How often, at most, a WebSocket protocol violation is logged; the others are counted in the next line. */
+const PROTOCOL_WARN_INTERVAL_MS = 10_000;
 
 /**
  * Fastify's WebSocket support. Register it before any hook that may answer a request itself (load
@@ -396,8 +469,28 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
 export async function registerWebSocketSupport(app: FastifyInstance): Promise<void> {
   // Only `Upgrade: websocket` goes to the plugin; Java's `Upgrade: h2c` on a REST or GraphQL request is served as HTTP/1.1.
   serveOtherUpgradesAsHttp(app.server);
+  let lastWarnAt = Number.NEGATIVE_INFINITY;
+  let violationsNotLogged = 0;
   await app.register(fastifyWebsocket, {
     options: { maxPayload: 64 * 1024 },
+    // The plugin's own handler logged each socket's error at `error` level with its stack: every client
+    // that sent an oversized or malformed frame wrote one, an error line per abusive connection (and
+    // graphql-ws a console dump, see registerSubscriptions). A protocol violation is the client's: one
+    // warning, then at most one every PROTOCOL_WARN_INTERVAL_MS with the count of those not logged.
+    errorHandler(error, socket, request) {
+      if (isProtocolViolation(error)) {
+        const now = performance.now();
+        if (now - lastWarnAt >= PROTOCOL_WARN_INTERVAL_MS) {
+          lastWarnAt = now;
+          request.log.warn(
+            { code: error.code, reason: error.message, violationsNotLogged },
+            'subscriptions: closed a connection that broke the WebSocket protocol',
+          );
+          violationsNotLogged = 0;
+        } else violationsNotLogged++;
+      } else request.log.error({ err: error }, 'subscriptions: a WebSocket failed');
+      socket.terminate();
+    },
     // On shutdown each subscriber is told why (the plugin's own close sends no code: 1005).
     preClose(done) {
       for (const client of this.websocketServer.clients) client.close(SUBSCRIPTION_CLOSE.goingAway, 'The server is shutting down');

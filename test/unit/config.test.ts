@@ -56,6 +56,8 @@ describe('loadConfig defaults', () => {
       graphqlMaxResponseBytes: 4 * 1024 * 1024,
       subscriptionsPerConnection: 20,
       subscriptionConnectionsPerKey: 50,
+      subscriptionInitTimeoutMs: 3000,
+      subscriptionWaitingPerAddress: 100,
       maxEventLoopDelayMs: 200,
       loadSampleIntervalMs: 1000,
       headersTimeoutMs: 10_000,
