@@ -131,6 +131,7 @@ export async function serve(config: Config): Promise<void> {
         `\nCreated workspace "default" with a development API key (also saved in ${config.dataDir}/${DEVELOPMENT_KEY_FILE}):\n\n    ${key}\n`,
       );
     }
+    // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
     hasDevelopmentKey = fs.existsSync(path.join(config.dataDir, DEVELOPMENT_KEY_FILE));
   }
 

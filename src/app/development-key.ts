@@ -13,6 +13,7 @@ export const DEVELOPMENT_KEY_FILE = 'development-key';
 export async function ensureDevelopmentKey(auth: AuthService, dataDir: string): Promise<string | undefined> {
   if (await auth.hasAnyWorkspace()) return undefined;
   const created = await auth.createApiKey('default', 'development');
+  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
   fs.writeFileSync(path.join(dataDir, DEVELOPMENT_KEY_FILE), `${created.key}\n`, { mode: 0o600 });
   return created.key;
 }
@@ -36,6 +37,7 @@ function isLoopbackName(name: string): boolean {
     name === 'localhost' ||
     name.endsWith('.localhost') ||
     name === '::1' ||
+    // eslint-disable-next-line security/detect-unsafe-regex -- linear: a fixed {3} repetition of groups that each start with a dot
     /^127(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(name)
   );
 }
@@ -73,6 +75,7 @@ export function isLocalBrowser(request: {
 /** The development key in `dir`, or undefined when there is none (yet). */
 export async function readDevelopmentKey(dir: string): Promise<string | undefined> {
   try {
+    // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
     const key = (await fs.promises.readFile(path.join(dir, DEVELOPMENT_KEY_FILE), 'utf8')).trim();
     return key || undefined;
   } catch {

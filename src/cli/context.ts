@@ -52,6 +52,7 @@ export function describeDatabase(config: Config, cwd = process.cwd()): string | 
  */
 export function checkDatabaseExists(config: Config, env: NodeJS.ProcessEnv, cwd = process.cwd()): void {
   if (config.databaseUrl || env.DATA_DIR?.trim()) return;
+  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
   if (fs.existsSync(config.dataDir)) return;
   throw new NoDatabaseError(
     `no database to open: DATABASE_URL and DATA_DIR are not set, and there is no ${path.join(cwd, 'data')}. ` +

@@ -97,6 +97,7 @@ function readVariable(name: string, schema: Schema, raw: string | undefined): un
         throw new ConfigError(`${name}: ${param} must be one of ${allowed.join(', ')}, got "${given}"`);
     }
   }
+  // eslint-disable-next-line security/detect-non-literal-regexp -- the pattern is ENV's own declaration (env.ts), not a value from outside
   if (schema.pattern && !new RegExp(schema.pattern).test(value))
     throw new ConfigError(`${name} ${schema.message}`);
   return value;
@@ -117,6 +118,7 @@ export function readEnv(env: Record<string, string | undefined>): Env {
  */
 function isProxyAddress(entry: string): boolean {
   if (/^(loopback|linklocal|uniquelocal)$/i.test(entry)) return true;
+  // eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored, and each optional group starts with a character the part before it cannot match
   const match = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(entry);
   const version = match ? isIP(match[1]) : 0;
   if (version === 0) return false;

@@ -25,6 +25,7 @@ export function loadEnvFile(env: NodeJS.ProcessEnv = process.env, cwd = process.
   const file = path.resolve(cwd, setting?.trim() || '.env');
   let text: string;
   try {
+    // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
     // Only a named file must exist; ./.env is optional.

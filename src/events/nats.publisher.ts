@@ -241,8 +241,10 @@ export function takesEveryWorkspace(pattern: string, prefix: string, type: strin
   const wanted = [...prefix.split('.'), '*', ...type.split('.')];
   const tokens = pattern.split('.');
   for (const [i, token] of tokens.entries()) {
+    // eslint-disable-next-line security/detect-possible-timing-attacks -- compares NATS subject tokens, not a secret
     if (token === '>') return i < wanted.length;
     if (i >= wanted.length) return false;
+    // eslint-disable-next-line security/detect-possible-timing-attacks -- compares NATS subject tokens, not a secret
     if (token === '*') continue;
     // A literal token cannot take every workspace.
     if (wanted[i] === '*' || token !== wanted[i]) return false;

@@ -28,6 +28,7 @@ export interface TraceContext {
  * Version, trace id, parent id, flags (§3.2.2); a later version than 00 may
  * have more fields after a dash. Lower-case hex only: upper case is invalid.
  */
+// eslint-disable-next-line security/detect-unsafe-regex -- linear: fixed-width hex fields, then one optional "-" and the rest
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZERO_TRACE_ID = '0'.repeat(32);
 const ZERO_SPAN_ID = '0'.repeat(16);

@@ -81,6 +81,7 @@ export function refusedCurrencyMessage(code: string): string | undefined {
 
 export type ParsedAmount = { ok: true; minor: bigint } | { ok: false; message: string };
 
+// eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored, and each optional group starts with a character the part before it cannot match
 const DECIMAL_STRING = /^-?\d+(\.\d+)?$/;
 
 /**
@@ -106,6 +107,7 @@ export function parseAmount(value: number | string, currency: Currency): ParsedA
 }
 
 /** Unsigned decimal text with no exponent: whole digits, then optional fraction digits. */
+// eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored, and each optional group starts with a character the part before it cannot match
 const PLAIN_DECIMAL = /^(\d+)(?:\.(\d+))?$/;
 
 /** `whole.fraction` (digits only) in minor units, with the same answers as the general path. */
@@ -165,6 +167,7 @@ export function formatMinor(minor: bigint, currency: Currency): string {
 }
 
 /** Decimal text as PostgreSQL writes a non-negative `numeric`: no sign, no leading zeros, no exponent. */
+// eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored, and each optional group starts with a character the part before it cannot match
 const STORED_DECIMAL = /^(0|[1-9]\d*)(\.\d+)?$/;
 
 /**

@@ -62,6 +62,7 @@ export const FILTER_KEYS = [
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** A fraction of a second may have any number of digits, as in ISO 8601 and RFC 3339 (Go writes nine). */
+// eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored, and each optional group starts with a character the part before it cannot match
 const DATE_TIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 /** The digits of a fraction PostgreSQL keeps: times are stored to the microsecond. */
 const MICROSECOND_DIGITS = 6;
@@ -70,6 +71,7 @@ const MICROSECOND_DIGITS = 6;
  * compared exactly as `numeric`, also with more digits than an amount has (`0.30000000000000004`,
  * as a client's float printing writes 0.1 × 3).
  */
+// eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored, and each optional group starts with a character the part before it cannot match
 const DECIMAL = /^\d+(\.\d+)?$/;
 /**
  * A non-negative number as JSON (and the Cekat document's `number`) writes it, also with an
@@ -77,6 +79,7 @@ const DECIMAL = /^\d+(\.\d+)?$/;
  * exactly, as the plain decimal it spells (`100`, `2500`); an exponent has at most two digits, so the
  * plain decimal is never long to write out (and at most 32 characters are taken).
  */
+// eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored, and each optional group starts with a character the part before it cannot match
 const NUMBER_TEXT = /^\d+(\.\d+)?(e[+-]?\d{1,2})?$/i;
 /** The longest `min_total` / `max_total`, as REST's query text and as a number's plain decimal. */
 const TOTAL_BOUND_LENGTH = 32;
@@ -246,6 +249,7 @@ export function isClockTime(time: string): boolean {
 /** `Z`, `±HH`, `±HHMM` or `±HH:MM` within ±15:59, the widest offset PostgreSQL takes (JavaScript takes ±23:59). */
 export function isPostgresOffset(zone: string): boolean {
   if (/^z$/i.test(zone)) return true;
+  // eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored, and each optional group starts with a character the part before it cannot match
   const match = /^[+-](\d{2}):?(\d{2})?$/.exec(zone);
   return match !== null && Number(match[1]) <= 15 && Number(match[2] ?? '0') <= 59;
 }

@@ -68,6 +68,7 @@ export function prepareExactNumbers(input: Record<string, unknown>): Record<stri
   );
 }
 
+// eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored, and each optional group starts with a character the part before it cannot match
 const NUMBER_LITERAL = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 
 /** Whether a JSON number literal is a whole number as written (`3.000`, `1e2`), not only once rounded to a double. */

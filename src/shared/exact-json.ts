@@ -218,6 +218,7 @@ function exactValue(value: number | LosslessNumber): Big {
   return new Big(typeof value === 'number' ? String(value) : value.toString());
 }
 
+// eslint-disable-next-line security/detect-unsafe-regex -- linear: anchored, and each optional group starts with a character the part before it cannot match
 const NUMBER_LITERAL = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 
 /**
