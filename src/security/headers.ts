@@ -10,8 +10,9 @@
  * - the GraphiQL playground at `GET /graphql`, which sends its own policy
  *   with the page (src/playground), replacing this one.
  *
- * `/api` and `/graphql` responses are also marked `Cache-Control: no-store`:
- * they carry one workspace's orders.
+ * `/api` and `/graphql` responses, and every error, are also marked
+ * `Cache-Control: no-store`: they carry one workspace's orders, or say what
+ * went wrong with this one request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastifyHelmet from '@fastify/helmet';
@@ -96,7 +97,7 @@ export function withSecurityHeaders(handler: ErrorHandler): ErrorHandler {
 
 /**
  * The API's headers on every response but Swagger UI's (`registerDocsSecurityHeaders`),
- * and `Cache-Control: no-store` on `/api` and `/graphql`. Call it before the routes.
+ * and `Cache-Control: no-store` on `/api`, `/graphql` and every error. Call it before the routes.
  */
 export async function registerSecurityHeaders(
   app: FastifyInstance,
@@ -116,7 +117,9 @@ export async function registerSecurityHeaders(
   app.addHook('onSend', (request, reply, payload, done) => {
     const path = routeUrl(request) ?? request.url.split('?', 1)[0] ?? '';
     const guarded = path === options.graphqlPath || path === '/api' || path.startsWith('/api/');
-    if (guarded && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    // An error anywhere (an unknown route's 404, /metrics' 401) is this request's answer now: a 404
+    // is cacheable by default (RFC 9111 §4.2.2), and a shared cache must not keep it either.
+    if ((guarded || reply.statusCode >= 400) && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     done(null, payload);
   });
 }
