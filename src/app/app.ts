@@ -20,6 +20,7 @@ import { registerGraphQL } from '../graphql/server';
 import { graphqlErrorHandler, sendGraphQLRefusal } from '../graphql/refusals';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { clientErrorHandlerFor } from './client-errors';
+import { registerHostRequired } from './host-header';
 import { trackRouteMethods } from './method-not-allowed';
 import { registerCors, withCorsHeaders } from '../security/cors';
 import fastifyCompress from '@fastify/compress';
@@ -137,7 +138,8 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     // Node.js checks the headers and request timeouts every 30 s by default; every second, a slow client is cut off on time.
-    http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    // An HTTP/1.1 request without Host is refused by registerHostRequired, in the error envelope, not by Node with an empty 400.
+    http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000, requireHostHeader: false },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
   });
 
@@ -261,6 +263,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
   await registerWebSocketSupport(http);
   // Before every route: the headers reach them all, and the limits run before authentication.
   await registerSecurityHeaders(http, { docsPrefix: DOCS_PREFIX, graphqlPath: '/graphql' });
+  registerHostRequired(http);
   // Before anything else that works on a request: once shutdown began, a request on a kept-alive
   // connection is refused as a 503 the client can retry, and the last answer closes its connection.
   registerDraining(http);
