@@ -23,5 +23,7 @@ export default defineConfig({
     setupFiles: ['test/support/setup.ts'],
     // Fails the run if a process started by a test is still running after it.
     globalSetup: ['test/support/global-setup.ts'],
+    // Off unless asked for (`--coverage`, README "Coverage"): npm test and CI do not measure it.
+    coverage: { provider: 'v8', include: ['src/**'] },
   },
 });
