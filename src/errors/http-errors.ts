@@ -1,7 +1,7 @@
 /**
- * Fastify's own request errors (body parser, body limit, router, schema
- * validation) as `AppError`s, for both transports' error handlers: REST writes
- * them as its envelope, GraphQL as a GraphQL response.
+ * Fastify's own request errors (body parser, body limit, router) as
+ * `AppError`s, for both transports' error handlers: REST writes them as its
+ * envelope, GraphQL as a GraphQL response.
  */
 import type { FastifyError } from 'fastify';
 import { AppError, ErrorCode } from './app-error';
@@ -30,14 +30,8 @@ export function classifyRequestError(error: FastifyError): AppError {
   if (error instanceof AppError) return error;
   const known = FASTIFY_CODES[error.code];
   if (known) return known;
-  if (error.validation) {
-    return AppError.validation(
-      error.validation.map((issue) => ({
-        path: [error.validationContext ?? 'request', ...issue.instancePath.split('/').filter(Boolean)],
-        message: issue.message ?? 'is invalid',
-      })),
-    );
-  }
+  // No route has Fastify validate its input (the orders routes' schemas only document: the service
+  // validates, for both transports), so there is no schema-validation error to map here.
   // A malformed request Fastify refused before it reached a route (bad content length, bad URL …).
   // Its own message may echo the request, so it is not passed on.
   const status = error.statusCode ?? 500;
