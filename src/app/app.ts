@@ -17,6 +17,7 @@ import type { Database } from '../db/database';
 import type { GraphQLContext } from '../graphql/context';
 import { buildGraphQLSchema } from '../graphql/schema';
 import { registerGraphQL } from '../graphql/server';
+import { loadTrustedDocuments } from '../graphql/trusted-documents';
 import { graphqlErrorHandler, sendGraphQLRefusal } from '../graphql/refusals';
 import { AppError, ErrorCode } from '../errors/app-error';
 import { clientErrorHandlerFor } from './client-errors';
@@ -317,6 +318,10 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     });
   }
   const schema = await buildGraphQLSchema();
+  const trustedDocuments =
+    config.graphqlTrustedDocuments === undefined
+      ? undefined
+      : loadTrustedDocuments(config.graphqlTrustedDocuments, config.introspection);
   const protection = graphqlProtection(graphqlLimits(config));
   // Subscriptions: fed from NATS when configured (events from every process), else from this process's relay.
   const feed = new OrderFeed(http.log.child({ component: 'order-feed' }));
@@ -341,6 +346,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     checkCost: protection.checkCost,
     maxTokens: config.graphqlMaxTokens,
     hideSuggestions: !config.introspection,
+    trustedDocuments,
     subscriptionsPerConnection: config.subscriptionsPerConnection,
     connectionsPerKey: config.subscriptionConnectionsPerKey,
     initTimeoutMs: config.subscriptionInitTimeoutMs,
@@ -354,6 +360,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
     webhooks: services.webhooks,
     authenticate,
     introspection: config.introspection,
+    trustedDocuments,
     requestHooks: [graphqlTelemetryHooks(), requestIdOnInternalErrors()],
     maxResponseBytes: config.graphqlMaxResponseBytes,
     protection,

@@ -227,6 +227,8 @@ function toConfig(v: Env) {
     graphqlMaxTokens: v.GRAPHQL_MAX_TOKENS,
     graphqlMaxCost: v.GRAPHQL_MAX_COST,
     graphqlMaxResponseBytes: v.GRAPHQL_MAX_RESPONSE_BYTES,
+    /** A persisted query manifest's path: only its documents run (graphql/trusted-documents.ts). */
+    graphqlTrustedDocuments: v.GRAPHQL_TRUSTED_DOCUMENTS,
     subscriptionsPerConnection: v.SUBSCRIPTIONS_PER_CONNECTION,
     subscriptionConnectionsPerKey: v.SUBSCRIPTION_CONNECTIONS_PER_KEY,
     subscriptionInitTimeoutMs: v.SUBSCRIPTION_INIT_TIMEOUT_MS,

@@ -169,6 +169,13 @@ export const ENV = Type.Object({
     4 * 1024 * 1024,
     'a GraphQL answer larger than this is refused (`QUERY_LIMIT_EXCEEDED`, limit `responseSize`)',
   ),
+  GRAPHQL_TRUSTED_DOCUMENTS: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'a persisted query manifest (Apollo format, `npx generate-persisted-query-manifest`): `/graphql` then runs only its documents, over HTTP and WebSocket (`PERSISTED_QUERY_NOT_IN_LIST` for any other); unset: every document',
+    }),
+  ),
   SUBSCRIPTIONS_PER_CONNECTION: int(
     1,
     10_000,

@@ -10,6 +10,7 @@ import type { AppError } from '../errors/app-error';
 import { classifyRequestError, isRequestFailure } from '../errors/http-errors';
 import { WWW_AUTHENTICATE } from '../auth/api-key';
 import { topLevelErrorResponse } from './errors';
+import { NOT_IN_LIST_MESSAGE, PERSISTED_QUERY_NOT_IN_LIST } from './trusted-documents';
 
 const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json; charset=utf-8';
 const APPLICATION_JSON = 'application/json; charset=utf-8';
@@ -52,8 +53,21 @@ export function sendGraphQLRefusal(
  * such requests (`BAD_REQUEST`, HTTP 400), so that it reads like Apollo's other refusals.
  */
 export function sendBadGraphQLRequest(request: FastifyRequest, reply: FastifyReply, message: string): FastifyReply {
-  const body = { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] };
-  if (request.telemetry) request.telemetry.errorCode = 'BAD_REQUEST';
+  return sendRequestError(request, reply, message, 'BAD_REQUEST');
+}
+
+/**
+ * A document that is not on the list of trusted documents (GRAPHQL_TRUSTED_DOCUMENTS), refused
+ * before Apollo parses it: HTTP 400 with PERSISTED_QUERY_NOT_IN_LIST, as the other request errors.
+ */
+export function sendUntrustedDocument(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendRequestError(request, reply, NOT_IN_LIST_MESSAGE, PERSISTED_QUERY_NOT_IN_LIST);
+}
+
+/** A request error (nothing ran, no `data`): 400, as graphql-response+json asks and Apollo does for both media types. */
+function sendRequestError(request: FastifyRequest, reply: FastifyReply, message: string, code: string): FastifyReply {
+  const body = { errors: [{ message, extensions: { code } }] };
+  if (request.telemetry) request.telemetry.errorCode = code;
   return reply.code(400).type(graphqlResponseType(request.headers.accept)).send(JSON.stringify(body));
 }
 

@@ -31,7 +31,8 @@ import type { AppError } from '../errors/app-error';
 import { countingWrites } from './completed-writes';
 import { oneCallAtATime } from './one-call-at-a-time';
 import { malformedPersistedQuery, persistedQueryWorkspace, WorkspacePersistedQueryCache } from './persisted-queries';
-import { sendBadGraphQLRequest } from './refusals';
+import { sendBadGraphQLRequest, sendUntrustedDocument } from './refusals';
+import { type TrustedDocuments, untrustedText } from './trusted-documents';
 import { type GraphQLRequestHooks, type RequestHooks, requestHooksPlugin } from './request-hooks';
 import { routeUrl } from '../app/route-url';
 import { traceLogFields } from '../observability/trace-context';
@@ -65,6 +66,8 @@ export interface GraphQLServerOptions {
   protection?: GraphQLProtection;
   /** A larger answer to a query is replaced by a QUERY_LIMIT_EXCEEDED error (`responseSize`). */
   maxResponseBytes?: number;
+  /** GRAPHQL_TRUSTED_DOCUMENTS: only these documents run (trusted-documents.ts); every one when unset. */
+  trustedDocuments?: TrustedDocuments;
   /** Counts a document's further mutations against the key's rate limit (root-mutations.ts). */
   countMoreRequests?: (request: FastifyRequest, reply: FastifyReply, more: number) => Promise<AppError | undefined>;
 }
@@ -88,8 +91,9 @@ export async function registerGraphQL(
     // So stock clients (urql sends queries as GET with no extra header) work; mutations over GET stay refused.
     csrfPrevention: { requestHeaders: [...CSRF_PREFLIGHT_HEADERS, 'authorization'] },
     allowBatchedHttpRequests: false,
-    // APQ as Apollo does it, with its cache kept per workspace (persisted-queries.ts).
-    persistedQueries: { cache: new WorkspacePersistedQueryCache() },
+    // APQ as Apollo does it, with its cache kept per workspace (persisted-queries.ts); with trusted
+    // documents, a hash is looked up in their list and nothing is registered (trusted-documents.ts).
+    persistedQueries: { cache: options.trustedDocuments?.persistedQueryCache() ?? new WorkspacePersistedQueryCache() },
     // main.ts owns shutdown. Apollo's own SIGTERM handler (on outside NODE_ENV=test)
     // raced it and left `apollo.stop()` waiting forever, so the process never exited.
     stopOnTerminationSignals: false,
@@ -172,7 +176,7 @@ export async function registerGraphQL(
       throw toGraphQLError(toAppError(error), request.id);
     }
   };
-  const handler = apolloHandler(apollo, context, (request) => authenticated.get(request)?.workspaceId);
+  const handler = apolloHandler(apollo, context, (request) => authenticated.get(request)?.workspaceId, options.trustedDocuments);
   // No OPTIONS route: without CORS_ORIGINS an OPTIONS is a 405 naming these methods, as on REST;
   // with it, @fastify/cors answers preflights. Fastify adds HEAD to the GET route.
   app.route({ method: 'POST', url: GRAPHQL_PATH, handler });
@@ -191,30 +195,35 @@ export async function registerGraphQL(
  * `@as-integrations/fastify`'s handler, except that a HEAD is handed to Apollo
  * as the GET it is (Apollo answers GET and POST only): the same key check,
  * CSRF check and refusal of mutations, and Fastify sends no body; and that a
- * malformed persisted-query hash is refused before Apollo looks it up.
+ * malformed persisted-query hash is refused before Apollo looks it up, and so is a document that
+ * is not on the list of trusted documents, when there is one.
  */
 function apolloHandler(
   apollo: ApolloServer<GraphQLContext>,
   context: (request: FastifyRequest, reply: FastifyReply) => Promise<GraphQLContext>,
   workspaceOf: (request: FastifyRequest) => string | undefined,
+  trustedDocuments: TrustedDocuments | undefined,
 ) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<string | FastifyReply> => {
     // Here, not in a route hook: a hook on the GET route would delay the WebSocket handler, and
     // @fastify/websocket drops the messages a subscriber sends before it is attached.
     const malformed = malformedPersistedQuery(request.method, request.query, request.body);
     if (malformed !== undefined) return sendBadGraphQLRequest(request, reply, malformed);
+    const query = request.url.indexOf('?');
+    const search = query === -1 ? '' : request.url.slice(query);
+    if (trustedDocuments && untrustedText(trustedDocuments, request.method, search, request.body))
+      return sendUntrustedDocument(request, reply);
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(request.headers)) {
       if (value) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    const query = request.url.indexOf('?');
     // Persisted queries are looked up and registered in the caller's workspace only.
     const response = await persistedQueryWorkspace.run(workspaceOf(request) ?? '', () =>
       apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: {
           method: request.method === 'HEAD' ? 'GET' : request.method,
           headers,
-          search: query === -1 ? '' : request.url.slice(query),
+          search,
           body: request.body,
         },
         context: () => context(request, reply),

@@ -42,6 +42,7 @@ import { type CostCheck, withoutSuggestions } from '../security/graphql-armor';
 import { markExactNumbers, writeMarkedNumbers } from '../shared/exact-json';
 import type { GraphQLContext, OrderOperations, WebhookOperations } from './context';
 import { formatSubscriptionError, isUnexpectedGraphQLError } from './errors';
+import { notInListError, persistedQueryHash, type TrustedDocuments } from './trusted-documents';
 
 export const SUBSCRIPTION_CLOSE = {
   /** A bad or missing key in connection_init (graphql-ws's Forbidden). */
@@ -86,6 +87,8 @@ export interface SubscriptionOptions {
   checkCost?: CostCheck;
   /** The most lexical tokens a subscription document may have. */
   maxTokens?: number;
+  /** GRAPHQL_TRUSTED_DOCUMENTS: only these documents run, as over HTTP (trusted-documents.ts). */
+  trustedDocuments?: TrustedDocuments;
   /** Strip "Did you mean …?" from validation errors, as over HTTP (while introspection is off). */
   hideSuggestions?: boolean;
   subscriptionsPerConnection: number;
@@ -324,10 +327,20 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
         );
         return [new GraphQLError('Too many subscriptions on this connection')];
       }
+      // With trusted documents, only a listed one runs, sent as its text or as its id alone (`query`
+      // empty, `extensions.persistedQuery.sha256Hash`), which graphql-ws then runs as the listed text.
+      let text = payload.query;
+      if (options.trustedDocuments) {
+        if (text === '') {
+          const listed = options.trustedDocuments.documentOf(persistedQueryHash(payload.extensions));
+          if (listed === undefined) return [notInListError()];
+          text = listed;
+        } else if (!options.trustedDocuments.allows(text)) return [notInListError()];
+      }
       // Parsed and validated here, so that only a subscription that will run is counted against the limit.
       let document: DocumentNode;
       try {
-        document = parse(payload.query, { maxTokens: options.maxTokens });
+        document = parse(text, { maxTokens: options.maxTokens });
       } catch (error) {
         return withCode([error instanceof GraphQLError ? error : new GraphQLError('The document does not parse')], ApolloServerErrorCode.GRAPHQL_PARSE_FAILED);
       }
@@ -353,6 +366,9 @@ export async function registerSubscriptions(app: FastifyInstance, options: Subsc
       });
       if (tooCostly) return [tooCostly];
       connection.subscriptions.add(id);
+      // A listed document sent by its id: graphql-ws runs the document parsed here (it would parse the empty `query`).
+      if (text !== payload.query)
+        return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables };
       return undefined;
     },
     onNext: async (ctx, _id, _payload, _args, result) => {
