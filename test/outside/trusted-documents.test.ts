@@ -311,6 +311,10 @@ describe('raw requests: only the list runs', () => {
     const viaGet = await getWith(url, { query: UNLISTED });
     expect(viaGet.status).toBe(400);
     expect((await answer(viaGet)).errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+    // An operator sees each refusal in the access log, by its code.
+    expect(trusted.logs).toContainEqual(
+      expect.objectContaining({ route: '/graphql', method: 'GET', status: 400, outcome: 'error', errorCode: 'PERSISTED_QUERY_NOT_IN_LIST' }),
+    );
   });
 
   it('an unlisted mutation writes nothing; a listed text with one more space is another document', async () => {
