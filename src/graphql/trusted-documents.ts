@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
-import { GraphQLError, Kind, type OperationDefinitionNode, OperationTypeNode, parse } from 'graphql';
+import { GraphQLError, Kind, OperationTypeNode, parse } from 'graphql';
 import { ConfigError } from '../config/config';
 
 /** The code of a document the list does not hold (Apollo Router's for its safelist). */
@@ -94,23 +94,26 @@ export function notInListError(): GraphQLError {
   return new GraphQLError(NOT_IN_LIST_MESSAGE, { extensions: { code: PERSISTED_QUERY_NOT_IN_LIST } });
 }
 
-/** A document of only introspection fields, in every operation (fragments are not followed: they are refused). */
+/**
+ * A document that asks only introspection: every operation a query of root fields `__schema`,
+ * `__type` or `__typename`, and every fragment on an introspection type (`__Type`, … as GraphiQL's
+ * introspection query has them). Below such a root field only introspection types are reachable.
+ */
 function isIntrospectionOnly(text: string): boolean {
-  let operations: OperationDefinitionNode[];
   try {
-    const document = parse(text, { noLocation: true });
-    if (document.definitions.some((definition) => definition.kind !== Kind.OPERATION_DEFINITION)) return false;
-    operations = document.definitions as OperationDefinitionNode[];
+    return parse(text, { noLocation: true }).definitions.every((definition) => {
+      if (definition.kind === Kind.FRAGMENT_DEFINITION) return definition.typeCondition.name.value.startsWith('__');
+      return (
+        definition.kind === Kind.OPERATION_DEFINITION &&
+        definition.operation === OperationTypeNode.QUERY &&
+        definition.selectionSet.selections.every(
+          (selection) => selection.kind === Kind.FIELD && selection.name.value.startsWith('__'),
+        )
+      );
+    });
   } catch {
     return false;
   }
-  return operations.every(
-    (operation) =>
-      operation.operation === OperationTypeNode.QUERY &&
-      operation.selectionSet.selections.every(
-        (selection) => selection.kind === Kind.FIELD && selection.name.value.startsWith('__'),
-      ),
-  );
 }
 
 /** Reads a persisted query manifest (Apollo's format, version 1); throws a ConfigError saying what is wrong. */

@@ -21,7 +21,7 @@ import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
 import { generatePersistedQueryManifest } from '@apollo/generate-persisted-query-manifest';
 import { generatePersistedQueryIdsFromManifest } from '@apollo/persisted-query-lists';
-import { Kind, OperationTypeNode } from 'graphql';
+import { getIntrospectionQuery, Kind, OperationTypeNode } from 'graphql';
 import { createClient, type Client as WsClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -362,6 +362,13 @@ describe('raw requests: only the list runs', () => {
     const on = await post(introspectionUrl, { query: INTROSPECTION });
     expect(on.status).toBe(200);
     expect(await answer(on)).toStrictEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
+    // The playground's own introspection query (graphql-js's, with its fragments on __Type and the like).
+    const full = await post(introspectionUrl, { query: getIntrospectionQuery() });
+    expect(full.status).toBe(200);
+    expect(JSON.stringify(await full.json())).toContain('"name":"CreateOrderInput"');
+    const fragmentOnQuery = await post(introspectionUrl, { query: 'query Q { __typename ...F } fragment F on Query { orders(first: 1) { totalCount } }' });
+    expect(fragmentOnQuery.status).toBe(400);
+    expect((await answer(fragmentOnQuery)).errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
     const unlisted = await post(introspectionUrl, { query: `query Peek { __typename orders(first: 1) { totalCount } }` });
     expect(unlisted.status).toBe(400);
     expect((await answer(unlisted)).errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
