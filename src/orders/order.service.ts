@@ -207,6 +207,31 @@ export class OrderService {
     return order;
   }
 
+  /**
+   * An order as an event carries it, with `createdAt` and its status history to the millisecond,
+   * as `getOrder` gives them. An event's order is the REST one, whose times are to the second; a
+   * GraphQL subscription that delivered those would overwrite the exact times a client's normalized
+   * cache holds from order(id) (`19:41:21.000Z` over `19:41:21.869Z`). Both never change once
+   * written (the history only grows), so the stored ones are the event's own: each is taken when
+   * it is the same status in the same second, and the event's is kept otherwise (or when the order
+   * cannot be read).
+   */
+  async withExactTimes(ctx: RequestContext, order: Order): Promise<Order> {
+    const stored = await this.statements.findWhole(ctx.workspaceId, { id: order.id }).catch(() => null);
+    if (!stored) return order;
+    const sameSecond = (a: Date, b: Date) => Math.floor(a.getTime() / 1000) === Math.floor(b.getTime() / 1000);
+    return {
+      ...order,
+      createdAt: sameSecond(stored.createdAt, order.createdAt) ? stored.createdAt : order.createdAt,
+      statusHistory: order.statusHistory.map((change, index) => {
+        const exact = stored.statusHistory[index];
+        return exact && exact.status === change.status && sameSecond(exact.timestamp, change.timestamp)
+          ? { ...change, timestamp: exact.timestamp }
+          : change;
+      }),
+    };
+  }
+
   async getOrderByNumber(ctx: RequestContext, orderNumber: string): Promise<Order> {
     assertCouldExist(orderNumber, isOrderNumber);
     const order = await this.statements.findWhole(ctx.workspaceId, { orderNumber });
