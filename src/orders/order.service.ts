@@ -57,6 +57,16 @@ export interface CreatedOrder {
   replayed: boolean;
 }
 
+export interface CreateOptions {
+  /**
+   * What a replay (the same idempotency key and request again) answers: the order as it was
+   * created, the remembered answer (`original`, the default: REST replays "the original body"),
+   * or the order as it is now (`current`: GraphQL, whose clients' normalized caches merge the
+   * answer into the order they hold, and would roll a paid order back to pending).
+   */
+  replay?: 'original' | 'current';
+}
+
 /**
  * Every order rule lives here, whichever transport a request arrives by:
  * validation, exact money, order numbers, status, idempotency, tenancy. Each
@@ -104,11 +114,21 @@ export class OrderService {
    * create queues per workspace in the process before it writes (see
    * `create-gate.ts`); a refused one never joins the queue.
    */
-  createOrderExactlyOnce(ctx: RequestContext, request: unknown, key?: string): Promise<CreatedOrder> {
-    return this.changes.track(this.create(ctx, request, key));
+  createOrderExactlyOnce(
+    ctx: RequestContext,
+    request: unknown,
+    key?: string,
+    options: CreateOptions = {},
+  ): Promise<CreatedOrder> {
+    return this.changes.track(this.create(ctx, request, key, options));
   }
 
-  private async create(ctx: RequestContext, request: unknown, key?: string): Promise<CreatedOrder> {
+  private async create(
+    ctx: RequestContext,
+    request: unknown,
+    key: string | undefined,
+    options: CreateOptions,
+  ): Promise<CreatedOrder> {
     // Everything that needs no database happens before the workspace's queue, whose places
     // (CREATES_PER_WORKSPACE per process) are held only while a create writes: a refused
     // create never waits for one, and checking a body never holds one.
@@ -129,6 +149,10 @@ export class OrderService {
       once ? this.createOrderOnce(ctx, newOrder, once) : this.createOrder(newOrder),
     );
     if (event) this.relay?.publishCommitted(event);
+    if (created.replayed && options.replay === 'current') {
+      const current = await this.statements.findWhole(ctx.workspaceId, { id: created.order.id });
+      if (current) return { order: current, replayed: true };
+    }
     return created;
   }
 

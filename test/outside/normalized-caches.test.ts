@@ -207,6 +207,26 @@ describe('Apollo Client InMemoryCache', () => {
     expect(readCached(id)).toStrictEqual(cached);
   });
 
+  it('a retried create (same idempotencyKey) after the order moved on does not roll the cached order back', async () => {
+    const variables = { input: input('apollo-k'), idempotencyKey: 'retry-after-timeout' };
+    const created = await client.mutate<{ createOrder: { order: OrderData } }>({
+      mutation: gql(CREATE),
+      variables,
+    });
+    const id = created.data!.createOrder.order.id;
+    await client.mutate({ mutation: gql(UPDATE), variables: { id, input: { status: 'PAID' } } });
+    expect(readCached(id)).toMatchObject({ status: 'PAID', version: 2 });
+    // The client retries the create (its first answer was lost, a double submit): the same order.
+    const replay = await client.mutate<{ createOrder: { order: OrderData; replayed: boolean } }>({
+      mutation: gql(CREATE),
+      variables,
+    });
+    expect(replay.data!.createOrder).toMatchObject({ replayed: true, order: { id } });
+    const server = await serverOrder(authorization, id);
+    expect(server).toMatchObject({ status: 'PAID', version: 2 });
+    expect(readCached(id)).toStrictEqual(server);
+  });
+
   it('an orderUpdated event leaves the cached order equal to the server’s (createdAt and statusHistory too)', async () => {
     const heard: OrderData[] = [];
     const subscription = client.subscribe<{ orderUpdated: OrderData }>({ query: gql(SUBSCRIBE) }).subscribe({
