@@ -8,7 +8,7 @@ import type { WebhookService } from '../webhooks/webhook.service';
 /** What the order resolvers need from the service layer. A test can hand in a fake. */
 export type OrderOperations = Pick<
   OrderService,
-  'createOrderExactlyOnce' | 'getOrder' | 'getOrderByNumber' | 'findOrders' | 'updateOrder' | 'withExactTimes'
+  'createOrderExactlyOnce' | 'getOrder' | 'getOrderByNumber' | 'findOrders' | 'updateOrder'
 >;
 
 /** What the webhook resolvers need from the service layer. */

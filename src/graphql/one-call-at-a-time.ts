@@ -27,7 +27,6 @@ export function oneCallAtATime(
       getOrderByNumber: (...args) => queued(() => orders.getOrderByNumber(...args)),
       findOrders: (...args) => queued(() => orders.findOrders(...args)),
       updateOrder: (...args) => queued(() => orders.updateOrder(...args)),
-      withExactTimes: (...args) => queued(() => orders.withExactTimes(...args)),
     },
     webhooks: {
       createEndpoint: (...args) => queued(() => webhooks.createEndpoint(...args)),

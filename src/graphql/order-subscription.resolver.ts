@@ -1,19 +1,8 @@
-import type { GraphQLResolveInfo } from 'graphql';
-import { Arg, Ctx, ID, Info, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, ID, Resolver, Root, Subscription } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
 import type { Order as OrderValue } from '../orders/order.types';
 import type { GraphQLContext } from './context';
 import { Order } from './order.type';
-import { selectsField } from './selection';
-
-/**
- * The event's order, with createdAt and the status history to the millisecond (as order(id) and
- * the mutations answer them) when the subscription asks for them: read once per delivery.
- */
-function exactTimes(order: OrderValue, context: GraphQLContext, info: GraphQLResolveInfo): Promise<OrderValue> | OrderValue {
-  if (!selectsField(info, 'createdAt') && !selectsField(info, 'statusHistory')) return order;
-  return context.orders.withExactTimes(context.requestContext, order);
-}
 
 function feedOf(context: GraphQLContext) {
   // Only the WebSocket transport runs subscriptions, and it always gives the feed.
@@ -29,12 +18,8 @@ export class OrderSubscriptionResolver {
     subscribe: ({ context }: SubscribeResolverData<unknown, unknown, GraphQLContext>) =>
       feedOf(context).iterate(context.requestContext.workspaceId, (event) => event.type === 'order.created'),
   })
-  orderCreated(
-    @Root() order: OrderValue,
-    @Ctx() context: GraphQLContext,
-    @Info() info: GraphQLResolveInfo,
-  ): Promise<OrderValue> | OrderValue {
-    return exactTimes(order, context, info);
+  orderCreated(@Root() order: OrderValue): OrderValue {
+    return order;
   }
 
   @Subscription(() => Order, {
@@ -61,10 +46,8 @@ export class OrderSubscriptionResolver {
   orderUpdated(
     @Root() order: OrderValue,
     @Arg('id', () => ID, { nullable: true, description: 'Only this order (order_…); every order when left out' })
-    _id: string | undefined,
-    @Ctx() context: GraphQLContext,
-    @Info() info: GraphQLResolveInfo,
-  ): Promise<OrderValue> | OrderValue {
-    return exactTimes(order, context, info);
+    _id?: string,
+  ): OrderValue {
+    return order;
   }
 }

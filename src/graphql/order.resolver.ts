@@ -145,7 +145,7 @@ export class OrderResolver {
     @Arg('idempotencyKey', () => String, {
       nullable: true,
       description:
-        'Makes retries safe: the same key with the same input returns the order it created (as it is now) instead of creating another.',
+        'Makes retries safe: the same key with the same input returns the original order instead of creating another.',
     })
     idempotencyKey?: string,
   ): Promise<CreateOrderPayload> {
@@ -154,7 +154,6 @@ export class OrderResolver {
         ctx.requestContext,
         toCreateOrderRequest(input),
         idempotencyKey ?? undefined,
-        { replay: 'current' },
       ),
     );
     return { order: result?.order ?? null, replayed: result?.replayed ?? false, userErrors };

@@ -66,6 +66,5 @@ export function countGraphQLCreates(orders: OrderOperations, metrics: Metrics): 
     getOrderByNumber: (...args) => orders.getOrderByNumber(...args),
     findOrders: (...args) => orders.findOrders(...args),
     updateOrder: (...args) => orders.updateOrder(...args),
-    withExactTimes: (...args) => orders.withExactTimes(...args),
   };
 }

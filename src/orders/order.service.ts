@@ -57,16 +57,6 @@ export interface CreatedOrder {
   replayed: boolean;
 }
 
-export interface CreateOptions {
-  /**
-   * What a replay (the same idempotency key and request again) answers: the order as it was
-   * created, the remembered answer (`original`, the default: REST replays "the original body"),
-   * or the order as it is now (`current`: GraphQL, whose clients' normalized caches merge the
-   * answer into the order they hold, and would roll a paid order back to pending).
-   */
-  replay?: 'original' | 'current';
-}
-
 /**
  * Every order rule lives here, whichever transport a request arrives by:
  * validation, exact money, order numbers, status, idempotency, tenancy. Each
@@ -114,21 +104,11 @@ export class OrderService {
    * create queues per workspace in the process before it writes (see
    * `create-gate.ts`); a refused one never joins the queue.
    */
-  createOrderExactlyOnce(
-    ctx: RequestContext,
-    request: unknown,
-    key?: string,
-    options: CreateOptions = {},
-  ): Promise<CreatedOrder> {
-    return this.changes.track(this.create(ctx, request, key, options));
+  createOrderExactlyOnce(ctx: RequestContext, request: unknown, key?: string): Promise<CreatedOrder> {
+    return this.changes.track(this.create(ctx, request, key));
   }
 
-  private async create(
-    ctx: RequestContext,
-    request: unknown,
-    key: string | undefined,
-    options: CreateOptions,
-  ): Promise<CreatedOrder> {
+  private async create(ctx: RequestContext, request: unknown, key?: string): Promise<CreatedOrder> {
     // Everything that needs no database happens before the workspace's queue, whose places
     // (CREATES_PER_WORKSPACE per process) are held only while a create writes: a refused
     // create never waits for one, and checking a body never holds one.
@@ -149,10 +129,6 @@ export class OrderService {
       once ? this.createOrderOnce(ctx, newOrder, once) : this.createOrder(newOrder),
     );
     if (event) this.relay?.publishCommitted(event);
-    if (created.replayed && options.replay === 'current') {
-      const current = await this.statements.findWhole(ctx.workspaceId, { id: created.order.id });
-      if (current) return { order: current, replayed: true };
-    }
     return created;
   }
 
@@ -229,31 +205,6 @@ export class OrderService {
     const order = await this.statements.findWhole(ctx.workspaceId, { id });
     if (!order) throw AppError.notFound(`Order ${id}`);
     return order;
-  }
-
-  /**
-   * An order as an event carries it, with `createdAt` and its status history to the millisecond,
-   * as `getOrder` gives them. An event's order is the REST one, whose times are to the second; a
-   * GraphQL subscription that delivered those would overwrite the exact times a client's normalized
-   * cache holds from order(id) (`19:41:21.000Z` over `19:41:21.869Z`). Both never change once
-   * written (the history only grows), so the stored ones are the event's own: each is taken when
-   * it is the same status in the same second, and the event's is kept otherwise (or when the order
-   * cannot be read).
-   */
-  async withExactTimes(ctx: RequestContext, order: Order): Promise<Order> {
-    const stored = await this.statements.findWhole(ctx.workspaceId, { id: order.id }).catch(() => null);
-    if (!stored) return order;
-    const sameSecond = (a: Date, b: Date) => Math.floor(a.getTime() / 1000) === Math.floor(b.getTime() / 1000);
-    return {
-      ...order,
-      createdAt: sameSecond(stored.createdAt, order.createdAt) ? stored.createdAt : order.createdAt,
-      statusHistory: order.statusHistory.map((change, index) => {
-        const exact = stored.statusHistory[index];
-        return exact && exact.status === change.status && sameSecond(exact.timestamp, change.timestamp)
-          ? { ...change, timestamp: exact.timestamp }
-          : change;
-      }),
-    };
   }
 
   async getOrderByNumber(ctx: RequestContext, orderNumber: string): Promise<Order> {

@@ -61,7 +61,6 @@ export function fakeOrders(overrides: Partial<OrderOperations> = {}): OrderOpera
     getOrderByNumber: vi.fn(async () => order),
     findOrders: vi.fn(async () => ({ edges: [{ cursor: 'c1', order }], totalCount: 1, hasNextPage: false, hasPreviousPage: false })),
     updateOrder: vi.fn(async () => ({ ...order, status: 'paid' as const })),
-    withExactTimes: vi.fn(async (_ctx, given) => given),
     ...overrides,
   };
 }

@@ -49,7 +49,6 @@ describe('createOrder', () => {
         shipping_address: { postal_code: '12345', country: 'ID' },
       },
       undefined,
-      { replay: 'current' },
     );
     expect(result.data?.createOrder).toStrictEqual({
       order: {
@@ -72,7 +71,7 @@ describe('createOrder', () => {
       orders,
       { input: { customerId: 'c', items: [{ productId: 'p', quantity: 1, price: '1' }], total: '1' } },
     );
-    expect(orders.createOrderExactlyOnce).toHaveBeenCalledWith(workspace, expect.any(Object), 'retry-1', { replay: 'current' });
+    expect(orders.createOrderExactlyOnce).toHaveBeenCalledWith(workspace, expect.any(Object), 'retry-1');
     expect(result.data?.createOrder).toStrictEqual({ replayed: true, order: { id: order.id }, userErrors: [] });
   });
 
@@ -143,7 +142,6 @@ describe('createOrder', () => {
         ],
       }),
       undefined,
-      { replay: 'current' },
     );
     const wrong = await run('mutation { createOrder(input: { customerId: "c", items: [], total: true }) { userErrors { code } } }', orders);
     expect(wrong.errors?.[0]?.message).toContain('Decimal must be a string such as "99.00" or a number');
@@ -159,8 +157,8 @@ describe('createOrder', () => {
       orders,
     );
     expect([viaVariables.errors, viaLiteral.errors]).toStrictEqual([undefined, undefined]);
-    expect(orders.createOrderExactlyOnce).toHaveBeenNthCalledWith(1, workspace, expect.objectContaining({ total: long, items: [{ product_id: 'p', quantity: 1, price: long }] }), undefined, { replay: 'current' });
-    expect(orders.createOrderExactlyOnce).toHaveBeenNthCalledWith(2, workspace, expect.objectContaining({ total: long }), undefined, { replay: 'current' });
+    expect(orders.createOrderExactlyOnce).toHaveBeenNthCalledWith(1, workspace, expect.objectContaining({ total: long, items: [{ product_id: 'p', quantity: 1, price: long }] }), undefined);
+    expect(orders.createOrderExactlyOnce).toHaveBeenNthCalledWith(2, workspace, expect.objectContaining({ total: long }), undefined);
   });
 });
 
