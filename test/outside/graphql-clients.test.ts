@@ -8,20 +8,18 @@
 import type { AddressInfo } from 'node:net';
 import {
   ApolloClient,
-  ApolloLink,
   CombinedGraphQLErrors,
   gql,
   HttpLink,
   InMemoryCache,
 } from '@apollo/client';
-import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
-import { getMainDefinition, relayStylePagination } from '@apollo/client/utilities';
+import { relayStylePagination } from '@apollo/client/utilities';
 import { cacheExchange, Client, fetchExchange, gql as urqlGql, subscriptionExchange } from '@urql/core';
-import { Kind, OperationTypeNode } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { subscriptionsOverWebSocket } from '../support/apollo-links';
 import { createTestApp, type TestApp } from '../support/app';
 
 let t: TestApp;
@@ -245,17 +243,7 @@ describe('subscriptions with the stock WebSocket links', () => {
       connectionParams: { authorization },
     });
     disposers.push(() => wsClient.dispose());
-    const link = ApolloLink.split(
-      ({ query }) => {
-        const definition = getMainDefinition(query);
-        return (
-          definition.kind === Kind.OPERATION_DEFINITION &&
-          definition.operation === OperationTypeNode.SUBSCRIPTION
-        );
-      },
-      new GraphQLWsLink(wsClient),
-      new HttpLink({ uri: url, headers: { authorization } }),
-    );
+    const link = subscriptionsOverWebSocket(wsClient, new HttpLink({ uri: url, headers: { authorization } }));
     const client = new ApolloClient({ link, cache: new InMemoryCache() });
     const heard: unknown[] = [];
     const errors: unknown[] = [];

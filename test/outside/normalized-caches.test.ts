@@ -12,16 +12,16 @@
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/client';
-import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
-import { getMainDefinition, relayStylePagination } from '@apollo/client/utilities';
+import { ApolloClient, gql, HttpLink, InMemoryCache } from '@apollo/client';
+import { relayStylePagination } from '@apollo/client/utilities';
 import { Client, fetchExchange, gql as urqlGql, subscriptionExchange } from '@urql/core';
 import { cacheExchange as graphcache } from '@urql/exchange-graphcache';
 import { relayPagination } from '@urql/exchange-graphcache/extras';
-import { buildSchema, introspectionFromSchema, isInterfaceType, Kind, OperationTypeNode } from 'graphql';
+import { buildSchema, introspectionFromSchema, isInterfaceType } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { subscriptionsOverWebSocket } from '../support/apollo-links';
 import { createTestApp, type TestApp } from '../support/app';
 
 const schema = buildSchema(fs.readFileSync(path.resolve(__dirname, '../../schema.graphql'), 'utf8'));
@@ -113,17 +113,7 @@ describe('Apollo Client InMemoryCache', () => {
   beforeAll(async () => {
     authorization = await t.bearer('apollo-cache');
     const ws = wsLink(authorization);
-    const link = ApolloLink.split(
-      ({ query }) => {
-        const definition = getMainDefinition(query);
-        return (
-          definition.kind === Kind.OPERATION_DEFINITION &&
-          definition.operation === OperationTypeNode.SUBSCRIPTION
-        );
-      },
-      new GraphQLWsLink(ws),
-      new HttpLink({ uri: url, headers: { authorization } }),
-    );
+    const link = subscriptionsOverWebSocket(ws, new HttpLink({ uri: url, headers: { authorization } }));
     client = new ApolloClient({
       link,
       cache: new InMemoryCache({

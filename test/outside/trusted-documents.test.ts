@@ -15,17 +15,16 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ApolloClient, ApolloLink, CombinedGraphQLErrors, gql, HttpLink, InMemoryCache } from '@apollo/client';
+import { ApolloClient, CombinedGraphQLErrors, gql, HttpLink, InMemoryCache } from '@apollo/client';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
-import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
-import { getMainDefinition } from '@apollo/client/utilities';
 import { generatePersistedQueryManifest } from '@apollo/generate-persisted-query-manifest';
 import { generatePersistedQueryIdsFromManifest } from '@apollo/persisted-query-lists';
-import { getIntrospectionQuery, Kind, OperationTypeNode } from 'graphql';
+import { getIntrospectionQuery } from 'graphql';
 import { createClient, type Client as WsClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config/config';
+import { subscriptionsOverWebSocket } from '../support/apollo-links';
 import { createTestApp, type TestApp } from '../support/app';
 import { appOnSameDatabase, type ExtraApp } from '../support/more-apps';
 import {
@@ -257,16 +256,9 @@ describe('Apollo Client 4 with PersistedQueryLink and the manifest’s ids', () 
   it('subscriptions through GraphQLWsLink beside the persisted-query HttpLink hear an update', async () => {
     const wsClient = createClient({ url: url.replace('http', 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization } });
     wsClients.push(wsClient);
-    const link = ApolloLink.split(
-      ({ query }) => {
-        const definition = getMainDefinition(query);
-        return definition.kind === Kind.OPERATION_DEFINITION && definition.operation === OperationTypeNode.SUBSCRIPTION;
-      },
-      new GraphQLWsLink(wsClient),
-      new PersistedQueryLink(generatePersistedQueryIdsFromManifest({ loadManifest: () => manifest })).concat(
+    const link = subscriptionsOverWebSocket(wsClient, new PersistedQueryLink(generatePersistedQueryIdsFromManifest({ loadManifest: () => manifest })).concat(
         new HttpLink({ uri: url, headers: { authorization } }),
-      ),
-    );
+      ));
     const apollo = new ApolloClient({ link, cache: new InMemoryCache() });
     const created = await apollo.mutate({ mutation: CREATE_ORDER, variables: { input: input('pq-ws') } });
     const id = (created.data as { createOrder: { order: { id: string } } }).createOrder.order.id;
