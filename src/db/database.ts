@@ -69,7 +69,7 @@ export interface Database {
    * have (a later release migrated it): this code would read and write tables it does not know.
    */
   checkSchemaKnown(): Promise<void>;
-  /** True when the database answers a trivial query. */
+  /** True when the database answers a trivial query and takes writes (not read-only). */
   ping(): Promise<boolean>;
   /**
    * Where the driver's own warnings go (knex's "Connection Error: …" for a pooled connection the
@@ -285,16 +285,19 @@ function wrap(
     async ping() {
       let timer: NodeJS.Timeout | undefined;
       try {
-        const query = em.fork().execute('select 1');
-        if (pingTimeoutMs === undefined) await query;
+        // A database that answers but is read-only (a hot standby, a demoted primary,
+        // default_transaction_read_only) takes no order and lets the relay mark nothing sent.
+        const query = em.fork().execute<{ read_only: string }[]>("select current_setting('transaction_read_only') as read_only");
+        let rows: { read_only: string }[];
+        if (pingTimeoutMs === undefined) rows = await query;
         else {
           query.catch(() => undefined); // it may still fail after the ping has given up
           const timedOut = new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error('ping timed out')), pingTimeoutMs);
           });
-          await Promise.race([query, timedOut]);
+          rows = await Promise.race([query, timedOut]);
         }
-        return true;
+        return rows[0]?.read_only !== 'on';
       } catch {
         return false;
       } finally {

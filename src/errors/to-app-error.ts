@@ -36,10 +36,19 @@ function isConnectionClass(code: string): boolean {
 }
 
 /**
+ * PostgreSQL's codes for a database that answers but cannot take this request now:
+ * 25006 (read_only_sql_transaction: a hot standby, a primary demoted by a failover, or
+ * `default_transaction_read_only = on`) and 55P03 (lock_not_available: another session held
+ * a lock past `lock_timeout`). Neither is the request's fault, and both pass with time.
+ */
+const DATABASE_BUSY_CODES = new Set(['25006', '55P03']);
+
+/**
  * True for failures that mean "the database cannot serve us right now", as
  * opposed to a bug: refused or dropped connections, a full pool, PostgreSQL's
  * connection class (08xxx but 08P01), shutdown and cancellation codes (57P01–03, 57014
- * for a statement timeout) and too many connections (53300).
+ * for a statement timeout), too many connections (53300), a read-only database (25006)
+ * and a lock timeout (55P03).
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
@@ -51,7 +60,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
       isConnectionClass(code) ||
       /^57P0[1-3]$/.test(code) ||
       code === '57014' ||
-      code === '53300'
+      code === '53300' ||
+      DATABASE_BUSY_CODES.has(code)
     ) {
       return true;
     }

@@ -132,7 +132,7 @@ export class Metrics {
 
   private readonly databaseUp = new Gauge({
     name: 'db_up',
-    help: 'Whether the database answered a ping (select 1) at scrape time: 1 yes, 0 no (as /readyz)',
+    help: 'Whether the database answered a ping and takes writes at scrape time: 1 yes, 0 no (as /readyz)',
     registers: [this.registry],
     collect: async () => {
       if (!this.databasePing) return;

@@ -17,6 +17,8 @@ describe('isDatabaseUnavailable', () => {
     ['connection class', withCode('connection failure', '08006')],
     ['statement timeout', withCode('canceling statement due to statement timeout', '57014')],
     ['too many connections', withCode('sorry, too many clients already', '53300')],
+    ['a read-only database', withCode('cannot execute INSERT in a read-only transaction', '25006')],
+    ['a lock timeout', withCode('canceling statement due to lock timeout', '55P03')],
     ['a database closed to new connections', withCode('database "orders" is not currently accepting connections', '55000')],
     ['pool timeout', knexTimeout],
     ['pool timeout wrapped by MikroORM', new DriverException(knexTimeout)],
