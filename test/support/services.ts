@@ -17,7 +17,7 @@ function answersOnTcp(
   url: string,
   port: number,
   isAnswer: (firstChunk: string) => boolean,
-  hello?: string,
+  hello?: string | Buffer,
   timeoutMs = 1000,
 ): Promise<boolean> {
   return new Promise((resolve) => {
@@ -78,9 +78,23 @@ export const SHARED_NATS_URL = process.env.NATS_TEST_URL || 'nats://127.0.0.1:42
 export const natsAnswers = (url: string, timeoutMs?: number) =>
   answersOnTcp(url, 4222, (greeting) => greeting.startsWith('INFO '), undefined, timeoutMs);
 
+/**
+ * The PostgreSQL server the database-fault tests break databases of their own on: DATABASE_URL's
+ * in the PostgreSQL pass, the machine's in the embedded one.
+ */
+export const POSTGRES_SERVER_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+
+/** PostgreSQL's SSLRequest: a server answers it with one byte, `S` or `N`, before any authentication. */
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+
+/** True when a PostgreSQL server at `url` answers an SSLRequest. */
+export const postgresAnswers = (url: string, timeoutMs?: number) =>
+  answersOnTcp(url, 5432, (reply) => reply === 'S' || reply === 'N', SSL_REQUEST, timeoutMs);
+
 declare module 'vitest' {
   export interface ProvidedContext {
     redis: Availability;
     nats: Availability;
+    postgres: Availability;
   }
 }
