@@ -15,6 +15,8 @@ export interface PgCluster {
   port: number;
   /** Its data folder (postmaster.pid names the postmaster). */
   dataDir: string;
+  /** The server's log (pg_ctl -l). */
+  logFile: string;
   url(database: string): string;
   start(): void;
   /** Stops at once, as a crash or a pulled cable would: no checkpoint, connections dropped. */
@@ -39,16 +41,19 @@ function run(command: string, args: string[]): void {
   execFileSync(file, argv, { stdio: 'pipe', timeout: 60_000 });
 }
 
-export async function createPgCluster(): Promise<PgCluster> {
+/** `settings`: more server settings (`-c name=value`), e.g. `shared_preload_libraries`. */
+export async function createPgCluster(settings: Record<string, string> = {}): Promise<PgCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'og-pg-'));
   const data = path.join(dir, 'data');
   if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
   const port = await freePort();
   run(`${BIN}/initdb`, ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  const extra = Object.entries(settings).map(([name, value]) => ` -c ${name}=${value}`).join('');
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${extra}`;
   const cluster: PgCluster = {
     port,
     dataDir: data,
+    logFile: path.join(dir, 'log'),
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
     start: () => run(`${BIN}/pg_ctl`, ['-D', data, '-o', options, '-l', path.join(dir, 'log'), '-w', '-t', '30', 'start']),
     stopImmediately: () => run(`${BIN}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop']),
