@@ -186,6 +186,7 @@ export function pageWithTotal<T extends object>(
   filter: OrderFilter,
   page: Knex.QueryBuilder,
   count: Knex.QueryBuilder,
+  window: Pick<ListWindow, 'offset' | 'after' | 'before'>,
 ): Promise<{ records: T[]; total: number }>;
 /** Without a count (GraphQL's `totalCount` not asked for): the page's rows alone. */
 export function pageWithTotal<T extends object>(
@@ -194,6 +195,7 @@ export function pageWithTotal<T extends object>(
   filter: OrderFilter,
   page: Knex.QueryBuilder,
   count: Knex.QueryBuilder | undefined,
+  window: Pick<ListWindow, 'offset' | 'after' | 'before'>,
 ): Promise<{ records: T[]; total?: number }>;
 export async function pageWithTotal<T extends object>(
   em: EntityManager,
@@ -201,6 +203,7 @@ export async function pageWithTotal<T extends object>(
   filter: OrderFilter,
   page: Knex.QueryBuilder,
   count: Knex.QueryBuilder | undefined,
+  window: Pick<ListWindow, 'offset' | 'after' | 'before'>,
 ): Promise<{ records: T[]; total?: number }> {
   const run = <R extends object>(prefix: string, query: Knex.QueryBuilder) =>
     filter.search === undefined ? queryBuilt<R>(em, prefix, query) : queryAll<R>(em, query);
@@ -209,6 +212,13 @@ export async function pageWithTotal<T extends object>(
     name,
     page.clone().select({ totalCount: count }),
   );
-  const total = records[0]?.totalCount ?? (await run<{ n: string | number }>('order_count', count))[0]?.n;
+  // An empty page that starts at the first match (no offset, no cursor) means nothing matches: the
+  // count is 0 in the page's own snapshot, with no second statement. Only a page past the end (an
+  // offset or a cursor beyond the last match) sends the count on its own: a lookup by a number that
+  // does not exist, or a filter that matches nothing, cost two round trips where one does.
+  const startsAtFirstMatch = !window.offset && window.after === undefined && window.before === undefined;
+  const total =
+    records[0]?.totalCount ??
+    (startsAtFirstMatch ? 0 : (await run<{ n: string | number }>('order_count', count))[0]?.n);
   return { records, total: Number(total ?? 0) };
 }

@@ -259,7 +259,7 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
     page: ListWindow,
   ): Promise<{ orders: OrderSummary[]; total: number; hasMore: boolean }> {
     const { rows, count } = listQueries(this.getKnex(), scope, filter, { ...page, limit: page.limit + 1 });
-    const { records, total } = await pageWithTotal<SummaryRecord>(this.em, 'order_list', filter, rows, count);
+    const { records, total } = await pageWithTotal<SummaryRecord>(this.em, 'order_list', filter, rows, count, page);
     return {
       orders: records.slice(0, page.limit).map(toSummary),
       total,
@@ -298,6 +298,7 @@ export class OrderRepository extends EntityRepository<OrderEntity> {
       filter,
       pageQuery,
       withTotal ? matching.clone().count({ n: '*' }) : undefined,
+      page,
     );
     const orders = records
       .slice(0, page.limit)
