@@ -28,7 +28,7 @@ registerEnumType(WebhookDeliveryStatus, {
   name: 'WebhookDeliveryStatus',
   description: 'Where a webhook delivery stands.',
   valuesConfig: {
-    PENDING: { description: 'Not delivered yet; the next attempt is due at nextAttemptAt' },
+    PENDING: { description: 'Not delivered yet; the next attempt is due at nextAttemptAt (none while the endpoint is disabled)' },
     DELIVERED: { description: 'The receiver answered 2xx' },
     FAILED: { description: 'Every attempt of the retry schedule failed; redeliverWebhook tries again' },
   },
@@ -82,7 +82,7 @@ export class WebhookDelivery implements Node {
   createdAt!: Date;
   @Field(() => Date, { nullable: true, description: 'When the receiver answered 2xx' })
   deliveredAt?: Date;
-  @Field(() => Date, { nullable: true, description: 'When the next attempt is due, while pending' })
+  @Field(() => Date, { nullable: true, description: 'When the next attempt is due, while pending; null while the endpoint is disabled (its deliveries wait until it is enabled again)' })
   nextAttemptAt?: Date;
   @Field(() => [WebhookAttempt], { description: 'Every attempt, oldest first', complexity: listCost(MAX_ATTEMPTS_LISTED) })
   attempts!: WebhookAttempt[];

@@ -43,7 +43,7 @@ export interface WebhookDelivery {
   status: DeliveryStatus;
   createdAt: Date;
   deliveredAt?: Date;
-  /** When the next attempt is due (pending deliveries). */
+  /** When the next attempt is due (pending deliveries of an enabled endpoint). */
   nextAttemptAt?: Date;
   attempts: WebhookAttempt[];
 }
@@ -361,6 +361,7 @@ from narrowed n where d.id = n.id and n.tried`;
 const SELECT_DELIVERIES = `
 select d.id, d.endpoint_id as "endpointId", d.event_id as "eventId", e.type as "eventType", d.status,
        d.created_at as "createdAt", d.delivered_at as "deliveredAt", d.next_attempt_at as "nextAttemptAt",
+       (select endpoint.enabled from webhook_endpoints endpoint where endpoint.id = d.endpoint_id) as "endpointEnabled",
        (select coalesce(jsonb_agg(jsonb_build_object('attemptedAt', a.attempted_at, 'statusCode', a.status_code,
                  'error', a.error, 'durationMs', a.duration_ms) order by a.id), '[]'::jsonb)
           from webhook_attempts a where a.delivery_id = d.id) as attempts
@@ -369,6 +370,7 @@ from webhook_deliveries d join order_events e on e.id = d.event_id`;
 type DeliveryRow = Omit<WebhookDelivery, 'attempts' | 'deliveredAt' | 'nextAttemptAt'> & {
   deliveredAt: Date | null;
   nextAttemptAt: Date;
+  endpointEnabled: boolean;
   attempts: { attemptedAt: string; statusCode: number | null; error: string | null; durationMs: number }[];
 };
 
@@ -381,7 +383,8 @@ function toDelivery(row: DeliveryRow): WebhookDelivery {
     status: row.status,
     createdAt: new Date(row.createdAt),
     ...(row.deliveredAt ? { deliveredAt: new Date(row.deliveredAt) } : {}),
-    ...(row.status === 'pending' ? { nextAttemptAt: new Date(row.nextAttemptAt) } : {}),
+    // A disabled endpoint (paused, or gone: 410) is sent nothing, so none of its deliveries has an attempt due.
+    ...(row.status === 'pending' && row.endpointEnabled ? { nextAttemptAt: new Date(row.nextAttemptAt) } : {}),
     attempts: row.attempts.map((attempt) => ({
       attemptedAt: new Date(attempt.attemptedAt),
       ...(attempt.statusCode === null ? {} : { statusCode: attempt.statusCode }),
