@@ -254,7 +254,7 @@ describe('hostile receivers, private networks allowed (the receivers run on 127.
       { id: delivery?.id },
     );
     expect(redeliverWebhook.delivery).toBeNull();
-    expect(redeliverWebhook.userErrors).toStrictEqual([{ field: 'deliveryId', message: expect.stringMatching(/endpoint is disabled/) }]);
+    expect(redeliverWebhook.userErrors).toStrictEqual([{ field: ['deliveryId'], message: expect.stringMatching(/endpoint is disabled/) }]);
     expect((await deliveries(endpointId))[0]?.attempts).toHaveLength(1);
   });
 
@@ -320,7 +320,7 @@ describe('a receiver with a self-signed certificate', () => {
   beforeAll(async () => {
     testApp = await createTestApp({ webhookAllowPrivateNetworks: true, webhookTimeoutMs: TIMEOUT_MS, webhookRetrySchedule: [200], eventsPollIntervalMs: 100 });
     authorization = await testApp.bearer('acme');
-    tls = await receiver({ https: await generateCACertificate({ commonName: 'hostile receiver CA' }) });
+    tls = await receiver({ https: await generateCACertificate({ subject: { commonName: 'hostile receiver CA' } }) });
     await tls.server.forPost('/hook').thenReply(200);
   }, 60_000);
   afterAll(async () => {
