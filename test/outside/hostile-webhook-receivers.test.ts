@@ -92,7 +92,7 @@ function helpers(t: () => TestClient) {
   }
   async function settled(endpointId: string, what: string, timeoutMs = 20_000): Promise<Delivery> {
     await eventually(async () => ['DELIVERED', 'FAILED'].includes((await deliveries(endpointId))[0]?.status ?? ''), timeoutMs, what);
-    return (await deliveries(endpointId))[0] as Delivery;
+    return (await deliveries(endpointId))[0];
   }
   return { gqlData, createEndpoint, deliveries, enabled, settled };
 }
@@ -105,7 +105,7 @@ function expectSigned(secret: string, arrival: Arrival, eventId: string) {
 /** Waits between one attempt's end and the next one's start, from the log. */
 function gaps(attempts: Attempt[]): number[] {
   return attempts.slice(1).map((attempt, index) => {
-    const before = attempts[index] as Attempt;
+    const before = attempts[index];
     return Date.parse(attempt.attemptedAt) - (Date.parse(before.attemptedAt) + before.durationMs);
   });
 }
@@ -189,19 +189,19 @@ describe('hostile receivers, private networks allowed (the receivers run on 127.
 
   it('delivers to a good receiver at once, while the others hang, reset or stream, and order creation is not held up', async () => {
     expect(createdMs).toBeLessThan(1_000);
-    const good = await settled(endpoints.good?.id as string, 'the good delivery', 10_000);
+    const good = await settled(endpoints.good?.id, 'the good delivery', 10_000);
     expect(good.status).toBe('DELIVERED');
     eventId = good.eventId;
-    const arrival = receivers.good?.arrivals[0] as Arrival;
+    const arrival = receivers.good?.arrivals[0];
     // Before a hanging receiver's first attempt had even timed out.
-    await eventually(async () => (await deliveries(endpoints.silent?.id as string))[0]?.attempts.length === 1, 10_000, 'the silent first attempt');
-    const [silentFirst] = (await deliveries(endpoints.silent?.id as string))[0]?.attempts ?? [];
+    await eventually(async () => (await deliveries(endpoints.silent?.id))[0]?.attempts.length === 1, 10_000, 'the silent first attempt');
+    const [silentFirst] = (await deliveries(endpoints.silent?.id))[0]?.attempts ?? [];
     expect(arrival.at).toBeLessThan(Date.parse(silentFirst?.attemptedAt ?? '') + (silentFirst?.durationMs ?? 0));
-    expectSigned(endpoints.good?.secret as string, arrival, eventId);
+    expectSigned(endpoints.good?.secret, arrival, eventId);
   });
 
   it.each(['slow', 'silent'])('gives a %s receiver the timeout, retries it on the schedule, then marks the delivery failed', async (kind) => {
-    const delivery = await settled(endpoints[kind]?.id as string, `the ${kind} delivery`);
+    const delivery = await settled(endpoints[kind]?.id, `the ${kind} delivery`);
     expect(delivery.status).toBe('FAILED');
     expect(delivery.attempts).toHaveLength(SCHEDULE.length + 1);
     for (const attempt of delivery.attempts) {
@@ -213,11 +213,11 @@ describe('hostile receivers, private networks allowed (the receivers run on 127.
     for (const gap of gaps(delivery.attempts)) expect(gap).toBeGreaterThanOrEqual(0.8 * 300 - 20);
     const arrivals = receivers[kind]?.arrivals ?? [];
     await eventually(async () => arrivals.length === SCHEDULE.length + 1, 5_000, `the ${kind} receiver's requests`);
-    for (const arrival of arrivals) expectSigned(endpoints[kind]?.secret as string, arrival, delivery.eventId);
+    for (const arrival of arrivals) expectSigned(endpoints[kind]?.secret, arrival, delivery.eventId);
   });
 
   it('logs a reset connection as an error with no status, retries it on the schedule, then fails', async () => {
-    const delivery = await settled(endpoints.reset?.id as string, 'the reset delivery');
+    const delivery = await settled(endpoints.reset?.id, 'the reset delivery');
     expect(delivery.status).toBe('FAILED');
     expect(delivery.attempts.map((attempt) => attempt.statusCode)).toStrictEqual([null, null, null]);
     for (const attempt of delivery.attempts) expect(attempt.error).toMatch(/ECONNRESET|socket hang up/);
@@ -229,7 +229,7 @@ describe('hostile receivers, private networks allowed (the receivers run on 127.
 
   it('never follows a redirect: not to the loopback path, not to a public address; the 3xx is logged and retried', async () => {
     for (const [kind, status] of [['redirectLoopback', 307], ['redirectPublic', 308]] as const) {
-      const delivery = await settled(endpoints[kind]?.id as string, `the ${kind} delivery`);
+      const delivery = await settled(endpoints[kind]?.id, `the ${kind} delivery`);
       expect(delivery.status).toBe('FAILED');
       expect(delivery.attempts.map((attempt) => attempt.statusCode)).toStrictEqual([status, status, status]);
       for (const attempt of delivery.attempts) expect(attempt.durationMs).toBeLessThan(TIMEOUT_MS);
@@ -238,7 +238,7 @@ describe('hostile receivers, private networks allowed (the receivers run on 127.
   });
 
   it('disables an endpoint that answered 410 Gone, and sends it nothing more', async () => {
-    const endpointId = endpoints.gone?.id as string;
+    const endpointId = endpoints.gone?.id;
     await eventually(async () => (await deliveries(endpointId))[0]?.attempts.length === 1, 10_000, 'the 410 attempt');
     await eventually(async () => !(await enabled(endpointId)), 5_000, 'the endpoint disabled');
     const [delivery] = await deliveries(endpointId);
@@ -259,7 +259,7 @@ describe('hostile receivers, private networks allowed (the receivers run on 127.
   });
 
   it('waits out a 429’s Retry-After (longer than the schedule) before the retry, which is delivered and signed', async () => {
-    const delivery = await settled(endpoints.tooMany?.id as string, 'the 429 delivery');
+    const delivery = await settled(endpoints.tooMany?.id, 'the 429 delivery');
     expect(delivery.status).toBe('DELIVERED');
     expect(delivery.attempts.map((attempt) => attempt.statusCode)).toStrictEqual([429, 200]);
     const [gap] = gaps(delivery.attempts);
@@ -267,22 +267,22 @@ describe('hostile receivers, private networks allowed (the receivers run on 127.
     expect(gap).toBeLessThan(2_000 + 2_000);
     const arrivals = receivers.tooMany?.arrivals ?? [];
     expect(arrivals).toHaveLength(2);
-    for (const arrival of arrivals) expectSigned(endpoints.tooMany?.secret as string, arrival, delivery.eventId);
+    for (const arrival of arrivals) expectSigned(endpoints.tooMany?.secret, arrival, delivery.eventId);
     expect(arrivals[0]?.headers['webhook-timestamp']).not.toBe(arrivals[1]?.headers['webhook-timestamp']);
   });
 
   it('reads only the status of a huge or never-ending body: a 200 is delivered at once, a 500 retried at once', async () => {
-    const huge = await settled(endpoints.huge?.id as string, 'the huge delivery');
+    const huge = await settled(endpoints.huge?.id, 'the huge delivery');
     expect(huge.status).toBe('DELIVERED');
     expect(huge.attempts[0]?.durationMs).toBeLessThan(TIMEOUT_MS);
-    const endless500 = await settled(endpoints.endless500?.id as string, 'the endless 500 delivery');
+    const endless500 = await settled(endpoints.endless500?.id, 'the endless 500 delivery');
     expect(endless500.status).toBe('FAILED');
     expect(endless500.attempts.map((attempt) => attempt.statusCode)).toStrictEqual([500, 500, 500]);
     for (const attempt of endless500.attempts) expect(attempt.durationMs).toBeLessThan(TIMEOUT_MS);
   });
 
   it('logs invalid HTTP as an error with no status, and retries it', async () => {
-    const delivery = await settled(endpoints.invalid?.id as string, 'the invalid-HTTP delivery');
+    const delivery = await settled(endpoints.invalid?.id, 'the invalid-HTTP delivery');
     expect(delivery.status).toBe('FAILED');
     expect(delivery.attempts.map((attempt) => attempt.statusCode)).toStrictEqual([null, null, null]);
     for (const attempt of delivery.attempts) {
@@ -298,14 +298,14 @@ describe('hostile receivers, private networks allowed (the receivers run on 127.
     expect(second.statusCode).toBe(201);
     expect(Date.now() - before).toBeLessThan(1_000);
     await eventually(async () => (receivers.good?.arrivals.length ?? 0) === 2, 10_000, 'the second good delivery');
-    const arrival = receivers.good?.arrivals[1] as Arrival;
-    await eventually(async () => (await deliveries(endpoints.silent?.id as string)).length === 2, 10_000, 'the second silent delivery');
-    await eventually(async () => (await deliveries(endpoints.silent?.id as string)).some((delivery) => delivery.attempts.length === 1 && delivery.status === 'PENDING'), 10_000, 'the second silent attempt');
-    const silent = (await deliveries(endpoints.silent?.id as string)).find((delivery) => delivery.status === 'PENDING');
+    const arrival = receivers.good?.arrivals[1];
+    await eventually(async () => (await deliveries(endpoints.silent?.id)).length === 2, 10_000, 'the second silent delivery');
+    await eventually(async () => (await deliveries(endpoints.silent?.id)).some((delivery) => delivery.attempts.length === 1 && delivery.status === 'PENDING'), 10_000, 'the second silent attempt');
+    const silent = (await deliveries(endpoints.silent?.id)).find((delivery) => delivery.status === 'PENDING');
     const [silentFirst] = silent?.attempts ?? [];
     expect(arrival.at).toBeLessThan(Date.parse(silentFirst?.attemptedAt ?? '') + (silentFirst?.durationMs ?? 0));
-    expectSigned(endpoints.good?.secret as string, arrival, arrival.headers['webhook-id'] as string);
-    expect(await deliveries(endpoints.gone?.id as string)).toHaveLength(1);
+    expectSigned(endpoints.good?.secret, arrival, arrival.headers['webhook-id']);
+    expect(await deliveries(endpoints.gone?.id)).toHaveLength(1);
     expect(receivers.gone?.arrivals).toHaveLength(1);
   });
 });
