@@ -47,8 +47,10 @@ const DATABASE_BUSY_CODES = new Set(['25006', '55P03']);
  * True for failures that mean "the database cannot serve us right now", as
  * opposed to a bug: refused or dropped connections, a full pool, PostgreSQL's
  * connection class (08xxx but 08P01), shutdown and cancellation codes (57P01–03, 57014
- * for a statement timeout), too many connections (53300), a read-only database (25006)
- * and a lock timeout (55P03).
+ * for a statement timeout), too many connections (53300), a read-only database (25006),
+ * a lock timeout (55P03) and a full disk (53100: the transaction rolled back whole, and the
+ * same request stores once space is freed, so the caller is told to retry rather than that
+ * the gateway has a bug).
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
@@ -61,6 +63,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
       /^57P0[1-3]$/.test(code) ||
       code === '57014' ||
       code === '53300' ||
+      code === '53100' ||
       DATABASE_BUSY_CODES.has(code)
     ) {
       return true;
