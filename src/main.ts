@@ -7,11 +7,10 @@
  * closed, so the process exits non-zero instead of hanging.
  */
 import 'reflect-metadata';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildApp, type App } from './app/app';
-import { DEVELOPMENT_KEY_FILE, ensureDevelopmentKey } from './app/development-key';
+import { DEVELOPMENT_KEY_FILE, ensureDevelopmentKey, hasDevelopmentKeyFile } from './app/development-key';
 import { applyHeapPolicy } from './app/heap-policy';
 import { StartupError } from './cli/errors';
 import { checkServeConfig, type Config } from './config/config';
@@ -124,15 +123,19 @@ export async function serve(config: Config): Promise<void> {
   // else keys are made on purpose, with the CLI (`apikey create`), and never printed by the server.
   let hasDevelopmentKey = false;
   if (db.kind === 'embedded' && config.nodeEnv === 'development' && pending.length === 0) {
-    const key = await ensureDevelopmentKey(app.services.auth, config.dataDir);
-    if (key) {
+    const made = await ensureDevelopmentKey(app.services.auth, config.dataDir);
+    const file = `${config.dataDir}/${DEVELOPMENT_KEY_FILE}`;
+    if (made) {
       // Printed once, on purpose: this is the only time the secret is shown.
       process.stdout.write(
-        `\nCreated workspace "default" with a development API key (also saved in ${config.dataDir}/${DEVELOPMENT_KEY_FILE}):\n\n    ${key}\n`,
+        made.notSaved === undefined
+          ? `\nCreated workspace "default" with a development API key (also saved in ${file}):\n\n    ${made.key}\n`
+          : `\nCreated workspace "default" with a development API key:\n\n    ${made.key}\n\n` +
+              `(could not save it in ${file}: ${made.notSaved}; copy the key now, it is not shown again)\n`,
       );
+      if (made.notSaved !== undefined) log.warn({ file }, `development key not saved in ${file}: ${made.notSaved}`);
     }
-    // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
-    hasDevelopmentKey = fs.existsSync(path.join(config.dataDir, DEVELOPMENT_KEY_FILE));
+    hasDevelopmentKey = hasDevelopmentKeyFile(config.dataDir);
   }
 
   log.info({ database: db.kind, address }, `order-gateway started: GraphQL at ${address}/graphql, REST at ${address}/api`);

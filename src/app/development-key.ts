@@ -4,18 +4,50 @@ import type { AuthService } from '../auth/auth.service';
 
 export const DEVELOPMENT_KEY_FILE = 'development-key';
 
+/** A development key made now; `notSaved` says why it could not be kept in its file. */
+export interface DevelopmentKey {
+  key: string;
+  notSaved?: string;
+}
+
+const SAVE_FAILURES: Record<string, string> = {
+  EISDIR: 'a folder is in the way',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'the disk is full',
+};
+
 /**
  * First start on an empty embedded database: create the `default` workspace
  * and a development key, so a newcomer can call the API straight away. The
  * key is returned (to be printed once) and kept in `DATA_DIR/development-key`
- * (mode 600) for local tools; a server database never gets one.
+ * (mode 600) for local tools; a server database never gets one. The key is in
+ * the database before the file is written, so a file that cannot be written
+ * must not lose it: the key is still returned, to be shown, with the reason
+ * (a later start finds the workspace and makes no other).
  */
-export async function ensureDevelopmentKey(auth: AuthService, dataDir: string): Promise<string | undefined> {
+export async function ensureDevelopmentKey(auth: AuthService, dataDir: string): Promise<DevelopmentKey | undefined> {
   if (await auth.hasAnyWorkspace()) return undefined;
   const created = await auth.createApiKey('default', 'development');
-  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
-  fs.writeFileSync(path.join(dataDir, DEVELOPMENT_KEY_FILE), `${created.key}\n`, { mode: 0o600 });
-  return created.key;
+  try {
+    // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
+    fs.writeFileSync(path.join(dataDir, DEVELOPMENT_KEY_FILE), `${created.key}\n`, { mode: 0o600 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    return { key: created.key, notSaved: SAVE_FAILURES[code] ?? (error instanceof Error ? error.message : String(error)) };
+  }
+  return { key: created.key };
+}
+
+/** True when `dir` holds a development key file (a file, not something else by that name). */
+export function hasDevelopmentKeyFile(dir: string): boolean {
+  try {
+    // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
+    return fs.statSync(path.join(dir, DEVELOPMENT_KEY_FILE)).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Addresses of this machine: the development key is only ever shown to a browser on it. */
