@@ -70,7 +70,7 @@ const FILE_CODES: Record<string, string> = {
   EROFS: 'the file system is read-only',
   ENOTDIR: 'a part of the path is a file, not a folder',
   EEXIST: 'a file is in the way',
-  ENOSPC: 'the disk is full',
+  ENOSPC: 'the disk is full (free some space, then start again)',
   EISDIR: 'a folder is in the way',
 };
 

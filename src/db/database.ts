@@ -3,6 +3,7 @@
  * under DATA_DIR) when no DATABASE_URL is given, a real PostgreSQL otherwise.
  * Both run the same entities and the same migrations.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
@@ -180,6 +181,7 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
   } else {
     lock = lockDataDir(target.dataDir);
     try {
+      await createOnce(target.dataDir, options);
       pglite = new PGlite(path.join(target.dataDir, 'pgdata'), options);
       await pglite.waitReady;
     } catch (error) {
@@ -206,6 +208,53 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
       lock?.release();
     }
   }, undefined, pingTimeoutMs);
+}
+
+const INIT_PREFIX = 'pgdata.init-';
+
+/** Below this much free space, a database that could not be created is put down to a full disk. */
+const NEARLY_FULL_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Creates `DATA_DIR/pgdata` on the first start, all or nothing. PGlite makes a new database
+ * (initdb) in the folder it is given, and takes any folder holding `PG_VERSION` for a made one:
+ * a creation cut short (a disk that filled, a process killed) left a half-made database that
+ * every later start refused with a query error, even with space to spare. So it is made in a
+ * folder of its own, closed, and only then renamed to `pgdata`, which is one step. We hold the
+ * DATA_DIR lock, so what an earlier attempt left under that prefix is nobody's: removed.
+ */
+async function createOnce(dataDir: string, options: PGliteOptions): Promise<void> {
+  const pgdata = path.join(dataDir, 'pgdata');
+  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
+  for (const entry of fs.readdirSync(dataDir)) {
+    if (entry.startsWith(INIT_PREFIX)) fs.rmSync(path.join(dataDir, entry), { recursive: true, force: true });
+  }
+  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
+  if (fs.existsSync(path.join(pgdata, 'PG_VERSION'))) return;
+  // An empty pgdata (made by hand) is taken as none; anything else in it stays PGlite's to judge.
+  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
+  if (fs.existsSync(pgdata)) {
+    // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
+    if (fs.readdirSync(pgdata).length > 0) return;
+    // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
+    fs.rmdirSync(pgdata);
+  }
+  const staging = path.join(dataDir, `${INIT_PREFIX}${process.pid}`);
+  try {
+    const fresh = new PGlite(staging, options);
+    await fresh.waitReady;
+    await fresh.close();
+  } catch (error) {
+    // PGlite aborts its WebAssembly (`Aborted()`) when a write fails: no errno to read, so the
+    // free space says what happened.
+    const { bavail, bsize } = fs.statfsSync(dataDir);
+    fs.rmSync(staging, { recursive: true, force: true });
+    if (bavail * bsize < NEARLY_FULL_BYTES)
+      throw Object.assign(new Error('no space left on device while creating the database', { cause: error }), { code: 'ENOSPC' });
+    throw error;
+  }
+  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
+  fs.renameSync(staging, pgdata);
 }
 
 /**
