@@ -121,10 +121,17 @@ export interface RunningServer {
   stop(): Promise<number | null>;
 }
 
-/** Starts `order-gateway serve` on a free port and waits until it listens. */
-export function startServer(env: Record<string, string>, timeoutMs = 30_000): Promise<RunningServer> {
+/** The compiled CLI (`npm run build`), as production runs it. */
+export const BUILT_CLI = [path.join(ROOT, 'bin/order-gateway.js')];
+
+/** Starts `order-gateway serve` on a free port and waits until it listens; from the sources unless `cli` says otherwise. */
+export function startServer(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+  cli: readonly string[] = CLI,
+): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const child = spawnTracked(process.execPath, [...CLI, 'serve'], {
+    const child = spawnTracked(process.execPath, [...cli, 'serve'], {
       cwd: ROOT,
       // Info level, whatever the caller asks: the "listening" line is how we know it is up.
       // Servers here take bursts from one key (load and fault tests); the rate limit has its own tests.
