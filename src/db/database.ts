@@ -181,9 +181,7 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
   } else {
     lock = lockDataDir(target.dataDir);
     try {
-      await createOnce(target.dataDir, options);
-      pglite = new PGlite(path.join(target.dataDir, 'pgdata'), options);
-      await pglite.waitReady;
+      pglite = await openWhole(target.dataDir, options);
     } catch (error) {
       lock.release();
       throw error;
@@ -210,51 +208,60 @@ export async function openDatabase(target: DatabaseTarget, open: OpenOptions = {
   }, undefined, pingTimeoutMs);
 }
 
-const INIT_PREFIX = 'pgdata.init-';
+/**
+ * Written in DATA_DIR before PGlite makes a new database in `pgdata`, and removed once that
+ * database is whole: found at a start, it says that the creation was cut short.
+ */
+const CREATING = 'pgdata.creating';
 
 /** Below this much free space, a database that could not be created is put down to a full disk. */
 const NEARLY_FULL_BYTES = 8 * 1024 * 1024;
 
 /**
- * Creates `DATA_DIR/pgdata` on the first start, all or nothing. PGlite makes a new database
- * (initdb) in the folder it is given, and takes any folder holding `PG_VERSION` for a made one:
- * a creation cut short (a disk that filled, a process killed) left a half-made database that
- * every later start refused with a query error, even with space to spare. So it is made in a
- * folder of its own, closed, and only then renamed to `pgdata`, which is one step. We hold the
- * DATA_DIR lock, so what an earlier attempt left under that prefix is nobody's: removed.
+ * Opens `DATA_DIR/pgdata`, making it on the first start, all or nothing. PGlite makes a new
+ * database (initdb) in the folder it is given, and takes any folder holding `PG_VERSION` for a
+ * made one: a creation cut short (a disk that filled, a process killed) left a half-made database
+ * that every later start refused with a query error, even with space to spare. So a creation is
+ * bracketed by the `pgdata.creating` marker, and a start that finds the marker removes what the
+ * creation left and makes the database again. We hold the DATA_DIR lock, so what it left is
+ * nobody's. (Making it in a folder of its own and renaming it into place does the same, but opens
+ * PGlite twice: a first start took 1.5 s longer.)
  */
-async function createOnce(dataDir: string, options: PGliteOptions): Promise<void> {
+async function openWhole(dataDir: string, options: PGliteOptions): Promise<PGlite> {
   const pgdata = path.join(dataDir, 'pgdata');
-  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
-  for (const entry of fs.readdirSync(dataDir)) {
-    if (entry.startsWith(INIT_PREFIX)) fs.rmSync(path.join(dataDir, entry), { recursive: true, force: true });
+  const marker = path.join(dataDir, CREATING);
+  const removeCreation = () => {
+    fs.rmSync(pgdata, { recursive: true, force: true });
+    fs.rmSync(marker, { force: true });
+  };
+  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR), never from a request
+  if (fs.existsSync(marker)) removeCreation();
+  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR), never from a request
+  const made = fs.existsSync(path.join(pgdata, 'PG_VERSION')) || (fs.existsSync(pgdata) && fs.readdirSync(pgdata).length > 0);
+  if (made) {
+    // Anything in pgdata but the marker's leftovers stays PGlite's to judge.
+    const pglite = new PGlite(pgdata, options);
+    await pglite.waitReady;
+    return pglite;
   }
-  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
-  if (fs.existsSync(path.join(pgdata, 'PG_VERSION'))) return;
-  // An empty pgdata (made by hand) is taken as none; anything else in it stays PGlite's to judge.
-  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
-  if (fs.existsSync(pgdata)) {
-    // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
-    if (fs.readdirSync(pgdata).length > 0) return;
-    // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
-    fs.rmdirSync(pgdata);
-  }
-  const staging = path.join(dataDir, `${INIT_PREFIX}${process.pid}`);
+  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR), never from a request
+  fs.writeFileSync(marker, '');
+  let pglite: PGlite | undefined;
   try {
-    const fresh = new PGlite(staging, options);
-    await fresh.waitReady;
-    await fresh.close();
+    pglite = new PGlite(pgdata, options);
+    await pglite.waitReady;
   } catch (error) {
     // PGlite aborts its WebAssembly (`Aborted()`) when a write fails: no errno to read, so the
     // free space says what happened.
     const { bavail, bsize } = fs.statfsSync(dataDir);
-    fs.rmSync(staging, { recursive: true, force: true });
+    await pglite?.close().catch(() => undefined);
+    removeCreation();
     if (bavail * bsize < NEARLY_FULL_BYTES)
       throw Object.assign(new Error('no space left on device while creating the database', { cause: error }), { code: 'ENOSPC' });
     throw error;
   }
-  // eslint-disable-next-line security/detect-non-literal-fs-filename -- a path from configuration (DATA_DIR, ENV_FILE), /proc or this package's own files, never from a request
-  fs.renameSync(staging, pgdata);
+  fs.rmSync(marker);
+  return pglite;
 }
 
 /**

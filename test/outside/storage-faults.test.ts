@@ -130,6 +130,31 @@ describe('a DATA_DIR the process cannot use', () => {
   }, 180_000);
 });
 
+describe('a first start cut short', () => {
+  it('a creation killed midway (its marker left behind) is made again at the next start, whole', async () => {
+    const dataDir = tempDir();
+    // What a process killed during its first start leaves: the marker, and a pgdata that PGlite
+    // would take for a made database (it holds PG_VERSION) but that has nothing else in it.
+    fs.mkdirSync(path.join(dataDir, 'pgdata'));
+    fs.writeFileSync(path.join(dataDir, 'pgdata', 'PG_VERSION'), '17\n');
+    fs.writeFileSync(path.join(dataDir, 'pgdata.creating'), '');
+    const made = await runCli(['workspace', 'create', 'shop'], { DATA_DIR: dataDir }, 120_000);
+    expect(made.code, made.stderr).toBe(0);
+    const listed = await runCli(['workspace', 'list', '--json'], { DATA_DIR: dataDir });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain('"slug":"shop"');
+    expect(fs.readdirSync(dataDir).sort()).toEqual(['gateway.lock', 'pgdata']);
+  }, 240_000);
+
+  it('a database without the marker is never made again: its data stays', async () => {
+    const dataDir = tempDir();
+    expect((await runCli(['workspace', 'create', 'shop'], { DATA_DIR: dataDir }, 120_000)).code).toBe(0);
+    expect(fs.existsSync(path.join(dataDir, 'pgdata.creating'))).toBe(false);
+    const listed = await runCli(['workspace', 'list', '--json'], { DATA_DIR: dataDir });
+    expect(listed.stdout).toContain('"slug":"shop"');
+  }, 240_000);
+});
+
 describe('the development key file cannot be written', () => {
   it('the key is still shown once, with one line saying why it was not saved, and it works', async () => {
     const dataDir = tempDir();
