@@ -324,7 +324,6 @@ export class WebhookService {
   async redeliver(scope: Scope, deliveryId: string): Promise<WebhookDelivery> {
     assertCouldExist(deliveryId, DELIVERY_ID, 'Webhook delivery');
     const em = this.em.fork();
-    await this.assertEndpointEnabled(em, scope, deliveryId);
     const touched = await execute(
       em,
       `update webhook_deliveries d set status = 'pending', attempts = 0, next_attempt_at = clock_timestamp(), claimed_until = null
@@ -341,24 +340,6 @@ export class WebhookService {
     );
     if (!row) throw AppError.notFound('Webhook delivery');
     return toDelivery(row);
-  }
-
-  /**
-   * A disabled endpoint (paused, or gone: its receiver answered 410) is sent nothing, so a
-   * redelivery would only wait, while its answer read as if it were on its way. It is refused,
-   * saying how to send it: enabling the endpoint sends its pending deliveries.
-   */
-  private async assertEndpointEnabled(em: EntityManager, scope: Scope, deliveryId: string): Promise<void> {
-    const endpoint = await queryOne<{ enabled: boolean }>(
-      em,
-      `select w.enabled from webhook_deliveries d join webhook_endpoints w on w.id = d.endpoint_id
-       where d.id = ? and w.workspace_id = ?`,
-      [deliveryId, scope.workspaceId],
-    );
-    if (endpoint && !endpoint.enabled)
-      throw AppError.validation([
-        { path: [], message: 'its endpoint is disabled (paused, or its receiver answered 410 Gone): enable it with updateWebhookEndpoint and its pending deliveries go out' },
-      ]);
   }
 }
 

@@ -248,14 +248,16 @@ describe('hostile receivers, private networks allowed (the receivers run on 127.
     expect(receivers.gone?.arrivals).toHaveLength(1);
     // The log does not promise an attempt that a disabled endpoint will not get.
     expect((await deliveries(endpointId))[0]?.nextAttemptAt).toBeNull();
-    // Nor does a redelivery by hand answer as if it were on its way: it is refused, saying why.
+    // Nor does a redelivery by hand answer as if it were on its way: it is queued, PENDING with no
+    // attempt due, and goes out when the endpoint is enabled, as the endpoint's other pending ones do.
     const { redeliverWebhook } = await gqlData(
       'mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { delivery { status nextAttemptAt } userErrors { field message } } }',
       { id: delivery?.id },
     );
-    expect(redeliverWebhook.delivery).toBeNull();
-    expect(redeliverWebhook.userErrors).toStrictEqual([{ field: ['deliveryId'], message: expect.stringMatching(/endpoint is disabled/) }]);
+    expect(redeliverWebhook).toStrictEqual({ delivery: { status: 'PENDING', nextAttemptAt: null }, userErrors: [] });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect((await deliveries(endpointId))[0]?.attempts).toHaveLength(1);
+    expect(receivers.gone?.arrivals).toHaveLength(1);
   });
 
   it('waits out a 429’s Retry-After (longer than the schedule) before the retry, which is delivered and signed', async () => {
