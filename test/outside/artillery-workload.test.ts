@@ -23,8 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import core from '@artilleryio/int-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/database';
-import { createProcessDatabase, queryRows, usingRealPostgres } from '../support/database';
+import { createProcessDatabase, queryProcessDatabase } from '../support/database';
 import { BUILT_CLI, runCli, startServer, type RunningServer } from '../support/processes';
 
 const SCRIPT = path.join(__dirname, '..', 'fixtures', 'artillery', 'mixed-workload.json');
@@ -267,16 +266,7 @@ describe('Artillery: a mixed workload on the compiled gateway', () => {
         (select count(*)::int from order_events e where e.order_id = o.id and e.type = 'order.created') as created,
         (select count(*)::int from order_events e where e.order_id = o.id and e.type = 'order.status_changed') as moved
       from orders o`;
-    let rows: Row[];
-    if (usingRealPostgres) rows = await queryRows<Row>(env.DATABASE_URL ?? '', sql);
-    else {
-      const db = await openDatabase({ kind: 'embedded', dataDir: env.DATA_DIR ?? '' });
-      try {
-        rows = await db.em.fork().execute<Row[]>(sql);
-      } finally {
-        await db.close();
-      }
-    }
+    const rows = await queryProcessDatabase<Row>(env, sql);
     const byId = new Map(rows.map((row) => [row.id, row]));
     const created = answers.filter((a) => a.status === 201).map((a) => (JSON.parse(a.body) as Envelope).data?.id);
     expect(created.filter((id) => !id || !byId.has(id))).toStrictEqual([]);

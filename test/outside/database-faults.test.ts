@@ -18,19 +18,10 @@ import { buildApp, type App } from '../../src/app/app';
 import { openDatabase, type Database } from '../../src/db/database';
 import { testConfig } from '../support/app';
 import { POSTGRES_SERVER_URL } from '../support/services';
+import { queryRows } from '../support/database';
 
 const SERVER_URL = POSTGRES_SERVER_URL;
 const server = inject('postgres');
-
-async function onServer<T extends object>(url: string, sql: string): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -44,8 +35,8 @@ describe.runIf(server.up)('database faults under a running gateway', { timeout: 
     url.pathname = `/${name}`;
     return url.toString();
   })();
-  const admin = <T extends object>(sql: string) => onServer<T>(SERVER_URL, sql);
-  const inDatabase = <T extends object>(sql: string) => onServer<T>(databaseUrl, sql);
+  const admin = <T extends object>(sql: string) => queryRows<T>(SERVER_URL, sql);
+  const inDatabase = <T extends object>(sql: string) => queryRows<T>(databaseUrl, sql);
   /** Ends every session of the gateway's database but the caller's, so the next ones read new settings. */
   const terminateGateway = () =>
     admin(`select pg_terminate_backend(pid) from pg_stat_activity where datname = '${name}' and pid <> pg_backend_pid()`);

@@ -16,8 +16,7 @@
  */
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/database';
-import { createProcessDatabase, queryRows, usingRealPostgres } from '../support/database';
+import { createProcessDatabase, queryProcessDatabase } from '../support/database';
 import { runCli, startServer, type RunningServer } from '../support/processes';
 
 const CONNECTIONS = 200;
@@ -169,16 +168,7 @@ describe('autocannon past saturation', () => {
       from orders o`;
     expect(await (server as RunningServer).stop()).toBe(0);
     server = undefined;
-    let rows: Row[];
-    if (usingRealPostgres) rows = await queryRows<Row>(env.DATABASE_URL ?? '', sql);
-    else {
-      const db = await openDatabase({ kind: 'embedded', dataDir: env.DATA_DIR ?? '' });
-      try {
-        rows = await db.em.fork().execute<Row[]>(sql);
-      } finally {
-        await db.close();
-      }
-    }
+    const rows = await queryProcessDatabase<Row>(env, sql);
     const ids = new Set(rows.map((row) => row.id));
     expect(tally.created.filter((id) => !ids.has(id))).toStrictEqual([]);
     expect(rows.filter((row) => row.events !== 1)).toStrictEqual([]);

@@ -87,3 +87,18 @@ export async function createProcessDatabase(prefix: string): Promise<{ env: Reco
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   return { env: { DATA_DIR: dir }, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * The rows of one statement on what `createProcessDatabase` made, read after the gateway process
+ * has stopped: on the server through a connection of its own, else by opening the process's
+ * embedded database (its DATA_DIR lock is free only once the process is gone).
+ */
+export async function queryProcessDatabase<T extends object>(env: Record<string, string>, sql: string): Promise<T[]> {
+  if (env.DATABASE_URL) return queryRows<T>(env.DATABASE_URL, sql);
+  const db = await openDatabase({ kind: 'embedded', dataDir: env.DATA_DIR ?? '' });
+  try {
+    return await db.em.fork().execute<T[]>(sql);
+  } finally {
+    await db.close();
+  }
+}
