@@ -38,17 +38,22 @@ function isConnectionClass(code: string): boolean {
 /**
  * PostgreSQL's codes for a database that answers but cannot take this request now:
  * 25006 (read_only_sql_transaction: a hot standby, a primary demoted by a failover, or
- * `default_transaction_read_only = on`) and 55P03 (lock_not_available: another session held
- * a lock past `lock_timeout`). Neither is the request's fault, and both pass with time.
+ * `default_transaction_read_only = on`), 55P03 (lock_not_available: another session held
+ * a lock past `lock_timeout`), 40001 (serialization_failure: a concurrent change under
+ * REPEATABLE READ or SERIALIZABLE, e.g. a `default_transaction_isolation` a DBA set) and
+ * 40P01 (deadlock_detected: another session took the same locks in the other order). None is
+ * the request's fault or a bug of the gateway: PostgreSQL rolled the whole transaction back,
+ * and the same request succeeds when sent again. They are not retried inside: a retry there
+ * would hold the caller and the pool longer under the very contention that caused them.
  */
-const DATABASE_BUSY_CODES = new Set(['25006', '55P03']);
+const DATABASE_BUSY_CODES = new Set(['25006', '55P03', '40001', '40P01']);
 
 /**
  * True for failures that mean "the database cannot serve us right now", as
  * opposed to a bug: refused or dropped connections, a full pool, PostgreSQL's
  * connection class (08xxx but 08P01), shutdown and cancellation codes (57P01–03, 57014
  * for a statement timeout), too many connections (53300), a read-only database (25006),
- * a lock timeout (55P03) and a full disk (53100: the transaction rolled back whole, and the
+ * a lock timeout (55P03), a serialization failure (40001), a deadlock (40P01) and a full disk (53100: the transaction rolled back whole, and the
  * same request stores once space is freed, so the caller is told to retry rather than that
  * the gateway has a bug).
  */

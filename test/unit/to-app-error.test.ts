@@ -19,6 +19,10 @@ describe('isDatabaseUnavailable', () => {
     ['too many connections', withCode('sorry, too many clients already', '53300')],
     ['a read-only database', withCode('cannot execute INSERT in a read-only transaction', '25006')],
     ['a lock timeout', withCode('canceling statement due to lock timeout', '55P03')],
+    // PostgreSQL rolled the transaction back whole; the same request succeeds when sent again.
+    ['a serialization failure', withCode('could not serialize access due to concurrent update', '40001')],
+    ['a deadlock', withCode('deadlock detected', '40P01')],
+    ['a deadlock wrapped by MikroORM', new DriverException(withCode('deadlock detected', '40P01'))],
     ['a database closed to new connections', withCode('database "orders" is not currently accepting connections', '55000')],
     ['pool timeout', knexTimeout],
     ['pool timeout wrapped by MikroORM', new DriverException(knexTimeout)],
@@ -37,6 +41,8 @@ describe('isDatabaseUnavailable', () => {
     ['a bug', new TypeError("Cannot read properties of undefined (reading 'id')")],
     ['a constraint', withCode('duplicate key value violates unique constraint', '23505')],
     ['a syntax error', withCode('syntax error at or near ","', '42601')],
+    // Class 40's other members are not a concurrency conflict to wait out.
+    ['an integrity constraint at commit', withCode('insert or update violates foreign key constraint', '40002')],
     // 55000 is also a bug's code: object_not_in_prerequisite_state is not about the connection.
     ['currval before nextval', withCode('currval of sequence "s" is not yet defined in this session', '55000')],
     // What the server answers to a NUL byte in a text parameter: the request's fault, never an outage.
