@@ -161,6 +161,7 @@ export async function buildApp({ config, db, logStream, webhookLookup, pendingMi
       publishFailed: (publisher) => metrics.eventPublishFailures.inc({ publisher }),
     },
     onWebhookAttempt: (result) => metrics.webhookAttempts.inc({ result }),
+    onListening: (listening) => metrics.eventsListening(listening),
   });
   metrics.watchOutbox(
     () => events.backlog(),

@@ -32,6 +32,8 @@ export interface Events {
 
 export interface EventsOptions {
   observer?: RelayObserver;
+  /** Hears the LISTEN connection come up (true) and get lost (false); on a server only. */
+  onListening?: (listening: boolean) => void;
   onWebhookAttempt?: (result: AttemptResult) => void;
   /** Name resolution for webhook deliveries (tests give their own). */
   webhookLookup?: Lookup;
@@ -98,7 +100,7 @@ export function createEvents(
             'event relay: could not prepare the publisher at start; it keeps trying, and so does every publish',
           );
         });
-      if (db.listenUrl) stopListening = listenForEvents(db.listenUrl, () => relay.wake(), relayLog);
+      if (db.listenUrl) stopListening = listenForEvents(db.listenUrl, () => relay.wake(), relayLog, options.onListening);
       else if (db.kind === 'postgres')
         // Behind a transaction pooler with no direct URL (database.ts): this process's own commits
         // still wake it, other processes' only the poll does.

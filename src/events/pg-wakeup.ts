@@ -3,7 +3,9 @@
  * sends at commit, so that a relay wakes as soon as any process commits (the
  * committing process's own relay is woken directly). One connection of its
  * own, outside the pool, reconnecting after a loss; while it is down the
- * relay's poll still finds everything.
+ * relay's poll still finds everything. `onListening` hears each change of
+ * state (true once LISTEN is in place, false when the connection is lost), so
+ * that /metrics can say whether wake-ups are live and how often they were lost.
  */
 import { Client } from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
@@ -13,8 +15,15 @@ export function listenForEvents(
   url: string,
   onNotify: () => void,
   log: Pick<FastifyBaseLogger, 'warn'>,
+  onListening: (listening: boolean) => void = () => undefined,
   reconnectMs = 1000,
 ): () => Promise<void> {
+  let listening = false;
+  const setListening = (now: boolean) => {
+    if (now === listening) return;
+    listening = now;
+    onListening(now);
+  };
   let client: Client | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
@@ -31,6 +40,7 @@ export function listenForEvents(
       next.on('error', () => undefined);
       void next.end().catch(() => undefined);
       if (stopped) return;
+      setListening(false);
       if (!warned) log.warn({ err: error }, 'event relay: LISTEN connection lost; polling until it is back');
       warned = true;
       retry = setTimeout(() => void connect(), reconnectMs);
@@ -43,6 +53,7 @@ export function listenForEvents(
       await next.connect();
       await next.query(`listen ${EVENTS_CHANNEL}`);
       warned = false;
+      setListening(true);
       // Whatever was committed while we were not listening.
       onNotify();
     } catch (error) {

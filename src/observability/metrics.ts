@@ -109,6 +109,28 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly eventsListenUp = new Gauge({
+    name: 'events_listen_up',
+    help: "Whether the event relay's LISTEN connection is in place: 1 yes (other processes' commits wake it at once), 0 no (they wait for the poll); absent on the embedded database",
+    registers: [],
+  });
+
+  private readonly eventsListenLost = new Counter({
+    name: 'events_listen_lost_total',
+    help: "Times the event relay's LISTEN connection was lost (a database restart, failover or terminated session); it reconnects by itself",
+    registers: [],
+  });
+
+  /** The relay's LISTEN connection came up (true) or was lost (false). Both series appear with the first call: none on the embedded database. */
+  eventsListening(listening: boolean): void {
+    if (!this.registry.getSingleMetric('events_listen_up')) {
+      this.registry.registerMetric(this.eventsListenUp);
+      this.registry.registerMetric(this.eventsListenLost);
+    }
+    this.eventsListenUp.set(listening ? 1 : 0);
+    if (!listening) this.eventsListenLost.inc();
+  }
+
   private readonly outboxBacklog = new Gauge({
     name: 'outbox_backlog',
     help: 'Order events in the outbox not yet published (all processes together); NaN while the outbox cannot be read',
