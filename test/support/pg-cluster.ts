@@ -3,7 +3,7 @@
  * that a test may stop hard (`-m immediate`) and start again.
  * PostgreSQL refuses to run as root, so as root it runs as `postgres`.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -21,6 +21,11 @@ export interface PgCluster {
   start(): void;
   /** Stops at once, as a crash or a pulled cable would: no checkpoint, connections dropped. */
   stopImmediately(): void;
+  /**
+   * `pg_ctl restart -m fast`, as a DBA restarts it: sessions are ended, a checkpoint is written, the
+   * server starts again. Asynchronous, so that the caller's requests go on meanwhile.
+   */
+  restartFast(): Promise<void>;
   destroy(): void;
 }
 
@@ -35,10 +40,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+function asPostgres(command: string, args: string[]): [string, string[]] {
+  return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
+}
+
 function run(command: string, args: string[]): void {
-  const asPostgres = process.getuid?.() === 0;
-  const [file, argv] = asPostgres ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
+  const [file, argv] = asPostgres(command, args);
   execFileSync(file, argv, { stdio: 'pipe', timeout: 60_000 });
+}
+
+function runInBackground(command: string, args: string[]): Promise<void> {
+  const [file, argv] = asPostgres(command, args);
+  return new Promise((resolve, reject) => {
+    execFile(file, argv, { timeout: 60_000 }, (error, _stdout, stderr) => (error ? reject(new Error(`${command}: ${stderr || error.message}`)) : resolve()));
+  });
 }
 
 /** `settings`: more server settings (`-c name=value`), e.g. `shared_preload_libraries`. */
@@ -57,6 +72,7 @@ export async function createPgCluster(settings: Record<string, string> = {}): Pr
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
     start: () => run(`${BIN}/pg_ctl`, ['-D', data, '-o', options, '-l', path.join(dir, 'log'), '-w', '-t', '30', 'start']),
     stopImmediately: () => run(`${BIN}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop']),
+    restartFast: () => runInBackground(`${BIN}/pg_ctl`, ['-D', data, '-o', options, '-l', path.join(dir, 'log'), '-m', 'fast', '-w', '-t', '30', 'restart']),
     destroy: () => {
       try {
         run(`${BIN}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop']);
