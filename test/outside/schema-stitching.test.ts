@@ -25,6 +25,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app';
 import { ORDER_FIELDS, USER_ERRORS } from '../support/graphql';
+import { withFailingOrderService } from '../support/orders';
 
 let t: TestApp;
 let url: string;
@@ -450,6 +451,29 @@ describe('batched execution (batch: true)', () => {
       },
     ]);
   });
+  it("a failure of the server's own code is reported on the field that met it, the others answered", async () => {
+    const key = await newKey();
+    const made = await stitched(key, CREATE_TWO, {
+      ok: order('USD', '2', 1, '2'),
+      refused: order('USD', '1', 1, '2'),
+    });
+    const id = (made.data as { ok: { order: { id: string } } }).ok.order.id;
+    const DOCUMENT = `{ lost: order(id: "${id}") { id } orders(first: 1) { totalCount } webhookEndpoints { id } }`;
+    await withFailingOrderService(t, 'getOrder', new Error('disk on fire'), async () => {
+      const straight = (await direct(key, DOCUMENT)).body;
+      sent.length = 0;
+      const viaGateway = await stitched(key, DOCUMENT);
+      expect(sent).toHaveLength(1);
+      expect(viaGateway.data).toEqual(straight.data);
+      expect(viaGateway.data).toEqual({ lost: null, orders: { totalCount: 1 }, webhookEndpoints: [] });
+      expect(errorsOf(viaGateway)).toEqual(errorsOf(straight));
+      expect(errorsOf(viaGateway)).toEqual([
+        { message: expect.any(String), path: ['lost'], code: 'INTERNAL_ERROR' },
+      ]);
+      expect(JSON.stringify(viaGateway)).not.toContain('disk on fire');
+    });
+  });
+
   it('aliases every root field it batches, and the server counts those aliases toward its limit', async () => {
     const key = await newKey();
     // 12 aliases and 4 fields without one: within GRAPHQL_MAX_ALIASES (15) straight. Batched,
