@@ -513,5 +513,11 @@ describe('tenancy through the gateway', () => {
     // The other workspace's order is not found, through the gateway as straight.
     const other = await stitched(keys[0], `{ order(id: "${mine[1][0]}") { id } }`);
     expect(other).toEqual({ data: { order: null } });
+    // Right after a keyed caller, the same document without a key, or with a wrong one, gets nothing.
+    for (const authorization of ['', 'Bearer ogk_not_a_key']) {
+      const stranger = await stitched(authorization, LIST);
+      expect(stranger.data).toBeNull();
+      expect(errorsOf(stranger)?.map((error) => error.code)).toEqual(['UNAUTHENTICATED']);
+    }
   });
 });
