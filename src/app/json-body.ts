@@ -115,14 +115,33 @@ export async function requireJsonBody(request: FastifyRequest): Promise<void> {
   if (request.body === undefined) throw emptyBody();
 }
 
-/** JSON is the only body this API reads: anything else is 415, never parsed as text. */
+/**
+ * JSON is the only body this API reads: anything else is 415, never parsed as text.
+ *
+ * Fastify answers `Connection: close` to every body its parser refuses, in case the client is still
+ * sending it. A body refused here was read to its end (the parser gets the whole buffer), so nothing
+ * of it is left on the connection: closing only dropped the requests a client had pipelined behind
+ * it, unanswered (undici sent them again on a new connection; a client that does not has lost
+ * them), and cost every client a new connection. Such a refusal keeps the connection. A body refused unread or midway (413) still closes it (see lingering-close.ts).
+ */
 export function registerJsonBodyParser(app: FastifyInstance): void {
+  const readWhole = new WeakSet<FastifyRequest>();
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     try {
       done(null, parseJsonBody(decodeJsonBody(body as Buffer, request.headers['content-type'])));
     } catch (error) {
+      readWhole.add(request);
       done(error as Error, undefined);
     }
+  });
+  // Before the hooks that close on purpose (shutdown, a 100-continue never sent), which come later.
+  // The headers Node writes on any kept connection (removing Fastify's header would send none).
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (readWhole.has(request) && request.raw.complete && reply.raw.shouldKeepAlive) {
+      void reply.header('connection', 'keep-alive');
+      void reply.header('keep-alive', `timeout=${Math.floor(app.server.keepAliveTimeout / 1000)}`);
+    }
+    done(null, payload);
   });
 }
