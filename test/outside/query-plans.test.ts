@@ -70,7 +70,7 @@ const rowsRead = (node: PlanNode) =>
   ((node['Actual Rows'] ?? 0) + (node['Rows Removed by Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0)) *
   (node['Actual Loops'] ?? 1);
 
-describe.runIf(postgres15.up)('query plans on a private PostgreSQL 15 with pg_stat_statements and auto_explain', { timeout: 180_000 }, () => {
+describe.skipIf(!postgres15.up)(`query plans on a private PostgreSQL 15 with pg_stat_statements and auto_explain ${postgres15.reason}`, { timeout: 180_000 }, () => {
   let cluster: PgCluster;
   let admin: Client;
   let db: Database;
@@ -353,5 +353,3 @@ describe.runIf(postgres15.up)('query plans on a private PostgreSQL 15 with pg_st
     }
   });
 });
-
-it.skipIf(postgres15.up)(`query plans: ${postgres15.reason}`, () => undefined);
