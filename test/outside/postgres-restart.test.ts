@@ -19,6 +19,7 @@
 import fs from 'node:fs';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withClient } from '../support/database';
 import { eventually } from '../support/nats';
 import { createPgCluster, type PgCluster } from '../support/pg-cluster';
 import { BUILT_CLI, runCli, startServer, type RunningServer } from '../support/processes';
@@ -56,15 +57,16 @@ describe.skipIf(!postgres15.up)(`PostgreSQL restarts and retryable errors under 
   let server: RunningServer;
   let bearer = '';
 
-  const sql = async <T extends object>(text: string, values: unknown[] = []): Promise<T[]> => {
-    const client = new Client({ connectionString: cluster.url('gateway') });
-    await client.connect();
-    try {
-      return (await client.query(text, values)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  };
+  const sql = <T extends object>(text: string, values: unknown[] = []): Promise<T[]> =>
+    withClient(cluster.url('gateway'), async (client) => (await client.query(text, values)).rows as T[]);
+
+  /** Until a session other than `dba`'s (the gateway's create) waits for a lock: the counter row `dba` holds. */
+  const gatewayWaitsForCounter = (dba: Client) =>
+    eventually(
+      async () => (await sql(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and pid <> $1`, [(dba as Json).processID])).length > 0,
+      5_000,
+      'the gateway waiting for the counter row',
+    );
 
   beforeAll(async () => {
     cluster = await createPgCluster();
@@ -257,11 +259,7 @@ describe.skipIf(!postgres15.up)(`PostgreSQL restarts and retryable errors under 
       await dba.query('update order_number_counters set last_value = last_value');
       // The gateway's create writes its items and event, then waits for the counter row…
       const pending = call('POST', '/api/orders', orderBody('deadlocked'));
-      await eventually(
-        async () => (await sql(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and pid <> $1`, [(dba as Json).processID])).length > 0,
-        5_000,
-        'the gateway waiting for the counter row',
-      );
+      await gatewayWaitsForCounter(dba);
       // …while this session asks for the tables the gateway has written to.
       const blocked = dba.query('lock table order_items, order_events in share mode').catch((error: unknown) => error);
       expectUnavailable(await pending, 'rest');
@@ -286,11 +284,7 @@ describe.skipIf(!postgres15.up)(`PostgreSQL restarts and retryable errors under 
       await dba.query('begin isolation level read committed');
       await dba.query('update order_number_counters set last_value = last_value');
       const pending = call('POST', '/api/orders', orderBody('serialized'));
-      await eventually(
-        async () => (await sql(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and pid <> $1`, [(dba as Json).processID])).length > 0,
-        5_000,
-        'the gateway waiting for the counter row',
-      );
+      await gatewayWaitsForCounter(dba);
       await dba.query('commit');
       expectUnavailable(await pending, 'rest');
     } finally {
